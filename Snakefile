@@ -1,0 +1,42 @@
+# Music genre recognition on GTZAN: from audio to results/summary.csv.
+#
+#   snakemake --cores 8            run everything on the configured dataset
+#   snakemake --cores 8 -n         show what would run, and why
+#
+# Settings: config/config.yaml (checked against config/schema.yaml).
+
+import os
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# The defaults travel with the workflow, so it also runs from another working
+# directory (snakemake --directory DIR); --configfile FILE overrides them.
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+
+include: "rules/common.smk"
+wildcard_constraints:
+    feature_set="|".join(FEATURE_SETS),
+    preprocessing="pca|scaled",
+    scheme="holdout|kfold|lists",
+    fold=r"\d+",
+    model="|".join(config["models"]),
+    batch=r"batch\d+",
+
+
+include: "rules/dataset.smk"
+include: "rules/features.smk"
+include: "rules/split.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/summary.smk"
+
+
+rule all:
+    input:
+        "results/summary.csv",
+        "results/failed_tracks.tsv",
+        expand("results/features/{feature_set}.parquet", feature_set=config["features"]["sets"]),

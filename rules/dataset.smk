@@ -1,0 +1,86 @@
+# The audio: the generated default dataset, the optional GTZAN download, and a
+# check of every clip (decodable, long enough) that lists the tracks to use.
+
+
+if config["dataset"]["kind"] == "synthetic":
+    # One generation job per extraction batch: adding clips generates only the new ones.
+    for _batch, _tracks in BATCHES.items():
+
+        rule:
+            name:
+                f"generate_synthetic_{_batch}"
+            output:
+                [track.path for track in _tracks],
+            params:
+                genres=[track.genre for track in _tracks],
+                indices=[int(track.track.rsplit(".", 1)[1]) for track in _tracks],
+                duration=config["dataset"]["synthetic"]["duration"],
+                seed=config["dataset"]["synthetic"]["seed"],
+                sample_rate=config["audio"]["sample_rate"],
+            log:
+                f"logs/generate_synthetic/{_batch}.log",
+            benchmark:
+                f"benchmarks/generate_synthetic/{_batch}.tsv"
+            conda:
+                "../envs/genrepipe.yaml"
+            script:
+                "../workflow/scripts/generate_synthetic.py"
+
+
+for _batch, _tracks in BATCHES.items():
+
+    rule:
+        name:
+            f"check_audio_{_batch}"
+        input:
+            [track.path for track in _tracks],
+        output:
+            f"results/tracks/{_batch}.tsv",
+        params:
+            tracks=[track.track for track in _tracks],
+            genres=[track.genre for track in _tracks],
+            sample_rate=config["audio"]["sample_rate"],
+            min_duration=config["dataset"]["min_duration"],
+            max_duration=config["dataset"]["max_duration"],
+        log:
+            f"logs/check_audio/{_batch}.log",
+        benchmark:
+            f"benchmarks/check_audio/{_batch}.tsv"
+        conda:
+            "../envs/genrepipe.yaml"
+        script:
+            "../workflow/scripts/check_audio.py"
+
+
+rule list_tracks:
+    input:
+        expand("results/tracks/{batch}.tsv", batch=BATCHES),
+    output:
+        tracks="results/tracks.tsv",
+        failed="results/failed_tracks.tsv",
+    params:
+        skipped=DISCOVERY.skipped,
+    log:
+        "logs/list_tracks.log",
+    benchmark:
+        "benchmarks/list_tracks.tsv"
+    conda:
+        "../envs/genrepipe.yaml"
+    script:
+        "../workflow/scripts/list_tracks.py"
+
+
+rule download_gtzan:
+    output:
+        directory("resources/gtzan/genres"),
+    params:
+        url=config["dataset"]["download"]["url"],
+        md5=config["dataset"]["download"]["md5"],
+    log:
+        "logs/download_gtzan.log",
+    benchmark:
+        "benchmarks/download_gtzan.tsv"
+    conda:
+        "../envs/genrepipe.yaml"
+    script:
+        "../workflow/scripts/download_gtzan.py"

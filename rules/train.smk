@@ -1,0 +1,53 @@
+# Per fold: preprocessing fitted on training rows only (shared by every model
+# that reads it), then one training job per model, so models train in parallel.
+
+
+rule fit_preprocessing:
+    input:
+        features="results/features/{feature_set}.parquet",
+        split="results/splits/{scheme}.tsv",
+    output:
+        transform="results/preprocessed/{feature_set}-{preprocessing}/{scheme}/fold{fold}/transform.skops",
+        features="results/preprocessed/{feature_set}-{preprocessing}/{scheme}/fold{fold}/features.parquet",
+    params:
+        fold=lambda wildcards: int(wildcards.fold),
+        preprocessing=lambda wildcards: wildcards.preprocessing,
+        pca_components=config["preprocess"]["pca_components"],
+        seed=config["seed"],
+    threads: config["threads"]["train"]
+    resources:
+        mem_mb=4000,
+    log:
+        "logs/fit_preprocessing/{feature_set}-{preprocessing}/{scheme}/fold{fold}.log",
+    benchmark:
+        "benchmarks/fit_preprocessing/{feature_set}-{preprocessing}/{scheme}/fold{fold}.tsv"
+    conda:
+        "../envs/genrepipe.yaml"
+    script:
+        "../workflow/scripts/fit_preprocessing.py"
+
+
+rule train_model:
+    input:
+        unpack(training_inputs),
+    output:
+        model=directory("results/models/{model}/{scheme}/fold{fold}/model"),
+        predictions="results/models/{model}/{scheme}/fold{fold}/predictions.tsv",
+    params:
+        spec=lambda wildcards: model_spec(wildcards.model),
+        feature_settings=lambda wildcards: config["features"][
+            config["models"][wildcards.model]["features"]
+        ],
+        fold=lambda wildcards: int(wildcards.fold),
+        seed=config["seed"],
+    threads: config["threads"]["train"]
+    resources:
+        mem_mb=4000,
+    log:
+        "logs/train_model/{model}/{scheme}/fold{fold}.log",
+    benchmark:
+        "benchmarks/train_model/{model}/{scheme}/fold{fold}.tsv"
+    conda:
+        "../envs/genrepipe.yaml"
+    script:
+        "../workflow/scripts/train_model.py"

@@ -1,0 +1,55 @@
+"""A trained model as one folder: everything needed to classify new audio.
+
+``transform.skops`` (preprocessing fitted on training rows), the estimator
+(``estimator.skops`` or ``estimator.keras``, via :func:`genrepipe.models.save_model`)
+and ``card.json`` (feature set and settings, input kind, class names, fit
+details). Nothing in it is unpickled on load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from genrepipe.models import load_model, save_model
+
+
+def save_bundle(folder: str | os.PathLike, *, transform, model, card: dict[str, Any]) -> None:
+    """Write the bundle into a temporary folder, then rename it onto ``folder``."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        save_model(transform, tmp / "transform.skops")
+        estimator_path = tmp / _estimator_name(model)
+        save_model(model, estimator_path)
+        card = {**card, "estimator_file": estimator_path.name}
+        (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def load_bundle(folder: str | os.PathLike) -> tuple[Any, Any, dict[str, Any]]:
+    """Read a bundle back as ``(transform, model, card)``."""
+    folder = Path(folder)
+    card_path = folder / "card.json"
+    if not card_path.is_file():
+        raise FileNotFoundError(f"{folder} is not a model bundle (no card.json)")
+    card = json.loads(card_path.read_text())
+    transform = load_model(folder / "transform.skops")
+    model = load_model(folder / card["estimator_file"])
+    return transform, model, card
+
+
+def _estimator_name(model) -> str:
+    from genrepipe.models import KerasClassifier
+
+    return "estimator.keras" if isinstance(model, KerasClassifier) else "estimator.skops"

@@ -1,0 +1,155 @@
+"""Finding tracks: the GTZAN folder layout, track ids and extraction batches.
+
+GTZAN ships as ``genres/<genre>/<genre>.000NN.au``; the widely shared copy uses
+``.wav``. A track's id is its file name without the extension (``blues.00000``),
+unique across the collection because the genre is part of it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from genrepipe import GENRES
+
+#: File extensions taken as audio when a dataset folder is scanned.
+AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".au", ".flac", ".ogg", ".mp3")
+
+_TRAILING_NUMBER = re.compile(r"(\d+)$")
+
+
+@dataclass(frozen=True)
+class Track:
+    """One audio clip of a dataset."""
+
+    track: str  #: id, e.g. ``blues.00000``
+    genre: str
+    path: str  #: path as given (relative to the working directory, or absolute)
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What scanning a dataset folder found: tracks, and what was skipped and why."""
+
+    tracks: list[Track]
+    skipped: list[tuple[str, str]]  #: (path, reason) of folders and files left out
+
+
+def find_genre_root(root: str | os.PathLike) -> Path:
+    """Return the folder holding one sub-folder per genre.
+
+    Accepts the ``genres`` folder itself or its parent (the unpacked archive).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``root`` does not exist or holds no genre folder.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset folder {root} does not exist")
+    for candidate in (root, root / "genres"):
+        if candidate.is_dir() and any((candidate / genre).is_dir() for genre in GENRES):
+            return candidate
+    raise FileNotFoundError(
+        f"dataset folder {root} holds no genre folder (expected e.g. {root}/blues/ or "
+        f"{root}/genres/blues/)"
+    )
+
+
+def discover_tracks(
+    root: str | os.PathLike, genres: Sequence[str] = GENRES, extensions=AUDIO_EXTENSIONS
+) -> Discovery:
+    """Scan a GTZAN-style folder for audio clips.
+
+    Parameters
+    ----------
+    root
+        The ``genres`` folder, or its parent.
+    genres
+        Genre folders to read; any other folder is reported as skipped.
+    extensions
+        Lower-case file extensions taken as audio; other files are reported as skipped.
+
+    Returns
+    -------
+    Discovery
+        Tracks sorted by genre then id, and the skipped paths with reasons.
+    """
+    genre_root = find_genre_root(root)
+    tracks: list[Track] = []
+    skipped: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    for entry in sorted(genre_root.iterdir()):
+        if not entry.is_dir():
+            if not entry.name.startswith("."):
+                skipped.append((str(entry), "not a genre folder"))
+            continue
+        if entry.name not in genres:
+            skipped.append((str(entry), f"unknown genre folder (known: {', '.join(genres)})"))
+            continue
+        found = 0
+        for file in sorted(entry.iterdir()):
+            if file.name.startswith(".") or not file.is_file():
+                continue  # hidden files such as .DS_Store are not tracks
+            if file.suffix.lower() not in extensions:
+                skipped.append(
+                    (str(file), f"not an audio file extension ({file.suffix or 'none'})")
+                )
+                continue
+            track_id = file.stem
+            if track_id in seen:
+                skipped.append(
+                    (str(file), f"duplicate track id {track_id} (also {seen[track_id]})")
+                )
+                continue
+            seen[track_id] = str(file)
+            tracks.append(Track(track=track_id, genre=entry.name, path=str(file)))
+            found += 1
+        if found == 0:
+            skipped.append((str(entry), "genre folder holds no audio clips"))
+    return Discovery(tracks=tracks, skipped=skipped)
+
+
+def track_number(track_id: str) -> int:
+    """The clip number of a track id (``blues.00042`` -> 42).
+
+    Ids without a trailing number get a stable number from a CRC of the id, so
+    every id has a fixed batch whatever else is in the dataset.
+    """
+    match = _TRAILING_NUMBER.search(track_id)
+    if match:
+        return int(match.group(1))
+    return zlib.crc32(track_id.encode()) % 100_000
+
+
+def assign_batches(
+    tracks: Iterable[Track], tracks_per_job: int, n_genres: int = len(GENRES)
+) -> dict[str, list[Track]]:
+    """Group tracks into extraction batches, one job each.
+
+    A job pays a fixed start-up cost (Python, librosa, numba), so tracks are
+    extracted in batches. A track's batch depends only on its own clip number,
+    never on which other tracks exist: adding clips to a dataset creates or
+    changes only the batches those clips fall in, and every other batch's cached
+    features stay valid. Batch ``k`` holds clip numbers
+    ``[k * w, (k + 1) * w)`` of every genre, ``w = tracks_per_job // n_genres``,
+    so a batch holds about ``tracks_per_job`` tracks of a balanced collection.
+
+    Returns
+    -------
+    dict
+        Batch name (``batch0000``) to its tracks, in id order.
+    """
+    if tracks_per_job < 1:
+        raise ValueError(f"tracks_per_job must be at least 1, got {tracks_per_job}")
+    width = max(1, tracks_per_job // max(1, n_genres))
+    batches: dict[str, list[Track]] = {}
+    for track in tracks:
+        name = f"batch{track_number(track.track) // width:04d}"
+        batches.setdefault(name, []).append(track)
+    return {name: sorted(batch, key=lambda t: t.track) for name, batch in sorted(batches.items())}

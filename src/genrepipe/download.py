@@ -1,0 +1,94 @@
+"""Fetching the GTZAN archive: download, verify the checksum, unpack safely."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 1 << 20
+
+
+class ChecksumError(ValueError):
+    """A downloaded file whose MD5 is not the expected one."""
+
+
+def md5sum(path: str | os.PathLike) -> str:
+    """Hex MD5 of a file, read in chunks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(
+    url: str, destination: str | os.PathLike, *, md5: str | None = None, timeout: float = 60
+) -> Path:
+    """Download ``url`` to ``destination`` (atomically), checking ``md5`` if given."""
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{destination.name}.", dir=destination.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            done, reported = 0, 0
+            while chunk := response.read(_CHUNK):
+                out.write(chunk)
+                done += len(chunk)
+                if total and done - reported >= total // 20:
+                    reported = done
+                    logger.info("downloaded %.0f of %.0f MB", done / 1e6, total / 1e6)
+        if md5 is not None:
+            actual = md5sum(tmp)
+            if actual != md5:
+                raise ChecksumError(
+                    f"{url}: MD5 is {actual}, expected {md5} (corrupt or different file)"
+                )
+        os.replace(tmp, destination)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return destination
+
+
+def unpack_genres(archive: str | os.PathLike, destination: str | os.PathLike) -> Path:
+    """Unpack the archive's ``genres`` folder to ``destination``, atomically.
+
+    Members are extracted with tarfile's ``data`` filter: no absolute paths, no
+    links out of the folder, no device files.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        found = [p for p in tmp.rglob("genres") if p.is_dir()]
+        if not found:
+            raise FileNotFoundError(f"{archive} holds no 'genres' folder")
+        if destination.exists():
+            shutil.rmtree(destination)
+        os.replace(found[0], destination)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return destination
+
+
+def download_and_unpack(url: str, md5: str, destination: str | os.PathLike) -> Path:
+    """Download the archive beside ``destination``, verify it, unpack ``genres`` there."""
+    destination = Path(destination)
+    archive = destination.parent / Path(url.split("?")[0]).name
+    if archive.is_file() and md5sum(archive) == md5:
+        logger.info("using the archive already at %s", archive)
+    else:
+        logger.info("downloading %s", url)
+        download(url, archive, md5=md5)
+    return unpack_genres(archive, destination)

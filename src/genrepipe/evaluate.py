@@ -1,0 +1,132 @@
+"""Metrics from prediction tables: accuracy with uncertainty, per-genre scores, confusion.
+
+A prediction table has one row per (fold, track, subset) with columns ``fold``,
+``track``, ``genre`` (truth), ``subset`` (``train`` or ``test``), ``predicted``
+and one ``proba_<class>`` column per class.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+
+def wilson_interval(correct: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``correct / n``.
+
+    The honest interval for one accuracy measured on ``n`` test clips: on 100
+    clips at 74% it spans about plus or minus 8.5 points.
+    """
+    if n <= 0:
+        return (math.nan, math.nan)
+    z = stats.norm.ppf(0.5 + level / 2)
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (centre - half, centre + half)
+
+
+def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Student-t interval of the mean of per-fold accuracies."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return (math.nan, math.nan)
+    half = (
+        stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    )
+    return (values.mean() - half, values.mean() + half)
+
+
+def evaluate_predictions(predictions: pd.DataFrame, classes: Sequence[str]) -> dict:
+    """Summarize a model's predictions over all folds.
+
+    Returns
+    -------
+    dict
+        ``train_accuracy`` and ``test_accuracy`` (means over folds),
+        ``test_accuracy_std`` (across folds, 0 for one fold), the 95% interval
+        ``test_accuracy_ci95`` (Student-t across folds when there are several,
+        else Wilson on the test clips), ``test_macro_f1`` and ``per_genre``
+        (precision, recall, F1, support) and ``confusion`` on the test rows
+        pooled over folds, ``fold_test_accuracy``, ``n_folds``, and the mean
+        ``n_train`` and ``n_test`` per fold.
+    """
+    classes = list(classes)
+    required = {"fold", "track", "genre", "subset", "predicted"}
+    if missing := required - set(predictions.columns):
+        raise ValueError(f"prediction table lacks columns {sorted(missing)}")
+    correct = predictions["genre"] == predictions["predicted"]
+    by_fold = predictions.assign(correct=correct).groupby(["fold", "subset"])["correct"]
+    accuracy = by_fold.mean().unstack("subset")
+    counts = by_fold.size().unstack("subset")
+    if "test" not in accuracy:
+        raise ValueError("prediction table has no test rows")
+
+    test = predictions[predictions["subset"] == "test"]
+    fold_test = accuracy["test"].to_numpy(dtype=float)
+    if len(fold_test) > 1:
+        ci = mean_interval(fold_test)
+    else:
+        ci = wilson_interval(int((test["genre"] == test["predicted"]).sum()), len(test))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        test["genre"], test["predicted"], labels=classes, zero_division=0
+    )
+    return {
+        "n_folds": int(len(fold_test)),
+        "n_train": float(counts["train"].mean()) if "train" in counts else 0.0,
+        "n_test": float(counts["test"].mean()),
+        "train_accuracy": float(accuracy["train"].mean()) if "train" in accuracy else math.nan,
+        "test_accuracy": float(fold_test.mean()),
+        "test_accuracy_std": float(fold_test.std(ddof=1)) if len(fold_test) > 1 else 0.0,
+        "test_accuracy_ci95": [float(ci[0]), float(ci[1])],
+        "test_macro_f1": float(
+            f1_score(
+                test["genre"], test["predicted"], labels=classes, average="macro", zero_division=0
+            )
+        ),
+        "fold_test_accuracy": [float(a) for a in fold_test],
+        "classes": classes,
+        "per_genre": {
+            genre: {
+                "precision": float(p),
+                "recall": float(r),
+                "f1": float(f),
+                "support": int(s),
+            }
+            for genre, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
+        },
+        "confusion": confusion_matrix(test["genre"], test["predicted"], labels=classes).tolist(),
+    }
+
+
+def plot_confusion(confusion: np.ndarray, classes: Sequence[str], path, title: str = "") -> None:
+    """Save a confusion matrix as a PNG: rows are true genres, columns predicted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from genrepipe.io import atomic_path
+
+    confusion = np.asarray(confusion)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5), layout="constrained")
+    image = ax.imshow(confusion, cmap="Blues")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted genre")
+    ax.set_ylabel("true genre")
+    ax.set_title(title)
+    threshold = confusion.max() / 2 if confusion.size else 0
+    for (i, j), count in np.ndenumerate(confusion):
+        if count:
+            color = "white" if count > threshold else "black"
+            ax.text(j, i, str(count), ha="center", va="center", color=color, fontsize=8)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="test clips")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)

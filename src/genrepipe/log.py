@@ -1,0 +1,57 @@
+"""Logging for rule scripts: everything a job says goes to its rule's ``log:`` file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+
+def log_to_file(path: str | os.PathLike, name: str = "genrepipe") -> logging.Logger:
+    """Send log records, warnings and uncaught errors of this process to ``path``.
+
+    Returns the package logger. Tail the file (``tail -f logs/<rule>/...log``)
+    to follow a running job.
+    """
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    warnings.simplefilter("default")
+
+    def log_uncaught(exc_type, exc, tb):
+        logging.getLogger(name).critical("job failed", exc_info=(exc_type, exc, tb))
+        sys.__excepthook__(exc_type, exc, tb)
+
+    sys.excepthook = log_uncaught
+    return logging.getLogger(name)
+
+
+class Progress:
+    """Log ``done / total`` with a rate every ``every`` seconds (and at the end)."""
+
+    def __init__(self, total: int, what: str, logger: logging.Logger, every: float = 5.0):
+        self.total, self.what, self.logger, self.every = total, what, logger, every
+        self.done = 0
+        self.start = self.last = time.perf_counter()
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+        now = time.perf_counter()
+        if now - self.last >= self.every or self.done == self.total:
+            self.last = now
+            rate = self.done / max(now - self.start, 1e-9)
+            self.logger.info(
+                "%s: %d/%d done (%.1f/s, %.0f s elapsed)",
+                self.what,
+                self.done,
+                self.total,
+                rate,
+                now - self.start,
+            )

@@ -1,0 +1,919 @@
+"""The four classifiers of the reference study, their factory and their persistence.
+
+Every model is a scikit-learn-style estimator: ``fit(X, y)`` with string or
+integer labels, ``predict_proba(X)`` with one column per entry of ``classes_``
+(in that order) and ``predict(X)``. Each is configured by constructor arguments
+only, so a workflow config dict maps one to one onto a model (see
+:func:`make_model`).
+
+``gmm``
+    :class:`GaussianMixtureClassifier`: one Gaussian mixture per class, the
+    class of highest likelihood wins.
+``svm``
+    A scikit-learn :class:`~sklearn.svm.SVC` with Platt-scaled probabilities.
+    scikit-learn 1.9 deprecates ``SVC(probability=True)`` (removal in 1.11) and
+    names ``CalibratedClassifierCV(SVC(), ensemble=False)`` as its replacement:
+    the same sigmoid calibration fitted on 5-fold cross-validated decision
+    values, then one SVC refitted on all rows. The factory builds that.
+``nn`` and ``cnn``
+    :class:`KerasClassifier`, a small dense network on feature vectors or a
+    small convolutional network on feature images.
+
+Persistence (:func:`save_model`, :func:`load_model`) writes one file per model
+in every case, atomically: scikit-learn models as a ``skops`` file (never a
+pickle), Keras models as a zip archive holding the native ``.keras`` file and a
+JSON sidecar with the wrapper's state. TensorFlow is imported only when a Keras
+model is built, fitted or loaded, so the ``gmm`` and ``svm`` jobs never pay for
+it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import log_softmax, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import train_test_split
+from sklearn.svm import SVC
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+
+from genrepipe.io import atomic_path
+
+__all__ = [
+    "MODEL_NAMES",
+    "SKOPS_ALLOWED_TYPES",
+    "GaussianMixtureClassifier",
+    "KerasClassifier",
+    "UntrustedModelError",
+    "load_model",
+    "make_model",
+    "save_model",
+]
+
+#: The model names the workflow knows, in the order of the reference study.
+MODEL_NAMES: tuple[str, ...] = ("gmm", "svm", "nn", "cnn")
+
+
+# --------------------------------------------------------------------------- GMM
+
+
+class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
+    """One Gaussian mixture model per class; predict the class of highest likelihood.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Mixture components per class. A class with fewer training rows than
+        ``n_components`` gets one component per row instead (see
+        ``n_components_``), so a rare class never makes ``fit`` fail; a class
+        with a single row becomes one Gaussian at that row with covariance
+        ``reg_covar`` (times the identity).
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        Passed to :class:`sklearn.mixture.GaussianMixture`.
+    reg_covar : float, default=1e-3
+        Added to the covariance diagonals; keeps full covariances of small
+        classes invertible.
+    max_iter : int, default=200
+        EM iterations per mixture.
+    use_priors : bool, default=False
+        Add the log class prior (the class frequency in training) to the
+        log-likelihood before taking the arg-max and the softmax. The reference
+        picks the class of highest likelihood, hence ``False``.
+    random_state : int or None, default=None
+        Seed of the k-means initialisation, the same seed for every class.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted.
+    gmms_ : list of GaussianMixture
+        The fitted mixture of each class, in ``classes_`` order.
+    n_components_ : ndarray of shape (n_classes,)
+        Components actually used per class.
+    class_log_prior_ : ndarray of shape (n_classes,)
+        Log of each class's share of the training rows.
+    n_features_in_ : int
+        Feature count seen in ``fit``.
+    """
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        reg_covar: float = 1e-3,
+        max_iter: int = 200,
+        use_priors: bool = False,
+        random_state: int | None = None,
+    ) -> None:
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.use_priors = use_priors
+        self.random_state = random_state
+
+    def fit(self, X: ArrayLike, y: ArrayLike) -> GaussianMixtureClassifier:
+        """Fit one mixture to the rows of each class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Feature vectors.
+        y : array-like of shape (n_samples,)
+            Class labels (strings or integers).
+
+        Returns
+        -------
+        GaussianMixtureClassifier
+            ``self``, fitted.
+        """
+        if int(self.n_components) < 1:
+            raise ValueError(f"n_components must be >= 1, got {self.n_components!r}")
+        X, y = check_X_y(X, y, dtype=np.float64)
+        check_classification_targets(y)
+        classes, y_index, counts = np.unique(y, return_inverse=True, return_counts=True)
+        if len(classes) < 2:
+            raise ValueError(f"need at least 2 classes to fit a classifier, got {len(classes)}")
+        gmms: list[GaussianMixture] = []
+        used = np.empty(len(classes), dtype=np.int64)
+        for k in range(len(classes)):
+            rows = X[y_index == k]
+            n_comp = min(int(self.n_components), len(rows))
+            gmm = GaussianMixture(
+                n_components=n_comp,
+                covariance_type=self.covariance_type,
+                reg_covar=self.reg_covar,
+                max_iter=self.max_iter,
+                random_state=self.random_state,
+            )
+            if len(rows) == 1:
+                # GaussianMixture needs two rows; a duplicated row has the same
+                # maximum-likelihood fit: mean = the row, covariance = reg_covar.
+                rows = np.repeat(rows, 2, axis=0)
+            gmms.append(gmm.fit(rows))
+            used[k] = n_comp
+        self.classes_ = classes
+        self.gmms_ = gmms
+        self.n_components_ = used
+        self.class_log_prior_ = np.log(counts / counts.sum())
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict_log_likelihood(self, X: ArrayLike) -> np.ndarray:
+        """Log-likelihood of each row under each class's mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            ``score_samples`` of each class's mixture, columns in ``classes_``
+            order; no class prior included.
+        """
+        check_is_fitted(self, "gmms_")
+        X = check_array(X, dtype=np.float64)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the model was fitted with {self.n_features_in_}"
+            )
+        return np.column_stack([gmm.score_samples(X) for gmm in self.gmms_])
+
+    def _joint_log_likelihood(self, X: ArrayLike) -> np.ndarray:
+        scores = self.predict_log_likelihood(X)
+        if self.use_priors:
+            scores = scores + self.class_log_prior_
+        return scores
+
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
+        """Log of :meth:`predict_proba`, computed stably.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        return log_softmax(self._joint_log_likelihood(X), axis=1)
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Softmax over classes of the per-class log-likelihood (plus log prior if asked).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Rows sum to 1; columns in ``classes_`` order.
+        """
+        return softmax(self._joint_log_likelihood(X), axis=1)
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """The class of highest (prior-weighted, if ``use_priors``) likelihood.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        return self.classes_[np.argmax(self._joint_log_likelihood(X), axis=1)]
+
+
+# ------------------------------------------------------------------------- Keras
+
+#: Constructor arguments of :class:`KerasClassifier` that each architecture uses.
+_KERAS_COMMON_PARAMS = frozenset(
+    {
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "validation_fraction",
+        "patience",
+        "negative_slope",
+        "dropout",
+        "verbose",
+        "log",
+    }
+)
+_KERAS_ARCH_PARAMS: dict[str, frozenset[str]] = {
+    "nn": frozenset({"hidden_units"}),
+    "cnn": frozenset({"filters", "kernel_size", "pool_size", "dense_units", "global_pool"}),
+}
+#: Parameters stored as tuples that JSON turns into lists.
+_KERAS_TUPLE_PARAMS = ("filters", "kernel_size", "pool_size")
+
+
+def _import_keras() -> tuple[Any, Any]:
+    """Import TensorFlow and Keras on first use (several seconds)."""
+    import keras
+    import tensorflow as tf
+
+    return keras, tf
+
+
+def _configure_threads(tf: Any, n_threads: int | None) -> None:
+    """Ask TensorFlow for ``n_threads`` intra- and inter-op threads.
+
+    TensorFlow fixes its thread pools when its runtime initialises (at the first
+    op) and raises ``RuntimeError`` on a later change. A second model in the same
+    process that asks for a different count therefore cannot get it: this warns
+    and leaves the pools as they are. The workflow runs one model per process,
+    where the first call always succeeds.
+    """
+    if n_threads is None:
+        return
+    n_threads = int(n_threads)
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1 or None, got {n_threads}")
+    threading = tf.config.threading
+    current = (
+        threading.get_intra_op_parallelism_threads(),
+        threading.get_inter_op_parallelism_threads(),
+    )
+    if current == (n_threads, n_threads):
+        return
+    try:
+        threading.set_intra_op_parallelism_threads(n_threads)
+        threading.set_inter_op_parallelism_threads(n_threads)
+    except RuntimeError:
+        warnings.warn(
+            f"TensorFlow is already initialised with intra/inter-op threads {current} "
+            f"(0 = TensorFlow's default); n_threads={n_threads} cannot take effect "
+            "in this process",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def _as_pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
+    """An int or a 2-sequence as a pair of positive ints."""
+    pair = (int(value), int(value)) if np.isscalar(value) else tuple(int(v) for v in value)
+    if len(pair) != 2 or min(pair) < 1:
+        raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}")
+    return pair  # type: ignore[return-value]
+
+
+def _epoch_logger(keras: Any, log: Callable[[str], Any], epochs: int) -> Any:
+    """A Keras callback calling ``log`` with a one-line summary after each epoch."""
+
+    class _EpochLogger(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            logs = logs or {}
+            parts = [f"epoch {epoch + 1}/{epochs}"]
+            for key, label in (
+                ("loss", "loss"),
+                ("accuracy", "acc"),
+                ("val_loss", "val_loss"),
+                ("val_accuracy", "val_acc"),
+            ):
+                if key in logs:
+                    parts.append(f"{label} {float(logs[key]):.4f}")
+            log(" ".join(parts))
+
+    return _EpochLogger()
+
+
+class KerasClassifier(ClassifierMixin, BaseEstimator):
+    """A small Keras network as a scikit-learn classifier.
+
+    ``architecture="nn"`` takes feature vectors ``(n, d)``::
+
+        Dense(hidden_units) -> BatchNorm -> LeakyReLU -> Dropout -> Dense(n_classes, softmax)
+
+    ``architecture="cnn"`` takes feature images ``(n, rows, frames)``; a channel
+    axis is added inside the model::
+
+        2 x [Conv2D(filters[i], kernel_size, "same") -> BatchNorm -> LeakyReLU
+             -> MaxPool2D(pool_size, "same")]
+        -> Flatten (or GlobalAveragePooling2D if global_pool)
+        -> Dense(dense_units) -> BatchNorm -> LeakyReLU -> Dropout -> Dense(n_classes, softmax)
+
+    Pooling pads ("same"), so inputs smaller than the pool never shrink to zero.
+    With the defaults and an 87 x 1400 input the CNN has 456,474 weights.
+
+    Parameters
+    ----------
+    architecture : {"nn", "cnn"}, default="nn"
+        Network type.
+    hidden_units : int, default=64
+        Width of the hidden layer of ``nn``.
+    filters : tuple of int, default=(16, 32)
+        Filters of the convolution blocks of ``cnn``, one block per entry.
+    kernel_size : int or (int, int), default=3
+        Convolution kernel of ``cnn``.
+    pool_size : int or (int, int), default=(3, 8)
+        Max-pooling window (rows, frames) after each convolution block.
+    dense_units : int, default=64
+        Width of the dense layer of ``cnn`` (its embedding size).
+    global_pool : bool, default=False
+        Global average pooling instead of flattening in ``cnn``.
+    negative_slope : float, default=0.3
+        Slope of LeakyReLU for negative inputs (Keras's default).
+    dropout : float, default=0.5
+        Dropout rate before the output layer.
+    epochs : int, default=50
+        Maximum training epochs.
+    batch_size : int, default=32
+        Mini-batch size, for training and prediction.
+    learning_rate : float, default=1e-3
+        Adam's learning rate.
+    validation_fraction : float, default=0.1
+        Share of the training rows (a stratified slice when every class allows
+        it) held out to monitor ``val_loss`` for early stopping; the weights of
+        the best epoch are restored. ``0`` trains on all rows for ``epochs``
+        epochs without early stopping.
+    patience : int, default=10
+        Epochs without a ``val_loss`` improvement before training stops.
+    random_state : int or None, default=None
+        With an int, ``fit`` seeds Python, NumPy and TensorFlow
+        (``keras.utils.set_random_seed``) and enables TensorFlow's deterministic
+        ops, so two fits on the same data give identical probabilities.
+        Op determinism is process-wide and stays on afterwards.
+    n_threads : int or None, default=None
+        TensorFlow intra- and inter-op threads; ``None`` leaves TensorFlow's
+        default (all cores). TensorFlow accepts this only before its runtime
+        starts, so only the first model fitted in a process can set it; a later
+        different request warns and has no effect.
+    verbose : int, default=0
+        Keras's ``verbose`` for ``fit`` (0 silent, 1 progress bar, 2 one line per epoch).
+    log : callable or None, default=None
+        Called with a one-line summary after every epoch, e.g. ``logger.info``:
+        ``"epoch 3/50 loss 1.2340 acc 0.4560 val_loss 1.3000 val_acc 0.4000"``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The original class labels, sorted; output column ``i`` is ``classes_[i]``.
+    model_ : keras.Model
+        The trained network.
+    history_ : dict of str to list of float
+        Per-epoch ``loss``, ``accuracy`` and, with a validation slice,
+        ``val_loss``, ``val_accuracy``.
+    best_epoch_ : int
+        The (1-based) epoch whose weights the model holds.
+    input_shape_ : tuple of int
+        Shape of one input row, without the batch axis.
+    n_features_in_ : int
+        Feature count (``nn`` only).
+    """
+
+    def __init__(
+        self,
+        architecture: str = "nn",
+        *,
+        hidden_units: int = 64,
+        filters: Sequence[int] = (16, 32),
+        kernel_size: int | Sequence[int] = 3,
+        pool_size: int | Sequence[int] = (3, 8),
+        dense_units: int = 64,
+        global_pool: bool = False,
+        negative_slope: float = 0.3,
+        dropout: float = 0.5,
+        epochs: int = 50,
+        batch_size: int = 32,
+        learning_rate: float = 1e-3,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        random_state: int | None = None,
+        n_threads: int | None = None,
+        verbose: int = 0,
+        log: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.architecture = architecture
+        self.hidden_units = hidden_units
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.pool_size = pool_size
+        self.dense_units = dense_units
+        self.global_pool = global_pool
+        self.negative_slope = negative_slope
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.log = log
+
+    # -- input handling --------------------------------------------------------
+
+    @property
+    def _input_ndim(self) -> int:
+        if self.architecture == "nn":
+            return 2
+        if self.architecture == "cnn":
+            return 3
+        raise ValueError(f"architecture must be 'nn' or 'cnn', got {self.architecture!r}")
+
+    def _check_X(self, X: ArrayLike) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        ndim = self._input_ndim
+        if X.ndim != ndim:
+            shape = "(n, d)" if ndim == 2 else "(n, rows, frames)"
+            raise ValueError(
+                f"{self.architecture!r} expects a {ndim}-D input {shape}, got shape {X.shape}"
+            )
+        if not np.all(np.isfinite(X)):
+            raise ValueError("X contains NaN or infinity")
+        if hasattr(self, "input_shape_") and tuple(X.shape[1:]) != self.input_shape_:
+            raise ValueError(
+                f"X rows have shape {tuple(X.shape[1:])}, but the model was fitted "
+                f"on {self.input_shape_}"
+            )
+        return X
+
+    # -- network ---------------------------------------------------------------
+
+    def _build(self, keras: Any, input_shape: tuple[int, ...], n_classes: int) -> Any:
+        layers = keras.layers
+        slope = float(self.negative_slope)
+        inputs = keras.Input(shape=input_shape, name="features")
+        if self.architecture == "nn":
+            x = layers.Dense(int(self.hidden_units), name="hidden")(inputs)
+        else:
+            rows, frames = input_shape
+            x = layers.Reshape((rows, frames, 1), name="add_channel")(inputs)
+            kernel = _as_pair(self.kernel_size, "kernel_size")
+            pool = _as_pair(self.pool_size, "pool_size")
+            filters = [int(f) for f in np.atleast_1d(self.filters)]
+            if not filters or min(filters) < 1:
+                raise ValueError(f"filters must be positive ints, got {self.filters!r}")
+            for i, n_filters in enumerate(filters, start=1):
+                x = layers.Conv2D(
+                    n_filters, kernel, padding="same", use_bias=False, name=f"conv{i}"
+                )(x)
+                x = layers.BatchNormalization(name=f"conv{i}_bn")(x)
+                x = layers.LeakyReLU(negative_slope=slope, name=f"conv{i}_act")(x)
+                x = layers.MaxPooling2D(pool, padding="same", name=f"conv{i}_pool")(x)
+            if self.global_pool:
+                x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+            else:
+                x = layers.Flatten(name="flatten")(x)
+            x = layers.Dense(int(self.dense_units), name="hidden")(x)
+        x = layers.BatchNormalization(name="hidden_bn")(x)
+        x = layers.LeakyReLU(negative_slope=slope, name="hidden_act")(x)
+        x = layers.Dropout(float(self.dropout), name="dropout")(x)
+        outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
+        return keras.Model(inputs, outputs, name=f"genrepipe_{self.architecture}")
+
+    def _split(
+        self, X: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Carve the validation slice out of the training rows."""
+        fraction = float(self.validation_fraction or 0.0)
+        if fraction <= 0.0:
+            return X, y, None, None
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}")
+        n_val = math.ceil(fraction * len(y))
+        if n_val >= len(y):
+            raise ValueError(f"validation_fraction={fraction} leaves no training rows")
+        seed = self.random_state
+        try:
+            X_tr, X_val, y_tr, y_val = train_test_split(
+                X, y, test_size=n_val, stratify=y, random_state=seed
+            )
+        except ValueError:
+            warnings.warn(
+                f"cannot stratify a validation slice of {n_val} rows over "
+                f"{len(np.unique(y))} classes; using a random slice",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            X_tr, X_val, y_tr, y_val = train_test_split(X, y, test_size=n_val, random_state=seed)
+        return X_tr, y_tr, X_val, y_val
+
+    # -- estimator API -----------------------------------------------------------
+
+    def fit(self, X: ArrayLike, y: ArrayLike) -> KerasClassifier:
+        """Train a fresh network on ``X``, ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, rows, frames)
+            2-D for ``nn``, 3-D for ``cnn``.
+        y : array-like of shape (n_samples,)
+            Class labels (strings or integers).
+
+        Returns
+        -------
+        KerasClassifier
+            ``self``, fitted.
+        """
+        for attr in ("model_", "history_", "classes_", "input_shape_", "best_epoch_"):
+            self.__dict__.pop(attr, None)
+        self.__dict__.pop("n_features_in_", None)
+        X = self._check_X(X)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X):
+            raise ValueError(f"y must be 1-D with {len(X)} labels, got shape {y.shape}")
+        check_classification_targets(y)
+        classes, y_enc = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(f"need at least 2 classes to fit a classifier, got {len(classes)}")
+        if self.random_state is not None and not isinstance(self.random_state, int | np.integer):
+            raise TypeError(f"random_state must be an int or None, got {self.random_state!r}")
+
+        keras, tf = _import_keras()
+        _configure_threads(tf, self.n_threads)
+        if self.random_state is not None:
+            keras.utils.set_random_seed(int(self.random_state))
+            tf.config.experimental.enable_op_determinism()
+
+        X_tr, y_tr, X_val, y_val = self._split(X, y_enc.astype(np.int64))
+        model = self._build(keras, tuple(X.shape[1:]), len(classes))
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=float(self.learning_rate)),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        epochs = int(self.epochs)
+        callbacks = []
+        if X_val is not None:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=int(self.patience), restore_best_weights=True
+                )
+            )
+        if self.log is not None:
+            callbacks.append(_epoch_logger(keras, self.log, epochs))
+        result = model.fit(
+            X_tr,
+            y_tr,
+            validation_data=None if X_val is None else (X_val, y_val),
+            epochs=epochs,
+            batch_size=int(self.batch_size),
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=self.verbose,
+        )
+        history = {key: [float(v) for v in values] for key, values in result.history.items()}
+        self.model_ = model
+        self.classes_ = classes
+        self.history_ = history
+        self.input_shape_ = tuple(int(d) for d in X.shape[1:])
+        if X_val is not None and history.get("val_loss"):
+            self.best_epoch_ = int(np.argmin(history["val_loss"])) + 1
+        else:
+            self.best_epoch_ = len(history.get("loss", []))
+        if self.architecture == "nn":
+            self.n_features_in_ = int(X.shape[1])
+        return self
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Class probabilities of the softmax output.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Rows sum to 1; columns in ``classes_`` order.
+        """
+        check_is_fitted(self, "model_")
+        X = self._check_X(X)
+        proba = np.asarray(
+            self.model_.predict(X, batch_size=int(self.batch_size), verbose=0), dtype=np.float64
+        )
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """The class of highest probability.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def transform_embedding(self, X: ArrayLike) -> np.ndarray:
+        """Activations of the penultimate layer (the input of the softmax layer).
+
+        At inference dropout is the identity, so this is the LeakyReLU output
+        of the hidden dense layer: ``hidden_units`` values per row for ``nn``,
+        ``dense_units`` for ``cnn``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_embedding)
+        """
+        check_is_fitted(self, "model_")
+        X = self._check_X(X)
+        keras, _ = _import_keras()
+        embedder = keras.Model(
+            self.model_.inputs, self.model_.get_layer("output").input, name="embedding"
+        )
+        return np.asarray(embedder.predict(X, batch_size=int(self.batch_size), verbose=0))
+
+
+# ---------------------------------------------------------------------- factory
+
+
+def allowed_params(name: str) -> frozenset[str]:
+    """Keys a config dict may hold for model ``name``."""
+    if name == "gmm":
+        keys = set(GaussianMixtureClassifier().get_params()) - {"random_state"}
+    elif name == "svm":
+        keys = set(SVC().get_params()) - {"random_state", "probability"}
+    else:
+        keys = set(_KERAS_COMMON_PARAMS | _KERAS_ARCH_PARAMS[name])
+    return frozenset(keys)
+
+
+def make_model(
+    name: str,
+    params: Mapping[str, Any] | None,
+    *,
+    random_state: int,
+    n_threads: int | None = None,
+) -> BaseEstimator:
+    """A new, unfitted estimator for model ``name`` configured by ``params``.
+
+    Parameters
+    ----------
+    name : {"gmm", "svm", "nn", "cnn"}
+        The model, one of :data:`MODEL_NAMES`.
+    params : mapping or None
+        Constructor arguments: of :class:`GaussianMixtureClassifier` for
+        ``gmm``, of :class:`sklearn.svm.SVC` for ``svm`` (e.g. ``kernel``, ``C``,
+        ``gamma``), of :class:`KerasClassifier` for ``nn``/``cnn`` (only those
+        the architecture uses). ``random_state``, ``n_threads``,
+        ``architecture`` and ``probability`` are set here, not from ``params``.
+    random_state : int
+        The workflow's seed.
+    n_threads : int or None, default=None
+        TensorFlow threads for ``nn``/``cnn``; ignored by ``gmm`` and ``svm``
+        (single-threaded).
+
+    Returns
+    -------
+    estimator
+        ``GaussianMixtureClassifier`` for ``gmm``;
+        ``CalibratedClassifierCV(SVC(...), method="sigmoid", ensemble=False)``
+        for ``svm`` (scikit-learn 1.9's replacement of ``SVC(probability=True)``:
+        Platt scaling on 5-fold cross-validated decision values);
+        ``KerasClassifier`` for ``nn`` and ``cnn``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown model name, or a key of ``params`` the model does not take.
+    """
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(MODEL_NAMES)}")
+    params = dict(params or {})
+    allowed = allowed_params(name)
+    unknown = sorted(str(key) for key in params if key not in allowed)
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {', '.join(map(repr, unknown))} for model {name!r}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+    if name == "gmm":
+        return GaussianMixtureClassifier(**params, random_state=random_state)
+    if name == "svm":
+        svc = SVC(**params, random_state=random_state)
+        return CalibratedClassifierCV(svc, method="sigmoid", cv=5, ensemble=False)
+    return KerasClassifier(name, **params, random_state=random_state, n_threads=n_threads)
+
+
+# ------------------------------------------------------------------ persistence
+
+
+class UntrustedModelError(ValueError):
+    """A model file names a type outside the allow-list; it was not loaded."""
+
+
+#: Types that ``skops`` does not trust by default but our own models contain.
+#: Anything else a file names makes :func:`load_model` refuse it.
+SKOPS_ALLOWED_TYPES: frozenset[str] = frozenset(
+    {
+        f"{__name__}.GaussianMixtureClassifier",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "genrepipe.preprocess.RowStandardizer",
+    }
+)
+
+_KERAS_ARCHIVE_META = "genrepipe_keras.json"
+_KERAS_ARCHIVE_MODEL = "model.keras"
+_KERAS_FORMAT = "genrepipe-keras"
+_KERAS_FORMAT_VERSION = 1
+
+
+def save_model(model: BaseEstimator, path: str | os.PathLike) -> None:
+    """Write a fitted model to one file at ``path``, atomically.
+
+    scikit-learn estimators (including :class:`GaussianMixtureClassifier`) are
+    written with ``skops.io.dump``. A :class:`KerasClassifier` is written as a
+    zip archive of the native ``model.keras`` file and ``genrepipe_keras.json``
+    (format version, constructor parameters except ``log``, ``classes_``,
+    ``history_``, ``best_epoch_``, library versions). Either way the file
+    appears at ``path`` only when complete.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted estimator.
+    path : path-like
+        Target file; parent directories are created.
+    """
+    if isinstance(model, KerasClassifier):
+        _save_keras(model, Path(path))
+        return
+    if not isinstance(model, BaseEstimator):
+        raise TypeError(f"expected a scikit-learn estimator, got {type(model).__name__}")
+    check_is_fitted(model)
+    import skops.io as sio
+
+    with atomic_path(path) as tmp:
+        sio.dump(model, tmp)
+
+
+def _save_keras(model: KerasClassifier, path: Path) -> None:
+    check_is_fitted(model, "model_")
+    keras, tf = _import_keras()
+    params: dict[str, Any] = model.get_params(deep=False)
+    params.pop("log", None)
+    for key in _KERAS_TUPLE_PARAMS:
+        if isinstance(params[key], tuple | np.ndarray):
+            params[key] = [int(v) for v in params[key]]
+    classes = model.classes_
+    meta = {
+        "format": _KERAS_FORMAT,
+        "format_version": _KERAS_FORMAT_VERSION,
+        "params": params,
+        "classes": classes.tolist(),
+        "classes_dtype": "object" if classes.dtype == object else classes.dtype.str,
+        "history": model.history_,
+        "best_epoch": model.best_epoch_,
+        "input_shape": list(model.input_shape_),
+        "versions": {"keras": keras.__version__, "tensorflow": tf.__version__},
+    }
+    meta_json = json.dumps(meta, indent=2, sort_keys=True)
+    with tempfile.TemporaryDirectory(prefix="genrepipe-keras-") as tmpdir:
+        keras_file = Path(tmpdir) / _KERAS_ARCHIVE_MODEL
+        model.model_.save(keras_file)
+        with atomic_path(path) as tmp:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+                zf.writestr(_KERAS_ARCHIVE_META, meta_json)
+                zf.write(keras_file, arcname=_KERAS_ARCHIVE_MODEL)
+
+
+def load_model(path: str | os.PathLike) -> BaseEstimator:
+    """Read a model written by :func:`save_model`.
+
+    A ``skops`` file is audited first: ``skops.io.get_untrusted_types`` lists
+    the types skops does not trust by default, and each must be in
+    :data:`SKOPS_ALLOWED_TYPES`; only then is the file loaded with exactly those
+    types trusted. A Keras archive is loaded with
+    ``keras.models.load_model(..., safe_mode=True, compile=False)`` (no Lambda
+    layers or other arbitrary code; the optimizer state is not needed to predict).
+
+    Parameters
+    ----------
+    path : path-like
+        A file written by :func:`save_model`.
+
+    Returns
+    -------
+    estimator
+        The fitted model.
+
+    Raises
+    ------
+    UntrustedModelError
+        If a skops file names a type outside the allow-list.
+    ValueError
+        If the file is neither format.
+    """
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+    except zipfile.BadZipFile as err:
+        raise ValueError(f"{path} is not a model file written by save_model") from err
+    if _KERAS_ARCHIVE_META in names:
+        return _load_keras(path)
+    if "schema.json" not in names:
+        raise ValueError(f"{path} is not a model file written by save_model")
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(file=path)
+    refused = sorted(t for t in untrusted if t not in SKOPS_ALLOWED_TYPES)
+    if refused:
+        raise UntrustedModelError(
+            f"{path} contains types outside the allow-list, not loaded: {', '.join(refused)}"
+        )
+    model = sio.load(path, trusted=untrusted)
+    if not (hasattr(model, "predict_proba") or hasattr(model, "transform")):
+        raise TypeError(f"{path} holds a {type(model).__name__}, neither a model nor a transform")
+    return model
+
+
+def _load_keras(path: Path) -> KerasClassifier:
+    keras, _ = _import_keras()
+    with zipfile.ZipFile(path) as zf:
+        meta = json.loads(zf.read(_KERAS_ARCHIVE_META))
+        if meta.get("format") != _KERAS_FORMAT or meta.get("format_version") != (
+            _KERAS_FORMAT_VERSION
+        ):
+            raise ValueError(
+                f"{path}: unsupported Keras archive format "
+                f"{meta.get('format')!r} version {meta.get('format_version')!r}"
+            )
+        with tempfile.TemporaryDirectory(prefix="genrepipe-keras-") as tmpdir:
+            keras_file = Path(tmpdir) / _KERAS_ARCHIVE_MODEL
+            keras_file.write_bytes(zf.read(_KERAS_ARCHIVE_MODEL))
+            network = keras.models.load_model(keras_file, safe_mode=True, compile=False)
+    params = dict(meta["params"])
+    for key in _KERAS_TUPLE_PARAMS:
+        if isinstance(params.get(key), list):
+            params[key] = tuple(params[key])
+    model = KerasClassifier(**params)
+    model.classes_ = np.asarray(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
+    model.model_ = network
+    model.history_ = {k: [float(v) for v in vals] for k, vals in meta["history"].items()}
+    model.best_epoch_ = int(meta["best_epoch"])
+    model.input_shape_ = tuple(int(d) for d in meta["input_shape"])
+    if model.architecture == "nn":
+        model.n_features_in_ = model.input_shape_[0]
+    return model

@@ -1,0 +1,114 @@
+"""Preprocessing fitted on training rows only: standardization and PCA.
+
+The reference study normalized train and test together, which leaks test
+statistics into training. Here every transform is a scikit-learn estimator
+fitted on the training rows of one fold and applied unchanged to its test rows.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.decomposition import PCA
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+logger = logging.getLogger(__name__)
+
+#: What a model reads: the flattened features, optionally reduced by PCA, or images.
+INPUT_KINDS = ("pca", "scaled", "image")
+
+
+class RowStandardizer(TransformerMixin, BaseEstimator):
+    """Standardize each row (feature) of per-track matrices over tracks and frames.
+
+    For inputs of shape ``(n_tracks, n_rows, n_frames)``, such as the 87 x 1400
+    feature image a CNN reads: each of the ``n_rows`` features gets its own mean
+    and standard deviation, computed over every training track and frame.
+
+    Parameters
+    ----------
+    eps
+        Floor on the standard deviation, so constant rows (zero padding) stay finite.
+    """
+
+    def __init__(self, eps: float = 1e-6):
+        self.eps = eps
+
+    def fit(self, X, y=None):
+        X = _check_3d(X)
+        # Accumulate in float64 row by row: exact, and no float64 copy of X.
+        self.mean_ = np.array([X[:, r, :].mean(dtype=np.float64) for r in range(X.shape[1])])
+        self.scale_ = np.array([X[:, r, :].std(dtype=np.float64) for r in range(X.shape[1])])
+        self.scale_ = np.maximum(self.scale_, self.eps)
+        self.n_rows_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "mean_")
+        X = _check_3d(X)
+        if X.shape[1] != self.n_rows_:
+            raise ValueError(f"expected {self.n_rows_} rows per track, got {X.shape[1]}")
+        mean = self.mean_[None, :, None].astype(np.float32)
+        scale = self.scale_[None, :, None].astype(np.float32)
+        return ((X - mean) / scale).astype(np.float32, copy=False)
+
+
+def make_preprocessor(
+    input_kind: str, n_samples: int, n_features: int, *, pca_components: int, seed: int
+):
+    """An unfitted transformer for one model input.
+
+    Parameters
+    ----------
+    input_kind
+        ``pca``: standardize then PCA (the reference); ``scaled``: standardize
+        only; ``image``: :class:`RowStandardizer` on per-track matrices.
+    n_samples, n_features
+        Size of the training matrix, to cap the PCA components.
+    pca_components
+        Requested PCA components. Capped, with a warning, at what the training
+        rows allow (``min(n_samples, n_features)``).
+    seed
+        Random state of the PCA solver.
+    """
+    if input_kind not in INPUT_KINDS:
+        raise ValueError(f"unknown model input {input_kind!r} (known: {', '.join(INPUT_KINDS)})")
+    if input_kind == "image":
+        return RowStandardizer()
+    if input_kind == "scaled":
+        return StandardScaler()
+    if pca_components < 1:
+        raise ValueError(f"preprocess.pca_components must be at least 1, got {pca_components}")
+    n_components = min(pca_components, n_samples, n_features)
+    if n_components < pca_components:
+        logger.warning(
+            "PCA: %d components requested but only %d training rows x %d features; using %d",
+            pca_components,
+            n_samples,
+            n_features,
+            n_components,
+        )
+    return Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("pca", PCA(n_components=n_components, svd_solver="full", random_state=seed)),
+        ]
+    )
+
+
+def flatten(X: np.ndarray) -> np.ndarray:
+    """Per-track arrays of any shape as rows of a 2-D matrix (a view where possible)."""
+    return X.reshape(len(X), -1)
+
+
+def _check_3d(X) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim != 3:
+        raise ValueError(
+            f"expected per-track matrices of shape (tracks, rows, frames), got {X.shape}"
+        )
+    return X

@@ -1,0 +1,450 @@
+"""The work of each workflow step: read inputs, call the compute functions, write outputs.
+
+One function per rule. The rule scripts in ``workflow/scripts`` only pass
+Snakemake's inputs, outputs and params to these; the computations themselves
+live in the other modules as functions of arrays, testable without files.
+Every output is written atomically, so a killed job never leaves a file that
+looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genrepipe import GENRES
+from genrepipe.audio import AudioError, load_audio
+from genrepipe.io import atomic_path, load_npy, save_npy
+from genrepipe.log import Progress
+
+logger = logging.getLogger("genrepipe")
+
+#: Written in place of a track's features when extraction failed: a cached "no".
+FAILED_FEATURES = np.empty(0, dtype=np.float32)
+
+
+def write_table(frame: pd.DataFrame, path, **kwargs) -> None:
+    """Write a tab-separated table atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, sep="\t", index=False, **kwargs)
+
+
+def read_table(path) -> pd.DataFrame:
+    """Read a tab-separated table written by :func:`write_table`."""
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+
+
+# -- dataset -------------------------------------------------------------------------------------
+
+
+def generate_synthetic(
+    paths: Sequence[str],
+    genres: Sequence[str],
+    indices: Sequence[int],
+    *,
+    duration: float,
+    seed: int,
+    sr: int,
+) -> None:
+    """Write the synthetic clips of one batch."""
+    from genrepipe.synthetic import write_clip
+
+    progress = Progress(len(paths), "synthetic clips", logger)
+    for path, genre, index in zip(paths, genres, indices, strict=True):
+        write_clip(path, genre, index, seed=seed, duration=duration, sr=sr)
+        progress.step()
+
+
+def check_audio(
+    paths: Sequence[str],
+    tracks: Sequence[str],
+    genres: Sequence[str],
+    output,
+    *,
+    sr: int,
+    min_duration: float,
+    max_duration: float,
+) -> pd.DataFrame:
+    """Decode every clip of a batch; write a table of ``status`` (ok/failed) with reasons."""
+    rows = []
+    for path, track, genre in zip(paths, tracks, genres, strict=True):
+        try:
+            y = load_audio(path, sr=sr, min_duration=min_duration, max_duration=max_duration)
+            rows.append((track, genre, path, round(y.size / sr, 3), "ok", ""))
+        except AudioError as error:
+            logger.warning("left out %s: %s", track, error)
+            rows.append((track, genre, path, math.nan, "failed", str(error)))
+    table = pd.DataFrame(rows, columns=["track", "genre", "path", "duration", "status", "reason"])
+    write_table(table, output)
+    logger.info("%d of %d clips usable", (table["status"] == "ok").sum(), len(table))
+    return table
+
+
+def list_tracks(
+    batch_tables: Sequence[str], skipped: Sequence[Sequence[str]], tracks_out, failed_out
+) -> None:
+    """Join the batch checks into the tracks table and the failed-tracks table.
+
+    ``skipped`` holds ``(path, reason)`` of files and folders the dataset scan
+    left out (not audio, unknown genre); they are listed as failed too.
+    """
+    table = pd.concat([read_table(path) for path in batch_tables], ignore_index=True)
+    table = table.sort_values("track", kind="stable")
+    ok = table[table["status"] == "ok"]
+    failed = table[table["status"] != "ok"][["track", "genre", "path", "reason"]]
+    scan = pd.DataFrame(
+        [("", "", path, reason) for path, reason in skipped],
+        columns=["track", "genre", "path", "reason"],
+    )
+    write_table(ok[["track", "genre", "path", "duration"]], tracks_out)
+    write_table(pd.concat([failed, scan], ignore_index=True), failed_out)
+    logger.info(
+        "%d tracks usable, %d failed, %d files or folders skipped", len(ok), len(failed), len(scan)
+    )
+
+
+def download_dataset(url: str, md5: str, destination) -> None:
+    """Download the GTZAN archive, verify its checksum and unpack its ``genres`` folder."""
+    from genrepipe.download import download_and_unpack
+
+    download_and_unpack(url, md5, destination)
+
+
+# -- features ------------------------------------------------------------------------------------
+
+
+def extract_features(
+    feature_set: str,
+    settings: Mapping[str, Any],
+    paths: Sequence[str],
+    tracks: Sequence[str],
+    outputs: Sequence[str],
+    report,
+    *,
+    sr: int,
+    min_duration: float,
+    max_duration: float,
+) -> None:
+    """Extract one feature set for a batch of tracks: one ``.npy`` per track.
+
+    A track whose audio or features fail gets :data:`FAILED_FEATURES` and a line
+    with the reason in the batch report; the other tracks go on.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from genrepipe.features import extract
+
+    # One track's matrices are small: BLAS threads only wait on each other (and
+    # the job holds one core); parallelism comes from running jobs side by side.
+    threadpool_limits(limits=1)
+    rows = []
+    progress = Progress(len(paths), f"{feature_set} features", logger)
+    for path, track, output in zip(paths, tracks, outputs, strict=True):
+        start = time.process_time()
+        try:
+            y = load_audio(path, sr=sr, min_duration=min_duration, max_duration=max_duration)
+            features = extract(feature_set, y, sr, settings)
+            status, reason = "ok", ""
+        except (AudioError, ValueError) as error:
+            logger.warning("%s: %s", track, error)
+            features, status, reason = FAILED_FEATURES, "failed", str(error)
+        save_npy(output, features)
+        rows.append((track, status, reason, round(time.process_time() - start, 4)))
+        progress.step()
+    write_table(pd.DataFrame(rows, columns=["track", "status", "reason", "cpu_seconds"]), report)
+
+
+def merge_features(
+    feature_set: str,
+    settings: Mapping[str, Any],
+    paths: Sequence[str],
+    tracks: Sequence[str],
+    genres: Sequence[str],
+    table_out,
+    failed_out,
+) -> None:
+    """Stream the per-track files of one feature set into one parquet table."""
+    from genrepipe.feature_table import write_feature_table
+    from genrepipe.features import feature_names
+
+    failed = []
+
+    def rows():
+        progress = Progress(len(paths), f"merging {feature_set}", logger)
+        for path, track, genre in zip(paths, tracks, genres, strict=True):
+            array = load_npy(path)
+            progress.step()
+            if array.size == 0:
+                failed.append((track, genre, f"{feature_set} features could not be extracted"))
+                continue
+            yield track, genre, array
+
+    n = write_feature_table(
+        table_out,
+        rows(),
+        feature_set=feature_set,
+        feature_names=feature_names(feature_set, settings),
+    )
+    write_table(pd.DataFrame(failed, columns=["track", "genre", "reason"]), failed_out)
+    logger.info("merged %d tracks of %s (%d failed)", n, feature_set, len(failed))
+
+
+# -- split ---------------------------------------------------------------------------------------
+
+
+def make_split(scheme: str, settings: Mapping[str, Any], tracks_table, output) -> pd.DataFrame:
+    """Split the usable tracks by the configured scheme."""
+    from genrepipe import splits
+
+    table = read_table(tracks_table)
+    tracks, genres = table["track"].to_numpy(), table["genre"].to_numpy()
+    if scheme == "holdout":
+        split = splits.holdout_split(tracks, genres, **settings)
+    elif scheme == "kfold":
+        split = splits.kfold_split(tracks, genres, **settings)
+    elif scheme == "lists":
+        split, missing = splits.lists_split(tracks, genres, settings)
+        for subset, count in missing.items():
+            logger.warning("split.lists.%s: %d listed tracks are not in the dataset", subset, count)
+    else:
+        raise ValueError(f"unknown split scheme {scheme!r}")
+    splits.check_split(split)
+    write_table(split, output)
+    counts = split.groupby(["fold", "subset"]).size().unstack("subset")
+    logger.info("split %s, tracks per fold:\n%s", scheme, counts.to_string())
+    return split
+
+
+def fold_rows(split_table, fold: int, available: Sequence[str]) -> pd.DataFrame:
+    """The rows of one fold whose tracks have features; logs the tracks left out."""
+    split = read_table(split_table)
+    rows = split[split["fold"] == fold]
+    if rows.empty:
+        raise ValueError(f"{split_table} has no fold {fold}")
+    present = rows["track"].isin(set(available))
+    if not present.all():
+        logger.warning(
+            "fold %d: %d tracks have no features and are left out: %s",
+            fold,
+            (~present).sum(),
+            ", ".join(rows.loc[~present, "track"][:10]),
+        )
+    return rows[present].reset_index(drop=True)
+
+
+# -- preprocessing and training ------------------------------------------------------------------
+
+
+def fit_preprocessing(
+    features_table,
+    split_table,
+    fold: int,
+    preprocessing: str,
+    transform_out,
+    features_out,
+    *,
+    pca_components: int,
+    seed: int,
+) -> None:
+    """Fit standardization (and PCA) on the fold's training rows; transform all its rows."""
+    from genrepipe.feature_table import read_feature_index, read_feature_table, write_feature_table
+    from genrepipe.models import save_model
+    from genrepipe.preprocess import flatten, make_preprocessor
+
+    ids, _ = read_feature_index(features_table)
+    rows = fold_rows(split_table, fold, ids)
+    _, _, X = read_feature_table(features_table, tracks=list(rows["track"]))
+    X = flatten(X)
+    train = (rows["subset"] == "train").to_numpy()
+    transform = make_preprocessor(
+        preprocessing, int(train.sum()), X.shape[1], pca_components=pca_components, seed=seed
+    )
+    start = time.perf_counter()
+    transform.fit(X[train])
+    logger.info(
+        "fitted %s on %d training rows x %d features in %.1f s",
+        preprocessing,
+        train.sum(),
+        X.shape[1],
+        time.perf_counter() - start,
+    )
+    Z = transform.transform(X).astype(np.float32)
+    save_model(transform, transform_out)
+    write_feature_table(
+        features_out,
+        zip(rows["track"], rows["genre"], Z, strict=True),
+        feature_set=f"{Path(features_table).stem}-{preprocessing}",
+    )
+
+
+def train_model(
+    spec: Mapping[str, Any],
+    feature_settings: Mapping[str, Any],
+    features_table,
+    split_table,
+    fold: int,
+    model_dir,
+    predictions_out,
+    *,
+    transform_path=None,
+    seed: int,
+    threads: int,
+) -> None:
+    """Fit one model on a fold's training rows; predict its training and test rows.
+
+    Writes the model bundle (preprocessing, estimator, card) to ``model_dir`` and
+    one prediction row per track and subset to ``predictions_out``.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from genrepipe.bundle import save_bundle
+    from genrepipe.feature_table import read_feature_index, read_feature_table
+    from genrepipe.models import load_model, make_model
+    from genrepipe.preprocess import make_preprocessor
+
+    ids, _ = read_feature_index(features_table)
+    rows = fold_rows(split_table, fold, ids)
+    _, _, X = read_feature_table(features_table, tracks=list(rows["track"]))
+    y = rows["genre"].to_numpy(dtype=object)
+    train = (rows["subset"] == "train").to_numpy()
+    logger.info(
+        "%s on %s: %d training rows, %d others, input shape %s",
+        spec["estimator"],
+        spec["features"],
+        train.sum(),
+        (~train).sum(),
+        X.shape[1:],
+    )
+
+    with threadpool_limits(limits=threads):
+        if spec["input"] == "image":
+            transform = make_preprocessor("image", int(train.sum()), 0, pca_components=1, seed=seed)
+            X = transform.fit(X[train]).transform(X)
+        else:
+            transform = load_model(transform_path)  # fitted on this fold's training rows
+        model = make_model(spec["estimator"], spec["params"], random_state=seed, n_threads=threads)
+        if hasattr(model, "log"):
+            model.log = logger.info
+        start = time.perf_counter()
+        model.fit(X[train], y[train])
+        fit_seconds = time.perf_counter() - start
+        logger.info("fitted in %.1f s", fit_seconds)
+        proba = model.predict_proba(X)
+
+    classes = [str(c) for c in model.classes_]
+    predictions = rows[["fold", "track", "genre", "subset"]].copy()
+    predictions["predicted"] = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    for j, genre in enumerate(classes):
+        predictions[f"proba_{genre}"] = proba[:, j].round(6)
+    for subset, part in predictions.groupby("subset"):
+        logger.info("%s accuracy %.3f", subset, (part["genre"] == part["predicted"]).mean())
+
+    card = {
+        "estimator": spec["estimator"],
+        "features": spec["features"],
+        "feature_settings": dict(feature_settings),
+        "input": spec["input"],
+        "params": dict(spec["params"]),
+        "classes": classes,
+        "seed": seed,
+        "fold": fold,
+        "n_train": int(train.sum()),
+        "fit_seconds": round(fit_seconds, 3),
+    }
+    save_bundle(model_dir, transform=transform, model=model, card=card)
+    write_table(predictions, predictions_out)
+
+
+# -- evaluation and summary ----------------------------------------------------------------------
+
+
+def evaluate_model(
+    prediction_tables: Sequence[str],
+    model_dirs: Sequence[str],
+    metrics_out,
+    per_genre_out,
+    confusion_out,
+    confusion_plot,
+    *,
+    title: str,
+) -> dict:
+    """Metrics of one model over all folds: JSON, per-genre CSV, confusion CSV and PNG."""
+    from genrepipe.evaluate import evaluate_predictions, plot_confusion
+
+    predictions = pd.concat([read_table(path) for path in prediction_tables], ignore_index=True)
+    present = set(predictions["genre"])
+    classes = [g for g in GENRES if g in present] + sorted(present - set(GENRES))
+    metrics = evaluate_predictions(predictions, classes)
+    cards = [json.loads((Path(d) / "card.json").read_text()) for d in model_dirs]
+    metrics["fit_seconds"] = float(np.mean([card["fit_seconds"] for card in cards]))
+    with atomic_path(metrics_out) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2))
+    per_genre = pd.DataFrame(metrics["per_genre"]).T.rename_axis("genre").reset_index()
+    with atomic_path(per_genre_out) as tmp:
+        per_genre.to_csv(tmp, index=False, float_format="%.4f")
+    confusion = pd.DataFrame(metrics["confusion"], index=classes, columns=classes)
+    with atomic_path(confusion_out) as tmp:
+        confusion.rename_axis("true\\predicted").to_csv(tmp)
+    plot_confusion(
+        np.asarray(metrics["confusion"]),
+        classes,
+        confusion_plot,
+        title=f"{title}: test accuracy {metrics['test_accuracy']:.1%}",
+    )
+    logger.info(
+        "%s: test accuracy %.3f, train %.3f",
+        title,
+        metrics["test_accuracy"],
+        metrics["train_accuracy"],
+    )
+    return metrics
+
+
+def summarize_results(
+    metrics_files: Sequence[str],
+    models: Sequence[str],
+    features: Sequence[str],
+    references: Sequence[float | None],
+    output,
+    *,
+    dataset: str,
+    scheme: str,
+) -> pd.DataFrame:
+    """One row per model: accuracy, uncertainty, fit time, and the reference's accuracy."""
+    rows = []
+    for path, model, feature_set, reference in zip(
+        metrics_files, models, features, references, strict=True
+    ):
+        m = json.loads(Path(path).read_text())
+        rows.append(
+            {
+                "model": model,
+                "dataset": dataset,
+                "split": scheme,
+                "feature_set": feature_set,
+                "n_folds": m["n_folds"],
+                "n_train": m["n_train"],
+                "n_test": m["n_test"],
+                "train_accuracy": m["train_accuracy"],
+                "test_accuracy": m["test_accuracy"],
+                "test_accuracy_std": m["test_accuracy_std"],
+                "test_accuracy_ci95_low": m["test_accuracy_ci95"][0],
+                "test_accuracy_ci95_high": m["test_accuracy_ci95"][1],
+                "test_macro_f1": m["test_macro_f1"],
+                "reference_test_accuracy": reference,
+                "fit_seconds": m["fit_seconds"],
+            }
+        )
+    summary = pd.DataFrame(rows)
+    with atomic_path(output) as tmp:
+        summary.to_csv(tmp, index=False, float_format="%.4f")
+    logger.info("summary:\n%s", summary.to_string(index=False))
+    return summary

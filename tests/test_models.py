@@ -1,0 +1,339 @@
+"""Tests of the four classifiers, their factory and their persistence.
+
+The data are tiny and synthetic; the Keras fits are shared through
+module-scoped fixtures so the whole file stays well under a minute on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+import numpy as np
+import pytest
+from scipy.special import softmax
+from sklearn.base import clone, is_classifier
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.datasets import make_blobs
+from sklearn.preprocessing import FunctionTransformer
+
+from genrepipe.models import (
+    MODEL_NAMES,
+    GaussianMixtureClassifier,
+    KerasClassifier,
+    UntrustedModelError,
+    load_model,
+    make_model,
+    save_model,
+)
+
+GENRE_LABELS = np.array(["rock", "blues", "jazz"])  # deliberately not sorted
+
+NN_PARAMS = {
+    "hidden_units": 16,
+    "dropout": 0.1,
+    "epochs": 15,
+    "batch_size": 16,
+    "learning_rate": 0.01,
+    "validation_fraction": 0.0,
+}
+CNN_PARAMS = {
+    "filters": (4, 8),
+    "kernel_size": 3,
+    "pool_size": (2, 4),
+    "dense_units": 16,
+    "dropout": 0.1,
+    "epochs": 12,
+    "batch_size": 16,
+    "learning_rate": 0.01,
+    "validation_fraction": 0.0,
+}
+
+
+# ---------------------------------------------------------------------- data
+
+
+@pytest.fixture(scope="module")
+def blobs() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Three well separated blobs in 6-D with string labels: train and test halves."""
+    X, y = make_blobs(
+        n_samples=240, n_features=6, centers=3, cluster_std=1.0, center_box=(-8, 8), random_state=3
+    )
+    labels = GENRE_LABELS[y]
+    return X[:120], labels[:120], X[120:], labels[120:]
+
+
+@pytest.fixture(scope="module")
+def images() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Noisy (8, 32) feature images; each class lights up its own band of rows."""
+    rng = np.random.default_rng(0)
+    n = 90
+    y = np.arange(n) % 3
+    X = rng.normal(scale=0.5, size=(n, 8, 32)).astype(np.float32)
+    for k in range(3):
+        X[y == k, 2 * k + 1 : 2 * k + 3, :] += 1.5
+    return X[:60], y[:60], X[60:], y[60:]
+
+
+# ------------------------------------------------------------------- fitted models
+
+
+@pytest.fixture(scope="module")
+def gmm_fit(blobs) -> GaussianMixtureClassifier:
+    X, y, _, _ = blobs
+    return make_model("gmm", {"n_components": 2}, random_state=0).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def svm_fit(blobs) -> CalibratedClassifierCV:
+    X, y, _, _ = blobs
+    return make_model("svm", {"kernel": "rbf", "C": 1.0, "gamma": "scale"}, random_state=0).fit(
+        X, y
+    )
+
+
+@pytest.fixture(scope="module")
+def nn_fit(blobs) -> KerasClassifier:
+    X, y, _, _ = blobs
+    return make_model("nn", NN_PARAMS, random_state=7).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def cnn_fit(images) -> KerasClassifier:
+    X, y, _, _ = images
+    return make_model("cnn", CNN_PARAMS, random_state=7).fit(X, y)
+
+
+# ------------------------------------------------------------------------- GMM
+
+
+def test_gmm_predicts_class_of_highest_likelihood(gmm_fit, blobs):
+    _, _, X_test, y_test = blobs
+    loglik = gmm_fit.predict_log_likelihood(X_test)
+    assert loglik.shape == (len(X_test), 3)
+    np.testing.assert_array_equal(gmm_fit.predict(X_test), gmm_fit.classes_[loglik.argmax(axis=1)])
+    # each column is the score of that class's own mixture
+    np.testing.assert_allclose(loglik[:, 1], gmm_fit.gmms_[1].score_samples(X_test))
+    assert np.mean(gmm_fit.predict(X_test) == y_test) >= 0.95
+    assert is_classifier(gmm_fit)
+
+
+def test_gmm_proba_is_softmax_with_string_labels_in_classes_order(gmm_fit, blobs):
+    _, _, X_test, y_test = blobs
+    assert list(gmm_fit.classes_) == ["blues", "jazz", "rock"]
+    proba = gmm_fit.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_allclose(proba, softmax(gmm_fit.predict_log_likelihood(X_test), axis=1))
+    # column i belongs to classes_[i]: the true class gets the largest mass
+    for i, label in enumerate(gmm_fit.classes_):
+        rows = y_test == label
+        assert proba[rows, i].mean() > 0.9
+    np.testing.assert_allclose(np.exp(gmm_fit.predict_log_proba(X_test)), proba)
+
+
+def test_gmm_priors_shift_the_decision():
+    # two overlapping classes, 9:1 imbalance: the prior must favour the big class
+    X, y = make_blobs(n_samples=[180, 20], n_features=2, centers=[[0, 0], [1, 0]], random_state=0)
+    plain = GaussianMixtureClassifier(random_state=0).fit(X, y)
+    prior = GaussianMixtureClassifier(use_priors=True, random_state=0).fit(X, y)
+    np.testing.assert_allclose(prior.class_log_prior_, np.log([0.9, 0.1]))
+    expected = softmax(plain.predict_log_likelihood(X) + np.log([0.9, 0.1]), axis=1)
+    np.testing.assert_allclose(prior.predict_proba(X), expected)
+    assert (prior.predict(X) == 0).sum() > (plain.predict(X) == 0).sum()
+
+
+def test_gmm_class_with_fewer_samples_than_components():
+    X, y = make_blobs(n_samples=[30, 30], n_features=3, centers=[[0] * 3, [6] * 3], random_state=1)
+    X = np.vstack([X, [[-6, -6, -6]]])
+    y = np.append(y.astype(str), "solo")
+    model = GaussianMixtureClassifier(n_components=4, random_state=0).fit(X, y)
+    assert list(model.n_components_) == [4, 4, 1]
+    proba = model.predict_proba(X)
+    assert np.all(np.isfinite(proba))
+    assert model.predict([[-6, -6, -6]])[0] == "solo"
+
+
+def test_gmm_rejects_wrong_feature_count(gmm_fit):
+    with pytest.raises(ValueError, match="features"):
+        gmm_fit.predict(np.zeros((2, 5)))
+
+
+# --------------------------------------------------------------------- factory
+
+
+def test_make_model_types_and_injected_settings():
+    gmm = make_model("gmm", {"n_components": 3}, random_state=5)
+    assert isinstance(gmm, GaussianMixtureClassifier)
+    assert (gmm.n_components, gmm.random_state) == (3, 5)
+    svm = make_model("svm", {"C": 10.0, "kernel": "linear"}, random_state=5)
+    assert isinstance(svm, CalibratedClassifierCV) and svm.ensemble is False
+    assert (svm.estimator.C, svm.estimator.kernel, svm.estimator.random_state) == (
+        10.0,
+        "linear",
+        5,
+    )
+    cnn = make_model("cnn", {"epochs": 3}, random_state=5, n_threads=2)
+    assert isinstance(cnn, KerasClassifier)
+    assert (cnn.architecture, cnn.epochs, cnn.random_state, cnn.n_threads) == ("cnn", 3, 5, 2)
+    assert make_model("nn", {}, random_state=0).architecture == "nn"
+
+
+def test_make_model_rejects_unknown_name():
+    with pytest.raises(ValueError, match="unknown model 'rf'.*gmm, svm, nn, cnn"):
+        make_model("rf", {}, random_state=0)
+    assert MODEL_NAMES == ("gmm", "svm", "nn", "cnn")
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("gmm", "n_component"),
+        ("svm", "probability"),
+        ("svm", "random_state"),
+        ("nn", "filters"),  # a CNN parameter is a typo for the dense network
+        ("cnn", "hidden_units"),
+        ("cnn", "n_threads"),
+    ],
+)
+def test_make_model_rejects_unknown_param(name, key):
+    with pytest.raises(ValueError, match=rf"'{key}'.*model '{name}'"):
+        make_model(name, {key: 1}, random_state=0)
+
+
+def test_svm_proba_columns_follow_classes(svm_fit, blobs):
+    _, _, X_test, y_test = blobs
+    proba = svm_fit.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(svm_fit.classes_[proba.argmax(axis=1)], svm_fit.predict(X_test))
+    assert np.mean(svm_fit.predict(X_test) == y_test) >= 0.95
+
+
+# ----------------------------------------------------------------------- Keras
+
+
+def test_nn_learns_separable_blobs(nn_fit, blobs):
+    _, _, X_test, y_test = blobs
+    assert list(nn_fit.classes_) == ["blues", "jazz", "rock"]
+    proba = nn_fit.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert np.mean(nn_fit.predict(X_test) == y_test) >= 0.9  # chance is 1/3
+    assert len(nn_fit.history_["loss"]) == NN_PARAMS["epochs"]
+    assert "val_loss" not in nn_fit.history_
+    assert nn_fit.history_["loss"][-1] < nn_fit.history_["loss"][0]
+    assert is_classifier(nn_fit)
+
+
+def test_cnn_learns_banded_images(cnn_fit, images):
+    _, _, X_test, y_test = images
+    assert cnn_fit.input_shape_ == (8, 32)
+    assert np.mean(cnn_fit.predict(X_test) == y_test) >= 0.8  # chance is 1/3
+    assert cnn_fit.predict(X_test).dtype.kind == "i"
+
+
+def test_same_seed_gives_identical_probabilities(nn_fit, blobs):
+    X, y, X_test, _ = blobs
+    again = clone(nn_fit).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X_test), nn_fit.predict_proba(X_test))
+    assert again.history_ == nn_fit.history_
+
+
+def test_validation_slice_early_stopping_and_epoch_log():
+    # random labels: nothing to learn, so val_loss soon stops improving
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 10))
+    y = rng.integers(0, 2, size=80)
+    lines: list[str] = []
+    model = KerasClassifier(
+        "nn",
+        hidden_units=32,
+        dropout=0.0,
+        epochs=60,
+        batch_size=16,
+        learning_rate=0.05,
+        validation_fraction=0.25,
+        patience=3,
+        random_state=0,
+        log=lines.append,
+    ).fit(X, y)
+    history = model.history_
+    n_epochs = len(history["loss"])
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(history)
+    assert n_epochs < 60
+    assert n_epochs == model.best_epoch_ + 3  # stopped `patience` epochs after the best
+    assert model.best_epoch_ == int(np.argmin(history["val_loss"])) + 1
+    assert len(lines) == n_epochs
+    assert lines[0].startswith("epoch 1/60 loss ")
+    assert " acc " in lines[0] and " val_loss " in lines[0] and " val_acc " in lines[0]
+
+
+def test_keras_rejects_wrong_input_rank(nn_fit, cnn_fit):
+    with pytest.raises(ValueError, match="2-D"):
+        KerasClassifier("nn").fit(np.zeros((4, 2, 2)), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="3-D"):
+        cnn_fit.predict_proba(np.zeros((4, 8)))
+    with pytest.raises(ValueError, match="fitted on"):
+        nn_fit.predict(np.zeros((4, 5)))
+
+
+def test_embedding_shapes(nn_fit, cnn_fit, blobs, images):
+    emb = nn_fit.transform_embedding(blobs[2])
+    assert emb.shape == (len(blobs[2]), NN_PARAMS["hidden_units"])
+    emb = cnn_fit.transform_embedding(images[2])
+    assert emb.shape == (len(images[2]), CNN_PARAMS["dense_units"])
+    assert np.all(np.isfinite(emb))
+
+
+def test_thread_change_after_tf_start_warns(nn_fit):
+    import tensorflow as tf
+
+    from genrepipe.models import _configure_threads
+
+    current = tf.config.threading.get_intra_op_parallelism_threads()
+    with pytest.warns(RuntimeWarning, match="already initialised"):
+        _configure_threads(tf, current + 1)
+
+
+# ------------------------------------------------------------------ persistence
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_save_load_round_trip(name, request, tmp_path, blobs, images):
+    model = request.getfixturevalue(f"{name}_fit")
+    X_test = images[2] if name == "cnn" else blobs[2]
+    path = tmp_path / "models" / f"{name}.model"
+    save_model(model, path)
+    assert path.is_file()
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
+    loaded = load_model(path)
+    assert type(loaded) is type(model)
+    np.testing.assert_array_equal(loaded.classes_, model.classes_)
+    assert loaded.classes_.dtype == model.classes_.dtype
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), model.predict_proba(X_test))
+    np.testing.assert_array_equal(loaded.predict(X_test), model.predict(X_test))
+    if isinstance(model, KerasClassifier):
+        assert loaded.history_ == model.history_
+        assert loaded.get_params() == {**model.get_params(), "log": None}
+        np.testing.assert_array_equal(
+            loaded.transform_embedding(X_test), model.transform_embedding(X_test)
+        )
+
+
+def test_load_refuses_untrusted_types(tmp_path):
+    # a classic skops exploit: a trusted estimator carrying os.system
+    path = tmp_path / "evil.model"
+    save_model(FunctionTransformer(func=os.system).fit(np.zeros((2, 1))), path)
+    with pytest.raises(UntrustedModelError, match="system"):
+        load_model(path)
+
+
+def test_load_rejects_foreign_files(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a model")
+    with pytest.raises(ValueError, match="not a model file"):
+        load_model(text)
+    archive = tmp_path / "other.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("hello.txt", "hi")
+    with pytest.raises(ValueError, match="not a model file"):
+        load_model(archive)

@@ -1,0 +1,17 @@
+"""Rule extract_features_*: one feature set for a batch of tracks, one .npy per track."""
+
+from genrepipe.log import log_to_file
+from genrepipe.tasks import extract_features
+
+log_to_file(snakemake.log[0])
+extract_features(
+    snakemake.wildcards.feature_set,
+    snakemake.params.settings,
+    snakemake.input,
+    snakemake.params.tracks,
+    snakemake.output.features,
+    snakemake.output.report,
+    sr=snakemake.params.sample_rate,
+    min_duration=snakemake.params.min_duration,
+    max_duration=snakemake.params.max_duration,
+)
