@@ -85,9 +85,10 @@ def discover_tracks(
     skipped: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
     for entry in sorted(genre_root.iterdir()):
+        if entry.name.startswith("."):
+            continue  # hidden files and folders (.DS_Store, .ipynb_checkpoints) are not data
         if not entry.is_dir():
-            if not entry.name.startswith("."):
-                skipped.append((str(entry), "not a genre folder"))
+            skipped.append((str(entry), "not a genre folder"))
             continue
         if entry.name not in genres:
             skipped.append((str(entry), f"unknown genre folder (known: {', '.join(genres)})"))

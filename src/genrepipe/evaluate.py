@@ -28,7 +28,9 @@ def wilson_interval(correct: int, n: int, level: float = 0.95) -> tuple[float, f
     p = correct / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (centre - half, centre + half)
+    # Exactly, the interval lies in [0, 1] and holds p; rounding can push a bound
+    # just past 0, 1 or p (0/21 gives -1e-17, 16/16 gives 1 + 2e-16).
+    return (float(max(0.0, min(p, centre - half))), float(min(1.0, max(p, centre + half))))
 
 
 def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
@@ -70,7 +72,8 @@ def evaluate_predictions(predictions: pd.DataFrame, classes: Sequence[str]) -> d
     test = predictions[predictions["subset"] == "test"]
     fold_test = accuracy["test"].to_numpy(dtype=float)
     if len(fold_test) > 1:
-        ci = mean_interval(fold_test)
+        low, high = mean_interval(fold_test)
+        ci = (max(0.0, low), min(1.0, high))  # an accuracy lies in [0, 1]
     else:
         ci = wilson_interval(int((test["genre"] == test["predicted"]).sum()), len(test))
     precision, recall, f1, support = precision_recall_fscore_support(

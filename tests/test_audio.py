@@ -1,0 +1,286 @@
+"""Tests of genrepipe.audio.load_audio: formats, rates, channels, durations and every failure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from genrepipe import SAMPLE_RATE
+from genrepipe.audio import AudioError, load_audio
+
+
+def _sine(freq: float, seconds: float, sr: int, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(round(seconds * sr))) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def _peak_frequency(y: np.ndarray, sr: int) -> float:
+    """Frequency of the largest FFT bin (Hann window), in Hz."""
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(y.size)))
+    return float(np.fft.rfftfreq(y.size, d=1.0 / sr)[np.argmax(spectrum)])
+
+
+def _write(path: Path, y: np.ndarray, sr: int, subtype: str | None = None, fmt=None) -> Path:
+    sf.write(path, y, sr, subtype=subtype, format=fmt)
+    return path
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def test_pcm16_mono_at_target_rate_round_trips(tmp_path):
+    y = _sine(440.0, 1.0, SAMPLE_RATE)
+    path = _write(tmp_path / "tone.wav", y, SAMPLE_RATE, "PCM_16")
+
+    out = load_audio(path)
+
+    assert out.dtype == np.float32
+    assert out.ndim == 1
+    assert out.size == y.size
+    # 16-bit quantization: one step is 1/32768.
+    np.testing.assert_allclose(out, y, atol=2.0 / 32768)
+
+
+def test_accepts_str_path(tmp_path):
+    y = _sine(440.0, 0.5, SAMPLE_RATE)
+    path = _write(tmp_path / "tone.wav", y, SAMPLE_RATE, "PCM_16")
+    assert load_audio(str(path)).size == y.size
+
+
+def test_stereo_is_averaged_to_mono(tmp_path):
+    left = _sine(440.0, 1.0, SAMPLE_RATE, amp=0.6)
+    right = _sine(1000.0, 1.0, SAMPLE_RATE, amp=0.2)
+    path = _write(tmp_path / "stereo.wav", np.stack([left, right], axis=1), SAMPLE_RATE, "FLOAT")
+
+    out = load_audio(path)
+
+    assert out.shape == (left.size,)
+    np.testing.assert_allclose(out, (left + right) / 2, atol=1e-6)
+
+
+def test_opposite_channels_cancel(tmp_path):
+    """Averaging, not taking the first channel: L = -R gives silence."""
+    left = _sine(440.0, 0.5, SAMPLE_RATE)
+    path = _write(tmp_path / "antiphase.wav", np.stack([left, -left], axis=1), SAMPLE_RATE, "FLOAT")
+    np.testing.assert_allclose(load_audio(path), 0.0, atol=1e-7)
+
+
+@pytest.mark.parametrize("native_sr", [44100, 48000, 16000])
+def test_other_rates_are_resampled(tmp_path, native_sr):
+    seconds = 1.0
+    y = _sine(440.0, seconds, native_sr)
+    path = _write(tmp_path / f"tone{native_sr}.wav", y, native_sr, "PCM_16")
+
+    out = load_audio(path)
+
+    # The length scales by the rate ratio; the tone keeps its pitch.
+    assert abs(out.size - y.size * SAMPLE_RATE / native_sr) <= 1
+    assert out.dtype == np.float32
+    assert abs(_peak_frequency(out, SAMPLE_RATE) - 440.0) <= 1.0
+    # Resampling keeps the amplitude (away from the edges).
+    middle = out[out.size // 4 : 3 * out.size // 4]
+    assert np.max(np.abs(middle)) == pytest.approx(0.5, abs=0.02)
+
+
+def test_explicit_target_rate(tmp_path):
+    y = _sine(440.0, 1.0, SAMPLE_RATE)
+    path = _write(tmp_path / "tone.wav", y, SAMPLE_RATE, "PCM_16")
+    out = load_audio(path, sr=11025)
+    assert abs(out.size - 11025) <= 1
+    assert abs(_peak_frequency(out, 11025) - 440.0) <= 1.0
+
+
+def test_non_positive_rate_is_refused(tmp_path):
+    path = _write(tmp_path / "tone.wav", _sine(440.0, 0.1, SAMPLE_RATE), SAMPLE_RATE, "PCM_16")
+    with pytest.raises(ValueError, match="sr=0"):
+        load_audio(path, sr=0)
+
+
+@pytest.mark.parametrize(
+    ("subtype", "atol"),
+    [
+        ("PCM_U8", 2.0 / 128),  # 8-bit unsigned: step 1/128
+        ("PCM_24", 2.0 / 2**23),
+        ("PCM_32", 1e-6),
+        ("FLOAT", 1e-7),
+        ("DOUBLE", 1e-7),
+    ],
+)
+def test_wav_sample_formats_decode(tmp_path, subtype, atol):
+    y = _sine(440.0, 0.5, SAMPLE_RATE, amp=0.7)
+    path = _write(tmp_path / f"tone_{subtype}.wav", y, SAMPLE_RATE, subtype)
+    assert sf.info(path).subtype == subtype
+
+    out = load_audio(path)
+
+    assert out.dtype == np.float32
+    assert out.size == y.size
+    np.testing.assert_allclose(out, y, atol=atol)
+
+
+def test_au_file_decodes(tmp_path):
+    """GTZAN's original format: big-endian 16-bit Sun/NeXT .au."""
+    y = _sine(440.0, 0.5, SAMPLE_RATE)
+    path = _write(tmp_path / "blues.00000.au", y, SAMPLE_RATE, "PCM_16", fmt="AU")
+    np.testing.assert_allclose(load_audio(path), y, atol=2.0 / 32768)
+
+
+def test_flac_decodes_losslessly(tmp_path):
+    if "FLAC" not in sf.available_formats():
+        pytest.skip("libsndfile built without FLAC")
+    y = _sine(440.0, 0.5, SAMPLE_RATE)
+    path = _write(tmp_path / "tone.flac", y, SAMPLE_RATE, "PCM_16", fmt="FLAC")
+    np.testing.assert_allclose(load_audio(path), y, atol=2.0 / 32768)
+
+
+def test_ogg_vorbis_decodes(tmp_path):
+    if "OGG" not in sf.available_formats():
+        pytest.skip("libsndfile built without OGG")
+    y = _sine(440.0, 1.0, 44100)
+    path = tmp_path / "tone.ogg"
+    try:
+        sf.write(path, y, 44100, format="OGG", subtype="VORBIS")
+    except Exception as error:  # pragma: no cover - depends on the libsndfile build
+        pytest.skip(f"soundfile cannot write OGG Vorbis here: {error}")
+
+    out = load_audio(path)
+
+    # Lossy: check the length (resampled 44.1 -> 22.05 kHz) and the pitch, not the samples.
+    assert abs(out.size - SAMPLE_RATE) <= 2
+    assert abs(_peak_frequency(out, SAMPLE_RATE) - 440.0) <= 1.0
+    assert np.all(np.isfinite(out))
+
+
+# --------------------------------------------------------------------------- durations
+
+
+def test_min_duration_rejects_short_clip(tmp_path):
+    path = _write(tmp_path / "short.wav", _sine(440.0, 0.5, SAMPLE_RATE), SAMPLE_RATE, "PCM_16")
+
+    with pytest.raises(AudioError) as info:
+        load_audio(path, min_duration=1.0)
+
+    message = str(info.value)
+    assert "short.wav" in message
+    assert "0.50 s" in message  # the clip's own duration
+    assert "min_duration=1" in message
+
+
+def test_min_duration_applies_after_resampling(tmp_path):
+    """0.6 s at 44.1 kHz is 0.6 s, not 1.2 s, whatever the sample count."""
+    path = _write(tmp_path / "short44.wav", _sine(440.0, 0.6, 44100), 44100, "PCM_16")
+    with pytest.raises(AudioError, match="0.60 s"):
+        load_audio(path, min_duration=1.0)
+    assert abs(load_audio(path, min_duration=0.5).size - 0.6 * SAMPLE_RATE) <= 1
+
+
+def test_min_duration_accepts_long_enough_clip(tmp_path):
+    path = _write(tmp_path / "ok.wav", _sine(440.0, 1.0, SAMPLE_RATE), SAMPLE_RATE, "PCM_16")
+    assert load_audio(path, min_duration=1.0).size == SAMPLE_RATE
+
+
+def test_max_duration_crops_to_the_start(tmp_path):
+    y = _sine(440.0, 2.0, SAMPLE_RATE) * np.linspace(0, 1, 2 * SAMPLE_RATE, dtype=np.float32)
+    path = _write(tmp_path / "long.wav", y, SAMPLE_RATE, "FLOAT")
+
+    out = load_audio(path, max_duration=0.5)
+
+    assert out.size == SAMPLE_RATE // 2
+    np.testing.assert_allclose(out, y[: SAMPLE_RATE // 2], atol=1e-7)
+
+
+def test_max_duration_crops_before_resampling(tmp_path):
+    path = _write(tmp_path / "long48.wav", _sine(440.0, 2.0, 48000), 48000, "PCM_16")
+    out = load_audio(path, max_duration=0.5)
+    assert abs(out.size - SAMPLE_RATE / 2) <= 1
+
+
+def test_max_duration_longer_than_clip_keeps_everything(tmp_path):
+    y = _sine(440.0, 0.5, SAMPLE_RATE)
+    path = _write(tmp_path / "clip.wav", y, SAMPLE_RATE, "FLOAT")
+    assert load_audio(path, max_duration=30.0).size == y.size
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def _assert_audio_error_naming(path: Path, **kwargs) -> AudioError:
+    with pytest.raises(AudioError) as info:
+        load_audio(path, **kwargs)
+    assert path.name in str(info.value)
+    return info.value
+
+
+def test_audio_error_is_a_value_error():
+    assert issubclass(AudioError, ValueError)
+
+
+def test_missing_file(tmp_path):
+    error = _assert_audio_error_naming(tmp_path / "nowhere.wav")
+    assert "no such file" in str(error)
+
+
+def test_directory_is_not_a_file(tmp_path):
+    folder = tmp_path / "folder.wav"
+    folder.mkdir()
+    _assert_audio_error_naming(folder)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.wav"
+    path.touch()
+    error = _assert_audio_error_naming(path)
+    assert "empty" in str(error)
+
+
+@pytest.mark.filterwarnings("ignore")  # librosa's audioread fallback warns on its way to failing
+def test_text_file_named_wav(tmp_path):
+    path = tmp_path / "notes.wav"
+    path.write_text("this is not audio, just some text pretending to be a WAV file\n" * 20)
+    error = _assert_audio_error_naming(path)
+    assert "cannot decode" in str(error)
+
+
+def test_truncated_wav_is_short_or_rejected(tmp_path):
+    seconds = 2.0
+    path = _write(tmp_path / "cut.wav", _sine(440.0, seconds, SAMPLE_RATE), SAMPLE_RATE, "PCM_16")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+    try:
+        out = load_audio(path)
+    except AudioError as error:
+        assert path.name in str(error)
+    else:
+        # libsndfile reads what is there: about half the samples, no garbage.
+        assert out.size < seconds * SAMPLE_RATE * 0.6
+        assert np.all(np.isfinite(out))
+        assert np.max(np.abs(out)) <= 0.51
+    # Either way, a caller asking for the full duration gets an AudioError naming the file.
+    _assert_audio_error_naming(path, min_duration=seconds * 0.9)
+
+
+def test_header_only_wav_holds_no_samples(tmp_path):
+    path = _write(tmp_path / "nothing.wav", np.zeros(0, dtype=np.float32), SAMPLE_RATE, "PCM_16")
+    assert path.stat().st_size > 0
+    error = _assert_audio_error_naming(path)
+    assert "no audio samples" in str(error)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_float_wav_with_non_finite_samples_is_rejected(tmp_path, bad):
+    y = _sine(440.0, 0.5, SAMPLE_RATE)
+    y[100] = bad
+    path = _write(tmp_path / "broken.wav", y, SAMPLE_RATE, "FLOAT")
+    error = _assert_audio_error_naming(path)
+    assert "NaN or infinite" in str(error)
+
+
+def test_non_finite_sample_in_one_channel_is_rejected(tmp_path):
+    y = np.stack([_sine(440.0, 0.5, SAMPLE_RATE)] * 2, axis=1)
+    y[5, 1] = np.nan
+    path = _write(tmp_path / "broken_stereo.wav", y, SAMPLE_RATE, "FLOAT")
+    _assert_audio_error_naming(path)

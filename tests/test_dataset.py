@@ -1,0 +1,293 @@
+"""Tests of genrepipe.dataset: scanning GTZAN folders, track numbers and stable batches."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from pathlib import Path
+
+import pytest
+
+from genrepipe import GENRES
+from genrepipe.dataset import (
+    AUDIO_EXTENSIONS,
+    Track,
+    assign_batches,
+    discover_tracks,
+    find_genre_root,
+    track_number,
+)
+
+# --------------------------------------------------------------------------- discover_tracks
+
+
+def _touch(path: Path, content: bytes = b"RIFF") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+@pytest.fixture
+def dataset(tmp_path) -> Path:
+    """An unpacked archive, ``tmp/gtzan/genres/<genre>/...``, with every oddity a scan meets."""
+    genres = tmp_path / "gtzan" / "genres"
+    _touch(genres / "blues" / "blues.00000.au")
+    _touch(genres / "blues" / "blues.00000.wav")  # duplicate id of the .au above
+    _touch(genres / "blues" / "blues.00001.wav")
+    _touch(genres / "blues" / "blues.00002.WAV")  # upper-case extension is still audio
+    _touch(genres / "blues" / ".DS_Store")  # hidden: ignored silently
+    _touch(genres / "blues" / "README.txt")  # not audio: skipped with a reason
+    _touch(genres / "classical" / "classical.00000.au")
+    _touch(genres / "classical" / "classical.00001.flac")
+    _touch(genres / "classical" / "blues.00001.wav")  # same id as in blues: a duplicate
+    (genres / "jazz").mkdir()  # empty genre folder
+    _touch(genres / "jazz" / ".DS_Store")  # ... holding only a hidden file: still empty
+    _touch(genres / "polka" / "polka.00000.wav")  # unknown genre
+    _touch(genres / "rock" / "rock.00003.mp3")
+    _touch(genres / ".DS_Store")  # hidden file beside the genre folders
+    _touch(genres / "notes.md")  # a stray file beside the genre folders
+    return genres
+
+
+def test_discover_finds_audio_tracks_sorted_by_genre_then_id(dataset):
+    found = discover_tracks(dataset)
+
+    assert [(t.genre, t.track) for t in found.tracks] == [
+        ("blues", "blues.00000"),
+        ("blues", "blues.00001"),
+        ("blues", "blues.00002"),
+        ("classical", "classical.00000"),
+        ("classical", "classical.00001"),
+        ("rock", "rock.00003"),
+    ]
+    for track in found.tracks:
+        assert Path(track.path).is_file()
+        assert Path(track.path).parent.name == track.genre
+        assert Path(track.path).stem == track.track
+    # The first file of a duplicated id wins (sorted order: .au before .wav).
+    assert Path(found.tracks[0].path).name == "blues.00000.au"
+
+
+def test_discover_accepts_genres_folder_or_its_parent(dataset):
+    direct = discover_tracks(dataset)
+    from_parent = discover_tracks(dataset.parent)
+    assert direct.tracks == from_parent.tracks
+    assert direct.skipped == from_parent.skipped
+    assert all("genres" in Path(t.path).parts for t in from_parent.tracks)
+
+
+def test_discover_reports_what_it_skips_and_why(dataset):
+    found = discover_tracks(dataset)
+    skipped = {Path(path).relative_to(dataset).as_posix(): reason for path, reason in found.skipped}
+
+    assert "not an audio file extension (.txt)" == skipped["blues/README.txt"]
+    assert skipped["polka"].startswith("unknown genre folder")
+    assert "blues" in skipped["polka"]  # names the known genres
+    assert skipped["jazz"] == "genre folder holds no audio clips"
+    assert skipped["notes.md"] == "not a genre folder"
+    assert "duplicate track id blues.00000" in skipped["blues/blues.00000.wav"]
+    assert "blues.00000.au" in skipped["blues/blues.00000.wav"]  # names the file kept
+    assert "duplicate track id blues.00001" in skipped["classical/blues.00001.wav"]
+    # Hidden files are never reported, and nothing else is.
+    assert not any(".DS_Store" in path for path in skipped)
+    assert set(skipped) == {
+        "blues/README.txt",
+        "blues/blues.00000.wav",
+        "classical/blues.00001.wav",
+        "jazz",
+        "polka",
+        "notes.md",
+    }
+
+
+def test_discover_restricted_genres_reports_the_others(dataset):
+    found = discover_tracks(dataset, genres=("blues",))
+    assert {t.genre for t in found.tracks} == {"blues"}
+    skipped = {Path(path).name: reason for path, reason in found.skipped}
+    for other in ("classical", "jazz", "polka", "rock"):
+        assert skipped[other].startswith("unknown genre folder (known: blues)")
+
+
+def test_discover_restricted_extensions(dataset):
+    found = discover_tracks(dataset, extensions=(".au",))
+    assert {Path(t.path).suffix for t in found.tracks} == {".au"}
+    assert [t.track for t in found.tracks] == ["blues.00000", "classical.00000"]
+    # blues.00000.wav is now "not audio", not a duplicate
+    reasons = {Path(path).name: reason for path, reason in found.skipped}
+    assert reasons["blues.00000.wav"] == "not an audio file extension (.wav)"
+    assert reasons["rock"] == "genre folder holds no audio clips"
+
+
+def test_default_extensions_cover_gtzan_formats():
+    assert {".au", ".wav"} <= set(AUDIO_EXTENSIONS)
+    assert all(ext == ext.lower() and ext.startswith(".") for ext in AUDIO_EXTENSIONS)
+
+
+def test_find_genre_root_accepts_both_levels(dataset):
+    assert find_genre_root(dataset) == dataset
+    assert find_genre_root(dataset.parent) == dataset
+    assert find_genre_root(str(dataset.parent)) == dataset
+
+
+def test_find_genre_root_missing_folder_is_named(tmp_path):
+    missing = tmp_path / "no_such_dataset"
+    with pytest.raises(FileNotFoundError, match="no_such_dataset"):
+        find_genre_root(missing)
+    with pytest.raises(FileNotFoundError, match="no_such_dataset"):
+        discover_tracks(missing)
+
+
+def test_find_genre_root_without_genre_folders_is_named(tmp_path):
+    root = tmp_path / "wrong_layout"
+    _touch(root / "music" / "song.wav")
+    _touch(root / "genres" / "polka" / "polka.00000.wav")  # a genres folder of unknown genres
+    with pytest.raises(FileNotFoundError) as info:
+        find_genre_root(root)
+    assert "wrong_layout" in str(info.value)
+    assert "holds no genre folder" in str(info.value)
+
+
+def test_find_genre_root_rejects_a_file(tmp_path):
+    file = _touch(tmp_path / "archive.tar.gz")
+    with pytest.raises(FileNotFoundError, match="archive.tar.gz"):
+        find_genre_root(file)
+
+
+# --------------------------------------------------------------------------- track_number
+
+
+@pytest.mark.parametrize(
+    ("track_id", "number"),
+    [("blues.00000", 0), ("blues.00042", 42), ("rock.00099", 99), ("clip7", 7), ("a1.b23", 23)],
+)
+def test_track_number_reads_the_trailing_number(track_id, number):
+    assert track_number(track_id) == number
+
+
+def test_track_number_without_trailing_digits_is_a_stable_crc():
+    for track_id in ("my_song", "blues.00042-live", "x"):
+        number = track_number(track_id)
+        assert 0 <= number < 100_000
+        assert number == track_number(track_id)
+        assert number == zlib.crc32(track_id.encode()) % 100_000
+    assert track_number("my_song") != track_number("my_other_song")
+
+
+# --------------------------------------------------------------------------- assign_batches
+
+
+def _collection(n_per_genre: int = 100, genres=GENRES, start: int = 0) -> list[Track]:
+    return [
+        Track(track=f"{g}.{i:05d}", genre=g, path=f"genres/{g}/{g}.{i:05d}.wav")
+        for g in genres
+        for i in range(start, start + n_per_genre)
+    ]
+
+
+def _membership(batches: dict[str, list[Track]]) -> dict[str, frozenset[str]]:
+    return {name: frozenset(t.track for t in batch) for name, batch in batches.items()}
+
+
+def test_every_track_in_exactly_one_batch():
+    tracks = _collection()
+    batches = assign_batches(tracks, tracks_per_job=100)
+    ids = [t.track for batch in batches.values() for t in batch]
+    assert len(ids) == len(tracks)
+    assert sorted(ids) == sorted(t.track for t in tracks)
+
+
+@pytest.mark.parametrize("tracks_per_job", [10, 50, 100, 200, 1000])
+def test_batch_sizes_on_balanced_collection(tracks_per_job):
+    tracks = _collection()
+    batches = assign_batches(tracks, tracks_per_job=tracks_per_job)
+    assert len(batches) == math.ceil(len(tracks) / tracks_per_job)
+    # 100 clips per genre divide evenly for these sizes: every batch is exactly tracks_per_job.
+    assert {len(batch) for batch in batches.values()} == {tracks_per_job}
+    # A batch holds the same clip numbers of every genre.
+    for batch in batches.values():
+        per_genre = {
+            g: sorted(track_number(t.track) for t in batch if t.genre == g) for g in GENRES
+        }
+        assert len({tuple(numbers) for numbers in per_genre.values()}) == 1
+
+
+@pytest.mark.parametrize("tracks_per_job", [15, 33, 64])
+def test_batch_sizes_are_about_tracks_per_job(tracks_per_job):
+    batches = assign_batches(_collection(), tracks_per_job=tracks_per_job)
+    sizes = [len(batch) for batch in batches.values()]
+    assert max(sizes) <= tracks_per_job
+    assert max(sizes) >= tracks_per_job - len(GENRES)
+
+
+def test_batch_names_and_order():
+    tracks = _collection(n_per_genre=30)[::-1]  # reversed input: output is still ordered
+    batches = assign_batches(tracks, tracks_per_job=100)
+    assert list(batches) == ["batch0000", "batch0001", "batch0002"]
+    for batch in batches.values():
+        ids = [t.track for t in batch]
+        assert ids == sorted(ids)
+
+
+def test_batches_with_fewer_genres():
+    tracks = _collection(n_per_genre=20, genres=("blues", "rock"))
+    batches = assign_batches(tracks, tracks_per_job=10, n_genres=2)
+    assert len(batches) == 4
+    assert {len(b) for b in batches.values()} == {10}
+
+
+def test_tracks_per_job_must_be_positive():
+    with pytest.raises(ValueError, match="tracks_per_job"):
+        assign_batches(_collection(n_per_genre=1), tracks_per_job=0)
+
+
+def _changed(before: dict[str, frozenset[str]], after: dict[str, frozenset[str]]) -> set[str]:
+    return {name for name in after if before.get(name) != after[name]}
+
+
+def _assert_stable(old_tracks, new_tracks, tracks_per_job=100):
+    before = _membership(assign_batches(old_tracks, tracks_per_job))
+    after = _membership(assign_batches(old_tracks + new_tracks, tracks_per_job))
+    changed = _changed(before, after)
+    # No batch disappears, and every unchanged name keeps exactly its tracks.
+    assert set(before) <= set(after)
+    for name in set(before) - changed:
+        assert after[name] == before[name]
+    # Every new clip sits in a changed batch, and the changed batches are few and small.
+    new_ids = {t.track for t in new_tracks}
+    assert new_ids <= set().union(*(after[name] for name in changed))
+    assert len(changed) <= math.ceil(len(new_tracks) / (tracks_per_job // len(GENRES)))
+    assert sum(len(after[name]) for name in changed) <= tracks_per_job
+    return changed
+
+
+def test_adding_clips_of_one_genre_leaves_existing_batches_unchanged():
+    old = _collection()
+    new = [
+        Track(f"blues.{i:05d}", "blues", f"genres/blues/blues.{i:05d}.wav") for i in range(100, 110)
+    ]
+    changed = _assert_stable(old, new)
+    assert changed == {"batch0010"}
+
+
+def test_adding_one_clip_per_genre_leaves_existing_batches_unchanged():
+    old = _collection()
+    new = [Track(f"{g}.00100", g, f"genres/{g}/{g}.00100.wav") for g in GENRES]
+    changed = _assert_stable(old, new)
+    assert changed == {"batch0010"}
+
+
+def test_filling_a_gap_changes_only_its_batch():
+    full = _collection()
+    gap = {"jazz.00055", "rock.00051"}
+    old = [t for t in full if t.track not in gap]
+    new = [t for t in full if t.track in gap]
+    changed = _assert_stable(old, new)
+    assert changed == {"batch0005"}
+
+
+def test_batches_do_not_depend_on_input_order_or_other_tracks():
+    tracks = _collection()
+    full = assign_batches(tracks, 100)
+    subset = assign_batches(tracks[::3], 100)
+    for name, batch in subset.items():
+        assert {t.track for t in batch} <= {t.track for t in full[name]}

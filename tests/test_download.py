@@ -1,0 +1,237 @@
+"""Tests of genrepipe.download: fetch over loopback HTTP and file://, checksum, safe unpacking."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+import urllib.error
+from pathlib import Path
+
+import pytest
+
+from genrepipe.download import (
+    ChecksumError,
+    download,
+    download_and_unpack,
+    md5sum,
+    unpack_genres,
+)
+
+MEMBERS = {
+    "genres/blues/blues.00000.wav": b"RIFF blues zero " * 100,
+    "genres/blues/blues.00001.wav": b"RIFF blues one " * 50,
+    "genres/rock/rock.00000.wav": b"RIFF rock zero " * 70,
+    "genres/README": b"GTZAN genre collection\n",
+}
+
+
+def _make_tar(
+    path: Path, members: dict[str, bytes], symlinks: dict[str, str] | None = None
+) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (symlinks or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+    return path
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def _files_under(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A folder served over HTTP on 127.0.0.1; yields (folder, base URL, request log)."""
+    folder = tmp_path / "server"
+    folder.mkdir()
+    requests: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format, *args):  # noqa: A002 - the base class's name
+            requests.append(self.path)
+
+    handler = functools.partial(Handler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def archive(served) -> tuple[str, str]:
+    """URL and MD5 of a small GTZAN-like archive on the loopback server."""
+    folder, base, _ = served
+    path = _make_tar(folder / "genres.tar.gz", MEMBERS)
+    return f"{base}/genres.tar.gz", _md5(path)
+
+
+def test_md5sum_matches_hashlib(tmp_path):
+    path = tmp_path / "blob"
+    path.write_bytes(bytes(range(256)) * 10_000)  # spans several read chunks
+    assert md5sum(path) == hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_download_and_unpack_over_http(tmp_path, served, archive):
+    _, _, requests = served
+    url, md5 = archive
+    destination = tmp_path / "data" / "gtzan"
+
+    result = download_and_unpack(url, md5, destination)
+
+    assert result == destination
+    assert _files_under(destination) == {name.removeprefix("genres/") for name in MEMBERS}
+    for name, data in MEMBERS.items():
+        assert (destination / name.removeprefix("genres/")).read_bytes() == data
+    # The verified archive stays beside the destination, and no temporary file or folder is left.
+    archive_path = destination.parent / "genres.tar.gz"
+    assert _md5(archive_path) == md5
+    assert sorted(p.name for p in destination.parent.iterdir()) == ["genres.tar.gz", "gtzan"]
+    assert requests == ["/genres.tar.gz"]
+
+    # A second run reuses the verified archive: no new request, same result.
+    (destination / "blues" / "blues.00000.wav").unlink()
+    download_and_unpack(url, md5, destination)
+    assert requests == ["/genres.tar.gz"]
+    assert (destination / "blues" / "blues.00000.wav").read_bytes() == MEMBERS[
+        "genres/blues/blues.00000.wav"
+    ]
+
+
+def test_corrupt_archive_already_present_is_downloaded_again(tmp_path, served, archive):
+    _, _, requests = served
+    url, md5 = archive
+    destination = tmp_path / "data" / "genres"
+    destination.parent.mkdir()
+    (destination.parent / "genres.tar.gz").write_bytes(b"half a download")
+
+    download_and_unpack(url + "?download=1", md5, destination)
+
+    assert requests == ["/genres.tar.gz?download=1"]
+    assert _md5(destination.parent / "genres.tar.gz") == md5
+    assert "blues/blues.00001.wav" in _files_under(destination)
+
+
+def test_wrong_md5_raises_and_leaves_no_archive(tmp_path, archive):
+    url, md5 = archive
+    destination = tmp_path / "data" / "genres"
+    wrong = "0" * 32
+
+    with pytest.raises(ChecksumError) as info:
+        download_and_unpack(url, wrong, destination)
+
+    assert wrong in str(info.value) and md5 in str(info.value)
+    assert not destination.exists()
+    assert list(destination.parent.iterdir()) == []  # neither the archive nor a temp file
+
+
+def test_checksum_error_is_a_value_error():
+    assert issubclass(ChecksumError, ValueError)
+
+
+def test_http_error_leaves_nothing(tmp_path, served):
+    _, base, _ = served
+    target = tmp_path / "data" / "missing.tar.gz"
+    with pytest.raises(urllib.error.HTTPError):
+        download(f"{base}/missing.tar.gz", target)
+    assert list(target.parent.iterdir()) == []
+
+
+def test_download_without_md5(tmp_path, served, archive):
+    folder, _, _ = served
+    url, md5 = archive
+    target = download(url, tmp_path / "copy" / "a.tar.gz")
+    assert _md5(target) == md5 == _md5(folder / "genres.tar.gz")
+
+
+def test_file_url(tmp_path):
+    source = _make_tar(tmp_path / "mirror" / "gtzan.tar.gz", MEMBERS)
+    destination = tmp_path / "data" / "genres"
+
+    download_and_unpack(source.as_uri(), _md5(source), destination)
+
+    assert _files_under(destination) == {name.removeprefix("genres/") for name in MEMBERS}
+    assert (destination.parent / "gtzan.tar.gz").read_bytes() == source.read_bytes()
+
+
+def test_genres_folder_found_below_a_top_folder(tmp_path):
+    nested = {f"gtzan_v1/{name}": data for name, data in MEMBERS.items()}
+    source = _make_tar(tmp_path / "nested.tar.gz", nested)
+    destination = unpack_genres(source, tmp_path / "out" / "genres")
+    assert _files_under(destination) == {name.removeprefix("genres/") for name in MEMBERS}
+
+
+def test_unpack_replaces_an_existing_destination(tmp_path):
+    destination = tmp_path / "out" / "genres"
+    unpack_genres(_make_tar(tmp_path / "one.tar.gz", MEMBERS), destination)
+    second = {"genres/jazz/jazz.00000.wav": b"RIFF jazz"}
+    unpack_genres(_make_tar(tmp_path / "two.tar.gz", second), destination)
+    assert _files_under(destination) == {"jazz/jazz.00000.wav"}
+    assert [p.name for p in destination.parent.iterdir()] == ["genres"]
+
+
+def test_archive_without_genres_folder(tmp_path):
+    source = _make_tar(tmp_path / "other.tar.gz", {"music/blues/blues.00000.wav": b"RIFF"})
+    destination = tmp_path / "out" / "genres"
+    with pytest.raises(FileNotFoundError, match="no 'genres' folder"):
+        unpack_genres(source, destination)
+    assert list(destination.parent.iterdir()) == []
+
+
+def test_member_escaping_the_folder_is_refused(tmp_path):
+    evil = dict(MEMBERS)
+    evil["../evil.txt"] = b"written outside the extraction folder"
+    source = _make_tar(tmp_path / "archives" / "evil.tar.gz", evil)
+    destination = tmp_path / "out" / "deep" / "genres"
+
+    with pytest.raises(tarfile.OutsideDestinationError):
+        unpack_genres(source, destination)
+
+    assert not any(p.name == "evil.txt" for p in tmp_path.rglob("*"))
+    assert not destination.exists()
+    assert list(destination.parent.iterdir()) == []  # the temporary folder is gone
+
+
+def test_escaping_member_refused_through_download_and_unpack(tmp_path):
+    evil = {"genres/blues/blues.00000.wav": b"RIFF", "genres/../../evil.txt": b"outside"}
+    source = _make_tar(tmp_path / "mirror" / "evil.tar.gz", evil)
+    destination = tmp_path / "data" / "genres"
+
+    with pytest.raises(tarfile.FilterError):
+        download_and_unpack(source.as_uri(), _md5(source), destination)
+
+    assert not any(p.name == "evil.txt" for p in tmp_path.rglob("*"))
+    assert not destination.exists()
+    assert [p.name for p in destination.parent.iterdir()] == ["evil.tar.gz"]
+
+
+def test_symlink_escaping_the_folder_is_refused(tmp_path):
+    source = _make_tar(
+        tmp_path / "link.tar.gz",
+        {"genres/blues/blues.00000.wav": b"RIFF"},
+        symlinks={"genres/blues/blues.00001.wav": "../../../../../../etc/passwd"},
+    )
+    destination = tmp_path / "out" / "genres"
+    with pytest.raises(tarfile.FilterError):
+        unpack_genres(source, destination)
+    assert not destination.exists()
+    assert list(destination.parent.iterdir()) == []

@@ -1,0 +1,228 @@
+"""Tests of genrepipe.evaluate: intervals, fold summaries, per-genre scores, confusion plot."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score
+
+from genrepipe.evaluate import (
+    evaluate_predictions,
+    mean_interval,
+    plot_confusion,
+    wilson_interval,
+)
+
+# --------------------------------------------------------------------------- wilson_interval
+
+
+def test_wilson_74_of_100_by_hand():
+    # z = 1.959964, z^2 = 3.841459, n = 100, p = 0.74:
+    # centre = (0.74 + z^2/200) / (1 + z^2/100) = 0.7592073 / 1.0384146 = 0.731122
+    # half = z * sqrt(0.74*0.26/100 + z^2/40000) / 1.0384146 = 0.0880902 / 1.0384146 = 0.084832
+    low, high = wilson_interval(74, 100)
+    assert low == pytest.approx(0.731122 - 0.084832, abs=2e-5)
+    assert high == pytest.approx(0.731122 + 0.084832, abs=2e-5)
+    # The docstring's "about plus or minus 8.5 points".
+    assert (high - low) / 2 == pytest.approx(0.085, abs=0.001)
+    # Wilson pulls the interval toward one half: asymmetric around 0.74.
+    assert 0.74 - low > high - 0.74
+
+
+def test_wilson_level_widens_the_interval():
+    narrow = wilson_interval(74, 100, level=0.90)
+    wide = wilson_interval(74, 100, level=0.99)
+    assert wide[0] < narrow[0] < 0.74 < narrow[1] < wide[1]
+
+
+def test_wilson_bounds_within_unit_interval():
+    rng = np.random.default_rng(0)
+    for n in range(1, 301):
+        for correct in {0, n, int(rng.integers(0, n + 1))}:
+            low, high = wilson_interval(correct, n)
+            assert 0.0 <= low <= correct / n <= high <= 1.0, (correct, n, low, high)
+    # All right or all wrong: the interval touches the bound exactly (no 1 + 2e-16, no -1e-17).
+    for n in (16, 21, 40, 100):
+        assert wilson_interval(0, n)[0] == 0.0
+        assert wilson_interval(n, n)[1] == 1.0
+
+
+def test_wilson_shrinks_with_more_clips():
+    widths = [np.diff(wilson_interval(n // 2, n))[0] for n in (10, 100, 1000)]
+    assert widths[0] > widths[1] > widths[2]
+
+
+def test_wilson_without_clips_is_nan():
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+
+
+# --------------------------------------------------------------------------- mean_interval
+
+
+def test_mean_interval_by_hand():
+    # mean 0.75, sample std 0.05, t(0.975, df=2) = 4.302653
+    low, high = mean_interval([0.70, 0.80, 0.75])
+    half = 4.302653 * 0.05 / math.sqrt(3)
+    assert low == pytest.approx(0.75 - half, abs=1e-6)
+    assert high == pytest.approx(0.75 + half, abs=1e-6)
+
+
+def test_mean_interval_of_identical_values_is_a_point():
+    low, high = mean_interval([0.6] * 5)
+    assert low == pytest.approx(0.6) and high == pytest.approx(0.6)
+
+
+def test_mean_interval_needs_two_values():
+    assert all(math.isnan(v) for v in mean_interval([0.8]))
+    assert all(math.isnan(v) for v in mean_interval([]))
+
+
+# --------------------------------------------------------------------------- evaluate_predictions
+
+CLASSES = ["a", "b", "c", "d"]  # "d" never occurs: support 0
+
+
+def _rows(fold, subset, pairs):
+    return [
+        {
+            "fold": fold,
+            "track": f"{t}.{fold}{subset}{i}",
+            "genre": t,
+            "subset": subset,
+            "predicted": p,
+        }
+        for i, (t, p) in enumerate(pairs)
+    ]
+
+
+@pytest.fixture
+def predictions() -> pd.DataFrame:
+    rows = (
+        _rows(0, "train", [("a", "a"), ("b", "b")])  # 2/2
+        + _rows(0, "test", [("a", "a"), ("a", "b"), ("b", "b"), ("c", "c")])  # 3/4
+        + _rows(1, "train", [("a", "a"), ("c", "b")])  # 1/2
+        + _rows(1, "test", [("a", "a"), ("b", "c"), ("b", "b"), ("c", "a")])  # 2/4
+    )
+    frame = pd.DataFrame(rows)
+    for c in CLASSES:  # probability columns are carried but not needed
+        frame[f"proba_{c}"] = (frame["predicted"] == c).astype(float)
+    return frame
+
+
+def test_evaluate_two_folds_by_hand(predictions):
+    result = evaluate_predictions(predictions, CLASSES)
+
+    assert result["n_folds"] == 2
+    assert result["n_train"] == 2.0
+    assert result["n_test"] == 4.0
+    assert result["fold_test_accuracy"] == [0.75, 0.5]
+    assert result["test_accuracy"] == pytest.approx(0.625)
+    assert result["train_accuracy"] == pytest.approx(0.75)  # mean of 1.0 and 0.5
+    assert result["test_accuracy_std"] == pytest.approx(math.sqrt(2 * 0.125**2))
+    # Student-t across the two folds, clipped to the range an accuracy can take.
+    low, high = mean_interval([0.75, 0.5])
+    assert low < 0 and high > 1  # two folds: a very wide interval
+    assert result["test_accuracy_ci95"] == pytest.approx([max(0.0, low), min(1.0, high)])
+    assert result["classes"] == CLASSES
+
+    # Pooled test confusion, rows true a, b, c, d and columns predicted a, b, c, d.
+    assert result["confusion"] == [
+        [2, 1, 0, 0],
+        [0, 2, 1, 0],
+        [1, 0, 1, 0],
+        [0, 0, 0, 0],
+    ]
+    per_genre = result["per_genre"]
+    assert {g: per_genre[g]["support"] for g in CLASSES} == {"a": 3, "b": 3, "c": 2, "d": 0}
+    # a: predicted a 3 times, 2 right, of 3 true a: P = R = F1 = 2/3.
+    assert per_genre["a"]["precision"] == pytest.approx(2 / 3)
+    assert per_genre["a"]["recall"] == pytest.approx(2 / 3)
+    assert per_genre["b"]["f1"] == pytest.approx(2 / 3)
+    assert per_genre["c"]["precision"] == pytest.approx(1 / 2)
+    assert per_genre["c"]["recall"] == pytest.approx(1 / 2)
+    assert per_genre["d"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+
+    # Macro F1 over the four listed classes, as sklearn computes it.
+    test = predictions[predictions["subset"] == "test"]
+    expected_f1 = f1_score(
+        test["genre"], test["predicted"], labels=CLASSES, average="macro", zero_division=0
+    )
+    assert result["test_macro_f1"] == pytest.approx(expected_f1)
+    assert result["test_macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1 / 2 + 0) / 4)
+
+
+def test_evaluate_summary_is_json_ready(predictions):
+    import json
+
+    result = evaluate_predictions(predictions, CLASSES)
+    assert json.loads(json.dumps(result)) == result
+
+
+def test_evaluate_single_fold_uses_wilson(predictions):
+    one = predictions[predictions["fold"] == 0]
+    result = evaluate_predictions(one, CLASSES)
+    assert result["n_folds"] == 1
+    assert result["test_accuracy"] == pytest.approx(0.75)
+    assert result["test_accuracy_std"] == 0.0
+    assert result["test_accuracy_ci95"] == pytest.approx(list(wilson_interval(3, 4)))
+
+
+def test_evaluate_without_train_rows(predictions):
+    result = evaluate_predictions(predictions[predictions["subset"] == "test"], CLASSES)
+    assert math.isnan(result["train_accuracy"])
+    assert result["n_train"] == 0.0
+    assert result["test_accuracy"] == pytest.approx(0.625)
+
+
+def test_evaluate_ignores_train_rows_in_test_scores(predictions):
+    wrong_train = predictions.copy()
+    is_train = wrong_train["subset"] == "train"
+    wrong_train.loc[is_train, "predicted"] = "d"
+    a = evaluate_predictions(predictions, CLASSES)
+    b = evaluate_predictions(wrong_train, CLASSES)
+    assert b["train_accuracy"] == 0.0
+    for key in ("test_accuracy", "test_macro_f1", "confusion", "per_genre"):
+        assert a[key] == b[key], key
+
+
+def test_evaluate_requires_columns(predictions):
+    with pytest.raises(ValueError, match="predicted"):
+        evaluate_predictions(predictions.drop(columns="predicted"), CLASSES)
+
+
+def test_evaluate_requires_test_rows(predictions):
+    with pytest.raises(ValueError, match="no test rows"):
+        evaluate_predictions(predictions[predictions["subset"] == "train"], CLASSES)
+
+
+# --------------------------------------------------------------------------- plot_confusion
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_confusion_writes_a_png(tmp_path):
+    import matplotlib.image
+
+    confusion = np.array([[8, 2, 0], [1, 9, 0], [0, 3, 7]])
+    path = tmp_path / "plots" / "confusion.png"
+    plot_confusion(confusion, ["blues", "jazz", "rock"], path, title="svm on mfcc")
+
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC
+    assert len(data) > 5_000
+    image = matplotlib.image.imread(path)
+    # figsize 6.5 x 5.5 inches at 120 dpi
+    assert image.shape[:2] == (660, 780)
+    assert image.std() > 0.05  # not a blank canvas
+    # Several distinct shades: the colour map, text and axes.
+    assert len(np.unique(image.reshape(-1, image.shape[-1]), axis=0)) > 50
+    assert [p.name for p in path.parent.iterdir()] == ["confusion.png"]  # no temp file left
+
+
+def test_plot_confusion_of_zeros(tmp_path):
+    path = tmp_path / "zeros.png"
+    plot_confusion(np.zeros((2, 2), dtype=int), ["a", "b"], path)
+    assert path.read_bytes()[:8] == PNG_MAGIC

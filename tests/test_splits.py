@@ -1,0 +1,306 @@
+"""Tests of genrepipe.splits: holdout, (repeated) k-fold, list files and the split check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genrepipe import GENRES
+from genrepipe.dataset import discover_tracks
+from genrepipe.splits import check_split, holdout_split, kfold_split, lists_split
+
+COLUMNS = ["fold", "track", "genre", "subset"]
+
+
+@pytest.fixture(scope="module")
+def collection() -> tuple[list[str], list[str]]:
+    """10 genres x 100 ids, as GTZAN."""
+    tracks = [f"{g}.{i:05d}" for g in GENRES for i in range(100)]
+    genres = [g for g in GENRES for _ in range(100)]
+    return tracks, genres
+
+
+def _test_set(split: pd.DataFrame, fold: int = 0) -> set[str]:
+    rows = split[(split["fold"] == fold) & (split["subset"] == "test")]
+    return set(rows["track"])
+
+
+# --------------------------------------------------------------------------- holdout
+
+
+def test_holdout_is_stratified_90_10(collection):
+    tracks, genres = collection
+    split = holdout_split(tracks, genres, test_size=0.1, seed=0)
+
+    assert list(split.columns) == COLUMNS
+    assert len(split) == len(tracks)
+    assert set(split["fold"]) == {0}
+    assert sorted(split["track"]) == sorted(tracks)
+    counts = split.groupby(["genre", "subset"]).size().unstack("subset")
+    assert (counts["train"] == 90).all()
+    assert (counts["test"] == 10).all()
+    assert set(counts.index) == set(GENRES)
+    # A track keeps its own genre.
+    assert (split["track"].str.split(".").str[0] == split["genre"]).all()
+    check_split(split)
+
+
+def test_holdout_is_reproducible_and_seed_dependent(collection):
+    tracks, genres = collection
+    a = holdout_split(tracks, genres, seed=7)
+    b = holdout_split(tracks, genres, seed=7)
+    c = holdout_split(tracks, genres, seed=8)
+    pd.testing.assert_frame_equal(a, b)
+    assert _test_set(a) != _test_set(c)
+
+
+@pytest.mark.parametrize("test_size", [0.0, 1.0, -0.1, 1.5])
+def test_holdout_rejects_bad_test_size(collection, test_size):
+    tracks, genres = collection
+    with pytest.raises(ValueError, match="test_size"):
+        holdout_split(tracks, genres, test_size=test_size)
+
+
+def test_tracks_and_genres_must_align_and_be_unique():
+    with pytest.raises(ValueError, match="3 tracks but 2 genres"):
+        holdout_split(["a.0", "a.1", "a.2"], ["a", "a"])
+    with pytest.raises(ValueError, match="not unique"):
+        kfold_split(["a.0", "a.0", "b.0", "b.1"], ["a", "a", "b", "b"], n_splits=2)
+
+
+# --------------------------------------------------------------------------- k-fold
+
+
+def test_kfold_test_sets_partition_the_tracks(collection):
+    tracks, genres = collection
+    split = kfold_split(tracks, genres, n_splits=5, seed=0)
+
+    assert list(split.columns) == COLUMNS
+    assert sorted(split["fold"].unique()) == [0, 1, 2, 3, 4]
+    test_sets = [_test_set(split, fold) for fold in range(5)]
+    for i in range(5):
+        for j in range(i + 1, 5):
+            assert not test_sets[i] & test_sets[j]
+    assert set().union(*test_sets) == set(tracks)
+    assert sum(len(s) for s in test_sets) == len(tracks)
+    # Every fold lists every track once, as train or test.
+    for fold, rows in split.groupby("fold"):
+        assert sorted(rows["track"]) == sorted(tracks), fold
+        assert set(rows["subset"]) == {"train", "test"}
+    check_split(split)
+
+
+def test_kfold_is_stratified(collection):
+    tracks, genres = collection
+    split = kfold_split(tracks, genres, n_splits=5, seed=0)
+    test = split[split["subset"] == "test"]
+    per_genre = test.groupby(["fold", "genre"]).size()
+    assert (per_genre == 20).all()
+    assert len(per_genre) == 5 * len(GENRES)
+
+
+def test_kfold_is_reproducible_and_seed_dependent(collection):
+    tracks, genres = collection
+    a = kfold_split(tracks, genres, n_splits=10, seed=3)
+    b = kfold_split(tracks, genres, n_splits=10, seed=3)
+    c = kfold_split(tracks, genres, n_splits=10, seed=4)
+    pd.testing.assert_frame_equal(a, b)
+    assert _test_set(a, 0) != _test_set(c, 0)
+
+
+def test_repeated_kfold(collection):
+    tracks, genres = collection
+    n_splits, n_repeats = 4, 3
+    split = kfold_split(tracks, genres, n_splits=n_splits, n_repeats=n_repeats, seed=0)
+
+    assert split["fold"].nunique() == n_splits * n_repeats
+    assert sorted(split["fold"].unique()) == list(range(n_splits * n_repeats))
+    assert len(split) == n_splits * n_repeats * len(tracks)
+    for repeat in range(n_repeats):
+        folds = range(repeat * n_splits, (repeat + 1) * n_splits)
+        test = split[split["fold"].isin(folds) & (split["subset"] == "test")]
+        # Within one repeat every track is tested exactly once.
+        assert test["track"].value_counts().eq(1).all()
+        assert set(test["track"]) == set(tracks)
+    # Repeats shuffle differently.
+    assert _test_set(split, 0) != _test_set(split, n_splits)
+    check_split(split)
+
+
+def test_kfold_n_splits_larger_than_smallest_genre(collection):
+    tracks = ["a.0", "a.1", "a.2", "b.0", "b.1", "b.2", "b.3", "b.4", "b.5"]
+    genres = [t.split(".")[0] for t in tracks]
+    with pytest.raises(ValueError) as info:
+        kfold_split(tracks, genres, n_splits=4)
+    assert "n_splits=4" in str(info.value)
+    assert "3 tracks" in str(info.value)
+    # Exactly the smallest genre's size is fine.
+    assert kfold_split(tracks, genres, n_splits=3)["fold"].nunique() == 3
+
+
+def test_kfold_needs_two_splits(collection):
+    tracks, genres = collection
+    with pytest.raises(ValueError, match="n_splits must be at least 2"):
+        kfold_split(tracks, genres, n_splits=1)
+
+
+# --------------------------------------------------------------------------- list files
+
+
+def _write_list(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def small_collection() -> tuple[list[str], list[str]]:
+    tracks = [f"{g}.{i:05d}" for g in ("blues", "classical") for i in range(5)]
+    return tracks, [t.split(".")[0] for t in tracks]
+
+
+def test_lists_split_assigns_listed_tracks_and_counts_absent_ones(tmp_path, small_collection):
+    tracks, genres = small_collection
+    lists = {
+        "train": _write_list(
+            tmp_path / "train.txt",
+            [
+                "blues/blues.00000.wav",
+                "blues/blues.00001.wav",
+                "",
+                "classical/classical.00000.wav",
+                "jazz/jazz.00000.wav",  # not in the dataset
+            ],
+        ),
+        "valid": _write_list(tmp_path / "valid.txt", ["  blues/blues.00002.wav  "]),
+        "test": _write_list(
+            tmp_path / "test.txt",
+            ["classical/classical.00001.au", "rock/rock.00009.wav", "rock/rock.00010.wav"],
+        ),
+    }
+
+    split, missing = lists_split(tracks, genres, lists)
+
+    assert missing == {"train": 1, "valid": 0, "test": 2}
+    assert list(split.columns) == COLUMNS
+    assert set(split["fold"]) == {0}
+    membership = dict(zip(split["track"], split["subset"], strict=True))
+    assert membership == {
+        "blues.00000": "train",
+        "blues.00001": "train",
+        "classical.00000": "train",
+        "blues.00002": "valid",
+        "classical.00001": "test",
+    }
+    # Genres come from the dataset, not from the list.
+    assert (split["track"].str.split(".").str[0] == split["genre"]).all()
+    # Unlisted tracks are left out.
+    assert "blues.00003" not in membership
+    assert "classical.00004" not in membership
+    check_split(split)
+
+
+def test_lists_split_missing_list_file_is_named(tmp_path, small_collection):
+    tracks, genres = small_collection
+    train = _write_list(tmp_path / "train.txt", ["blues/blues.00000.wav"])
+    with pytest.raises(FileNotFoundError) as info:
+        lists_split(tracks, genres, {"train": train, "test": tmp_path / "absent_test.txt"})
+    assert "absent_test.txt" in str(info.value)
+    assert "split.lists.test" in str(info.value)
+
+
+def test_lists_split_unknown_subset(tmp_path, small_collection):
+    tracks, genres = small_collection
+    extra = _write_list(tmp_path / "extra.txt", ["blues/blues.00000.wav"])
+    with pytest.raises(ValueError, match="'holdout'"):
+        lists_split(tracks, genres, {"holdout": extra})
+
+
+def test_lists_split_track_in_two_lists(tmp_path, small_collection):
+    tracks, genres = small_collection
+    lists = {
+        "train": _write_list(
+            tmp_path / "train.txt", ["blues/blues.00000.wav", "blues/blues.00001.wav"]
+        ),
+        "test": _write_list(tmp_path / "test.txt", ["blues/blues.00001.wav"]),
+    }
+    with pytest.raises(ValueError, match="blues.00001"):
+        lists_split(tracks, genres, lists)
+
+
+# --------------------------------------------------------------------------- check_split
+
+
+def test_check_split_catches_a_track_in_two_subsets():
+    split = pd.DataFrame(
+        {
+            "fold": [0, 0, 0, 1, 1, 1],
+            "track": ["a.0", "a.1", "a.1", "a.0", "a.1", "b.0"],
+            "genre": ["a", "a", "a", "a", "a", "b"],
+            "subset": ["train", "train", "test", "train", "test", "test"],
+        }
+    )
+    with pytest.raises(ValueError, match="fold 0"):
+        check_split(split)
+    check_split(split[split["fold"] == 1])  # the other fold alone is fine
+
+
+def test_same_track_in_different_folds_is_fine():
+    split = pd.DataFrame(
+        {
+            "fold": [0, 0, 1, 1],
+            "track": ["a.0", "a.1", "a.0", "a.1"],
+            "genre": ["a"] * 4,
+            "subset": ["train", "test", "test", "train"],
+        }
+    )
+    check_split(split)
+
+
+@pytest.mark.parametrize("present", ["train", "test"])
+def test_check_split_needs_train_and_test(present):
+    split = pd.DataFrame(
+        {"fold": [2, 2], "track": ["a.0", "a.1"], "genre": ["a", "a"], "subset": [present] * 2}
+    )
+    absent = {"train": "test", "test": "train"}[present]
+    with pytest.raises(ValueError, match=f"fold 2 has no {absent}"):
+        check_split(split)
+
+
+# --------------------------------------------------------------------------- real lists
+
+
+def test_filtered_lists_on_gtzan_mini(kereliuk_splits_dir, gtzan_mini_dir):
+    discovery = discover_tracks(gtzan_mini_dir)
+    assert discovery.tracks, "the mini set holds no tracks"
+    tracks = [t.track for t in discovery.tracks]
+    genres = [t.genre for t in discovery.tracks]
+    files = {s: kereliuk_splits_dir / f"{s}_filtered.txt" for s in ("train", "valid", "test")}
+
+    split, missing = lists_split(tracks, genres, files)
+
+    present = set(tracks)
+    n_assigned = split["subset"].value_counts().to_dict()
+    total_listed = 0
+    for subset, path in files.items():
+        entries = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        total_listed += len(entries)
+        listed_ids = [Path(e).stem for e in entries]
+        # Every listed entry is either assigned or counted as absent.
+        assert missing[subset] + n_assigned.get(subset, 0) == len(entries), subset
+        assert missing[subset] == sum(t not in present for t in listed_ids), subset
+        assert set(split.loc[split["subset"] == subset, "track"]) == set(listed_ids) & present
+        # The folder in the list agrees with the genre the dataset gives the track.
+        listed_genre = {Path(e).stem: Path(e).parent.name for e in entries}
+        rows = split[split["subset"] == subset]
+        assert all(listed_genre[t] == g for t, g in zip(rows["track"], rows["genre"], strict=True))
+
+    # The mini set holds a small part of GTZAN: most listed clips are absent.
+    assert sum(missing.values()) > 0.5 * total_listed
+    assert len(split) > 0
+    assert not split["track"].duplicated().any()
+    assert set(split["track"]) <= present
+    assert np.isin(split["subset"], ["train", "valid", "test"]).all()
+    check_split(split)
