@@ -1,0 +1,212 @@
+"""End-to-end: the real Snakemake workflow on tiny datasets (marked slow; CI runs them)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import yaml
+from conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+TINY_CONFIG = PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"
+SUMMARY_COLUMNS = [
+    "model",
+    "dataset",
+    "split",
+    "feature_set",
+    "n_train",
+    "n_test",
+    "train_accuracy",
+    "test_accuracy",
+    "fit_seconds",
+    "reference_test_accuracy",
+]
+
+
+def run_workflow(
+    workdir: Path, *configs: Path, extra=(), check=True
+) -> subprocess.CompletedProcess:
+    """Run the project's Snakefile in ``workdir`` with the given config files."""
+    command = [
+        *SNAKEMAKE,
+        "--snakefile",
+        str(PROJECT_ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--configfile",
+        *map(str, configs),
+        *extra,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+    return result
+
+
+def planned_jobs(workdir: Path, *configs: Path) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job a dry run plans, from Snakemake's own plan."""
+    result = run_workflow(workdir, *configs, extra=["--dry-run"])
+    jobs, rule = [], None
+    for line in (result.stdout + result.stderr).splitlines():
+        match = re.match(r"^(?:local)?rule (\S+):$", line.strip())
+        if match:
+            rule = match.group(1)
+            jobs.append((rule, ""))
+        elif rule and line.strip().startswith("wildcards:"):
+            jobs[-1] = (rule, line.strip().removeprefix("wildcards:").strip())
+    return jobs
+
+
+def write_config(path: Path, settings: dict) -> Path:
+    path.write_text(yaml.safe_dump(settings))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """One complete run of the workflow on the tiny generated dataset."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    run_workflow(workdir, TINY_CONFIG)
+    return workdir
+
+
+def test_tiny_run_writes_summary_with_reference_models(tiny_run):
+    summary = pd.read_csv(tiny_run / "results" / "summary.csv")
+    for column in SUMMARY_COLUMNS:
+        assert column in summary.columns
+    assert list(summary["model"]) == ["gmm", "svm", "nn", "cnn"]
+    assert summary["reference_test_accuracy"].tolist() == [0.71, 0.74, 0.50, 0.35]
+    assert (summary["dataset"] == "synthetic").all()
+    assert (summary["n_test"] == 16).all() and (summary["n_train"] == 64).all()
+    assert summary["test_accuracy"].between(0, 1).all()
+    assert summary["train_accuracy"].between(0, 1).all()
+    # The evaluation outputs of every model exist, the confusion matrix counts every test clip.
+    for model in summary["model"]:
+        metrics = tiny_run / "results" / "metrics" / model
+        confusion = pd.read_csv(metrics / "holdout_confusion.csv", index_col=0)
+        assert confusion.to_numpy().sum() == 16
+        assert (metrics / "holdout_confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        predictions = pd.read_csv(
+            tiny_run / "results" / "models" / model / "holdout" / "fold0" / "predictions.tsv",
+            sep="\t",
+        )
+        assert (predictions["subset"] == "test").sum() == 16
+    # One cached file per track; stats is extracted though no model reads it.
+    assert len(list((tiny_run / "results" / "features" / "seed87").glob("*/*.npy"))) == 80
+    assert (tiny_run / "results" / "features" / "stats.parquet").is_file()
+
+
+def test_same_config_gives_same_summary(tiny_run, tmp_path):
+    run_workflow(tmp_path, TINY_CONFIG)
+    first = pd.read_csv(tiny_run / "results" / "summary.csv").drop(columns="fit_seconds")
+    second = pd.read_csv(tmp_path / "results" / "summary.csv").drop(columns="fit_seconds")
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_changing_a_model_setting_reruns_only_that_model(tiny_run, tmp_path):
+    override = write_config(tmp_path / "svm_c.yaml", {"models": {"svm": {"params": {"C": 10.0}}}})
+    jobs = planned_jobs(tiny_run, TINY_CONFIG, override)
+    rules = sorted(rule for rule, _ in jobs)
+    assert rules == ["all", "evaluate_model", "summarize_results", "train_model"]
+    for rule, wildcards in jobs:
+        if rule in ("train_model", "evaluate_model"):
+            assert "model=svm" in wildcards
+
+
+def test_changing_a_feature_setting_reextracts_only_that_set(tiny_run, tmp_path):
+    override = write_config(tmp_path / "stats.yaml", {"features": {"stats": {"n_mfcc": 13}}})
+    jobs = planned_jobs(tiny_run, TINY_CONFIG, override)
+    extracted = {wildcards for rule, wildcards in jobs if rule.startswith("extract_features")}
+    assert extracted == {"feature_set=stats"}
+    assert {rule for rule, _ in jobs} == {
+        "extract_features_batch0000",
+        "extract_features_batch0001",
+        "merge_features",
+        "all",
+    }
+
+
+def test_nothing_to_do_after_a_complete_run(tiny_run):
+    assert planned_jobs(tiny_run, TINY_CONFIG) == []
+
+
+def write_bad_files(genres: Path) -> None:
+    """A corrupt file (text named .wav) and a truncated clip, as found in real copies."""
+    (genres / "jazz" / "jazz.00054.wav").write_text("this is not audio\n")
+    y, sr = sf.read(genres / "rock" / "rock.00000.wav", dtype="float32")
+    sf.write(genres / "rock" / "rock.00099.wav", y[: sr // 2], sr, subtype="PCM_16")
+    data = (genres / "blues" / "blues.00000.wav").read_bytes()
+    (genres / "blues" / "blues.00098.wav").write_bytes(data[: len(data) // 8])
+
+
+def test_corrupt_and_truncated_files_are_reported_and_skipped(tmp_path):
+    from genrepipe.synthetic import write_dataset
+
+    write_dataset(tmp_path / "data", n_per_genre=7, duration=3.0, seed=1)
+    genres = tmp_path / "data" / "genres"
+    write_bad_files(genres)
+    override = write_config(
+        tmp_path / "gtzan.yaml",
+        {
+            "dataset": {"kind": "gtzan", "gtzan": {"root": str(genres)}},
+            "run_models": ["gmm", "svm"],
+            "split": {"scheme": "holdout", "holdout": {"test_size": 0.15, "seed": 0}},
+        },
+    )
+    run_workflow(tmp_path, TINY_CONFIG, override)
+    failed = pd.read_csv(tmp_path / "results" / "failed_tracks.tsv", sep="\t")
+    assert set(failed["track"]) == {"jazz.00054", "rock.00099", "blues.00098"}
+    reasons = dict(zip(failed["track"], failed["reason"], strict=True))
+    assert "jazz.00054.wav" in reasons["jazz.00054"] and "decode" in reasons["jazz.00054"]
+    assert "shorter than min_duration" in reasons["rock.00099"]
+    tracks = pd.read_csv(tmp_path / "results" / "tracks.tsv", sep="\t")
+    assert len(tracks) == 70
+    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
+    assert list(summary["model"]) == ["gmm", "svm"]
+    assert (summary["n_train"] + summary["n_test"] == 70).all()
+
+
+def test_real_gtzan_clips(gtzan_mini_dir, tmp_path):
+    """A few real GTZAN clips (30 s, 22050 Hz) through the whole workflow."""
+    genres = tmp_path / "genres"
+    for genre_dir in sorted(gtzan_mini_dir.iterdir()):
+        (genres / genre_dir.name).mkdir(parents=True)
+        for clip in sorted(genre_dir.glob("*.wav"))[:6]:
+            shutil.copy(clip, genres / genre_dir.name / clip.name)
+    override = write_config(
+        tmp_path / "real.yaml",
+        {
+            "dataset": {
+                "kind": "gtzan",
+                "gtzan": {"root": str(genres)},
+                "min_duration": 20.0,
+                "max_duration": 31.0,
+            },
+            "features": {"sets": ["seed87"], "seed87": {"n_frames": 1400}},
+            "run_models": ["gmm", "svm"],
+            "split": {"scheme": "holdout", "holdout": {"test_size": 1 / 6, "seed": 0}},
+        },
+    )
+    run_workflow(tmp_path, TINY_CONFIG, override)
+    table = tmp_path / "results" / "features" / "seed87.parquet"
+    from genrepipe.feature_table import read_feature_table
+
+    ids, found_genres, X = read_feature_table(table)
+    assert X.shape == (60, 87, 1400)
+    assert np.isfinite(X).all()
+    assert set(found_genres) == {d.name for d in gtzan_mini_dir.iterdir()}
+    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
+    assert (summary["n_test"] == 10).all() and (summary["n_train"] == 50).all()
+    assert (summary["dataset"] == "gtzan").all()
