@@ -26,7 +26,7 @@ if not DISCOVERY.tracks:
 
 TRACKS = DISCOVERY.tracks
 BATCHES = assign_batches(TRACKS, config["features"]["tracks_per_job"])
-FEATURE_SETS = ["seed87", "stats", "logmel"]
+FEATURE_SETS = ["seed87", "stats", "logmel", "segment_stats"]
 SCHEME = config["split"]["scheme"]
 FOLDS = list(range(n_folds(config)))
 RUN_MODELS = config["run_models"]
@@ -40,7 +40,9 @@ def model_spec(model):
     """The settings of one model that its training reads (not its reference accuracy)."""
     spec = config["models"][model]
     return {key: spec[key] for key in ("estimator", "features", "input")} | {
-        "params": spec.get("params") or {}
+        "params": spec.get("params") or {},
+        "search": spec.get("search"),
+        "vote": spec.get("vote"),
     }
 
 

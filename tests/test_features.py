@@ -215,7 +215,7 @@ def test_logmel_uses_a_fixed_reference() -> None:
 
 
 def test_extract_dispatches_by_name(mixture) -> None:
-    assert set(F.FEATURE_SETS) == {"seed87", "stats", "logmel"}
+    assert set(F.FEATURE_SETS) == {"seed87", "stats", "logmel", "segment_stats"}
     out = F.extract("logmel", mixture, SR, {"n_mels": 40})
     np.testing.assert_array_equal(out, F.logmel(mixture, SR, n_mels=40))
     assert F.extract("stats", mixture, SR, {}).shape == (131,)
@@ -223,7 +223,9 @@ def test_extract_dispatches_by_name(mixture) -> None:
 
 
 def test_extract_rejects_unknown_names_and_params(mixture) -> None:
-    with pytest.raises(ValueError, match="unknown feature set 'mfcc'.*logmel, seed87, stats"):
+    with pytest.raises(
+        ValueError, match="unknown feature set .mfcc.*logmel, seed87, segment_stats, stats"
+    ):
         F.extract("mfcc", mixture, SR, {})
     with pytest.raises(ValueError, match="n_frame"):
         F.extract("seed87", mixture, SR, {"n_frame": 10})
@@ -297,3 +299,27 @@ def test_logmel_n_frames_crops_and_pads_with_silence_floor():
     padded = F.logmel(y, sr, n_frames=full.shape[1] + 5)
     np.testing.assert_array_equal(padded[:, : full.shape[1]], full)
     np.testing.assert_allclose(padded[:, full.shape[1] :], -100.0)
+
+
+def test_segment_stats_summarizes_each_window_like_stats():
+    sr = 22050
+    rng = np.random.default_rng(0)
+    t = np.arange(sr * 6) / sr
+    # Quiet noise for 3 s, then a loud tone: the windows must see the change.
+    y = np.concatenate(
+        [0.01 * rng.standard_normal(3 * sr), 0.5 * np.sin(2 * np.pi * 440 * t[: 3 * sr])]
+    )
+    y = y.astype(np.float32)
+    windows = F.segment_stats(y, sr, window=2.0, n_windows=4)
+    names = F.stats_feature_names()
+    assert windows.shape == (4, len(names))
+    assert np.isfinite(windows).all()
+    rms = names.index("rms_mean")
+    assert windows[-1, rms] > 10 * windows[0, rms]
+    # The first window equals stats() of the first 2 s up to edge frames.
+    first = F.stats(y[: 2 * sr], sr)
+    np.testing.assert_allclose(windows[0, rms], first[rms], rtol=0.1)
+    # Every track gives the same number of windows whatever its length.
+    assert F.segment_stats(y[: 5 * sr], sr, window=2.0, n_windows=4).shape == windows.shape
+    with pytest.raises(ValueError, match="does not fit"):
+        F.segment_stats(y[:sr], sr, window=2.0, n_windows=4)

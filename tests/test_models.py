@@ -337,3 +337,16 @@ def test_load_rejects_foreign_files(tmp_path):
         zf.writestr("hello.txt", "hi")
     with pytest.raises(ValueError, match="not a model file"):
         load_model(archive)
+
+
+def test_svm_calibrates_on_classes_smaller_than_five_folds():
+    # Three rows per class: fixed 5-fold calibration would refuse to fit.
+    rng = np.random.default_rng(0)
+    labels = np.repeat([f"g{i}" for i in range(6)], 3)
+    X = rng.normal(size=(18, 4)) + 4 * np.repeat(np.arange(6), 3)[:, None]
+    model = make_model("svm", {"C": 10.0}, random_state=0).fit(X, labels)
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (model.predict(X) == labels).mean() > 0.8
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        make_model("svm", {}, random_state=0).fit(X[:7], labels[:7])

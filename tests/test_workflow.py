@@ -86,8 +86,11 @@ def test_tiny_run_writes_summary_with_reference_models(tiny_run):
     summary = pd.read_csv(tiny_run / "results" / "summary.csv")
     for column in SUMMARY_COLUMNS:
         assert column in summary.columns
-    assert list(summary["model"]) == ["gmm", "svm", "nn", "cnn"]
-    assert summary["reference_test_accuracy"].tolist() == [0.71, 0.74, 0.50, 0.35]
+    reference_models = ["gmm", "svm", "nn", "cnn"]
+    assert list(summary["model"]) == [*reference_models, "svm_stats", "svm_segments"]
+    reference = summary.set_index("model")["reference_test_accuracy"]
+    assert reference[reference_models].tolist() == [0.71, 0.74, 0.50, 0.35]
+    assert reference[["svm_stats", "svm_segments"]].isna().all()
     assert (summary["dataset"] == "synthetic").all()
     assert (summary["n_test"] == 16).all() and (summary["n_train"] == 64).all()
     assert summary["test_accuracy"].between(0, 1).all()

@@ -17,6 +17,11 @@ from genrepipe.dataset import Discovery, Track, discover_tracks
 
 #: Feature sets whose per-track arrays are matrices (rows x frames), not vectors.
 MATRIX_FEATURE_SETS = ("seed87", "logmel")
+#: Feature sets that store several windows per track (segment mode): models train
+#: on windows and vote per track.
+SEGMENT_FEATURE_SETS = ("segment_stats",)
+#: Estimators whose hyperparameters an inner cross-validation can search.
+SEARCHABLE_ESTIMATORS = ("gmm", "svm")
 
 
 class ConfigError(ValueError):
@@ -42,6 +47,16 @@ def check_config(config: Mapping[str, Any]) -> None:
                 f"{key}.input is 'image' but {key}.features={spec['features']!r} is a vector "
                 f"per track (image inputs need one of {MATRIX_FEATURE_SETS})"
             )
+        search = spec.get("search")
+        if search:
+            if estimator not in SEARCHABLE_ESTIMATORS:
+                raise ConfigError(
+                    f"{key}.search: inner-CV search is for {', '.join(SEARCHABLE_ESTIMATORS)}, "
+                    f"not {estimator!r}"
+                )
+            check_estimator_params(estimator, search["param_grid"], key=f"{key}.search.param_grid")
+        if spec["input"] == "image" and spec["features"] in SEGMENT_FEATURE_SETS:
+            raise ConfigError(f"{key}: segmented features {spec['features']!r} are not images")
         if estimator == "cnn" and spec["input"] != "image":
             raise ConfigError(f"{key}: the cnn estimator needs input: image, got {spec['input']!r}")
         if estimator != "cnn" and spec["input"] == "image":
@@ -94,6 +109,10 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
         )
     allowed = sorted(allowed_params(estimator))
     for name, value in params.items():
+        if isinstance(value, list) and key.endswith("param_grid"):
+            for item in value:
+                check_estimator_params(estimator, {name: item}, key=key)
+            continue
         if name not in allowed:
             raise ConfigError(
                 f"{key}.{name} is not a setting of the {estimator} model "

@@ -443,6 +443,22 @@ def stats(
     ValueError
         On an invalid waveform or setting.
     """
+    frames, onset_env = _stats_frames(y, sr, n_fft=n_fft, hop_length=hop_length, n_mfcc=n_mfcc)
+    tempo = librosa.feature.tempo(onset_envelope=onset_env, sr=sr, hop_length=hop_length)
+    return _summarize(frames, tempo)
+
+
+def _summarize(frames: np.ndarray, tempo: np.ndarray) -> np.ndarray:
+    """Mean and std over frames of each frame feature, then the tempo."""
+    return np.concatenate(
+        [frames.mean(axis=1), frames.std(axis=1), np.atleast_1d(tempo).ravel()[:1]]
+    ).astype(np.float32)
+
+
+def _stats_frames(
+    y: np.ndarray, sr: int, *, n_fft: int, hop_length: int, n_mfcc: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frame features of :func:`stats` (rows x frames) and the onset envelope."""
     y, sr = _check_audio(y, sr, n_fft, hop_length)
     n_mfcc = _check_positive_int("n_mfcc", n_mfcc)
     if n_mfcc > _MEL_BANDS_SHARED:
@@ -463,7 +479,6 @@ def stats(
     # delta's default "interp" mode needs at least `width` frames.
     mfcc_delta = feat.delta(mfcc, width=9, mode="interp" if n_t >= 9 else "nearest")
     onset_env = librosa.onset.onset_strength(S=log_mel128, sr=sr, **stft_kw)
-    tempo = feat.tempo(onset_envelope=onset_env, sr=sr, hop_length=hop_length)
 
     centroid = feat.spectral_centroid(S=mag, sr=sr, **stft_kw)
     frames = np.vstack(
@@ -482,9 +497,63 @@ def stats(
             feat.chroma_stft(S=power, sr=sr, **stft_kw),
         ]
     ).astype(np.float64)
-    return np.concatenate(
-        [frames.mean(axis=1), frames.std(axis=1), np.atleast_1d(tempo).ravel()[:1]]
-    ).astype(np.float32)
+    return frames, onset_env
+
+
+# ------------------------------------------------------------------ segment_stats
+
+
+def segment_starts(n_frames: int, window_frames: int, n_windows: int) -> np.ndarray:
+    """First frame of each of ``n_windows`` windows spread evenly over ``n_frames``.
+
+    The first window starts at the first frame and the last one ends at the last
+    frame, so every track gives the same number of windows whatever its length.
+    """
+    if window_frames > n_frames:
+        raise ValueError(
+            f"a window of {window_frames} frames does not fit in {n_frames} frames of audio"
+        )
+    return np.round(np.linspace(0, n_frames - window_frames, n_windows)).astype(int)
+
+
+def segment_stats(
+    y: np.ndarray,
+    sr: int,
+    *,
+    window: float = 3.0,
+    n_windows: int = 10,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    n_mfcc: int = 20,
+) -> np.ndarray:
+    """The :func:`stats` vector of each of ``n_windows`` windows of ``window`` seconds.
+
+    Frame features are computed once for the whole clip and summarized per
+    window, so windows cost little more than one :func:`stats`. Windows spread
+    evenly over the clip (overlapping when ``n_windows * window`` exceeds its
+    length). Used by segment mode: a model trains on windows and predicts a
+    track by combining its windows' probabilities.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 array of shape ``(n_windows, len(stats_feature_names(n_mfcc)))``;
+        each window's tempo is estimated from its own onset envelope.
+    """
+    n_windows = _check_positive_int("n_windows", n_windows)
+    if not window > 0:
+        raise ValueError(f"window must be positive seconds, got {window!r}")
+    frames, onset_env = _stats_frames(y, sr, n_fft=n_fft, hop_length=hop_length, n_mfcc=n_mfcc)
+    window_frames = max(2, int(round(window * sr / hop_length)))
+    starts = segment_starts(frames.shape[1], window_frames, n_windows)
+    rows = []
+    for start in starts:
+        stop = start + window_frames
+        tempo = librosa.feature.tempo(
+            onset_envelope=onset_env[start:stop], sr=sr, hop_length=hop_length
+        )
+        rows.append(_summarize(frames[:, start:stop], tempo))
+    return np.stack(rows)
 
 
 # --------------------------------------------------------------------------- logmel
@@ -566,6 +635,7 @@ FEATURE_SETS: dict[str, Callable[..., np.ndarray]] = {
     "seed87": seed87,
     "stats": stats,
     "logmel": logmel,
+    "segment_stats": segment_stats,
 }
 
 
@@ -657,6 +727,6 @@ def feature_names(feature_set: str, params: Mapping[str, Any] | None = None) -> 
     params = dict(params or {})
     if feature_set == "seed87":
         return seed87_row_names(n_mfcc=params.get("n_mfcc", 20), n_mels=params.get("n_mels", 20))
-    if feature_set == "stats":
+    if feature_set in ("stats", "segment_stats"):
         return stats_feature_names(n_mfcc=params.get("n_mfcc", 20))
     return None

@@ -45,7 +45,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.mixture import GaussianMixture
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import BaseCrossValidator, StratifiedKFold, train_test_split
 from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
@@ -551,7 +551,7 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
 
     # -- estimator API -----------------------------------------------------------
 
-    def fit(self, X: ArrayLike, y: ArrayLike) -> KerasClassifier:
+    def fit(self, X: ArrayLike, y: ArrayLike, validation_data=None) -> KerasClassifier:
         """Train a fresh network on ``X``, ``y``.
 
         Parameters
@@ -560,6 +560,9 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
             2-D for ``nn``, 3-D for ``cnn``.
         y : array-like of shape (n_samples,)
             Class labels (strings or integers).
+        validation_data : tuple (X_val, y_val), optional
+            Rows for early stopping (such as a split's ``valid`` list); when
+            given, no validation slice is carved from ``X``.
 
         Returns
         -------
@@ -586,7 +589,13 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
             keras.utils.set_random_seed(int(self.random_state))
             tf.config.experimental.enable_op_determinism()
 
-        X_tr, y_tr, X_val, y_val = self._split(X, y_enc.astype(np.int64))
+        if validation_data is not None:
+            X_val = self._check_X(validation_data[0])
+            position = {label: i for i, label in enumerate(classes)}
+            y_val = np.array([position[label] for label in validation_data[1]], dtype=np.int64)
+            X_tr, y_tr = X, y_enc.astype(np.int64)
+        else:
+            X_tr, y_tr, X_val, y_val = self._split(X, y_enc.astype(np.int64))
         model = self._build(keras, tuple(X.shape[1:]), len(classes))
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=float(self.learning_rate)),
@@ -687,6 +696,36 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
 # ---------------------------------------------------------------------- factory
 
 
+class CalibrationFolds(BaseCrossValidator):
+    """Stratified folds for probability calibration that also work on tiny classes.
+
+    Uses ``max_splits`` folds, or fewer (at least 2) when the smallest class has
+    fewer rows, so an SVM trained on a handful of clips per genre (an inner
+    cross-validation fold, a small test dataset) still gets calibrated
+    probabilities instead of an error.
+    """
+
+    def __init__(self, max_splits: int = 5, random_state: int | None = None):
+        self.max_splits = max_splits
+        self.random_state = random_state
+
+    def _folds(self, y) -> StratifiedKFold:
+        smallest = int(np.unique(np.asarray(y), return_counts=True)[1].min())
+        if smallest < 2:
+            raise ValueError("probability calibration needs at least 2 rows of every class")
+        return StratifiedKFold(
+            n_splits=max(2, min(self.max_splits, smallest)),
+            shuffle=True,
+            random_state=self.random_state,
+        )
+
+    def split(self, X, y, groups=None):
+        return self._folds(y).split(X, y)
+
+    def get_n_splits(self, X=None, y=None, groups=None) -> int:
+        return self.max_splits if y is None else self._folds(y).get_n_splits()
+
+
 def allowed_params(name: str) -> frozenset[str]:
     """Keys a config dict may hold for model ``name``."""
     if name == "gmm":
@@ -751,7 +790,9 @@ def make_model(
         return GaussianMixtureClassifier(**params, random_state=random_state)
     if name == "svm":
         svc = SVC(**params, random_state=random_state)
-        return CalibratedClassifierCV(svc, method="sigmoid", cv=5, ensemble=False)
+        return CalibratedClassifierCV(
+            svc, method="sigmoid", cv=CalibrationFolds(5, random_state=random_state), ensemble=False
+        )
     return KerasClassifier(name, **params, random_state=random_state, n_threads=n_threads)
 
 
@@ -770,6 +811,7 @@ SKOPS_ALLOWED_TYPES: frozenset[str] = frozenset(
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
         "genrepipe.preprocess.RowStandardizer",
+        f"{__name__}.CalibrationFolds",
     }
 )
 

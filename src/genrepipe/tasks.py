@@ -254,16 +254,28 @@ def fit_preprocessing(
     pca_components: int,
     seed: int,
 ) -> None:
-    """Fit standardization (and PCA) on the fold's training rows; transform all its rows."""
+    """Fit standardization (and PCA) on the fold's training rows; transform all its rows.
+
+    For a segmented feature set the rows are windows: fitted on the windows of
+    training tracks, and the output keeps one ``(n_windows, n_components)``
+    array per track.
+    """
     from genrepipe.feature_table import read_feature_index, read_feature_table, write_feature_table
     from genrepipe.models import save_model
     from genrepipe.preprocess import flatten, make_preprocessor
+    from genrepipe.segments import expand_windows
 
+    feature_set = Path(features_table).stem
     ids, _ = read_feature_index(features_table)
     rows = fold_rows(split_table, fold, ids)
     _, _, X = read_feature_table(features_table, tracks=list(rows["track"]))
-    X = flatten(X)
     train = (rows["subset"] == "train").to_numpy()
+    if is_segmented(feature_set):
+        n_windows = X.shape[1]
+        X, track_index = expand_windows(X)
+        X, train = flatten(X), train[track_index]
+    else:
+        X = flatten(X)
     transform = make_preprocessor(
         preprocessing, int(train.sum()), X.shape[1], pca_components=pca_components, seed=seed
     )
@@ -277,12 +289,121 @@ def fit_preprocessing(
         time.perf_counter() - start,
     )
     Z = transform.transform(X).astype(np.float32)
+    if is_segmented(feature_set):
+        Z = Z.reshape(len(rows), n_windows, -1)
     save_model(transform, transform_out)
     write_feature_table(
         features_out,
         zip(rows["track"], rows["genre"], Z, strict=True),
-        feature_set=f"{Path(features_table).stem}-{preprocessing}",
+        feature_set=f"{feature_set}-{preprocessing}",
     )
+
+
+def is_segmented(feature_set: str) -> bool:
+    """Whether a feature set stores windows per track (segment mode)."""
+    from genrepipe.config import SEGMENT_FEATURE_SETS
+
+    return feature_set in SEGMENT_FEATURE_SETS
+
+
+def fit_and_predict(
+    spec: Mapping[str, Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    train: np.ndarray,
+    *,
+    transform=None,
+    valid: np.ndarray | None = None,
+    seed: int,
+    threads: int,
+):
+    """Fit one configured model on the ``train`` rows of ``X``; predict every row.
+
+    Parameters
+    ----------
+    spec
+        The model's settings: ``estimator``, ``features``, ``input``, ``params``,
+        optionally ``vote`` (segment mode) and ``search`` (inner cross-validation).
+    X, y
+        Features of each track, as stored (already transformed unless the input
+        is ``image``), and genres.
+    train
+        Boolean mask of the training tracks; nothing else is fitted on.
+    transform
+        The fitted preprocessing for ``pca``/``scaled`` inputs; for ``image``
+        inputs a row standardizer is fitted here, on training tracks.
+    valid
+        Boolean mask of validation tracks (early stopping of Keras models).
+
+    Returns
+    -------
+    model, transform, proba, info
+        The fitted estimator and preprocessing, track-level probabilities of
+        every row (columns in ``model.classes_`` order), and a dict of details
+        (fit seconds, chosen hyperparameters).
+    """
+    from threadpoolctl import threadpool_limits
+
+    from genrepipe.models import make_model
+    from genrepipe.preprocess import make_preprocessor
+    from genrepipe.segments import expand_windows, vote
+
+    info: dict[str, Any] = {}
+    segmented = is_segmented(spec["features"])
+    with threadpool_limits(limits=threads):
+        if spec["input"] == "image":
+            transform = make_preprocessor("image", int(train.sum()), 0, pca_components=1, seed=seed)
+            X = transform.fit(X[train]).transform(X)
+        n_tracks = len(X)
+        groups = np.arange(n_tracks)
+        if segmented:  # windows become rows; a track's windows share its side of the split
+            X, groups = expand_windows(X)
+            y, train = y[groups], train[groups]
+            valid = None if valid is None else valid[groups]
+            X = X.reshape(len(X), -1)
+        model = make_model(spec["estimator"], spec["params"], random_state=seed, n_threads=threads)
+        if hasattr(model, "log"):
+            model.log = logger.info
+        search = spec.get("search")
+        start = time.perf_counter()
+        if search:
+            model = _inner_search(model, search, X[train], y[train], groups[train], seed)
+            info["best_params"] = model.best_params_
+            info["inner_cv_accuracy"] = float(model.best_score_)
+            logger.info("inner CV chose %s (accuracy %.3f)", model.best_params_, model.best_score_)
+            model = model.best_estimator_
+        elif valid is not None and valid.any() and spec["estimator"] in ("nn", "cnn"):
+            model.fit(X[train], y[train], validation_data=(X[valid], y[valid]))
+        else:
+            model.fit(X[train], y[train])
+        info["fit_seconds"] = time.perf_counter() - start
+        logger.info("fitted in %.1f s", info["fit_seconds"])
+        proba = model.predict_proba(X)
+    if segmented:
+        proba = vote(proba, groups, n_tracks, spec.get("vote") or "mean_log_proba")
+    return model, transform, proba, info
+
+
+def _inner_search(model, search: Mapping[str, Any], X, y, groups, seed: int):
+    """Grid search with inner cross-validation on training rows only."""
+    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+
+    # Grouped by track: windows of one track never sit on both sides of an inner split.
+    splitter = StratifiedGroupKFold(
+        n_splits=search.get("inner_folds", 3), shuffle=True, random_state=seed
+    )
+    # The svm is an SVC inside a probability calibrator: its settings sit one level down.
+    prefix = "estimator__" if hasattr(model, "estimator") else ""
+    grid = GridSearchCV(
+        model,
+        {prefix + key: list(values) for key, values in search["param_grid"].items()},
+        cv=list(splitter.split(X, y, groups)),
+        scoring="accuracy",
+        refit=True,
+    )
+    grid.fit(X, y)
+    grid.best_params_ = {key.removeprefix(prefix): v for key, v in grid.best_params_.items()}
+    return grid
 
 
 def train_model(
@@ -303,41 +424,28 @@ def train_model(
     Writes the model bundle (preprocessing, estimator, card) to ``model_dir`` and
     one prediction row per track and subset to ``predictions_out``.
     """
-    from threadpoolctl import threadpool_limits
-
     from genrepipe.bundle import save_bundle
     from genrepipe.feature_table import read_feature_index, read_feature_table
-    from genrepipe.models import load_model, make_model
-    from genrepipe.preprocess import make_preprocessor
+    from genrepipe.models import load_model
 
     ids, _ = read_feature_index(features_table)
     rows = fold_rows(split_table, fold, ids)
     _, _, X = read_feature_table(features_table, tracks=list(rows["track"]))
     y = rows["genre"].to_numpy(dtype=object)
     train = (rows["subset"] == "train").to_numpy()
+    valid = (rows["subset"] == "valid").to_numpy()
     logger.info(
-        "%s on %s: %d training rows, %d others, input shape %s",
+        "%s on %s: %d training tracks, %d others, input shape %s",
         spec["estimator"],
         spec["features"],
         train.sum(),
         (~train).sum(),
         X.shape[1:],
     )
-
-    with threadpool_limits(limits=threads):
-        if spec["input"] == "image":
-            transform = make_preprocessor("image", int(train.sum()), 0, pca_components=1, seed=seed)
-            X = transform.fit(X[train]).transform(X)
-        else:
-            transform = load_model(transform_path)  # fitted on this fold's training rows
-        model = make_model(spec["estimator"], spec["params"], random_state=seed, n_threads=threads)
-        if hasattr(model, "log"):
-            model.log = logger.info
-        start = time.perf_counter()
-        model.fit(X[train], y[train])
-        fit_seconds = time.perf_counter() - start
-        logger.info("fitted in %.1f s", fit_seconds)
-        proba = model.predict_proba(X)
+    transform = None if spec["input"] == "image" else load_model(transform_path)
+    model, transform, proba, info = fit_and_predict(
+        spec, X, y, train, transform=transform, valid=valid, seed=seed, threads=threads
+    )
 
     classes = [str(c) for c in model.classes_]
     predictions = rows[["fold", "track", "genre", "subset"]].copy()
@@ -352,12 +460,14 @@ def train_model(
         "features": spec["features"],
         "feature_settings": dict(feature_settings),
         "input": spec["input"],
-        "params": dict(spec["params"]),
+        "params": dict(spec["params"]) | info.get("best_params", {}),
+        "vote": spec.get("vote"),
         "classes": classes,
         "seed": seed,
         "fold": fold,
         "n_train": int(train.sum()),
-        "fit_seconds": round(fit_seconds, 3),
+        "fit_seconds": round(info["fit_seconds"], 3),
+        "inner_cv_accuracy": info.get("inner_cv_accuracy"),
     }
     save_bundle(model_dir, transform=transform, model=model, card=card)
     write_table(predictions, predictions_out)

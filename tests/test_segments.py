@@ -1,0 +1,57 @@
+"""Segment mode: windows as rows, voting, and no track on both sides of a split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genrepipe.segments import expand_windows, vote
+from genrepipe.splits import kfold_split
+
+
+def test_expand_windows_keeps_each_window_with_its_track():
+    X = np.arange(3 * 4 * 2).reshape(3, 4, 2).astype(float)
+    windows, track_index = expand_windows(X)
+    assert windows.shape == (12, 2)
+    np.testing.assert_array_equal(track_index, np.repeat([0, 1, 2], 4))
+    for row, track in zip(windows, track_index, strict=True):
+        assert any((row == w).all() for w in X[track])
+    with pytest.raises(ValueError, match="windows"):
+        expand_windows(np.zeros((3, 4)))
+
+
+def test_windows_of_a_track_never_sit_on_both_sides_of_any_fold():
+    tracks = np.array([f"{g}.{i:05d}" for g in "abcde" for i in range(6)])
+    genres = np.repeat(list("abcde"), 6)
+    split = kfold_split(tracks, genres, n_splits=3, seed=0)
+    X = np.random.default_rng(0).normal(size=(len(tracks), 5, 2))
+    for _, rows in split.groupby("fold"):
+        order = [list(tracks).index(t) for t in rows["track"]]
+        _, track_index = expand_windows(X[order])
+        subset = rows["subset"].to_numpy()[track_index]
+        window_tracks = rows["track"].to_numpy()[track_index]
+        train_tracks = set(window_tracks[subset == "train"])
+        test_tracks = set(window_tracks[subset == "test"])
+        assert train_tracks and test_tracks
+        assert not train_tracks & test_tracks
+
+
+def test_mean_log_proba_vote_is_product_of_window_likelihoods():
+    proba = np.array([[0.6, 0.4], [0.6, 0.4], [0.1, 0.9], [0.9, 0.1], [0.5, 0.5]])
+    track_index = np.array([0, 0, 0, 1, 1])
+    out = vote(proba, track_index, 2, "mean_log_proba")
+    expected0 = np.prod(proba[:3], axis=0) ** (1 / 3)
+    np.testing.assert_allclose(out[0], expected0 / expected0.sum())
+    # Majority says track 0 is class 0 (two windows of three); the product says class 1.
+    majority = vote(proba, track_index, 2, "majority")
+    np.testing.assert_allclose(majority[0], [2 / 3, 1 / 3])
+    assert out[0].argmax() == 1
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+
+
+def test_vote_rejects_unknown_method_and_empty_tracks():
+    proba = np.full((2, 2), 0.5)
+    with pytest.raises(ValueError, match="unknown vote"):
+        vote(proba, np.array([0, 0]), 1, "median")
+    with pytest.raises(ValueError, match="without windows"):
+        vote(proba, np.array([0, 0]), 2, "majority")
