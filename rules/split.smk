@@ -6,6 +6,7 @@ rule make_split:
         tracks="results/tracks.tsv",
     output:
         split="results/splits/{scheme}.tsv",
+        report="results/splits/{scheme}.json",
     params:
         settings=lambda wildcards: config["split"].get(wildcards.scheme) or {},
     log:

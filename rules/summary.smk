@@ -4,6 +4,7 @@
 rule summarize_results:
     input:
         metrics=expand("results/metrics/{model}/{scheme}.json", model=RUN_MODELS, scheme=SCHEME),
+        split_report=f"results/splits/{SCHEME}.json",
     output:
         summary=report(
             "results/summary.csv",

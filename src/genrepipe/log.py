@@ -17,7 +17,13 @@ def log_to_file(path: str | os.PathLike, name: str = "genrepipe") -> logging.Log
     to follow a running job.
     """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, mode="w")
+    stream = open(path, "w", buffering=1)  # noqa: SIM115 - lives as long as the job
+    # Native libraries (TensorFlow, BLAS) write to file descriptor 2: send it to
+    # the log too, so nothing a job says is lost or interleaved on the terminal.
+    sys.stderr.flush()
+    os.dup2(stream.fileno(), 2)
+    sys.stderr = stream
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -268,6 +268,8 @@ _KERAS_TUPLE_PARAMS = ("filters", "kernel_size", "pool_size")
 
 def _import_keras() -> tuple[Any, Any]:
     """Import TensorFlow and Keras on first use (several seconds)."""
+    # Keep TensorFlow's C++ start-up chatter (oneDNN, CPU features) out of logs.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import tensorflow as tf
 

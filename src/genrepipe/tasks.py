@@ -200,12 +200,19 @@ def merge_features(
 # -- split ---------------------------------------------------------------------------------------
 
 
-def make_split(scheme: str, settings: Mapping[str, Any], tracks_table, output) -> pd.DataFrame:
-    """Split the usable tracks by the configured scheme."""
+def make_split(
+    scheme: str, settings: Mapping[str, Any], tracks_table, output, report
+) -> pd.DataFrame:
+    """Split the usable tracks by the configured scheme.
+
+    ``report`` (JSON) counts tracks per fold and subset and, for list files,
+    the listed tracks absent from the dataset.
+    """
     from genrepipe import splits
 
     table = read_table(tracks_table)
     tracks, genres = table["track"].to_numpy(), table["genre"].to_numpy()
+    missing: dict[str, int] = {}
     if scheme == "holdout":
         split = splits.holdout_split(tracks, genres, **settings)
     elif scheme == "kfold":
@@ -218,8 +225,16 @@ def make_split(scheme: str, settings: Mapping[str, Any], tracks_table, output) -
         raise ValueError(f"unknown split scheme {scheme!r}")
     splits.check_split(split)
     write_table(split, output)
-    counts = split.groupby(["fold", "subset"]).size().unstack("subset")
+    counts = split.groupby(["fold", "subset"]).size().unstack("subset", fill_value=0)
     logger.info("split %s, tracks per fold:\n%s", scheme, counts.to_string())
+    summary = {
+        "scheme": scheme,
+        "n_folds": int(split["fold"].nunique()),
+        "tracks_per_fold": {str(f): {k: int(v) for k, v in c.items()} for f, c in counts.iterrows()},
+        "listed_missing": missing,
+    }
+    with atomic_path(report) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
     return split
 
 
@@ -527,8 +542,16 @@ def summarize_results(
     *,
     dataset: str,
     scheme: str,
+    split_report=None,
 ) -> pd.DataFrame:
-    """One row per model: accuracy, uncertainty, fit time, and the reference's accuracy."""
+    """One row per model: accuracy, uncertainty, fit time, and the reference's accuracy.
+
+    With the ``lists`` scheme, ``listed_missing`` counts the tracks named in the
+    list files that the dataset does not hold.
+    """
+    missing = None
+    if split_report is not None and scheme == "lists":
+        missing = sum(json.loads(Path(split_report).read_text())["listed_missing"].values())
     rows = []
     for path, model, feature_set, reference in zip(
         metrics_files, models, features, references, strict=True
@@ -551,6 +574,7 @@ def summarize_results(
                 "test_macro_f1": m["test_macro_f1"],
                 "reference_test_accuracy": reference,
                 "fit_seconds": m["fit_seconds"],
+                "listed_missing": missing,
             }
         )
     summary = pd.DataFrame(rows)

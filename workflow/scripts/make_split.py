@@ -9,4 +9,5 @@ make_split(
     snakemake.params.settings,
     snakemake.input.tracks,
     snakemake.output.split,
+    snakemake.output.report,
 )

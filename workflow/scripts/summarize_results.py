@@ -10,6 +10,7 @@ summarize_results(
     snakemake.params.features,
     snakemake.params.references,
     snakemake.output.summary,
+    split_report=snakemake.input.split_report,
     dataset=snakemake.params.dataset,
     scheme=snakemake.params.scheme,
 )
