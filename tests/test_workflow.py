@@ -213,3 +213,42 @@ def test_real_gtzan_clips(gtzan_mini_dir, tmp_path):
     summary = pd.read_csv(tmp_path / "results" / "summary.csv")
     assert (summary["n_test"] == 10).all() and (summary["n_train"] == 50).all()
     assert (summary["dataset"] == "gtzan").all()
+
+
+def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_splits_dir, tmp_path):
+    """The filtered lists on the mini set: most listed clips are absent, counted, not fatal."""
+    lists = {s: str(kereliuk_splits_dir / f"{s}_filtered.txt") for s in ("train", "valid", "test")}
+    override = write_config(
+        tmp_path / "lists.yaml",
+        {
+            "dataset": {
+                "kind": "gtzan",
+                "gtzan": {"root": str(gtzan_mini_dir)},
+                "min_duration": 20.0,
+                "max_duration": 31.0,
+            },
+            "features": {"sets": ["stats"]},
+            "models": {
+                "svm_lists": {
+                    "estimator": "svm",
+                    "features": "stats",
+                    "input": "scaled",
+                    "params": {"C": 10.0},
+                }
+            },
+            "run_models": ["svm_lists"],
+            "split": {"scheme": "lists", "lists": lists},
+        },
+    )
+    run_workflow(tmp_path, TINY_CONFIG, override)
+    listed = sum(len(Path(path).read_text().split()) for path in lists.values())
+    split = pd.read_csv(tmp_path / "results" / "splits" / "lists.tsv", sep="\t")
+    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
+    assert summary.loc[0, "listed_missing"] == listed - len(split) > 800
+    assert summary.loc[0, "n_test"] == (split["subset"] == "test").sum() > 0
+    assert summary.loc[0, "n_train"] == (split["subset"] == "train").sum()
+    predictions = pd.read_csv(
+        tmp_path / "results" / "models" / "svm_lists" / "lists" / "fold0" / "predictions.tsv",
+        sep="\t",
+    )
+    assert set(predictions["subset"]) == {"train", "valid", "test"}

@@ -594,7 +594,14 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
         if validation_data is not None:
             X_val = self._check_X(validation_data[0])
             position = {label: i for i, label in enumerate(classes)}
-            y_val = np.array([position[label] for label in validation_data[1]], dtype=np.int64)
+            # Validation rows of a genre absent from training cannot be scored: drop them.
+            seen = np.array([label in position for label in validation_data[1]], dtype=bool)
+            X_val = X_val[seen]
+            y_val = np.array(
+                [position[label] for label in np.asarray(validation_data[1])[seen]], dtype=np.int64
+            )
+            if len(y_val) == 0:
+                X_val = y_val = None
             X_tr, y_tr = X, y_enc.astype(np.int64)
         else:
             X_tr, y_tr, X_val, y_val = self._split(X, y_enc.astype(np.int64))
@@ -698,6 +705,29 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
 # ---------------------------------------------------------------------- factory
 
 
+class CalibratedSVC(CalibratedClassifierCV):
+    """An SVC with Platt-scaled probabilities that also fits classes of one row.
+
+    scikit-learn's replacement for ``SVC(probability=True)``. A class with a
+    single training row (a sparse list split) cannot sit in every calibration
+    fold; its row is repeated once, with a warning, so both folds see it.
+    """
+
+    def fit(self, X, y, **fit_params):
+        X, y = np.asarray(X), np.asarray(y)
+        labels, counts = np.unique(y, return_counts=True)
+        single = np.isin(y, labels[counts == 1])
+        if single.any():
+            warnings.warn(
+                f"classes {', '.join(map(str, labels[counts == 1]))} have a single training row: "
+                "their probabilities are poorly calibrated",
+                stacklevel=2,
+            )
+            X, y = np.concatenate([X, X[single]]), np.concatenate([y, y[single]])
+        return super().fit(X, y, **fit_params)
+
+
+
 class CalibrationFolds(BaseCrossValidator):
     """Stratified folds for probability calibration that also work on tiny classes.
 
@@ -792,7 +822,7 @@ def make_model(
         return GaussianMixtureClassifier(**params, random_state=random_state)
     if name == "svm":
         svc = SVC(**params, random_state=random_state)
-        return CalibratedClassifierCV(
+        return CalibratedSVC(
             svc, method="sigmoid", cv=CalibrationFolds(5, random_state=random_state), ensemble=False
         )
     return KerasClassifier(name, **params, random_state=random_state, n_threads=n_threads)
@@ -814,6 +844,7 @@ SKOPS_ALLOWED_TYPES: frozenset[str] = frozenset(
         "sklearn.calibration._SigmoidCalibration",
         "genrepipe.preprocess.RowStandardizer",
         f"{__name__}.CalibrationFolds",
+        f"{__name__}.CalibratedSVC",
     }
 )
 
