@@ -17,6 +17,10 @@ min_version("9.0")
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
+# snakemake --report results/report.html: one self-contained HTML file.
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 wildcard_constraints:
     feature_set="|".join(FEATURE_SETS),
@@ -33,6 +37,9 @@ include: "rules/split.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/summary.smk"
+include: "rules/final.smk"
+include: "rules/history.smk"
+include: "rules/report.smk"
 
 
 rule all:
@@ -40,3 +47,10 @@ rule all:
         "results/summary.csv",
         "results/failed_tracks.tsv",
         expand("results/features/{feature_set}.parquet", feature_set=config["features"]["sets"]),
+        rules.plot_results.output,
+        rules.record_run.output,
+        (
+            expand("results/final/{model}/card.json", model=FINAL_MODELS)
+            if config.get("final_models", True)
+            else []
+        ),

@@ -5,11 +5,22 @@ import logging
 
 from snakemake.utils import validate
 
-from genrepipe.config import ConfigError, check_config, dataset_tracks, n_folds
+from genrepipe.config import (
+    ConfigError,
+    check_config,
+    dataset_tracks,
+    min_clip_samples,
+    model_feature_sets,
+    n_folds,
+    schema_error_message,
+)
 from genrepipe.dataset import assign_batches
 
 
-validate(config, schema="../config/schema.yaml")
+try:
+    validate(config, schema="../config/schema.yaml")
+except WorkflowError as error:  # its message is the whole schema: name the key instead
+    raise WorkflowError(f"Invalid configuration: {schema_error_message(error)}") from None
 try:
     check_config(config)
 except (ConfigError, FileNotFoundError) as error:
@@ -26,7 +37,7 @@ if not DISCOVERY.tracks:
 
 TRACKS = DISCOVERY.tracks
 BATCHES = assign_batches(TRACKS, config["features"]["tracks_per_job"])
-FEATURE_SETS = ["seed87", "stats", "logmel", "segment_stats"]
+FEATURE_SETS = ["seed87", "stats", "logmel", "segment_stats", "rich"]
 SCHEME = config["split"]["scheme"]
 FOLDS = list(range(n_folds(config)))
 RUN_MODELS = config["run_models"]
@@ -37,19 +48,54 @@ def feature_file(feature_set, track):
 
 
 def model_spec(model):
-    """The settings of one model that its training reads (not its reference accuracy)."""
+    """The settings of one model that its training reads (not its reference accuracy).
+
+    An ensemble's are its members. A CNN head with a `base` carries the base's
+    settings as `params.cnn`, so it reruns when they change and, without the
+    base's fitted CNN at hand, trains the same CNN itself.
+    """
     spec = config["models"][model]
-    return {key: spec[key] for key in ("estimator", "features", "input")} | {
+    if spec["estimator"] == "ensemble":
+        return {"estimator": "ensemble", "members": list(spec["members"]), "params": {}}
+    settings = {key: spec[key] for key in ("estimator", "features", "input")} | {
         "params": spec.get("params") or {},
         "search": spec.get("search"),
         "vote": spec.get("vote"),
     }
+    if spec.get("base"):
+        base_params = config["models"][spec["base"]].get("params") or {}
+        settings["base"] = spec["base"]
+        settings["params"] = settings["params"] | {"cnn": base_params}
+    return settings
+
+
+def model_features(model):
+    """The feature set(s) a model reads, for the summary: `stats`, or `stats+logmel`."""
+    return "+".join(model_feature_sets(config, model))
+
+
+def model_feature_settings(model):
+    """The settings of the feature set a model reads (none for an ensemble)."""
+    spec = config["models"][model]
+    return config["features"].get(spec["features"]) or {} if "features" in spec else {}
 
 
 def training_inputs(wildcards):
     """Raw features for image models; fold-fitted preprocessed features for the others."""
     spec = config["models"][wildcards.model]
     inputs = {"split": f"results/splits/{wildcards.scheme}.tsv"}
+    scheme, fold = wildcards.scheme, wildcards.fold
+    if spec["estimator"] == "ensemble":  # the members' predictions of the same fold
+        inputs["members"] = [
+            f"results/models/{member}/{scheme}/fold{fold}/predictions.tsv"
+            for member in spec["members"]
+        ]
+        inputs["member_models"] = [
+            f"results/models/{member}/{scheme}/fold{fold}/model" for member in spec["members"]
+        ]
+        return inputs
+    if spec.get("base"):  # the fitted CNN of the same fold
+        inputs["base"] = f"results/models/{spec['base']}/{scheme}/fold{fold}/model"
     if spec["input"] == "image":
         inputs["features"] = f"results/features/{spec['features']}.parquet"
     else:

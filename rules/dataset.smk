@@ -21,6 +21,8 @@ if config["dataset"]["kind"] == "synthetic":
                 f"logs/generate_synthetic/{_batch}.log",
             benchmark:
                 f"benchmarks/generate_synthetic/{_batch}.tsv"
+            group:
+                "tracks"  # per-batch jobs: a cluster profile packs several in one cluster job
             conda:
                 "../envs/genrepipe.yaml"
             script:
@@ -42,10 +44,13 @@ for _batch, _tracks in BATCHES.items():
             sample_rate=config["audio"]["sample_rate"],
             min_duration=config["dataset"]["min_duration"],
             max_duration=config["dataset"]["max_duration"],
+            min_samples=min_clip_samples(config),
         log:
             f"logs/check_audio/{_batch}.log",
         benchmark:
             f"benchmarks/check_audio/{_batch}.tsv"
+        group:
+            "tracks"
         conda:
             "../envs/genrepipe.yaml"
         script:

@@ -27,6 +27,8 @@ for _batch, _tracks in BATCHES.items():
             f"logs/extract_features/{{feature_set}}/{_batch}.log",
         benchmark:
             f"benchmarks/extract_features/{{feature_set}}/{_batch}.tsv"
+        group:
+            "tracks"  # ignored locally; on a cluster, --group-components tracks=N
         conda:
             "../envs/genrepipe.yaml"
         script:

@@ -13,7 +13,7 @@ rule summarize_results:
         ),
     params:
         models=RUN_MODELS,
-        features=[config["models"][model]["features"] for model in RUN_MODELS],
+        features=[model_features(model) for model in RUN_MODELS],
         references=[config["models"][model].get("reference_test_accuracy") for model in RUN_MODELS],
         dataset=config["dataset"]["kind"],
         scheme=SCHEME,

@@ -35,9 +35,7 @@ rule train_model:
         predictions="results/models/{model}/{scheme}/fold{fold}/predictions.tsv",
     params:
         spec=lambda wildcards: model_spec(wildcards.model),
-        feature_settings=lambda wildcards: config["features"][
-            config["models"][wildcards.model]["features"]
-        ],
+        feature_settings=lambda wildcards: model_feature_settings(wildcards.model),
         fold=lambda wildcards: int(wildcards.fold),
         seed=config["seed"],
     threads: config["threads"]["train"]

@@ -215,7 +215,7 @@ def test_logmel_uses_a_fixed_reference() -> None:
 
 
 def test_extract_dispatches_by_name(mixture) -> None:
-    assert set(F.FEATURE_SETS) == {"seed87", "stats", "logmel", "segment_stats"}
+    assert set(F.FEATURE_SETS) == {"seed87", "stats", "logmel", "segment_stats", "rich"}
     out = F.extract("logmel", mixture, SR, {"n_mels": 40})
     np.testing.assert_array_equal(out, F.logmel(mixture, SR, n_mels=40))
     assert F.extract("stats", mixture, SR, {}).shape == (131,)
@@ -224,7 +224,7 @@ def test_extract_dispatches_by_name(mixture) -> None:
 
 def test_extract_rejects_unknown_names_and_params(mixture) -> None:
     with pytest.raises(
-        ValueError, match="unknown feature set .mfcc.*logmel, seed87, segment_stats, stats"
+        ValueError, match="unknown feature set .mfcc.*logmel, rich, seed87, segment_stats, stats"
     ):
         F.extract("mfcc", mixture, SR, {})
     with pytest.raises(ValueError, match="n_frame"):

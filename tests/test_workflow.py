@@ -122,9 +122,19 @@ def test_changing_a_model_setting_reruns_only_that_model(tiny_run, tmp_path):
     override = write_config(tmp_path / "svm_c.yaml", {"models": {"svm": {"params": {"C": 10.0}}}})
     jobs = planned_jobs(tiny_run, TINY_CONFIG, override)
     rules = sorted(rule for rule, _ in jobs)
-    assert rules == ["all", "evaluate_model", "summarize_results", "train_model"]
+    # The svm's fold model and final model, its evaluation and card, and what reads every model.
+    assert rules == [
+        "all",
+        "evaluate_model",
+        "plot_results",
+        "record_run",
+        "summarize_results",
+        "train_final_model",
+        "train_model",
+        "write_model_card",
+    ]
     for rule, wildcards in jobs:
-        if rule in ("train_model", "evaluate_model"):
+        if rule in ("train_model", "evaluate_model", "train_final_model", "write_model_card"):
             assert "model=svm" in wildcards
 
 
@@ -137,8 +147,23 @@ def test_changing_a_feature_setting_reextracts_only_that_set(tiny_run, tmp_path)
         "extract_features_batch0000",
         "extract_features_batch0001",
         "merge_features",
+        # svm_stats reads stats: its preprocessing, fold and final models, evaluation and card
+        "fit_preprocessing",
+        "train_model",
+        "train_final_model",
+        "evaluate_model",
+        "write_model_card",
+        # what reads every model or the stats map
+        "summarize_results",
+        "plot_results",
+        "record_run",
         "all",
     }
+    for rule, wildcards in jobs:
+        if rule in ("train_model", "train_final_model", "evaluate_model", "write_model_card"):
+            assert "model=svm_stats" in wildcards
+        if rule == "fit_preprocessing":
+            assert "feature_set=stats" in wildcards
 
 
 def test_nothing_to_do_after_a_complete_run(tiny_run):

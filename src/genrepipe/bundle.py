@@ -51,5 +51,8 @@ def load_bundle(folder: str | os.PathLike) -> tuple[Any, Any, dict[str, Any]]:
 
 def _estimator_name(model) -> str:
     from genrepipe.models import KerasClassifier
+    from genrepipe.windows import CnnEmbeddingClassifier
 
-    return "estimator.keras" if isinstance(model, KerasClassifier) else "estimator.skops"
+    # A CNN head's archive holds a Keras network too (and its head as skops).
+    keras_based = isinstance(model, KerasClassifier | CnnEmbeddingClassifier)
+    return "estimator.keras" if keras_based else "estimator.skops"

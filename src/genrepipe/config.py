@@ -21,7 +21,14 @@ MATRIX_FEATURE_SETS = ("seed87", "logmel")
 #: on windows and vote per track.
 SEGMENT_FEATURE_SETS = ("segment_stats",)
 #: Estimators whose hyperparameters an inner cross-validation can search.
-SEARCHABLE_ESTIMATORS = ("gmm", "svm")
+SEARCHABLE_ESTIMATORS = ("gmm", "svm", "logreg")
+#: Estimators that read whole per-track matrices (input ``image``).
+IMAGE_ESTIMATORS = ("cnn", "cnn_windows", "cnn_svm", "cnn_gmm")
+#: Estimators on a window CNN's embeddings; their ``base`` may name a ``cnn_windows``
+#: entry whose fitted fold models they reuse instead of training their own CNN.
+EMBEDDING_ESTIMATORS = ("cnn_svm", "cnn_gmm")
+#: The soft-voting ensemble: averages its ``members``' test probabilities, fits nothing.
+ENSEMBLE = "ensemble"
 
 
 class ConfigError(ValueError):
@@ -37,10 +44,22 @@ def check_config(config: Mapping[str, Any]) -> None:
                 f"run_models names {name!r}, which is not defined under models "
                 f"(defined: {', '.join(models)})"
             )
-    for name in config["run_models"]:
+    _check_references(config)
+    if config.get("final_models", True) and any(
+        models[name]["estimator"] == ENSEMBLE for name in config["run_models"]
+    ):
+        raise ConfigError(
+            "run_models holds an ensemble, which has no final model: set final_models: false"
+        )
+    for name in models_in_use(config):
         spec = models[name]
         key = f"models.{name}"
         estimator = spec["estimator"]
+        if estimator == ENSEMBLE:
+            continue
+        for required in ("features", "input"):
+            if required not in spec:
+                raise ConfigError(f"{key}.{required} is required for estimator {estimator!r}")
         check_estimator_params(estimator, spec.get("params") or {}, key=f"{key}.params")
         if spec["input"] == "image" and spec["features"] not in MATRIX_FEATURE_SETS:
             raise ConfigError(
@@ -57,10 +76,15 @@ def check_config(config: Mapping[str, Any]) -> None:
             check_estimator_params(estimator, search["param_grid"], key=f"{key}.search.param_grid")
         if spec["input"] == "image" and spec["features"] in SEGMENT_FEATURE_SETS:
             raise ConfigError(f"{key}: segmented features {spec['features']!r} are not images")
-        if estimator == "cnn" and spec["input"] != "image":
-            raise ConfigError(f"{key}: the cnn estimator needs input: image, got {spec['input']!r}")
-        if estimator != "cnn" and spec["input"] == "image":
-            raise ConfigError(f"{key}: input 'image' is for the cnn estimator, not {estimator!r}")
+        if estimator in IMAGE_ESTIMATORS and spec["input"] != "image":
+            raise ConfigError(
+                f"{key}: the {estimator} estimator needs input: image, got {spec['input']!r}"
+            )
+        if estimator not in IMAGE_ESTIMATORS and spec["input"] == "image":
+            raise ConfigError(
+                f"{key}: input 'image' is for the {', '.join(IMAGE_ESTIMATORS)} estimators, "
+                f"not {estimator!r}"
+            )
 
     dataset = config["dataset"]
     if dataset["kind"] == "gtzan":
@@ -94,6 +118,172 @@ def check_config(config: Mapping[str, Any]) -> None:
         if settings.get("hop_length", 0) > settings.get("n_fft", 2048):
             raise ConfigError(f"features.{set_name}.hop_length must not exceed n_fft")
 
+    # PCA is capped, with a warning, at the training rows a fold has (known only
+    # later); more components than features per row can never work: an error now.
+    pca_components = (config.get("preprocess") or {}).get("pca_components", 900)
+    for name in models_in_use(config):
+        spec = models[name]
+        if spec["estimator"] == ENSEMBLE:
+            continue
+        size = feature_dimension(config, spec["features"])
+        if spec["input"] == "pca" and size is not None and pca_components > size:
+            raise ConfigError(
+                f"preprocess.pca_components={pca_components} exceeds the {size} values per "
+                f"row of feature set {spec['features']!r} read by models.{name} (set it to at "
+                f"most {size}, or change features.{spec['features']})"
+            )
+
+
+#: Defaults of the feature functions in :mod:`genrepipe.features` for the settings
+#: read here. Not imported from there: that module loads librosa, which would slow
+#: every parse of the workflow; tests/test_config_validation.py keeps them equal.
+FEATURE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "seed87": {"n_frames": 1400, "n_fft": 2048, "n_mfcc": 20, "n_mels": 20},
+    "stats": {"n_fft": 2048, "n_mfcc": 20},
+    "segment_stats": {"n_fft": 2048, "n_mfcc": 20},
+    "rich": {"n_fft": 2048, "n_mfcc": 20, "tempo_bands": 8},
+    "logmel": {"n_fft": 1024, "n_mels": 96, "n_frames": None},
+}
+
+
+def feature_settings(config: Mapping[str, Any], feature_set: str) -> dict[str, Any]:
+    """The settings of a feature set: the config's, over the feature function's defaults."""
+    defaults = FEATURE_DEFAULTS.get(feature_set, {})
+    return defaults | dict(config["features"].get(feature_set) or {})
+
+
+def feature_dimension(config: Mapping[str, Any], feature_set: str) -> int | None:
+    """Values per row that preprocessing sees: per track, or per window of a segmented set.
+
+    ``seed87`` is ``(n_mfcc + n_mels + 47) x n_frames`` (``seed87_row_names``),
+    ``stats`` and each window of ``segment_stats`` ``4 n_mfcc + 51`` values
+    (``stats_feature_names``: mean and std of 2 n_mfcc + 25 frame features, and
+    the tempo), ``rich`` ``8 n_mfcc + 2 tempo_bands + 141`` (``rich_feature_names``),
+    ``logmel`` ``n_mels x n_frames``; ``None`` where it is not known before the
+    clips are (``logmel`` without ``n_frames``, a feature set not listed here).
+    """
+    settings = feature_settings(config, feature_set)
+    if feature_set == "seed87":
+        return (settings["n_mfcc"] + settings["n_mels"] + 47) * settings["n_frames"]
+    if feature_set in ("stats", "segment_stats"):
+        return 2 * (2 * settings["n_mfcc"] + 25) + 1
+    if feature_set == "rich":  # rich_feature_names: stats, tonal, tempo and window statistics
+        return 8 * settings["n_mfcc"] + 2 * settings["tempo_bands"] + 141
+    if feature_set == "logmel" and settings.get("n_frames"):
+        return settings["n_mels"] * settings["n_frames"]
+    return None
+
+
+def extracted_feature_sets(config: Mapping[str, Any]) -> list[str]:
+    """Feature sets a run extracts: ``features.sets`` and those of the models in ``run_models``."""
+    sets = list(config["features"].get("sets") or [])
+    for name in models_in_use(config):
+        for feature_set in model_feature_sets(config, name):
+            if feature_set not in sets:
+                sets.append(feature_set)
+    return sets
+
+
+def _check_references(config: Mapping[str, Any]) -> None:
+    """Check the models that other models name: an ensemble's members, a CNN head's base."""
+    models = config["models"]
+    for name, spec in models.items():
+        key = f"models.{name}"
+        if spec["estimator"] == ENSEMBLE:
+            members = spec.get("members") or []
+            if len(members) < 2:
+                raise ConfigError(f"{key}.members must name at least 2 models, got {members}")
+            for member in members:
+                if member not in models:
+                    raise ConfigError(f"{key}.members names {member!r}, which is not defined")
+                if models[member]["estimator"] == ENSEMBLE:
+                    raise ConfigError(f"{key}.members: {member!r} is an ensemble itself")
+            extra = sorted(k for k in ("params", "search", "vote", "base") if spec.get(k))
+            if extra:
+                raise ConfigError(f"{key}: an ensemble fits nothing; remove {', '.join(extra)}")
+        elif spec.get("members"):
+            raise ConfigError(f"{key}.members is only for estimator {ENSEMBLE!r}")
+        base = spec.get("base")
+        if base is None:
+            continue
+        if spec["estimator"] not in EMBEDDING_ESTIMATORS:
+            raise ConfigError(f"{key}.base is only for {', '.join(EMBEDDING_ESTIMATORS)}")
+        if base not in models or models[base]["estimator"] != "cnn_windows":
+            raise ConfigError(f"{key}.base must name a cnn_windows model, got {base!r}")
+        for setting in ("features", "input"):
+            if models[base].get(setting) != spec.get(setting):
+                raise ConfigError(
+                    f"{key}.{setting} must equal that of its base {base!r} "
+                    f"({models[base].get(setting)!r})"
+                )
+        if "cnn" in (spec.get("params") or {}):
+            raise ConfigError(
+                f"{key}.params.cnn: the CNN is that of base {base!r}; set it there instead"
+            )
+
+
+def models_in_use(config: Mapping[str, Any]) -> list[str]:
+    """``run_models``, then the models they need: ensemble members and CNN bases."""
+    models = config["models"]
+    names: list[str] = []
+    pending = list(config["run_models"])
+    while pending:
+        name = pending.pop(0)
+        if name in names or name not in models:
+            continue
+        names.append(name)
+        spec = models[name]
+        pending += list(spec.get("members") or []) + ([spec["base"]] if spec.get("base") else [])
+    return names
+
+
+def model_feature_sets(config: Mapping[str, Any], name: str) -> list[str]:
+    """Feature sets a model reads: its own, or for an ensemble its members' (in order)."""
+    spec = config["models"][name]
+    if spec["estimator"] != ENSEMBLE:
+        return [spec["features"]]
+    sets: list[str] = []
+    for member in spec.get("members") or []:
+        for feature_set in model_feature_sets(config, member):
+            if feature_set not in sets:
+                sets.append(feature_set)
+    return sets
+
+
+def min_clip_samples(config: Mapping[str, Any]) -> int:
+    """The longest analysis window (``n_fft``) of the extracted feature sets, in samples."""
+    sets = extracted_feature_sets(config)
+    return max(feature_settings(config, s).get("n_fft", 0) for s in sets)
+
+
+def schema_error_message(error: BaseException) -> str:
+    """One line naming the key of a config that ``config/schema.yaml`` refuses, and why.
+
+    ``error`` is the ``WorkflowError`` of ``snakemake.utils.validate`` (raised while
+    handling jsonschema's ``ValidationError``, its ``__context__``) or that
+    ``ValidationError`` itself.
+    """
+    from jsonschema import ValidationError
+
+    candidates = (error, error.__cause__, error.__context__)
+    found = next((e for e in candidates if isinstance(e, ValidationError)), None)
+    if found is None:
+        return str(error)
+    path = ".".join(str(part) for part in found.absolute_path)
+    prefix = f"{path}." if path else ""
+    if found.validator == "additionalProperties" and isinstance(found.instance, Mapping):
+        known = sorted(found.schema.get("properties") or {})
+        unknown = sorted(str(key) for key in found.instance if key not in known)
+        where = f"under {path}" if path else "at the top level"
+        return (
+            f"{', '.join(prefix + key for key in unknown)}: unknown setting {where} "
+            f"(misspelled? known: {', '.join(known)})"
+        )
+    if found.validator == "required" and isinstance(found.instance, Mapping):
+        missing = [key for key in found.validator_value if key not in found.instance]
+        return f"{', '.join(prefix + key for key in missing)}: required setting is missing"
+    return f"{path or 'the configuration'}: {found.message}"
+
 
 def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: str) -> None:
     """Raise :class:`ConfigError` if ``params`` are not arguments of ``estimator``.
@@ -101,11 +291,11 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
     Only the names are checked here, from the constructor's signature, without
     importing TensorFlow; values are checked by the estimator when it is built.
     """
-    from genrepipe.models import MODEL_NAMES, allowed_params
+    from genrepipe.models import ESTIMATOR_NAMES, allowed_params
 
-    if estimator not in MODEL_NAMES:
+    if estimator not in ESTIMATOR_NAMES:
         raise ConfigError(
-            f"{key}: unknown estimator {estimator!r} (known: {', '.join(MODEL_NAMES)})"
+            f"{key}: unknown estimator {estimator!r} (known: {', '.join(ESTIMATOR_NAMES)})"
         )
     allowed = sorted(allowed_params(estimator))
     for name, value in params.items():
@@ -118,6 +308,11 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
                 f"{key}.{name} is not a setting of the {estimator} model "
                 f"(settings: {', '.join(allowed)})"
             )
+        if name == "cnn" and estimator in EMBEDDING_ESTIMATORS:
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{key}.cnn must be a mapping of cnn_windows settings")
+            check_estimator_params("cnn_windows", value, key=f"{key}.cnn")
+            continue
         if isinstance(value, int | float) and not isinstance(value, bool):
             if name in _POSITIVE and value <= 0:
                 raise ConfigError(f"{key}.{name} must be positive, got {value}")
@@ -137,6 +332,9 @@ _POSITIVE = {
     "learning_rate",
     "kernel_size",
     "patience",
+    "window_frames",
+    "hop_frames",
+    "crops_per_track",
 }
 _FRACTIONS = {"dropout", "validation_fraction"}
 

@@ -102,6 +102,10 @@ def discover_tracks(
                     (str(file), f"not an audio file extension ({file.suffix or 'none'})")
                 )
                 continue
+            if "{" in file.name or "}" in file.name:
+                # Snakemake reads braces in a path as a wildcard: one such name stops the run.
+                skipped.append((str(file), "file name holds { or }, which Snakemake cannot use"))
+                continue
             track_id = file.stem
             if track_id in seen:
                 skipped.append(

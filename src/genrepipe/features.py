@@ -18,6 +18,10 @@ are offered, registered by name in :data:`FEATURE_SETS` and dispatched by
     plus a global tempo, for fast classic models.
 ``logmel``
     A log-mel spectrogram in dB against a fixed reference, for CNNs.
+``rich``
+    The ``stats`` vector plus tonnetz and CQT chroma, tempogram bands, pulse
+    clarity and onset rate, and window-level statistics of the frame
+    features (:func:`rich`); costs less CPU per track than ``seed87``.
 
 Notes
 -----
@@ -39,6 +43,9 @@ The sharing in :func:`seed87` relies on these details of librosa 0.11:
   ``estimate_tuning(y=y, bins_per_octave=36)``, i.e. ``piptrack`` on a
   magnitude STFT with ``n_fft=2048, hop_length=512``; when the shared STFT
   has exactly those settings it is reused for the tuning estimate.
+* Both tuning estimates (the CQT's, and ``chroma_stft``'s on the power
+  spectrogram) and the CQT's filter banks are computed by
+  :mod:`genrepipe.librosa_reuse`, with librosa's values and less work.
 """
 
 from __future__ import annotations
@@ -50,11 +57,15 @@ from typing import Any
 import librosa
 import numpy as np
 
+from genrepipe.librosa_reuse import cached_cqt_filters, estimate_tuning
+
 __all__ = [
     "FEATURE_SETS",
     "extract",
     "feature_names",
     "logmel",
+    "rich",
+    "rich_feature_names",
     "seed87",
     "seed87_reference",
     "seed87_row_names",
@@ -258,18 +269,23 @@ def seed87_reference(
 
 
 def _shared_cqt(y: np.ndarray, sr: float, hop_length: int, tuning: float | None) -> np.ndarray:
-    """The magnitude CQT that ``chroma_cqt(y=...)`` / ``chroma_cens(y=...)`` build."""
-    return np.abs(
-        librosa.cqt(
-            y,
-            sr=sr,
-            hop_length=hop_length,
-            fmin=None,
-            n_bins=_CQT_N_OCTAVES * _CQT_BINS_PER_OCTAVE,
-            bins_per_octave=_CQT_BINS_PER_OCTAVE,
-            tuning=tuning,
+    """The magnitude CQT that ``chroma_cqt(y=...)`` / ``chroma_cens(y=...)`` build.
+
+    Filter banks are reused across octaves and tracks (same values; see
+    :func:`genrepipe.librosa_reuse.cached_cqt_filters`).
+    """
+    with cached_cqt_filters():
+        return np.abs(
+            librosa.cqt(
+                y,
+                sr=sr,
+                hop_length=hop_length,
+                fmin=None,
+                n_bins=_CQT_N_OCTAVES * _CQT_BINS_PER_OCTAVE,
+                bins_per_octave=_CQT_BINS_PER_OCTAVE,
+                tuning=tuning,
+            )
         )
-    )
 
 
 def seed87(
@@ -342,13 +358,16 @@ def seed87(
     contrast = feat.spectral_contrast(
         S=mag, sr=sr, n_bands=_CONTRAST_BANDS, fmin=_CONTRAST_FMIN, **stft_kw
     )
-    chroma_stft = feat.chroma_stft(S=power, sr=sr, **stft_kw)
+    # chroma_stft(tuning=None) runs estimate_tuning(S=power, bins_per_octave=12): the same
+    # estimate, on the rows piptrack reads only (genrepipe.librosa_reuse).
+    chroma_tuning = estimate_tuning(power, sr, bins_per_octave=_N_CHROMA)
+    chroma_stft = feat.chroma_stft(S=power, sr=sr, tuning=chroma_tuning, **stft_kw)
 
     # cqt(tuning=None) would run estimate_tuning(y=y), i.e. piptrack on the magnitude
     # STFT with n_fft=2048, hop=512: reuse ours when it has exactly those settings.
     tuning = None
     if n_fft == _TUNING_N_FFT and hop_length == _TUNING_HOP:
-        tuning = librosa.estimate_tuning(S=mag, sr=sr, bins_per_octave=_CQT_BINS_PER_OCTAVE)
+        tuning = estimate_tuning(mag, sr, bins_per_octave=_CQT_BINS_PER_OCTAVE)
     cqt_mag = _shared_cqt(y, sr, hop_length, tuning)
     cens = feat.chroma_cens(C=cqt_mag, sr=sr, hop_length=hop_length)
     chroma_cqt = feat.chroma_cqt(C=cqt_mag, sr=sr, hop_length=hop_length)
@@ -494,7 +513,13 @@ def _stats_frames(
             feat.spectral_contrast(
                 S=mag, sr=sr, n_bands=_CONTRAST_BANDS, fmin=_CONTRAST_FMIN, **stft_kw
             ),
-            feat.chroma_stft(S=power, sr=sr, **stft_kw),
+            # tuning: librosa's own estimate (chroma_stft's tuning=None), computed cheaper.
+            feat.chroma_stft(
+                S=power,
+                sr=sr,
+                tuning=estimate_tuning(power, sr, bins_per_octave=_N_CHROMA),
+                **stft_kw,
+            ),
         ]
     ).astype(np.float64)
     return frames, onset_env
@@ -554,6 +579,212 @@ def segment_stats(
         )
         rows.append(_summarize(frames[:, start:stop], tempo))
     return np.stack(rows)
+
+
+# --------------------------------------------------------------------------- rich
+
+#: CQT layout of the tonal features of :func:`rich` (as ``chroma_cqt``'s defaults).
+_RICH_CQT_BINS_PER_OCTAVE = 36
+#: Tempo range (BPM) that :func:`rich` splits into log-spaced tempogram bands.
+_RICH_TEMPO_RANGE = (30.0, 300.0)
+#: Seconds of onset envelope per tempogram column: ``librosa.feature.tempo``'s ``ac_size``.
+_RICH_AC_SIZE = 8.0
+_N_TONNETZ = 6
+
+
+def _rich_tempo_edges(tempo_bands: int) -> np.ndarray:
+    """BPM edges of the log-spaced tempogram bands, from 30 to 300 BPM."""
+    low, high = _RICH_TEMPO_RANGE
+    return np.geomspace(low, high, tempo_bands + 1)
+
+
+def rich_feature_names(n_mfcc: int = 20, tempo_bands: int = 8) -> list[str]:
+    """Name the entries of a :func:`rich` vector, in order.
+
+    Parameters
+    ----------
+    n_mfcc : int
+        Number of MFCCs.
+    tempo_bands : int
+        Number of tempogram bands.
+
+    Returns
+    -------
+    list of str
+        The :func:`stats_feature_names`, then ``tonnetz_X_mean/std``,
+        ``chroma_cqt_XX_mean/std``, ``tempogram_<lo>_<hi>bpm_mean/std``,
+        ``pulse_clarity``, ``onset_rate``, ``onset_strength_mean/std``, then
+        for every frame feature of :func:`stats` ``win_<row>_mean_std`` (spread
+        of the window means over the track) and ``win_<row>_std_mean`` (mean
+        within-window spread); 317 names with the defaults.
+    """
+    n_mfcc = _check_positive_int("n_mfcc", n_mfcc)
+    tempo_bands = _check_positive_int("tempo_bands", tempo_bands)
+    names = stats_feature_names(n_mfcc)
+    for block in (
+        [f"tonnetz_{i}" for i in range(_N_TONNETZ)],
+        [f"chroma_cqt_{i:02d}" for i in range(_N_CHROMA)],
+    ):
+        names += [f"{row}_mean" for row in block] + [f"{row}_std" for row in block]
+    edges = _rich_tempo_edges(tempo_bands)
+    bands = [
+        f"tempogram_{lo:.0f}_{hi:.0f}bpm" for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+    ]
+    names += [f"{band}_mean" for band in bands] + [f"{band}_std" for band in bands]
+    names += ["pulse_clarity", "onset_rate", "onset_strength_mean", "onset_strength_std"]
+    rows = _stats_row_names(n_mfcc)
+    names += [f"win_{row}_mean_std" for row in rows] + [f"win_{row}_std_mean" for row in rows]
+    return names
+
+
+def window_summary(frames: np.ndarray, window_frames: int) -> np.ndarray:
+    """Spread of window means and mean of window spreads of each frame feature.
+
+    Windows of ``window_frames`` frames start every ``window_frames // 2``
+    frames (half overlap); a clip shorter than one window is one window.
+
+    Parameters
+    ----------
+    frames : numpy.ndarray
+        Frame features, shape ``(n_rows, n_frames)``.
+    window_frames : int
+        Frames per window.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(2 * n_rows,)``: the standard deviation across windows of each
+        row's per-window mean, then the mean across windows of each row's
+        per-window standard deviation.
+    """
+    frames = np.asarray(frames, dtype=np.float64)
+    n_frames = frames.shape[1]
+    window_frames = min(_check_positive_int("window_frames", window_frames), n_frames)
+    hop = max(1, window_frames // 2)
+    starts = np.arange(0, n_frames - window_frames + 1, hop)
+    # Window sums from cumulative sums: every window costs O(1) per row.
+    zero = np.zeros((frames.shape[0], 1))
+    c1 = np.concatenate([zero, np.cumsum(frames, axis=1)], axis=1)
+    c2 = np.concatenate([zero, np.cumsum(frames**2, axis=1)], axis=1)
+    mean = (c1[:, starts + window_frames] - c1[:, starts]) / window_frames
+    mean_sq = (c2[:, starts + window_frames] - c2[:, starts]) / window_frames
+    std = np.sqrt(np.maximum(mean_sq - mean**2, 0.0))
+    return np.concatenate([mean.std(axis=1), std.mean(axis=1)])
+
+
+def rich(
+    y: np.ndarray,
+    sr: int,
+    *,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    n_mfcc: int = 20,
+    window: float = 3.0,
+    tonal_hop_length: int = 2048,
+    tempo_bands: int = 8,
+) -> np.ndarray:
+    """The :func:`stats` vector plus tonal, rhythm and window-level statistics.
+
+    On top of :func:`stats` (computed the same way, so its entries are equal):
+
+    * tonality: mean and standard deviation of the 6 tonnetz coordinates and of
+      the 12 CQT chroma bins, from one magnitude CQT of 7 octaves at 36 bins
+      per octave with a hop of ``tonal_hop_length`` (harmony changes slowly;
+      a coarse hop keeps the CQT cheap) and no tuning estimate (three bins per
+      semitone absorb a detuning of a third of a semitone);
+    * rhythm: the autocorrelation tempogram of the onset envelope (8 s
+      windows, the one ``librosa.feature.tempo`` uses, computed once and shared
+      with the tempo), averaged in ``tempo_bands`` log-spaced bands from 30 to
+      300 BPM, mean and standard deviation over time; the pulse clarity (the
+      highest average autocorrelation in that range); the onset rate (onsets
+      per second); mean and standard deviation of the onset strength;
+    * texture over time: the frame features of :func:`stats` summarized over
+      half-overlapping windows of ``window`` seconds (see
+      :func:`window_summary`).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Mono waveform, 1-D floating array of at least ``n_fft`` samples.
+    sr : int
+        Sample rate in Hz (must exceed 12800 Hz for spectral contrast).
+    n_fft, hop_length, n_mfcc
+        As for :func:`stats`.
+    window : float
+        Seconds per window of the window-level statistics.
+    tonal_hop_length : int
+        Hop of the CQT of the tonal features, in samples.
+    tempo_bands : int
+        Number of tempogram bands.
+
+    Returns
+    -------
+    numpy.ndarray
+        1-D float32 vector named by :func:`rich_feature_names`.
+
+    Raises
+    ------
+    ValueError
+        On an invalid waveform or setting.
+    """
+    if not window > 0:
+        raise ValueError(f"window must be positive seconds, got {window!r}")
+    tonal_hop_length = _check_positive_int("tonal_hop_length", tonal_hop_length)
+    tempo_bands = _check_positive_int("tempo_bands", tempo_bands)
+    frames, onset_env = _stats_frames(y, sr, n_fft=n_fft, hop_length=hop_length, n_mfcc=n_mfcc)
+    feat = librosa.feature
+
+    # One tempogram for the tempo of stats and the rhythm features.
+    ac_frames = int(librosa.time_to_frames(_RICH_AC_SIZE, sr=sr, hop_length=hop_length))
+    tempogram = feat.tempogram(
+        onset_envelope=onset_env, sr=sr, hop_length=hop_length, win_length=ac_frames
+    )
+    tempo = feat.tempo(onset_envelope=onset_env, sr=sr, hop_length=hop_length, tg=tempogram)
+    bpms = librosa.tempo_frequencies(ac_frames, sr=sr, hop_length=hop_length)
+    edges = _rich_tempo_edges(tempo_bands)
+    band_rows = []
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        lags = (bpms >= low) & (bpms < high)
+        if not lags.any():  # a band narrower than one lag: take the nearest lag
+            lags = np.zeros_like(lags)
+            lags[np.argmin(np.abs(np.log(bpms[1:] / np.sqrt(low * high)))) + 1] = True
+        band_rows.append(tempogram[lags].mean(axis=0))
+    bands = np.vstack(band_rows)
+    in_range = (bpms >= edges[0]) & (bpms <= edges[-1])
+    pulse_clarity = float(tempogram[in_range].mean(axis=1).max()) if in_range.any() else 0.0
+    onsets = librosa.onset.onset_detect(onset_envelope=onset_env, sr=sr, hop_length=hop_length)
+    onset_rate = len(onsets) / (len(y) / sr)
+
+    with cached_cqt_filters():
+        cqt = np.abs(
+            librosa.cqt(
+                y,
+                sr=sr,
+                hop_length=tonal_hop_length,
+                n_bins=_CQT_N_OCTAVES * _RICH_CQT_BINS_PER_OCTAVE,
+                bins_per_octave=_RICH_CQT_BINS_PER_OCTAVE,
+                tuning=0.0,
+            )
+        )
+    chroma = feat.chroma_cqt(
+        C=cqt, sr=sr, hop_length=tonal_hop_length, bins_per_octave=_RICH_CQT_BINS_PER_OCTAVE
+    )
+    tonnetz = feat.tonnetz(chroma=chroma, sr=sr)
+
+    window_frames = max(2, int(round(window * sr / hop_length)))
+    return np.concatenate(
+        [
+            _summarize(frames, tempo),
+            tonnetz.mean(axis=1),
+            tonnetz.std(axis=1),
+            chroma.mean(axis=1),
+            chroma.std(axis=1),
+            bands.mean(axis=1),
+            bands.std(axis=1),
+            [pulse_clarity, onset_rate, onset_env.mean(), onset_env.std()],
+            window_summary(frames, window_frames),
+        ]
+    ).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- logmel
@@ -636,6 +867,7 @@ FEATURE_SETS: dict[str, Callable[..., np.ndarray]] = {
     "stats": stats,
     "logmel": logmel,
     "segment_stats": segment_stats,
+    "rich": rich,
 }
 
 
@@ -691,7 +923,12 @@ def extract(
             f"unknown parameter(s) {unknown} for feature set {feature_set!r}; "
             f"accepted: {sorted(accepted)}"
         )
-    out = np.asarray(func(y, sr, **params))
+    try:
+        out = np.asarray(func(y, sr, **params))
+    except librosa.util.exceptions.ParameterError as error:
+        # librosa's own check (e.g. "Input must be finite" once a very loud float
+        # clip overflows float32 in the STFT) is not a ValueError: make it one.
+        raise ValueError(f"features of {feature_set!r} cannot be computed: {error}") from None
     n_bad = int(np.count_nonzero(~np.isfinite(out)))
     if n_bad:
         raise ValueError(
@@ -729,4 +966,8 @@ def feature_names(feature_set: str, params: Mapping[str, Any] | None = None) -> 
         return seed87_row_names(n_mfcc=params.get("n_mfcc", 20), n_mels=params.get("n_mels", 20))
     if feature_set in ("stats", "segment_stats"):
         return stats_feature_names(n_mfcc=params.get("n_mfcc", 20))
+    if feature_set == "rich":
+        return rich_feature_names(
+            n_mfcc=params.get("n_mfcc", 20), tempo_bands=params.get("tempo_bands", 8)
+        )
     return None

@@ -18,6 +18,11 @@ only, so a workflow config dict maps one to one onto a model (see
 ``nn`` and ``cnn``
     :class:`KerasClassifier`, a small dense network on feature vectors or a
     small convolutional network on feature images.
+``logreg``
+    A scikit-learn :class:`~sklearn.linear_model.LogisticRegression`.
+``cnn_windows``, ``cnn_svm``, ``cnn_gmm``
+    A CNN on log-mel windows with augmentation, and an SVM or GMMs on its
+    embeddings; see :mod:`genrepipe.windows`.
 
 Persistence (:func:`save_model`, :func:`load_model`) writes one file per model
 in every case, atomically: scikit-learn models as a ``skops`` file (never a
@@ -44,6 +49,7 @@ from numpy.typing import ArrayLike
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import BaseCrossValidator, StratifiedKFold, train_test_split
 from sklearn.svm import SVC
@@ -53,6 +59,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 from genrepipe.io import atomic_path
 
 __all__ = [
+    "ESTIMATOR_NAMES",
     "MODEL_NAMES",
     "SKOPS_ALLOWED_TYPES",
     "GaussianMixtureClassifier",
@@ -65,6 +72,10 @@ __all__ = [
 
 #: The model names the workflow knows, in the order of the reference study.
 MODEL_NAMES: tuple[str, ...] = ("gmm", "svm", "nn", "cnn")
+#: Every estimator :func:`make_model` builds: the reference four, logistic regression,
+#: the window CNN and classifiers on its embeddings (the last three in
+#: :mod:`genrepipe.windows`).
+ESTIMATOR_NAMES: tuple[str, ...] = (*MODEL_NAMES, "logreg", "cnn_windows", "cnn_svm", "cnn_gmm")
 
 
 # --------------------------------------------------------------------------- GMM
@@ -727,7 +738,6 @@ class CalibratedSVC(CalibratedClassifierCV):
         return super().fit(X, y, **fit_params)
 
 
-
 class CalibrationFolds(BaseCrossValidator):
     """Stratified folds for probability calibration that also work on tiny classes.
 
@@ -764,6 +774,19 @@ def allowed_params(name: str) -> frozenset[str]:
         keys = set(GaussianMixtureClassifier().get_params()) - {"random_state"}
     elif name == "svm":
         keys = set(SVC().get_params()) - {"random_state", "probability"}
+    elif name == "logreg":
+        keys = set(LogisticRegression().get_params()) - {"random_state", "penalty"}
+    elif name == "cnn_windows":
+        from genrepipe.windows import WindowCNNClassifier
+
+        keys = set(WindowCNNClassifier().get_params()) - {
+            "architecture",
+            "random_state",
+            "n_threads",
+        }
+    elif name in ("cnn_svm", "cnn_gmm"):
+        # The head's settings, and `cnn`: the settings of the window CNN it trains.
+        keys = set(allowed_params(name.removeprefix("cnn_"))) | {"cnn"}
     else:
         keys = set(_KERAS_COMMON_PARAMS | _KERAS_ARCH_PARAMS[name])
     return frozenset(keys)
@@ -780,8 +803,14 @@ def make_model(
 
     Parameters
     ----------
-    name : {"gmm", "svm", "nn", "cnn"}
-        The model, one of :data:`MODEL_NAMES`.
+    name : {"gmm", "svm", "nn", "cnn", "logreg", "cnn_windows", "cnn_svm", "cnn_gmm"}
+        The model, one of :data:`ESTIMATOR_NAMES`. ``logreg`` is a
+        :class:`sklearn.linear_model.LogisticRegression` (``max_iter`` 5000
+        unless given); ``cnn_windows`` a
+        :class:`genrepipe.windows.WindowCNNClassifier`; ``cnn_svm`` and
+        ``cnn_gmm`` a :class:`genrepipe.windows.CnnEmbeddingClassifier` whose
+        ``params`` are the head's (as for ``svm`` / ``gmm``) plus ``cnn``, a
+        mapping of the window CNN's settings.
     params : mapping or None
         Constructor arguments: of :class:`GaussianMixtureClassifier` for
         ``gmm``, of :class:`sklearn.svm.SVC` for ``svm`` (e.g. ``kernel``, ``C``,
@@ -808,8 +837,8 @@ def make_model(
     ValueError
         For an unknown model name, or a key of ``params`` the model does not take.
     """
-    if name not in MODEL_NAMES:
-        raise ValueError(f"unknown model {name!r}; known models: {', '.join(MODEL_NAMES)}")
+    if name not in ESTIMATOR_NAMES:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(ESTIMATOR_NAMES)}")
     params = dict(params or {})
     allowed = allowed_params(name)
     unknown = sorted(str(key) for key in params if key not in allowed)
@@ -824,6 +853,27 @@ def make_model(
         svc = SVC(**params, random_state=random_state)
         return CalibratedSVC(
             svc, method="sigmoid", cv=CalibrationFolds(5, random_state=random_state), ensemble=False
+        )
+    if name == "logreg":
+        params.setdefault("max_iter", 5000)
+        return LogisticRegression(**params, random_state=random_state)
+    if name == "cnn_windows":
+        from genrepipe.windows import WindowCNNClassifier
+
+        return WindowCNNClassifier(**params, random_state=random_state, n_threads=n_threads)
+    if name in ("cnn_svm", "cnn_gmm"):
+        from genrepipe.windows import CnnEmbeddingClassifier
+
+        cnn_params = params.pop("cnn", None) or {}
+        unknown = sorted(set(cnn_params) - allowed_params("cnn_windows"))
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {unknown} for the cnn of model {name!r}")
+        return CnnEmbeddingClassifier(
+            name.removeprefix("cnn_"),
+            head_params=params,
+            cnn_params=cnn_params,
+            random_state=random_state,
+            n_threads=n_threads,
         )
     return KerasClassifier(name, **params, random_state=random_state, n_threads=n_threads)
 
@@ -873,6 +923,11 @@ def save_model(model: BaseEstimator, path: str | os.PathLike) -> None:
     """
     if isinstance(model, KerasClassifier):
         _save_keras(model, Path(path))
+        return
+    if type(model).__name__ == "CnnEmbeddingClassifier":
+        from genrepipe.windows import save_embedding_classifier
+
+        save_embedding_classifier(model, Path(path))
         return
     if not isinstance(model, BaseEstimator):
         raise TypeError(f"expected a scikit-learn estimator, got {type(model).__name__}")
@@ -948,6 +1003,10 @@ def load_model(path: str | os.PathLike) -> BaseEstimator:
         raise ValueError(f"{path} is not a model file written by save_model") from err
     if _KERAS_ARCHIVE_META in names:
         return _load_keras(path)
+    if "genrepipe_composite.json" in names:
+        from genrepipe.windows import load_embedding_classifier
+
+        return load_embedding_classifier(path)
     if "schema.json" not in names:
         raise ValueError(f"{path} is not a model file written by save_model")
     import skops.io as sio
@@ -983,7 +1042,12 @@ def _load_keras(path: Path) -> KerasClassifier:
     for key in _KERAS_TUPLE_PARAMS:
         if isinstance(params.get(key), list):
             params[key] = tuple(params[key])
-    model = KerasClassifier(**params)
+    if params.get("architecture") == "cnn_windows":
+        from genrepipe.windows import WindowCNNClassifier
+
+        model = WindowCNNClassifier(**params)
+    else:
+        model = KerasClassifier(**params)
     model.classes_ = np.asarray(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
     model.model_ = network
     model.history_ = {k: [float(v) for v in vals] for k, vals in meta["history"].items()}

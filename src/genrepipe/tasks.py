@@ -72,12 +72,23 @@ def check_audio(
     sr: int,
     min_duration: float,
     max_duration: float,
+    min_samples: int = 0,
 ) -> pd.DataFrame:
-    """Decode every clip of a batch; write a table of ``status`` (ok/failed) with reasons."""
+    """Decode every clip of a batch; write a table of ``status`` (ok/failed) with reasons.
+
+    ``min_samples`` (the longest analysis window, ``n_fft``, of the extracted
+    feature sets) leaves out clips too short for any feature, whatever
+    ``min_duration`` says.
+    """
     rows = []
     for path, track, genre in zip(paths, tracks, genres, strict=True):
         try:
             y = load_audio(path, sr=sr, min_duration=min_duration, max_duration=max_duration)
+            if y.size < min_samples:
+                raise AudioError(
+                    f"{path}: clip of {y.size} samples is shorter than one analysis window "
+                    f"(n_fft={min_samples})"
+                )
             rows.append((track, genre, path, round(y.size / sr, 3), "ok", ""))
         except AudioError as error:
             logger.warning("left out %s: %s", track, error)
@@ -154,8 +165,10 @@ def extract_features(
             features = extract(feature_set, y, sr, settings)
             status, reason = "ok", ""
         except (AudioError, ValueError) as error:
-            logger.warning("%s: %s", track, error)
-            features, status, reason = FAILED_FEATURES, "failed", str(error)
+            # AudioError messages start with the path; name the file in the others too.
+            reason = str(error) if isinstance(error, AudioError) else f"{path}: {error}"
+            logger.warning("%s: %s", track, reason)
+            features, status = FAILED_FEATURES, "failed"
         save_npy(output, features)
         rows.append((track, status, reason, round(time.process_time() - start, 4)))
         progress.step()
@@ -170,12 +183,21 @@ def merge_features(
     genres: Sequence[str],
     table_out,
     failed_out,
+    reports: Sequence[str] = (),
 ) -> None:
-    """Stream the per-track files of one feature set into one parquet table."""
+    """Stream the per-track files of one feature set into one parquet table.
+
+    Tracks whose features failed (an empty array) or are not finite are left
+    out and listed in ``failed_out`` with the reason from the batch ``reports``.
+    """
     from genrepipe.feature_table import write_feature_table
     from genrepipe.features import feature_names
 
     failed = []
+    reasons = {}
+    for report in reports:
+        batch = read_table(report)
+        reasons |= dict(zip(batch["track"], batch["reason"].fillna(""), strict=True))
 
     def rows():
         progress = Progress(len(paths), f"merging {feature_set}", logger)
@@ -183,7 +205,11 @@ def merge_features(
             array = load_npy(path)
             progress.step()
             if array.size == 0:
-                failed.append((track, genre, f"{feature_set} features could not be extracted"))
+                reason = reasons.get(track) or f"{path}: {feature_set} features could not be made"
+                failed.append((track, genre, reason))
+                continue
+            if not np.isfinite(array).all():  # never let NaN or inf reach a model
+                failed.append((track, genre, f"{path}: {feature_set} features are not finite"))
                 continue
             yield track, genre, array
 
@@ -230,7 +256,9 @@ def make_split(
     summary = {
         "scheme": scheme,
         "n_folds": int(split["fold"].nunique()),
-        "tracks_per_fold": {str(f): {k: int(v) for k, v in c.items()} for f, c in counts.iterrows()},
+        "tracks_per_fold": {
+            str(f): {k: int(v) for k, v in c.items()} for f, c in counts.iterrows()
+        },
         "listed_missing": missing,
     }
     with atomic_path(report) as tmp:
@@ -277,14 +305,57 @@ def fit_preprocessing(
     """
     from genrepipe.feature_table import read_feature_index, read_feature_table, write_feature_table
     from genrepipe.models import save_model
-    from genrepipe.preprocess import flatten, make_preprocessor
-    from genrepipe.segments import expand_windows
 
     feature_set = Path(features_table).stem
     ids, _ = read_feature_index(features_table)
     rows = fold_rows(split_table, fold, ids)
     _, _, X = read_feature_table(features_table, tracks=list(rows["track"]))
     train = (rows["subset"] == "train").to_numpy()
+    transform, Z = fit_transform_features(
+        X, train, feature_set, preprocessing, pca_components=pca_components, seed=seed
+    )
+    save_model(transform, transform_out)
+    write_feature_table(
+        features_out,
+        zip(rows["track"], rows["genre"], Z, strict=True),
+        feature_set=f"{feature_set}-{preprocessing}",
+    )
+
+
+def fit_transform_features(
+    X: np.ndarray,
+    train: np.ndarray,
+    feature_set: str,
+    preprocessing: str,
+    *,
+    pca_components: int,
+    seed: int,
+) -> tuple[Any, np.ndarray]:
+    """Fit standardization (and PCA) on the ``train`` tracks of ``X``; transform every track.
+
+    Parameters
+    ----------
+    X
+        Per-track features as stored, ``(n_tracks, ...)``; for a segmented
+        feature set ``(n_tracks, n_windows, ...)``, fitted on the windows.
+    train
+        Boolean mask of the tracks the transform is fitted on.
+    feature_set, preprocessing
+        The feature set's name and ``pca`` or ``scaled``.
+    pca_components, seed
+        Requested PCA components (capped by the training rows) and its seed.
+
+    Returns
+    -------
+    transform, Z
+        The fitted transform and the float32 transformed features:
+        ``(n_tracks, n_components)``, or ``(n_tracks, n_windows, n_components)``
+        for a segmented set.
+    """
+    from genrepipe.preprocess import flatten, make_preprocessor
+    from genrepipe.segments import expand_windows
+
+    n_tracks = len(X)
     if is_segmented(feature_set):
         n_windows = X.shape[1]
         X, track_index = expand_windows(X)
@@ -305,13 +376,8 @@ def fit_preprocessing(
     )
     Z = transform.transform(X).astype(np.float32)
     if is_segmented(feature_set):
-        Z = Z.reshape(len(rows), n_windows, -1)
-    save_model(transform, transform_out)
-    write_feature_table(
-        features_out,
-        zip(rows["track"], rows["genre"], Z, strict=True),
-        feature_set=f"{feature_set}-{preprocessing}",
-    )
+        Z = Z.reshape(n_tracks, n_windows, -1)
+    return transform, Z
 
 
 def is_segmented(feature_set: str) -> bool:
@@ -329,6 +395,7 @@ def fit_and_predict(
     *,
     transform=None,
     valid: np.ndarray | None = None,
+    base_model=None,
     seed: int,
     threads: int,
 ):
@@ -349,6 +416,10 @@ def fit_and_predict(
         inputs a row standardizer is fitted here, on training tracks.
     valid
         Boolean mask of validation tracks (early stopping of Keras models).
+    base_model
+        For ``cnn_svm`` / ``cnn_gmm``: the window CNN fitted on the same
+        training tracks (the fold model of the entry's ``base``), reused
+        instead of training the same CNN again.
 
     Returns
     -------
@@ -387,16 +458,45 @@ def fit_and_predict(
             info["inner_cv_accuracy"] = float(model.best_score_)
             logger.info("inner CV chose %s (accuracy %.3f)", model.best_params_, model.best_score_)
             model = model.best_estimator_
-        elif valid is not None and valid.any() and spec["estimator"] in ("nn", "cnn"):
-            model.fit(X[train], y[train], validation_data=(X[valid], y[valid]))
+        elif valid is not None and valid.any() and spec["estimator"] in _VALIDATED:
+            model.fit(
+                X[train],
+                y[train],
+                validation_data=(X[valid], y[valid]),
+                **_fit_kwargs(model, transform, base_model),
+            )
         else:
-            model.fit(X[train], y[train])
+            model.fit(X[train], y[train], **_fit_kwargs(model, transform, base_model))
         info["fit_seconds"] = time.perf_counter() - start
         logger.info("fitted in %.1f s", info["fit_seconds"])
         proba = model.predict_proba(X)
     if segmented:
         proba = vote(proba, groups, n_tracks, spec.get("vote") or "mean_log_proba")
     return model, transform, proba, info
+
+
+#: Estimators that stop early on a split's validation tracks when it has some.
+_VALIDATED = ("nn", "cnn", "cnn_windows", "cnn_svm", "cnn_gmm")
+
+
+def _fit_kwargs(model, transform, base_model) -> dict[str, Any]:
+    """Extra ``fit`` arguments of the window CNN family.
+
+    ``input_scale``: the per-band standard deviation (dB) of the fitted row
+    standardizer, so that augmentation gains are in dB; ``cnn``: a fitted
+    base CNN to reuse.
+    """
+    import inspect
+
+    accepted = inspect.signature(model.fit).parameters
+    kwargs: dict[str, Any] = {}
+    if "input_scale" in accepted and hasattr(transform, "scale_"):
+        kwargs["input_scale"] = np.asarray(transform.scale_)
+    if base_model is not None:
+        if "cnn" not in accepted:
+            raise ValueError(f"{type(model).__name__} cannot reuse a base model")
+        kwargs["cnn"] = base_model
+    return kwargs
 
 
 def _inner_search(model, search: Mapping[str, Any], X, y, groups, seed: int):
@@ -431,13 +531,15 @@ def train_model(
     predictions_out,
     *,
     transform_path=None,
+    base_dir=None,
     seed: int,
     threads: int,
 ) -> None:
     """Fit one model on a fold's training rows; predict its training and test rows.
 
     Writes the model bundle (preprocessing, estimator, card) to ``model_dir`` and
-    one prediction row per track and subset to ``predictions_out``.
+    one prediction row per track and subset to ``predictions_out``. ``base_dir``
+    is the bundle of the same fold's ``base`` CNN, for ``cnn_svm`` / ``cnn_gmm``.
     """
     from genrepipe.bundle import save_bundle
     from genrepipe.feature_table import read_feature_index, read_feature_table
@@ -458,8 +560,24 @@ def train_model(
         X.shape[1:],
     )
     transform = None if spec["input"] == "image" else load_model(transform_path)
+    base_model = None
+    if base_dir is not None:
+        from genrepipe.bundle import load_bundle
+
+        _, base_model, base_card = load_bundle(base_dir)
+        if base_card.get("fold") != fold or base_card.get("n_train") != int(train.sum()):
+            raise ValueError(f"{base_dir} was fitted on another fold than fold {fold}")
+        logger.info("reusing the fitted CNN of %s", base_dir)
     model, transform, proba, info = fit_and_predict(
-        spec, X, y, train, transform=transform, valid=valid, seed=seed, threads=threads
+        spec,
+        X,
+        y,
+        train,
+        transform=transform,
+        valid=valid,
+        base_model=base_model,
+        seed=seed,
+        threads=threads,
     )
 
     classes = [str(c) for c in model.classes_]
@@ -470,22 +588,306 @@ def train_model(
     for subset, part in predictions.groupby("subset"):
         logger.info("%s accuracy %.3f", subset, (part["genre"] == part["predicted"]).mean())
 
-    card = {
+    card = bundle_card(
+        spec, feature_settings, classes, info, seed=seed, n_train=int(train.sum())
+    ) | {"fold": fold}
+    save_bundle(model_dir, transform=transform, model=model, card=card)
+    write_table(predictions, predictions_out)
+
+
+def bundle_card(
+    spec: Mapping[str, Any],
+    feature_settings: Mapping[str, Any],
+    classes: Sequence[str],
+    info: Mapping[str, Any],
+    *,
+    seed: int,
+    n_train: int,
+) -> dict[str, Any]:
+    """The ``card.json`` of a model bundle: what :mod:`genrepipe.predict` needs, and fit details.
+
+    Parameters
+    ----------
+    spec
+        The model's settings (``estimator``, ``features``, ``input``, ``params``, ``vote``).
+    feature_settings
+        The settings its feature set was extracted with.
+    classes
+        Class names in the order of the estimator's probability columns.
+    info
+        Details from :func:`fit_and_predict` (``fit_seconds``, ``best_params``,
+        ``inner_cv_accuracy``).
+    seed, n_train
+        The model's seed and its number of training tracks.
+    """
+    return {
         "estimator": spec["estimator"],
         "features": spec["features"],
         "feature_settings": dict(feature_settings),
         "input": spec["input"],
         "params": dict(spec["params"]) | info.get("best_params", {}),
         "vote": spec.get("vote"),
-        "classes": classes,
+        "classes": list(classes),
         "seed": seed,
-        "fold": fold,
-        "n_train": int(train.sum()),
+        "n_train": n_train,
         "fit_seconds": round(info["fit_seconds"], 3),
         "inner_cv_accuracy": info.get("inner_cv_accuracy"),
     }
+
+
+# -- final models --------------------------------------------------------------------------------
+
+
+def train_final_model(
+    spec: Mapping[str, Any],
+    feature_settings: Mapping[str, Any],
+    features_table,
+    tracks_table,
+    model_dir,
+    *,
+    pca_components: int,
+    seed: int,
+    threads: int,
+    sample_rate: int,
+    max_duration: float | None,
+) -> dict[str, Any]:
+    """Fit preprocessing and one model on every usable track; save the bundle.
+
+    The model the workflow hands out, as opposed to the per-fold models that
+    measure how well it generalizes. Same code path as :func:`fit_preprocessing`
+    and :func:`train_model`, with every track on the training side.
+
+    Parameters
+    ----------
+    spec, feature_settings
+        The model's settings and its feature set's settings (see :func:`train_model`).
+    features_table, tracks_table
+        The merged features of the model's set and ``results/tracks.tsv``: tracks
+        in both are used.
+    model_dir
+        Bundle folder to write (``transform.skops``, estimator, ``card.json``).
+    pca_components, seed, threads
+        As for the fold models.
+    sample_rate, max_duration
+        How training audio was read; stored in the card so that
+        :mod:`genrepipe.predict` reads new audio the same way.
+
+    Returns
+    -------
+    dict
+        The bundle's card.
+    """
+    from genrepipe.bundle import save_bundle
+    from genrepipe.feature_table import read_feature_index, read_feature_table
+
+    ids, _ = read_feature_index(features_table)
+    tracks = read_table(tracks_table)
+    rows = tracks[tracks["track"].isin(set(ids))].reset_index(drop=True)
+    if rows.empty:
+        raise ValueError(f"no track of {tracks_table} has features in {features_table}")
+    _, _, X = read_feature_table(features_table, tracks=list(rows["track"]))
+    y = rows["genre"].to_numpy(dtype=object)
+    train = np.ones(len(rows), dtype=bool)
+    logger.info(
+        "final %s on %s: %d tracks (all usable), input shape %s",
+        spec["estimator"],
+        spec["features"],
+        len(rows),
+        X.shape[1:],
+    )
+    transform = None
+    if spec["input"] != "image":
+        transform, X = fit_transform_features(
+            X,
+            train,
+            spec["features"],
+            spec["input"],
+            pca_components=pca_components,
+            seed=seed,
+        )
+    model, transform, proba, info = fit_and_predict(
+        spec, X, y, train, transform=transform, seed=seed, threads=threads
+    )
+    classes = [str(c) for c in model.classes_]
+    predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    train_accuracy = float((predicted == y).mean())
+    logger.info("training accuracy %.3f", train_accuracy)
+    card = bundle_card(spec, feature_settings, classes, info, seed=seed, n_train=len(rows)) | {
+        "final": True,
+        "train_accuracy": round(train_accuracy, 4),
+        "sample_rate": int(sample_rate),
+        "max_duration": max_duration,
+        # Length of the clips the model learned from: the predictor averages
+        # windows of this length over longer files.
+        "clip_seconds": round(float(rows["duration"].median()), 3),
+    }
     save_bundle(model_dir, transform=transform, model=model, card=card)
+    return card
+
+
+def write_model_card(
+    model_dir,
+    metrics_file,
+    card_out,
+    *,
+    model: str,
+    spec: Mapping[str, Any],
+    dataset: Mapping[str, Any],
+    scheme: str,
+) -> dict[str, Any]:
+    """The model card of a final model: what it is, what it was trained on, how good it is.
+
+    Parameters
+    ----------
+    model_dir
+        The final model's bundle (its ``card.json`` gives features, classes, n_train).
+    metrics_file
+        ``results/metrics/<model>/<scheme>.json``: the accuracy measured on
+        held-out tracks by the fold models, the best estimate of the final model's.
+    card_out
+        The JSON card to write.
+    model, spec, dataset, scheme
+        The model's name and settings, the dataset settings and the split scheme.
+    """
+    from datetime import UTC, datetime
+
+    from genrepipe import __version__
+
+    bundle = json.loads((Path(model_dir) / "card.json").read_text())
+    metrics = json.loads(Path(metrics_file).read_text())
+    card = {
+        "model": model,
+        "bundle": Path(model_dir).name,
+        "dataset": dict(dataset),
+        "estimator": bundle["estimator"],
+        "features": bundle["features"],
+        "feature_settings": bundle["feature_settings"],
+        "input": bundle["input"],
+        "config": dict(spec),
+        "params": bundle["params"],
+        "classes": bundle["classes"],
+        "n_train": bundle["n_train"],
+        "sample_rate": bundle.get("sample_rate"),
+        "clip_seconds": bundle.get("clip_seconds"),
+        "train_accuracy": bundle.get("train_accuracy"),
+        "evaluation": {
+            "scheme": scheme,
+            "n_folds": metrics["n_folds"],
+            "n_test": metrics["n_test"],
+            "test_accuracy": metrics["test_accuracy"],
+            "test_accuracy_ci95": metrics["test_accuracy_ci95"],
+            "test_macro_f1": metrics["test_macro_f1"],
+            "note": "measured on held-out tracks by the fold models, trained like this one "
+            "on fewer tracks",
+        },
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "genrepipe_version": __version__,
+    }
+    with atomic_path(card_out) as tmp:
+        tmp.write_text(json.dumps(card, indent=2))
+    logger.info(
+        "%s: final model on %d tracks, held-out test accuracy %.3f",
+        model,
+        card["n_train"],
+        card["evaluation"]["test_accuracy"],
+    )
+    return card
+
+
+def combine_ensemble(
+    spec: Mapping[str, Any],
+    member_tables: Sequence[str],
+    member_dirs: Sequence[str],
+    fold: int,
+    model_dir,
+    predictions_out,
+    *,
+    seed: int,
+) -> pd.DataFrame:
+    """Soft voting: the equal-weight mean of the members' class probabilities.
+
+    Nothing is fitted: each member was trained on the fold's training tracks
+    only, and its probabilities of every track are averaged as they are, so
+    the ensemble sees no more than its members. Writes ``predictions_out`` in
+    the format of :func:`train_model` and a ``model_dir`` holding
+    ``card.json`` (members, classes, the members' summed fit time); the
+    ensemble has no estimator file of its own.
+
+    Parameters
+    ----------
+    spec
+        ``estimator: ensemble`` and ``members`` (model names, in the order of
+        ``member_tables``).
+    member_tables, member_dirs
+        Each member's ``predictions.tsv`` and model folder of this fold.
+    fold, model_dir, predictions_out, seed
+        As for :func:`train_model`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ensemble's predictions.
+    """
+    import shutil
+    import tempfile
+
+    key = ["fold", "track", "genre", "subset"]
+    members = list(spec["members"])
+    if len(members) != len(member_tables):
+        raise ValueError(f"{len(members)} members but {len(member_tables)} prediction tables")
+    tables = [read_table(path) for path in member_tables]
+    columns = [c for c in tables[0].columns if c.startswith("proba_")]
+    for name, table in zip(members, tables, strict=True):
+        if sorted(c for c in table.columns if c.startswith("proba_")) != sorted(columns):
+            raise ValueError(f"member {name} predicts other classes than {members[0]}")
+        if (table["fold"] != fold).any():
+            raise ValueError(f"member {name}'s predictions are not of fold {fold}")
+    # Tracks every member predicted (a member's feature set may have left some out).
+    merged = tables[0][key]
+    for table in tables[1:]:
+        merged = merged.merge(table[key], on=key, how="inner")
+    dropped = max(len(t) for t in tables) - len(merged)
+    if dropped:
+        logger.warning("%d track rows lack a prediction of some member; left out", dropped)
+    proba = np.zeros((len(merged), len(columns)))
+    for table in tables:
+        aligned = merged.merge(table[key + columns], on=key, how="left")
+        proba += aligned[columns].to_numpy(dtype=np.float64)
+    proba /= len(tables)
+    classes = [c.removeprefix("proba_") for c in columns]
+    predictions = merged.copy()
+    predictions["predicted"] = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    for j, column in enumerate(columns):
+        predictions[column] = proba[:, j].round(6)
+    for subset, part in predictions.groupby("subset"):
+        logger.info("%s accuracy %.3f", subset, (part["genre"] == part["predicted"]).mean())
+
+    cards = [json.loads((Path(d) / "card.json").read_text()) for d in member_dirs]
+    card = {
+        "estimator": "ensemble",
+        "members": members,
+        "member_features": [c.get("features") for c in cards],
+        "params": {},
+        "classes": classes,
+        "seed": seed,
+        "fold": fold,
+        "n_train": int((predictions["subset"] == "train").sum()),
+        # No fitting of its own: the time its members took.
+        "fit_seconds": round(sum(float(c["fit_seconds"]) for c in cards), 3),
+    }
+    folder = Path(model_dir)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True))
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     write_table(predictions, predictions_out)
+    return predictions
 
 
 # -- evaluation and summary ----------------------------------------------------------------------

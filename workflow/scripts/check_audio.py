@@ -12,4 +12,5 @@ check_audio(
     sr=snakemake.params.sample_rate,
     min_duration=snakemake.params.min_duration,
     max_duration=snakemake.params.max_duration,
+    min_samples=snakemake.params.min_samples,
 )

@@ -12,4 +12,5 @@ merge_features(
     snakemake.params.genres,
     snakemake.output.table,
     snakemake.output.failed,
+    reports=snakemake.input.reports,
 )

@@ -1,18 +1,31 @@
 """Rule train_model: fit one model on one fold and predict its tracks."""
 
 from genrepipe.log import log_to_file
-from genrepipe.tasks import train_model
+from genrepipe.tasks import combine_ensemble, train_model
 
 log_to_file(snakemake.log[0])
-train_model(
-    snakemake.params.spec,
-    snakemake.params.feature_settings,
-    snakemake.input.features,
-    snakemake.input.split,
-    snakemake.params.fold,
-    snakemake.output.model,
-    snakemake.output.predictions,
-    transform_path=snakemake.input.get("transform"),
-    seed=snakemake.params.seed,
-    threads=snakemake.threads,
-)
+if snakemake.params.spec["estimator"] == "ensemble":
+    # Soft voting over the members' predictions of this fold: nothing is fitted.
+    combine_ensemble(
+        snakemake.params.spec,
+        snakemake.input.members,
+        snakemake.input.member_models,
+        snakemake.params.fold,
+        snakemake.output.model,
+        snakemake.output.predictions,
+        seed=snakemake.params.seed,
+    )
+else:
+    train_model(
+        snakemake.params.spec,
+        snakemake.params.feature_settings,
+        snakemake.input.features,
+        snakemake.input.split,
+        snakemake.params.fold,
+        snakemake.output.model,
+        snakemake.output.predictions,
+        transform_path=snakemake.input.get("transform"),
+        base_dir=snakemake.input.get("base"),
+        seed=snakemake.params.seed,
+        threads=snakemake.threads,
+    )

@@ -1,0 +1,64 @@
+# The models handed out: each run model refitted on every usable track (its
+# preprocessing too), with a model card giving the accuracy the fold models
+# measured on held-out tracks. Switched by `final_models` in the config.
+
+# Ensembles and models stacked on another model's CNN (`base`) are not refitted:
+# theirs would be built from their members' or base's final models.
+FINAL_MODELS = [
+    model
+    for model in RUN_MODELS
+    if config["models"][model]["estimator"] != "ensemble"
+    and not config["models"][model].get("base")
+]
+
+
+rule train_final_model:
+    input:
+        features=lambda wildcards: (
+            f"results/features/{config['models'][wildcards.model]['features']}.parquet"
+        ),
+        tracks="results/tracks.tsv",
+    output:
+        model=directory("results/final/{model}/model"),
+    params:
+        spec=lambda wildcards: model_spec(wildcards.model),
+        feature_settings=lambda wildcards: model_feature_settings(wildcards.model),
+        pca_components=config["preprocess"]["pca_components"],
+        seed=config["seed"],
+        sample_rate=config["audio"]["sample_rate"],
+        max_duration=config["dataset"]["max_duration"],
+    threads: config["threads"]["train"]
+    resources:
+        mem_mb=4000,
+    log:
+        "logs/train_final_model/{model}.log",
+    benchmark:
+        "benchmarks/train_final_model/{model}.tsv"
+    conda:
+        "../envs/genrepipe.yaml"
+    script:
+        "../workflow/scripts/train_final_model.py"
+
+
+rule write_model_card:
+    input:
+        model="results/final/{model}/model",
+        metrics=f"results/metrics/{{model}}/{SCHEME}.json",
+    output:
+        card="results/final/{model}/card.json",
+    params:
+        model=lambda wildcards: wildcards.model,
+        spec=lambda wildcards: model_spec(wildcards.model),
+        dataset=(
+            {"kind": config["dataset"]["kind"]}
+            | (config["dataset"].get(config["dataset"]["kind"]) or {})
+        ),
+        scheme=SCHEME,
+    log:
+        "logs/write_model_card/{model}.log",
+    benchmark:
+        "benchmarks/write_model_card/{model}.tsv"
+    conda:
+        "../envs/genrepipe.yaml"
+    script:
+        "../workflow/scripts/write_model_card.py"

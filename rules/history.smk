@@ -1,0 +1,21 @@
+# A record of each completed run under results/history/<UTC time>-<config hash>/
+# (summary, resolved config, git revision), for `genrepipe-compare`. Its input is
+# the summary, so it runs only when the summary was (re)built (or the config changed).
+
+
+rule record_run:
+    input:
+        summary="results/summary.csv",
+    output:
+        latest="results/history/latest.txt",
+    params:
+        config=config,
+        repo=workflow.basedir,
+    log:
+        "logs/record_run.log",
+    benchmark:
+        "benchmarks/record_run.tsv"
+    conda:
+        "../envs/genrepipe.yaml"
+    script:
+        "../workflow/scripts/record_run.py"

@@ -1,0 +1,404 @@
+"""A record of every completed run, and a side-by-side comparison of runs.
+
+After each run whose summary was (re)built, the ``record_run`` rule writes
+``results/history/<UTC timestamp>-<config hash>/`` holding
+
+``summary.csv``
+    The run's comparison table.
+``config.yaml``
+    The resolved configuration (defaults, config files and ``--config`` merged).
+``run.json``
+    Date, the code's git revision and whether its tracked files had uncommitted
+    changes, the genrepipe version and the config hash.
+
+The suffix is the first 8 hex digits of the SHA-256 of the resolved config, so
+runs of the same settings share it. ``genrepipe-compare`` prints runs side by
+side: only the settings that differ between them (leaving out definitions of
+models a run did not run, unless ``--all``), then each model's test accuracy
+with its change from the first run shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from genrepipe.io import atomic_path
+
+#: Where the workflow records runs, relative to its working directory.
+HISTORY_DIR = Path("results") / "history"
+#: Shown for a setting a run does not have.
+ABSENT = "-"
+
+__all__ = [
+    "HISTORY_DIR",
+    "Run",
+    "compare_runs",
+    "config_hash",
+    "flatten_config",
+    "git_revision",
+    "list_runs",
+    "load_run",
+    "main",
+    "record_run",
+    "used_settings",
+]
+
+
+# -- recording -----------------------------------------------------------------------------------
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """First 8 hex digits of the SHA-256 of the config as sorted YAML."""
+    text = yaml.safe_dump(_plain(config), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def git_revision(repo: str | os.PathLike | None) -> tuple[str, bool | None]:
+    """The commit checked out in ``repo`` and whether tracked files changed since.
+
+    Returns
+    -------
+    revision, dirty
+        ``("unknown", None)`` when git is missing or ``repo`` is not a git
+        work tree. Untracked files do not make a tree dirty.
+    """
+    if repo is None:
+        return "unknown", None
+    try:
+        revision = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", None
+    return revision or "unknown", bool(status.strip())
+
+
+def record_run(
+    summary_csv: str | os.PathLike,
+    latest_out: str | os.PathLike,
+    *,
+    config: Mapping[str, Any],
+    repo: str | os.PathLike | None,
+    now: datetime | None = None,
+) -> Path:
+    """Record a completed run in the history folder (the parent of ``latest_out``).
+
+    Parameters
+    ----------
+    summary_csv
+        The run's ``results/summary.csv``.
+    latest_out
+        A small text file naming the newest entry (the rule's output; the
+        entries themselves stay when the rule runs again).
+    config
+        The resolved configuration.
+    repo
+        The workflow's source folder, for its git revision.
+    now
+        The run's date (default: now, UTC).
+
+    Returns
+    -------
+    pathlib.Path
+        The new entry's folder.
+    """
+    history = Path(latest_out).parent
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    digest = config_hash(config)
+    stem = f"{now:%Y%m%dT%H%M%SZ}-{digest}"
+    entry, n = history / stem, 1
+    while entry.exists():  # two records in one second with the same config
+        n += 1
+        entry = history / f"{stem}.{n}"
+    revision, dirty = git_revision(repo)
+    from genrepipe import __version__
+
+    info = {
+        "date": now.isoformat(timespec="seconds"),
+        "git_revision": revision,
+        "git_dirty": dirty,
+        "genrepipe_version": __version__,
+        "config_hash": digest,
+    }
+    history.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=history))
+    try:
+        shutil.copyfile(summary_csv, tmp / "summary.csv")
+        (tmp / "config.yaml").write_text(yaml.safe_dump(_plain(config), sort_keys=False))
+        (tmp / "run.json").write_text(json.dumps(info, indent=2))
+        os.replace(tmp, entry)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    with atomic_path(latest_out) as out:
+        out.write_text(entry.name + "\n")
+    return entry
+
+
+def _plain(value: Any) -> Any:
+    """Mappings and sequences (Snakemake's config objects included) as plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+# -- reading and comparing -----------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One recorded run: its folder name, resolved config, summary table and run info."""
+
+    name: str
+    config: dict[str, Any]
+    summary: pd.DataFrame
+    info: dict[str, Any]
+
+
+def list_runs(history: str | os.PathLike = HISTORY_DIR) -> list[Path]:
+    """The entries of a history folder, oldest first (names start with the UTC time)."""
+    history = Path(history)
+    if not history.is_dir():
+        return []
+    return sorted(p for p in history.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def load_run(path: str | os.PathLike) -> Run:
+    """Read one history entry; raises ``FileNotFoundError`` naming what is missing."""
+    path = Path(path)
+    for name in ("summary.csv", "config.yaml", "run.json"):
+        if not (path / name).is_file():
+            raise FileNotFoundError(f"{path} is not a recorded run (no {name})")
+    return Run(
+        name=path.name,
+        config=yaml.safe_load((path / "config.yaml").read_text()) or {},
+        summary=pd.read_csv(path / "summary.csv"),
+        info=json.loads((path / "run.json").read_text()),
+    )
+
+
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as ``{"dotted.key": value}``; lists stay values.
+
+    >>> flatten_config({"models": {"svm": {"params": {"C": 1.0}}}, "seed": 42})
+    {'models.svm.params.C': 1.0, 'seed': 42}
+    """
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten_config(value, prefix=f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and not value:
+        return "{}"
+    return json.dumps(value)
+
+
+def used_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The flattened settings a run used: definitions of models it did not run left out.
+
+    ``models.<name>.*`` is kept for the models in ``run_models`` (and the
+    members and bases they build on); ``features.<set>.*`` for the feature sets
+    extracted (``features.sets`` and the sets those models read). Everything
+    else is kept. Returns dotted keys as :func:`flatten_config`.
+    """
+    models = config.get("models") or {}
+    used_models: set[str] = set()
+    pending = list(config.get("run_models") or [])
+    while pending:
+        name = pending.pop()
+        if name in used_models or name not in models:
+            continue
+        used_models.add(name)
+        spec = models[name] or {}
+        pending += list(spec.get("members") or []) + ([spec["base"]] if spec.get("base") else [])
+    features = config.get("features") or {}
+    used_sets = set(features.get("sets") or []) | {
+        models[m]["features"] for m in used_models if (models[m] or {}).get("features")
+    }
+    kept = {}
+    for key, value in flatten_config(config).items():
+        parts = key.split(".")
+        if parts[0] == "models" and len(parts) > 1 and parts[1] not in used_models:
+            continue
+        if (
+            parts[0] == "features"
+            and len(parts) > 2
+            and isinstance(features.get(parts[1]), Mapping)
+            and parts[1] not in used_sets
+        ):
+            continue
+        kept[key] = value
+    return kept
+
+
+def compare_runs(runs: Sequence[Run], *, every_setting: bool = False) -> pd.DataFrame:
+    """A table of runs side by side: one column per run, rows of what differs.
+
+    Rows: ``date`` and ``git`` (revision, ``+dirty`` when tracked files had
+    changes), then every config setting (dotted path) whose value differs
+    between the runs, then ``test_accuracy.<model>`` for each model of any run,
+    with the change from the first run in parentheses.
+
+    Parameters
+    ----------
+    runs
+        The runs, in column order; changes are relative to the first.
+    every_setting
+        Also compare the settings a run did not use (see :func:`used_settings`):
+        definitions of models it did not run, settings of sets it did not extract.
+    """
+    if not runs:
+        raise ValueError("no runs to compare")
+    rows: dict[str, list[str]] = {
+        "date": [str(run.info.get("date", ABSENT)) for run in runs],
+        "git": [
+            str(run.info.get("git_revision", "unknown"))[:10]
+            + ("+dirty" if run.info.get("git_dirty") else "")
+            for run in runs
+        ],
+    }
+    flat = [
+        flatten_config(run.config) if every_setting else used_settings(run.config) for run in runs
+    ]
+    keys = sorted(set().union(*flat))
+    for key in keys:
+        values = [_format_value(f[key]) if key in f else ABSENT for f in flat]
+        if len(set(values)) > 1:
+            rows[key] = values
+    accuracies = [
+        dict(zip(run.summary["model"].astype(str), run.summary["test_accuracy"], strict=True))
+        for run in runs
+    ]
+    models: list[str] = []
+    for acc in accuracies:
+        models += [m for m in acc if m not in models]
+    for model in models:
+        base = accuracies[0].get(model)
+        cells = []
+        for i, acc in enumerate(accuracies):
+            value = acc.get(model)
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                cells.append(ABSENT)
+            elif i == 0 or base is None or math.isnan(base):
+                cells.append(f"{value:.3f}")
+            else:
+                cells.append(f"{value:.3f} ({value - base:+.3f})")
+        rows[f"test_accuracy.{model}"] = cells
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[run.name for run in runs])
+
+
+def _text_table(table: pd.DataFrame) -> str:
+    header = ["", *table.columns]
+    body = [
+        [str(index), *map(str, row)] for index, row in zip(table.index, table.values, strict=True)
+    ]
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header]
+    ]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in body
+    ]
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genrepipe-compare",
+        description="Compare recorded workflow runs side by side: the settings that differ, "
+        "and each model's test accuracy with its change from the first run shown.",
+    )
+    parser.add_argument(
+        "runs",
+        nargs="*",
+        metavar="RUN",
+        help="history entries (folders, or names inside --history); default: every recorded run",
+    )
+    parser.add_argument(
+        "--history",
+        default=str(HISTORY_DIR),
+        help="history folder (default: %(default)s, relative to the working directory)",
+    )
+    parser.add_argument("--last", type=int, metavar="N", help="only the N most recent runs")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="also compare settings a run did not use (models it did not run, feature sets "
+        "it did not extract)",
+    )
+    parser.add_argument(
+        "--format", choices=("text", "csv"), default="text", help="output format (default: text)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``genrepipe-compare``; returns the exit status (2: nothing to compare)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.last is not None and args.last < 1:
+        parser.error(f"--last must be at least 1, got {args.last}")
+    history = Path(args.history)
+    if args.runs:
+        paths = [Path(r) if Path(r).is_dir() else history / r for r in args.runs]
+    else:
+        paths = list_runs(history)
+        if not paths:
+            print(f"genrepipe-compare: error: no recorded runs in {history}", file=sys.stderr)
+            return 2
+    if args.last is not None:
+        paths = paths[-args.last :]
+    try:
+        runs = [load_run(path) for path in paths]
+    except (FileNotFoundError, OSError, ValueError, yaml.YAMLError) as error:
+        print(f"genrepipe-compare: error: {error}", file=sys.stderr)
+        return 2
+    table = compare_runs(runs, every_setting=args.all)
+    if args.format == "csv":
+        table.rename_axis("setting").to_csv(sys.stdout)
+    else:
+        print(_text_table(table))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

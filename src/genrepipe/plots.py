@@ -1,0 +1,328 @@
+"""Figures of the workflow report: accuracies, per-genre F1, a map of the tracks.
+
+Each ``plot_*`` function takes plain tables or arrays and writes one PNG
+atomically (matplotlib's Agg backend, no display needed); :func:`plot_results`
+wires the workflow's files to them for the ``plot_results`` rule.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from genrepipe import GENRES
+from genrepipe.io import atomic_path
+
+logger = logging.getLogger("genrepipe")
+
+__all__ = [
+    "genre_order",
+    "map_feature_set",
+    "plot_accuracy",
+    "plot_f1_heatmap",
+    "plot_feature_map",
+    "plot_results",
+    "project_2d",
+    "summary_html",
+]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | os.PathLike) -> None:
+    plt = _pyplot()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def genre_order(genres) -> list[str]:
+    """The GTZAN genres present, in the collection's order, then any others sorted."""
+    present = {str(g) for g in genres}
+    return [g for g in GENRES if g in present] + sorted(present - set(GENRES))
+
+
+def map_feature_set(sets: Sequence[str], model_sets: Sequence[str]) -> str:
+    """The feature set drawn on the map of tracks: ``stats`` if extracted, else ``seed87``.
+
+    Parameters
+    ----------
+    sets
+        ``features.sets`` of the config (extracted whether or not a model reads them).
+    model_sets
+        The feature sets the run models read (extracted too).
+
+    Returns
+    -------
+    str
+        ``stats`` (small vectors: a cheap map), else ``seed87``, else the first
+        extracted set by name.
+    """
+    extracted = set(sets) | set(model_sets)
+    if not extracted:
+        raise ValueError("no feature set is extracted: nothing to draw a map of")
+    for name in ("stats", "seed87"):
+        if name in extracted:
+            return name
+    return sorted(extracted)[0]
+
+
+def plot_accuracy(summary: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Bar chart of each model's test accuracy with its 95% interval.
+
+    Parameters
+    ----------
+    summary
+        ``results/summary.csv`` as a table: ``model``, ``test_accuracy``,
+        ``test_accuracy_ci95_low``, ``test_accuracy_ci95_high`` and optionally
+        ``reference_test_accuracy`` (drawn as a marker where given).
+    path
+        PNG to write.
+    """
+    plt = _pyplot()
+    models = summary["model"].astype(str).tolist()
+    accuracy = summary["test_accuracy"].to_numpy(dtype=float)
+    low = summary["test_accuracy_ci95_low"].to_numpy(dtype=float)
+    high = summary["test_accuracy_ci95_high"].to_numpy(dtype=float)
+    # A missing interval (NaN) draws no error bar rather than failing.
+    errors = np.nan_to_num(np.vstack([accuracy - low, high - accuracy]), nan=0.0).clip(min=0)
+    x = np.arange(len(models))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(models) + 2), 4.2), layout="constrained")
+    bars = ax.bar(x, accuracy, color="tab:blue", alpha=0.8, label="test accuracy (this run)")
+    ax.errorbar(x, accuracy, yerr=errors, fmt="none", ecolor="black", capsize=5, label="95% CI")
+    for bar, value in zip(bars, accuracy, strict=True):
+        ax.annotate(
+            f"{value:.0%}",
+            (bar.get_x() + bar.get_width() / 2, 0.02),
+            ha="center",
+            va="bottom",
+            # inside a bar tall enough to hold it, else on the axis below an empty bar
+            color="white" if value >= 0.08 else "black",
+            fontsize=9,
+            fontweight="bold",
+        )
+    if "reference_test_accuracy" in summary:
+        reference = pd.to_numeric(summary["reference_test_accuracy"], errors="coerce").to_numpy()
+        shown = ~np.isnan(reference)
+        if shown.any():
+            ax.scatter(
+                x[shown],
+                reference[shown],
+                marker="D",
+                s=60,
+                color="tab:red",
+                zorder=3,
+                label="reference study",
+            )
+    ax.set_xticks(x, models, rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Test accuracy per model, with 95% interval")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
+    _save(fig, path)
+
+
+#: Columns of ``results/summary.csv`` shown in the report's table, with their headings.
+SUMMARY_COLUMNS: dict[str, str] = {
+    "model": "model",
+    "feature_set": "features",
+    "n_folds": "folds",
+    "n_train": "train tracks",
+    "n_test": "test tracks",
+    "train_accuracy": "train acc.",
+    "test_accuracy": "test acc.",
+    "test_accuracy_ci95_low": "95% CI low",
+    "test_accuracy_ci95_high": "95% CI high",
+    "test_macro_f1": "macro F1",
+    "reference_test_accuracy": "reference acc.",
+    "fit_seconds": "fit s",
+}
+
+
+def summary_html(summary: pd.DataFrame, path: str | os.PathLike) -> None:
+    """The summary table as a small self-contained HTML page, for the report.
+
+    Parameters
+    ----------
+    summary
+        ``results/summary.csv`` as a table; the columns of :data:`SUMMARY_COLUMNS`
+        present are shown, numbers with 3 decimals (fit seconds with 1).
+    path
+        HTML file to write.
+    """
+    shown = summary[[c for c in SUMMARY_COLUMNS if c in summary]].copy()
+    formats = {c: "{:.3f}".format for c in shown.select_dtypes("number").columns}
+    formats |= {c: "{:g}".format for c in ("n_folds", "n_train", "n_test") if c in shown}
+    if "fit_seconds" in shown:
+        formats["fit_seconds"] = "{:.1f}".format
+    table = shown.rename(columns=SUMMARY_COLUMNS).to_html(
+        index=False,
+        na_rep="",
+        formatters={SUMMARY_COLUMNS[c]: f for c, f in formats.items()},
+        border=0,
+        classes="summary",
+    )
+    dataset = ", ".join(str(v) for v in summary.get("dataset", pd.Series()).unique())
+    split = ", ".join(str(v) for v in summary.get("split", pd.Series()).unique())
+    page = f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>genrepipe summary</title>
+<style>
+body {{ font-family: sans-serif; font-size: 14px; margin: 1em; }}
+table.summary {{ border-collapse: collapse; }}
+table.summary th, table.summary td {{ padding: 4px 10px; text-align: right; }}
+table.summary th {{ border-bottom: 2px solid #444; }}
+table.summary td:first-child, table.summary th:first-child {{ text-align: left; }}
+table.summary tr:nth-child(even) {{ background: #f2f2f2; }}
+</style></head><body>
+<p>Dataset: {dataset}; split: {split}. Accuracies are means over folds on held-out tracks.</p>
+{table}
+</body></html>
+"""
+    with atomic_path(path) as tmp:
+        tmp.write_text(page)
+
+
+def plot_f1_heatmap(per_genre: Mapping[str, pd.DataFrame], path: str | os.PathLike) -> None:
+    """Heat map of the F1 score of each model (rows) on each genre (columns).
+
+    Parameters
+    ----------
+    per_genre
+        For each model, its ``<scheme>_per_genre.csv`` table (``genre`` and ``f1``
+        columns), in the order the rows should appear.
+    path
+        PNG to write.
+    """
+    plt = _pyplot()
+    if not per_genre:
+        raise ValueError("no per-genre tables to plot")
+    genres = genre_order(g for table in per_genre.values() for g in table["genre"])
+    models = list(per_genre)
+    f1 = np.full((len(models), len(genres)), np.nan)
+    for i, model in enumerate(models):
+        scores = per_genre[model].set_index("genre")["f1"]
+        for j, genre in enumerate(genres):
+            if genre in scores:
+                f1[i, j] = float(scores[genre])
+    fig, ax = plt.subplots(
+        figsize=(0.75 * len(genres) + 3, 0.45 * len(models) + 2), layout="constrained"
+    )
+    image = ax.imshow(f1, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(genres)), genres, rotation=45, ha="right")
+    ax.set_yticks(range(len(models)), models)
+    for (i, j), value in np.ndenumerate(f1):
+        if not np.isnan(value):
+            color = "black" if value > 0.6 else "white"
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", color=color, fontsize=8)
+    ax.set_title("F1 per genre on the test clips")
+    fig.colorbar(image, ax=ax, label="F1")
+    _save(fig, path)
+
+
+def project_2d(X: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Standardize the flattened features of each track, then project on 2 principal components.
+
+    Parameters
+    ----------
+    X
+        Per-track features ``(n_tracks, ...)``; flattened to one row per track.
+    seed
+        Random state of the (randomized) PCA solver.
+
+    Returns
+    -------
+    points, explained
+        ``(n_tracks, 2)`` coordinates and the share of variance each axis explains.
+    """
+    from sklearn.decomposition import PCA
+
+    X = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+    if len(X) < 3:
+        raise ValueError(f"a 2-D map needs at least 3 tracks, got {len(X)}")
+    mean = X.mean(axis=0, dtype=np.float64).astype(np.float32)
+    std = X.std(axis=0, dtype=np.float64).astype(np.float32)
+    Z = (X - mean) / np.maximum(std, 1e-6)
+    pca = PCA(n_components=2, svd_solver="randomized", random_state=seed)
+    points = pca.fit_transform(Z)
+    return points, pca.explained_variance_ratio_
+
+
+def plot_feature_map(
+    X: np.ndarray,
+    genres: Sequence[str],
+    path: str | os.PathLike,
+    *,
+    feature_set: str,
+    seed: int = 0,
+) -> None:
+    """Scatter plot of the tracks on the first two principal components, coloured by genre.
+
+    A picture of how separable the genres are in one feature set; the PCA here
+    is fitted on every track and serves only this picture, never a model.
+    """
+    plt = _pyplot()
+    points, explained = project_2d(X, seed=seed)
+    genres = np.asarray([str(g) for g in genres])
+    order = genre_order(genres)
+    colors = plt.get_cmap("tab10" if len(order) <= 10 else "tab20")
+    fig, ax = plt.subplots(figsize=(7.5, 5.5), layout="constrained")
+    for k, genre in enumerate(order):
+        mine = genres == genre
+        ax.scatter(
+            points[mine, 0],
+            points[mine, 1],
+            s=18,
+            alpha=0.8,
+            color=colors(k % colors.N),
+            label=f"{genre} ({mine.sum()})",
+        )
+    ax.set_xlabel(f"PC 1 ({explained[0]:.0%} of variance)")
+    ax.set_ylabel(f"PC 2 ({explained[1]:.0%} of variance)")
+    ax.set_title(f"Tracks on the first two principal components of standardized {feature_set}")
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    _save(fig, path)
+
+
+def plot_results(
+    summary_csv: str | os.PathLike,
+    per_genre_files: Sequence[str | os.PathLike],
+    models: Sequence[str],
+    features_table: str | os.PathLike,
+    accuracy_png: str | os.PathLike,
+    f1_png: str | os.PathLike,
+    map_png: str | os.PathLike,
+    summary_out: str | os.PathLike,
+    *,
+    feature_set: str,
+    seed: int = 0,
+) -> None:
+    """The report's figures from the summary, the per-genre scores and a feature table.
+
+    Writes the accuracy bar chart, the per-genre F1 heat map, the map of the
+    tracks on two principal components of ``feature_set`` (PNG files) and the
+    summary as an HTML table.
+    """
+    from genrepipe.feature_table import read_feature_table
+
+    summary = pd.read_csv(summary_csv)
+    summary_html(summary, summary_out)
+    plot_accuracy(summary, accuracy_png)
+    per_genre = {
+        model: pd.read_csv(path) for model, path in zip(models, per_genre_files, strict=True)
+    }
+    plot_f1_heatmap(per_genre, f1_png)
+    _, genres, X = read_feature_table(features_table)
+    plot_feature_map(X, genres, map_png, feature_set=feature_set, seed=seed)
+    logger.info("plotted %d models and a map of %d tracks (%s)", len(models), len(X), feature_set)

@@ -1,0 +1,683 @@
+"""Classify your own audio with a trained model: ``genrepipe-predict``.
+
+::
+
+    genrepipe-predict MODEL_DIR PATH [PATH ...]
+
+``MODEL_DIR`` is a model bundle (``results/final/<model>/model``, or its parent
+``results/final/<model>``, or a fold's ``results/models/.../model``). ``PATH``
+is an audio file or a folder searched recursively for ``.wav``, ``.au``,
+``.flac``, ``.ogg`` and ``.mp3`` files. Files of any length, sample rate and
+channel count are read with :func:`genrepipe.audio.load_audio` (resampled to the
+model's rate, stereo averaged to mono).
+
+Features are computed exactly as in training: the feature set and its settings
+come from the bundle's ``card.json`` and go through
+:func:`genrepipe.features.extract`, then the bundle's fitted transform
+(flattened first for ``pca``/``scaled`` inputs; the per-row standardizer on the
+3-D array for ``image`` inputs) and its estimator. Segmented feature sets
+(``segment_stats``) are classified window by window and voted as in training.
+
+How a file becomes one answer
+-----------------------------
+A clip up to 1.5 times as long as the training clips (``clip_seconds`` in the
+card: the median training duration; for cards without it, the length of the
+fixed frame count of ``seed87``/``logmel``, else 30 s) is read as training read
+its clips: cropped to the training ``max_duration``; ``seed87`` then keeps its
+first ``n_frames`` frames (32.5 s with the defaults), so the rest of a longer
+file would go unheard. A longer file is therefore cut into consecutive windows
+of ``clip_seconds`` (the last one aligned to the end of the file), each
+classified like a training clip, and the window probabilities are averaged
+(``--long average``, the default): the answer reflects the whole file, and one
+unusual passage cannot veto the rest. ``--long first`` classifies only the
+beginning, exactly as training would have read the file.
+
+``--timeline`` classifies windows of ``--window`` seconds every ``--hop`` seconds
+instead. Windows shorter than the training clips are padded by ``seed87`` and
+``logmel`` to their fixed frame count, something the model never saw in
+training: a warning says so, and ``--window`` equal to the clip length avoids it.
+
+Exit status: 0 when every file got an answer, 1 when any file failed (each
+failure is one line on stderr naming the file), 2 for usage errors (a missing
+or unreadable model bundle, bad options).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrepipe import SAMPLE_RATE
+
+__all__ = [
+    "AUDIO_SUFFIXES",
+    "BundleError",
+    "Classifier",
+    "FilePrediction",
+    "find_audio",
+    "main",
+    "window_spans",
+]
+
+#: Extensions searched for in folders (case-insensitive).
+AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".au", ".flac", ".ogg", ".mp3")
+#: Files longer than this many training clips are averaged over clip-length windows.
+LONG_FILE_FACTOR = 1.5
+#: Assumed training clip length when the card does not say (GTZAN's 30 s).
+DEFAULT_CLIP_SECONDS = 30.0
+#: Feature sets cropped or padded to a fixed number of frames.
+_FIXED_FRAME_SETS = ("seed87", "logmel")
+_PROG = "genrepipe-predict"
+
+
+class BundleError(ValueError):
+    """A model folder that cannot be used: missing, incomplete or refused."""
+
+
+@dataclass
+class FilePrediction:
+    """The answer for one file.
+
+    Attributes
+    ----------
+    path
+        The file, as found.
+    duration
+        Its length in seconds.
+    proba
+        Class probabilities, in the order of the classifier's ``classes``.
+    spans
+        ``(start, end)`` seconds of the windows whose probabilities were averaged
+        into ``proba`` (one span for a normal clip).
+    timeline
+        With ``--timeline``: the probabilities of each window, same order as ``spans``.
+    """
+
+    path: Path
+    duration: float
+    proba: np.ndarray
+    spans: list[tuple[float, float]]
+    timeline: np.ndarray | None = field(default=None)
+
+
+def window_spans(n_samples: int, sr: int, window: float, hop: float) -> list[tuple[int, int]]:
+    """Sample ranges of windows of ``window`` seconds every ``hop`` seconds covering a signal.
+
+    Windows start at 0, ``hop``, ``2 hop``, ... while they fit; when the last
+    one stops short of the end, one more window is aligned to the end, so
+    every sample is covered and every window has the full length. A signal
+    shorter than one window gives one window: the whole signal.
+
+    Parameters
+    ----------
+    n_samples
+        Length of the signal in samples.
+    sr
+        Its sample rate.
+    window, hop
+        Window length and hop in seconds (positive).
+
+    Returns
+    -------
+    list of (start, stop)
+        Sample indices, ``stop`` exclusive.
+    """
+    if not window > 0 or not hop > 0:
+        raise ValueError(f"window and hop must be positive seconds, got {window} and {hop}")
+    length = max(1, int(round(window * sr)))
+    step = max(1, int(round(hop * sr)))
+    if n_samples <= length:
+        return [(0, n_samples)]
+    starts = list(range(0, n_samples - length + 1, step))
+    if starts[-1] + length < n_samples:
+        starts.append(n_samples - length)
+    return [(start, start + length) for start in starts]
+
+
+class Classifier:
+    """A loaded model bundle that turns waveforms into genre probabilities.
+
+    Parameters
+    ----------
+    folder
+        The bundle folder (``transform.skops``, the estimator, ``card.json``).
+    transform, model, card
+        As returned by :func:`genrepipe.bundle.load_bundle`.
+    quiet_native
+        Send what native libraries (TensorFlow's C++ start-up lines) write to
+        file descriptor 2 to ``/dev/null`` while a Keras model loads and predicts,
+        so a command's stderr holds only its own messages.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        transform: Any,
+        model: Any,
+        card: dict[str, Any],
+        *,
+        quiet_native: bool = False,
+    ) -> None:
+        self.folder = folder
+        self.transform = transform
+        self.model = model
+        self.card = card
+        self.quiet_native = quiet_native and _is_keras(folder)
+        self.classes: list[str] = [str(c) for c in card["classes"]]
+        model_classes = [str(c) for c in getattr(model, "classes_", self.classes)]
+        if model_classes != self.classes:
+            raise BundleError(
+                f"{folder}: card.json lists classes {self.classes}, the estimator {model_classes}"
+            )
+        self.feature_set: str = card["features"]
+        self.feature_settings: dict[str, Any] = dict(card.get("feature_settings") or {})
+        self.input: str = card["input"]
+        self.sample_rate: int = int(card.get("sample_rate") or SAMPLE_RATE)
+        max_duration = card.get("max_duration")
+        self.max_duration: float | None = None if max_duration is None else float(max_duration)
+        self.clip_seconds: float = float(card.get("clip_seconds") or self._frames_seconds())
+
+    @classmethod
+    def load(cls, model_dir: str | Path, *, quiet_native: bool = False) -> Classifier:
+        """Load a bundle folder, or the folder holding it as ``model/``.
+
+        ``quiet_native``: see the class; also applies while the bundle loads.
+
+        Raises
+        ------
+        BundleError
+            Naming the folder, when it is missing, not a bundle, or refused
+            (a skops file with types outside the allow-list).
+        """
+        from genrepipe.bundle import load_bundle
+        from genrepipe.models import UntrustedModelError
+
+        folder = Path(model_dir)
+        if not folder.is_dir():
+            raise BundleError(f"{folder}: no such model folder")
+        if not (folder / "transform.skops").is_file() and (folder / "model").is_dir():
+            folder = folder / "model"
+        try:
+            with _native_stderr_silenced(quiet_native and _is_keras(folder)):
+                transform, model, card = load_bundle(folder)
+        except (FileNotFoundError, UntrustedModelError, ValueError, TypeError, KeyError) as error:
+            raise BundleError(_one_line(f"{folder}: not a usable model bundle: {error}")) from None
+        for key in ("features", "input", "classes"):
+            if key not in card:
+                raise BundleError(f"{folder / 'card.json'}: missing key {key!r}")
+        return cls(folder, transform, model, card, quiet_native=quiet_native)
+
+    @property
+    def n_frames(self) -> int | None:
+        """The fixed frame count of the feature set (seed87 always has one), or None."""
+        if self.feature_set not in _FIXED_FRAME_SETS:
+            return None
+        default = 1400 if self.feature_set == "seed87" else None
+        n_frames = self.feature_settings.get("n_frames", default)
+        return None if n_frames is None else int(n_frames)
+
+    @property
+    def pads_short_windows(self) -> bool:
+        """Whether windows shorter than a training clip get padded features."""
+        return self.n_frames is not None
+
+    def _frames_seconds(self) -> float:
+        """Length of the fixed frame count of seed87/logmel, else 30 s."""
+        if self.n_frames is None:
+            return DEFAULT_CLIP_SECONDS
+        hop = self.feature_settings.get("hop_length", 512)
+        return self.n_frames * hop / self.sample_rate
+
+    # -- features and probabilities ------------------------------------------------------------
+
+    def features(self, y: np.ndarray) -> np.ndarray:
+        """The bundle's feature set of one waveform (at :attr:`sample_rate`), as in training."""
+        from genrepipe.features import extract
+
+        return extract(self.feature_set, y, self.sample_rate, self.feature_settings)
+
+    def predict_features(self, F: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(n_clips, n_classes)`` of stacked per-clip features."""
+        from genrepipe.config import SEGMENT_FEATURE_SETS
+        from genrepipe.preprocess import flatten
+        from genrepipe.segments import expand_windows, vote
+
+        F = np.asarray(F, dtype=np.float32)
+        if self.input == "image":
+            return self._model_proba(self.transform.transform(F))
+        if self.feature_set in SEGMENT_FEATURE_SETS:
+            windows, groups = expand_windows(F)
+            Z = self.transform.transform(flatten(windows)).astype(np.float32)
+            proba = self._model_proba(Z)
+            return vote(proba, groups, len(F), self.card.get("vote") or "mean_log_proba")
+        # Training stored the transformed features as float32: the model saw those.
+        Z = self.transform.transform(flatten(F)).astype(np.float32)
+        return self._model_proba(Z)
+
+    def _model_proba(self, Z: np.ndarray) -> np.ndarray:
+        with _native_stderr_silenced(self.quiet_native):
+            return self.model.predict_proba(Z)
+
+    def predict_spans(self, y: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+        """Probabilities of each ``(start, stop)`` sample range of ``y``."""
+        F = np.stack([self.features(y[start:stop]) for start, stop in spans])
+        return np.asarray(self.predict_features(F), dtype=np.float64)
+
+    def classify(self, y: np.ndarray, *, long: str = "average") -> tuple[np.ndarray, list]:
+        """Probabilities of a whole waveform, and the sample spans they come from.
+
+        A waveform up to :data:`LONG_FILE_FACTOR` training clips long is read as
+        in training (cropped to ``max_duration``); a longer one, with
+        ``long="average"``, is the mean of the probabilities of consecutive
+        clip-length windows. ``long="first"`` always reads it as in training.
+        """
+        if long not in ("average", "first"):
+            raise ValueError(f"long must be 'average' or 'first', got {long!r}")
+        duration = len(y) / self.sample_rate
+        if long == "average" and duration > LONG_FILE_FACTOR * self.clip_seconds:
+            spans = window_spans(len(y), self.sample_rate, self.clip_seconds, self.clip_seconds)
+        else:
+            stop = len(y)
+            if self.max_duration is not None:
+                stop = min(stop, int(math.ceil(self.max_duration * self.sample_rate)))
+            spans = [(0, stop)]
+        proba = self.predict_spans(y, spans)
+        return proba.mean(axis=0), spans
+
+    def predict_file(
+        self,
+        path: str | Path,
+        *,
+        long: str = "average",
+        timeline: tuple[float, float] | None = None,
+    ) -> FilePrediction:
+        """Read one audio file and classify it (or each of its windows, with ``timeline``).
+
+        Parameters
+        ----------
+        path
+            Any audio file :func:`genrepipe.audio.load_audio` reads.
+        long
+            How a file much longer than the training clips is classified (see :meth:`classify`).
+        timeline
+            ``(window, hop)`` in seconds: classify each window; the file's
+            probabilities are then the mean over windows.
+
+        Raises
+        ------
+        genrepipe.audio.AudioError
+            When the file cannot be read (the message names it).
+        ValueError
+            When its features cannot be computed (e.g. a clip shorter than one
+            analysis frame); the message names the file.
+        """
+        from genrepipe.audio import load_audio
+
+        path = Path(path)
+        y = load_audio(path, sr=self.sample_rate)
+        sr = self.sample_rate
+        try:
+            if timeline is None:
+                proba, spans = self.classify(y, long=long)
+                windows = None
+            else:
+                spans = window_spans(len(y), sr, *timeline)
+                windows = self.predict_spans(y, spans)
+                proba = windows.mean(axis=0)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+        return FilePrediction(
+            path=path,
+            duration=len(y) / sr,
+            proba=proba,
+            spans=[(start / sr, stop / sr) for start, stop in spans],
+            timeline=windows,
+        )
+
+    def top(self, proba: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
+        """The ``k`` most probable classes with their probabilities, most probable first."""
+        order = np.argsort(-np.asarray(proba), kind="stable")[:k]
+        return [(self.classes[i], float(proba[i])) for i in order]
+
+
+def _is_keras(folder: Path) -> bool:
+    return (folder / "estimator.keras").is_file()
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced(active: bool) -> Iterator[None]:
+    """Point file descriptor 2 at ``/dev/null`` for the duration (Python exceptions still raise)."""
+    if not active:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+# -- files -----------------------------------------------------------------------------------------
+
+
+def find_audio(paths: Sequence[str | Path]) -> Iterator[tuple[Path, str | None]]:
+    """Expand files and folders into ``(file, error)`` pairs, in the order given.
+
+    A folder yields its audio files (:data:`AUDIO_SUFFIXES`, recursively, sorted);
+    a file is yielded whatever its extension. A missing path, or a folder with
+    no audio file, yields ``(path, message)``.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
+            )
+            if not found:
+                kinds = ", ".join(s.lstrip(".") for s in AUDIO_SUFFIXES)
+                yield path, f"{path}: no audio files ({kinds}) in this folder"
+            for file in found:
+                yield file, None
+        elif path.exists():
+            yield path, None
+        else:
+            yield path, f"{path}: no such file or folder"
+
+
+# -- output ----------------------------------------------------------------------------------------
+
+
+def _one_line(message: str) -> str:
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _top_text(top: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{genre} {_percent(p)}" for genre, p in top)
+
+
+def _csv_line(values: Sequence[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(values)
+    return buffer.getvalue()
+
+
+def _csv_header(timeline: bool, k: int) -> list[str]:
+    head = ["path", "start", "end"] if timeline else ["path", "duration", "windows"]
+    head.append("genre")
+    for i in range(1, k + 1):
+        head += [f"genre_{i}", f"proba_{i}"]
+    return head
+
+
+def _csv_rows(result: FilePrediction, classifier: Classifier, timeline: bool) -> list[list[Any]]:
+    def top_cells(proba):
+        top = classifier.top(proba)
+        cells = [top[0][0]]
+        for genre, p in top:
+            cells += [genre, f"{p:.4f}"]
+        return cells
+
+    if not timeline:
+        return [
+            [
+                str(result.path),
+                f"{result.duration:.3f}",
+                len(result.spans),
+                *top_cells(result.proba),
+            ]
+        ]
+    return [
+        [str(result.path), f"{start:.3f}", f"{end:.3f}", *top_cells(proba)]
+        for (start, end), proba in zip(result.spans, result.timeline, strict=True)
+    ]
+
+
+def _text_lines(result: FilePrediction, classifier: Classifier, timeline: bool) -> list[str]:
+    top = classifier.top(result.proba)
+    n = len(result.spans)
+    if not timeline:
+        note = ""
+        if n > 1:
+            length = result.spans[0][1] - result.spans[0][0]
+            note = f"  [mean of {n} windows of {length:.0f} s]"
+        return [f"{result.path}: {top[0][0]}  ({_top_text(top)}){note}"]
+    lines = [f"{result.path}: {top[0][0]}  (mean of {n} windows: {_top_text(top)})"]
+    width = max(len(g) for g in classifier.classes)
+    for (start, end), proba in zip(result.spans, result.timeline, strict=True):
+        window_top = classifier.top(proba)
+        lines.append(
+            f"  {start:7.1f} - {end:7.1f} s  {window_top[0][0]:<{width}}  {_top_text(window_top)}"
+        )
+    return lines
+
+
+def _json_entry(result: FilePrediction, classifier: Classifier) -> dict[str, Any]:
+    def describe(proba):
+        return {
+            "genre": classifier.top(proba, 1)[0][0],
+            "top": [{"genre": g, "probability": round(p, 6)} for g, p in classifier.top(proba)],
+            "probabilities": {
+                genre: round(float(p), 6)
+                for genre, p in zip(classifier.classes, proba, strict=True)
+            },
+        }
+
+    entry = {
+        "path": str(result.path),
+        "duration": round(result.duration, 3),
+        "windows": len(result.spans),
+    } | describe(result.proba)
+    if result.timeline is not None:
+        entry["timeline"] = [
+            {"start": round(start, 3), "end": round(end, 3)} | describe(proba)
+            for (start, end), proba in zip(result.spans, result.timeline, strict=True)
+        ]
+    return entry
+
+
+# -- command line ----------------------------------------------------------------------------------
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected positive seconds, got {text!r}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=_PROG,
+        description="Classify audio files by genre with a model trained by the genrepipe "
+        "workflow. Prints, per file, the predicted genre and its three most probable genres.",
+        epilog="Exit status: 0 all files answered, 1 some file failed, 2 usage error.",
+    )
+    parser.add_argument(
+        "model_dir",
+        metavar="MODEL_DIR",
+        help="model bundle: results/final/<model>/model or results/final/<model>",
+    )
+    parser.add_argument(
+        "paths",
+        metavar="PATH",
+        nargs="+",
+        help="audio files, or folders searched recursively for "
+        + ", ".join(s.lstrip(".") for s in AUDIO_SUFFIXES),
+    )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="print the genre of each window over time instead of one answer per file",
+    )
+    parser.add_argument(
+        "--window",
+        type=_positive_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="timeline window length (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--hop",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="timeline hop between window starts (default: the window length)",
+    )
+    parser.add_argument(
+        "--long",
+        choices=("average", "first"),
+        default="average",
+        help="files much longer than the training clips: average clip-length windows over "
+        "the whole file, or classify the first clip only as training would (default: "
+        "%(default)s)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "csv", "json"),
+        default="text",
+        help="output format on stdout (default: %(default)s)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar and no warnings on stderr"
+    )
+    return parser
+
+
+def _progress(enabled: bool):
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("classifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not enabled,
+        # Answers printed while the bar shows go around it when stdout is the same
+        # terminal; redirected to a file or a pipe, they must go there untouched.
+        redirect_stdout=sys.stdout.isatty(),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``genrepipe-predict``; returns the exit status."""
+    # Decoders and librosa warn in several lines (a fallback decoder, a short window);
+    # what matters reaches stderr as this command's own one-line errors and warnings.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.hop is not None and not args.timeline:
+        parser.error("--hop needs --timeline")
+
+    def warn(message: str) -> None:
+        if not args.quiet:
+            print(f"{_PROG}: warning: {message}", file=sys.stderr)
+
+    try:
+        classifier = Classifier.load(args.model_dir, quiet_native=True)
+    except BundleError as error:
+        print(f"{_PROG}: error: {error}", file=sys.stderr)
+        return 2
+    timeline = (args.window, args.hop or args.window) if args.timeline else None
+    if timeline and classifier.pads_short_windows and args.window < 0.9 * classifier.clip_seconds:
+        warn(
+            f"{args.window:g} s windows are shorter than the {classifier.clip_seconds:.1f} s clips "
+            f"the model was trained on; its {classifier.feature_set} features pad them to a fixed "
+            "frame count the model never saw padded, so window answers may be less reliable "
+            f"(--window {classifier.clip_seconds:.1f} avoids it)"
+        )
+
+    files = list(find_audio(args.paths))
+    failed = 0
+    entries: list[dict[str, Any]] = []
+    errors: list[dict[str, str]] = []
+    show_progress = not args.quiet and sys.stderr.isatty() and len(files) > 1
+    with _progress(show_progress) as progress:
+        task = progress.add_task("", total=len(files))
+
+        def report_error(path: Path, message: str) -> None:
+            message = _one_line(message)
+            errors.append({"path": str(path), "error": message})
+            line = f"{_PROG}: error: {message}"
+            if show_progress:
+                progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            else:
+                print(line, file=sys.stderr, flush=True)
+
+        if args.format == "csv":
+            print(_csv_line(_csv_header(timeline is not None, min(3, len(classifier.classes)))))
+        for path, problem in files:
+            progress.update(task, description=path.name)
+            if problem is not None:
+                failed += 1
+                report_error(path, problem)
+                progress.advance(task)
+                continue
+            try:
+                result = classifier.predict_file(path, long=args.long, timeline=timeline)
+            except Exception as error:  # one file's failure must not cost the others theirs
+                failed += 1
+                # AudioError and feature errors name the file; anything else gets its type.
+                message = str(error) if isinstance(error, ValueError) else repr(error)
+                report_error(path, message if str(path) in message else f"{path}: {message}")
+                progress.advance(task)
+                continue
+            if args.format == "json":
+                entries.append(_json_entry(result, classifier))
+            elif args.format == "csv":
+                for row in _csv_rows(result, classifier, timeline is not None):
+                    print(_csv_line(row), flush=True)
+            else:
+                print("\n".join(_text_lines(result, classifier, timeline is not None)), flush=True)
+            progress.advance(task)
+    if args.format == "json":
+        document = {
+            "model": str(classifier.folder),
+            "classes": classifier.classes,
+            "files": entries,
+            "errors": errors,
+        }
+        print(json.dumps(document, indent=2))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,946 @@
+"""A CNN on short log-mel windows, trained with augmentation, and classifiers on its embeddings.
+
+:class:`WindowCNNClassifier` (``make_model("cnn_windows", ...)``) reads whole
+tracks, ``(n_tracks, n_mels, n_frames)``, and does its own windowing:
+
+* training: every epoch, ``crops_per_track`` windows of ``window_frames``
+  frames at random positions of every training track (random crop, i.e. a
+  random time shift), each with a random gain (a dB offset on the log-mel),
+  SpecAugment-style time and frequency masks, and optionally mixup. The
+  windows are generated on the fly by a :class:`keras.utils.PyDataset` from an
+  :func:`epoch_plan` drawn from ``(random_state, epoch)`` alone; batch ``i`` of
+  the whole fit is a function of the seed and ``i``, so a seed gives the same
+  batches whatever the prefetching;
+* early stopping: on windows of validation *tracks*, whole tracks carved from
+  the training tracks (or given), never windows of tracks that also train;
+* prediction: windows every ``hop_frames`` frames covering the track (the
+  last one ends at its last frame); the track's class probabilities are the
+  softmax of the mean window log-probability.
+
+:class:`CnnEmbeddingClassifier` (``cnn_svm``, ``cnn_gmm``) fits an SVM or one
+Gaussian mixture per genre on the window CNN's penultimate-layer embeddings of
+the training tracks' windows, and predicts a track by the mean log-probability
+of its windows. It trains its own CNN, or takes an already fitted one of the
+same fold (``fit(..., cnn=...)``): the workflow reuses the ``cnn_windows``
+model named by the entry's ``base``.
+
+Both save and load with :func:`genrepipe.models.save_model` /
+:func:`~genrepipe.models.load_model`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from genrepipe.io import atomic_path
+from genrepipe.models import (
+    KerasClassifier,
+    _as_pair,
+    _configure_threads,
+    _epoch_logger,
+    _import_keras,
+)
+from genrepipe.segments import vote
+
+__all__ = [
+    "CnnEmbeddingClassifier",
+    "WindowCNNClassifier",
+    "augment_windows",
+    "crop_windows",
+    "epoch_plan",
+    "window_starts",
+]
+
+_COMPOSITE_META = "genrepipe_composite.json"
+_COMPOSITE_FORMAT = "genrepipe-cnn-embedding"
+_COMPOSITE_FORMAT_VERSION = 1
+#: Batch-norm momentum: an epoch is a few dozen steps, so Keras's 0.99 would make the
+#: inference statistics lag several epochs behind the weights (noisy validation loss).
+_BN_MOMENTUM = 0.9
+#: Tracks whose windows are predicted in one go (bounds memory: ~20 windows each).
+_PREDICT_TRACKS = 32
+
+
+# ------------------------------------------------------------------ windows, pure numpy
+
+
+def window_starts(n_frames: int, window_frames: int, hop_frames: int) -> np.ndarray:
+    """First frame of every window that covers a track, ``hop_frames`` apart.
+
+    Windows start at 0, ``hop_frames``, ... and one more window ends at the last
+    frame when the hop does not land there, so every frame is covered.
+
+    Parameters
+    ----------
+    n_frames : int
+        Frames of the track.
+    window_frames : int
+        Frames per window (at most ``n_frames``).
+    hop_frames : int
+        Frames between window starts.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted int array of window starts.
+    """
+    if window_frames > n_frames:
+        raise ValueError(f"a window of {window_frames} frames does not fit in {n_frames} frames")
+    if hop_frames < 1:
+        raise ValueError(f"hop_frames must be >= 1, got {hop_frames}")
+    starts = np.arange(0, n_frames - window_frames + 1, hop_frames)
+    if starts[-1] != n_frames - window_frames:
+        starts = np.append(starts, n_frames - window_frames)
+    return starts
+
+
+def crop_windows(
+    X: np.ndarray, tracks: np.ndarray, starts: np.ndarray, window_frames: int
+) -> np.ndarray:
+    """Windows ``X[tracks[i], :, starts[i]:starts[i] + window_frames]``, stacked.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Tracks, shape ``(n_tracks, n_mels, n_frames)``.
+    tracks, starts : numpy.ndarray
+        Track index and first frame of each window.
+    window_frames : int
+        Frames per window.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 array of shape ``(len(tracks), n_mels, window_frames)`` (a copy).
+    """
+    frames = np.asarray(starts)[:, None] + np.arange(window_frames)[None, :]
+    # Advanced indices on axes 0 and 2 put the window axis first: (n, window, mels).
+    out = X[np.asarray(tracks)[:, None], :, frames]
+    return np.ascontiguousarray(out.transpose(0, 2, 1), dtype=np.float32)
+
+
+def epoch_plan(
+    n_tracks: int,
+    n_frames: int,
+    window_frames: int,
+    *,
+    crops_per_track: int,
+    gain_db: float,
+    time_masks: int,
+    time_mask_frames: int,
+    freq_masks: int,
+    freq_mask_bins: int,
+    n_mels: int,
+    mixup_alpha: float,
+    seed: int | None,
+    epoch: int,
+) -> dict[str, np.ndarray]:
+    """Every random choice of one training epoch, drawn from ``(seed, epoch)`` only.
+
+    Parameters
+    ----------
+    n_tracks, n_frames, window_frames, n_mels
+        Training tracks, their frames, frames per window, mel bands.
+    crops_per_track
+        Windows cut from every track in the epoch.
+    gain_db
+        Gains are uniform in ``[-gain_db, gain_db]`` dB.
+    time_masks, time_mask_frames, freq_masks, freq_mask_bins
+        Masks per window and their largest width (widths are uniform from 0).
+    mixup_alpha
+        Mixup weights come from ``Beta(alpha, alpha)`` (folded so a window's
+        own example weighs at least a half); ``0`` turns mixup off.
+    seed, epoch
+        The plan depends on nothing else.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``track`` and ``start`` (the crops, in training order), ``gain`` (dB),
+        ``time_start``, ``time_width``, ``freq_start``, ``freq_width`` (one
+        column per mask), ``partner`` (the sample mixed into each, an index of
+        this plan) and ``lam`` (each sample's own weight; 1 without mixup).
+    """
+    rng = np.random.default_rng([0 if seed is None else int(seed), int(epoch)])
+    n = n_tracks * crops_per_track
+    track = rng.permutation(np.repeat(np.arange(n_tracks), crops_per_track))
+    start = rng.integers(0, n_frames - window_frames + 1, size=n)
+    gain = rng.uniform(-gain_db, gain_db, size=n) if gain_db > 0 else np.zeros(n)
+    time_width = rng.integers(0, min(time_mask_frames, window_frames) + 1, size=(n, time_masks))
+    time_start = rng.integers(0, window_frames - time_width + 1)
+    freq_width = rng.integers(0, min(freq_mask_bins, n_mels) + 1, size=(n, freq_masks))
+    freq_start = rng.integers(0, n_mels - freq_width + 1)
+    if mixup_alpha > 0:
+        lam = rng.beta(mixup_alpha, mixup_alpha, size=n)
+        lam = np.maximum(lam, 1.0 - lam)
+        partner = rng.permutation(n)
+    else:
+        lam, partner = np.ones(n), np.arange(n)
+    return {
+        "track": track,
+        "start": start,
+        "gain": gain,
+        "time_start": time_start,
+        "time_width": time_width,
+        "freq_start": freq_start,
+        "freq_width": freq_width,
+        "partner": partner,
+        "lam": lam,
+    }
+
+
+def augment_windows(
+    windows: np.ndarray,
+    gain: np.ndarray,
+    gain_scale: np.ndarray,
+    time_start: np.ndarray,
+    time_width: np.ndarray,
+    freq_start: np.ndarray,
+    freq_width: np.ndarray,
+    fill: float = 0.0,
+) -> np.ndarray:
+    """Apply gains and masks to windows, in place.
+
+    Parameters
+    ----------
+    windows : numpy.ndarray
+        ``(n, n_mels, window_frames)``.
+    gain : numpy.ndarray
+        Gain of each window in dB.
+    gain_scale : numpy.ndarray
+        Input units per dB of each mel band, ``(n_mels,)``: 1 for a log-mel in
+        dB, the band's standard deviation in dB once standardized.
+    time_start, time_width, freq_start, freq_width : numpy.ndarray
+        ``(n, n_masks)`` masks; width 0 masks nothing.
+    fill : float
+        Value of masked cells (0: the training mean of standardized inputs).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``windows``, augmented.
+    """
+    windows += (gain[:, None, None] / gain_scale[None, :, None]).astype(windows.dtype)
+    for i in range(len(windows)):
+        for s, w in zip(time_start[i], time_width[i], strict=True):
+            windows[i, :, s : s + w] = fill
+        for s, w in zip(freq_start[i], freq_width[i], strict=True):
+            windows[i, s : s + w, :] = fill
+    return windows
+
+
+def _window_grid(
+    n_tracks: int, n_frames: int, window_frames: int, hop_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Track index and start of every covering window of every track."""
+    starts = window_starts(n_frames, window_frames, hop_frames)
+    return np.repeat(np.arange(n_tracks), len(starts)), np.tile(starts, n_tracks)
+
+
+# ------------------------------------------------------------------ data pipeline
+
+
+def _augmented_dataset(
+    keras: Any, clf: WindowCNNClassifier, X, Y, gain_scale, n_epochs: int
+) -> Any:
+    """A :class:`keras.utils.PyDataset` of augmented training windows for ``n_epochs`` epochs.
+
+    Its batches run through every epoch in turn (``steps`` batches each, fitted with
+    ``steps_per_epoch=steps``), so batch ``i`` is epoch ``i // steps`` of the
+    :func:`epoch_plan`, a function of the seed and ``i`` alone: nothing depends on
+    when Keras's prefetching asks for it.
+    """
+    n_samples = len(X) * int(clf.crops_per_track)
+
+    class AugmentedWindows(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.steps = math.ceil(n_samples / int(clf.batch_size))
+            self._plans: dict[int, dict[str, np.ndarray]] = {}
+
+        def plan(self, epoch: int) -> dict[str, np.ndarray]:
+            if epoch not in self._plans:
+                if len(self._plans) > 1:  # batches arrive in order: keep two epochs at most
+                    self._plans.pop(min(self._plans))
+                self._plans[epoch] = epoch_plan(
+                    len(X),
+                    X.shape[2],
+                    int(clf.window_frames),
+                    crops_per_track=int(clf.crops_per_track),
+                    gain_db=float(clf.gain_db),
+                    time_masks=int(clf.time_masks),
+                    time_mask_frames=int(clf.time_mask_frames),
+                    freq_masks=int(clf.freq_masks),
+                    freq_mask_bins=int(clf.freq_mask_bins),
+                    n_mels=X.shape[1],
+                    mixup_alpha=float(clf.mixup_alpha),
+                    seed=clf.random_state,
+                    epoch=epoch,
+                )
+            return self._plans[epoch]
+
+        def __len__(self) -> int:
+            return self.steps * n_epochs
+
+        def _samples(self, plan: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+            windows = crop_windows(
+                X, plan["track"][idx], plan["start"][idx], int(clf.window_frames)
+            )
+            return augment_windows(
+                windows,
+                plan["gain"][idx],
+                gain_scale,
+                plan["time_start"][idx],
+                plan["time_width"][idx],
+                plan["freq_start"][idx],
+                plan["freq_width"][idx],
+            )
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            epoch, batch = divmod(int(index), self.steps)
+            plan = self.plan(epoch)
+            size = int(clf.batch_size)
+            idx = np.arange(batch * size, min((batch + 1) * size, n_samples))
+            x = self._samples(plan, idx)
+            y = Y[plan["track"][idx]]
+            if float(clf.mixup_alpha) > 0:
+                partner = plan["partner"][idx]
+                lam = plan["lam"][idx].astype(np.float32)
+                x = lam[:, None, None] * x + (1 - lam[:, None, None]) * self._samples(plan, partner)
+                y = lam[:, None] * y + (1 - lam[:, None]) * Y[plan["track"][partner]]
+            return x.astype(np.float32), y.astype(np.float32)
+
+    return AugmentedWindows()
+
+
+# ------------------------------------------------------------------ the window CNN
+
+
+class WindowCNNClassifier(KerasClassifier):
+    """A CNN on log-mel windows with augmentation; tracks predicted by window voting.
+
+    Network, on one window ``(n_mels, window_frames)`` (a channel axis is added)::
+
+        len(filters) x [Conv2D(f, kernel_size, "same") -> BatchNorm -> LeakyReLU
+                        -> MaxPool2D(pool_size, "same")]
+        -> GlobalAveragePooling2D -> Dropout
+        -> Dense(dense_units) -> BatchNorm -> LeakyReLU -> Dropout -> Dense(n_classes, softmax)
+
+    The ``Dense(dense_units)`` activations are the embedding
+    (:meth:`window_embeddings`). With the defaults (96 mel bands, 128 frames)
+    the network has about 70,000 weights and trains on CPU.
+
+    Parameters
+    ----------
+    architecture : {"cnn_windows"}
+        Fixed; present so that saved parameters name the network.
+    filters : tuple of int, default=(16, 32, 64, 64)
+        Filters of the convolution blocks, one block per entry.
+    kernel_size : int or (int, int), default=3
+        Convolution kernel.
+    pool_size : int or (int, int), default=2
+        Max-pooling window (mel bands, frames) after each block.
+    dense_units : int, default=64
+        Width of the embedding layer.
+    negative_slope : float, default=0.3
+        LeakyReLU slope.
+    dropout : float, default=0.3
+        Dropout rate after pooling and before the output layer.
+    epochs : int, default=60
+        Maximum epochs (an epoch is ``crops_per_track`` windows of every training track).
+    batch_size : int, default=32
+        Windows per batch.
+    learning_rate : float, default=1e-3
+        Adam's learning rate.
+    weight_decay : float, default=1e-4
+        AdamW's decoupled weight decay (0: plain Adam).
+    validation_fraction : float, default=0.15
+        Share of the training *tracks* (stratified by class where possible)
+        whose windows monitor ``val_loss`` for early stopping; the best
+        epoch's weights are restored. Ignored when ``fit`` gets
+        ``validation_data``; ``0`` trains all epochs on every track.
+    patience : int, default=10
+        Epochs without a ``val_loss`` improvement before stopping.
+    window_frames : int, default=128
+        Frames per window (about 3 s at 22050 Hz and hop 512).
+    hop_frames : int, default=64
+        Frames between the windows that predict a track (and validate).
+    crops_per_track : int, default=8
+        Random windows of every training track per epoch.
+    gain_db : float, default=6.0
+        Random gain of each training window, uniform in ``[-gain_db, gain_db]`` dB.
+    time_masks, freq_masks : int, default=2
+        SpecAugment masks per training window along time and mel bands.
+    time_mask_frames, freq_mask_bins : int, default=16 and 12
+        Largest mask widths.
+    mixup_alpha : float, default=0.2
+        Mixup of training windows and labels, weight from ``Beta(alpha, alpha)``;
+        0 turns it off.
+    random_state : int or None
+        Seeds the network (``keras.utils.set_random_seed``, deterministic ops)
+        and every augmentation and validation choice.
+    n_threads, verbose, log
+        As for :class:`~genrepipe.models.KerasClassifier`.
+
+    Attributes
+    ----------
+    classes_, model_, history_, best_epoch_
+        As for :class:`~genrepipe.models.KerasClassifier`.
+    input_shape_ : tuple of int
+        ``(n_mels, window_frames)``: one window.
+    train_tracks_, validation_tracks_ : numpy.ndarray
+        Rows of ``fit``'s ``X`` that trained and that validated (disjoint;
+        ``validation_tracks_`` is empty with given ``validation_data`` or
+        ``validation_fraction=0``).
+    """
+
+    def __init__(
+        self,
+        architecture: str = "cnn_windows",
+        *,
+        filters: Sequence[int] = (16, 32, 64, 64),
+        kernel_size: int | Sequence[int] = 3,
+        pool_size: int | Sequence[int] = 2,
+        dense_units: int = 64,
+        negative_slope: float = 0.3,
+        dropout: float = 0.3,
+        epochs: int = 60,
+        batch_size: int = 32,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-4,
+        validation_fraction: float = 0.15,
+        patience: int = 10,
+        window_frames: int = 128,
+        hop_frames: int = 64,
+        crops_per_track: int = 8,
+        gain_db: float = 6.0,
+        time_masks: int = 2,
+        time_mask_frames: int = 16,
+        freq_masks: int = 2,
+        freq_mask_bins: int = 12,
+        mixup_alpha: float = 0.2,
+        random_state: int | None = None,
+        n_threads: int | None = None,
+        verbose: int = 0,
+        log: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.architecture = architecture
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.pool_size = pool_size
+        self.dense_units = dense_units
+        self.negative_slope = negative_slope
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.window_frames = window_frames
+        self.hop_frames = hop_frames
+        self.crops_per_track = crops_per_track
+        self.gain_db = gain_db
+        self.time_masks = time_masks
+        self.time_mask_frames = time_mask_frames
+        self.freq_masks = freq_masks
+        self.freq_mask_bins = freq_mask_bins
+        self.mixup_alpha = mixup_alpha
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.log = log
+
+    # -- input handling ----------------------------------------------------------
+
+    @property
+    def _input_ndim(self) -> int:
+        if self.architecture != "cnn_windows":
+            raise ValueError(f"architecture must be 'cnn_windows', got {self.architecture!r}")
+        return 3
+
+    def _check_X(self, X: ArrayLike) -> np.ndarray:
+        """Whole tracks ``(n, n_mels, n_frames)``, at least one window long."""
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 3 or self._input_ndim != 3:
+            raise ValueError(f"'cnn_windows' expects tracks (n, n_mels, frames), got {X.shape}")
+        if X.shape[2] < int(self.window_frames):
+            raise ValueError(
+                f"tracks of {X.shape[2]} frames are shorter than a window of "
+                f"{self.window_frames} frames"
+            )
+        if not np.all(np.isfinite(X)):
+            raise ValueError("X contains NaN or infinity")
+        if hasattr(self, "input_shape_") and X.shape[1] != self.input_shape_[0]:
+            raise ValueError(
+                f"X has {X.shape[1]} mel bands, but the model was fitted on {self.input_shape_[0]}"
+            )
+        return X
+
+    # -- network -------------------------------------------------------------------
+
+    def _build(self, keras: Any, input_shape: tuple[int, ...], n_classes: int) -> Any:
+        layers = keras.layers
+        slope = float(self.negative_slope)
+        rows, frames = input_shape
+        inputs = keras.Input(shape=input_shape, name="features")
+        x = layers.Reshape((rows, frames, 1), name="add_channel")(inputs)
+        kernel = _as_pair(self.kernel_size, "kernel_size")
+        pool = _as_pair(self.pool_size, "pool_size")
+        filters = [int(f) for f in np.atleast_1d(self.filters)]
+        if not filters or min(filters) < 1:
+            raise ValueError(f"filters must be positive ints, got {self.filters!r}")
+        for i, n_filters in enumerate(filters, start=1):
+            x = layers.Conv2D(n_filters, kernel, padding="same", use_bias=False, name=f"conv{i}")(x)
+            x = layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"conv{i}_bn")(x)
+            x = layers.LeakyReLU(negative_slope=slope, name=f"conv{i}_act")(x)
+            x = layers.MaxPooling2D(pool, padding="same", name=f"conv{i}_pool")(x)
+        x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+        x = layers.Dropout(float(self.dropout), name="pool_dropout")(x)
+        x = layers.Dense(int(self.dense_units), name="hidden")(x)
+        x = layers.BatchNormalization(momentum=_BN_MOMENTUM, name="hidden_bn")(x)
+        x = layers.LeakyReLU(negative_slope=slope, name="hidden_act")(x)
+        x = layers.Dropout(float(self.dropout), name="dropout")(x)
+        outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
+        return keras.Model(inputs, outputs, name="genrepipe_cnn_windows")
+
+    def _validation_tracks(self, y: np.ndarray) -> np.ndarray:
+        """Indices of the tracks carved out for validation (stratified where possible)."""
+        fraction = float(self.validation_fraction or 0.0)
+        if fraction <= 0.0:
+            return np.empty(0, dtype=np.int64)
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}")
+        n_val = math.ceil(fraction * len(y))
+        if n_val >= len(y):
+            raise ValueError(f"validation_fraction={fraction} leaves no training tracks")
+        index = np.arange(len(y))
+        try:
+            _, val = train_test_split(
+                index, test_size=n_val, stratify=y, random_state=self.random_state
+            )
+        except ValueError:
+            warnings.warn(
+                f"cannot stratify {n_val} validation tracks over {len(np.unique(y))} classes; "
+                "using a random slice",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            _, val = train_test_split(index, test_size=n_val, random_state=self.random_state)
+        return np.sort(val)
+
+    def _check_params(self) -> None:
+        for name in ("window_frames", "hop_frames", "crops_per_track", "batch_size", "epochs"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("time_masks", "time_mask_frames", "freq_masks", "freq_mask_bins"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if float(self.gain_db) < 0 or float(self.mixup_alpha) < 0:
+            raise ValueError("gain_db and mixup_alpha must be >= 0")
+
+    # -- estimator API ---------------------------------------------------------------
+
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+        input_scale: ArrayLike | None = None,
+    ) -> WindowCNNClassifier:
+        """Train a fresh network on augmented windows of the tracks ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tracks, n_mels, n_frames)
+            Whole tracks (log-mel, in dB or standardized per band).
+        y : array-like of shape (n_tracks,)
+            Class of each track.
+        validation_data : tuple (X_val, y_val), optional
+            Validation tracks (a split's ``valid`` list); when given, no tracks
+            are carved out of ``X``.
+        input_scale : array-like of shape (n_mels,), optional
+            Input units per dB of each band, so that gains are in dB: the
+            band's standard deviation when ``X`` was standardized per band
+            (:class:`genrepipe.preprocess.RowStandardizer`'s ``scale_``); 1
+            (the default) when ``X`` is in dB.
+
+        Returns
+        -------
+        WindowCNNClassifier
+            ``self``, fitted.
+        """
+        for attr in ("model_", "history_", "classes_", "input_shape_", "best_epoch_"):
+            self.__dict__.pop(attr, None)
+        self._check_params()
+        X = self._check_X(X)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X):
+            raise ValueError(f"y must be 1-D with {len(X)} labels, got shape {y.shape}")
+        check_classification_targets(y)
+        classes, y_enc = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(f"need at least 2 classes to fit a classifier, got {len(classes)}")
+        if self.random_state is not None and not isinstance(self.random_state, int | np.integer):
+            raise TypeError(f"random_state must be an int or None, got {self.random_state!r}")
+        n_mels, n_classes = X.shape[1], len(classes)
+        gain_scale = (
+            np.ones(n_mels) if input_scale is None else np.asarray(input_scale, dtype=np.float64)
+        )
+        if gain_scale.shape != (n_mels,) or not np.all(gain_scale > 0):
+            raise ValueError(f"input_scale must hold {n_mels} positive values")
+
+        keras, tf = _import_keras()
+        _configure_threads(tf, self.n_threads)
+        if self.random_state is not None:
+            keras.utils.set_random_seed(int(self.random_state))
+            tf.config.experimental.enable_op_determinism()
+
+        onehot = np.eye(n_classes, dtype=np.float32)
+        if validation_data is not None:
+            train_tracks, val_tracks = np.arange(len(X)), np.empty(0, dtype=np.int64)
+            X_v = self._check_X(validation_data[0])
+            position = {label: i for i, label in enumerate(classes)}
+            seen = np.array([label in position for label in validation_data[1]], dtype=bool)
+            X_v = X_v[seen]
+            y_v = np.array([position[v] for v in np.asarray(validation_data[1])[seen]], dtype=int)
+        else:
+            val_tracks = self._validation_tracks(y_enc)
+            train_tracks = np.setdiff1d(np.arange(len(X)), val_tracks)
+            X_v, y_v = X[val_tracks], y_enc[val_tracks]
+        validation = None
+        if len(y_v):
+            v_tracks, v_starts = _window_grid(
+                len(X_v), X_v.shape[2], int(self.window_frames), int(self.hop_frames)
+            )
+            validation = (
+                crop_windows(X_v, v_tracks, v_starts, int(self.window_frames)),
+                onehot[y_v[v_tracks]],
+            )
+
+        epochs = int(self.epochs)
+        dataset = _augmented_dataset(
+            keras, self, X[train_tracks], onehot[y_enc[train_tracks]], gain_scale, epochs
+        )
+        model = self._build(keras, (n_mels, int(self.window_frames)), n_classes)
+        if float(self.weight_decay) > 0:
+            optimizer = keras.optimizers.AdamW(
+                learning_rate=float(self.learning_rate), weight_decay=float(self.weight_decay)
+            )
+        else:
+            optimizer = keras.optimizers.Adam(learning_rate=float(self.learning_rate))
+        model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+        callbacks = []
+        if validation is not None:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=int(self.patience), restore_best_weights=True
+                )
+            )
+        if self.log is not None:
+            callbacks.append(_epoch_logger(keras, self.log, epochs))
+        result = model.fit(
+            dataset,
+            steps_per_epoch=dataset.steps,
+            shuffle=False,  # the plan orders each epoch; Keras would mix batches of all epochs
+            validation_data=validation,
+            validation_batch_size=int(self.batch_size),
+            epochs=epochs,
+            callbacks=callbacks,
+            verbose=self.verbose,
+        )
+        history = {key: [float(v) for v in values] for key, values in result.history.items()}
+        self.model_ = model
+        self.classes_ = classes
+        self.history_ = history
+        self.input_shape_ = (int(n_mels), int(self.window_frames))
+        self.train_tracks_ = train_tracks
+        self.validation_tracks_ = val_tracks
+        if validation is not None and history.get("val_loss"):
+            self.best_epoch_ = int(np.argmin(history["val_loss"])) + 1
+        else:
+            self.best_epoch_ = len(history.get("loss", []))
+        return self
+
+    def _windows_apply(self, X: ArrayLike, network: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Run ``network`` on every covering window of every track of ``X``."""
+        check_is_fitted(self, "model_")
+        X = self._check_X(X)
+        wf, hop = int(self.window_frames), int(self.hop_frames)
+        tracks, starts = _window_grid(len(X), X.shape[2], wf, hop)
+        outputs = []
+        for first in range(0, len(X), _PREDICT_TRACKS):
+            rows = (tracks >= first) & (tracks < first + _PREDICT_TRACKS)
+            windows = crop_windows(X, tracks[rows], starts[rows], wf)
+            outputs.append(
+                np.asarray(network.predict(windows, batch_size=int(self.batch_size), verbose=0))
+            )
+        return np.concatenate(outputs).astype(np.float64), tracks
+
+    def window_log_proba(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Log-probabilities of every covering window and the track of each.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tracks, n_mels, n_frames)
+
+        Returns
+        -------
+        log_proba, track_index
+            ``(n_windows_total, n_classes)`` and ``(n_windows_total,)``.
+        """
+        proba, tracks = self._windows_apply(X, self.model_)
+        return np.log(np.clip(proba, 1e-12, 1.0)), tracks
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Softmax of the mean window log-probability of each track.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tracks, n_mels, n_frames)
+
+        Returns
+        -------
+        ndarray of shape (n_tracks, n_classes)
+            Rows sum to 1; columns in ``classes_`` order.
+        """
+        log_proba, tracks = self.window_log_proba(X)
+        counts = np.bincount(tracks)
+        mean = np.zeros((len(counts), log_proba.shape[1]))
+        np.add.at(mean, tracks, log_proba)
+        return softmax(mean / counts[:, None], axis=1)
+
+    def window_embeddings(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Penultimate-layer activations of every covering window, and its track.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tracks, n_mels, n_frames)
+
+        Returns
+        -------
+        embeddings, track_index
+            ``(n_windows_total, dense_units)`` and ``(n_windows_total,)``.
+        """
+        check_is_fitted(self, "model_")
+        keras, _ = _import_keras()
+        embedder = keras.Model(
+            self.model_.inputs, self.model_.get_layer("output").input, name="embedding"
+        )
+        return self._windows_apply(X, embedder)
+
+    def transform_embedding(self, X: ArrayLike) -> np.ndarray:
+        """Mean window embedding of each track, ``(n_tracks, dense_units)``."""
+        embeddings, tracks = self.window_embeddings(X)
+        counts = np.bincount(tracks)
+        out = np.zeros((len(counts), embeddings.shape[1]))
+        np.add.at(out, tracks, embeddings)
+        return out / counts[:, None]
+
+
+# ------------------------------------------------------------------ SVM / GMM on embeddings
+
+
+class CnnEmbeddingClassifier(ClassifierMixin, BaseEstimator):
+    """An SVM or per-genre GMMs on the window CNN's embeddings, tracks by window voting.
+
+    Parameters
+    ----------
+    head : {"svm", "gmm"}, default="svm"
+        The classifier on embeddings: :func:`genrepipe.models.make_model`'s
+        ``svm`` (Platt-calibrated SVC) or ``gmm``, after a standardization of
+        the embeddings fitted on the training windows.
+    head_params : mapping or None
+        Its settings (e.g. ``{"C": 10}`` or ``{"n_components": 2}``).
+    cnn_params : mapping or None
+        Settings of the :class:`WindowCNNClassifier` trained by ``fit`` (not
+        used when ``fit`` gets a fitted ``cnn``).
+    random_state, n_threads, log
+        Passed to the CNN and the head.
+
+    Attributes
+    ----------
+    cnn_ : WindowCNNClassifier
+        The fitted CNN.
+    head_ : sklearn.pipeline.Pipeline
+        Standardization and the head, fitted on the training tracks' windows.
+    classes_ : numpy.ndarray
+        Class labels, sorted.
+    """
+
+    def __init__(
+        self,
+        head: str = "svm",
+        *,
+        head_params: Mapping[str, Any] | None = None,
+        cnn_params: Mapping[str, Any] | None = None,
+        random_state: int | None = None,
+        n_threads: int | None = None,
+        log: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.head = head
+        self.head_params = head_params
+        self.cnn_params = cnn_params
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.log = log
+
+    def _make_head(self) -> Pipeline:
+        from genrepipe.models import make_model
+
+        if self.head not in ("svm", "gmm"):
+            raise ValueError(f"head must be 'svm' or 'gmm', got {self.head!r}")
+        seed = 0 if self.random_state is None else int(self.random_state)
+        estimator = make_model(self.head, dict(self.head_params or {}), random_state=seed)
+        return Pipeline([("scale", StandardScaler()), ("head", estimator)])
+
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+        input_scale: ArrayLike | None = None,
+        cnn: WindowCNNClassifier | None = None,
+    ) -> CnnEmbeddingClassifier:
+        """Fit (or take) the CNN, then the head on embeddings of the training windows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tracks, n_mels, n_frames)
+            Training tracks.
+        y : array-like of shape (n_tracks,)
+            Their classes.
+        validation_data, input_scale
+            For the CNN's fit (see :meth:`WindowCNNClassifier.fit`).
+        cnn : WindowCNNClassifier, optional
+            A CNN already fitted on these training tracks (the same fold): used
+            as it is, not refitted.
+
+        Returns
+        -------
+        CnnEmbeddingClassifier
+            ``self``, fitted.
+        """
+        y = np.asarray(y)
+        if cnn is None:
+            cnn = WindowCNNClassifier(
+                **dict(self.cnn_params or {}),
+                random_state=self.random_state,
+                n_threads=self.n_threads,
+                log=self.log,
+            )
+            cnn.fit(X, y, validation_data=validation_data, input_scale=input_scale)
+        else:
+            check_is_fitted(cnn, "model_")
+            if not np.array_equal(np.unique(y), cnn.classes_):
+                raise ValueError("the given CNN was fitted on other classes than y")
+        embeddings, tracks = cnn.window_embeddings(X)
+        head = self._make_head().fit(embeddings, y[tracks])
+        self.cnn_ = cnn
+        self.head_ = head
+        self.classes_ = cnn.classes_
+        return self
+
+    def window_log_proba(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Head log-probabilities of every covering window, and the track of each."""
+        check_is_fitted(self, "head_")
+        embeddings, tracks = self.cnn_.window_embeddings(X)
+        proba = self.head_.predict_proba(embeddings)
+        return np.log(np.clip(proba, 1e-12, 1.0)), tracks
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Softmax of the mean window log-probability of each track.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tracks, n_mels, n_frames)
+
+        Returns
+        -------
+        ndarray of shape (n_tracks, n_classes)
+        """
+        log_proba, tracks = self.window_log_proba(X)
+        return vote(np.exp(log_proba), tracks, len(np.asarray(X)), "mean_log_proba")
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """The class of highest voted probability."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def save_embedding_classifier(model: CnnEmbeddingClassifier, path: str | Path) -> None:
+    """Write a fitted :class:`CnnEmbeddingClassifier` as one zip archive, atomically.
+
+    The archive holds ``genrepipe_composite.json`` (format, parameters, classes),
+    ``cnn.zip`` (the CNN as written by :func:`~genrepipe.models.save_model`) and
+    ``head.skops`` (the standardization and head).
+    """
+    from genrepipe.models import save_model
+
+    check_is_fitted(model, "head_")
+    params = model.get_params(deep=False)
+    params.pop("log", None)
+    params["head_params"] = dict(params["head_params"] or {})
+    params["cnn_params"] = {
+        k: list(v) if isinstance(v, tuple) else v for k, v in (params["cnn_params"] or {}).items()
+    }
+    classes = model.classes_
+    meta = {
+        "format": _COMPOSITE_FORMAT,
+        "format_version": _COMPOSITE_FORMAT_VERSION,
+        "params": params,
+        "classes": classes.tolist(),
+        "classes_dtype": "object" if classes.dtype == object else classes.dtype.str,
+    }
+    with tempfile.TemporaryDirectory(prefix="genrepipe-composite-") as tmpdir:
+        cnn_file, head_file = Path(tmpdir) / "cnn.zip", Path(tmpdir) / "head.skops"
+        save_model(model.cnn_, cnn_file)
+        save_model(model.head_, head_file)
+        with atomic_path(path) as tmp:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+                zf.writestr(_COMPOSITE_META, json.dumps(meta, indent=2, sort_keys=True))
+                zf.write(cnn_file, arcname="cnn.zip")
+                zf.write(head_file, arcname="head.skops")
+
+
+def load_embedding_classifier(path: str | Path) -> CnnEmbeddingClassifier:
+    """Read a :class:`CnnEmbeddingClassifier` written by :func:`save_embedding_classifier`.
+
+    Its parts are read with :func:`~genrepipe.models.load_model`, with the
+    same safeguards (the skops allow-list, Keras safe mode).
+    """
+    from genrepipe.models import load_model
+
+    with zipfile.ZipFile(path) as zf:
+        meta = json.loads(zf.read(_COMPOSITE_META))
+        if meta.get("format") != _COMPOSITE_FORMAT or (
+            meta.get("format_version") != _COMPOSITE_FORMAT_VERSION
+        ):
+            raise ValueError(f"{path}: unsupported composite model format")
+        with tempfile.TemporaryDirectory(prefix="genrepipe-composite-") as tmpdir:
+            cnn_file, head_file = Path(tmpdir) / "cnn.zip", Path(tmpdir) / "head.skops"
+            cnn_file.write_bytes(zf.read("cnn.zip"))
+            head_file.write_bytes(zf.read("head.skops"))
+            cnn, head = load_model(cnn_file), load_model(head_file)
+    if not isinstance(cnn, WindowCNNClassifier):
+        raise ValueError(f"{path}: the composite's CNN is not a window CNN")
+    model = CnnEmbeddingClassifier(**meta["params"])
+    model.cnn_, model.head_ = cnn, head
+    model.classes_ = np.asarray(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
+    return model

@@ -1,0 +1,450 @@
+"""Bad audio in a dataset folder: every case is reported or used, and nothing else is lost.
+
+Unit tests drive the workflow's steps (``tasks.check_audio``,
+``tasks.extract_features``, ``tasks.merge_features``, ``dataset.discover_tracks``,
+``audio.load_audio``) one bad file at a time; ``tests/test_audio.py`` and
+``tests/test_dataset.py`` already cover plain decoding and scanning. One slow
+test puts every case into one dataset folder and runs the whole workflow.
+
+Decisions checked here: pure silence is used (its features are finite); a clip
+shorter than one analysis window is reported by the audio check whatever
+``dataset.min_duration`` says; a clip whose features come out NaN or infinite is
+reported in ``results/features/<set>_failed.tsv`` and never reaches a table.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import yaml
+
+from genrepipe import GENRES, SAMPLE_RATE
+from genrepipe import features as F
+from genrepipe.audio import load_audio
+from genrepipe.dataset import discover_tracks
+from genrepipe.io import load_npy
+from genrepipe.tasks import FAILED_FEATURES, check_audio, extract_features, merge_features
+
+SR = SAMPLE_RATE
+TINY_SEED87 = {"n_frames": 130}
+MAX_DURATION = 4.0
+
+
+def _music(seconds: float = 3.0, sr: int = SR, seed: int = 0) -> np.ndarray:
+    """A few seconds of tones and noise: features of it are ordinary."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(round(seconds * sr))) / sr
+    y = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.2 * np.sin(2 * np.pi * 660 * t)
+    return (y + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def _wav(path: Path, y: np.ndarray, sr: int = SR, subtype: str = "PCM_16") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, y, sr, subtype=subtype, format="WAV")
+    return path
+
+
+# -- the bad files, one builder each: (path) -> None -------------------------------------------
+
+
+def _empty(path):
+    path.write_bytes(b"")
+
+
+def _text(path):
+    path.write_text("this is not audio, just text named .wav\n" * 20)
+
+
+def _cut_in_header(path):
+    data = _wav(path, _music()).read_bytes()
+    path.write_bytes(data[:20])  # the RIFF header stops half-way
+
+
+def _under_one_window(path):
+    _wav(path, _music(seconds=0.07))  # 1543 samples: less than n_fft=2048
+
+
+def _inf_sample(path):
+    y = _music()
+    y[1000] = np.inf
+    _wav(path, y, subtype="FLOAT")
+
+
+def _pcm_u8(path):
+    _wav(path, _music(), subtype="PCM_U8")
+
+
+def _pcm_24(path):
+    _wav(path, _music(), subtype="PCM_24")
+
+
+def _float(path):
+    _wav(path, _music(), subtype="FLOAT")
+
+
+def _stereo(path):
+    y = _music()
+    _wav(path, np.stack([y, 0.5 * y], axis=1))
+
+
+def _rate_44k1(path):
+    _wav(path, _music(sr=44100), sr=44100)
+
+
+def _rate_48k(path):
+    _wav(path, _music(sr=48000), sr=48000)
+
+
+def _ten_minutes(path):
+    _wav(path, np.tile(_music(), 200))  # 600 s
+
+
+def _silence(path):
+    _wav(path, np.zeros(3 * SR, dtype=np.float32))
+
+
+def _too_loud(path):
+    # Finite float samples, but the STFT power overflows float32: features are inf.
+    _wav(path, _music() * np.float32(1e30), subtype="FLOAT")
+
+
+REPORTED = {  # builder: what the audio check's reason says
+    "empty": (_empty, "file is empty"),
+    "text_named_wav": (_text, "cannot decode"),
+    "truncated": (_cut_in_header, "cannot decode"),
+    "under_one_window": (_under_one_window, "shorter than one analysis window"),
+    "inf_sample": (_inf_sample, "NaN or infinite"),
+}
+USED = {  # builder: the duration it is used with
+    "pcm_u8": (_pcm_u8, 3.0),
+    "pcm_24": (_pcm_24, 3.0),
+    "float": (_float, 3.0),
+    "stereo": (_stereo, 3.0),
+    "rate_44k1": (_rate_44k1, 3.0),
+    "rate_48k": (_rate_48k, 3.0),
+    "ten_minutes": (_ten_minutes, MAX_DURATION),
+    "silence": (_silence, 3.0),
+}
+
+
+def _check_one(tmp_path, builder, name: str) -> pd.Series:
+    """Run the workflow's audio check on one good clip and one ``builder`` clip."""
+    good = _wav(tmp_path / "blues" / "blues.00000.wav", _music())
+    bad = tmp_path / "blues" / f"{name}.wav"
+    builder(bad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # librosa's audioread fallback warns on its way to failing
+        table = check_audio(
+            [str(good), str(bad)],
+            ["blues.00000", name],
+            ["blues", "blues"],
+            tmp_path / "check.tsv",
+            sr=SR,
+            min_duration=0.0,
+            max_duration=MAX_DURATION,
+            min_samples=2048,
+        )
+    assert table.loc[0, "status"] == "ok"  # the other clip goes through
+    written = pd.read_csv(tmp_path / "check.tsv", sep="\t", keep_default_na=False)
+    assert list(written["status"]) == list(table["status"])
+    return table.iloc[1]
+
+
+@pytest.mark.parametrize("case", sorted(REPORTED))
+def test_check_audio_reports_bad_clip_naming_the_file(tmp_path, case):
+    builder, reason = REPORTED[case]
+    row = _check_one(tmp_path, builder, case)
+    assert row["status"] == "failed"
+    assert reason in row["reason"]
+    assert f"{case}.wav" in row["reason"]
+
+
+@pytest.mark.parametrize("case", sorted(USED))
+def test_check_audio_uses_decodable_clip(tmp_path, case):
+    builder, duration = USED[case]
+    row = _check_one(tmp_path, builder, case)
+    assert row["status"] == "ok", row["reason"]
+    assert row["duration"] == pytest.approx(duration, abs=0.01)
+
+
+def test_ten_minute_file_is_cropped_and_decoding_stops_early(tmp_path):
+    """Only max_duration seconds are ever decoded: memory and time do not grow with the file."""
+    path = tmp_path / "long.wav"
+    _ten_minutes(path)
+    whole_file_bytes = 600 * SR * 4  # the whole clip as float32: 53 MB
+    tracemalloc.start()
+    try:
+        start = time.perf_counter()
+        y = load_audio(path, sr=SR, max_duration=MAX_DURATION)
+        seconds = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert y.size == MAX_DURATION * SR
+    assert peak < whole_file_bytes / 20, f"decoding held {peak / 1e6:.1f} MB"
+    assert seconds < 2.0
+
+
+def _extract(tmp_path, feature_set, settings, clips: dict[str, Path], **kwargs):
+    outputs = [tmp_path / "out" / f"{track}.npy" for track in clips]
+    extract_features(
+        feature_set,
+        settings,
+        [str(path) for path in clips.values()],
+        list(clips),
+        [str(out) for out in outputs],
+        tmp_path / "report.tsv",
+        sr=SR,
+        min_duration=kwargs.get("min_duration", 0.0),
+        max_duration=MAX_DURATION,
+    )
+    report = pd.read_csv(tmp_path / "report.tsv", sep="\t", keep_default_na=False)
+    return report.set_index("track"), {t: load_npy(o) for t, o in zip(clips, outputs, strict=True)}
+
+
+@pytest.mark.parametrize(
+    ("feature_set", "settings"),
+    [("seed87", TINY_SEED87), ("stats", {}), ("logmel", {"n_frames": 130})],
+)
+def test_silence_is_used_with_finite_features(tmp_path, feature_set, settings):
+    """Decision: a silent clip is a valid clip; its features are finite, so it is used."""
+    clips = {"blues.00000": tmp_path / "silent.wav"}
+    _silence(clips["blues.00000"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # librosa: no pitch to estimate the tuning from
+        report, arrays = _extract(tmp_path, feature_set, settings, clips)
+    assert report.loc["blues.00000", "status"] == "ok"
+    assert arrays["blues.00000"].size > 0
+    assert np.isfinite(arrays["blues.00000"]).all()
+
+
+@pytest.mark.parametrize("feature_set", ["seed87", "stats"])
+def test_clip_with_infinite_features_is_reported_and_the_batch_goes_on(tmp_path, feature_set):
+    """A loud float clip decodes (finite samples) but its features overflow: that track fails."""
+    clips = {
+        "blues.00000": _wav(tmp_path / "blues.00000.wav", _music()),
+        "blues.00001": tmp_path / "blues.00001.wav",
+        "blues.00002": _wav(tmp_path / "blues.00002.wav", _music(seed=2)),
+    }
+    _too_loud(clips["blues.00001"])
+    settings = TINY_SEED87 if feature_set == "seed87" else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report, arrays = _extract(tmp_path, feature_set, settings, clips)
+    assert list(report["status"]) == ["ok", "failed", "ok"]
+    assert "blues.00001.wav" in report.loc["blues.00001", "reason"]
+    assert arrays["blues.00001"].size == 0
+    for track in ("blues.00000", "blues.00002"):
+        assert np.isfinite(arrays[track]).all() and arrays[track].size > 0
+
+
+def test_nan_features_are_reported_and_never_merged(tmp_path, monkeypatch):
+    """Features that come out NaN: the track is reported by extraction and by the merge."""
+
+    def flaky(y, sr):  # NaN for the quiet clip, ordinary values otherwise
+        value = np.nan if np.abs(y).max() < 0.1 else float(np.abs(y).mean())
+        return np.full(4, value, dtype=np.float32)
+
+    monkeypatch.setitem(F.FEATURE_SETS, "flaky", flaky)
+    clips = {
+        "blues.00000": _wav(tmp_path / "blues.00000.wav", _music()),
+        "blues.00001": _wav(tmp_path / "blues.00001.wav", 0.01 * _music(seed=1)),
+        "blues.00002": _wav(tmp_path / "blues.00002.wav", _music(seed=2)),
+    }
+    report, _ = _extract(tmp_path, "flaky", {}, clips)
+    assert list(report["status"]) == ["ok", "failed", "ok"]
+    assert "not finite" in report.loc["blues.00001", "reason"]
+    assert "blues.00001.wav" in report.loc["blues.00001", "reason"]
+
+    failed = _merge(tmp_path, "flaky", list(clips))
+    assert list(failed["track"]) == ["blues.00001"]
+    assert "blues.00001.wav" in failed.loc[0, "reason"]  # the reason from the batch report
+
+
+def _merge(tmp_path, feature_set: str, tracks: list[str]) -> pd.DataFrame:
+    from genrepipe.feature_table import read_feature_table
+
+    merge_features(
+        feature_set,
+        {},
+        [str(tmp_path / "out" / f"{track}.npy") for track in tracks],
+        tracks,
+        ["blues"] * len(tracks),
+        tmp_path / "merged.parquet",
+        tmp_path / "failed.tsv",
+        reports=[str(tmp_path / "report.tsv")],
+    )
+    ids, _, X = read_feature_table(tmp_path / "merged.parquet")
+    assert np.isfinite(X).all()
+    failed = pd.read_csv(tmp_path / "failed.tsv", sep="\t", keep_default_na=False)
+    assert set(ids) == set(tracks) - set(failed["track"])
+    return failed
+
+
+def test_merge_leaves_out_a_cached_file_holding_nan(tmp_path):
+    """A stale or foreign cache file with NaN never reaches the merged table."""
+    from genrepipe.io import save_npy
+
+    out = tmp_path / "out"
+    save_npy(out / "blues.00000.npy", np.ones(131, dtype=np.float32))
+    save_npy(out / "blues.00001.npy", np.full(131, np.nan, dtype=np.float32))
+    save_npy(out / "blues.00002.npy", FAILED_FEATURES)
+    pd.DataFrame(
+        {"track": ["blues.00002"], "status": ["failed"], "reason": ["x.wav: broken"]}
+    ).to_csv(tmp_path / "report.tsv", sep="\t", index=False)
+    failed = _merge(tmp_path, "stats", ["blues.00000", "blues.00001", "blues.00002"])
+    reasons = dict(zip(failed["track"], failed["reason"], strict=True))
+    assert set(reasons) == {"blues.00001", "blues.00002"}
+    assert "not finite" in reasons["blues.00001"] and "blues.00001.npy" in reasons["blues.00001"]
+    assert reasons["blues.00002"] == "x.wav: broken"
+
+
+def test_file_names_with_braces_are_skipped_not_fatal(tmp_path):
+    """Snakemake reads { } in a path as a wildcard: such a file is reported, not a track."""
+    genres = tmp_path / "genres"
+    _wav(genres / "blues" / "blues.00000.wav", _music())
+    _wav(genres / "blues" / "blues.{00001}.wav", _music())
+    found = discover_tracks(genres)
+    assert [t.track for t in found.tracks] == ["blues.00000"]
+    assert len(found.skipped) == 1
+    path, reason = found.skipped[0]
+    assert path.endswith("blues.{00001}.wav") and "{" in reason
+
+
+# -- end to end ----------------------------------------------------------------------------------
+
+
+def _bad_dataset(root: Path) -> dict[str, dict[str, str]]:
+    """Every bad case in one GTZAN-shaped folder; returns what should happen to each file."""
+    from genrepipe.synthetic import write_dataset
+
+    genres = root / "genres"
+    write_dataset(
+        root, n_per_genre=4, duration=3.0, seed=3, genres=[g for g in GENRES if g != "reggae"]
+    )
+    reported = {  # track: what its reason in results/failed_tracks.tsv says
+        "blues.00004": (_empty, "file is empty"),
+        "classical.00004": (_text, "cannot decode"),
+        "classical.00005": (_cut_in_header, "cannot decode"),
+        "rock.00005": (_under_one_window, "shorter than one analysis window"),
+        "jazz.00005": (_inf_sample, "NaN or infinite"),
+    }
+    used = {  # track: its duration in results/tracks.tsv
+        "country.00004": (_pcm_u8, 3.0),
+        "disco.00004": (_pcm_24, 3.0),
+        "hiphop.00004": (_float, 3.0),
+        "jazz.00004": (_stereo, 3.0),
+        "metal.00004": (_rate_44k1, 3.0),
+        "pop.00004": (_rate_48k, 3.0),
+        "rock.00004": (_ten_minutes, MAX_DURATION),
+        "blues.00005": (_silence, 3.0),
+        "hiphop.00005": (_too_loud, 3.0),  # decodes, but its features fail
+    }
+    for track, (builder, _) in {**reported, **used}.items():
+        builder(genres / track.split(".")[0] / f"{track}.wav")
+    # Files and folders that are not tracks.
+    (genres / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (genres / "blues" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (genres / "README.txt").write_text("GTZAN genre collection\n")
+    (genres / "blues" / "README.txt").write_text("blues clips\n")
+    _wav(genres / "polka" / "polka.00000.wav", _music())
+    (genres / "reggae").mkdir()
+    (genres / "reggae" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    _wav(genres / "disco" / "disco.{1}.wav", _music())
+    skipped = {  # path relative to genres: what its reason says
+        "README.txt": "not a genre folder",
+        "blues/README.txt": "not an audio file extension",
+        "polka": "unknown genre folder",
+        "reggae": "holds no audio clips",
+        "disco/disco.{1}.wav": "{",
+    }
+    return {
+        "reported": {k: v[1] for k, v in reported.items()},
+        "used": {k: v[1] for k, v in used.items()},
+        "skipped": skipped,
+    }
+
+
+@pytest.mark.slow
+def test_every_bad_input_in_one_dataset(tmp_path):
+    from test_workflow import TINY_CONFIG, run_workflow
+
+    from genrepipe.feature_table import read_feature_table
+
+    expected = _bad_dataset(tmp_path / "data")
+    genres = tmp_path / "data" / "genres"
+    override = tmp_path / "bad.yaml"
+    override.write_text(
+        yaml.safe_dump(
+            {
+                "dataset": {
+                    "kind": "gtzan",
+                    "gtzan": {"root": str(genres)},
+                    "min_duration": 0.05,  # below one window: the window check must catch it
+                    "max_duration": MAX_DURATION,
+                },
+                "run_models": ["gmm", "svm"],
+            }
+        )
+    )
+    result = run_workflow(tmp_path, TINY_CONFIG, override)
+    results = tmp_path / "results"
+
+    failed = pd.read_csv(results / "failed_tracks.tsv", sep="\t", keep_default_na=False)
+    by_track = {t: r for t, r in zip(failed["track"], failed["reason"], strict=True) if t}
+    assert set(by_track) == set(expected["reported"])
+    for track, reason in expected["reported"].items():
+        assert reason in by_track[track] and f"{track}.wav" in by_track[track]
+    by_path = {
+        Path(p).relative_to(genres).as_posix(): r
+        for t, p, r in zip(failed["track"], failed["path"], failed["reason"], strict=True)
+        if not t
+    }
+    assert set(by_path) == set(expected["skipped"])
+    for path, reason in expected["skipped"].items():
+        assert reason in by_path[path]
+    assert ".DS_Store" not in failed.to_string()
+    # Every skipped file is named in the log of the run, too.
+    assert "disco.{1}.wav" in result.stderr and "polka" in result.stderr
+
+    tracks = pd.read_csv(results / "tracks.tsv", sep="\t")
+    durations = dict(zip(tracks["track"], tracks["duration"], strict=True))
+    good = {f"{g}.{i:05d}" for g in GENRES if g != "reggae" for i in range(4)}
+    assert set(durations) == good | set(expected["used"])
+    for track, duration in expected["used"].items():
+        assert durations[track] == pytest.approx(duration, abs=0.01), track
+
+    # The clip whose features overflow is reported per feature set, naming the file.
+    for feature_set in ("seed87", "stats"):
+        set_failed = pd.read_csv(results / "features" / f"{feature_set}_failed.tsv", sep="\t")
+        reasons = dict(zip(set_failed["track"], set_failed["reason"], strict=True))
+        assert set(reasons) == {"hiphop.00005", *expected["reported"]}
+        assert "hiphop.00005.wav" in reasons["hiphop.00005"]
+        assert re.search("finite|infs", reasons["hiphop.00005"]), reasons["hiphop.00005"]
+
+    # No NaN or inf in any table a model reads; every other track reaches every model.
+    tables = list(results.glob("features/*.parquet")) + list(
+        results.glob("preprocessed/**/*.parquet")
+    )
+    assert len(tables) >= 3
+    for table in tables:
+        ids, _, X = read_feature_table(table)
+        assert np.isfinite(X).all(), table
+        assert "hiphop.00005" not in set(ids)
+    reaching = set(durations) - {"hiphop.00005"}
+    summary = pd.read_csv(results / "summary.csv")
+    assert list(summary["model"]) == ["gmm", "svm"]
+    assert (summary["n_train"] + summary["n_test"] == len(reaching)).all()
+    for model in ("gmm", "svm"):
+        predictions = pd.read_csv(
+            results / "models" / model / "holdout" / "fold0" / "predictions.tsv", sep="\t"
+        )
+        assert set(predictions["track"]) == reaching

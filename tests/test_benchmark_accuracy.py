@@ -1,0 +1,77 @@
+"""Tests of tools/benchmark_accuracy.py on a made-up finished run (no workflow run)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def bench():
+    path = PROJECT_ROOT / "tools" / "benchmark_accuracy.py"
+    spec = importlib.util.spec_from_file_location("benchmark_accuracy", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write_fold(workdir, model: str, fold: int, correct: int, n_test: int = 10) -> None:
+    folder = workdir / "results" / "models" / model / "kfold" / f"fold{fold}"
+    folder.mkdir(parents=True)
+    genre = ["rock"] * (n_test + 2)
+    predicted = ["rock"] * correct + ["jazz"] * (n_test - correct) + ["rock", "rock"]
+    subset = ["test"] * n_test + ["train", "train"]
+    table = pd.DataFrame({"fold": fold, "track": range(n_test + 2), "genre": genre})
+    table["subset"], table["predicted"] = subset, predicted
+    table.to_csv(folder / "predictions.tsv", sep="\t", index=False)
+
+
+def test_accuracy_table_pairs_folds_with_the_reference(bench, tmp_path) -> None:
+    svm, better = [5, 6, 7], [8, 8, 9]  # correct test tracks of 10, per fold
+    for fold in range(3):
+        _write_fold(tmp_path, "svm", fold, svm[fold])
+        _write_fold(tmp_path, "logreg_rich", fold, better[fold])
+    pd.DataFrame(
+        {"model": ["svm", "logreg_rich"], "feature_set": ["seed87", "rich"], "fit_seconds": [1, 2]}
+    ).to_csv(tmp_path / "results" / "summary.csv", index=False)
+    table = bench.accuracy_table(tmp_path, ["svm", "logreg_rich"]).set_index("model")
+    row = table.loc["logreg_rich"]
+    assert row["accuracy"] == pytest.approx(np.mean([0.8, 0.8, 0.9]))
+    assert row["std"] == pytest.approx(np.std([0.8, 0.8, 0.9], ddof=1))
+    assert row["svm_accuracy"] == pytest.approx(0.6)
+    # Paired differences 0.3, 0.2, 0.2: mean 0.2333, t(2) interval around it.
+    assert row["difference"] == pytest.approx(0.7 / 3)
+    half = 4.302653 * np.std([0.3, 0.2, 0.2], ddof=1) / np.sqrt(3)
+    assert row["difference_ci95_low"] == pytest.approx(0.7 / 3 - half, rel=1e-5)
+    assert table.loc["svm", "difference"] == 0.0
+    text = bench.format_table(table.reset_index())
+    line = next(line for line in text.splitlines() if line.startswith("logreg_rich"))
+    assert "83.3 %" in line and "+23.3" in line
+
+
+def test_benchmark_config_runs_the_reference_first_with_kfold(bench, tmp_path) -> None:
+    config = bench.benchmark_config(
+        tmp_path, ["cnn_logmel", "svm"], n_splits=10, n_repeats=3, seed=7
+    )
+    assert config["run_models"] == ["svm", "cnn_logmel"]
+    assert config["split"] == {
+        "scheme": "kfold",
+        "kfold": {"n_splits": 10, "n_repeats": 3, "seed": 7},
+    }
+    assert config["dataset"] == {"kind": "gtzan", "gtzan": {"root": str(tmp_path.resolve())}}
+    assert config["final_models"] is False
+
+
+def test_folds_of_other_runs_are_refused(bench, tmp_path) -> None:
+    _write_fold(tmp_path, "svm", 0, 5)
+    _write_fold(tmp_path, "svm", 1, 5)
+    _write_fold(tmp_path, "nn", 0, 5)
+    pd.DataFrame({"model": ["svm", "nn"], "feature_set": ["a", "b"], "fit_seconds": [1, 1]}).to_csv(
+        tmp_path / "results" / "summary.csv", index=False
+    )
+    with pytest.raises(ValueError, match="different folds"):
+        bench.accuracy_table(tmp_path, ["svm", "nn"])

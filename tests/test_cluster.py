@@ -1,0 +1,114 @@
+"""Distributed execution: the whole tiny workflow with every job submitted to a "cluster".
+
+Snakemake's cluster-generic executor hands each job (or group of per-batch jobs) to
+tests/cluster/submit.sh, which starts the job script as a separate, detached
+background process and logs the submission; tests/cluster/status.sh reports when it
+ends. The summary must equal that of an ordinary local run (marked slow; CI runs it).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import PROJECT_ROOT
+from test_workflow import SNAKEMAKE, TINY_CONFIG, run_workflow
+
+pytestmark = pytest.mark.slow
+
+CLUSTER_SCRIPTS = PROJECT_ROOT / "tests" / "cluster"
+SUBMITTED = re.compile(r"Submitted (group job|job) (\S+) with external jobid '([^']+)'")
+
+
+def cluster_args(spool: Path) -> list[str]:
+    """Snakemake options that send every job through the local submit script."""
+    submit = f"{shlex.quote(str(CLUSTER_SCRIPTS / 'submit.sh'))} {shlex.quote(str(spool))}"
+    status = f"{shlex.quote(str(CLUSTER_SCRIPTS / 'status.sh'))} {shlex.quote(str(spool))}"
+    return [
+        "--executor",
+        "cluster-generic",
+        "--cluster-generic-submit-cmd",
+        submit,
+        "--cluster-generic-status-cmd",
+        status,
+        "--jobs",
+        "2",
+        "--latency-wait",
+        "10",
+        "--seconds-between-status-checks",
+        "1",
+    ]
+
+
+def run_on_cluster(workdir: Path, spool: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [
+        *SNAKEMAKE,
+        "--snakefile",
+        str(PROJECT_ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *cluster_args(spool),
+        *extra,
+        "--configfile",
+        str(TINY_CONFIG),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    if result.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+    return result
+
+
+def planned_cluster_jobs(output: str) -> int:
+    """Cluster jobs a dry run plans: group jobs, plus the jobs outside groups.
+
+    Jobs inside a group are listed indented under its header; ``all`` only names
+    targets (it has nothing to run), so it is never submitted.
+    """
+    groups = re.findall(r"^\S.*Group job \S+ \(jobs in", output, flags=re.MULTILINE)
+    singles = re.findall(r"^rule (\S+):$", output, flags=re.MULTILINE)
+    return len(groups) + len([rule for rule in singles if rule != "all"])
+
+
+@pytest.fixture(scope="module")
+def cluster_run(tmp_path_factory) -> tuple[Path, Path, str, int]:
+    """The tiny workflow through the submit script: workdir, spool, output, planned jobs."""
+    workdir = tmp_path_factory.mktemp("cluster")
+    spool = workdir / "cluster-jobs"
+    plan = run_on_cluster(workdir, spool, "--dry-run")
+    planned = planned_cluster_jobs(plan.stdout + plan.stderr)
+    assert not spool.exists(), "a dry run submitted jobs"
+    result = run_on_cluster(workdir, spool)
+    return workdir, spool, result.stdout + result.stderr, planned
+
+
+def test_cluster_run_gives_the_summary_of_a_local_run(cluster_run, tmp_path):
+    workdir, *_ = cluster_run
+    run_workflow(tmp_path, TINY_CONFIG)
+    local = pd.read_csv(tmp_path / "results" / "summary.csv").drop(columns="fit_seconds")
+    cluster = pd.read_csv(workdir / "results" / "summary.csv").drop(columns="fit_seconds")
+    pd.testing.assert_frame_equal(cluster, local)
+
+
+def test_every_job_was_submitted_through_the_script(cluster_run):
+    workdir, spool, output, planned = cluster_run
+    submitted = pd.read_csv(
+        spool / "submitted.tsv", sep="\t", header=None, names=["id", "pid", "time"], dtype=str
+    )
+    reported = SUBMITTED.findall(output)
+    # One submission per cluster job Snakemake reported, and as many as the plan had.
+    assert sorted(submitted["id"]) == sorted(jobid for _, _, jobid in reported)
+    assert len(submitted) == planned
+    kinds = {kind for kind, _, _ in reported}
+    assert kinds == {"job", "group job"}  # per-batch jobs went as groups, the others alone
+    # Each ran as its own process, and ended successfully.
+    assert submitted["pid"].is_unique
+    for job in submitted["id"]:
+        assert (spool / f"{job}.exit").read_text().strip() == "0", spool / f"{job}.log"
+    # Every job of the workflow ran: nothing is left to do.
+    plan = run_on_cluster(workdir, spool, "--dry-run")
+    assert "Nothing to be done" in plan.stdout + plan.stderr
+    assert len(pd.read_csv(spool / "submitted.tsv", sep="\t", header=None)) == planned

@@ -1,0 +1,264 @@
+"""Bad configuration is refused before any job runs, with a message naming the key.
+
+The slow tests dry-run the real workflow with an override config file and check
+that Snakemake exits non-zero, that the line saying "Invalid configuration"
+names the key at fault, that the message is short (not the whole schema), and
+that no ``results/`` folder appears. The fast tests call the checks directly.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import PROJECT_ROOT
+from snakemake.utils import validate
+
+from genrepipe.config import (
+    ConfigError,
+    check_config,
+    feature_dimension,
+    min_clip_samples,
+    schema_error_message,
+)
+from genrepipe.features import stats_feature_names
+
+SCHEMA = PROJECT_ROOT / "config" / "schema.yaml"
+TINY_CONFIG = PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _config(override: dict | None = None) -> dict:
+    """config/config.yaml, tests/configs/tiny.yaml and ``override``, merged as Snakemake does."""
+    config = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())
+    config = _merge(config, yaml.safe_load(TINY_CONFIG.read_text()))
+    return _merge(config, override or {})
+
+
+def _dry_run(tmp_path: Path, override: dict) -> tuple[int, str]:
+    override_file = tmp_path / "override.yaml"
+    override_file.write_text(yaml.safe_dump(override))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(PROJECT_ROOT / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--cores",
+            "1",
+            "--dry-run",
+            "--configfile",
+            str(TINY_CONFIG),
+            str(override_file),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+BAD_CONFIGS = {
+    "unknown dataset kind": ({"dataset": {"kind": "mp3"}}, "dataset.kind"),
+    "unknown model in run_models": ({"run_models": ["gmm", "svmm"]}, "run_models names 'svmm'"),
+    "unknown estimator": ({"models": {"gmm": {"estimator": "knn"}}}, "models.gmm.estimator"),
+    "missing dataset folder": (
+        {"dataset": {"kind": "gtzan", "gtzan": {"root": "no/such/folder"}}},
+        "dataset.gtzan.root",
+    ),
+    "negative svm C": ({"models": {"svm": {"params": {"C": -1}}}}, "models.svm.params.C"),
+    "dropout above 1": (
+        {"models": {"nn": {"params": {"dropout": 1.5}}}},
+        "models.nn.params.dropout",
+    ),
+    "zero epochs": ({"models": {"nn": {"params": {"epochs": 0}}}}, "models.nn.params.epochs"),
+    "unknown model param": ({"models": {"svm": {"params": {"CC": 1.0}}}}, "models.svm.params.CC"),
+    "more PCA components than features": (
+        {"preprocess": {"pca_components": 20000}},
+        "preprocess.pca_components",
+    ),
+    "empty model list": ({"run_models": []}, "run_models"),
+    "missing split list file": (
+        {"split": {"scheme": "lists", "lists": {"train": str(TINY_CONFIG), "test": "nowhere.txt"}}},
+        "split.lists.test",
+    ),
+    "misspelled top-level key": ({"seeed": 1}, "seeed"),
+    "misspelled nested key": ({"models": {"svm": {"parms": {"C": 1.0}}}}, "models.svm.parms"),
+    "out-of-range test size": (
+        {"split": {"holdout": {"test_size": 1.5}}},
+        "split.holdout.test_size",
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(BAD_CONFIGS))
+def test_bad_config_is_refused_before_any_job(tmp_path, case):
+    override, key = BAD_CONFIGS[case]
+    returncode, output = _dry_run(tmp_path, override)
+    assert returncode != 0, output
+    lines = [line for line in output.splitlines() if "Invalid configuration" in line]
+    assert lines, output
+    assert key in lines[0], output  # the first line of the message names the key
+    assert len(output) < 3000, output  # one message, not the whole schema
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_good_config_passes_the_dry_run(tmp_path):
+    """The baseline of the cases above: the tiny config itself is accepted."""
+    returncode, output = _dry_run(tmp_path, {"run_models": ["gmm"]})
+    assert returncode == 0, output
+    assert "Invalid configuration" not in output
+
+
+# -- the checks themselves, without Snakemake -----------------------------------------------------
+
+
+def _validated(override: dict | None = None) -> dict:
+    config = _config(override)
+    validate(config, schema=str(SCHEMA))
+    return config
+
+
+@pytest.mark.parametrize(
+    ("feature_set", "settings", "size"),
+    [
+        ("seed87", {"n_frames": 130}, 87 * 130),
+        ("seed87", {"n_frames": 10, "n_mfcc": 13, "n_mels": 30}, (13 + 30 + 47) * 10),
+        ("stats", {"n_mfcc": 20}, len(stats_feature_names(20))),
+        ("stats", {"n_mfcc": 13}, len(stats_feature_names(13))),
+        ("segment_stats", {"n_mfcc": 13}, len(stats_feature_names(13))),  # per window
+        ("logmel", {"n_mels": 16, "n_frames": 50}, 16 * 50),
+    ],
+)
+def test_pca_components_above_the_feature_dimension_is_an_error(feature_set, settings, size):
+    model = {"estimator": "svm", "features": feature_set, "input": "pca", "params": {}}
+    override = {"features": {feature_set: settings}, "models": {"probe": model}}
+    config = _validated(override | {"run_models": ["probe"]})
+    assert feature_dimension(config, feature_set) == size
+    config["preprocess"]["pca_components"] = size
+    check_config(config)  # exactly as many components as features: fine
+    config["preprocess"]["pca_components"] = size + 1
+    with pytest.raises(ConfigError, match=r"preprocess\.pca_components.*models\.probe"):
+        check_config(config)
+
+
+@pytest.mark.parametrize("n_mfcc", [1, 13, 20, 40])
+@pytest.mark.parametrize("n_mels", [1, 20, 64])
+def test_feature_dimension_follows_the_feature_names(n_mfcc, n_mels):
+    """config.py counts without importing genrepipe.features: the counts must agree."""
+    from genrepipe.features import seed87_row_names
+
+    config = {"features": {"seed87": {"n_mfcc": n_mfcc, "n_mels": n_mels, "n_frames": 7}}}
+    config["features"]["stats"] = config["features"]["segment_stats"] = {"n_mfcc": n_mfcc}
+    assert feature_dimension(config, "seed87") == len(seed87_row_names(n_mfcc, n_mels)) * 7
+    assert feature_dimension(config, "stats") == len(stats_feature_names(n_mfcc))
+    assert feature_dimension(config, "segment_stats") == len(stats_feature_names(n_mfcc))
+
+
+@pytest.mark.parametrize(("n_mfcc", "tempo_bands"), [(20, 8), (13, 4), (1, 1)])
+def test_rich_dimension_follows_its_feature_names(n_mfcc, tempo_bands):
+    from genrepipe.features import rich_feature_names
+
+    config = {"features": {"rich": {"n_mfcc": n_mfcc, "tempo_bands": tempo_bands}}}
+    assert feature_dimension(config, "rich") == len(rich_feature_names(n_mfcc, tempo_bands))
+
+
+def test_feature_defaults_are_those_of_the_feature_functions():
+    import inspect
+
+    from genrepipe.config import FEATURE_DEFAULTS
+    from genrepipe.features import FEATURE_SETS
+
+    assert set(FEATURE_DEFAULTS) == set(FEATURE_SETS)  # a new feature set needs its entry
+    for feature_set, defaults in FEATURE_DEFAULTS.items():
+        parameters = inspect.signature(FEATURE_SETS[feature_set]).parameters
+        assert {key: parameters[key].default for key in defaults} == defaults, feature_set
+        assert "n_fft" in defaults, feature_set  # for the shortest usable clip
+
+
+def test_pca_check_ignores_models_without_pca():
+    model = {"estimator": "svm", "features": "stats", "input": "scaled", "params": {}}
+    config = _validated({"models": {"probe": model}, "run_models": ["probe"]})
+    config["preprocess"]["pca_components"] = 100_000
+    check_config(config)
+
+
+def test_logmel_without_n_frames_has_no_fixed_dimension():
+    config = _validated()
+    config["features"]["logmel"].pop("n_frames")
+    assert feature_dimension(config, "logmel") is None
+
+
+def test_min_clip_samples_is_the_longest_window_of_the_extracted_sets():
+    config = _validated({"features": {"sets": ["logmel"]}, "run_models": ["gmm"]})
+    assert min_clip_samples(config) == 2048  # seed87 (read by gmm) beats logmel's 1024
+    config["features"]["seed87"]["n_fft"] = 4096
+    assert min_clip_samples(config) == 4096
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"dataset": {"kind": "mp3"}}, "dataset.kind: 'mp3' is not one of"),
+        ({"seeed": 1}, "seeed: unknown setting at the top level"),
+        ({"dataset": {"gtzn": {}}}, "dataset.gtzn: unknown setting under dataset"),
+        ({"models": {"x": {"estimator": "svm"}}}, "models.x.features, models.x.input: required"),
+        ({"run_models": []}, "run_models: [] should be non-empty"),
+        ({"threads": {"train": 0}}, "threads.train: 0 is less than the minimum of 1"),
+    ],
+)
+def test_schema_errors_become_one_line_naming_the_key(override, message):
+    from snakemake.exceptions import WorkflowError
+
+    with pytest.raises(WorkflowError) as info:
+        validate(_config(override), schema=str(SCHEMA))
+    text = schema_error_message(info.value)
+    assert text.startswith(message), text
+    assert "\n" not in text
+
+
+@pytest.mark.slow
+def test_config_is_data_not_code(tmp_path):
+    """A YAML tag that would run code is refused by the loader; nothing runs."""
+    override = tmp_path / "evil.yaml"
+    override.write_text('seed: !!python/object/apply:os.system ["touch pwned"]\n')
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(PROJECT_ROOT / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--cores",
+            "1",
+            "--dry-run",
+            "--configfile",
+            str(TINY_CONFIG),
+            str(override),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert not (tmp_path / "pwned").exists()

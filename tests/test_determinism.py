@@ -1,0 +1,77 @@
+"""The workflow's seed reaches every model: same seed, same probabilities; another seed, others.
+
+Fits go through ``genrepipe.tasks.fit_and_predict``, the function the
+``train_model`` jobs call, so the seed is followed from the job's ``seed``
+parameter into numpy, scikit-learn (GMM initialisation, SVM calibration folds,
+inner cross-validation folds) and TensorFlow (weights, shuffling, deterministic
+ops). The whole workflow twice with one config is
+``tests/test_workflow.py::test_same_config_gives_same_summary``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genrepipe.tasks import fit_and_predict
+
+GENRES = np.array(["blues", "jazz", "rock"])
+
+
+@pytest.fixture(scope="module")
+def vectors():
+    """Overlapping classes, so fits depend on initialisation and folds."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(GENRES, 20)
+    X = rng.normal(size=(60, 6)) + 0.8 * (np.searchsorted(GENRES, y)[:, None] == np.arange(6) % 3)
+    train = np.arange(60) % 4 != 0
+    return X.astype(np.float32), y, train
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(1)
+    y = np.repeat(GENRES, 12)
+    X = rng.normal(size=(36, 6, 16)).astype(np.float32)
+    for i, genre in enumerate(GENRES):
+        X[y == genre, 2 * i : 2 * i + 2] += 0.7
+    return X, y, np.arange(36) % 4 != 0
+
+
+SPECS = {
+    "gmm": {"estimator": "gmm", "input": "pca", "params": {"n_components": 3}},
+    "svm": {"estimator": "svm", "input": "pca", "params": {"C": 1.0}},
+    "svm_search": {
+        "estimator": "svm",
+        "input": "scaled",
+        "params": {},
+        "search": {"inner_folds": 3, "param_grid": {"C": [0.1, 1.0, 10.0]}},
+    },
+    "nn": {
+        "estimator": "nn",
+        "input": "pca",
+        "params": {"hidden_units": 8, "epochs": 4, "batch_size": 8, "validation_fraction": 0.0},
+    },
+    "cnn": {
+        "estimator": "cnn",
+        "input": "image",
+        "params": {"filters": [2], "dense_units": 4, "epochs": 2, "batch_size": 8},
+    },
+}
+
+
+def _proba(name, data, seed):
+    X, y, train = data
+    spec = {"features": "seed87", **SPECS[name]}
+    _, _, proba, _ = fit_and_predict(spec, X, y, train, seed=seed, threads=1)
+    return proba
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_same_seed_same_probabilities_other_seed_others(name, vectors, images):
+    data = images if SPECS[name]["input"] == "image" else vectors
+    first = _proba(name, data, seed=42)
+    again = _proba(name, data, seed=42)
+    other = _proba(name, data, seed=7)
+    np.testing.assert_array_equal(first, again)
+    assert np.abs(first - other).max() > 1e-6, f"{name}: the seed does not reach the model"

@@ -1,0 +1,216 @@
+"""Tests of the run history: recording runs and comparing them side by side."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from genrepipe.history import (
+    compare_runs,
+    config_hash,
+    flatten_config,
+    git_revision,
+    list_runs,
+    load_run,
+    main,
+    record_run,
+)
+
+BASE_CONFIG = {
+    "dataset": {"kind": "synthetic", "synthetic": {"n_per_genre": 8, "seed": 7}},
+    "seed": 42,
+    "run_models": ["gmm", "svm"],
+    "models": {
+        "gmm": {"estimator": "gmm", "params": {"n_components": 1}},
+        "svm": {"estimator": "svm", "params": {"C": 1.0, "gamma": "scale"}},
+    },
+    "features": {"sets": ["seed87", "stats"]},
+}
+
+
+def write_summary(path: Path, accuracies: dict[str, float]) -> Path:
+    pd.DataFrame({"model": list(accuracies), "test_accuracy": list(accuracies.values())}).to_csv(
+        path, index=False
+    )
+    return path
+
+
+def changed(config: dict, **updates) -> dict:
+    """A deep copy of ``config`` with dotted keys set."""
+    config = json.loads(json.dumps(config))
+    for dotted, value in updates.items():
+        node = config
+        *parents, last = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    return config
+
+
+@pytest.fixture()
+def two_runs(tmp_path) -> Path:
+    """Two recorded runs: the second with svm C=10 and 16 clips per genre."""
+    latest = tmp_path / "results" / "history" / "latest.txt"
+    first = write_summary(tmp_path / "a.csv", {"gmm": 0.70, "svm": 0.74})
+    record_run(
+        first, latest, config=BASE_CONFIG, repo=None, now=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    )
+    second_config = changed(
+        BASE_CONFIG, **{"models.svm.params.C": 10.0, "dataset.synthetic.n_per_genre": 16}
+    )
+    second = write_summary(tmp_path / "b.csv", {"gmm": 0.68, "svm": 0.80})
+    record_run(
+        second, latest, config=second_config, repo=None, now=datetime(2025, 1, 3, tzinfo=UTC)
+    )
+    return latest.parent
+
+
+def test_record_run_writes_an_entry(two_runs):
+    entries = list_runs(two_runs)
+    assert [e.name[:17] for e in entries] == ["20250102T030405Z-", "20250103T000000Z-"]
+    assert entries[0].name.endswith(config_hash(BASE_CONFIG))
+    assert (two_runs / "latest.txt").read_text().strip() == entries[1].name
+    run = load_run(entries[0])
+    assert run.config == BASE_CONFIG
+    assert run.info["git_revision"] == "unknown" and run.info["git_dirty"] is None
+    assert run.info["date"] == "2025-01-02T03:04:05+00:00"
+    assert list(run.summary["model"]) == ["gmm", "svm"]
+    assert not [p for p in two_runs.iterdir() if p.name.startswith(".")]  # no leftovers
+
+
+def test_same_second_and_config_get_distinct_entries(tmp_path):
+    latest = tmp_path / "history" / "latest.txt"
+    summary = write_summary(tmp_path / "s.csv", {"gmm": 0.5})
+    now = datetime(2025, 5, 5, tzinfo=UTC)
+    a = record_run(summary, latest, config=BASE_CONFIG, repo=None, now=now)
+    b = record_run(summary, latest, config=BASE_CONFIG, repo=None, now=now)
+    assert a != b and a.is_dir() and b.is_dir()
+
+
+def test_flatten_config_gives_dotted_paths():
+    flat = flatten_config(BASE_CONFIG)
+    assert flat["models.svm.params.C"] == 1.0
+    assert flat["dataset.synthetic.n_per_genre"] == 8
+    assert flat["run_models"] == ["gmm", "svm"]  # lists stay values
+    assert "models.svm" not in flat
+
+
+def test_compare_shows_only_differing_settings_and_accuracy_changes(two_runs):
+    runs = [load_run(path) for path in list_runs(two_runs)]
+    table = compare_runs(runs)
+    settings = [row for row in table.index if row not in ("date", "git")]
+    assert settings == [
+        "dataset.synthetic.n_per_genre",
+        "models.svm.params.C",
+        "test_accuracy.gmm",
+        "test_accuracy.svm",
+    ]
+    assert list(table.loc["models.svm.params.C"]) == ["1.0", "10.0"]
+    assert list(table.loc["test_accuracy.svm"]) == ["0.740", "0.800 (+0.060)"]
+    assert list(table.loc["test_accuracy.gmm"]) == ["0.700", "0.680 (-0.020)"]
+
+
+def test_compare_marks_settings_and_models_missing_from_a_run(tmp_path):
+    latest = tmp_path / "h" / "latest.txt"
+    config_b = changed(
+        BASE_CONFIG,
+        **{"models.svm_stats.estimator": "svm", "run_models": ["gmm", "svm", "svm_stats"]},
+    )
+    for i, (config, accuracies) in enumerate(
+        [(BASE_CONFIG, {"gmm": 0.7}), (config_b, {"gmm": 0.7, "svm_stats": 0.9})]
+    ):
+        summary = write_summary(tmp_path / f"{i}.csv", accuracies)
+        record_run(summary, latest, config=config, repo=None, now=datetime(2025, 1, 1 + i))
+    table = compare_runs([load_run(p) for p in list_runs(latest.parent)])
+    assert list(table.loc["models.svm_stats.estimator"]) == ["-", "svm"]
+    assert list(table.loc["run_models"]) == ['["gmm", "svm"]', '["gmm", "svm", "svm_stats"]']
+    assert list(table.loc["test_accuracy.svm_stats"]) == ["-", "0.900"]
+    assert list(table.loc["test_accuracy.gmm"]) == ["0.700", "0.700 (+0.000)"]
+
+
+def test_compare_command_text_csv_and_last(two_runs, capsys):
+    assert main(["--history", str(two_runs)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [p.name for p in list_runs(two_runs)]
+    assert lines[0].split() == names
+    assert any(line.split()[:3] == ["models.svm.params.C", "1.0", "10.0"] for line in lines)
+    assert any("0.800 (+0.060)" in line for line in lines)
+    assert not any(line.startswith("seed") for line in lines)  # equal in both runs
+
+    assert main(["--history", str(two_runs), "--format", "csv"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out), index_col=0)
+    assert list(table.columns) == names
+
+    assert main(["--history", str(two_runs), "--last", "1", "--format", "csv"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out), index_col=0)
+    assert list(table.columns) == names[-1:]
+    assert list(table.index) == ["date", "git", "test_accuracy.gmm", "test_accuracy.svm"]
+
+    # Runs named explicitly, by name inside --history or by path, in the order given.
+    assert main(["--history", str(two_runs), names[1], str(two_runs / names[0])]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split() == [names[1], names[0]]
+
+
+def test_compare_command_errors(tmp_path, capsys):
+    assert main(["--history", str(tmp_path / "none")]) == 2
+    assert "no recorded runs" in capsys.readouterr().err
+    (tmp_path / "h" / "junk").mkdir(parents=True)
+    assert main(["--history", str(tmp_path / "h"), "junk"]) == 2
+    err = capsys.readouterr().err
+    assert "junk" in err and "not a recorded run" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_revision_and_dirty_flag(tmp_path):
+    assert git_revision(tmp_path) == ("unknown", None)  # not a repository
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-q", "-m", "one")
+    revision, dirty = git_revision(tmp_path)
+    assert len(revision) == 40 and dirty is False
+    (tmp_path / "untracked.txt").write_text("not code\n")
+    assert git_revision(tmp_path) == (revision, False)  # untracked files do not count
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_revision(tmp_path) == (revision, True)
+
+    latest = tmp_path / "results" / "history" / "latest.txt"
+    summary = write_summary(tmp_path / "s.csv", {"gmm": 0.5})
+    entry = record_run(summary, latest, config=BASE_CONFIG, repo=tmp_path)
+    info = json.loads((entry / "run.json").read_text())
+    assert info["git_revision"] == revision and info["git_dirty"] is True
+    assert yaml.safe_load((entry / "config.yaml").read_text()) == BASE_CONFIG
+
+
+def test_settings_a_run_did_not_use_are_left_out_unless_asked(tmp_path):
+    """A model defined but not run, or a feature set not extracted, does not show as a change."""
+    latest = tmp_path / "h" / "latest.txt"
+    config_b = changed(
+        BASE_CONFIG,
+        **{
+            "models.unused.estimator": "svm",  # defined, not in run_models
+            "models.gmm.params.n_components": 3,  # used
+            "features.rich.window": 2.0,  # settings of a set nobody extracts
+            "features.stats.n_mfcc": 13,  # an extracted set
+        },
+    )
+    for i, config in enumerate([BASE_CONFIG, config_b]):
+        summary = write_summary(tmp_path / f"{i}.csv", {"gmm": 0.7})
+        record_run(summary, latest, config=config, repo=None, now=datetime(2025, 2, 1 + i))
+    runs = [load_run(p) for p in list_runs(latest.parent)]
+    shown = set(compare_runs(runs).index) - {"date", "git", "test_accuracy.gmm"}
+    assert shown == {"models.gmm.params.n_components", "features.stats.n_mfcc"}
+    everything = set(compare_runs(runs, every_setting=True).index)
+    assert {"models.unused.estimator", "features.rich.window"} <= everything

@@ -1,0 +1,443 @@
+"""Tests of the models beyond the reference four: logistic regression, the window CNN with
+its augmentation and voting, classifiers on its embeddings, and the soft-voting ensemble.
+
+The CNNs are tiny (two blocks of 4 and 8 filters, 2 epochs, 16 x 48 inputs) and shared
+through module-scoped fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import softmax
+from sklearn.linear_model import LogisticRegression
+
+from genrepipe.config import (
+    SEARCHABLE_ESTIMATORS,
+    ConfigError,
+    check_config,
+    model_feature_sets,
+    models_in_use,
+)
+from genrepipe.models import ESTIMATOR_NAMES, allowed_params, load_model, make_model, save_model
+from genrepipe.preprocess import RowStandardizer
+from genrepipe.tasks import _fit_kwargs, combine_ensemble, read_table, write_table
+from genrepipe.windows import (
+    CnnEmbeddingClassifier,
+    WindowCNNClassifier,
+    _augmented_dataset,
+    augment_windows,
+    crop_windows,
+    epoch_plan,
+    window_starts,
+)
+
+CNN_PARAMS = {
+    "filters": (4, 8),
+    "dense_units": 8,
+    "dropout": 0.1,
+    "epochs": 2,
+    "batch_size": 16,
+    "learning_rate": 0.01,
+    "window_frames": 16,
+    "hop_frames": 8,
+    "crops_per_track": 8,
+    "gain_db": 0.5,  # the inputs are not in dB: a small gain
+    "time_mask_frames": 4,
+    "freq_mask_bins": 3,
+}
+LABELS = np.array(["rock", "blues", "jazz"])  # deliberately not sorted
+
+
+@pytest.fixture(scope="module")
+def tracks() -> tuple[np.ndarray, np.ndarray]:
+    """45 noisy (16 mel x 48 frame) tracks; each class lights up its own bands."""
+    rng = np.random.default_rng(0)
+    y = LABELS[np.arange(45) % 3]
+    X = rng.normal(scale=0.5, size=(45, 16, 48)).astype(np.float32)
+    for k, label in enumerate(LABELS):
+        X[y == label, 5 * k : 5 * k + 4, :] += 1.5
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def cnn_fit(tracks) -> WindowCNNClassifier:
+    X, y = tracks
+    model = make_model("cnn_windows", CNN_PARAMS, random_state=3)
+    return model.fit(X, y)
+
+
+# ----------------------------------------------------------------------- logreg
+
+
+def test_logreg_is_built_configured_and_searchable(tracks) -> None:
+    model = make_model("logreg", {"C": 0.5}, random_state=1)
+    assert isinstance(model, LogisticRegression)
+    assert (model.C, model.random_state, model.max_iter) == (0.5, 1, 5000)
+    assert "C" in allowed_params("logreg") and "random_state" not in allowed_params("logreg")
+    with pytest.raises(ValueError, match="unknown parameter"):
+        make_model("logreg", {"gamma": 1.0}, random_state=1)
+    assert "logreg" in SEARCHABLE_ESTIMATORS and "logreg" in ESTIMATOR_NAMES
+
+
+def test_logreg_fits_predicts_saves_and_loads(tracks, tmp_path) -> None:
+    X, y = tracks
+    flat = X.mean(axis=2)
+    model = make_model("logreg", {"C": 1.0}, random_state=0).fit(flat[:30], y[:30])
+    assert (model.predict(flat[30:]) == y[30:]).mean() > 0.9
+    save_model(model, tmp_path / "logreg.skops")
+    loaded = load_model(tmp_path / "logreg.skops")
+    np.testing.assert_array_equal(loaded.predict_proba(flat), model.predict_proba(flat))
+
+
+# ----------------------------------------------------------------- windowing
+
+
+def test_window_starts_cover_every_frame() -> None:
+    np.testing.assert_array_equal(window_starts(48, 16, 8), [0, 8, 16, 24, 32])
+    np.testing.assert_array_equal(window_starts(50, 16, 8), [0, 8, 16, 24, 32, 34])
+    np.testing.assert_array_equal(window_starts(16, 16, 8), [0])
+    with pytest.raises(ValueError, match="does not fit"):
+        window_starts(10, 16, 8)
+
+
+def test_crop_windows_cuts_the_asked_frames() -> None:
+    X = np.arange(2 * 3 * 10, dtype=np.float32).reshape(2, 3, 10)
+    windows = crop_windows(X, np.array([1, 0]), np.array([4, 0]), 5)
+    assert windows.shape == (2, 3, 5)
+    np.testing.assert_array_equal(windows[0], X[1, :, 4:9])
+    np.testing.assert_array_equal(windows[1], X[0, :, 0:5])
+
+
+def _plan(seed: int, epoch: int, **overrides) -> dict[str, np.ndarray]:
+    settings = dict(
+        crops_per_track=3,
+        gain_db=6.0,
+        time_masks=2,
+        time_mask_frames=4,
+        freq_masks=1,
+        freq_mask_bins=3,
+        n_mels=16,
+        mixup_alpha=0.2,
+    )
+    return epoch_plan(10, 48, 16, **(settings | overrides), seed=seed, epoch=epoch)
+
+
+def test_epoch_plan_changes_between_epochs_and_repeats_for_a_seed() -> None:
+    first, again, second = _plan(1, 0), _plan(1, 0), _plan(1, 1)
+    for key in first:
+        np.testing.assert_array_equal(first[key], again[key])
+    assert not np.array_equal(first["start"], second["start"])
+    assert not np.array_equal(first["gain"], second["gain"])
+    assert not np.array_equal(_plan(2, 0)["start"], first["start"])
+    # Every track is cropped crops_per_track times; crops and masks stay inside the window.
+    np.testing.assert_array_equal(np.bincount(first["track"]), np.full(10, 3))
+    assert first["start"].min() >= 0 and first["start"].max() <= 48 - 16
+    assert (first["time_start"] + first["time_width"] <= 16).all()
+    assert (first["freq_start"] + first["freq_width"] <= 16).all()
+    assert (np.abs(first["gain"]) <= 6.0).all()
+    assert (first["lam"] >= 0.5).all() and (first["lam"] <= 1.0).all()
+    plain = _plan(1, 0, mixup_alpha=0.0, gain_db=0.0)
+    assert (plain["lam"] == 1).all() and (plain["gain"] == 0).all()
+
+
+def test_augment_windows_adds_gain_in_db_and_masks() -> None:
+    windows = np.zeros((2, 4, 6), dtype=np.float32)
+    scale = np.array([1.0, 2.0, 4.0, 8.0])  # input units per dB... as a band's std in dB
+    out = augment_windows(
+        windows,
+        gain=np.array([8.0, -4.0]),
+        gain_scale=scale,
+        time_start=np.array([[1], [0]]),
+        time_width=np.array([[2], [0]]),
+        freq_start=np.array([[3], [0]]),
+        freq_width=np.array([[1], [0]]),
+    )
+    # 8 dB on standardized bands of std 1, 2, 4, 8 dB: 8, 4, 2, 1 units.
+    np.testing.assert_allclose(out[0, :3, 0], [8.0, 4.0, 2.0])
+    np.testing.assert_array_equal(out[0, :, 1:3], 0.0)  # the time mask
+    np.testing.assert_array_equal(out[0, 3, :], 0.0)  # the frequency mask
+    np.testing.assert_allclose(out[1], np.broadcast_to(-4.0 / scale[:, None], (4, 6)))
+
+
+def test_training_batches_change_between_epochs_and_repeat_for_a_seed(tracks) -> None:
+    from genrepipe.models import _import_keras
+
+    keras, _ = _import_keras()
+    X, y = tracks
+    onehot = np.eye(3, dtype=np.float32)[np.unique(y, return_inverse=True)[1]]
+
+    def batches(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        model = WindowCNNClassifier(**CNN_PARAMS, random_state=seed)
+        dataset = _augmented_dataset(keras, model, X, onehot, np.ones(16), n_epochs=2)
+        assert len(dataset) == 2 * dataset.steps == 2 * 23  # 45 tracks x 8 crops / 16
+        # The first batch of epoch 1 comes after epoch 0's, asked in any order.
+        return [dataset[0], dataset[dataset.steps], dataset[0]]
+
+    (a0, ya0), (a1, _), (again, _) = batches(5)
+    np.testing.assert_array_equal(a0, again)
+
+    (b0, yb0), (b1, _), _ = batches(5)
+    np.testing.assert_array_equal(a0, b0)
+    np.testing.assert_array_equal(a1, b1)
+    np.testing.assert_array_equal(ya0, yb0)
+    assert a0.shape == (16, 16, 16) and not np.allclose(a0, a1)
+    # Mixup keeps the labels distributions: rows sum to one.
+    np.testing.assert_allclose(ya0.sum(axis=1), 1.0, rtol=1e-6)
+
+
+# ------------------------------------------------------------------ the window CNN
+
+
+def test_cnn_windows_learns_and_votes_over_windows(cnn_fit, tracks) -> None:
+    X, y = tracks
+    assert list(cnn_fit.classes_) == sorted(LABELS)
+    assert cnn_fit.input_shape_ == (16, 16)
+    proba = cnn_fit.predict_proba(X)
+    assert proba.shape == (45, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (cnn_fit.predict(X) == y).mean() > 0.6
+    # A track's probabilities: softmax of the mean log-probability of its 5 windows.
+    log_proba, track_index = cnn_fit.window_log_proba(X)
+    assert log_proba.shape == (45 * 5, 3)
+    np.testing.assert_array_equal(np.bincount(track_index), np.full(45, 5))
+    expected = softmax(log_proba.reshape(45, 5, 3).mean(axis=1), axis=1)
+    np.testing.assert_allclose(proba, expected, rtol=1e-6, atol=1e-9)
+    embeddings, index = cnn_fit.window_embeddings(X)
+    assert embeddings.shape == (45 * 5, 8)
+    np.testing.assert_array_equal(index, track_index)
+
+
+def test_cnn_windows_validates_on_whole_training_tracks(cnn_fit, tracks) -> None:
+    _, y = tracks
+    train, valid = cnn_fit.train_tracks_, cnn_fit.validation_tracks_
+    assert len(np.intersect1d(train, valid)) == 0
+    assert sorted(np.concatenate([train, valid])) == list(range(45))
+    assert len(valid) == 7  # ceil(0.15 * 45), stratified: every class holds some
+    assert set(y[valid]) == set(LABELS)
+    assert "val_loss" in cnn_fit.history_
+
+
+def test_cnn_windows_is_deterministic_for_a_seed(cnn_fit, tracks) -> None:
+    X, y = tracks
+    again = make_model("cnn_windows", CNN_PARAMS, random_state=3).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X), cnn_fit.predict_proba(X))
+    np.testing.assert_array_equal(again.validation_tracks_, cnn_fit.validation_tracks_)
+
+
+def test_cnn_windows_with_given_validation_tracks(tracks) -> None:
+    X, y = tracks
+    params = CNN_PARAMS | {"epochs": 1}
+    model = make_model("cnn_windows", params, random_state=0)
+    model.fit(X[:36], y[:36], validation_data=(X[36:], y[36:]), input_scale=np.full(16, 10.0))
+    assert len(model.validation_tracks_) == 0 and len(model.train_tracks_) == 36
+    assert "val_loss" in model.history_
+    with pytest.raises(ValueError, match="input_scale"):
+        model.fit(X, y, input_scale=np.ones(3))
+    with pytest.raises(ValueError, match="shorter than a window"):
+        model.fit(X[:, :, :10], y)
+
+
+def test_cnn_windows_save_load_round_trip(cnn_fit, tracks, tmp_path) -> None:
+    X, _ = tracks
+    save_model(cnn_fit, tmp_path / "cnn.keras")
+    loaded = load_model(tmp_path / "cnn.keras")
+    assert isinstance(loaded, WindowCNNClassifier)
+    assert loaded.get_params()["window_frames"] == 16 and loaded.filters == (4, 8)
+    np.testing.assert_array_equal(loaded.predict_proba(X), cnn_fit.predict_proba(X))
+    with pytest.raises(ValueError, match="mel bands"):
+        loaded.predict_proba(X[:, :8, :])
+
+
+def test_fit_kwargs_give_gains_in_db_of_standardized_bands(tracks) -> None:
+    X, _ = tracks
+    scaler = RowStandardizer().fit(X)
+    kwargs = _fit_kwargs(make_model("cnn_windows", CNN_PARAMS, random_state=0), scaler, None)
+    np.testing.assert_array_equal(kwargs["input_scale"], scaler.scale_)
+    assert _fit_kwargs(make_model("svm", {}, random_state=0), scaler, None) == {}
+
+
+# ------------------------------------------------------------------ SVM / GMM heads
+
+
+@pytest.mark.parametrize("name", ["cnn_svm", "cnn_gmm"])
+def test_embedding_heads_reuse_a_fitted_cnn_and_vote(name, cnn_fit, tracks, tmp_path) -> None:
+    X, y = tracks
+    weights = [w.copy() for w in cnn_fit.model_.get_weights()]
+    params = {"C": 1.0} if name == "cnn_svm" else {"n_components": 1, "covariance_type": "diag"}
+    model = make_model(name, params, random_state=0).fit(X, y, cnn=cnn_fit)
+    assert model.cnn_ is cnn_fit
+    for before, after in zip(weights, cnn_fit.model_.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)  # reused, not refitted
+    proba = model.predict_proba(X)
+    log_proba, _ = model.window_log_proba(X)
+    expected = softmax(log_proba.reshape(45, 5, 3).mean(axis=1), axis=1)
+    np.testing.assert_allclose(proba, expected, rtol=1e-6, atol=1e-9)
+    assert (model.predict(X) == y).mean() > 0.5
+    save_model(model, tmp_path / "head.keras")
+    loaded = load_model(tmp_path / "head.keras")
+    assert isinstance(loaded, CnnEmbeddingClassifier) and loaded.head == name[4:]
+    np.testing.assert_allclose(loaded.predict_proba(X), proba, rtol=1e-6, atol=1e-9)
+
+
+def test_embedding_head_trains_the_same_cnn_as_its_base(cnn_fit, tracks) -> None:
+    """Without a fitted base, the head trains its own CNN: the same one, given the same seed."""
+    X, y = tracks
+    model = make_model("cnn_svm", {"C": 1.0, "cnn": CNN_PARAMS}, random_state=3).fit(X, y)
+    np.testing.assert_array_equal(model.cnn_.predict_proba(X), cnn_fit.predict_proba(X))
+    with pytest.raises(ValueError, match="cnn"):
+        make_model("cnn_svm", {"cnn": {"widow_frames": 3}}, random_state=0)
+    other = np.where(y == "jazz", "pop", y)
+    with pytest.raises(ValueError, match="other classes"):
+        make_model("cnn_gmm", {}, random_state=0).fit(X, other, cnn=cnn_fit)
+
+
+# ------------------------------------------------------------------ ensemble
+
+
+def _member_predictions(path, proba: np.ndarray, tracks: list[str], fit_seconds: float):
+    classes = ["blues", "jazz", "rock"]
+    table = pd.DataFrame(
+        {
+            "fold": 0,
+            "track": tracks,
+            "genre": ["blues", "jazz", "rock"][: len(tracks)],
+            "subset": ["train", "test", "test"][: len(tracks)],
+            "predicted": np.asarray(classes)[proba.argmax(axis=1)],
+        }
+    )
+    for j, genre in enumerate(classes):
+        table[f"proba_{genre}"] = proba[:, j]
+    path.mkdir()
+    write_table(table, path / "predictions.tsv")
+    (path / "model").mkdir()
+    (path / "model" / "card.json").write_text(json.dumps({"fit_seconds": fit_seconds}))
+    return path / "predictions.tsv", path / "model"
+
+
+def test_ensemble_averages_its_members(tmp_path) -> None:
+    a = np.array([[0.6, 0.3, 0.1], [0.1, 0.2, 0.7], [0.2, 0.2, 0.6]])
+    b = np.array([[0.2, 0.7, 0.1], [0.1, 0.7, 0.2], [0.1, 0.1, 0.8]])
+    names = ["blues.1", "jazz.1", "rock.1"]
+    table_a, dir_a = _member_predictions(tmp_path / "a", a, names, 2.0)
+    table_b, dir_b = _member_predictions(tmp_path / "b", b, names, 3.5)
+    out = combine_ensemble(
+        {"estimator": "ensemble", "members": ["a", "b"]},
+        [table_a, table_b],
+        [dir_a, dir_b],
+        0,
+        tmp_path / "ensemble" / "model",
+        tmp_path / "ensemble" / "predictions.tsv",
+        seed=1,
+    )
+    written = read_table(tmp_path / "ensemble" / "predictions.tsv")
+    assert list(written.columns) == list(read_table(table_a).columns)
+    mean = (a + b) / 2
+    np.testing.assert_allclose(written[["proba_blues", "proba_jazz", "proba_rock"]], mean)
+    # Soft voting: blues.1 goes to jazz (0.5 > 0.4) though member a said blues.
+    assert list(written["predicted"]) == ["jazz", "jazz", "rock"] == list(out["predicted"])
+    card = json.loads((tmp_path / "ensemble" / "model" / "card.json").read_text())
+    assert card["members"] == ["a", "b"] and card["fit_seconds"] == 5.5
+    assert card["classes"] == ["blues", "jazz", "rock"] and card["n_train"] == 1
+
+
+def test_ensemble_keeps_tracks_every_member_predicts_and_checks_classes(tmp_path) -> None:
+    a = np.array([[0.6, 0.3, 0.1], [0.1, 0.2, 0.7], [0.2, 0.2, 0.6]])
+    table_a, dir_a = _member_predictions(tmp_path / "a", a, ["t1", "t2", "t3"], 1.0)
+    table_b, dir_b = _member_predictions(tmp_path / "b", a[:2], ["t1", "t2"], 1.0)
+    out = combine_ensemble(
+        {"estimator": "ensemble", "members": ["a", "b"]},
+        [table_a, table_b],
+        [dir_a, dir_b],
+        0,
+        tmp_path / "e" / "model",
+        tmp_path / "e" / "predictions.tsv",
+        seed=1,
+    )
+    assert list(out["track"]) == ["t1", "t2"]
+    odd = read_table(table_b).rename(columns={"proba_rock": "proba_pop"})
+    write_table(odd, table_b)
+    with pytest.raises(ValueError, match="other classes"):
+        combine_ensemble(
+            {"estimator": "ensemble", "members": ["a", "b"]},
+            [table_a, table_b],
+            [dir_a, dir_b],
+            0,
+            tmp_path / "f" / "model",
+            tmp_path / "f" / "predictions.tsv",
+            seed=1,
+        )
+
+
+# ------------------------------------------------------------------ configuration
+
+
+def _config(**models) -> dict:
+    import yaml
+    from conftest import PROJECT_ROOT
+
+    config = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())
+    config["models"].update(models)
+    config["final_models"] = False
+    return config
+
+
+def test_config_accepts_the_new_entries_and_resolves_what_they_need() -> None:
+    config = _config()
+    config["run_models"] = ["svm", "cnn_svm", "ensemble"]
+    check_config(config)
+    assert models_in_use(config) == [
+        "svm",
+        "cnn_svm",
+        "ensemble",
+        "cnn_logmel",
+        "svm_rich",
+        "logreg_rich",
+    ]
+    assert model_feature_sets(config, "ensemble") == ["rich", "logmel"]
+    assert model_feature_sets(config, "cnn_svm") == ["logmel"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "match"),
+    [
+        ({"estimator": "ensemble", "members": ["svm", "nope"]}, "not defined"),
+        ({"estimator": "ensemble", "members": ["svm"]}, "at least 2"),
+        ({"estimator": "ensemble", "members": ["svm", "nn"], "params": {"C": 1}}, "fits nothing"),
+        (
+            {"estimator": "cnn_svm", "features": "logmel", "input": "image", "base": "svm"},
+            "cnn_windows",
+        ),
+        (
+            {"estimator": "cnn_gmm", "features": "seed87", "input": "image", "base": "cnn_logmel"},
+            "features must equal",
+        ),
+        ({"estimator": "cnn_windows", "features": "logmel", "input": "scaled"}, "needs input"),
+        ({"estimator": "logreg", "features": "seed87", "input": "image"}, "input 'image'"),
+        (
+            {
+                "estimator": "cnn_windows",
+                "features": "logmel",
+                "input": "image",
+                "params": {"hop_frames": 0},
+            },
+            "positive",
+        ),
+    ],
+)
+def test_config_refuses_what_cannot_work(entry, match) -> None:
+    config = _config(new=entry)
+    config["run_models"] = ["new"]
+    with pytest.raises(ConfigError, match=match):
+        check_config(config)
+
+
+def test_config_refuses_an_ensemble_with_final_models() -> None:
+    config = _config()
+    config["run_models"] = ["ensemble"]
+    config["final_models"] = True
+    with pytest.raises(ConfigError, match="final_models"):
+        check_config(config)

@@ -1,0 +1,450 @@
+"""Tests of genrepipe-predict: bundles built here from generated clips, then classified."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from genrepipe.audio import load_audio
+from genrepipe.bundle import save_bundle
+from genrepipe.features import extract
+from genrepipe.models import make_model
+from genrepipe.predict import Classifier, main, window_spans
+from genrepipe.preprocess import flatten, make_preprocessor
+from genrepipe.synthetic import write_dataset
+
+SR = 22050
+GENRES = ("classical", "jazz", "metal", "reggae")
+#: seed87 on 3 s clips: 130 frames of 512 samples.
+SEED87 = {
+    "n_frames": 130,
+    "n_fft": 2048,
+    "hop_length": 512,
+    "n_mfcc": 20,
+    "n_mels": 20,
+    "mel_fmax": 1400.0,
+}
+STATS = {"n_fft": 2048, "hop_length": 512, "n_mfcc": 13}
+MAX_DURATION = 4.0
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> list[Path]:
+    """Four 3 s generated clips for each of four genres (16-bit mono WAV, 22050 Hz)."""
+    root = tmp_path_factory.mktemp("clips")
+    return write_dataset(root, n_per_genre=4, duration=3.0, seed=11, genres=GENRES)
+
+
+def training_features(paths, feature_set, settings) -> np.ndarray:
+    """Features read exactly as the workflow's extraction reads a clip."""
+    return np.stack(
+        [
+            extract(feature_set, load_audio(p, sr=SR, max_duration=MAX_DURATION), SR, settings)
+            for p in paths
+        ]
+    )
+
+
+def build_bundle(folder, clips, *, feature_set, settings, estimator, params, input_kind, card):
+    """Fit the transform and a model on the clips' features; save them as a bundle."""
+    X = training_features(clips, feature_set, settings)
+    y = np.array([p.parent.name for p in clips], dtype=object)
+    transform = make_preprocessor(input_kind, len(X), flatten(X).shape[1], pca_components=8, seed=0)
+    Z = transform.fit_transform(flatten(X)).astype(np.float32)
+    model = make_model(estimator, params, random_state=0).fit(Z, y)
+    card = {
+        "estimator": estimator,
+        "features": feature_set,
+        "feature_settings": settings,
+        "input": input_kind,
+        "classes": [str(c) for c in model.classes_],
+        "sample_rate": SR,
+        "max_duration": MAX_DURATION,
+    } | card
+    save_bundle(folder, transform=transform, model=model, card=card)
+    return X, Z, model
+
+
+@pytest.fixture(scope="module")
+def svm_bundle(clips, tmp_path_factory) -> tuple[Path, np.ndarray, object]:
+    """An SVM on PCA of seed87 (as the reference svm), its training features and model."""
+    folder = tmp_path_factory.mktemp("svm") / "model"
+    _, Z, model = build_bundle(
+        folder,
+        clips,
+        feature_set="seed87",
+        settings=SEED87,
+        estimator="svm",
+        params={"kernel": "rbf", "C": 1.0},
+        input_kind="pca",
+        card={"clip_seconds": 3.0},
+    )
+    return folder, Z, model
+
+
+@pytest.fixture(scope="module")
+def gmm_bundle(clips, tmp_path_factory) -> Path:
+    """A diagonal GMM on scaled stats, inside results/final/<model>/model like the workflow's."""
+    folder = tmp_path_factory.mktemp("final") / "gmm_stats" / "model"
+    build_bundle(
+        folder,
+        clips,
+        feature_set="stats",
+        settings=STATS,
+        estimator="gmm",
+        params={"n_components": 1, "covariance_type": "diag"},
+        input_kind="scaled",
+        card={"clip_seconds": 3.0},
+    )
+    return folder
+
+
+@pytest.fixture()
+def nine_seconds(clips, tmp_path) -> Path:
+    """Three clips of different genres back to back: 9 s."""
+    parts = [sf.read(clips[i], dtype="float32")[0] for i in (0, 4, 8)]  # classical, jazz, metal
+    path = tmp_path / "medley.wav"
+    sf.write(path, np.concatenate(parts), SR, subtype="PCM_16")
+    return path
+
+
+def run(argv, capsys) -> tuple[int, str, str]:
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# -- whole-file answers ----------------------------------------------------------------------------
+
+
+def test_text_output_names_genre_and_top_three(svm_bundle, clips, capsys):
+    folder, _, _ = svm_bundle
+    status, out, err = run([folder, clips[0], clips[9]], capsys)
+    assert status == 0 and err == ""
+    lines = out.splitlines()
+    assert len(lines) == 2
+    for line, clip in zip(lines, (clips[0], clips[9]), strict=True):
+        head, top = line.split("  (")
+        path, genre = head.split(": ")
+        assert path == str(clip)
+        entries = [item.rsplit(" ", 1) for item in top.rstrip(")").split(", ")]
+        assert len(entries) == 3 and entries[0][0] == genre
+        probabilities = [float(p.rstrip("%")) for _, p in entries]
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert 0 < sum(probabilities) <= 100.1
+
+
+def test_predictions_equal_the_models_on_training_features(svm_bundle, clips, capsys):
+    """Features are computed exactly as in training: same probabilities as the model gave."""
+    folder, Z, model = svm_bundle
+    status, out, _ = run([folder, "--format", "json", *clips], capsys)
+    assert status == 0
+    files = json.loads(out)["files"]
+    assert [f["path"] for f in files] == [str(c) for c in clips]
+    expected = model.predict_proba(Z)
+    classes = [str(c) for c in model.classes_]
+    got = np.array([[f["probabilities"][c] for c in classes] for f in files])
+    np.testing.assert_allclose(got, expected, atol=2e-6)
+
+
+def test_csv_output_parses_with_one_row_per_file(svm_bundle, clips, capsys):
+    folder, _, _ = svm_bundle
+    dataset = clips[0].parents[1]  # genres/: the folder is searched recursively
+    status, out, _ = run([folder, dataset, "--format", "csv"], capsys)
+    assert status == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert sorted(row["path"] for row in rows) == sorted(str(c) for c in clips)
+    for row in rows:
+        assert row["genre"] == row["genre_1"] in GENRES
+        assert float(row["duration"]) == pytest.approx(3.0, abs=0.01)
+        assert row["windows"] == "1"
+        probabilities = [float(row[f"proba_{i}"]) for i in (1, 2, 3)]
+        assert probabilities == sorted(probabilities, reverse=True)
+
+
+def test_json_output_holds_all_probabilities(svm_bundle, clips, capsys):
+    folder, _, _ = svm_bundle
+    status, out, _ = run([folder, clips[3], "--format", "json"], capsys)
+    assert status == 0
+    document = json.loads(out)
+    assert document["classes"] == sorted(GENRES) and document["errors"] == []
+    (entry,) = document["files"]
+    assert sum(entry["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert (
+        entry["genre"]
+        == entry["top"][0]["genre"]
+        == max(entry["probabilities"], key=entry["probabilities"].get)
+    )
+    assert [t["probability"] for t in entry["top"]] == sorted(
+        entry["probabilities"].values(), reverse=True
+    )[:3]
+
+
+def test_bundle_parent_folder_is_accepted(gmm_bundle, clips, capsys):
+    """results/final/<model> works as well as results/final/<model>/model."""
+    by_bundle = run([gmm_bundle, clips[5], "--format", "json"], capsys)
+    by_parent = run([gmm_bundle.parent, clips[5], "--format", "json"], capsys)
+    assert by_bundle[0] == by_parent[0] == 0
+    assert json.loads(by_bundle[1])["files"] == json.loads(by_parent[1])["files"]
+
+
+# -- timeline and long files -----------------------------------------------------------------------
+
+
+def test_window_spans_cover_the_signal():
+    assert window_spans(9 * SR, SR, 3.0, 3.0) == [(0, 3 * SR), (3 * SR, 6 * SR), (6 * SR, 9 * SR)]
+    # The last window is aligned to the end, so every window has the full length.
+    assert window_spans(10 * SR, SR, 3.0, 3.0)[-1] == (7 * SR, 10 * SR)
+    assert window_spans(2 * SR, SR, 3.0, 1.0) == [(0, 2 * SR)]  # shorter than one window
+    with pytest.raises(ValueError, match="positive"):
+        window_spans(SR, SR, 0.0, 1.0)
+
+
+def test_timeline_gives_one_row_per_window(svm_bundle, clips, nine_seconds, capsys):
+    folder, _, _ = svm_bundle
+    status, out, _ = run([folder, nine_seconds, "--timeline", "--window", "3", "-q"], capsys)
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{nine_seconds}: ") and "mean of 3 windows" in lines[0]
+    assert len(lines) == 4
+    status, out, _ = run(
+        [folder, nine_seconds, "--timeline", "--window", "3", "--format", "csv"], capsys
+    )
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(float(r["start"]), float(r["end"])) for r in rows] == [(0, 3), (3, 6), (6, 9)]
+    # Each window holds exactly one original clip: the same answer as that clip alone.
+    status, out, _ = run([folder, clips[0], clips[4], clips[8], "--format", "csv"], capsys)
+    alone = list(csv.DictReader(io.StringIO(out)))
+    for window, clip in zip(rows, alone, strict=True):
+        assert window["genre"] == clip["genre"]
+        assert float(window["proba_1"]) == pytest.approx(float(clip["proba_1"]), abs=1e-3)
+
+
+def test_timeline_hop_gives_overlapping_windows(gmm_bundle, nine_seconds, capsys):
+    options = ["--timeline", "--window", "3", "--hop", "1.5", "--format", "json"]
+    status, out, _ = run([gmm_bundle, nine_seconds, *options], capsys)
+    assert status == 0
+    (entry,) = json.loads(out)["files"]
+    starts = [w["start"] for w in entry["timeline"]]
+    assert starts == [0.0, 1.5, 3.0, 4.5, 6.0]
+    assert all(w["end"] - w["start"] == pytest.approx(3.0) for w in entry["timeline"])
+    assert entry["windows"] == 5
+
+
+def test_short_windows_of_padded_features_warn(svm_bundle, nine_seconds, capsys):
+    folder, _, _ = svm_bundle
+    status, _, err = run([folder, nine_seconds, "--timeline", "--window", "1"], capsys)
+    assert status == 0
+    assert "warning" in err and "shorter than the 3.0 s clips" in err
+    _, _, quiet = run([folder, nine_seconds, "--timeline", "--window", "1", "--quiet"], capsys)
+    assert quiet == ""
+
+
+def test_long_file_averages_clip_length_windows(gmm_bundle, clips, nine_seconds, capsys):
+    """A file three training clips long is the mean of its three clips' probabilities."""
+    classifier = Classifier.load(gmm_bundle)
+    y = load_audio(nine_seconds, sr=SR)
+    proba, spans = classifier.classify(y)
+    assert spans == [(0, 3 * SR), (3 * SR, 6 * SR), (6 * SR, 9 * SR)]
+    parts = [classifier.classify(load_audio(clips[i], sr=SR))[0] for i in (0, 4, 8)]
+    np.testing.assert_allclose(proba, np.mean(parts, axis=0), atol=1e-6)
+    # --long first reads the file as training would: its first max_duration seconds.
+    first, spans = classifier.classify(y, long="first")
+    assert spans == [(0, int(MAX_DURATION * SR))]
+    status, out, _ = run([gmm_bundle, nine_seconds], capsys)
+    assert status == 0 and "[mean of 3 windows of 3 s]" in out
+
+
+# -- formats and failures --------------------------------------------------------------------------
+
+
+def test_stereo_44k_wav_and_flac(svm_bundle, clips, tmp_path, capsys):
+    """Stereo 44.1 kHz is downmixed and resampled to the model's rate; FLAC is read like WAV."""
+    import librosa
+
+    folder, _, _ = svm_bundle
+    y, _ = sf.read(clips[12], dtype="float32")
+    y44 = librosa.resample(y, orig_sr=SR, target_sr=44100, res_type="soxr_hq")
+    stereo = tmp_path / "stereo44k.wav"
+    sf.write(stereo, np.column_stack([y44, 0.5 * y44]), 44100, subtype="FLOAT")
+    # What the model must hear: the mean of both channels, at 22050 Hz.
+    mono = tmp_path / "mono22k.wav"
+    expected = librosa.resample(0.75 * y44, orig_sr=44100, target_sr=SR, res_type="soxr_hq")
+    sf.write(mono, expected, SR, subtype="FLOAT")
+    flac = tmp_path / "clip.flac"
+    sf.write(flac, y, SR, format="FLAC", subtype="PCM_16")
+    status, out, err = run([folder, clips[12], stereo, mono, flac, "--format", "json"], capsys)
+    assert status == 0, err
+    original, resampled, downmixed, lossless = json.loads(out)["files"]
+    assert resampled["duration"] == pytest.approx(3.0, abs=0.01)
+    for genre, p in downmixed["probabilities"].items():
+        assert resampled["probabilities"][genre] == pytest.approx(p, abs=1e-4)
+    assert lossless["probabilities"] == original["probabilities"]  # same samples, same answer
+
+
+def test_corrupt_file_is_one_error_line_others_answered(svm_bundle, clips, tmp_path, capsys):
+    folder, _, _ = svm_bundle
+    bad = tmp_path / "broken.wav"
+    bad.write_text("this is not audio\n")
+    status, out, err = run([folder, clips[0], bad, clips[1], tmp_path / "absent.mp3"], capsys)
+    assert status == 1
+    errors = err.splitlines()
+    assert len(errors) == 2
+    assert "broken.wav" in errors[0] and errors[0].startswith("genrepipe-predict: error:")
+    assert "absent.mp3" in errors[1]
+    answered = [line.split(": ")[0] for line in out.splitlines()]
+    assert answered == [str(clips[0]), str(clips[1])]
+
+
+def test_usage_errors_exit_2(clips, tmp_path, capsys):
+    status, _, err = run([tmp_path / "no_model", clips[0]], capsys)
+    assert status == 2 and "no_model" in err and len(err.splitlines()) == 1
+    (tmp_path / "empty").mkdir()
+    status, _, err = run([tmp_path / "empty", clips[0]], capsys)
+    assert status == 2 and "not a usable model bundle" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "empty")])  # no PATH
+    assert exit_info.value.code == 2
+
+
+def test_console_script_runs_without_tensorflow(svm_bundle, clips, tmp_path):
+    """The installed command answers; a corrupt file costs one stderr line; no TensorFlow."""
+    folder, _, _ = svm_bundle
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....WAVEfmt nonsense")
+    script = Path(sys.executable).parent / "genrepipe-predict"
+    result = subprocess.run(
+        [str(script), str(folder), str(clips[2]), str(bad), "--format", "csv"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    # Only our line: the decoders' multi-line warnings stay out of stderr.
+    assert result.stderr.splitlines() == [result.stderr.strip()]
+    assert "bad.wav" in result.stderr and "cannot decode" in result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["path"] for row in rows] == [str(clips[2])]
+    probe = (
+        "import sys; from genrepipe.predict import main; "
+        f"status = main([{str(folder)!r}, {str(clips[2])!r}, '-q']); "
+        "print('tensorflow' in sys.modules); sys.exit(status)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "False"
+
+
+# -- the final-model code path ---------------------------------------------------------------------
+
+
+def test_train_final_model_bundle_predicts_like_its_training(clips, tmp_path, capsys):
+    """tasks.train_final_model on a feature table; the predictor reproduces its predictions."""
+    from genrepipe.feature_table import write_feature_table
+    from genrepipe.tasks import train_final_model, write_table
+
+    X = training_features(clips, "stats", STATS)
+    tracks = pd.DataFrame(
+        {
+            "track": [p.stem for p in clips],
+            "genre": [p.parent.name for p in clips],
+            "path": [str(p) for p in clips],
+            "duration": 3.0,
+        }
+    )
+    write_table(tracks, tmp_path / "tracks.tsv")
+    write_feature_table(
+        tmp_path / "stats.parquet",
+        zip(tracks["track"], tracks["genre"], X, strict=True),
+        feature_set="stats",
+    )
+    spec = {"estimator": "svm", "features": "stats", "input": "scaled", "params": {"C": 10.0}}
+    card = train_final_model(
+        spec,
+        STATS,
+        tmp_path / "stats.parquet",
+        tmp_path / "tracks.tsv",
+        tmp_path / "final" / "model",
+        pca_components=8,
+        seed=0,
+        threads=1,
+        sample_rate=SR,
+        max_duration=MAX_DURATION,
+    )
+    assert card["n_train"] == len(clips) and card["clip_seconds"] == 3.0
+    classifier = Classifier.load(tmp_path / "final")
+    expected = classifier.model.predict_proba(classifier.transform.transform(X).astype(np.float32))
+    got = np.stack([classifier.predict_file(p).proba for p in clips])
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+# -- real GTZAN clips ------------------------------------------------------------------------------
+
+
+def test_real_clips_and_a_converted_copy(svm_bundle, gtzan_mini_dir, tmp_path, capsys):
+    """30 s real clips are answered; FLAC and MP3 copies of one give the WAV's answer."""
+    folder, _, _ = svm_bundle
+    real = sorted(gtzan_mini_dir.glob("*/*.wav"))[::25][:4]
+    y, sr = sf.read(real[0], dtype="float32")
+    copies = [tmp_path / "copy.flac"]
+    sf.write(copies[0], y, sr, format="FLAC", subtype="PCM_16")
+    if "MP3" in sf.available_formats():
+        copies.append(tmp_path / "copy.mp3")
+        sf.write(copies[1], y, sr, format="MP3", subtype="MPEG_LAYER_III")
+    status, out, err = run([folder, *real, *copies, "--format", "json"], capsys)
+    assert status == 0, err
+    files = {Path(f["path"]).name: f for f in json.loads(out)["files"]}
+    assert len(files) == len(real) + len(copies)
+    assert all(f["duration"] == pytest.approx(30.0, abs=0.7) for f in files.values())
+    wav = files[real[0].name]
+    assert files["copy.flac"]["probabilities"] == wav["probabilities"]
+    if len(copies) == 2:
+        assert files["copy.mp3"]["genre"] == wav["genre"]
+
+
+def test_progress_bar_on_a_terminal_leaves_stdout_to_the_answers(svm_bundle, clips):
+    """stderr a terminal (progress bar), stdout a pipe: every answer still reaches stdout."""
+    import os
+    import pty
+    import threading
+
+    folder, _, _ = svm_bundle
+    master, slave = pty.openpty()
+    seen = bytearray()
+
+    def drain():
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            seen.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    script = Path(sys.executable).parent / "genrepipe-predict"
+    result = subprocess.run(
+        [str(script), str(folder), *map(str, clips[:4]), "--format", "csv"],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        text=True,
+        check=False,
+    )
+    os.close(slave)
+    reader.join(timeout=10)
+    os.close(master)
+    assert result.returncode == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["path"] for row in rows] == [str(c) for c in clips[:4]]
+    assert b"classifying" in seen  # the bar was drawn on the terminal

@@ -1,0 +1,153 @@
+"""End-to-end: the tiny workflow, then its HTML report, final models and run record (slow)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+TINY_CONFIG = PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"
+MODELS = ["gmm", "svm", "nn", "cnn", "svm_stats", "svm_segments"]
+
+
+def snakemake(workdir: Path, *extra: str, configs=(TINY_CONFIG,)) -> subprocess.CompletedProcess:
+    """Run the project's Snakefile in ``workdir``; fail the test with its output if it fails."""
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(PROJECT_ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--configfile",
+        *map(str, configs),
+        *extra,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    if result.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def planned_rules(workdir: Path, *configs: Path) -> list[str]:
+    """The rule of every job a dry run plans."""
+    result = snakemake(workdir, "--dry-run", configs=configs)
+    return re.findall(r"^(?:local)?rule (\S+):$", result.stdout + result.stderr, re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """A complete tiny run, then its report as one self-contained HTML file."""
+    workdir = tmp_path_factory.mktemp("tiny_report")
+    snakemake(workdir)
+    snakemake(workdir, "--report", "results/report.html")
+    return workdir
+
+
+def test_report_holds_summary_plots_and_captions(tiny_run):
+    html = (tiny_run / "results" / "report.html").read_text()
+    for name in [
+        "results/summary.csv",
+        "results/plots/summary.html",
+        "results/plots/accuracy.png",
+        "results/plots/per_genre_f1.png",
+        "results/plots/feature_map.png",
+        *[f"results/metrics/{model}/holdout_confusion.png" for model in MODELS],
+    ]:
+        assert f'"{name}"' in html, name
+    # Captions (rendered from report/*.rst) and the workflow description.
+    assert "Red diamonds: the accuracy the reference study reported" in html
+    assert "F1 score of each model (rows) on each genre (columns)" in html
+    assert "standardized stats features" in html  # the map's caption names its feature set
+    assert "Music genre recognition on GTZAN with genrepipe" in html
+    # Categories, and the rules whose runtimes the statistics show.
+    for category in ("Summary", "Confusion matrices", "Dataset"):
+        assert f'"{category}"' in html
+    for rule in ("plot_results", "train_final_model", "record_run", "train_model"):
+        assert rule in html
+    # Self-contained: figures are embedded, nothing is fetched from elsewhere.
+    assert "data:image/png" in html and "data:text/html" in html
+    assert not re.search(r'(?:src|href)="https?://', html)
+
+
+def test_plots_are_pngs_and_the_table_has_every_model(tiny_run):
+    plots = tiny_run / "results" / "plots"
+    for name in ("accuracy.png", "per_genre_f1.png", "feature_map.png"):
+        assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = (plots / "summary.html").read_text()
+    first_cells = re.findall(r"<tr>\s*<td>([^<]*)</td>", table)
+    assert first_cells == MODELS
+
+
+def test_final_models_trained_on_every_track_with_cards(tiny_run):
+    summary = pd.read_csv(tiny_run / "results" / "summary.csv").set_index("model")
+    for model in MODELS:
+        final = tiny_run / "results" / "final" / model
+        card = json.loads((final / "card.json").read_text())
+        assert card["model"] == model
+        assert card["n_train"] == 80  # all usable tracks; each fold model had 64
+        assert card["evaluation"]["test_accuracy"] == pytest.approx(
+            summary.loc[model, "test_accuracy"], abs=1e-4
+        )
+        assert card["feature_settings"] and card["classes"] and card["genrepipe_version"]
+        estimator = "estimator.keras" if model in ("nn", "cnn") else "estimator.skops"
+        files = {p.name for p in (final / "model").iterdir() if not p.name.startswith(".")}
+        assert files == {
+            "transform.skops",
+            estimator,
+            "card.json",
+        }
+
+
+def test_final_model_classifies_a_clip(tiny_run, capsys):
+    from genrepipe.predict import main
+
+    clip = tiny_run / "results" / "synthetic" / "genres" / "metal" / "metal.00003.wav"
+    final = tiny_run / "results" / "final" / "svm_stats"
+    status = main([str(final), str(clip), "--format", "json"])
+    assert status == 0
+    (entry,) = json.loads(capsys.readouterr().out)["files"]
+    assert entry["path"] == str(clip) and entry["genre"] in entry["probabilities"]
+
+
+def test_run_recorded_once(tiny_run, capsys):
+    history = tiny_run / "results" / "history"
+    (entry,) = [p for p in history.iterdir() if p.is_dir()]
+    assert (history / "latest.txt").read_text().strip() == entry.name
+    assert (entry / "summary.csv").read_bytes() == (
+        tiny_run / "results" / "summary.csv"
+    ).read_bytes()
+    config = yaml.safe_load((entry / "config.yaml").read_text())
+    assert config["dataset"]["synthetic"]["n_per_genre"] == 8  # tiny.yaml merged in
+    info = json.loads((entry / "run.json").read_text())
+    assert info["git_revision"] == "unknown" or len(info["git_revision"]) == 40
+    # Nothing to do: nothing runs, nothing is recorded.
+    assert planned_rules(tiny_run, TINY_CONFIG) == []
+    assert [p for p in history.iterdir() if p.is_dir()] == [entry]
+
+    from genrepipe.history import main
+
+    assert main(["--history", str(history)]) == 0
+    out = capsys.readouterr().out
+    assert entry.name in out and "test_accuracy.svm" in out
+
+
+def test_final_models_switch(tmp_path):
+    off = tmp_path / "off.yaml"
+    off.write_text(yaml.safe_dump({"final_models": False}))
+    assert "train_final_model" in planned_rules(tmp_path, TINY_CONFIG)
+    rules = planned_rules(tmp_path, TINY_CONFIG, off)
+    assert "train_final_model" not in rules and "write_model_card" not in rules
+    assert "plot_results" in rules and "record_run" in rules

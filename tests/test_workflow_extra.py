@@ -1,0 +1,120 @@
+"""End-to-end: the new models in the real workflow on the tiny dataset (marked slow).
+
+tests/configs/tiny_extra.yaml over tiny.yaml: logistic regression, the rich feature set,
+the window CNN, SVM and GMM heads reusing its fold models, and a soft-voting ensemble.
+Runs up to results/summary.csv.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+CONFIGS = [
+    PROJECT_ROOT / "tests" / "configs" / "tiny.yaml",
+    PROJECT_ROOT / "tests" / "configs" / "tiny_extra.yaml",
+]
+NEW_MODELS = ["logreg_stats", "svm_rich", "cnn_logmel", "cnn_svm", "cnn_gmm", "ensemble"]
+
+
+def snakemake(workdir: Path, *configs: Path, extra=()) -> str:
+    """Run the workflow up to the summary in ``workdir``; return what it printed."""
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "results/summary.csv",
+        "--snakefile",
+        str(PROJECT_ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *extra,
+        "--configfile",
+        *map(str, configs),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    if result.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+    return result.stdout + result.stderr
+
+
+def trained_models(workdir: Path, override: dict) -> set[str]:
+    """Models whose training a dry run plans after layering ``override`` on the configs."""
+    path = workdir / "override.yaml"
+    path.write_text(yaml.safe_dump(override))
+    output = snakemake(workdir, *CONFIGS, path, extra=["--dry-run"])
+    models, rule = set(), None
+    for line in output.splitlines():
+        match = re.match(r"^(?:local)?rule (\S+):$", line.strip())
+        if match:
+            rule = match.group(1)
+        elif rule == "train_model" and line.strip().startswith("wildcards:"):
+            models.add(re.search(r"model=([^,\s]+)", line).group(1))
+    return models
+
+
+@pytest.fixture(scope="module")
+def extra_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("tiny_extra")
+    snakemake(workdir, *CONFIGS)
+    return workdir
+
+
+def predictions(workdir: Path, model: str) -> pd.DataFrame:
+    path = workdir / "results" / "models" / model / "holdout" / "fold0" / "predictions.tsv"
+    return pd.read_csv(path, sep="\t")
+
+
+def test_new_models_reach_the_summary(extra_run) -> None:
+    summary = pd.read_csv(extra_run / "results" / "summary.csv")
+    assert list(summary["model"]) == NEW_MODELS
+    features = dict(zip(summary["model"], summary["feature_set"], strict=True))
+    assert features["svm_rich"] == "rich" and features["ensemble"] == "rich+logmel"
+    assert (summary["n_test"] == 16).all() and summary["test_accuracy"].between(0, 1).all()
+    rich = pd.read_parquet(extra_run / "results" / "features" / "rich.parquet")
+    assert len(rich) == 80 and len(rich["features"].iloc[0]) == 317
+
+
+def test_ensemble_is_the_mean_of_its_members(extra_run) -> None:
+    members = [predictions(extra_run, name) for name in ("svm_rich", "cnn_logmel")]
+    ensemble = predictions(extra_run, "ensemble")
+    columns = [c for c in ensemble.columns if c.startswith("proba_")]
+    assert list(ensemble["track"]) == list(members[0]["track"])
+    mean = (members[0][columns].to_numpy() + members[1][columns].to_numpy()) / 2
+    np.testing.assert_allclose(ensemble[columns].to_numpy(), mean, atol=2e-6)
+    best = np.asarray([c.removeprefix("proba_") for c in columns])[mean.argmax(axis=1)]
+    assert list(ensemble["predicted"]) == list(best)
+
+
+def test_cnn_heads_reuse_the_fold_cnn(extra_run) -> None:
+    for head in ("cnn_svm", "cnn_gmm"):
+        log = (extra_run / "logs" / "train_model" / head / "holdout" / "fold0.log").read_text()
+        assert "reusing the fitted CNN of results/models/cnn_logmel/holdout/fold0/model" in log
+        assert "epoch 1/" not in log  # no CNN training of its own
+
+
+def test_changing_a_member_reruns_the_ensemble(extra_run) -> None:
+    override = {"models": {"svm_rich": {"search": {"param_grid": {"C": [1.0, 100.0]}}}}}
+    assert trained_models(extra_run, override) == {"svm_rich", "ensemble"}
+
+
+def test_changing_a_non_member_leaves_the_ensemble(extra_run) -> None:
+    override = {"models": {"logreg_stats": {"search": {"param_grid": {"C": [0.5]}}}}}
+    assert trained_models(extra_run, override) == {"logreg_stats"}
+
+
+def test_changing_the_base_cnn_reruns_its_heads(extra_run) -> None:
+    override = {"models": {"cnn_logmel": {"params": {"epochs": 3}}}}
+    assert trained_models(extra_run, override) == {"cnn_logmel", "cnn_svm", "cnn_gmm", "ensemble"}

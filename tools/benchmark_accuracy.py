@@ -1,0 +1,220 @@
+"""Benchmark accuracy: every model beside the reference ``svm``, cross-validated in one run.
+
+Runs the workflow on a GTZAN-shaped folder with ``split: kfold`` (``--n-splits`` folds,
+repeated ``--n-repeats`` times with other shuffles) in a working directory of its own, then
+prints one table: each model's test accuracy over the folds (mean, standard deviation,
+95% Student-t interval across folds), and its difference from the reference ``svm`` of the
+same run, fold by fold on the same test tracks (mean and 95% interval of the paired
+differences). Folds of repeated k-fold share training tracks, so their intervals are
+somewhat optimistic; the paired difference cancels what the folds have in common.
+
+Run from the project root::
+
+    .venv/bin/python tools/benchmark_accuracy.py ../shared/data/gtzan_mini/genres \\
+        --models svm_rich logreg_rich cnn_logmel --n-repeats 1 --cores 2
+
+The table is also written to ``<workdir>/benchmark_accuracy.csv``. ``--workdir`` keeps
+the run (rerunning with the same settings only redoes what changed); by default it is
+``benchmarks/accuracy/<dataset name>``. Final models (``final_models``) are not built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy import stats
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = "svm"
+DEFAULT_MODELS = [
+    "gmm",
+    "nn",
+    "cnn",
+    "svm_stats",
+    "logreg_stats",
+    "svm_rich",
+    "logreg_rich",
+    "cnn_logmel",
+    "cnn_svm",
+    "cnn_gmm",
+    "ensemble",
+]
+
+
+def benchmark_config(
+    data: Path, models: list[str], *, n_splits: int, n_repeats: int, seed: int
+) -> dict:
+    """Settings layered over config/config.yaml: the dataset, k-fold, the models."""
+    run_models = [REFERENCE] + [m for m in models if m != REFERENCE]
+    return {
+        "dataset": {"kind": "gtzan", "gtzan": {"root": str(data.resolve())}},
+        "split": {
+            "scheme": "kfold",
+            "kfold": {"n_splits": n_splits, "n_repeats": n_repeats, "seed": seed},
+        },
+        "run_models": run_models,
+        "final_models": False,
+    }
+
+
+def run_workflow(workdir: Path, configfiles: list[Path], cores: int) -> float:
+    """Run the workflow up to results/summary.csv; return its wall time in seconds."""
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "results/summary.csv",
+        "--snakefile",
+        str(PROJECT_ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        "--configfile",
+        *map(str, configfiles),
+    ]
+    print("running:", " ".join(command), flush=True)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, cwd=workdir)
+    return time.perf_counter() - start
+
+
+def fold_accuracies(workdir: Path, model: str) -> pd.Series:
+    """Test accuracy of each fold of one model, from its predictions."""
+    files = sorted((workdir / "results" / "models" / model / "kfold").glob("fold*/predictions.tsv"))
+    if not files:
+        raise FileNotFoundError(f"no predictions of {model} under {workdir}")
+    accuracy = {}
+    for path in files:
+        table = pd.read_csv(path, sep="\t")
+        test = table[table["subset"] == "test"]
+        accuracy[int(path.parent.name.removeprefix("fold"))] = float(
+            (test["genre"] == test["predicted"]).mean()
+        )
+    return pd.Series(accuracy).sort_index()
+
+
+def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Student-t interval of the mean of ``values`` (NaN with fewer than two)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return (math.nan, math.nan)
+    half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1)
+    half /= math.sqrt(len(values))
+    return (float(values.mean() - half), float(values.mean() + half))
+
+
+def accuracy_table(workdir: Path, models: list[str]) -> pd.DataFrame:
+    """One row per model: accuracy over folds, and its paired difference from the reference."""
+    summary = pd.read_csv(workdir / "results" / "summary.csv").set_index("model")
+    reference = fold_accuracies(workdir, REFERENCE)
+    rows = []
+    for model in models:
+        accuracy = fold_accuracies(workdir, model)
+        if not accuracy.index.equals(reference.index):
+            raise ValueError(f"{model} and {REFERENCE} were run on different folds")
+        difference = (accuracy - reference).to_numpy()
+        low, high = interval(accuracy.to_numpy())
+        d_low, d_high = interval(difference)
+        rows.append(
+            {
+                "model": model,
+                "features": summary.loc[model, "feature_set"],
+                "n_folds": len(accuracy),
+                "accuracy": accuracy.mean(),
+                "std": accuracy.std(ddof=1) if len(accuracy) > 1 else 0.0,
+                "ci95_low": low,
+                "ci95_high": high,
+                "svm_accuracy": reference.mean(),
+                "difference": difference.mean(),
+                "difference_ci95_low": d_low,
+                "difference_ci95_high": d_high,
+                "fit_seconds": summary.loc[model, "fit_seconds"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def format_table(table: pd.DataFrame) -> str:
+    """The table as aligned text, accuracies in percent."""
+
+    def pct(value: float) -> str:
+        return "   nan" if math.isnan(value) else f"{100 * value:6.1f}"
+
+    lines = [
+        f"{'model':<14} {'features':<14} {'folds':>5}  {'accuracy (mean ± std)':>22}  "
+        f"{'95% CI':>15}  {'vs svm':>7}  {'95% CI of diff':>16}  {'fit s':>7}"
+    ]
+    for row in table.itertuples():
+        lines.append(
+            f"{row.model:<14} {row.features:<14} {row.n_folds:>5}  "
+            f"{pct(row.accuracy)} % ± {pct(row.std).strip():>5} %   "
+            f"[{pct(row.ci95_low)}, {pct(row.ci95_high)}]  "
+            f"{100 * row.difference:+7.1f}  "
+            f"[{100 * row.difference_ci95_low:+6.1f}, {100 * row.difference_ci95_high:+6.1f}]  "
+            f"{row.fit_seconds:7.1f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", type=Path, help="GTZAN-shaped folder (genres/<genre>/*.wav)")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=DEFAULT_MODELS,
+        help=f"models of config/config.yaml to compare with {REFERENCE} (default: all others)",
+    )
+    parser.add_argument("--n-splits", type=int, default=10, help="folds per repeat (10)")
+    parser.add_argument("--n-repeats", type=int, default=3, help="repeats of k-fold (3)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the fold shuffles (42)")
+    parser.add_argument("--cores", type=int, default=2, help="snakemake --cores (2)")
+    parser.add_argument("--workdir", type=Path, help="working directory of the run")
+    parser.add_argument(
+        "--configfile", type=Path, action="append", default=[], help="more settings to layer"
+    )
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        parser.error(f"{args.data} is not a folder")
+    workdir = args.workdir or PROJECT_ROOT / "benchmarks" / "accuracy" / args.data.name
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    models = [REFERENCE] + [m for m in args.models if m != REFERENCE]
+    override = workdir / "benchmark_config.yaml"
+    override.write_text(
+        yaml.safe_dump(
+            benchmark_config(
+                args.data,
+                models,
+                n_splits=args.n_splits,
+                n_repeats=args.n_repeats,
+                seed=args.seed,
+            )
+        )
+    )
+    configfiles = [override, *(path.resolve() for path in args.configfile)]
+    wall = run_workflow(workdir, configfiles, args.cores)
+    table = accuracy_table(workdir, models)
+    table.to_csv(workdir / "benchmark_accuracy.csv", index=False, float_format="%.4f")
+    print()
+    print(
+        f"{args.data}: {args.n_splits}-fold cross-validation x {args.n_repeats} repeat(s), "
+        f"workflow wall time {wall / 60:.1f} min on {args.cores} cores"
+    )
+    print(format_table(table))
+    print(f"\nvs svm: mean paired difference from {REFERENCE} over the same test folds, points")
+    print(f"table written to {workdir / 'benchmark_accuracy.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""Benchmark feature extraction: the workflow against an in-process floor, and seed87's CPU cost.
+
+Prints, measured side by side in one run:
+
+(a) wall time of the workflow extracting one feature set: ``snakemake --cores N`` in a
+    temporary working directory on the dataset (``dataset.kind: gtzan``), targeting only
+    ``results/features/<set>.parquet`` (extraction jobs and the merge);
+(b) wall time of the floor: a ``multiprocessing`` pool of N workers, each importing librosa
+    once, decoding and computing the same features of the same tracks;
+(c) their ratio (target: at most 1.15);
+(d) CPU seconds per track of ``seed87`` the reference way (one librosa call per feature,
+    :func:`genrepipe.features.seed87_reference`) and the workflow's way
+    (:func:`genrepipe.features.seed87`), interleaved track by track after a warm-up, with a
+    check that both give the same values (target: at least 2x cheaper).
+
+Run from the project root::
+
+    .venv/bin/python tools/benchmark_extraction.py --data ../shared/data/gtzan_mini/genres --cores 2
+
+``--repeats R`` alternates workflow and floor R times and reports each and the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = "../shared/data/gtzan_mini/genres"
+TARGET_WALL_RATIO = 1.15
+TARGET_CPU_RATIO = 2.0
+
+
+def workflow_config() -> dict:
+    """The workflow's default settings (config/config.yaml)."""
+    return yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())
+
+
+def select_tracks(data: Path, limit: int | None):
+    """The dataset's tracks; with ``limit``, the first ``limit`` clip numbers across genres."""
+    from genrepipe.dataset import discover_tracks, track_number
+
+    tracks = discover_tracks(data).tracks
+    if limit:
+        tracks = sorted(tracks, key=lambda t: (track_number(t.track), t.genre))[:limit]
+    return sorted(tracks, key=lambda t: (t.genre, t.track))
+
+
+def link_dataset(tracks, destination: Path) -> Path:
+    """A GTZAN-shaped folder of links to ``tracks`` (so the workflow sees only those)."""
+    for track in tracks:
+        link = destination / track.genre / Path(track.path).name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(Path(track.path).resolve())
+    return destination
+
+
+# -- (a) the workflow ----------------------------------------------------------------------------
+
+
+def run_workflow(root: Path, feature_set: str, cores: int, workdir: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of ``snakemake --cores N results/features/<set>.parquet``.
+
+    The run happens in ``workdir``; CPU seconds count Snakemake and all its jobs.
+    """
+    workdir.mkdir(parents=True)
+    config = workdir / "benchmark.yaml"
+    config.write_text(
+        yaml.safe_dump({"dataset": {"kind": "gtzan", "gtzan": {"root": str(root.resolve())}}})
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        f"results/features/{feature_set}.parquet",
+        "--snakefile",
+        str(PROJECT_ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        "--configfile",
+        str(config),
+        "--quiet",
+        "all",
+    ]
+    cpu = children_cpu()
+    start = time.time()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    wall = time.time() - start
+    if result.returncode != 0:
+        sys.exit(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    (workdir / "started").write_text(repr(start))
+    return wall, children_cpu() - cpu
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds of this process's finished (waited-for) children."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timeline(workdir: Path, feature_set: str) -> str:
+    """When each job ran, seconds after Snakemake started (from its benchmark files)."""
+    import pandas as pd
+
+    started = float((workdir / "started").read_text())
+    spans = []
+    for rule in ("extract_features", "merge_features"):
+        folder = workdir / "benchmarks" / rule
+        for path in sorted(folder.glob(f"{feature_set}/*.tsv")) + sorted(
+            folder.glob(f"{feature_set}.tsv")
+        ):
+            seconds = float(pd.read_csv(path, sep="\t").iloc[0]["s"])
+            end = path.stat().st_mtime - started
+            name = path.stem if rule == "extract_features" else "merge"
+            spans.append((end - seconds, end, name))
+    return ", ".join(f"{name} {a:.1f}-{b:.1f}" for a, b, name in sorted(spans))
+
+
+# -- (b) the floor -------------------------------------------------------------------------------
+
+_SETTINGS: dict = {}
+
+
+def _init_worker(settings: dict) -> None:
+    """Pool initializer: import librosa and the features once per worker, one BLAS thread."""
+    from threadpoolctl import threadpool_limits
+
+    import genrepipe.features  # noqa: F401  (imports librosa)
+
+    threadpool_limits(limits=1)
+    _SETTINGS.update(settings)
+
+
+def _extract_one(path: str) -> tuple[int, ...]:
+    from genrepipe.audio import load_audio
+    from genrepipe.features import extract
+
+    s = _SETTINGS
+    y = load_audio(path, sr=s["sr"], min_duration=s["min_duration"], max_duration=s["max_duration"])
+    return extract(s["feature_set"], y, s["sr"], s["params"]).shape
+
+
+def run_floor(tracks, feature_set: str, cores: int) -> tuple[float, float]:
+    """Wall and CPU seconds of a pool of ``cores`` workers extracting ``feature_set``."""
+    config = workflow_config()
+    settings = {
+        "feature_set": feature_set,
+        "params": config["features"][feature_set],
+        "sr": config["audio"]["sample_rate"],
+        "min_duration": config["dataset"]["min_duration"],
+        "max_duration": config["dataset"]["max_duration"],
+    }
+    cpu = children_cpu()
+    start = time.perf_counter()
+    context = multiprocessing.get_context("spawn")  # fresh interpreters, as workflow jobs
+    pool = context.Pool(cores, initializer=_init_worker, initargs=(settings,))
+    shapes = pool.map(_extract_one, [t.path for t in tracks], chunksize=1)
+    pool.close()
+    pool.join()  # the workers exit here: their CPU time is counted
+    wall = time.perf_counter() - start
+    assert len(shapes) == len(tracks)
+    return wall, children_cpu() - cpu
+
+
+# -- (d) CPU per track of seed87 -----------------------------------------------------------------
+
+
+def rows_close(actual, expected) -> bool:
+    """The equality check of tests/test_features.py: row-wise, tolerance scaled per row."""
+    import numpy as np
+
+    if actual.shape != expected.shape:
+        return False
+    for a, e in zip(actual, expected, strict=True):
+        scale = max(float(np.max(np.abs(e))), 1e-12)
+        if not np.allclose(a, e, rtol=1e-4, atol=1e-5 * scale):
+            return False
+    return True
+
+
+def seed87_cpu(tracks, n_tracks: int) -> tuple[float, float, int, int]:
+    """CPU seconds per track of the reference and the workflow's seed87, interleaved.
+
+    One warm-up track (numba JIT, imports) is left out of the timing; then for each of
+    ``n_tracks`` other tracks both are computed, alternating which goes first. Returns
+    (reference, workflow, tracks timed, tracks whose values differ).
+    """
+    from threadpoolctl import threadpool_limits
+
+    from genrepipe.audio import load_audio
+    from genrepipe.features import seed87, seed87_reference
+
+    config = workflow_config()
+    params = config["features"]["seed87"]
+    sr = config["audio"]["sample_rate"]
+    # Spread the timed tracks over genres: tuning (and so the CQT filters) varies by track.
+    spread = sorted(tracks, key=lambda t: (t.track.rsplit(".", 1)[-1], t.genre))
+    chosen = spread[: n_tracks + 1]
+    load = {"sr": sr, "min_duration": 0.0, "max_duration": config["dataset"]["max_duration"]}
+    reference_cpu, workflow_cpu, differ = 0.0, 0.0, 0
+    with threadpool_limits(limits=1):  # as in the extraction jobs
+        warm = load_audio(chosen[0].path, **load)
+        seed87_reference(warm, sr, **params)
+        seed87(warm, sr, **params)
+        for i, track in enumerate(chosen[1:]):
+            y = load_audio(track.path, **load)
+            order = [(seed87_reference, "ref"), (seed87, "new")]
+            if i % 2:
+                order.reverse()
+            out = {}
+            for func, name in order:
+                start = time.process_time()
+                out[name] = func(y, sr, **params)
+                spent = time.process_time() - start
+                if name == "ref":
+                    reference_cpu += spent
+                else:
+                    workflow_cpu += spent
+            differ += not rows_close(out["new"], out["ref"])
+    n = len(chosen) - 1
+    return reference_cpu / n, workflow_cpu / n, n, differ
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=DEFAULT_DATA, help="GTZAN genres folder")
+    parser.add_argument("--cores", type=int, default=2, help="snakemake --cores and pool size")
+    parser.add_argument("--feature-set", default="seed87", help="feature set to extract")
+    parser.add_argument("--limit", type=int, default=None, help="use only this many tracks")
+    parser.add_argument("--repeats", type=int, default=1, help="workflow/floor pairs to time")
+    parser.add_argument(
+        "--cpu-tracks", type=int, default=10, help="tracks timed for seed87 CPU per track (d)"
+    )
+    parser.add_argument("--skip-wall", action="store_true", help="only measure (d)")
+    parser.add_argument("--skip-cpu", action="store_true", help="only measure (a)-(c)")
+    args = parser.parse_args(argv)
+
+    data = Path(args.data)
+    tracks = select_tracks(data, args.limit)
+    print(f"dataset: {data} ({len(tracks)} tracks), cores: {args.cores}")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    config = workflow_config()
+    print(f"features.tracks_per_job: {config['features']['tracks_per_job']}")
+    ok = True
+
+    if not args.skip_wall:
+        workflow_walls, floor_walls = [], []
+        with tempfile.TemporaryDirectory(prefix="genrepipe-bench-") as tmp:
+            tmp = Path(tmp)
+            root = link_dataset(tracks, tmp / "genres") if args.limit else data
+            for repeat in range(args.repeats):
+                workdir = tmp / f"run{repeat}"
+                wall, wall_cpu = run_workflow(root, args.feature_set, args.cores, workdir)
+                floor, floor_cpu = run_floor(tracks, args.feature_set, args.cores)
+                workflow_walls.append(wall)
+                floor_walls.append(floor)
+                print(
+                    f"repeat {repeat + 1}: (a) workflow {wall:5.1f} s ({wall_cpu:5.1f} s CPU)"
+                    f"   (b) floor {floor:5.1f} s ({floor_cpu:5.1f} s CPU)"
+                    f"   (c) ratio {wall / floor:.2f}\n"
+                    f"    workflow jobs (s after start): {timeline(workdir, args.feature_set)}, "
+                    f"end {wall:.1f}",
+                    flush=True,
+                )
+        wall, floor = statistics.median(workflow_walls), statistics.median(floor_walls)
+        ratio = statistics.median(w / f for w, f in zip(workflow_walls, floor_walls, strict=True))
+        holds = ratio <= TARGET_WALL_RATIO
+        ok &= holds
+        print(
+            f"(a) workflow extraction of {args.feature_set}: {wall:.1f} s wall (median)\n"
+            f"(b) in-process pool of {args.cores}: {floor:.1f} s wall (median)\n"
+            f"(c) workflow / floor: {ratio:.2f} (median of pairs; target <= {TARGET_WALL_RATIO}: "
+            f"{'holds' if holds else 'MISSED'})"
+        )
+
+    if not args.skip_cpu:
+        reference, workflow, n, differ = seed87_cpu(tracks, args.cpu_tracks)
+        holds = reference / workflow >= TARGET_CPU_RATIO and differ == 0
+        ok &= holds
+        print(
+            f"(d) seed87 CPU per track over {n} tracks (interleaved, after warm-up): reference "
+            f"{reference * 1000:.0f} ms, workflow {workflow * 1000:.0f} ms, "
+            f"{reference / workflow:.2f}x cheaper; values equal on {n - differ}/{n} tracks "
+            f"(target >= {TARGET_CPU_RATIO}x and all equal: {'holds' if holds else 'MISSED'})"
+        )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""Benchmark the workflow's bookkeeping on a large collection: plan, no-op rerun, additions, memory.
+
+On a generated GTZAN-shaped dataset of ``--n-per-genre`` x 10 clips (default 1000 clips of
+2 s: the point is the number of files, not their length), in a temporary working directory,
+prints against the targets:
+
+1. wall time of ``snakemake --dry-run`` of the whole workflow (target: under 10 s);
+2. wall time of a second, no-op run (target: under 15 s): the first run extracts and merges
+   the feature sets of ``--sets`` (``results/features/<set>.parquet``, real jobs, no
+   pre-created files), the second asks for the same targets and has nothing to do;
+3. the peak memory (``max_rss`` of Snakemake's ``benchmark:`` files, sampled once a second)
+   of every job of the first run, the merges of all clips included, and the exact peak of
+   the largest process of that run (target: none above 2 GiB);
+4. after adding one clip to every genre (10 clips), how many tracks the plan re-extracts:
+   the extraction jobs of the dry run times their batch sizes (target: at most 100).
+
+Run from the project root::
+
+    .venv/bin/python tools/benchmark_workflow.py --cores 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TARGET_DRY_RUN_S = 10.0
+TARGET_NOOP_S = 15.0
+TARGET_REEXTRACTED = 100
+TARGET_RSS_MB = 2048.0
+
+
+def _write_clip(job: tuple[str, str, int, float, int]) -> None:
+    from genrepipe.synthetic import write_clip
+
+    path, genre, index, duration, seed = job
+    write_clip(path, genre, index, seed=seed, duration=duration)
+
+
+def write_clips(root: Path, indices: range, duration: float, cores: int, seed: int = 7) -> int:
+    """Write clip ``indices`` of every genre under ``root/<genre>/`` (as write_dataset does)."""
+    from genrepipe import GENRES
+
+    jobs = []
+    for genre in GENRES:
+        (root / genre).mkdir(parents=True, exist_ok=True)
+        jobs += [
+            (str(root / genre / f"{genre}.{i:05d}.wav"), genre, i, duration, seed) for i in indices
+        ]
+    with multiprocessing.get_context("spawn").Pool(cores) as pool:
+        pool.map(_write_clip, jobs, chunksize=8)
+    return len(jobs)
+
+
+#: Runs a command and reports the largest resident set of it and all its descendants
+#: (getrusage of waited-for children: exact, where benchmark files sample once a second).
+_MEASURE = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[1:])\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "print('peak-rss-kb', peak // 1024 if sys.platform == 'darwin' else peak)\n"
+    "sys.exit(code)\n"
+)
+
+
+def snakemake(workdir: Path, config: Path, cores: int, *args: str) -> tuple[float, str, float]:
+    """Run the project's workflow in ``workdir``.
+
+    Returns wall seconds, its output, and the peak resident memory in MB of Snakemake
+    and every job it ran (the largest single process).
+    """
+    command = [
+        sys.executable,
+        "-c",
+        _MEASURE,
+        sys.executable,
+        "-m",
+        "snakemake",
+        *args,
+        "--snakefile",
+        str(PROJECT_ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        "--configfile",
+        str(config),
+    ]
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    wall = time.perf_counter() - start
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        sys.exit(f"snakemake {' '.join(args)} failed:\n{output[-6000:]}")
+    peak_kb = re.findall(r"^peak-rss-kb (\d+)$", result.stdout, flags=re.MULTILINE)
+    return wall, output, int(peak_kb[-1]) / 1024
+
+
+def planned_jobs(output: str) -> list[str]:
+    """Rule names of the jobs a dry run plans, from its job list."""
+    return re.findall(r"^\s*(?:local)?rule (\S+):$", output, flags=re.MULTILINE)
+
+
+def peak_memory(workdir: Path) -> list[tuple[float, str]]:
+    """(max_rss in MB, job) of every job that wrote a benchmark file."""
+    import pandas as pd
+
+    peaks = []
+    for path in sorted((workdir / "benchmarks").rglob("*.tsv")):
+        rss = pd.read_csv(path, sep="\t").iloc[0]["max_rss"]
+        if rss != "-":
+            peaks.append((float(rss), str(path.relative_to(workdir / "benchmarks"))))
+    return peaks
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cores", type=int, default=2, help="snakemake --cores")
+    parser.add_argument("--n-per-genre", type=int, default=100, help="clips per genre")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per clip")
+    parser.add_argument(
+        "--sets", nargs="+", default=["stats", "seed87"], help="feature sets of the first run"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    args = parser.parse_args(argv)
+
+    from genrepipe.dataset import assign_batches, discover_tracks
+
+    tmp = Path(tempfile.mkdtemp(prefix="genrepipe-bench-workflow-"))
+    root, workdir = tmp / "genres", tmp / "work"
+    workdir.mkdir()
+    config = tmp / "benchmark.yaml"
+    settings = {
+        "dataset": {
+            "kind": "gtzan",
+            "gtzan": {"root": str(root)},
+            "min_duration": min(1.0, args.duration / 2),
+        }
+    }
+    config.write_text(yaml.safe_dump(settings))
+    tracks_per_job = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())[
+        "features"
+    ]["tracks_per_job"]
+    targets = [f"results/features/{name}.parquet" for name in args.sets]
+    ok = True
+
+    start = time.perf_counter()
+    n = write_clips(root, range(args.n_per_genre), args.duration, args.cores)
+    seconds = time.perf_counter() - start
+    print(
+        f"dataset: {n} generated clips of {args.duration:g} s in {seconds:.0f} s"
+        f" (tracks_per_job {tracks_per_job}, --cores {args.cores}); working directory {tmp}"
+    )
+
+    dry, output, _ = snakemake(workdir, config, args.cores, "--dry-run")
+    holds = dry < TARGET_DRY_RUN_S
+    ok &= holds
+    print(
+        f"1. dry run of the whole workflow ({len(planned_jobs(output))} jobs planned): "
+        f"{dry:.1f} s (target < {TARGET_DRY_RUN_S:g} s: {'holds' if holds else 'MISSED'})"
+    )
+
+    first, _, first_peak = snakemake(workdir, config, args.cores, *targets)
+    noop, output, _ = snakemake(workdir, config, args.cores, *targets)
+    nothing = "Nothing to be done" in output
+    holds = noop < TARGET_NOOP_S and nothing
+    ok &= holds
+    print(
+        f"2. first run up to {' '.join(targets)}: {first:.0f} s; second run of the same "
+        f"targets: {noop:.1f} s, {'nothing to do' if nothing else 'RAN JOBS'} "
+        f"(target < {TARGET_NOOP_S:g} s: {'holds' if holds else 'MISSED'})"
+    )
+
+    peaks = peak_memory(workdir)
+    top, job = max(peaks)
+    merges = [f"{job.removesuffix('.tsv')} {rss:.0f} MB" for rss, job in peaks if "merge" in job]
+    holds = max(top, first_peak) <= TARGET_RSS_MB
+    ok &= holds
+    print(
+        f"3. peak memory of the first run's {len(peaks)} jobs (benchmark files, sampled each "
+        f"second): highest {top:.0f} MB ({job}); merges of {n} clips: {', '.join(merges)}; "
+        f"largest process of the run, Snakemake included (getrusage, exact): "
+        f"{first_peak:.0f} MB (target <= {TARGET_RSS_MB:.0f} MB: "
+        f"{'holds' if holds else 'MISSED'})"
+    )
+
+    added = write_clips(root, range(args.n_per_genre, args.n_per_genre + 1), args.duration, 1)
+    dry_added, output, _ = snakemake(workdir, config, args.cores, "--dry-run", *targets)
+    batches = assign_batches(discover_tracks(root).tracks, tracks_per_job)
+    extract = [rule for rule in planned_jobs(output) if rule.startswith("extract_features_")]
+    per_set = {}
+    for rule in extract:
+        per_set.setdefault(rule, 0)
+        per_set[rule] += 1
+    # A job extracts one feature set for one batch: count tracks per feature set.
+    reextracted = sum(len(batches[rule.removeprefix("extract_features_")]) for rule in per_set)
+    holds = reextracted <= TARGET_REEXTRACTED
+    ok &= holds
+    print(
+        f"4. after adding {added} clips (one per genre): the plan ({dry_added:.1f} s) runs "
+        f"{len(extract)} extraction jobs ({', '.join(sorted(per_set))}) for {len(args.sets)} "
+        f"feature sets, re-extracting {reextracted} tracks per set "
+        f"(target <= {TARGET_REEXTRACTED}: {'holds' if holds else 'MISSED'})"
+    )
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(tmp)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Rule train_final_model: fit one model and its preprocessing on every usable track."""
+
+from genrepipe.log import log_to_file
+from genrepipe.tasks import train_final_model
+
+log_to_file(snakemake.log[0])
+train_final_model(
+    snakemake.params.spec,
+    snakemake.params.feature_settings,
+    snakemake.input.features,
+    snakemake.input.tracks,
+    snakemake.output.model,
+    pca_components=snakemake.params.pca_components,
+    seed=snakemake.params.seed,
+    threads=snakemake.threads,
+    sample_rate=snakemake.params.sample_rate,
+    max_duration=snakemake.params.max_duration,
+)
