@@ -29,3 +29,14 @@ def kereliuk_splits_dir() -> Path:
     if not KERELIUK_SPLITS.is_dir():
         pytest.skip(f"filtered split lists not found at {KERELIUK_SPLITS} (../shared is absent)")
     return KERELIUK_SPLITS
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """One complete run of the workflow on the tiny generated dataset, shared by the
+    end-to-end tests that only read its outputs or dry-run against it."""
+    from test_workflow import TINY_CONFIG, run_workflow
+
+    workdir = tmp_path_factory.mktemp("tiny")
+    run_workflow(workdir, TINY_CONFIG)
+    return workdir

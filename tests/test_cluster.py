@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import PROJECT_ROOT
-from test_workflow import SNAKEMAKE, TINY_CONFIG, run_workflow
+from test_workflow import SNAKEMAKE, TINY_CONFIG
 
 pytestmark = pytest.mark.slow
 
@@ -85,10 +85,9 @@ def cluster_run(tmp_path_factory) -> tuple[Path, Path, str, int]:
     return workdir, spool, result.stdout + result.stderr, planned
 
 
-def test_cluster_run_gives_the_summary_of_a_local_run(cluster_run, tmp_path):
+def test_cluster_run_gives_the_summary_of_a_local_run(cluster_run, tiny_run):
     workdir, *_ = cluster_run
-    run_workflow(tmp_path, TINY_CONFIG)
-    local = pd.read_csv(tmp_path / "results" / "summary.csv").drop(columns="fit_seconds")
+    local = pd.read_csv(tiny_run / "results" / "summary.csv").drop(columns="fit_seconds")
     cluster = pd.read_csv(workdir / "results" / "summary.csv").drop(columns="fit_seconds")
     pd.testing.assert_frame_equal(cluster, local)
 

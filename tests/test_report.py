@@ -48,12 +48,11 @@ def planned_rules(workdir: Path, *configs: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    """A complete tiny run, then its report as one self-contained HTML file."""
-    workdir = tmp_path_factory.mktemp("tiny_report")
-    snakemake(workdir)
-    snakemake(workdir, "--report", "results/report.html")
-    return workdir
+def tiny_run(tiny_run) -> Path:
+    """The shared complete tiny run (tests/conftest.py), then its report as one HTML file."""
+    if not (tiny_run / "results" / "report.html").exists():
+        snakemake(tiny_run, "--report", "results/report.html")
+    return tiny_run
 
 
 def test_report_holds_summary_plots_and_captions(tiny_run):

@@ -74,14 +74,6 @@ def write_config(path: Path, settings: dict) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    """One complete run of the workflow on the tiny generated dataset."""
-    workdir = tmp_path_factory.mktemp("tiny")
-    run_workflow(workdir, TINY_CONFIG)
-    return workdir
-
-
 def test_tiny_run_writes_summary_with_reference_models(tiny_run):
     summary = pd.read_csv(tiny_run / "results" / "summary.csv")
     for column in SUMMARY_COLUMNS:
