@@ -1,7 +1,7 @@
 # Figures of the HTML report (`snakemake --report results/report.html`): test
 # accuracies with their intervals, per-genre F1, and a map of the tracks.
 
-from genrepipe.plots import map_feature_set
+from genrepipe.config import map_feature_set
 
 # The feature set drawn on the map of tracks: stats if extracted, else seed87, else any.
 MAP_FEATURE_SET = map_feature_set(

@@ -22,6 +22,7 @@ from genrepipe.config import (
     ConfigError,
     check_config,
     feature_dimension,
+    feature_settings,
     min_clip_samples,
     schema_error_message,
 )
@@ -262,3 +263,15 @@ def test_config_is_data_not_code(tmp_path):
     )
     assert result.returncode != 0
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("feature_set", ["seed87", "stats", "segment_stats", "rich", "logmel"])
+def test_hop_longer_than_the_analysis_window_is_an_error(feature_set):
+    config = _validated()
+    n_fft = feature_settings(config, feature_set)["n_fft"]
+    config["features"][feature_set] = dict(config["features"].get(feature_set) or {})
+    config["features"][feature_set]["hop_length"] = n_fft
+    check_config(config)  # a hop of one whole window: fine
+    config["features"][feature_set]["hop_length"] = n_fft + 1
+    with pytest.raises(ConfigError, match=rf"features\.{feature_set}\.hop_length"):
+        check_config(config)

@@ -55,10 +55,29 @@ def select_tracks(data: Path, limit: int | None):
     return sorted(tracks, key=lambda t: (t.genre, t.track))
 
 
+def copy_tracks(tracks, copies: int):
+    """``copies`` times each track, the copies numbered 100, 200, ... clips further on.
+
+    A larger collection of real audio from a small one, to see how the workflow's
+    fixed costs (Snakemake's own start and finish) weigh as the work grows.
+    """
+    from genrepipe.dataset import Track, track_number
+
+    return [
+        Track(
+            track=f"{t.genre}.{track_number(t.track) + 100 * k:05d}",
+            genre=t.genre,
+            path=t.path,
+        )
+        for k in range(copies)
+        for t in tracks
+    ]
+
+
 def link_dataset(tracks, destination: Path) -> Path:
     """A GTZAN-shaped folder of links to ``tracks`` (so the workflow sees only those)."""
     for track in tracks:
-        link = destination / track.genre / Path(track.path).name
+        link = destination / track.genre / f"{track.track}{Path(track.path).suffix}"
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(Path(track.path).resolve())
     return destination
@@ -92,6 +111,9 @@ def run_workflow(root: Path, feature_set: str, cores: int, workdir: Path) -> tup
         str(config),
         "--quiet",
         "all",
+        # Only the extraction jobs: the floor computes features and writes no table either.
+        "--omit-from",
+        "merge_features",
     ]
     cpu = children_cpu()
     start = time.time()
@@ -243,6 +265,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cores", type=int, default=2, help="snakemake --cores and pool size")
     parser.add_argument("--feature-set", default="seed87", help="feature set to extract")
     parser.add_argument("--limit", type=int, default=None, help="use only this many tracks")
+    parser.add_argument(
+        "--copies", type=int, default=1, help="use every track this many times (a larger set)"
+    )
     parser.add_argument("--repeats", type=int, default=1, help="workflow/floor pairs to time")
     parser.add_argument(
         "--cpu-tracks", type=int, default=10, help="tracks timed for seed87 CPU per track (d)"
@@ -253,6 +278,8 @@ def main(argv=None) -> int:
 
     data = Path(args.data)
     tracks = select_tracks(data, args.limit)
+    if args.copies > 1:
+        tracks = copy_tracks(tracks, args.copies)
     print(f"dataset: {data} ({len(tracks)} tracks), cores: {args.cores}")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     config = workflow_config()
@@ -263,7 +290,7 @@ def main(argv=None) -> int:
         workflow_walls, floor_walls = [], []
         with tempfile.TemporaryDirectory(prefix="genrepipe-bench-") as tmp:
             tmp = Path(tmp)
-            root = link_dataset(tracks, tmp / "genres") if args.limit else data
+            root = link_dataset(tracks, tmp / "genres") if args.limit or args.copies > 1 else data
             for repeat in range(args.repeats):
                 workdir = tmp / f"run{repeat}"
                 wall, wall_cpu = run_workflow(root, args.feature_set, args.cores, workdir)

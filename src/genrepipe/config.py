@@ -8,12 +8,13 @@ estimator). They run when the workflow is parsed, before any job.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from genrepipe import GENRES
 from genrepipe.dataset import Discovery, Track, discover_tracks
+from genrepipe.estimators import ESTIMATOR_NAMES, allowed_params
 
 #: Feature sets whose per-track arrays are matrices (rows x frames), not vectors.
 MATRIX_FEATURE_SETS = ("seed87", "logmel")
@@ -113,10 +114,13 @@ def check_config(config: Mapping[str, Any]) -> None:
             if not Path(list_file).is_file():
                 raise ConfigError(f"split.lists.{subset}: list file {list_file} does not exist")
 
-    for set_name in ("seed87", "stats", "logmel"):
-        settings = config["features"].get(set_name) or {}
-        if settings.get("hop_length", 0) > settings.get("n_fft", 2048):
-            raise ConfigError(f"features.{set_name}.hop_length must not exceed n_fft")
+    for set_name in FEATURE_DEFAULTS:
+        settings = feature_settings(config, set_name)
+        if settings.get("hop_length", 0) > settings["n_fft"]:
+            raise ConfigError(
+                f"features.{set_name}.hop_length ({settings['hop_length']}) must not exceed "
+                f"n_fft ({settings['n_fft']})"
+            )
 
     # PCA is capped, with a warning, at the training rows a fold has (known only
     # later); more components than features per row can never work: an error now.
@@ -222,6 +226,31 @@ def _check_references(config: Mapping[str, Any]) -> None:
             )
 
 
+def map_feature_set(sets: Sequence[str], model_sets: Sequence[str]) -> str:
+    """The feature set drawn on the map of tracks: ``stats`` if extracted, else ``seed87``.
+
+    Parameters
+    ----------
+    sets
+        ``features.sets`` of the config (extracted whether or not a model reads them).
+    model_sets
+        The feature sets the run models read (extracted too).
+
+    Returns
+    -------
+    str
+        ``stats`` (small vectors: a cheap map), else ``seed87``, else the first
+        extracted set by name.
+    """
+    extracted = set(sets) | set(model_sets)
+    if not extracted:
+        raise ValueError("no feature set is extracted: nothing to draw a map of")
+    for name in ("stats", "seed87"):
+        if name in extracted:
+            return name
+    return sorted(extracted)[0]
+
+
 def models_in_use(config: Mapping[str, Any]) -> list[str]:
     """``run_models``, then the models they need: ensemble members and CNN bases."""
     models = config["models"]
@@ -291,8 +320,6 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
     Only the names are checked here, from the constructor's signature, without
     importing TensorFlow; values are checked by the estimator when it is built.
     """
-    from genrepipe.models import ESTIMATOR_NAMES, allowed_params
-
     if estimator not in ESTIMATOR_NAMES:
         raise ConfigError(
             f"{key}: unknown estimator {estimator!r} (known: {', '.join(ESTIMATOR_NAMES)})"

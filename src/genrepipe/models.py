@@ -56,6 +56,7 @@ from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
+from genrepipe.estimators import ESTIMATOR_NAMES, MODEL_NAMES, allowed_params
 from genrepipe.io import atomic_path
 
 __all__ = [
@@ -69,14 +70,6 @@ __all__ = [
     "make_model",
     "save_model",
 ]
-
-#: The model names the workflow knows, in the order of the reference study.
-MODEL_NAMES: tuple[str, ...] = ("gmm", "svm", "nn", "cnn")
-#: Every estimator :func:`make_model` builds: the reference four, logistic regression,
-#: the window CNN and classifiers on its embeddings (the last three in
-#: :mod:`genrepipe.windows`).
-ESTIMATOR_NAMES: tuple[str, ...] = (*MODEL_NAMES, "logreg", "cnn_windows", "cnn_svm", "cnn_gmm")
-
 
 # --------------------------------------------------------------------------- GMM
 
@@ -255,24 +248,6 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
 
 # ------------------------------------------------------------------------- Keras
 
-#: Constructor arguments of :class:`KerasClassifier` that each architecture uses.
-_KERAS_COMMON_PARAMS = frozenset(
-    {
-        "epochs",
-        "batch_size",
-        "learning_rate",
-        "validation_fraction",
-        "patience",
-        "negative_slope",
-        "dropout",
-        "verbose",
-        "log",
-    }
-)
-_KERAS_ARCH_PARAMS: dict[str, frozenset[str]] = {
-    "nn": frozenset({"hidden_units"}),
-    "cnn": frozenset({"filters", "kernel_size", "pool_size", "dense_units", "global_pool"}),
-}
 #: Parameters stored as tuples that JSON turns into lists.
 _KERAS_TUPLE_PARAMS = ("filters", "kernel_size", "pool_size")
 
@@ -766,30 +741,6 @@ class CalibrationFolds(BaseCrossValidator):
 
     def get_n_splits(self, X=None, y=None, groups=None) -> int:
         return self.max_splits if y is None else self._folds(y).get_n_splits()
-
-
-def allowed_params(name: str) -> frozenset[str]:
-    """Keys a config dict may hold for model ``name``."""
-    if name == "gmm":
-        keys = set(GaussianMixtureClassifier().get_params()) - {"random_state"}
-    elif name == "svm":
-        keys = set(SVC().get_params()) - {"random_state", "probability"}
-    elif name == "logreg":
-        keys = set(LogisticRegression().get_params()) - {"random_state", "penalty"}
-    elif name == "cnn_windows":
-        from genrepipe.windows import WindowCNNClassifier
-
-        keys = set(WindowCNNClassifier().get_params()) - {
-            "architecture",
-            "random_state",
-            "n_threads",
-        }
-    elif name in ("cnn_svm", "cnn_gmm"):
-        # The head's settings, and `cnn`: the settings of the window CNN it trains.
-        keys = set(allowed_params(name.removeprefix("cnn_"))) | {"cnn"}
-    else:
-        keys = set(_KERAS_COMMON_PARAMS | _KERAS_ARCH_PARAMS[name])
-    return frozenset(keys)
 
 
 def make_model(

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from genrepipe import GENRES
+from genrepipe.config import map_feature_set  # noqa: F401  (part of this module's API)
 from genrepipe.io import atomic_path
 
 logger = logging.getLogger("genrepipe")
@@ -51,31 +52,6 @@ def genre_order(genres) -> list[str]:
     """The GTZAN genres present, in the collection's order, then any others sorted."""
     present = {str(g) for g in genres}
     return [g for g in GENRES if g in present] + sorted(present - set(GENRES))
-
-
-def map_feature_set(sets: Sequence[str], model_sets: Sequence[str]) -> str:
-    """The feature set drawn on the map of tracks: ``stats`` if extracted, else ``seed87``.
-
-    Parameters
-    ----------
-    sets
-        ``features.sets`` of the config (extracted whether or not a model reads them).
-    model_sets
-        The feature sets the run models read (extracted too).
-
-    Returns
-    -------
-    str
-        ``stats`` (small vectors: a cheap map), else ``seed87``, else the first
-        extracted set by name.
-    """
-    extracted = set(sets) | set(model_sets)
-    if not extracted:
-        raise ValueError("no feature set is extracted: nothing to draw a map of")
-    for name in ("stats", "seed87"):
-        if name in extracted:
-            return name
-    return sorted(extracted)[0]
 
 
 def plot_accuracy(summary: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -1,7 +1,7 @@
 """Rule extract_features_*: one feature set for a batch of tracks, one .npy per track."""
 
+from genrepipe.extraction import extract_features
 from genrepipe.log import log_to_file
-from genrepipe.tasks import extract_features
 
 log_to_file(snakemake.log[0])
 extract_features(

@@ -1,0 +1,106 @@
+"""The estimators the workflow builds and the settings a config may give each, import-free.
+
+Snakemake checks the configuration every time it parses the workflow, including
+for a dry run or a rerun with nothing to do. Deriving the allowed names from the
+estimators' signatures would import scikit-learn (about a second) into every
+parse, so they are listed here instead; ``tests/test_estimators.py`` checks the
+tables against the estimators themselves, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+#: The model names of the reference study, in its order.
+MODEL_NAMES: tuple[str, ...] = ("gmm", "svm", "nn", "cnn")
+#: Every estimator :func:`genrepipe.models.make_model` builds: the reference four,
+#: logistic regression, the window CNN and classifiers on its embeddings.
+ESTIMATOR_NAMES: tuple[str, ...] = (*MODEL_NAMES, "logreg", "cnn_windows", "cnn_svm", "cnn_gmm")
+
+# Settings of the estimators' constructors a config may set: everything but the
+# seed and what the workflow fixes itself (SVC's probability, the window CNN's
+# architecture and thread count, logistic regression's deprecated `penalty`).
+_GMM = frozenset({"covariance_type", "max_iter", "n_components", "reg_covar", "use_priors"})
+_SVM = frozenset(
+    {
+        "C",
+        "break_ties",
+        "cache_size",
+        "class_weight",
+        "coef0",
+        "decision_function_shape",
+        "degree",
+        "gamma",
+        "kernel",
+        "max_iter",
+        "shrinking",
+        "tol",
+        "verbose",
+    }
+)
+_KERAS_COMMON = frozenset(
+    {
+        "batch_size",
+        "dropout",
+        "epochs",
+        "learning_rate",
+        "log",
+        "negative_slope",
+        "patience",
+        "validation_fraction",
+        "verbose",
+    }
+)
+_LOGREG = frozenset(
+    {
+        "C",
+        "class_weight",
+        "dual",
+        "fit_intercept",
+        "intercept_scaling",
+        "l1_ratio",
+        "max_iter",
+        "n_jobs",
+        "solver",
+        "tol",
+        "verbose",
+        "warm_start",
+    }
+)
+_CNN_WINDOWS = _KERAS_COMMON | {
+    "crops_per_track",
+    "dense_units",
+    "filters",
+    "freq_mask_bins",
+    "freq_masks",
+    "gain_db",
+    "hop_frames",
+    "kernel_size",
+    "mixup_alpha",
+    "pool_size",
+    "time_mask_frames",
+    "time_masks",
+    "weight_decay",
+    "window_frames",
+}
+
+#: Estimator name to the settings its config ``params`` may hold. The embedding
+#: heads take their head's settings plus ``cnn``, the window CNN's settings.
+ESTIMATOR_PARAMS: dict[str, frozenset[str]] = {
+    "gmm": _GMM,
+    "svm": _SVM,
+    "nn": _KERAS_COMMON | {"hidden_units"},
+    "cnn": _KERAS_COMMON | {"filters", "kernel_size", "pool_size", "dense_units", "global_pool"},
+    "logreg": _LOGREG,
+    "cnn_windows": _CNN_WINDOWS,
+    "cnn_svm": _SVM | {"cnn"},
+    "cnn_gmm": _GMM | {"cnn"},
+}
+
+
+def allowed_params(name: str) -> frozenset[str]:
+    """Keys a config's ``params`` may hold for estimator ``name``."""
+    try:
+        return ESTIMATOR_PARAMS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown estimator {name!r} (known: {', '.join(ESTIMATOR_NAMES)})"
+        ) from None

@@ -1,0 +1,66 @@
+"""The import-free tables of allowed model settings match the estimators' signatures."""
+
+import subprocess
+import sys
+
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC
+
+from genrepipe.estimators import ESTIMATOR_NAMES, ESTIMATOR_PARAMS, allowed_params
+from genrepipe.models import GaussianMixtureClassifier, KerasClassifier
+from genrepipe.windows import WindowCNNClassifier
+
+# What the workflow sets itself, never a config: the seed, SVC's probability
+# (calibration is done by CalibratedSVC), logistic regression's deprecated
+# `penalty`, and the Keras wrappers' architecture and thread count.
+FIXED_BY_WORKFLOW = {"random_state", "probability", "penalty", "architecture", "n_threads"}
+# KerasClassifier holds the settings of both reference architectures.
+NN_ONLY = {"hidden_units"}
+CNN_ONLY = {"filters", "kernel_size", "pool_size", "dense_units", "global_pool"}
+
+
+def signature_params(name):
+    """The settings of estimator ``name`` from its constructor (imports scikit-learn)."""
+    if name == "gmm":
+        keys = set(GaussianMixtureClassifier().get_params())
+    elif name == "svm":
+        keys = set(SVC().get_params())
+    elif name == "logreg":
+        keys = set(LogisticRegression().get_params())
+    elif name == "cnn_windows":
+        keys = set(WindowCNNClassifier().get_params())
+    elif name in ("cnn_svm", "cnn_gmm"):
+        return signature_params(name.removeprefix("cnn_")) | {"cnn"}
+    else:
+        keys = set(KerasClassifier().get_params()) - (CNN_ONLY if name == "nn" else NN_ONLY)
+    return keys - FIXED_BY_WORKFLOW
+
+
+@pytest.mark.parametrize("name", ESTIMATOR_NAMES)
+def test_allowed_params_match_the_estimator_signature(name):
+    assert allowed_params(name) == signature_params(name)
+
+
+def test_every_estimator_has_a_table():
+    assert set(ESTIMATOR_PARAMS) == set(ESTIMATOR_NAMES)
+    with pytest.raises(ValueError, match="unknown estimator 'bogus'"):
+        allowed_params("bogus")
+
+
+def test_checking_a_config_imports_no_scikit_learn():
+    # Snakemake checks the config at every parse (dry runs, no-op reruns): keep it light.
+    code = (
+        "import sys, yaml\n"
+        "from genrepipe.config import check_config\n"
+        "check_config(yaml.safe_load(open('config/config.yaml')))\n"
+        "heavy = [m for m in ('sklearn', 'tensorflow', 'librosa', 'scipy') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert result.stdout.strip() == ""
