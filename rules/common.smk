@@ -2,6 +2,7 @@
 # configured dataset, their extraction batches, input functions). No rules.
 
 import logging
+import re
 
 from snakemake.utils import validate
 
@@ -41,6 +42,11 @@ FEATURE_SETS = ["seed87", "stats", "logmel", "segment_stats", "rich"]
 SCHEME = config["split"]["scheme"]
 FOLDS = list(range(n_folds(config)))
 RUN_MODELS = config["run_models"]
+
+
+def names_pattern(names):
+    """A wildcard constraint matching exactly one of ``names`` (nothing when empty)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
 def feature_file(feature_set, track):
@@ -106,3 +112,9 @@ def training_inputs(wildcards):
         inputs["features"] = f"{folder}/features.parquet"
         inputs["transform"] = f"{folder}/transform.skops"
     return inputs
+
+
+def final_base(wildcards):
+    """A CNN head's `base` final model: its CNN is reused, as the fold heads reuse theirs."""
+    base = config["models"][wildcards.model].get("base")
+    return {"base": f"results/final/{base}/model"} if base else {}

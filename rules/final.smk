@@ -2,24 +2,22 @@
 # preprocessing too), with a model card giving the accuracy the fold models
 # measured on held-out tracks. Switched by `final_models` in the config.
 
-# Ensembles and models stacked on another model's CNN (`base`) are not refitted:
-# theirs would be built from their members' or base's final models.
-FINAL_MODELS = [
-    model
-    for model in RUN_MODELS
-    if config["models"][model]["estimator"] != "ensemble"
-    and not config["models"][model].get("base")
-]
+FINAL_MODELS = list(RUN_MODELS)
+# Ensembles fit nothing: their final bundle holds their members' final bundles.
+ENSEMBLES = [name for name, spec in config["models"].items() if spec["estimator"] == "ensemble"]
 
 
 rule train_final_model:
     input:
+        unpack(final_base),
         features=lambda wildcards: (
             f"results/features/{config['models'][wildcards.model]['features']}.parquet"
         ),
         tracks="results/tracks.tsv",
     output:
         model=directory("results/final/{model}/model"),
+    wildcard_constraints:
+        model=names_pattern([m for m in config["models"] if m not in ENSEMBLES]),
     params:
         spec=lambda wildcards: model_spec(wildcards.model),
         feature_settings=lambda wildcards: model_feature_settings(wildcards.model),
@@ -40,6 +38,25 @@ rule train_final_model:
         "../workflow/scripts/train_final_model.py"
 
 
+rule combine_final_ensemble:
+    input:
+        members=lambda wildcards: expand(
+            "results/final/{member}/model", member=config["models"][wildcards.model]["members"]
+        ),
+    output:
+        model=directory("results/final/{model}/model"),
+    wildcard_constraints:
+        model=names_pattern(ENSEMBLES),
+    params:
+        members=lambda wildcards: list(config["models"][wildcards.model]["members"]),
+    log:
+        "logs/combine_final_ensemble/{model}.log",
+    benchmark:
+        "benchmarks/combine_final_ensemble/{model}.tsv"
+    conda:
+        "../envs/genrepipe.yaml"
+    script:
+        "../workflow/scripts/combine_final_ensemble.py"
 rule write_model_card:
     input:
         model="results/final/{model}/model",
@@ -62,3 +79,4 @@ rule write_model_card:
         "../envs/genrepipe.yaml"
     script:
         "../workflow/scripts/write_model_card.py"
+

@@ -448,3 +448,15 @@ def test_every_bad_input_in_one_dataset(tmp_path):
             results / "models" / model / "holdout" / "fold0" / "predictions.tsv", sep="\t"
         )
         assert set(predictions["track"]) == reaching
+
+
+@pytest.mark.filterwarnings("error")
+def test_merge_reads_a_report_without_failures_as_text(tmp_path, monkeypatch):
+    """A batch report whose reason column is all empty merges without pandas dtype warnings."""
+    monkeypatch.setitem(F.FEATURE_SETS, "plain", lambda y, sr: np.ones(4, dtype=np.float32))
+    clips = {
+        f"blues.0000{i}": _wav(tmp_path / f"blues.0000{i}.wav", _music(seed=i)) for i in (0, 1)
+    }
+    report, _ = _extract(tmp_path, "plain", {}, clips)
+    assert list(report["status"]) == ["ok", "ok"]
+    assert _merge(tmp_path, "plain", list(clips)).empty

@@ -75,3 +75,21 @@ def test_folds_of_other_runs_are_refused(bench, tmp_path) -> None:
     )
     with pytest.raises(ValueError, match="different folds"):
         bench.accuracy_table(tmp_path, ["svm", "nn"])
+
+
+def test_targets_compare_new_rows_with_the_reference_rows(bench) -> None:
+    table = pd.DataFrame(
+        {
+            "model": ["svm", "nn", "cnn", "svm_segments", "cnn_logmel", "cnn_svm"],
+            "accuracy": [0.50, 0.60, 0.30, 0.90, 0.80, 0.86],
+        }
+    )
+    checks = {
+        target.split()[0]: (measured, holds)
+        for target, measured, holds in bench.check_targets(table)
+    }
+    assert checks["best"] == ("svm_segments 90.0 % (+40.0 vs svm)", True)
+    assert checks["cnn_logmel"] == ("+50.0 vs cnn, +20.0 vs nn", False)  # 25 above nn missed
+    assert checks["cnn_svm"][1] is True
+    table.loc[table["model"] == "svm_segments", "accuracy"] = 0.87  # under 88 %
+    assert bench.check_targets(table)[0][2] is False

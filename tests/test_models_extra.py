@@ -435,9 +435,9 @@ def test_config_refuses_what_cannot_work(entry, match) -> None:
         check_config(config)
 
 
-def test_config_refuses_an_ensemble_with_final_models() -> None:
+def test_config_accepts_an_ensemble_with_final_models() -> None:
+    # Its final bundle holds its members' final bundles (rule combine_final_ensemble).
     config = _config()
     config["run_models"] = ["ensemble"]
     config["final_models"] = True
-    with pytest.raises(ConfigError, match="final_models"):
-        check_config(config)
+    check_config(config)

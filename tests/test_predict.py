@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,45 @@ def training_features(paths, feature_set, settings) -> np.ndarray:
             for p in paths
         ]
     )
+
+
+def train_final_bundle(folder, clips, spec, settings) -> tuple[np.ndarray, dict]:
+    """tasks.train_final_model on the clips, from tracks.tsv and <set>.parquet as the workflow's.
+
+    Returns the clips' features and the card; the bundle is ``folder / "final" / "model"``.
+    """
+    from genrepipe.feature_table import write_feature_table
+    from genrepipe.tasks import train_final_model, write_table
+
+    feature_set = spec["features"]
+    X = training_features(clips, feature_set, settings)
+    tracks = pd.DataFrame(
+        {
+            "track": [p.stem for p in clips],
+            "genre": [p.parent.name for p in clips],
+            "path": [str(p) for p in clips],
+            "duration": 3.0,
+        }
+    )
+    write_table(tracks, folder / "tracks.tsv")
+    write_feature_table(
+        folder / f"{feature_set}.parquet",
+        zip(tracks["track"], tracks["genre"], X, strict=True),
+        feature_set=feature_set,
+    )
+    card = train_final_model(
+        spec,
+        settings,
+        folder / f"{feature_set}.parquet",
+        folder / "tracks.tsv",
+        folder / "final" / "model",
+        pca_components=8,
+        seed=0,
+        threads=1,
+        sample_rate=SR,
+        max_duration=MAX_DURATION,
+    )
+    return X, card
 
 
 def build_bundle(folder, clips, *, feature_set, settings, estimator, params, input_kind, card):
@@ -349,37 +389,8 @@ def test_console_script_runs_without_tensorflow(svm_bundle, clips, tmp_path):
 
 def test_train_final_model_bundle_predicts_like_its_training(clips, tmp_path, capsys):
     """tasks.train_final_model on a feature table; the predictor reproduces its predictions."""
-    from genrepipe.feature_table import write_feature_table
-    from genrepipe.tasks import train_final_model, write_table
-
-    X = training_features(clips, "stats", STATS)
-    tracks = pd.DataFrame(
-        {
-            "track": [p.stem for p in clips],
-            "genre": [p.parent.name for p in clips],
-            "path": [str(p) for p in clips],
-            "duration": 3.0,
-        }
-    )
-    write_table(tracks, tmp_path / "tracks.tsv")
-    write_feature_table(
-        tmp_path / "stats.parquet",
-        zip(tracks["track"], tracks["genre"], X, strict=True),
-        feature_set="stats",
-    )
     spec = {"estimator": "svm", "features": "stats", "input": "scaled", "params": {"C": 10.0}}
-    card = train_final_model(
-        spec,
-        STATS,
-        tmp_path / "stats.parquet",
-        tmp_path / "tracks.tsv",
-        tmp_path / "final" / "model",
-        pca_components=8,
-        seed=0,
-        threads=1,
-        sample_rate=SR,
-        max_duration=MAX_DURATION,
-    )
+    X, card = train_final_bundle(tmp_path, clips, spec, STATS)
     assert card["n_train"] == len(clips) and card["clip_seconds"] == 3.0
     classifier = Classifier.load(tmp_path / "final")
     expected = classifier.model.predict_proba(classifier.transform.transform(X).astype(np.float32))
@@ -448,3 +459,65 @@ def test_progress_bar_on_a_terminal_leaves_stdout_to_the_answers(svm_bundle, cli
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [row["path"] for row in rows] == [str(c) for c in clips[:4]]
     assert b"classifying" in seen  # the bar was drawn on the terminal
+
+
+# -- window CNN bundles ----------------------------------------------------------------------------
+
+LOGMEL = {"n_mels": 32, "n_fft": 1024, "hop_length": 512, "n_frames": 128}
+TINY_CNN = {
+    "filters": [4, 8],
+    "dense_units": 8,
+    "epochs": 2,
+    "batch_size": 16,
+    "window_frames": 32,
+    "hop_frames": 16,
+    "crops_per_track": 2,
+    "validation_fraction": 0.0,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("estimator", "params"),
+    [("cnn_windows", TINY_CNN), ("cnn_svm", {"C": 1.0, "cnn": TINY_CNN})],
+)
+def test_window_cnn_bundles_predict_like_their_training(estimator, params, clips, tmp_path, capsys):
+    """Final window CNN and CNN-embedding SVM bundles load and answer as the fitted model."""
+    spec = {"estimator": estimator, "features": "logmel", "input": "image", "params": params}
+    X, _ = train_final_bundle(tmp_path, clips, spec, LOGMEL)
+    classifier = Classifier.load(tmp_path / "final")
+    expected = classifier.predict_features(X)
+    got = np.stack([classifier.predict_file(p).proba for p in clips])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert got.shape == (len(clips), len(GENRES))
+    status, out, _ = run([tmp_path / "final", clips[0]], capsys)
+    assert status == 0 and clips[0].name in out
+
+
+# -- ensemble bundles ------------------------------------------------------------------------------
+
+
+def test_ensemble_bundle_averages_its_members(svm_bundle, gmm_bundle, clips, tmp_path, capsys):
+    from genrepipe.bundle import save_ensemble_bundle
+    from genrepipe.predict import BundleError, EnsembleClassifier
+
+    svm_folder = svm_bundle[0]
+    folder = tmp_path / "final" / "ensemble" / "model"
+    save_ensemble_bundle(folder, {"svm": svm_folder, "gmm_stats": gmm_bundle}, {"classes": []})
+    ensemble = Classifier.load(folder.parent)  # the parent folder works as for any bundle
+    assert isinstance(ensemble, EnsembleClassifier)
+    assert ensemble.feature_set == "seed87+stats"
+    members = [Classifier.load(svm_folder), Classifier.load(gmm_bundle)]
+    for clip in clips[:3]:
+        expected = np.mean([m.predict_file(clip).proba for m in members], axis=0)
+        np.testing.assert_allclose(ensemble.predict_file(clip).proba, expected, atol=1e-9)
+    status, out, _ = run([folder.parent, clips[0]], capsys)
+    assert status == 0 and clips[0].name in out
+
+    # The folder stands alone: members are copies, and a missing one is named.
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    assert isinstance(Classifier.load(moved), EnsembleClassifier)
+    shutil.rmtree(moved / "members" / "gmm_stats")
+    with pytest.raises(BundleError, match="gmm_stats"):
+        Classifier.load(moved)

@@ -7,6 +7,7 @@ Runs up to results/summary.csv.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -27,13 +28,13 @@ CONFIGS = [
 NEW_MODELS = ["logreg_stats", "svm_rich", "cnn_logmel", "cnn_svm", "cnn_gmm", "ensemble"]
 
 
-def snakemake(workdir: Path, *configs: Path, extra=()) -> str:
-    """Run the workflow up to the summary in ``workdir``; return what it printed."""
+def snakemake(workdir: Path, *configs: Path, extra=(), targets=("results/summary.csv",)) -> str:
+    """Run the workflow up to ``targets`` in ``workdir``; return what it printed."""
     command = [
         sys.executable,
         "-m",
         "snakemake",
-        "results/summary.csv",
+        *targets,
         "--snakefile",
         str(PROJECT_ROOT / "Snakefile"),
         "--directory",
@@ -118,3 +119,29 @@ def test_changing_a_non_member_leaves_the_ensemble(extra_run) -> None:
 def test_changing_the_base_cnn_reruns_its_heads(extra_run) -> None:
     override = {"models": {"cnn_logmel": {"params": {"epochs": 3}}}}
     assert trained_models(extra_run, override) == {"cnn_logmel", "cnn_svm", "cnn_gmm", "ensemble"}
+
+
+def test_final_cnn_heads_and_ensemble_bundles_classify_audio(extra_run) -> None:
+    from genrepipe.predict import Classifier, EnsembleClassifier
+
+    final = extra_run / "results" / "final"
+    cards = [f"results/final/{model}/card.json" for model in ("cnn_svm", "cnn_gmm", "ensemble")]
+    snakemake(extra_run, *CONFIGS, targets=cards)
+    for head in ("cnn_svm", "cnn_gmm"):  # reuse the base's final CNN, as the fold heads do
+        log = (extra_run / "logs" / "train_final_model" / f"{head}.log").read_text()
+        assert "reusing the fitted CNN of results/final/cnn_logmel/model" in log
+        assert "epoch 1/" not in log
+    ensemble = Classifier.load(final / "ensemble")
+    assert isinstance(ensemble, EnsembleClassifier)
+    assert [m.folder.name for m in ensemble.members] == ["svm_rich", "cnn_logmel"]
+    members = [Classifier.load(final / name) for name in ("svm_rich", "cnn_logmel")]
+    clip = next((extra_run / "results" / "synthetic").rglob("*.wav"))
+    expected = np.mean([m.predict_file(clip).proba for m in members], axis=0)
+    np.testing.assert_allclose(ensemble.predict_file(clip).proba, expected, atol=1e-6)
+    card = json.loads((final / "ensemble" / "card.json").read_text())
+    assert card["estimator"] == "ensemble" and card["features"] == "rich+logmel"
+    assert card["evaluation"]["test_accuracy"] == pytest.approx(
+        pd.read_csv(extra_run / "results" / "summary.csv")
+        .set_index("model")
+        .loc["ensemble", "test_accuracy"]
+    )

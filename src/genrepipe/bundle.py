@@ -37,6 +37,31 @@ def save_bundle(folder: str | os.PathLike, *, transform, model, card: dict[str, 
         raise
 
 
+def save_ensemble_bundle(
+    folder: str | os.PathLike, members: dict[str, str | os.PathLike], card: dict[str, Any]
+) -> None:
+    """Write a soft-voting ensemble's bundle: its members' bundles under ``members/``.
+
+    The members are copied, not linked, so the folder stands alone wherever it is
+    moved. Its ``card.json`` has ``estimator: ensemble`` and the member names in
+    ``members``; :mod:`genrepipe.predict` averages the members' probabilities.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        for name, member in members.items():
+            shutil.copytree(member, tmp / "members" / name)
+        card = {**card, "estimator": "ensemble", "members": list(members)}
+        (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def load_bundle(folder: str | os.PathLike) -> tuple[Any, Any, dict[str, Any]]:
     """Read a bundle back as ``(transform, model, card)``."""
     folder = Path(folder)

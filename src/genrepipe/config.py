@@ -46,12 +46,6 @@ def check_config(config: Mapping[str, Any]) -> None:
                 f"(defined: {', '.join(models)})"
             )
     _check_references(config)
-    if config.get("final_models", True) and any(
-        models[name]["estimator"] == ENSEMBLE for name in config["run_models"]
-    ):
-        raise ConfigError(
-            "run_models holds an ensemble, which has no final model: set final_models: false"
-        )
     for name in models_in_use(config):
         spec = models[name]
         key = f"models.{name}"

@@ -5,7 +5,9 @@
     genrepipe-predict MODEL_DIR PATH [PATH ...]
 
 ``MODEL_DIR`` is a model bundle (``results/final/<model>/model``, or its parent
-``results/final/<model>``, or a fold's ``results/models/.../model``). ``PATH``
+``results/final/<model>``, or a fold's ``results/models/.../model``); an
+ensemble's bundle holds its members' bundles, whose probabilities are averaged
+(:class:`EnsembleClassifier`). ``PATH``
 is an audio file or a folder searched recursively for ``.wav``, ``.au``,
 ``.flac``, ``.ogg`` and ``.mp3`` files. Files of any length, sample rate and
 channel count are read with :func:`genrepipe.audio.load_audio` (resampled to the
@@ -208,8 +210,11 @@ class Classifier:
         folder = Path(model_dir)
         if not folder.is_dir():
             raise BundleError(f"{folder}: no such model folder")
-        if not (folder / "transform.skops").is_file() and (folder / "model").is_dir():
+        is_bundle = (folder / "transform.skops").is_file() or (folder / "members").is_dir()
+        if not is_bundle and (folder / "model").is_dir():
             folder = folder / "model"
+        if _card_estimator(folder) == "ensemble":
+            return EnsembleClassifier.load(folder, quiet_native=quiet_native)
         try:
             with _native_stderr_silenced(quiet_native and _is_keras(folder)):
                 transform, model, card = load_bundle(folder)
@@ -351,6 +356,62 @@ class Classifier:
         """The ``k`` most probable classes with their probabilities, most probable first."""
         order = np.argsort(-np.asarray(proba), kind="stable")[:k]
         return [(self.classes[i], float(proba[i])) for i in order]
+
+
+class EnsembleClassifier(Classifier):
+    """A soft-voting ensemble's bundle: the mean of its members' probabilities.
+
+    Each member reads the waveform and computes its own features, exactly as
+    its own bundle would; the answer is the equal-weight mean of the members'
+    probabilities, as the workflow's ``ensemble`` models compute it per fold.
+    """
+
+    def __init__(self, folder: Path, members: list[Classifier], card: dict[str, Any]) -> None:
+        self.folder, self.members, self.card = folder, members, card
+        first = members[0]
+        for member in members[1:]:
+            for attribute in ("classes", "sample_rate", "max_duration"):
+                if getattr(member, attribute) != getattr(first, attribute):
+                    raise BundleError(
+                        f"{folder}: members {first.folder.name} and {member.folder.name} "
+                        f"differ in {attribute}"
+                    )
+        self.classes = first.classes
+        self.sample_rate, self.max_duration = first.sample_rate, first.max_duration
+        self.clip_seconds = max(member.clip_seconds for member in members)
+        self.feature_set = "+".join(dict.fromkeys(member.feature_set for member in members))
+        self.quiet_native = any(member.quiet_native for member in members)
+
+    @classmethod
+    def load(cls, model_dir: str | Path, *, quiet_native: bool = False) -> EnsembleClassifier:
+        folder = Path(model_dir)
+        card = json.loads((folder / "card.json").read_text())
+        names = card.get("members") or []
+        if not names:
+            raise BundleError(f"{folder / 'card.json'}: an ensemble without members")
+        members = []
+        for name in names:
+            member = folder / "members" / name
+            if not member.is_dir():
+                raise BundleError(f"{folder}: member bundle {member} is missing")
+            members.append(Classifier.load(member, quiet_native=quiet_native))
+        return cls(folder, members, card)
+
+    @property
+    def pads_short_windows(self) -> bool:
+        return any(member.pads_short_windows for member in self.members)
+
+    def predict_spans(self, y: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+        """The mean over members of their probabilities of each sample range."""
+        return np.mean([member.predict_spans(y, spans) for member in self.members], axis=0)
+
+
+def _card_estimator(folder: Path) -> str | None:
+    """The ``estimator`` of a bundle's card, or None when it has no readable card."""
+    try:
+        return json.loads((folder / "card.json").read_text()).get("estimator")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _is_keras(folder: Path) -> bool:

@@ -22,13 +22,13 @@ import pandas as pd
 
 from genrepipe import GENRES
 from genrepipe.audio import AudioError, load_audio
-from genrepipe.io import atomic_path, load_npy, save_npy
+from genrepipe.extraction import FAILED_FEATURES, extract_features  # noqa: F401  (rule API)
+from genrepipe.io import atomic_path, load_npy
 from genrepipe.log import Progress
 
 logger = logging.getLogger("genrepipe")
 
 #: Written in place of a track's features when extraction failed: a cached "no".
-FAILED_FEATURES = np.empty(0, dtype=np.float32)
 
 
 def write_table(frame: pd.DataFrame, path, **kwargs) -> None:
@@ -132,49 +132,6 @@ def download_dataset(url: str, md5: str, destination) -> None:
 # -- features ------------------------------------------------------------------------------------
 
 
-def extract_features(
-    feature_set: str,
-    settings: Mapping[str, Any],
-    paths: Sequence[str],
-    tracks: Sequence[str],
-    outputs: Sequence[str],
-    report,
-    *,
-    sr: int,
-    min_duration: float,
-    max_duration: float,
-) -> None:
-    """Extract one feature set for a batch of tracks: one ``.npy`` per track.
-
-    A track whose audio or features fail gets :data:`FAILED_FEATURES` and a line
-    with the reason in the batch report; the other tracks go on.
-    """
-    from threadpoolctl import threadpool_limits
-
-    from genrepipe.features import extract
-
-    # One track's matrices are small: BLAS threads only wait on each other (and
-    # the job holds one core); parallelism comes from running jobs side by side.
-    threadpool_limits(limits=1)
-    rows = []
-    progress = Progress(len(paths), f"{feature_set} features", logger)
-    for path, track, output in zip(paths, tracks, outputs, strict=True):
-        start = time.process_time()
-        try:
-            y = load_audio(path, sr=sr, min_duration=min_duration, max_duration=max_duration)
-            features = extract(feature_set, y, sr, settings)
-            status, reason = "ok", ""
-        except (AudioError, ValueError) as error:
-            # AudioError messages start with the path; name the file in the others too.
-            reason = str(error) if isinstance(error, AudioError) else f"{path}: {error}"
-            logger.warning("%s: %s", track, reason)
-            features, status = FAILED_FEATURES, "failed"
-        save_npy(output, features)
-        rows.append((track, status, reason, round(time.process_time() - start, 4)))
-        progress.step()
-    write_table(pd.DataFrame(rows, columns=["track", "status", "reason", "cpu_seconds"]), report)
-
-
 def merge_features(
     feature_set: str,
     settings: Mapping[str, Any],
@@ -196,8 +153,9 @@ def merge_features(
     failed = []
     reasons = {}
     for report in reports:
-        batch = read_table(report)
-        reasons |= dict(zip(batch["track"], batch["reason"].fillna(""), strict=True))
+        # Read as text: a batch without failures has an all-empty reason column.
+        batch = pd.read_csv(report, sep="\t", dtype=str, keep_default_na=False)
+        reasons |= dict(zip(batch["track"], batch["reason"], strict=True))
 
     def rows():
         progress = Progress(len(paths), f"merging {feature_set}", logger)
@@ -650,6 +608,7 @@ def train_final_model(
     threads: int,
     sample_rate: int,
     max_duration: float | None,
+    base_model_dir=None,
 ) -> dict[str, Any]:
     """Fit preprocessing and one model on every usable track; save the bundle.
 
@@ -671,6 +630,9 @@ def train_final_model(
     sample_rate, max_duration
         How training audio was read; stored in the card so that
         :mod:`genrepipe.predict` reads new audio the same way.
+    base_model_dir
+        For a CNN head with a ``base``: the base's final bundle, whose CNN
+        (trained on the same tracks) the head reuses instead of training its own.
 
     Returns
     -------
@@ -705,8 +667,14 @@ def train_final_model(
             pca_components=pca_components,
             seed=seed,
         )
+    base_model = None
+    if base_model_dir is not None:
+        from genrepipe.bundle import load_bundle
+
+        _, base_model, _ = load_bundle(base_model_dir)
+        logger.info("reusing the fitted CNN of %s", base_model_dir)
     model, transform, proba, info = fit_and_predict(
-        spec, X, y, train, transform=transform, seed=seed, threads=threads
+        spec, X, y, train, transform=transform, base_model=base_model, seed=seed, threads=threads
     )
     classes = [str(c) for c in model.classes_]
     predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
@@ -723,6 +691,37 @@ def train_final_model(
     }
     save_bundle(model_dir, transform=transform, model=model, card=card)
     return card
+
+
+def combine_final_ensemble(member_dirs: Sequence[str], members: Sequence[str], model_dir) -> dict:
+    """The final bundle of a soft-voting ensemble: copies of its members' final bundles.
+
+    Fits nothing, as the fold ensembles fit nothing; :mod:`genrepipe.predict`
+    averages the members' probabilities. Returns the bundle's card.
+    """
+    from genrepipe.bundle import save_ensemble_bundle
+
+    cards = [json.loads((Path(d) / "card.json").read_text()) for d in member_dirs]
+    for name, card in zip(members[1:], cards[1:], strict=True):
+        if card["classes"] != cards[0]["classes"]:
+            raise ValueError(f"ensemble member {name} has other classes than {members[0]}")
+    card = {
+        "features": "+".join(dict.fromkeys(card["features"] for card in cards)),
+        "feature_settings": {
+            name: card["feature_settings"] for name, card in zip(members, cards, strict=True)
+        },
+        "input": "ensemble",
+        "params": {},
+        "classes": cards[0]["classes"],
+        "n_train": max(card["n_train"] for card in cards),
+        "sample_rate": cards[0].get("sample_rate"),
+        "max_duration": cards[0].get("max_duration"),
+        "clip_seconds": max(card.get("clip_seconds") or 0 for card in cards) or None,
+        "final": True,
+    }
+    save_ensemble_bundle(model_dir, dict(zip(members, member_dirs, strict=True)), card)
+    logger.info("final ensemble of %s", ", ".join(members))
+    return json.loads((Path(model_dir) / "card.json").read_text())
 
 
 def write_model_card(

@@ -15,4 +15,5 @@ train_final_model(
     threads=snakemake.threads,
     sample_rate=snakemake.params.sample_rate,
     max_duration=snakemake.params.max_duration,
+    base_model_dir=snakemake.input.get("base"),
 )
