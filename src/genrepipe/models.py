@@ -539,6 +539,74 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
 
     # -- estimator API -----------------------------------------------------------
 
+    # -- fitting steps shared with the window CNN (genrepipe.windows) --------------------------
+
+    def _check_targets(self, X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray, Any]:
+        """Forget a previous fit; check ``X``, ``y`` and the seed; return X, classes, codes."""
+        for attr in ("model_", "history_", "classes_", "input_shape_", "best_epoch_"):
+            self.__dict__.pop(attr, None)
+        self.__dict__.pop("n_features_in_", None)
+        X = self._check_X(X)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X):
+            raise ValueError(f"y must be 1-D with {len(X)} labels, got shape {y.shape}")
+        check_classification_targets(y)
+        classes, y_enc = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(f"need at least 2 classes to fit a classifier, got {len(classes)}")
+        if self.random_state is not None and not isinstance(self.random_state, int | np.integer):
+            raise TypeError(f"random_state must be an int or None, got {self.random_state!r}")
+        return X, classes, y_enc
+
+    def _start_keras(self) -> tuple[Any, Any]:
+        """Import Keras, limit its threads and seed it (deterministic ops) for one fit."""
+        keras, tf = _import_keras()
+        _configure_threads(tf, self.n_threads)
+        if self.random_state is not None:
+            keras.utils.set_random_seed(int(self.random_state))
+            tf.config.experimental.enable_op_determinism()
+        return keras, tf
+
+    def _known_validation(
+        self, validation_data: tuple[ArrayLike, ArrayLike], classes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Validation rows and their class codes, without the rows of a class absent
+        from training (they cannot be scored)."""
+        X_val = self._check_X(validation_data[0])
+        position = {label: i for i, label in enumerate(classes)}
+        seen = np.array([label in position for label in validation_data[1]], dtype=bool)
+        y_val = np.array(
+            [position[label] for label in np.asarray(validation_data[1])[seen]], dtype=np.int64
+        )
+        return X_val[seen], y_val
+
+    def _callbacks(self, keras: Any, *, early_stopping: bool) -> list[Any]:
+        """Early stopping on the validation loss (best weights kept), and epoch logging."""
+        callbacks = []
+        if early_stopping:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=int(self.patience), restore_best_weights=True
+                )
+            )
+        if self.log is not None:
+            callbacks.append(_epoch_logger(keras, self.log, int(self.epochs)))
+        return callbacks
+
+    def _record_fit(
+        self, model: Any, classes: np.ndarray, result: Any, input_shape, *, early_stopping: bool
+    ) -> None:
+        """Keep the network, classes and loss history; the best epoch when validated."""
+        history = {key: [float(v) for v in values] for key, values in result.history.items()}
+        self.model_ = model
+        self.classes_ = classes
+        self.history_ = history
+        self.input_shape_ = tuple(int(d) for d in input_shape)
+        if early_stopping and history.get("val_loss"):
+            self.best_epoch_ = int(np.argmin(history["val_loss"])) + 1
+        else:
+            self.best_epoch_ = len(history.get("loss", []))
+
     def fit(self, X: ArrayLike, y: ArrayLike, validation_data=None) -> KerasClassifier:
         """Train a fresh network on ``X``, ``y``.
 
@@ -557,35 +625,10 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
         KerasClassifier
             ``self``, fitted.
         """
-        for attr in ("model_", "history_", "classes_", "input_shape_", "best_epoch_"):
-            self.__dict__.pop(attr, None)
-        self.__dict__.pop("n_features_in_", None)
-        X = self._check_X(X)
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(X):
-            raise ValueError(f"y must be 1-D with {len(X)} labels, got shape {y.shape}")
-        check_classification_targets(y)
-        classes, y_enc = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(f"need at least 2 classes to fit a classifier, got {len(classes)}")
-        if self.random_state is not None and not isinstance(self.random_state, int | np.integer):
-            raise TypeError(f"random_state must be an int or None, got {self.random_state!r}")
-
-        keras, tf = _import_keras()
-        _configure_threads(tf, self.n_threads)
-        if self.random_state is not None:
-            keras.utils.set_random_seed(int(self.random_state))
-            tf.config.experimental.enable_op_determinism()
-
+        X, classes, y_enc = self._check_targets(X, y)
+        keras, _ = self._start_keras()
         if validation_data is not None:
-            X_val = self._check_X(validation_data[0])
-            position = {label: i for i, label in enumerate(classes)}
-            # Validation rows of a genre absent from training cannot be scored: drop them.
-            seen = np.array([label in position for label in validation_data[1]], dtype=bool)
-            X_val = X_val[seen]
-            y_val = np.array(
-                [position[label] for label in np.asarray(validation_data[1])[seen]], dtype=np.int64
-            )
+            X_val, y_val = self._known_validation(validation_data, classes)
             if len(y_val) == 0:
                 X_val = y_val = None
             X_tr, y_tr = X, y_enc.astype(np.int64)
@@ -598,15 +641,7 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
             metrics=["accuracy"],
         )
         epochs = int(self.epochs)
-        callbacks = []
-        if X_val is not None:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=int(self.patience), restore_best_weights=True
-                )
-            )
-        if self.log is not None:
-            callbacks.append(_epoch_logger(keras, self.log, epochs))
+        callbacks = self._callbacks(keras, early_stopping=X_val is not None)
         result = model.fit(
             X_tr,
             y_tr,
@@ -617,15 +652,7 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
             callbacks=callbacks,
             verbose=self.verbose,
         )
-        history = {key: [float(v) for v in values] for key, values in result.history.items()}
-        self.model_ = model
-        self.classes_ = classes
-        self.history_ = history
-        self.input_shape_ = tuple(int(d) for d in X.shape[1:])
-        if X_val is not None and history.get("val_loss"):
-            self.best_epoch_ = int(np.argmin(history["val_loss"])) + 1
-        else:
-            self.best_epoch_ = len(history.get("loss", []))
+        self._record_fit(model, classes, result, X.shape[1:], early_stopping=X_val is not None)
         if self.architecture == "nn":
             self.n_features_in_ = int(X.shape[1])
         return self

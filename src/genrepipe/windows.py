@@ -46,15 +46,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from genrepipe.io import atomic_path
 from genrepipe.models import (
     KerasClassifier,
     _as_pair,
-    _configure_threads,
-    _epoch_logger,
     _import_keras,
 )
 from genrepipe.segments import vote
@@ -587,19 +584,8 @@ class WindowCNNClassifier(KerasClassifier):
         WindowCNNClassifier
             ``self``, fitted.
         """
-        for attr in ("model_", "history_", "classes_", "input_shape_", "best_epoch_"):
-            self.__dict__.pop(attr, None)
         self._check_params()
-        X = self._check_X(X)
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(X):
-            raise ValueError(f"y must be 1-D with {len(X)} labels, got shape {y.shape}")
-        check_classification_targets(y)
-        classes, y_enc = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(f"need at least 2 classes to fit a classifier, got {len(classes)}")
-        if self.random_state is not None and not isinstance(self.random_state, int | np.integer):
-            raise TypeError(f"random_state must be an int or None, got {self.random_state!r}")
+        X, classes, y_enc = self._check_targets(X, y)
         n_mels, n_classes = X.shape[1], len(classes)
         gain_scale = (
             np.ones(n_mels) if input_scale is None else np.asarray(input_scale, dtype=np.float64)
@@ -607,20 +593,11 @@ class WindowCNNClassifier(KerasClassifier):
         if gain_scale.shape != (n_mels,) or not np.all(gain_scale > 0):
             raise ValueError(f"input_scale must hold {n_mels} positive values")
 
-        keras, tf = _import_keras()
-        _configure_threads(tf, self.n_threads)
-        if self.random_state is not None:
-            keras.utils.set_random_seed(int(self.random_state))
-            tf.config.experimental.enable_op_determinism()
-
+        keras, _ = self._start_keras()
         onehot = np.eye(n_classes, dtype=np.float32)
         if validation_data is not None:
             train_tracks, val_tracks = np.arange(len(X)), np.empty(0, dtype=np.int64)
-            X_v = self._check_X(validation_data[0])
-            position = {label: i for i, label in enumerate(classes)}
-            seen = np.array([label in position for label in validation_data[1]], dtype=bool)
-            X_v = X_v[seen]
-            y_v = np.array([position[v] for v in np.asarray(validation_data[1])[seen]], dtype=int)
+            X_v, y_v = self._known_validation(validation_data, classes)
         else:
             val_tracks = self._validation_tracks(y_enc)
             train_tracks = np.setdiff1d(np.arange(len(X)), val_tracks)
@@ -647,15 +624,7 @@ class WindowCNNClassifier(KerasClassifier):
         else:
             optimizer = keras.optimizers.Adam(learning_rate=float(self.learning_rate))
         model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
-        callbacks = []
-        if validation is not None:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=int(self.patience), restore_best_weights=True
-                )
-            )
-        if self.log is not None:
-            callbacks.append(_epoch_logger(keras, self.log, epochs))
+        callbacks = self._callbacks(keras, early_stopping=validation is not None)
         result = model.fit(
             dataset,
             steps_per_epoch=dataset.steps,
@@ -666,17 +635,15 @@ class WindowCNNClassifier(KerasClassifier):
             callbacks=callbacks,
             verbose=self.verbose,
         )
-        history = {key: [float(v) for v in values] for key, values in result.history.items()}
-        self.model_ = model
-        self.classes_ = classes
-        self.history_ = history
-        self.input_shape_ = (int(n_mels), int(self.window_frames))
+        self._record_fit(
+            model,
+            classes,
+            result,
+            (n_mels, self.window_frames),
+            early_stopping=validation is not None,
+        )
         self.train_tracks_ = train_tracks
         self.validation_tracks_ = val_tracks
-        if validation is not None and history.get("val_loss"):
-            self.best_epoch_ = int(np.argmin(history["val_loss"])) + 1
-        else:
-            self.best_epoch_ = len(history.get("loss", []))
         return self
 
     def _windows_apply(self, X: ArrayLike, network: Any) -> tuple[np.ndarray, np.ndarray]:
