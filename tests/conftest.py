@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,40 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 GTZAN_MINI = SHARED_DATA / "gtzan_mini" / "genres"
 KERELIUK_SPLITS = SHARED_DATA / "gtzan_splits" / "kereliuk2015_filtered"
+#: 80 generated clips of 3 s and small models: the end-to-end tests' workflow settings.
+TINY_CONFIG = PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"
+
+
+def snakemake_command(workdir: Path, *configs: Path, extra=(), cores: int | None = 2) -> list[str]:
+    """``python -m snakemake`` on the project's Snakefile in ``workdir`` with config files.
+
+    ``extra`` (targets and options) comes before ``--configfile``, which takes every
+    value after it; ``cores=None`` leaves ``--cores`` to the executor options.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(PROJECT_ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *(["--cores", str(cores)] if cores else []),
+        *map(str, extra),
+        "--configfile",
+        *map(str, configs),
+    ]
+
+
+def run_workflow(
+    workdir: Path, *configs: Path, extra=(), cores: int | None = 2, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Run :func:`snakemake_command`; with ``check``, fail the test with its output on failure."""
+    command = snakemake_command(workdir, *configs, extra=extra, cores=cores)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+    return result
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +71,6 @@ def kereliuk_splits_dir() -> Path:
 def tiny_run(tmp_path_factory) -> Path:
     """One complete run of the workflow on the tiny generated dataset, shared by the
     end-to-end tests that only read its outputs or dry-run against it."""
-    from test_workflow import TINY_CONFIG, run_workflow
-
     workdir = tmp_path_factory.mktemp("tiny")
     run_workflow(workdir, TINY_CONFIG)
     return workdir

@@ -375,7 +375,7 @@ def _bad_dataset(root: Path) -> dict[str, dict[str, str]]:
 
 @pytest.mark.slow
 def test_every_bad_input_in_one_dataset(tmp_path):
-    from test_workflow import TINY_CONFIG, run_workflow
+    from conftest import TINY_CONFIG, run_workflow
 
     from genrepipe.feature_table import read_feature_table
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT
-from test_workflow import SNAKEMAKE, TINY_CONFIG
+from conftest import PROJECT_ROOT, TINY_CONFIG, run_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -45,21 +44,7 @@ def cluster_args(spool: Path) -> list[str]:
 
 
 def run_on_cluster(workdir: Path, spool: Path, *extra: str) -> subprocess.CompletedProcess:
-    command = [
-        *SNAKEMAKE,
-        "--snakefile",
-        str(PROJECT_ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        *cluster_args(spool),
-        *extra,
-        "--configfile",
-        str(TINY_CONFIG),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
-    if result.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
-    return result
+    return run_workflow(workdir, TINY_CONFIG, extra=[*cluster_args(spool), *extra], cores=None)
 
 
 def planned_cluster_jobs(output: str) -> int:

@@ -9,13 +9,11 @@ that no ``results/`` folder appears. The fast tests call the checks directly.
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, TINY_CONFIG, run_workflow
 from snakemake.utils import validate
 
 from genrepipe.config import (
@@ -29,7 +27,6 @@ from genrepipe.config import (
 from genrepipe.features import stats_feature_names
 
 SCHEMA = PROJECT_ROOT / "config" / "schema.yaml"
-TINY_CONFIG = PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -52,25 +49,8 @@ def _config(override: dict | None = None) -> dict:
 def _dry_run(tmp_path: Path, override: dict) -> tuple[int, str]:
     override_file = tmp_path / "override.yaml"
     override_file.write_text(yaml.safe_dump(override))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(PROJECT_ROOT / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--cores",
-            "1",
-            "--dry-run",
-            "--configfile",
-            str(TINY_CONFIG),
-            str(override_file),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
+    result = run_workflow(
+        tmp_path, TINY_CONFIG, override_file, extra=["--dry-run"], cores=1, check=False
     )
     return result.returncode, result.stdout + result.stderr
 
@@ -241,25 +221,8 @@ def test_config_is_data_not_code(tmp_path):
     """A YAML tag that would run code is refused by the loader; nothing runs."""
     override = tmp_path / "evil.yaml"
     override.write_text('seed: !!python/object/apply:os.system ["touch pwned"]\n')
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(PROJECT_ROOT / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--cores",
-            "1",
-            "--dry-run",
-            "--configfile",
-            str(TINY_CONFIG),
-            str(override),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
+    result = run_workflow(
+        tmp_path, TINY_CONFIG, override, extra=["--dry-run"], cores=1, check=False
     )
     assert result.returncode != 0
     assert not (tmp_path / "pwned").exists()

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import PROJECT_ROOT
+from conftest import TINY_CONFIG, snakemake_command
 
 from genrepipe.io import load_npy, save_npy
 
@@ -190,22 +190,7 @@ SETTINGS = {
 
 
 def _command(workdir: Path, config: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(PROJECT_ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        "--rerun-incomplete",
-        "--configfile",
-        str(PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"),
-        str(config),
-        *extra,
-    ]
+    return snakemake_command(workdir, TINY_CONFIG, config, extra=["--rerun-incomplete", *extra])
 
 
 def _run(workdir: Path, config: Path, *extra: str) -> subprocess.CompletedProcess:

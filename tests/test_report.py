@@ -4,46 +4,21 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import PROJECT_ROOT
+from conftest import TINY_CONFIG, run_workflow
 
 pytestmark = pytest.mark.slow
 
-TINY_CONFIG = PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"
 MODELS = ["gmm", "svm", "nn", "cnn", "svm_stats", "svm_segments"]
-
-
-def snakemake(workdir: Path, *extra: str, configs=(TINY_CONFIG,)) -> subprocess.CompletedProcess:
-    """Run the project's Snakefile in ``workdir``; fail the test with its output if it fails."""
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(PROJECT_ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        "--configfile",
-        *map(str, configs),
-        *extra,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
-    if result.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
-    return result
 
 
 def planned_rules(workdir: Path, *configs: Path) -> list[str]:
     """The rule of every job a dry run plans."""
-    result = snakemake(workdir, "--dry-run", configs=configs)
+    result = run_workflow(workdir, *configs, extra=["--dry-run"])
     return re.findall(r"^(?:local)?rule (\S+):$", result.stdout + result.stderr, re.MULTILINE)
 
 
@@ -51,7 +26,7 @@ def planned_rules(workdir: Path, *configs: Path) -> list[str]:
 def tiny_run(tiny_run) -> Path:
     """The shared complete tiny run (tests/conftest.py), then its report as one HTML file."""
     if not (tiny_run / "results" / "report.html").exists():
-        snakemake(tiny_run, "--report", "results/report.html")
+        run_workflow(tiny_run, TINY_CONFIG, extra=["--report", "results/report.html"])
     return tiny_run
 
 

@@ -313,7 +313,7 @@ def test_shell_metacharacters_in_file_names_run_nothing(tmp_path):
     import shutil
 
     import yaml
-    from test_workflow import TINY_CONFIG, run_workflow
+    from conftest import TINY_CONFIG, run_workflow
 
     from genrepipe.synthetic import write_dataset
 

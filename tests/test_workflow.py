@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +11,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import yaml
-from conftest import PROJECT_ROOT
+from conftest import TINY_CONFIG, run_workflow
 
 pytestmark = pytest.mark.slow
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-TINY_CONFIG = PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"
 SUMMARY_COLUMNS = [
     "model",
     "dataset",
@@ -31,28 +27,6 @@ SUMMARY_COLUMNS = [
     "fit_seconds",
     "reference_test_accuracy",
 ]
-
-
-def run_workflow(
-    workdir: Path, *configs: Path, extra=(), check=True
-) -> subprocess.CompletedProcess:
-    """Run the project's Snakefile in ``workdir`` with the given config files."""
-    command = [
-        *SNAKEMAKE,
-        "--snakefile",
-        str(PROJECT_ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        "--configfile",
-        *map(str, configs),
-        *extra,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
-    return result
 
 
 def planned_jobs(workdir: Path, *configs: Path) -> list[tuple[str, str]]:

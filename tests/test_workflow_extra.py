@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, run_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -30,24 +28,7 @@ NEW_MODELS = ["logreg_stats", "svm_rich", "cnn_logmel", "cnn_svm", "cnn_gmm", "e
 
 def snakemake(workdir: Path, *configs: Path, extra=(), targets=("results/summary.csv",)) -> str:
     """Run the workflow up to ``targets`` in ``workdir``; return what it printed."""
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        *targets,
-        "--snakefile",
-        str(PROJECT_ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        *extra,
-        "--configfile",
-        *map(str, configs),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
-    if result.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+    result = run_workflow(workdir, *configs, extra=[*targets, *extra])
     return result.stdout + result.stderr
 
 
