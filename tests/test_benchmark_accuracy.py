@@ -93,3 +93,30 @@ def test_targets_compare_new_rows_with_the_reference_rows(bench) -> None:
     assert checks["cnn_svm"][1] is True
     table.loc[table["model"] == "svm_segments", "accuracy"] = 0.87  # under 88 %
     assert bench.check_targets(table)[0][2] is False
+
+
+def test_lists_option_trains_on_one_list_and_tests_on_another(bench, tmp_path) -> None:
+    train, test = tmp_path / "train.txt", tmp_path / "test.txt"
+    config = bench.benchmark_config(
+        tmp_path, ["svm", "gmm"], n_splits=10, n_repeats=3, seed=7, lists=(train, test)
+    )
+    assert config["split"] == {
+        "scheme": "lists",
+        "lists": {"train": str(train.resolve()), "test": str(test.resolve())},
+    }
+    for model, correct in (("svm", 4), ("gmm", 7)):
+        folder = tmp_path / "results" / "models" / model / "lists" / "fold0"
+        folder.mkdir(parents=True)
+        pd.DataFrame(
+            {
+                "genre": ["rock"] * 10,
+                "predicted": ["rock"] * correct + ["jazz"] * (10 - correct),
+                "subset": ["test"] * 10,
+            }
+        ).to_csv(folder / "predictions.tsv", sep="\t", index=False)
+    pd.DataFrame(
+        {"model": ["svm", "gmm"], "feature_set": ["seed87", "seed87"], "fit_seconds": [1, 1]}
+    ).to_csv(tmp_path / "results" / "summary.csv", index=False)
+    table = bench.accuracy_table(tmp_path, ["svm", "gmm"], scheme="lists").set_index("model")
+    assert table.loc["gmm", "accuracy"] == pytest.approx(0.7)
+    assert table.loc["gmm", "difference"] == pytest.approx(0.3)

@@ -51,16 +51,31 @@ DEFAULT_MODELS = [
 
 
 def benchmark_config(
-    data: Path, models: list[str], *, n_splits: int, n_repeats: int, seed: int
+    data: Path,
+    models: list[str],
+    *,
+    n_splits: int,
+    n_repeats: int,
+    seed: int,
+    lists: tuple[Path, Path] | None = None,
 ) -> dict:
-    """Settings layered over config/config.yaml: the dataset, k-fold, the models."""
+    """Settings layered over config/config.yaml: the dataset, the split, the models.
+
+    The split is k-fold, or with ``lists`` (train list, test list) the ``lists``
+    scheme: one fold, trained on the listed training clips, tested on the others.
+    """
     run_models = [REFERENCE] + [m for m in models if m != REFERENCE]
-    return {
-        "dataset": {"kind": "gtzan", "gtzan": {"root": str(data.resolve())}},
-        "split": {
+    if lists:
+        train, test = (str(Path(path).resolve()) for path in lists)
+        split = {"scheme": "lists", "lists": {"train": train, "test": test}}
+    else:
+        split = {
             "scheme": "kfold",
             "kfold": {"n_splits": n_splits, "n_repeats": n_repeats, "seed": seed},
-        },
+        }
+    return {
+        "dataset": {"kind": "gtzan", "gtzan": {"root": str(data.resolve())}},
+        "split": split,
         "run_models": run_models,
         "final_models": False,
     }
@@ -88,9 +103,10 @@ def run_workflow(workdir: Path, configfiles: list[Path], cores: int) -> float:
     return time.perf_counter() - start
 
 
-def fold_accuracies(workdir: Path, model: str) -> pd.Series:
+def fold_accuracies(workdir: Path, model: str, scheme: str = "kfold") -> pd.Series:
     """Test accuracy of each fold of one model, from its predictions."""
-    files = sorted((workdir / "results" / "models" / model / "kfold").glob("fold*/predictions.tsv"))
+    folder = workdir / "results" / "models" / model / scheme
+    files = sorted(folder.glob("fold*/predictions.tsv"))
     if not files:
         raise FileNotFoundError(f"no predictions of {model} under {workdir}")
     accuracy = {}
@@ -113,13 +129,13 @@ def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     return (float(values.mean() - half), float(values.mean() + half))
 
 
-def accuracy_table(workdir: Path, models: list[str]) -> pd.DataFrame:
+def accuracy_table(workdir: Path, models: list[str], scheme: str = "kfold") -> pd.DataFrame:
     """One row per model: accuracy over folds, and its paired difference from the reference."""
     summary = pd.read_csv(workdir / "results" / "summary.csv").set_index("model")
-    reference = fold_accuracies(workdir, REFERENCE)
+    reference = fold_accuracies(workdir, REFERENCE, scheme)
     rows = []
     for model in models:
-        accuracy = fold_accuracies(workdir, model)
+        accuracy = fold_accuracies(workdir, model, scheme)
         if not accuracy.index.equals(reference.index):
             raise ValueError(f"{model} and {REFERENCE} were run on different folds")
         difference = (accuracy - reference).to_numpy()
@@ -218,6 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-repeats", type=int, default=3, help="repeats of k-fold (3)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the fold shuffles (42)")
     parser.add_argument("--cores", type=int, default=2, help="snakemake --cores (2)")
+    parser.add_argument(
+        "--lists",
+        nargs=2,
+        type=Path,
+        metavar=("TRAIN", "TEST"),
+        help="instead of k-fold, train on the clips of list TRAIN and test on those of TEST "
+        "(e.g. an artist-filtered split)",
+    )
     parser.add_argument("--workdir", type=Path, help="working directory of the run")
     parser.add_argument(
         "--configfile", type=Path, action="append", default=[], help="more settings to layer"
@@ -225,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         parser.error(f"{args.data} is not a folder")
-    workdir = args.workdir or PROJECT_ROOT / "benchmarks" / "accuracy" / args.data.name
+    name = args.data.name + ("-lists" if args.lists else "")
+    workdir = args.workdir or PROJECT_ROOT / "benchmarks" / "accuracy" / name
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     models = [REFERENCE] + [m for m in args.models if m != REFERENCE]
@@ -238,18 +263,21 @@ def main(argv: list[str] | None = None) -> int:
                 n_splits=args.n_splits,
                 n_repeats=args.n_repeats,
                 seed=args.seed,
+                lists=args.lists,
             )
         )
     )
     configfiles = [override, *(path.resolve() for path in args.configfile)]
     wall = run_workflow(workdir, configfiles, args.cores)
-    table = accuracy_table(workdir, models)
+    scheme = "lists" if args.lists else "kfold"
+    table = accuracy_table(workdir, models, scheme)
     table.to_csv(workdir / "benchmark_accuracy.csv", index=False, float_format="%.4f")
     print()
-    print(
-        f"{args.data}: {args.n_splits}-fold cross-validation x {args.n_repeats} repeat(s), "
-        f"workflow wall time {wall / 60:.1f} min on {args.cores} cores"
-    )
+    if args.lists:
+        protocol = f"trained on the clips of {args.lists[0]}, tested on those of {args.lists[1]}"
+    else:
+        protocol = f"{args.n_splits}-fold cross-validation x {args.n_repeats} repeat(s)"
+    print(f"{args.data}: {protocol}, workflow wall time {wall / 60:.1f} min on {args.cores} cores")
     print(format_table(table))
     print(f"\nvs svm: mean paired difference from {REFERENCE} over the same test folds, points")
     print("\ntargets:")
