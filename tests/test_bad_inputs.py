@@ -15,7 +15,6 @@ reported in ``results/features/<set>_failed.tsv`` and never reaches a table.
 from __future__ import annotations
 
 import re
-import time
 import tracemalloc
 import warnings
 from pathlib import Path
@@ -176,21 +175,18 @@ def test_check_audio_uses_decodable_clip(tmp_path, case):
 
 
 def test_ten_minute_file_is_cropped_and_decoding_stops_early(tmp_path):
-    """Only max_duration seconds are ever decoded: memory and time do not grow with the file."""
+    """Only max_duration seconds are ever decoded: memory does not grow with the file."""
     path = tmp_path / "long.wav"
     _ten_minutes(path)
     whole_file_bytes = 600 * SR * 4  # the whole clip as float32: 53 MB
     tracemalloc.start()
     try:
-        start = time.perf_counter()
         y = load_audio(path, sr=SR, max_duration=MAX_DURATION)
-        seconds = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert y.size == MAX_DURATION * SR
     assert peak < whole_file_bytes / 20, f"decoding held {peak / 1e6:.1f} MB"
-    assert seconds < 2.0
 
 
 def _extract(tmp_path, feature_set, settings, clips: dict[str, Path], **kwargs):

@@ -11,7 +11,9 @@ Prints, measured side by side in one run:
 (d) CPU seconds per track of ``seed87`` the reference way (one librosa call per feature,
     :func:`genrepipe.features.seed87_reference`) and the workflow's way
     (:func:`genrepipe.features.seed87`), interleaved track by track after a warm-up, with a
-    check that both give the same values (target: at least 2x cheaper).
+    check that both give the same values (target: at least 2x cheaper);
+(e) CPU seconds per track of the ``rich`` set on the same tracks (target: no more than
+    ``seed87``).
 
 Run from the project root::
 
@@ -197,7 +199,7 @@ def run_floor(tracks, feature_set: str, cores: int) -> tuple[float, float]:
     return wall, children_cpu() - cpu
 
 
-# -- (d) CPU per track of seed87 -----------------------------------------------------------------
+# -- (d), (e) CPU per track of seed87 and rich ----------------------------------------------------
 
 
 def rows_close(actual, expected) -> bool:
@@ -213,47 +215,49 @@ def rows_close(actual, expected) -> bool:
     return True
 
 
-def seed87_cpu(tracks, n_tracks: int) -> tuple[float, float, int, int]:
-    """CPU seconds per track of the reference and the workflow's seed87, interleaved.
+def cpu_per_track(tracks, n_tracks: int) -> tuple[dict[str, float], int, int]:
+    """CPU seconds per track of seed87 the reference way, the workflow's seed87, and rich.
 
-    One warm-up track (numba JIT, imports) is left out of the timing; then for each of
-    ``n_tracks`` other tracks both are computed, alternating which goes first. Returns
-    (reference, workflow, tracks timed, tracks whose values differ).
+    One warm-up track (numba JIT, imports, filter caches) is left out of the timing;
+    then for each of ``n_tracks`` other tracks all three are computed, in an order
+    that rotates from track to track. Returns (seconds per track by name, tracks
+    timed, tracks whose two seed87 differ).
     """
     from threadpoolctl import threadpool_limits
 
     from genrepipe.audio import load_audio
-    from genrepipe.features import seed87, seed87_reference
+    from genrepipe.features import extract, seed87, seed87_reference
 
     config = workflow_config()
     params = config["features"]["seed87"]
+    rich_params = config["features"]["rich"]
     sr = config["audio"]["sample_rate"]
+    functions = {
+        "reference": lambda y: seed87_reference(y, sr, **params),
+        "seed87": lambda y: seed87(y, sr, **params),
+        "rich": lambda y: extract("rich", y, sr, rich_params),
+    }
     # Spread the timed tracks over genres: tuning (and so the CQT filters) varies by track.
     spread = sorted(tracks, key=lambda t: (t.track.rsplit(".", 1)[-1], t.genre))
     chosen = spread[: n_tracks + 1]
     load = {"sr": sr, "min_duration": 0.0, "max_duration": config["dataset"]["max_duration"]}
-    reference_cpu, workflow_cpu, differ = 0.0, 0.0, 0
+    cpu = dict.fromkeys(functions, 0.0)
+    differ = 0
     with threadpool_limits(limits=1):  # as in the extraction jobs
         warm = load_audio(chosen[0].path, **load)
-        seed87_reference(warm, sr, **params)
-        seed87(warm, sr, **params)
+        for function in functions.values():
+            function(warm)
         for i, track in enumerate(chosen[1:]):
             y = load_audio(track.path, **load)
-            order = [(seed87_reference, "ref"), (seed87, "new")]
-            if i % 2:
-                order.reverse()
+            names = list(functions)
             out = {}
-            for func, name in order:
+            for name in names[i % 3 :] + names[: i % 3]:
                 start = time.process_time()
-                out[name] = func(y, sr, **params)
-                spent = time.process_time() - start
-                if name == "ref":
-                    reference_cpu += spent
-                else:
-                    workflow_cpu += spent
-            differ += not rows_close(out["new"], out["ref"])
+                out[name] = functions[name](y)
+                cpu[name] += time.process_time() - start
+            differ += not rows_close(out["seed87"], out["reference"])
     n = len(chosen) - 1
-    return reference_cpu / n, workflow_cpu / n, n, differ
+    return {name: seconds / n for name, seconds in cpu.items()}, n, differ
 
 
 # -- main ----------------------------------------------------------------------------------------
@@ -270,9 +274,9 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=1, help="workflow/floor pairs to time")
     parser.add_argument(
-        "--cpu-tracks", type=int, default=10, help="tracks timed for seed87 CPU per track (d)"
+        "--cpu-tracks", type=int, default=10, help="tracks timed for CPU per track (d, e)"
     )
-    parser.add_argument("--skip-wall", action="store_true", help="only measure (d)")
+    parser.add_argument("--skip-wall", action="store_true", help="only measure (d) and (e)")
     parser.add_argument("--skip-cpu", action="store_true", help="only measure (a)-(c)")
     args = parser.parse_args(argv)
 
@@ -317,7 +321,8 @@ def main(argv=None) -> int:
         )
 
     if not args.skip_cpu:
-        reference, workflow, n, differ = seed87_cpu(tracks, args.cpu_tracks)
+        cpu, n, differ = cpu_per_track(tracks, args.cpu_tracks)
+        reference, workflow, rich = cpu["reference"], cpu["seed87"], cpu["rich"]
         holds = reference / workflow >= TARGET_CPU_RATIO and differ == 0
         ok &= holds
         print(
@@ -325,6 +330,12 @@ def main(argv=None) -> int:
             f"{reference * 1000:.0f} ms, workflow {workflow * 1000:.0f} ms, "
             f"{reference / workflow:.2f}x cheaper; values equal on {n - differ}/{n} tracks "
             f"(target >= {TARGET_CPU_RATIO}x and all equal: {'holds' if holds else 'MISSED'})"
+        )
+        holds = rich <= workflow
+        ok &= holds
+        print(
+            f"(e) rich CPU per track over the same tracks: {rich * 1000:.0f} ms, "
+            f"{rich / workflow:.2f}x seed87's (target <= 1: {'holds' if holds else 'MISSED'})"
         )
     return 0 if ok else 1
 
