@@ -1,6 +1,7 @@
 # A record of each completed run under results/history/<UTC time>-<config hash>/
 # (summary, resolved config, git revision), for `genrepipe-compare`. Its input is
-# the summary, so it runs only when the summary was (re)built (or the config changed).
+# the summary, so it runs when the summary was (re)built or the config changed; a
+# summary equal to the newest entry's adds no entry.
 
 
 rule record_run:

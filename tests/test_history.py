@@ -88,11 +88,25 @@ def test_record_run_writes_an_entry(two_runs):
 
 def test_same_second_and_config_get_distinct_entries(tmp_path):
     latest = tmp_path / "history" / "latest.txt"
-    summary = write_summary(tmp_path / "s.csv", {"gmm": 0.5})
     now = datetime(2025, 5, 5, tzinfo=UTC)
-    a = record_run(summary, latest, config=BASE_CONFIG, repo=None, now=now)
-    b = record_run(summary, latest, config=BASE_CONFIG, repo=None, now=now)
+    first = write_summary(tmp_path / "a.csv", {"gmm": 0.5})
+    a = record_run(first, latest, config=BASE_CONFIG, repo=None, now=now)
+    second = write_summary(tmp_path / "b.csv", {"gmm": 0.6})
+    b = record_run(second, latest, config=BASE_CONFIG, repo=None, now=now)
     assert a != b and a.is_dir() and b.is_dir()
+
+
+def test_an_unchanged_summary_gets_no_second_entry(two_runs, tmp_path):
+    """A setting the results do not depend on changed: nothing was rebuilt, nothing recorded."""
+    latest = two_runs / "latest.txt"
+    newest = list_runs(two_runs)[-1]
+    config = changed(load_run(newest).config, **{"threads.train": 1})
+    entry = record_run(newest / "summary.csv", latest, config=config, repo=None)
+    assert entry == newest and list_runs(two_runs)[-1] == newest
+    assert latest.read_text().strip() == newest.name
+    # A changed summary is a new run.
+    other = write_summary(tmp_path / "c.csv", {"gmm": 0.71, "svm": 0.80})
+    assert record_run(other, latest, config=config, repo=None) != newest
 
 
 def test_flatten_config_gives_dotted_paths():
@@ -207,7 +221,7 @@ def test_settings_a_run_did_not_use_are_left_out_unless_asked(tmp_path):
         },
     )
     for i, config in enumerate([BASE_CONFIG, config_b]):
-        summary = write_summary(tmp_path / f"{i}.csv", {"gmm": 0.7})
+        summary = write_summary(tmp_path / f"{i}.csv", {"gmm": 0.7 + 0.01 * i})
         record_run(summary, latest, config=config, repo=None, now=datetime(2025, 2, 1 + i))
     runs = [load_run(p) for p in list_runs(latest.parent)]
     shown = set(compare_runs(runs).index) - {"date", "git", "test_accuracy.gmm"}

@@ -21,8 +21,10 @@ with its change from the first run shown.
 from __future__ import annotations
 
 import argparse
+import filecmp
 import hashlib
 import json
+import logging
 import math
 import os
 import shutil
@@ -39,6 +41,8 @@ import pandas as pd
 import yaml
 
 from genrepipe.io import atomic_path
+
+logger = logging.getLogger("genrepipe")
 
 #: Where the workflow records runs, relative to its working directory.
 HISTORY_DIR = Path("results") / "history"
@@ -127,9 +131,18 @@ def record_run(
     Returns
     -------
     pathlib.Path
-        The new entry's folder.
+        The new entry's folder; the newest entry's when its summary is the same
+        file content (nothing was rebuilt), which gets no second entry.
     """
     history = Path(latest_out).parent
+    previous = list_runs(history)
+    if previous and filecmp.cmp(summary_csv, previous[-1] / "summary.csv", shallow=False):
+        # Nothing was rebuilt (a setting the results do not depend on changed, such as
+        # the threads): the newest entry already records this summary.
+        logger.info("summary unchanged since %s: no new history entry", previous[-1].name)
+        with atomic_path(latest_out) as out:
+            out.write_text(previous[-1].name + "\n")
+        return previous[-1]
     now = (now or datetime.now(UTC)).astimezone(UTC)
     digest = config_hash(config)
     stem = f"{now:%Y%m%dT%H%M%SZ}-{digest}"
