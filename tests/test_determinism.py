@@ -75,3 +75,22 @@ def test_same_seed_same_probabilities_other_seed_others(name, vectors, images):
     other = _proba(name, data, seed=7)
     np.testing.assert_array_equal(first, again)
     assert np.abs(first - other).max() > 1e-6, f"{name}: the seed does not reach the model"
+
+
+def test_inner_search_uses_fewer_folds_when_genres_have_few_tracks(caplog):
+    """Two training tracks per genre cannot make 3 inner folds: it runs 2, and says so."""
+    rng = np.random.default_rng(3)
+    y = np.repeat(GENRES, 3)
+    X = (rng.normal(size=(9, 4)) + 2.0 * (np.searchsorted(GENRES, y)[:, None] == 0)).astype(
+        np.float32
+    )
+    train = np.tile([True, True, False], 3)
+    spec = {"features": "stats", **SPECS["svm_search"]}
+    with caplog.at_level("WARNING", logger="genrepipe"):
+        _, _, proba, info = fit_and_predict(spec, X, y, train, seed=0, threads=1)
+    assert proba.shape == (9, 3) and "C" in info["best_params"]
+    assert "inner cross-validation on 2 folds instead of 3" in caplog.text
+
+    lonely = np.tile([True, False, False], 3)  # one training track per genre
+    with pytest.raises(ValueError, match="search.inner_folds"):
+        fit_and_predict(spec, X, y, lonely, seed=0, threads=1)

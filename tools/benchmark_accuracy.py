@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 import yaml
 from scipy import stats
+from workflow_command import PROJECT_ROOT, snakemake_command
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = "svm"
 DEFAULT_MODELS = [
     "gmm",
@@ -83,20 +83,9 @@ def benchmark_config(
 
 def run_workflow(workdir: Path, configfiles: list[Path], cores: int) -> float:
     """Run the workflow up to results/summary.csv; return its wall time in seconds."""
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "results/summary.csv",
-        "--snakefile",
-        str(PROJECT_ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        str(cores),
-        "--configfile",
-        *map(str, configfiles),
-    ]
+    command = snakemake_command(
+        workdir, "results/summary.csv", configfiles=configfiles, cores=cores
+    )
     print("running:", " ".join(command), flush=True)
     start = time.perf_counter()
     subprocess.run(command, check=True, cwd=workdir)

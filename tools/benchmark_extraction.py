@@ -35,8 +35,8 @@ import time
 from pathlib import Path
 
 import yaml
+from workflow_command import PROJECT_ROOT, snakemake_command
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = "../shared/data/gtzan_mini/genres"
 TARGET_WALL_RATIO = 1.15
 TARGET_CPU_RATIO = 2.0
@@ -98,25 +98,17 @@ def run_workflow(root: Path, feature_set: str, cores: int, workdir: Path) -> tup
     config.write_text(
         yaml.safe_dump({"dataset": {"kind": "gtzan", "gtzan": {"root": str(root.resolve())}}})
     )
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
+    command = snakemake_command(
+        workdir,
         f"results/features/{feature_set}.parquet",
-        "--snakefile",
-        str(PROJECT_ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        str(cores),
-        "--configfile",
-        str(config),
         "--quiet",
         "all",
         # Only the extraction jobs: the floor computes features and writes no table either.
         "--omit-from",
         "merge_features",
-    ]
+        configfiles=[config],
+        cores=cores,
+    )
     cpu = children_cpu()
     start = time.time()
     result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)

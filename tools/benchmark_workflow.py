@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 
 import yaml
+from workflow_command import PROJECT_ROOT, snakemake_command
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TARGET_DRY_RUN_S = 10.0
 TARGET_NOOP_S = 15.0
 TARGET_REEXTRACTED = 100
@@ -82,18 +82,7 @@ def snakemake(workdir: Path, config: Path, cores: int, *args: str) -> tuple[floa
         sys.executable,
         "-c",
         _MEASURE,
-        sys.executable,
-        "-m",
-        "snakemake",
-        *args,
-        "--snakefile",
-        str(PROJECT_ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        str(cores),
-        "--configfile",
-        str(config),
+        *snakemake_command(workdir, *args, configfiles=[config], cores=cores),
     ]
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)

@@ -462,9 +462,22 @@ def _inner_search(model, search: Mapping[str, Any], X, y, groups, seed: int):
     from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 
     # Grouped by track: windows of one track never sit on both sides of an inner split.
-    splitter = StratifiedGroupKFold(
-        n_splits=search.get("inner_folds", 3), shuffle=True, random_state=seed
-    )
+    inner_folds = int(search.get("inner_folds", 3))
+    tracks_per_class = pd.Series(groups).groupby(np.asarray(y)).nunique()
+    n_splits = min(inner_folds, max(2, int(tracks_per_class.min())))
+    if int(tracks_per_class.max()) < n_splits:
+        raise ValueError(
+            f"search.inner_folds: no genre has {n_splits} training tracks for an inner "
+            "cross-validation (use fewer outer folds or more clips)"
+        )
+    if n_splits < inner_folds:
+        logger.warning(
+            "inner cross-validation on %d folds instead of %d: a genre has only %d training tracks",
+            n_splits,
+            inner_folds,
+            int(tracks_per_class.min()),
+        )
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     # The svm is an SVC inside a probability calibrator: its settings sit one level down.
     prefix = "estimator__" if hasattr(model, "estimator") else ""
     grid = GridSearchCV(
