@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT / "tools"))  # the benchmark scripts and their helpers
+import workflow_command  # noqa: E402
+
 #: ``../shared`` beside the project root: real GTZAN clips and published splits, never committed.
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 GTZAN_MINI = SHARED_DATA / "gtzan_mini" / "genres"
@@ -18,24 +21,9 @@ TINY_CONFIG = PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"
 
 
 def snakemake_command(workdir: Path, *configs: Path, extra=(), cores: int | None = 2) -> list[str]:
-    """``python -m snakemake`` on the project's Snakefile in ``workdir`` with config files.
-
-    ``extra`` (targets and options) comes before ``--configfile``, which takes every
-    value after it; ``cores=None`` leaves ``--cores`` to the executor options.
-    """
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(PROJECT_ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        *(["--cores", str(cores)] if cores else []),
-        *map(str, extra),
-        "--configfile",
-        *map(str, configs),
-    ]
+    """``python -m snakemake`` on the project's Snakefile in ``workdir`` with config files
+    (``extra``: targets and options), built as the benchmark scripts build it."""
+    return workflow_command.snakemake_command(workdir, *extra, configfiles=configs, cores=cores)
 
 
 def run_workflow(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 
 import numpy as np
 import pandas as pd
@@ -13,7 +12,6 @@ from conftest import PROJECT_ROOT
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(PROJECT_ROOT / "tools"))  # as when run as a script
     path = PROJECT_ROOT / "tools" / "benchmark_accuracy.py"
     spec = importlib.util.spec_from_file_location("benchmark_accuracy", path)
     module = importlib.util.module_from_spec(spec)
