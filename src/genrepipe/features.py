@@ -57,6 +57,7 @@ from typing import Any
 import librosa
 import numpy as np
 
+from genrepipe import jit_cache
 from genrepipe.librosa_reuse import cached_cqt_filters, estimate_tuning
 
 __all__ = [
@@ -916,6 +917,7 @@ def extract(
     """
     func = _lookup(feature_set)
     params = dict(params or {})
+    jit_cache.ensure_filled()  # before parallel jobs would fill librosa's numba cache at once
     accepted = _keyword_params(func)
     unknown = sorted(set(params) - accepted)
     if unknown:

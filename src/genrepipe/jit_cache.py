@@ -1,0 +1,105 @@
+"""Fill librosa's numba cache once, before parallel jobs read it.
+
+librosa compiles several functions with numba and caches the machine code on
+disk (``cache=True``). When jobs start side by side in a fresh environment,
+they compile and write the same cache files at the same time, and a process
+that loads a half-written one dies with a segmentation fault (seen with
+``librosa.core.pitch._parabolic_interpolation``, a gufunc, on the first
+``snakemake --cores 8`` after ``pip install``).
+
+:func:`ensure_filled` runs every feature set once on a short signal under an
+exclusive file lock, then leaves a marker beside the cache: later processes
+see the marker and skip the lock altogether, so a warm environment pays one
+``stat`` per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger("genrepipe")
+
+_filled = False
+
+
+def cache_folder() -> Path:
+    """Where numba caches librosa's functions: ``NUMBA_CACHE_DIR``, else beside librosa."""
+    import librosa
+    import numba
+
+    if numba.config.CACHE_DIR:
+        return Path(numba.config.CACHE_DIR)
+    return Path(librosa.__file__).parent / "__pycache__"
+
+
+def marker_path() -> Path:
+    """The file that says the cache of these librosa and numba versions is filled."""
+    import librosa
+    import numba
+
+    return cache_folder() / f"genrepipe-filled-{librosa.__version__}-{numba.__version__}"
+
+
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_filled() -> None:
+    """Fill the cache once per environment (under a lock); a no-op once it is."""
+    global _filled
+    if _filled:
+        return
+    _filled = True  # set first: the warm-up below calls the feature functions again
+    marker = marker_path()
+    if marker.exists():
+        return
+    folder = marker.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        writable = os.access(folder, os.W_OK)
+    except OSError:
+        writable = False
+    # Without a writable cache folder numba caches elsewhere (or not at all): still
+    # serialize the first calls, with the lock in the temporary folder.
+    lock = (folder if writable else Path(tempfile.gettempdir())) / "genrepipe-numba.lock"
+    with _exclusive(lock):
+        if marker.exists():  # another process filled it while this one waited
+            return
+        logger.info("compiling librosa's numba functions once for this environment")
+        _run_every_feature_set()
+        if writable:
+            marker.touch()
+
+
+#: The feature functions of :mod:`genrepipe.features`, with settings for a short signal.
+_FEATURE_FUNCTIONS = {
+    "seed87": {"n_frames": 32},
+    "stats": {},
+    "logmel": {},
+    "segment_stats": {"window": 1.0, "n_windows": 2},
+    "rich": {"window": 1.0},
+}
+
+
+def _run_every_feature_set() -> None:
+    """Every feature function on four seconds of noise: every numba function they call."""
+    from genrepipe import features
+
+    sr = 22050
+    y = (0.1 * np.random.default_rng(0).standard_normal(4 * sr)).astype(np.float32)
+    for name, settings in _FEATURE_FUNCTIONS.items():
+        getattr(features, name)(y, sr, **settings)
