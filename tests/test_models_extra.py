@@ -228,6 +228,46 @@ def test_cnn_windows_is_deterministic_for_a_seed(cnn_fit, tracks) -> None:
     np.testing.assert_array_equal(again.validation_tracks_, cnn_fit.validation_tracks_)
 
 
+def test_cnn_windows_halves_the_learning_rate_on_plateaus(tracks) -> None:
+    import keras
+
+    X, y = tracks
+    lines: list[str] = []
+    # A learning rate far too high makes val_loss bounce, so plateaus come early.
+    params = CNN_PARAMS | {"epochs": 8, "patience": 8, "lr_patience": 1, "learning_rate": 3.0}
+    model = make_model("cnn_windows", params, random_state=0).set_params(log=lines.append)
+    plateau = [
+        c
+        for c in model._callbacks(keras, early_stopping=True)
+        if isinstance(c, keras.callbacks.ReduceLROnPlateau)
+    ]
+    assert len(plateau) == 1 and plateau[0].factor == 0.5 and plateau[0].patience == 1
+    assert plateau[0].min_lr == pytest.approx(3.0 / 32)
+    # No schedule without validation tracks, nor with lr_patience=0.
+    assert not any(
+        isinstance(c, keras.callbacks.ReduceLROnPlateau)
+        for c in model._callbacks(keras, early_stopping=False)
+    )
+    constant = make_model("cnn_windows", CNN_PARAMS, random_state=0)
+    assert not any(
+        isinstance(c, keras.callbacks.ReduceLROnPlateau)
+        for c in constant._callbacks(keras, early_stopping=True)
+    )
+
+    model.fit(X, y)
+    rates = np.array(model.history_["learning_rate"])
+    assert len(rates) == len(model.history_["loss"])
+    assert rates[0] == pytest.approx(3.0) and np.all(np.diff(rates) <= 0)
+    assert rates[-1] < 3.0 and rates.min() >= 3.0 / 32 * (1 - 1e-6)
+    # Each halving follows an epoch whose val_loss was no better than the best before it.
+    val = np.array(model.history_["val_loss"])
+    for epoch in np.flatnonzero(np.diff(rates) < 0):
+        assert val[epoch] > val[:epoch].min() - 1e-4
+    assert all(" lr " in line for line in lines)
+    with pytest.raises(ValueError, match="lr_patience"):
+        make_model("cnn_windows", CNN_PARAMS | {"lr_patience": -1}, random_state=0).fit(X, y)
+
+
 def test_cnn_windows_with_given_validation_tracks(tracks) -> None:
     X, y = tracks
     params = CNN_PARAMS | {"epochs": 1}

@@ -74,6 +74,7 @@ _CNN_WINDOWS = _KERAS_COMMON | {
     "gain_db",
     "hop_frames",
     "kernel_size",
+    "lr_patience",
     "mixup_alpha",
     "pool_size",
     "time_mask_frames",

@@ -319,6 +319,8 @@ def _epoch_logger(keras: Any, log: Callable[[str], Any], epochs: int) -> Any:
             ):
                 if key in logs:
                     parts.append(f"{label} {float(logs[key]):.4f}")
+            if "learning_rate" in logs:  # present when a schedule changes it
+                parts.append(f"lr {float(logs['learning_rate']):.2g}")
             log(" ".join(parts))
 
     return _EpochLogger()
