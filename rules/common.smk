@@ -29,7 +29,7 @@ except (ConfigError, FileNotFoundError) as error:
 
 try:
     DISCOVERY = dataset_tracks(config)
-except FileNotFoundError as error:
+except (FileNotFoundError, ValueError) as error:
     raise WorkflowError(f"Invalid configuration: dataset.gtzan.root: {error}") from None
 for skipped_path, reason in DISCOVERY.skipped:
     logging.getLogger("snakemake").warning(f"dataset: skipped {skipped_path}: {reason}")

@@ -102,6 +102,19 @@ def test_bad_config_is_refused_before_any_job(tmp_path, case):
 
 
 @pytest.mark.slow
+def test_braces_in_the_dataset_folder_are_refused_by_name(tmp_path):
+    clip = tmp_path / "GTZAN {v2}" / "genres" / "blues" / "blues.00000.wav"
+    clip.parent.mkdir(parents=True)
+    clip.touch()
+    override = {"dataset": {"kind": "gtzan", "gtzan": {"root": str(clip.parents[1])}}}
+    returncode, output = _dry_run(tmp_path, override)
+    assert returncode != 0, output
+    lines = [line for line in output.splitlines() if "Invalid configuration" in line]
+    assert lines and "dataset.gtzan.root" in lines[0] and "GTZAN {v2}" in lines[0], output
+    assert "Traceback" not in output, output
+
+
+@pytest.mark.slow
 def test_good_config_passes_the_dry_run(tmp_path):
     """The baseline of the cases above: the tiny config itself is accepted."""
     returncode, output = _dry_run(tmp_path, {"run_models": ["gmm"]})

@@ -100,6 +100,14 @@ def test_discover_reports_what_it_skips_and_why(dataset):
     }
 
 
+def test_discover_refuses_braces_in_the_dataset_path(tmp_path):
+    # Snakemake would read them as a wildcard in every clip's path.
+    genres = tmp_path / "GTZAN {v2}" / "genres"
+    _touch(genres / "blues" / "blues.00000.wav")
+    with pytest.raises(ValueError, match=r"GTZAN \{v2\}.*rename the folder"):
+        discover_tracks(genres.parent)
+
+
 def test_discover_restricted_genres_reports_the_others(dataset):
     found = discover_tracks(dataset, genres=("blues",))
     assert {t.genre for t in found.tracks} == {"blues"}

@@ -79,8 +79,21 @@ def discover_tracks(
     -------
     Discovery
         Tracks sorted by genre then id, and the skipped paths with reasons.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``root`` does not exist or holds no genre folder.
+    ValueError
+        If the path of the genre folders holds ``{`` or ``}``.
     """
     genre_root = find_genre_root(root)
+    if "{" in str(genre_root) or "}" in str(genre_root):
+        # Every clip's path would hold them, and Snakemake reads braces as a wildcard.
+        raise ValueError(
+            f"dataset folder {genre_root} has {{ or }} in its path, which Snakemake reads as a "
+            "wildcard: rename the folder, or point to a link to it without braces"
+        )
     tracks: list[Track] = []
     skipped: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
