@@ -51,6 +51,11 @@ def test_accuracy_table_pairs_folds_with_the_reference(bench, tmp_path) -> None:
     text = bench.format_table(table.reset_index())
     line = next(line for line in text.splitlines() if line.startswith("logreg_rich"))
     assert "83.3 %" in line and "+23.3" in line
+    # An ensemble's long feature names widen the column instead of shifting its row.
+    table = table.reset_index()
+    table.loc[table["model"] == "logreg_rich", "features"] = "segment_stats+logmel+rich"
+    lines = bench.format_table(table).splitlines()
+    assert len({line.index(" % ±") for line in lines[1:]}) == 1, lines
 
 
 def test_benchmark_config_runs_the_reference_first_with_kfold(bench, tmp_path) -> None:

@@ -194,13 +194,15 @@ def format_table(table: pd.DataFrame) -> str:
     def pct(value: float) -> str:
         return "   nan" if math.isnan(value) else f"{100 * value:6.1f}"
 
+    # An ensemble's features name every member's set: widen the column to fit.
+    wide = max(14, *(len(str(name)) for name in table["features"]))
     lines = [
-        f"{'model':<14} {'features':<14} {'folds':>5}  {'accuracy (mean ± std)':>22}  "
+        f"{'model':<14} {'features':<{wide}} {'folds':>5}  {'accuracy (mean ± std)':>22}  "
         f"{'95% CI':>15}  {'vs svm':>7}  {'95% CI of diff':>16}  {'fit s':>7}"
     ]
     for row in table.itertuples():
         lines.append(
-            f"{row.model:<14} {row.features:<14} {row.n_folds:>5}  "
+            f"{row.model:<14} {row.features:<{wide}} {row.n_folds:>5}  "
             f"{pct(row.accuracy)} % ± {pct(row.std).strip():>5} %   "
             f"[{pct(row.ci95_low)}, {pct(row.ci95_high)}]  "
             f"{100 * row.difference:+7.1f}  "
