@@ -195,7 +195,7 @@ def format_table(table: pd.DataFrame) -> str:
         return "   nan" if math.isnan(value) else f"{100 * value:6.1f}"
 
     # An ensemble's features name every member's set: widen the column to fit.
-    wide = max(14, *(len(str(name)) for name in table["features"]))
+    wide = max([14, *(len(str(name)) for name in table["features"])])
     lines = [
         f"{'model':<14} {'features':<{wide}} {'folds':>5}  {'accuracy (mean ± std)':>22}  "
         f"{'95% CI':>15}  {'vs svm':>7}  {'95% CI of diff':>16}  {'fit s':>7}"

@@ -529,6 +529,7 @@ class WindowCNNClassifier(KerasClassifier):
         callbacks = super()._callbacks(keras, early_stopping=early_stopping)
         if early_stopping and int(self.lr_patience) > 0:
             # Small validation sets give a noisy val_loss: a smaller step settles it.
+            # First in the list, so the epoch logger already sees the epoch's rate.
             callbacks.insert(
                 0,
                 keras.callbacks.ReduceLROnPlateau(
