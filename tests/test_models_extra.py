@@ -292,6 +292,38 @@ def test_cnn_windows_save_load_round_trip(cnn_fit, tracks, tmp_path) -> None:
         loaded.predict_proba(X[:, :8, :])
 
 
+def test_cnn_windows_over_time_sees_every_band_and_round_trips(tracks, tmp_path) -> None:
+    X, y = tracks
+    params = CNN_PARAMS | {"convolution": "time", "kernel_size": 3, "global_pool": "mean_max"}
+    model = make_model("cnn_windows", params, random_state=3).fit(X, y)
+    # One kernel spans 3 frames of all 16 bands (the bands are channels), not a 3 x 3 patch.
+    assert tuple(model.model_.get_layer("conv1").kernel.shape) == (3, 16, 4)
+    # Mean and max over time of the last block's 8 maps feed the embedding layer.
+    assert tuple(model.model_.get_layer("global_pool").output.shape) == (None, 16)
+    assert (model.predict(X) == y).mean() > 0.6
+    embeddings, index = model.window_embeddings(X)
+    assert embeddings.shape == (45 * 5, 8) and len(index) == 45 * 5
+    save_model(model, tmp_path / "cnn_time.keras")
+    loaded = load_model(tmp_path / "cnn_time.keras")
+    assert loaded.convolution == "time" and loaded.global_pool == "mean_max"
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ({"convolution": "frequency"}, "convolution must be"),
+        ({"global_pool": "median"}, "global_pool must be"),
+        ({"convolution": "time", "kernel_size": (3, 3)}, "kernel_size must be a positive int"),
+    ],
+)
+def test_cnn_windows_refuses_unknown_layouts(tracks, override, match) -> None:
+    X, y = tracks
+    model = make_model("cnn_windows", CNN_PARAMS | {"epochs": 1} | override, random_state=0)
+    with pytest.raises(ValueError, match=match):
+        model.fit(X, y)
+
+
 def test_fit_kwargs_give_gains_in_db_of_standardized_bands(tracks) -> None:
     X, _ = tracks
     scaler = RowStandardizer().fit(X)

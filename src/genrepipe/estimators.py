@@ -66,12 +66,14 @@ _LOGREG = frozenset(
     }
 )
 _CNN_WINDOWS = _KERAS_COMMON | {
+    "convolution",
     "crops_per_track",
     "dense_units",
     "filters",
     "freq_mask_bins",
     "freq_masks",
     "gain_db",
+    "global_pool",
     "hop_frames",
     "kernel_size",
     "lr_patience",

@@ -251,6 +251,30 @@ def _window_grid(
     return np.repeat(np.arange(n_tracks), len(starts)), np.tile(starts, n_tracks)
 
 
+def _as_int(value: int | Sequence[int], name: str) -> int:
+    """A positive int, or a 1-sequence of one (a 1-D kernel or pool size)."""
+    values = [int(v) for v in np.atleast_1d(value)]
+    if len(values) != 1 or values[0] < 1:
+        raise ValueError(f"{name} must be a positive int for convolution='time', got {value!r}")
+    return values[0]
+
+
+def _global_pool(keras: Any, x: Any, how: str, ndim: int) -> Any:
+    """Pool feature maps over time (and bands): their mean, or their mean and max."""
+    layers = keras.layers
+    average, maximum = {
+        1: (layers.GlobalAveragePooling1D, layers.GlobalMaxPooling1D),
+        2: (layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D),
+    }[ndim]
+    if how == "mean":
+        return average(name="global_pool")(x)
+    if how == "mean_max":
+        return layers.Concatenate(name="global_pool")(
+            [average(name="global_mean")(x), maximum(name="global_max")(x)]
+        )
+    raise ValueError(f"global_pool must be 'mean' or 'mean_max', got {how!r}")
+
+
 # ------------------------------------------------------------------ data pipeline
 
 
@@ -333,12 +357,17 @@ def _augmented_dataset(
 class WindowCNNClassifier(KerasClassifier):
     """A CNN on log-mel windows with augmentation; tracks predicted by window voting.
 
-    Network, on one window ``(n_mels, window_frames)`` (a channel axis is added)::
+    Network, on one window ``(n_mels, window_frames)``::
 
-        len(filters) x [Conv2D(f, kernel_size, "same") -> BatchNorm -> LeakyReLU
-                        -> MaxPool2D(pool_size, "same")]
-        -> GlobalAveragePooling2D -> Dropout
+        len(filters) x [Conv(f, kernel_size, "same") -> BatchNorm -> LeakyReLU
+                        -> MaxPool(pool_size, "same")]
+        -> global pooling (mean, or mean and max) -> Dropout
         -> Dense(dense_units) -> BatchNorm -> LeakyReLU -> Dropout -> Dense(n_classes, softmax)
+
+    ``convolution="time_frequency"`` convolves the window as an image (Conv2D over
+    bands and frames, one input channel); ``convolution="time"`` convolves along time
+    only, with the mel bands as channels (Conv1D), so that every kernel sees the whole
+    spectrum of ``kernel_size`` frames.
 
     The ``Dense(dense_units)`` activations are the embedding
     (:meth:`window_embeddings`). With the defaults (96 mel bands, 128 frames)
@@ -348,12 +377,19 @@ class WindowCNNClassifier(KerasClassifier):
     ----------
     architecture : {"cnn_windows"}
         Fixed; present so that saved parameters name the network.
+    convolution : {"time_frequency", "time"}, default="time_frequency"
+        2-D kernels over bands and frames, or 1-D kernels over frames that span
+        every band.
     filters : tuple of int, default=(16, 32, 64, 64)
         Filters of the convolution blocks, one block per entry.
     kernel_size : int or (int, int), default=3
         Convolution kernel.
     pool_size : int or (int, int), default=2
-        Max-pooling window (mel bands, frames) after each block.
+        Max-pooling window (mel bands, frames) after each block; an int (frames)
+        with ``convolution="time"``, as is ``kernel_size``.
+    global_pool : {"mean", "mean_max"}, default="mean"
+        What the last block's maps pass on: their mean over the window, or
+        their mean and their maximum (twice the features).
     dense_units : int, default=64
         Width of the embedding layer.
     negative_slope : float, default=0.3
@@ -416,9 +452,11 @@ class WindowCNNClassifier(KerasClassifier):
         self,
         architecture: str = "cnn_windows",
         *,
+        convolution: str = "time_frequency",
         filters: Sequence[int] = (16, 32, 64, 64),
         kernel_size: int | Sequence[int] = 3,
         pool_size: int | Sequence[int] = 2,
+        global_pool: str = "mean",
         dense_units: int = 64,
         negative_slope: float = 0.3,
         dropout: float = 0.3,
@@ -444,9 +482,11 @@ class WindowCNNClassifier(KerasClassifier):
         log: Callable[[str], Any] | None = None,
     ) -> None:
         self.architecture = architecture
+        self.convolution = convolution
         self.filters = filters
         self.kernel_size = kernel_size
         self.pool_size = pool_size
+        self.global_pool = global_pool
         self.dense_units = dense_units
         self.negative_slope = negative_slope
         self.dropout = dropout
@@ -504,18 +544,34 @@ class WindowCNNClassifier(KerasClassifier):
         slope = float(self.negative_slope)
         rows, frames = input_shape
         inputs = keras.Input(shape=input_shape, name="features")
-        x = layers.Reshape((rows, frames, 1), name="add_channel")(inputs)
-        kernel = _as_pair(self.kernel_size, "kernel_size")
-        pool = _as_pair(self.pool_size, "pool_size")
         filters = [int(f) for f in np.atleast_1d(self.filters)]
         if not filters or min(filters) < 1:
             raise ValueError(f"filters must be positive ints, got {self.filters!r}")
+        if self.convolution == "time_frequency":
+            x = layers.Reshape((rows, frames, 1), name="add_channel")(inputs)
+            conv, pool_layer, ndim = layers.Conv2D, layers.MaxPooling2D, 2
+            kernel = _as_pair(self.kernel_size, "kernel_size")
+            pool = _as_pair(self.pool_size, "pool_size")
+        elif self.convolution == "time":
+            # Mel bands become channels: every kernel sees the whole spectrum of a few
+            # frames, a learned spectral envelope and its change (timbre), as MFCC and
+            # deltas are fixed ones.
+            x = layers.Permute((2, 1), name="frames_first")(inputs)
+            conv, pool_layer, ndim = layers.Conv1D, layers.MaxPooling1D, 1
+            kernel, pool = (
+                _as_int(self.kernel_size, "kernel_size"),
+                _as_int(self.pool_size, "pool_size"),
+            )
+        else:
+            raise ValueError(
+                f"convolution must be 'time_frequency' or 'time', got {self.convolution!r}"
+            )
         for i, n_filters in enumerate(filters, start=1):
-            x = layers.Conv2D(n_filters, kernel, padding="same", use_bias=False, name=f"conv{i}")(x)
+            x = conv(n_filters, kernel, padding="same", use_bias=False, name=f"conv{i}")(x)
             x = layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"conv{i}_bn")(x)
             x = layers.LeakyReLU(negative_slope=slope, name=f"conv{i}_act")(x)
-            x = layers.MaxPooling2D(pool, padding="same", name=f"conv{i}_pool")(x)
-        x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+            x = pool_layer(pool, padding="same", name=f"conv{i}_pool")(x)
+        x = _global_pool(keras, x, self.global_pool, ndim)
         x = layers.Dropout(float(self.dropout), name="pool_dropout")(x)
         x = layers.Dense(int(self.dense_units), name="hidden")(x)
         x = layers.BatchNormalization(momentum=_BN_MOMENTUM, name="hidden_bn")(x)
