@@ -79,6 +79,10 @@ BAD_CONFIGS = {
         {"split": {"scheme": "lists", "lists": {"train": str(TINY_CONFIG), "test": "nowhere.txt"}}},
         "split.lists.test",
     ),
+    "unknown CNN layout": (
+        {"run_models": ["cnn_logmel"], "models": {"cnn_logmel": {"params": {"convolution": "2d"}}}},
+        "models.cnn_logmel.params.convolution",
+    ),
     "misspelled top-level key": ({"seeed": 1}, "seeed"),
     "misspelled nested key": ({"models": {"svm": {"parms": {"C": 1.0}}}}, "models.svm.parms"),
     "out-of-range test size": (

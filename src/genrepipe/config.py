@@ -334,6 +334,10 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
                 raise ConfigError(f"{key}.cnn must be a mapping of cnn_windows settings")
             check_estimator_params("cnn_windows", value, key=f"{key}.cnn")
             continue
+        if estimator == "cnn_windows" and name in _CHOICES and value not in _CHOICES[name]:
+            raise ConfigError(
+                f"{key}.{name} must be one of {', '.join(_CHOICES[name])}, got {value!r}"
+            )
         if isinstance(value, int | float) and not isinstance(value, bool):
             if name in _POSITIVE and value <= 0:
                 raise ConfigError(f"{key}.{name} must be positive, got {value}")
@@ -358,6 +362,11 @@ _POSITIVE = {
     "crops_per_track",
 }
 _FRACTIONS = {"dropout", "validation_fraction"}
+#: The window CNN's layout settings and their values (checked before any job starts).
+_CHOICES = {
+    "convolution": ("time_frequency", "time"),
+    "global_pool": ("mean", "mean_max"),
+}
 
 
 def synthetic_tracks(
