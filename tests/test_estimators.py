@@ -64,3 +64,20 @@ def test_checking_a_config_imports_no_scikit_learn():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_window_cnn_layout_choices_are_those_the_network_builds() -> None:
+    """The parse-time table of layout values matches what WindowCNNClassifier accepts."""
+    import itertools
+
+    import keras
+
+    from genrepipe.config import _CHOICES
+
+    assert set(_CHOICES) <= ESTIMATOR_PARAMS["cnn_windows"]
+    for convolution, pool in itertools.product(_CHOICES["convolution"], _CHOICES["global_pool"]):
+        cnn = WindowCNNClassifier(convolution=convolution, global_pool=pool, filters=(2,))
+        assert cnn._build(keras, (8, 16), 3).output_shape == (None, 3)
+    for name in _CHOICES:
+        with pytest.raises(ValueError, match=name):
+            WindowCNNClassifier(**{name: "none of these"}, filters=(2,))._build(keras, (8, 16), 3)
