@@ -211,6 +211,18 @@ def test_cnn_windows_learns_and_votes_over_windows(cnn_fit, tracks) -> None:
     np.testing.assert_array_equal(index, track_index)
 
 
+def test_cnn_windows_embeds_from_a_named_layer(cnn_fit, tracks) -> None:
+    X, _ = tracks
+    pooled, index = cnn_fit.window_embeddings(X, layer="global_pool")
+    np.testing.assert_array_equal(index, np.repeat(np.arange(45), 5))
+    # The last block's maps of every window, averaged over bands and frames.
+    maps, _ = cnn_fit.window_embeddings(X, layer="conv2_pool")
+    assert pooled.shape == (45 * 5, 8) and maps.shape[0] == 45 * 5
+    np.testing.assert_allclose(pooled, maps.mean(axis=(1, 2)), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="no layer 'nope'.*global_pool"):
+        cnn_fit.window_embeddings(X, layer="nope")
+
+
 def test_cnn_windows_validates_on_whole_training_tracks(cnn_fit, tracks) -> None:
     _, y = tracks
     train, valid = cnn_fit.train_tracks_, cnn_fit.validation_tracks_

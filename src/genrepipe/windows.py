@@ -779,23 +779,35 @@ class WindowCNNClassifier(KerasClassifier):
         np.add.at(mean, tracks, log_proba)
         return softmax(mean / counts[:, None], axis=1)
 
-    def window_embeddings(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    def window_embeddings(
+        self, X: ArrayLike, layer: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Penultimate-layer activations of every covering window, and its track.
 
         Parameters
         ----------
         X : array-like of shape (n_tracks, n_mels, n_frames)
+        layer : str or None
+            Name of another layer whose output to return instead, such as
+            ``"global_pool"`` (the pooled maps, before the dense layer).
 
         Returns
         -------
         embeddings, track_index
-            ``(n_windows_total, dense_units)`` and ``(n_windows_total,)``.
+            ``(n_windows_total, dense_units)`` (or the layer's width) and
+            ``(n_windows_total,)``.
         """
         check_is_fitted(self, "model_")
         keras, _ = _import_keras()
-        embedder = keras.Model(
-            self.model_.inputs, self.model_.get_layer("output").input, name="embedding"
-        )
+        if layer is None:
+            output = self.model_.get_layer("output").input
+        else:
+            try:
+                output = self.model_.get_layer(layer).output
+            except ValueError:
+                names = ", ".join(known.name for known in self.model_.layers)
+                raise ValueError(f"the network has no layer {layer!r} (it has: {names})") from None
+        embedder = keras.Model(self.model_.inputs, output, name="embedding")
         return self._windows_apply(X, embedder)
 
     def transform_embedding(self, X: ArrayLike) -> np.ndarray:

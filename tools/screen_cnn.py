@@ -1,0 +1,215 @@
+"""Screen a window-CNN variant on one repeat of 10-fold cross-validation, in one process.
+
+A quick comparison of CNN settings before a full ``benchmark_accuracy.py`` run (which
+trains every fold through the workflow). For every fold of the first repeat of the
+benchmark's split (stratified 10-fold, seed 42: the same test tracks as folds 0 to 9 of
+its table) it trains the window CNN of ``config/config.yaml``'s ``cnn_logmel``, with
+``--params`` overriding its settings, on one thread with the workflow's own
+``fit_and_predict``, and prints the CNN's test accuracy beside two heads on its window
+embeddings: an RBF SVM (``C=1``) and per-genre GMMs (2 diagonal components), both voting
+over windows as ``cnn_svm`` and ``cnn_gmm`` do.
+
+Run from the project root::
+
+    .venv/bin/python tools/screen_cnn.py ../shared/data/gtzan_mini/genres \\
+        --params '{"kernel_size": 1, "filters": [128, 128]}' --input mfcc --n-fft 2048 \\
+        --n-mels 128 --embedding global_pool
+
+``--input mfcc`` feeds the network MFCC and their deltas instead of log-mel bands: the
+DCT-II of the log-mel in dB (as ``librosa.feature.mfcc``), first ``--n-mfcc``
+coefficients, and ``librosa.feature.delta`` of them. Gain and frequency masks are then
+turned off (a dB offset moves only the first coefficient, and masking cepstral rows
+means nothing), unless ``--params`` sets them. ``--untrained`` stops after one epoch at
+a learning rate of 1e-7: the network's initial weights, a control for what training
+adds to the heads. One thread and fixed seeds: a rerun prints the same numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+N_SPLITS, SPLIT_SEED, MODEL_SEED = 10, 42, 42
+HEADS = {
+    "svm": {"kernel": "rbf", "C": 1.0, "gamma": "scale"},
+    "gmm": {"n_components": 2, "covariance_type": "diag", "reg_covar": 1e-3},
+}
+
+
+def cepstra(logmel_db: np.ndarray, n_mfcc: int) -> np.ndarray:
+    """MFCC and deltas of log-mel tracks ``(n, n_mels, frames)`` -> ``(n, 2 * n_mfcc, frames)``."""
+    import librosa
+    import scipy.fft
+
+    if not 1 <= n_mfcc <= logmel_db.shape[1]:
+        raise ValueError(f"--n-mfcc must be in [1, {logmel_db.shape[1]}], got {n_mfcc}")
+    mfcc = scipy.fft.dct(logmel_db, axis=1, type=2, norm="ortho")[:, :n_mfcc, :]
+    deltas = librosa.feature.delta(mfcc, width=9, axis=-1)
+    return np.concatenate([mfcc, deltas], axis=1).astype(np.float32)
+
+
+def read_config() -> dict:
+    """The project's ``config/config.yaml``: the settings the workflow runs by default."""
+    return yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())
+
+
+def network_params(config: dict, overrides: dict, *, input_kind: str, untrained: bool) -> dict:
+    """``cnn_logmel``'s configured settings, updated for the input and by ``overrides``."""
+    params = dict(config["models"]["cnn_logmel"]["params"])
+    if input_kind == "mfcc":
+        params.update(gain_db=0.0, freq_masks=0)
+    params.update(overrides)
+    if untrained:
+        params.update(epochs=1, learning_rate=1e-7, patience=1, lr_patience=0)
+    return params
+
+
+def load_tracks(
+    dataset: Path, config: dict, *, n_fft: int, n_mels: int
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Every clip's track id, genre and log-mel in dB, sorted by track id."""
+    from genrepipe.audio import load_audio
+    from genrepipe.dataset import discover_tracks
+    from genrepipe.features import logmel
+
+    sr = config["audio"]["sample_rate"]
+    settings = config["features"]["logmel"]
+    found = sorted(discover_tracks(dataset).tracks, key=lambda t: t.track)
+    if not found:
+        raise SystemExit(f"no GTZAN clips under {dataset}")
+    mels = []
+    for i, track in enumerate(found, start=1):
+        y = load_audio(
+            track.path, sr=sr, min_duration=0.0, max_duration=config["dataset"]["max_duration"]
+        )
+        mels.append(
+            logmel(
+                y,
+                sr,
+                n_fft=n_fft,
+                n_mels=n_mels,
+                hop_length=settings["hop_length"],
+                n_frames=settings["n_frames"],
+            )
+        )
+        if i % 25 == 0 or i == len(found):
+            print(f"log-mel of {i}/{len(found)} clips", file=sys.stderr, flush=True)
+    return (
+        [t.track for t in found],
+        np.array([t.genre for t in found], dtype=object),
+        np.stack(mels),
+    )
+
+
+def screen(
+    X: np.ndarray,
+    tracks: list[str],
+    genres: np.ndarray,
+    params: dict,
+    *,
+    folds: list[int],
+    embedding: str | None,
+) -> dict[str, list[float]]:
+    """Per-fold test accuracy of the CNN and of its SVM and GMM heads."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from genrepipe.models import make_model
+    from genrepipe.preprocess import RowStandardizer
+    from genrepipe.segments import vote
+    from genrepipe.splits import kfold_split
+    from genrepipe.tasks import fit_and_predict
+
+    split = kfold_split(tracks, genres, n_splits=N_SPLITS, seed=SPLIT_SEED)
+    spec = {"estimator": "cnn_windows", "features": "logmel", "input": "image", "params": params}
+    scores: dict[str, list[float]] = {"cnn": [], "svm": [], "gmm": []}
+    for fold in folds:
+        started = time.perf_counter()
+        train = (split.loc[split["fold"] == fold, "subset"] == "train").to_numpy()
+        test = ~train
+        cnn, standardizer, proba, _ = fit_and_predict(
+            spec, X, genres, train, seed=MODEL_SEED, threads=1
+        )
+        assert isinstance(standardizer, RowStandardizer)
+        classes = np.asarray(cnn.classes_)
+        scores["cnn"].append(float((classes[proba.argmax(1)][test] == genres[test]).mean()))
+        Xs = standardizer.transform(X)
+        train_emb, train_index = cnn.window_embeddings(Xs[train], layer=embedding)
+        test_emb, test_index = cnn.window_embeddings(Xs[test], layer=embedding)
+        for head, head_params in HEADS.items():
+            model = make_pipeline(
+                StandardScaler(), make_model(head, head_params, random_state=MODEL_SEED)
+            ).fit(train_emb, genres[train][train_index])
+            voted = vote(
+                model.predict_proba(test_emb), test_index, int(test.sum()), "mean_log_proba"
+            )
+            predicted = np.asarray(model.classes_)[voted.argmax(1)]
+            scores[head].append(float((predicted == genres[test]).mean()))
+        print(
+            f"fold {fold}: "
+            + "  ".join(f"{name} {values[-1]:.2f}" for name, values in scores.items())
+            + f"  (best epoch {getattr(cnn, 'best_epoch_', None)},"
+            + f" {time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
+    return scores
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dataset", type=Path, help="GTZAN-style folder (genres/<genre>/...)")
+    parser.add_argument("--params", default="{}", help="JSON object over cnn_logmel's params")
+    parser.add_argument("--input", choices=["logmel", "mfcc"], default="logmel")
+    parser.add_argument("--n-fft", type=int, help="log-mel FFT size (default: the config's)")
+    parser.add_argument("--n-mels", type=int, help="log-mel bands (default: the config's)")
+    parser.add_argument("--n-mfcc", type=int, default=20, help="MFCC with --input mfcc")
+    parser.add_argument(
+        "--embedding",
+        default=None,
+        help="layer the heads read (default: the penultimate; e.g. global_pool)",
+    )
+    parser.add_argument("--untrained", action="store_true", help="heads on initial weights")
+    parser.add_argument("--folds", default="0-9", help="folds of repeat 0, e.g. 0-9 or 0,3")
+    args = parser.parse_args(argv)
+
+    try:
+        overrides = json.loads(args.params)
+    except json.JSONDecodeError as error:
+        parser.error(f"--params is not JSON: {error}")
+    if not isinstance(overrides, dict):
+        parser.error("--params must be a JSON object")
+    if "-" in args.folds:
+        first, last = (int(v) for v in args.folds.split("-"))
+        folds = list(range(first, last + 1))
+    else:
+        folds = [int(v) for v in args.folds.split(",")]
+    if not folds or min(folds) < 0 or max(folds) >= N_SPLITS:
+        parser.error(f"--folds must lie in 0-{N_SPLITS - 1}")
+
+    config = read_config()
+    n_fft = args.n_fft or config["features"]["logmel"]["n_fft"]
+    n_mels = args.n_mels or config["features"]["logmel"]["n_mels"]
+    params = network_params(config, overrides, input_kind=args.input, untrained=args.untrained)
+    print(f"input {args.input} ({n_fft}-sample FFT, {n_mels} bands), network {json.dumps(params)}")
+    tracks, genres, X = load_tracks(args.dataset, config, n_fft=n_fft, n_mels=n_mels)
+    if args.input == "mfcc":
+        X = cepstra(X, args.n_mfcc)
+    scores = screen(X, tracks, genres, params, folds=folds, embedding=args.embedding)
+    layer = args.embedding or "penultimate"
+    print(
+        f"mean over {len(folds)} folds: cnn {np.mean(scores['cnn']):.3f}  "
+        f"svm head ({layer}) {np.mean(scores['svm']):.3f}  "
+        f"gmm head ({layer}) {np.mean(scores['gmm']):.3f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
