@@ -47,6 +47,23 @@ def test_network_params_start_from_cnn_logmel(tool) -> None:
     assert (masked["epochs"], masked["learning_rate"]) == (1, 1e-7)
 
 
+def test_fold_test_masks_are_the_benchmark_folds_of_one_repeat(tool) -> None:
+    from genrepipe.splits import kfold_split
+
+    genres = np.repeat(np.array(["blues", "jazz", "rock"], dtype=object), 10)
+    tracks = [f"{g}.{i:05d}" for i, g in enumerate(genres)]
+    benchmark = kfold_split(tracks, genres, n_splits=10, n_repeats=3, seed=42)
+    for repeat in (0, 2):
+        masks = tool.fold_test_masks(tracks, genres, repeat)
+        # Every track is tested once per repeat, as in folds 10 r to 10 r + 9.
+        np.testing.assert_array_equal(np.sum(masks, axis=0), np.ones(30))
+        for k, mask in enumerate(masks):
+            fold = benchmark[benchmark["fold"] == 10 * repeat + k]
+            np.testing.assert_array_equal(mask, (fold["subset"] == "test").to_numpy())
+    first, third = tool.fold_test_masks(tracks, genres, 0), tool.fold_test_masks(tracks, genres, 2)
+    assert not np.array_equal(first, third)
+
+
 def test_screen_scores_the_cnn_and_its_heads_on_a_fold(tool) -> None:
     # Three genres of 10 tracks, told apart by the level of one band.
     rng = np.random.default_rng(1)

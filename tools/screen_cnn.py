@@ -1,13 +1,13 @@
 """Screen a window-CNN variant on one repeat of 10-fold cross-validation, in one process.
 
 A quick comparison of CNN settings before a full ``benchmark_accuracy.py`` run (which
-trains every fold through the workflow). For every fold of the first repeat of the
-benchmark's split (stratified 10-fold, seed 42: the same test tracks as folds 0 to 9 of
-its table) it trains the window CNN of ``config/config.yaml``'s ``cnn_logmel``, with
-``--params`` overriding its settings, on one thread with the workflow's own
-``fit_and_predict``, and prints the CNN's test accuracy beside two heads on its window
-embeddings: an RBF SVM (``C=1``) and per-genre GMMs (2 diagonal components), both voting
-over windows as ``cnn_svm`` and ``cnn_gmm`` do.
+trains every fold through the workflow). For every fold of one repeat (``--repeat``,
+default 0) of the benchmark's split (stratified 10-fold, seed 42: repeat ``r`` holds the
+same test tracks as folds ``10 r`` to ``10 r + 9`` of its table) it trains the window CNN
+of ``config/config.yaml``'s ``cnn_logmel``, with ``--params`` overriding its settings, on
+one thread with the workflow's own ``fit_and_predict``. It prints the CNN's test accuracy
+beside two heads on its window embeddings: an RBF SVM (``C=1``) and per-genre GMMs (2
+diagonal components), both voting over windows as ``cnn_svm`` and ``cnn_gmm`` do.
 
 Run from the project root::
 
@@ -108,6 +108,18 @@ def load_tracks(
     )
 
 
+def fold_test_masks(tracks: list[str], genres: np.ndarray, repeat: int) -> list[np.ndarray]:
+    """The test tracks of each fold of one repeat of the benchmark's split, as masks."""
+    from genrepipe.splits import kfold_split
+
+    # The first repeats of a repeated k-fold do not depend on how many follow.
+    split = kfold_split(tracks, genres, n_splits=N_SPLITS, n_repeats=repeat + 1, seed=SPLIT_SEED)
+    return [
+        (split.loc[split["fold"] == repeat * N_SPLITS + k, "subset"] == "test").to_numpy()
+        for k in range(N_SPLITS)
+    ]
+
+
 def screen(
     X: np.ndarray,
     tracks: list[str],
@@ -116,24 +128,27 @@ def screen(
     *,
     folds: list[int],
     embedding: str | None,
+    repeat: int = 0,
 ) -> dict[str, list[float]]:
-    """Per-fold test accuracy of the CNN and of its SVM and GMM heads."""
+    """Per-fold test accuracy of the CNN and of its SVM and GMM heads.
+
+    ``folds`` number the folds within ``repeat``, 0 to 9.
+    """
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     from genrepipe.models import make_model
     from genrepipe.preprocess import RowStandardizer
     from genrepipe.segments import vote
-    from genrepipe.splits import kfold_split
     from genrepipe.tasks import fit_and_predict
 
-    split = kfold_split(tracks, genres, n_splits=N_SPLITS, seed=SPLIT_SEED)
     spec = {"estimator": "cnn_windows", "features": "logmel", "input": "image", "params": params}
     scores: dict[str, list[float]] = {"cnn": [], "svm": [], "gmm": []}
+    masks = fold_test_masks(tracks, genres, repeat)
     for fold in folds:
         started = time.perf_counter()
-        train = (split.loc[split["fold"] == fold, "subset"] == "train").to_numpy()
-        test = ~train
+        test = masks[fold]
+        train = ~test
         cnn, standardizer, proba, _ = fit_and_predict(
             spec, X, genres, train, seed=MODEL_SEED, threads=1
         )
@@ -176,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         help="layer the heads read (default: the penultimate; e.g. global_pool)",
     )
     parser.add_argument("--untrained", action="store_true", help="heads on initial weights")
-    parser.add_argument("--folds", default="0-9", help="folds of repeat 0, e.g. 0-9 or 0,3")
+    parser.add_argument("--repeat", type=int, default=0, help="repeat of the 10-fold split")
+    parser.add_argument("--folds", default="0-9", help="folds of the repeat, e.g. 0-9 or 0,3")
     args = parser.parse_args(argv)
 
     try:
@@ -192,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         folds = [int(v) for v in args.folds.split(",")]
     if not folds or min(folds) < 0 or max(folds) >= N_SPLITS:
         parser.error(f"--folds must lie in 0-{N_SPLITS - 1}")
+    if args.repeat < 0:
+        parser.error("--repeat must be >= 0")
 
     config = read_config()
     n_fft = args.n_fft or config["features"]["logmel"]["n_fft"]
@@ -201,10 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     tracks, genres, X = load_tracks(args.dataset, config, n_fft=n_fft, n_mels=n_mels)
     if args.input == "mfcc":
         X = cepstra(X, args.n_mfcc)
-    scores = screen(X, tracks, genres, params, folds=folds, embedding=args.embedding)
+    scores = screen(
+        X, tracks, genres, params, folds=folds, embedding=args.embedding, repeat=args.repeat
+    )
     layer = args.embedding or "penultimate"
     print(
-        f"mean over {len(folds)} folds: cnn {np.mean(scores['cnn']):.3f}  "
+        f"mean over {len(folds)} folds of repeat {args.repeat}: cnn {np.mean(scores['cnn']):.3f}  "
         f"svm head ({layer}) {np.mean(scores['svm']):.3f}  "
         f"gmm head ({layer}) {np.mean(scores['gmm']):.3f}"
     )
