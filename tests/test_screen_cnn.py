@@ -7,16 +7,12 @@ import importlib.util
 import librosa
 import numpy as np
 import pytest
-from conftest import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")
 def tool():
-    path = PROJECT_ROOT / "tools" / "screen_cnn.py"
-    spec = importlib.util.spec_from_file_location("screen_cnn", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    # conftest puts tools/ on the import path.
+    return importlib.import_module("screen_cnn")
 
 
 def test_cepstra_are_librosa_mfcc_and_deltas_of_the_log_mel(tool) -> None:

@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from workflow_command import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 N_SPLITS, SPLIT_SEED, MODEL_SEED = 10, 42, 42
 HEADS = {
     "svm": {"kernel": "rbf", "C": 1.0, "gamma": "scale"},
