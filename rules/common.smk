@@ -38,7 +38,7 @@ if not DISCOVERY.tracks:
 
 TRACKS = DISCOVERY.tracks
 BATCHES = assign_batches(TRACKS, config["features"]["tracks_per_job"])
-FEATURE_SETS = ["seed87", "stats", "logmel", "segment_stats", "rich"]
+FEATURE_SETS = ["seed87", "stats", "logmel", "mfcc", "segment_stats", "rich"]
 SCHEME = config["split"]["scheme"]
 FOLDS = list(range(n_folds(config)))
 RUN_MODELS = config["run_models"]

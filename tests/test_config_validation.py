@@ -144,6 +144,7 @@ def _validated(override: dict | None = None) -> dict:
         ("stats", {"n_mfcc": 13}, len(stats_feature_names(13))),
         ("segment_stats", {"n_mfcc": 13}, len(stats_feature_names(13))),  # per window
         ("logmel", {"n_mels": 16, "n_frames": 50}, 16 * 50),
+        ("mfcc", {"n_mfcc": 5, "n_frames": 50}, 2 * 5 * 50),  # coefficients and deltas
     ],
 )
 def test_pca_components_above_the_feature_dimension_is_an_error(feature_set, settings, size):
@@ -221,6 +222,7 @@ def test_min_clip_samples_is_the_longest_window_of_the_extracted_sets():
         ({"models": {"x": {"estimator": "svm"}}}, "models.x.features, models.x.input: required"),
         ({"run_models": []}, "run_models: [] should be non-empty"),
         ({"threads": {"train": 0}}, "threads.train: 0 is less than the minimum of 1"),
+        ({"features": {"mfcc": {"delta_width": 8}}}, "features.mfcc.delta_width: 8 should not"),
     ],
 )
 def test_schema_errors_become_one_line_naming_the_key(override, message):
@@ -245,7 +247,9 @@ def test_config_is_data_not_code(tmp_path):
     assert not (tmp_path / "pwned").exists()
 
 
-@pytest.mark.parametrize("feature_set", ["seed87", "stats", "segment_stats", "rich", "logmel"])
+@pytest.mark.parametrize(
+    "feature_set", ["seed87", "stats", "segment_stats", "rich", "logmel", "mfcc"]
+)
 def test_hop_longer_than_the_analysis_window_is_an_error(feature_set):
     config = _validated()
     n_fft = feature_settings(config, feature_set)["n_fft"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import librosa
 import numpy as np
 import pytest
 import soundfile as sf
@@ -215,7 +216,7 @@ def test_logmel_uses_a_fixed_reference() -> None:
 
 
 def test_extract_dispatches_by_name(mixture) -> None:
-    assert set(F.FEATURE_SETS) == {"seed87", "stats", "logmel", "segment_stats", "rich"}
+    assert set(F.FEATURE_SETS) == {"seed87", "stats", "logmel", "mfcc", "segment_stats", "rich"}
     out = F.extract("logmel", mixture, SR, {"n_mels": 40})
     np.testing.assert_array_equal(out, F.logmel(mixture, SR, n_mels=40))
     assert F.extract("stats", mixture, SR, {}).shape == (131,)
@@ -224,9 +225,10 @@ def test_extract_dispatches_by_name(mixture) -> None:
 
 def test_extract_rejects_unknown_names_and_params(mixture) -> None:
     with pytest.raises(
-        ValueError, match="unknown feature set .mfcc.*logmel, rich, seed87, segment_stats, stats"
+        ValueError,
+        match="unknown feature set .chroma.*logmel, mfcc, rich, seed87, segment_stats, stats",
     ):
-        F.extract("mfcc", mixture, SR, {})
+        F.extract("chroma", mixture, SR, {})
     with pytest.raises(ValueError, match="n_frame"):
         F.extract("seed87", mixture, SR, {"n_frame": 10})
 
@@ -249,6 +251,12 @@ def test_feature_names_per_set() -> None:
     assert len(F.feature_names("seed87", {"n_mfcc": 13, "n_frames": 5})) == 80
     assert F.feature_names("stats", {"n_mfcc": 10}) == F.stats_feature_names(10)
     assert F.feature_names("logmel", {"n_mels": 64}) is None
+    assert F.feature_names("mfcc", {"n_mfcc": 2}) == [
+        "mfcc_0",
+        "mfcc_1",
+        "mfcc_delta_0",
+        "mfcc_delta_1",
+    ]
     with pytest.raises(ValueError, match="known"):
         F.feature_names("nope", {})
 
@@ -299,6 +307,56 @@ def test_logmel_n_frames_crops_and_pads_with_silence_floor():
     padded = F.logmel(y, sr, n_frames=full.shape[1] + 5)
     np.testing.assert_array_equal(padded[:, : full.shape[1]], full)
     np.testing.assert_allclose(padded[:, full.shape[1] :], -100.0)
+
+
+# --------------------------------------------------------------------------- mfcc
+
+
+def test_mfcc_is_librosas_mfcc_of_the_logmel_then_its_deltas(mixture) -> None:
+    out = F.extract("mfcc", mixture, SR, {"n_mfcc": 13})
+    db = F.logmel(mixture, SR, n_fft=2048, n_mels=128)  # librosa's MFCC settings
+    coefficients = librosa.feature.mfcc(S=db, n_mfcc=13)
+    assert out.shape == (26, db.shape[1]) and out.dtype == np.float32
+    np.testing.assert_allclose(out[:13], coefficients, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(
+        out[13:], librosa.feature.delta(coefficients, width=9), rtol=1e-5, atol=1e-3
+    )
+    # The fixed reference: halving the amplitude moves only the first coefficient.
+    half = F.mfcc(0.5 * mixture, SR, n_mfcc=13)
+    shift = 20 * np.log10(0.5) * np.sqrt(128)  # a dB offset through the orthonormal DCT
+    np.testing.assert_allclose(half[0] - out[0], shift, atol=0.5)
+    np.testing.assert_allclose(half[1:13], out[1:13], atol=0.5)
+
+
+def test_mfcc_crops_and_pads_the_logmel_before_the_dct(mixture) -> None:
+    full = F.mfcc(mixture, SR)
+    np.testing.assert_array_equal(
+        F.mfcc(mixture, SR, n_frames=40)[:20], full[:20, :40]  # coefficients are per frame
+    )
+    padded = F.mfcc(mixture, SR, n_frames=full.shape[1] + 20)
+    assert padded.shape == (40, full.shape[1] + 20)
+    silence = F.cepstra(np.full((128, 16), -100.0, np.float32), 20)[:20, 0]
+    np.testing.assert_allclose(padded[:20, -5:], np.repeat(silence[:, None], 5, axis=1))
+
+
+def test_cepstra_of_a_stack_equal_those_of_each_track(mixture) -> None:
+    stack = np.stack([F.logmel(mixture, SR), F.logmel(0.1 * mixture, SR)])
+    together = F.cepstra(stack, 20)
+    for track, cepstra in zip(stack, together, strict=True):
+        np.testing.assert_array_equal(F.cepstra(track, 20), cepstra)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"n_mfcc": 200}, "n_mfcc must be at most n_mels=128"),
+        ({"delta_width": 4}, "delta_width must be odd"),
+        ({"n_frames": 5}, "fewer than the delta filter"),
+    ],
+)
+def test_mfcc_rejects_settings_that_cannot_work(mixture, settings, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        F.extract("mfcc", mixture, SR, settings)
 
 
 def test_segment_stats_summarizes_each_window_like_stats():

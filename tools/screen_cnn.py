@@ -44,15 +44,15 @@ HEADS = {
 
 
 def cepstra(logmel_db: np.ndarray, n_mfcc: int) -> np.ndarray:
-    """MFCC and deltas of log-mel tracks ``(n, n_mels, frames)`` -> ``(n, 2 * n_mfcc, frames)``."""
-    import librosa
-    import scipy.fft
+    """MFCC and deltas of log-mel tracks ``(n, n_mels, frames)`` -> ``(n, 2 * n_mfcc, frames)``.
+
+    The workflow's ``mfcc`` feature set computes the same from each track's audio.
+    """
+    from genrepipe.features import cepstra as cepstra_of_logmel
 
     if not 1 <= n_mfcc <= logmel_db.shape[1]:
         raise ValueError(f"--n-mfcc must be in [1, {logmel_db.shape[1]}], got {n_mfcc}")
-    mfcc = scipy.fft.dct(logmel_db, axis=1, type=2, norm="ortho")[:, :n_mfcc, :]
-    deltas = librosa.feature.delta(mfcc, width=9, axis=-1)
-    return np.concatenate([mfcc, deltas], axis=1).astype(np.float32)
+    return cepstra_of_logmel(logmel_db, n_mfcc, delta_width=9)
 
 
 def read_config() -> dict:

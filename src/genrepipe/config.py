@@ -17,7 +17,7 @@ from genrepipe.dataset import Discovery, Track, discover_tracks
 from genrepipe.estimators import ESTIMATOR_NAMES, allowed_params
 
 #: Feature sets whose per-track arrays are matrices (rows x frames), not vectors.
-MATRIX_FEATURE_SETS = ("seed87", "logmel")
+MATRIX_FEATURE_SETS = ("seed87", "logmel", "mfcc")
 #: Feature sets that store several windows per track (segment mode): models train
 #: on windows and vote per track.
 SEGMENT_FEATURE_SETS = ("segment_stats",)
@@ -141,6 +141,7 @@ FEATURE_DEFAULTS: dict[str, dict[str, Any]] = {
     "segment_stats": {"n_fft": 2048, "n_mfcc": 20},
     "rich": {"n_fft": 2048, "n_mfcc": 20, "tempo_bands": 8},
     "logmel": {"n_fft": 1024, "n_mels": 96, "n_frames": None},
+    "mfcc": {"n_fft": 2048, "n_mels": 128, "n_mfcc": 20, "n_frames": None},
 }
 
 
@@ -157,8 +158,9 @@ def feature_dimension(config: Mapping[str, Any], feature_set: str) -> int | None
     ``stats`` and each window of ``segment_stats`` ``4 n_mfcc + 51`` values
     (``stats_feature_names``: mean and std of 2 n_mfcc + 25 frame features, and
     the tempo), ``rich`` ``8 n_mfcc + 2 tempo_bands + 141`` (``rich_feature_names``),
-    ``logmel`` ``n_mels x n_frames``; ``None`` where it is not known before the
-    clips are (``logmel`` without ``n_frames``, a feature set not listed here).
+    ``logmel`` ``n_mels x n_frames``, ``mfcc`` ``2 n_mfcc x n_frames``; ``None`` where
+    it is not known before the clips are (``logmel`` or ``mfcc`` without ``n_frames``,
+    a feature set not listed here).
     """
     settings = feature_settings(config, feature_set)
     if feature_set == "seed87":
@@ -169,6 +171,8 @@ def feature_dimension(config: Mapping[str, Any], feature_set: str) -> int | None
         return 8 * settings["n_mfcc"] + 2 * settings["tempo_bands"] + 141
     if feature_set == "logmel" and settings.get("n_frames"):
         return settings["n_mels"] * settings["n_frames"]
+    if feature_set == "mfcc" and settings.get("n_frames"):
+        return 2 * settings["n_mfcc"] * settings["n_frames"]
     return None
 
 

@@ -1,9 +1,8 @@
 """Audio feature extraction: waveform in, numpy array out.
 
 Every function here is a pure computation on a mono waveform (a 1-D floating
-numpy array) and a sample rate; none reads or writes files. Three feature sets
-are offered, registered by name in :data:`FEATURE_SETS` and dispatched by
-:func:`extract`:
+numpy array) and a sample rate; none reads or writes files. The feature sets,
+registered by name in :data:`FEATURE_SETS` and dispatched by :func:`extract`:
 
 ``seed87``
     The reference study's per-track stack of 87 frame-level feature rows
@@ -18,6 +17,9 @@ are offered, registered by name in :data:`FEATURE_SETS` and dispatched by
     plus a global tempo, for fast classic models.
 ``logmel``
     A log-mel spectrogram in dB against a fixed reference, for CNNs.
+``mfcc``
+    MFCC and their deltas frame by frame (:func:`mfcc`), the DCT of a
+    :func:`logmel` with librosa's MFCC settings, for CNNs.
 ``rich``
     The ``stats`` vector plus tonnetz and CQT chroma, tempogram bands, pulse
     clarity and onset rate, and window-level statistics of the frame
@@ -62,9 +64,12 @@ from genrepipe.librosa_reuse import cached_cqt_filters, estimate_tuning
 
 __all__ = [
     "FEATURE_SETS",
+    "cepstra",
     "extract",
     "feature_names",
     "logmel",
+    "mfcc",
+    "mfcc_row_names",
     "rich",
     "rich_feature_names",
     "seed87",
@@ -860,6 +865,87 @@ def logmel(
     return np.pad(db, ((0, 0), (0, n_frames - db.shape[1])), constant_values=floor)
 
 
+# --------------------------------------------------------------------------- mfcc
+
+
+def mfcc(
+    y: np.ndarray,
+    sr: int,
+    *,
+    n_mfcc: int = 20,
+    n_mels: int = 128,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    delta_width: int = 9,
+    n_frames: int | None = None,
+) -> np.ndarray:
+    """Compute MFCC and their deltas, frame by frame, from a fixed-reference log-mel.
+
+    The MFCC are ``librosa.feature.mfcc`` of :func:`logmel` (DCT-II, orthonormal,
+    of the dB mel bands, librosa's default 2048-sample FFT and 128 bands), and the
+    deltas ``librosa.feature.delta`` of them. The log-mel keeps its fixed reference
+    and no ``top_db``, so a quiet track is not rescaled by its own maximum.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Mono waveform, 1-D floating array of at least ``n_fft`` samples.
+    sr : int
+        Sample rate in Hz.
+    n_mfcc : int
+        Number of coefficients, at most ``n_mels``.
+    n_mels, n_fft, hop_length : int
+        Settings of the log-mel, as in :func:`logmel`.
+    delta_width : int
+        Frames of the delta filter: odd, at least 3.
+    n_frames : int or None
+        If given, the log-mel is cropped or padded with silence to ``n_frames``
+        frames first, so every track has the same shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 array of shape ``(2 * n_mfcc, frames)``: the MFCC, then their deltas
+        (:func:`mfcc_row_names`).
+
+    Raises
+    ------
+    ValueError
+        On an invalid waveform or setting.
+    """
+    n_mels = _check_positive_int("n_mels", n_mels)
+    n_mfcc = _check_positive_int("n_mfcc", n_mfcc)
+    if n_mfcc > n_mels:
+        raise ValueError(f"n_mfcc must be at most n_mels={n_mels}, got {n_mfcc}")
+    delta_width = _check_positive_int("delta_width", delta_width)
+    if delta_width < 3 or delta_width % 2 == 0:
+        raise ValueError(f"delta_width must be odd and at least 3, got {delta_width}")
+    db = logmel(y, sr, n_mels=n_mels, n_fft=n_fft, hop_length=hop_length, n_frames=n_frames)
+    if db.shape[1] < delta_width:
+        raise ValueError(
+            f"{db.shape[1]} frames are fewer than the delta filter's delta_width={delta_width}"
+        )
+    return cepstra(db, n_mfcc, delta_width=delta_width)
+
+
+def cepstra(logmel_db: np.ndarray, n_mfcc: int, *, delta_width: int = 9) -> np.ndarray:
+    """MFCC and deltas of log-mel bands in dB, ``(..., n_mels, frames) -> (..., 2 n_mfcc, frames)``.
+
+    The same DCT as ``librosa.feature.mfcc`` given ``S=logmel_db``; works on a stack
+    of tracks as on one.
+    """
+    import scipy.fft
+
+    coefficients = scipy.fft.dct(logmel_db, axis=-2, type=2, norm="ortho")[..., :n_mfcc, :]
+    deltas = librosa.feature.delta(coefficients, width=delta_width, axis=-1)
+    return np.concatenate([coefficients, deltas], axis=-2).astype(np.float32)
+
+
+def mfcc_row_names(n_mfcc: int = 20) -> list[str]:
+    """Row names of :func:`mfcc`: ``mfcc_0`` ... then ``mfcc_delta_0`` ..."""
+    return [f"mfcc_{i}" for i in range(n_mfcc)] + [f"mfcc_delta_{i}" for i in range(n_mfcc)]
+
+
 # --------------------------------------------------------------------------- registry
 
 #: Feature sets by name; each takes ``(y, sr, **params)`` and returns an array.
@@ -867,6 +953,7 @@ FEATURE_SETS: dict[str, Callable[..., np.ndarray]] = {
     "seed87": seed87,
     "stats": stats,
     "logmel": logmel,
+    "mfcc": mfcc,
     "segment_stats": segment_stats,
     "rich": rich,
 }
@@ -954,7 +1041,7 @@ def feature_names(feature_set: str, params: Mapping[str, Any] | None = None) -> 
     Returns
     -------
     list of str or None
-        Row names for ``seed87``, vector entry names for ``stats``, ``None``
+        Row names for ``seed87`` and ``mfcc``, vector entry names for ``stats``, ``None``
         for ``logmel`` (its rows are plain mel bands).
 
     Raises
@@ -968,6 +1055,8 @@ def feature_names(feature_set: str, params: Mapping[str, Any] | None = None) -> 
         return seed87_row_names(n_mfcc=params.get("n_mfcc", 20), n_mels=params.get("n_mels", 20))
     if feature_set in ("stats", "segment_stats"):
         return stats_feature_names(n_mfcc=params.get("n_mfcc", 20))
+    if feature_set == "mfcc":
+        return mfcc_row_names(n_mfcc=params.get("n_mfcc", 20))
     if feature_set == "rich":
         return rich_feature_names(
             n_mfcc=params.get("n_mfcc", 20), tempo_bands=params.get("tempo_bands", 8)

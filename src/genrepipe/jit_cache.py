@@ -90,6 +90,7 @@ _FEATURE_FUNCTIONS = {
     "seed87": {"n_frames": 32},
     "stats": {},
     "logmel": {},
+    "mfcc": {},
     "segment_stats": {"window": 1.0, "n_windows": 2},
     "rich": {"window": 1.0},
 }

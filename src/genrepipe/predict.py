@@ -24,7 +24,7 @@ How a file becomes one answer
 -----------------------------
 A clip up to 1.5 times as long as the training clips (``clip_seconds`` in the
 card: the median training duration; for cards without it, the length of the
-fixed frame count of ``seed87``/``logmel``, else 30 s) is read as training read
+fixed frame count of ``seed87``/``logmel``/``mfcc``, else 30 s) is read as training read
 its clips: cropped to the training ``max_duration``; ``seed87`` then keeps its
 first ``n_frames`` frames (32.5 s with the defaults), so the rest of a longer
 file would go unheard. A longer file is therefore cut into consecutive windows
@@ -35,7 +35,7 @@ unusual passage cannot veto the rest. ``--long first`` classifies only the
 beginning, exactly as training would have read the file.
 
 ``--timeline`` classifies windows of ``--window`` seconds every ``--hop`` seconds
-instead. Windows shorter than the training clips are padded by ``seed87`` and
+instead. Windows shorter than the training clips are padded by ``seed87``, ``mfcc`` and
 ``logmel`` to their fixed frame count, something the model never saw in
 training: a warning says so, and ``--window`` equal to the clip length avoids it.
 
@@ -81,7 +81,7 @@ LONG_FILE_FACTOR = 1.5
 #: Assumed training clip length when the card does not say (GTZAN's 30 s).
 DEFAULT_CLIP_SECONDS = 30.0
 #: Feature sets cropped or padded to a fixed number of frames.
-_FIXED_FRAME_SETS = ("seed87", "logmel")
+_FIXED_FRAME_SETS = ("seed87", "logmel", "mfcc")
 _PROG = "genrepipe-predict"
 
 
@@ -240,7 +240,7 @@ class Classifier:
         return self.n_frames is not None
 
     def _frames_seconds(self) -> float:
-        """Length of the fixed frame count of seed87/logmel, else 30 s."""
+        """Length of the fixed frame count of seed87/logmel/mfcc, else 30 s."""
         if self.n_frames is None:
             return DEFAULT_CLIP_SECONDS
         hop = self.feature_settings.get("hop_length", 512)
