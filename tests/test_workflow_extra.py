@@ -23,7 +23,15 @@ CONFIGS = [
     PROJECT_ROOT / "tests" / "configs" / "tiny.yaml",
     PROJECT_ROOT / "tests" / "configs" / "tiny_extra.yaml",
 ]
-NEW_MODELS = ["logreg_stats", "svm_rich", "cnn_logmel", "cnn_svm", "cnn_gmm", "ensemble"]
+NEW_MODELS = [
+    "logreg_stats",
+    "svm_rich",
+    "cnn_logmel",
+    "cnn_svm",
+    "cnn_gmm",
+    "cnn_mfcc",
+    "ensemble",
+]
 
 
 def snakemake(workdir: Path, *configs: Path, extra=(), targets=("results/summary.csv",)) -> str:
@@ -69,6 +77,22 @@ def test_new_models_reach_the_summary(extra_run) -> None:
     assert len(rich) == 80 and len(rich["features"].iloc[0]) == 317
 
 
+def test_cnn_on_mfcc_frames_reads_its_own_cached_set(extra_run) -> None:
+    from genrepipe.audio import load_audio
+    from genrepipe.features import mfcc
+
+    cached = sorted((extra_run / "results" / "features" / "mfcc").rglob("*.npy"))
+    assert len(cached) == 80
+    clip = next((extra_run / "results" / "synthetic").rglob(f"{cached[0].stem}.wav"))
+    y = load_audio(clip, sr=22050, min_duration=0.0, max_duration=31.0)
+    expected = mfcc(y, 22050, n_mfcc=8, n_mels=32, n_frames=130)  # tiny_extra.yaml's settings
+    np.testing.assert_allclose(np.load(cached[0]), expected, atol=1e-4)
+    table = pd.read_parquet(extra_run / "results" / "features" / "mfcc.parquet")
+    assert len(table) == 80
+    test = predictions(extra_run, "cnn_mfcc").query("subset == 'test'")
+    assert len(test) == 16 and test["predicted"].notna().all()
+
+
 def test_ensemble_is_the_mean_of_its_members(extra_run) -> None:
     members = [predictions(extra_run, name) for name in ("svm_rich", "cnn_logmel")]
     ensemble = predictions(extra_run, "ensemble")
@@ -106,17 +130,23 @@ def test_final_cnn_heads_and_ensemble_bundles_classify_audio(extra_run) -> None:
     from genrepipe.predict import Classifier, EnsembleClassifier
 
     final = extra_run / "results" / "final"
-    cards = [f"results/final/{model}/card.json" for model in ("cnn_svm", "cnn_gmm", "ensemble")]
+    cards = [
+        f"results/final/{model}/card.json"
+        for model in ("cnn_svm", "cnn_gmm", "cnn_mfcc", "ensemble")
+    ]
     snakemake(extra_run, *CONFIGS, targets=cards)
     for head in ("cnn_svm", "cnn_gmm"):  # reuse the base's final CNN, as the fold heads do
         log = (extra_run / "logs" / "train_final_model" / f"{head}.log").read_text()
         assert "reusing the fitted CNN of results/final/cnn_logmel/model" in log
         assert "epoch 1/" not in log
+    on_mfcc = Classifier.load(final / "cnn_mfcc")  # reads audio into the mfcc set
+    clip = next((extra_run / "results" / "synthetic").rglob("*.wav"))
+    answer = on_mfcc.predict_file(clip)
+    assert on_mfcc.feature_set == "mfcc" and answer.proba.sum() == pytest.approx(1.0, abs=1e-5)
     ensemble = Classifier.load(final / "ensemble")
     assert isinstance(ensemble, EnsembleClassifier)
     assert [m.folder.name for m in ensemble.members] == ["svm_rich", "cnn_logmel"]
     members = [Classifier.load(final / name) for name in ("svm_rich", "cnn_logmel")]
-    clip = next((extra_run / "results" / "synthetic").rglob("*.wav"))
     expected = np.mean([m.predict_file(clip).proba for m in members], axis=0)
     np.testing.assert_allclose(ensemble.predict_file(clip).proba, expected, atol=1e-6)
     card = json.loads((final / "ensemble" / "card.json").read_text())

@@ -46,6 +46,9 @@ DEFAULT_MODELS = [
     "cnn_logmel",
     "cnn_svm",
     "cnn_gmm",
+    "cnn_mfcc",
+    "cnn_mfcc_svm",
+    "cnn_mfcc_gmm",
     "ensemble",
 ]
 
