@@ -115,6 +115,16 @@ def check_config(config: Mapping[str, Any]) -> None:
                 f"features.{set_name}.hop_length ({settings['hop_length']}) must not exceed "
                 f"n_fft ({settings['n_fft']})"
             )
+    mfcc = feature_settings(config, "mfcc")
+    if mfcc["n_mfcc"] > mfcc["n_mels"]:
+        raise ConfigError(
+            f"features.mfcc.n_mfcc ({mfcc['n_mfcc']}) must not exceed n_mels ({mfcc['n_mels']}): "
+            "there are no more coefficients than mel bands"
+        )
+    if mfcc.get("delta_width", 9) % 2 == 0:
+        raise ConfigError(
+            f"features.mfcc.delta_width must be odd (a centred filter), got {mfcc['delta_width']}"
+        )
 
     # PCA is capped, with a warning, at the training rows a fold has (known only
     # later); more components than features per row can never work: an error now.
