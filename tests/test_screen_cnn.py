@@ -30,6 +30,23 @@ def test_cepstra_are_librosa_mfcc_and_deltas_of_the_log_mel(tool) -> None:
         tool.cepstra(logmel_db, 33)
 
 
+def test_stats_frames_are_what_the_stats_vector_summarizes(tool) -> None:
+    from genrepipe.features import stats
+
+    sr = 22050
+    t = np.arange(3 * sr) / sr
+    y = (0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * np.random.default_rng(0).normal(size=t.size))
+    y = y.astype(np.float32)
+    frames = tool.stats_frames(y, sr, hop_length=512, n_frames=1 + y.size // 512)
+    assert frames.shape == (65, 130) and frames.dtype == np.float32
+    vector = stats(y, sr)  # mean of each frame feature, then its std, then the tempo
+    np.testing.assert_allclose(frames.mean(axis=1), vector[:65], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(frames.std(axis=1), vector[65:130], rtol=1e-4, atol=1e-4)
+    padded = tool.stats_frames(y, sr, hop_length=512, n_frames=140)
+    np.testing.assert_array_equal(padded[:, :130], frames)
+    assert not padded[:, 130:].any()
+
+
 def test_network_params_start_from_cnn_logmel(tool) -> None:
     config = tool.read_config()
     configured = config["models"]["cnn_logmel"]["params"]
@@ -37,6 +54,8 @@ def test_network_params_start_from_cnn_logmel(tool) -> None:
     mfcc = tool.network_params(config, {"kernel_size": 1}, input_kind="mfcc", untrained=False)
     assert (mfcc["gain_db"], mfcc["freq_masks"], mfcc["kernel_size"]) == (0.0, 0, 1)
     assert mfcc["filters"] == configured["filters"]
+    frames = tool.network_params(config, {}, input_kind="frames", untrained=False)
+    assert (frames["gain_db"], frames["freq_masks"]) == (0.0, 0)
     # Asked-for masks win over the MFCC defaults; --untrained wins over everything.
     masked = tool.network_params(config, {"freq_masks": 1}, input_kind="mfcc", untrained=True)
     assert masked["freq_masks"] == 1

@@ -17,9 +17,11 @@ Run from the project root::
 
 ``--input mfcc`` feeds the network MFCC and their deltas instead of log-mel bands: the
 DCT-II of the log-mel in dB (as ``librosa.feature.mfcc``), first ``--n-mfcc``
-coefficients, and ``librosa.feature.delta`` of them. Gain and frequency masks are then
-turned off (a dB offset moves only the first coefficient, and masking cepstral rows
-means nothing), unless ``--params`` sets them. ``--untrained`` stops after one epoch at
+coefficients, and ``librosa.feature.delta`` of them. ``--input frames`` feeds it the 65
+frame features whose window statistics ``segment_stats`` stores (20 MFCC and deltas,
+spectral shape, zero crossings, RMS, contrast and chroma, 2048-sample FFT). With either,
+gain and frequency masks are turned off (a dB offset moves only the first coefficient,
+and masking cepstral rows means nothing), unless ``--params`` sets them. ``--untrained`` stops after one epoch at
 a learning rate of 1e-7: the network's initial weights, a control for what training
 adds to the heads. One thread and fixed seeds: a rerun prints the same numbers.
 """
@@ -63,7 +65,7 @@ def read_config() -> dict:
 def network_params(config: dict, overrides: dict, *, input_kind: str, untrained: bool) -> dict:
     """``cnn_logmel``'s configured settings, updated for the input and by ``overrides``."""
     params = dict(config["models"]["cnn_logmel"]["params"])
-    if input_kind == "mfcc":
+    if input_kind in ("mfcc", "frames"):
         params.update(gain_db=0.0, freq_masks=0)
     params.update(overrides)
     if untrained:
@@ -71,10 +73,19 @@ def network_params(config: dict, overrides: dict, *, input_kind: str, untrained:
     return params
 
 
+def stats_frames(y: np.ndarray, sr: int, *, hop_length: int, n_frames: int) -> np.ndarray:
+    """The frame features ``segment_stats`` summarizes, cropped or zero-padded to ``n_frames``."""
+    from genrepipe.features import _fit_frames, _stats_frames
+
+    frames, _ = _stats_frames(y, sr, n_fft=2048, hop_length=hop_length, n_mfcc=20)
+    return _fit_frames(frames, n_frames).astype(np.float32)
+
+
 def load_tracks(
-    dataset: Path, config: dict, *, n_fft: int, n_mels: int
+    dataset: Path, config: dict, *, n_fft: int, n_mels: int, frames: bool = False
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Every clip's track id, genre and log-mel in dB, sorted by track id."""
+    """Every clip's track id, genre and log-mel in dB (or, with ``frames``, its
+    :func:`stats_frames`), sorted by track id."""
     from genrepipe.audio import load_audio
     from genrepipe.dataset import discover_tracks
     from genrepipe.features import logmel
@@ -89,18 +100,25 @@ def load_tracks(
         y = load_audio(
             track.path, sr=sr, min_duration=0.0, max_duration=config["dataset"]["max_duration"]
         )
-        mels.append(
-            logmel(
-                y,
-                sr,
-                n_fft=n_fft,
-                n_mels=n_mels,
-                hop_length=settings["hop_length"],
-                n_frames=settings["n_frames"],
+        if frames:
+            mels.append(
+                stats_frames(
+                    y, sr, hop_length=settings["hop_length"], n_frames=settings["n_frames"]
+                )
             )
-        )
+        else:
+            mels.append(
+                logmel(
+                    y,
+                    sr,
+                    n_fft=n_fft,
+                    n_mels=n_mels,
+                    hop_length=settings["hop_length"],
+                    n_frames=settings["n_frames"],
+                )
+            )
         if i % 25 == 0 or i == len(found):
-            print(f"log-mel of {i}/{len(found)} clips", file=sys.stderr, flush=True)
+            print(f"features of {i}/{len(found)} clips", file=sys.stderr, flush=True)
     return (
         [t.track for t in found],
         np.array([t.genre for t in found], dtype=object),
@@ -181,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset", type=Path, help="GTZAN-style folder (genres/<genre>/...)")
     parser.add_argument("--params", default="{}", help="JSON object over cnn_logmel's params")
-    parser.add_argument("--input", choices=["logmel", "mfcc"], default="logmel")
+    parser.add_argument("--input", choices=["logmel", "mfcc", "frames"], default="logmel")
     parser.add_argument("--n-fft", type=int, help="log-mel FFT size (default: the config's)")
     parser.add_argument("--n-mels", type=int, help="log-mel bands (default: the config's)")
     parser.add_argument("--n-mfcc", type=int, default=20, help="MFCC with --input mfcc")
@@ -216,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     n_mels = args.n_mels or config["features"]["logmel"]["n_mels"]
     params = network_params(config, overrides, input_kind=args.input, untrained=args.untrained)
     print(f"input {args.input} ({n_fft}-sample FFT, {n_mels} bands), network {json.dumps(params)}")
-    tracks, genres, X = load_tracks(args.dataset, config, n_fft=n_fft, n_mels=n_mels)
+    tracks, genres, X = load_tracks(
+        args.dataset, config, n_fft=n_fft, n_mels=n_mels, frames=args.input == "frames"
+    )
     if args.input == "mfcc":
         X = cepstra(X, args.n_mfcc)
     scores = screen(
