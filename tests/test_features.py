@@ -331,7 +331,8 @@ def test_mfcc_is_librosas_mfcc_of_the_logmel_then_its_deltas(mixture) -> None:
 def test_mfcc_crops_and_pads_the_logmel_before_the_dct(mixture) -> None:
     full = F.mfcc(mixture, SR)
     np.testing.assert_array_equal(
-        F.mfcc(mixture, SR, n_frames=40)[:20], full[:20, :40]  # coefficients are per frame
+        F.mfcc(mixture, SR, n_frames=40)[:20],
+        full[:20, :40],  # coefficients are per frame
     )
     padded = F.mfcc(mixture, SR, n_frames=full.shape[1] + 20)
     assert padded.shape == (40, full.shape[1] + 20)

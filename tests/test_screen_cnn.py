@@ -35,7 +35,7 @@ def test_stats_frames_are_what_the_stats_vector_summarizes(tool) -> None:
 
     sr = 22050
     t = np.arange(3 * sr) / sr
-    y = (0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * np.random.default_rng(0).normal(size=t.size))
+    y = 0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * np.random.default_rng(0).normal(size=t.size)
     y = y.astype(np.float32)
     frames = tool.stats_frames(y, sr, hop_length=512, n_frames=1 + y.size // 512)
     assert frames.shape == (65, 130) and frames.dtype == np.float32
@@ -107,3 +107,10 @@ def test_screen_scores_the_cnn_and_its_heads_on_a_fold(tool) -> None:
     assert np.mean(scores["svm"]) >= 2 / 3
     with pytest.raises(ValueError, match="no layer 'nope'"):
         tool.screen(X, tracks, genres, params, folds=[0], embedding="nope")
+
+
+def test_frames_input_refuses_log_mel_settings(tool, tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([str(tmp_path), "--input", "frames", "--n-fft", "2048"])
+    assert exit_info.value.code == 2
+    assert "--input frames has its own" in capsys.readouterr().err

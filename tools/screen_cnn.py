@@ -21,9 +21,10 @@ coefficients, and ``librosa.feature.delta`` of them. ``--input frames`` feeds it
 frame features whose window statistics ``segment_stats`` stores (20 MFCC and deltas,
 spectral shape, zero crossings, RMS, contrast and chroma, 2048-sample FFT). With either,
 gain and frequency masks are turned off (a dB offset moves only the first coefficient,
-and masking cepstral rows means nothing), unless ``--params`` sets them. ``--untrained`` stops after one epoch at
-a learning rate of 1e-7: the network's initial weights, a control for what training
-adds to the heads. One thread and fixed seeds: a rerun prints the same numbers.
+and masking cepstral rows means nothing), unless ``--params`` sets them.
+``--untrained`` stops after one epoch at a learning rate of 1e-7: the network's initial
+weights, a control for what training adds to the heads. One thread and fixed seeds: a
+rerun prints the same numbers.
 """
 
 from __future__ import annotations
@@ -228,12 +229,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--folds must lie in 0-{N_SPLITS - 1}")
     if args.repeat < 0:
         parser.error("--repeat must be >= 0")
+    if args.input == "frames" and (args.n_fft or args.n_mels):
+        parser.error("--n-fft and --n-mels set the log-mel; --input frames has its own")
 
     config = read_config()
     n_fft = args.n_fft or config["features"]["logmel"]["n_fft"]
     n_mels = args.n_mels or config["features"]["logmel"]["n_mels"]
     params = network_params(config, overrides, input_kind=args.input, untrained=args.untrained)
-    print(f"input {args.input} ({n_fft}-sample FFT, {n_mels} bands), network {json.dumps(params)}")
+    source = (
+        "segment_stats' frame features"
+        if args.input == "frames"
+        else f"{n_fft}-sample FFT, {n_mels} bands"
+    )
+    print(f"input {args.input} ({source}), network {json.dumps(params)}")
     tracks, genres, X = load_tracks(
         args.dataset, config, n_fft=n_fft, n_mels=n_mels, frames=args.input == "frames"
     )

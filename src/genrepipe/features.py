@@ -58,6 +58,7 @@ from typing import Any
 
 import librosa
 import numpy as np
+import scipy.fft
 
 from genrepipe import jit_cache
 from genrepipe.librosa_reuse import cached_cqt_filters, estimate_tuning
@@ -934,8 +935,6 @@ def cepstra(logmel_db: np.ndarray, n_mfcc: int, *, delta_width: int = 9) -> np.n
     The same DCT as ``librosa.feature.mfcc`` given ``S=logmel_db``; works on a stack
     of tracks as on one.
     """
-    import scipy.fft
-
     coefficients = scipy.fft.dct(logmel_db, axis=-2, type=2, norm="ortho")[..., :n_mfcc, :]
     deltas = librosa.feature.delta(coefficients, width=delta_width, axis=-1)
     return np.concatenate([coefficients, deltas], axis=-2).astype(np.float32)
