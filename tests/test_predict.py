@@ -521,3 +521,27 @@ def test_ensemble_bundle_averages_its_members(svm_bundle, gmm_bundle, clips, tmp
     shutil.rmtree(moved / "members" / "gmm_stats")
     with pytest.raises(BundleError, match="gmm_stats"):
         Classifier.load(moved)
+
+
+def test_card_without_sample_rate_warns(clips, tmp_path, capsys):
+    """A bundle whose card records no rate (a fold model's) says what it assumes."""
+    folder = tmp_path / "fold0" / "model"
+    build_bundle(
+        folder,
+        clips,
+        feature_set="seed87",
+        settings=SEED87,
+        estimator="svm",
+        params={"kernel": "rbf", "C": 1.0},
+        input_kind="pca",
+        card={"clip_seconds": 3.0},
+    )
+    card_path = folder / "card.json"
+    card = json.loads(card_path.read_text())
+    del card["sample_rate"], card["max_duration"]
+    card_path.write_text(json.dumps(card))
+    status, out, err = run([folder, clips[0]], capsys)
+    assert status == 0 and out.strip()
+    assert "records no sample rate" in err and f"{SR} Hz" in err
+    _, _, quiet = run([folder, clips[0], "--quiet"], capsys)
+    assert quiet == ""

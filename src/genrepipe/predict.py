@@ -677,6 +677,13 @@ def _main(argv: Sequence[str] | None) -> int:
     except BundleError as error:
         print(f"{_PROG}: error: {error}", file=sys.stderr)
         return 2
+    if "sample_rate" not in classifier.card:
+        # Fold bundles (results/models/...) record neither; a wrong rate gives wrong features.
+        warn(
+            f"{args.model_dir}: card.json records no sample rate, so audio is read at "
+            f"{classifier.sample_rate} Hz, the default, and not cropped to a training length; "
+            "the final bundle (results/final/<model>/model) records both"
+        )
     timeline = (args.window, args.hop or args.window) if args.timeline else None
     if timeline and classifier.pads_short_windows and args.window < 0.9 * classifier.clip_seconds:
         warn(
