@@ -125,3 +125,25 @@ def test_lists_option_trains_on_one_list_and_tests_on_another(bench, tmp_path) -
     table = bench.accuracy_table(tmp_path, ["svm", "gmm"], scheme="lists").set_index("model")
     assert table.loc["gmm", "accuracy"] == pytest.approx(0.7)
     assert table.loc["gmm", "difference"] == pytest.approx(0.3)
+
+
+def test_chart_marks_the_targets_of_the_run(bench, tmp_path) -> None:
+    table = pd.DataFrame(
+        {
+            "model": ["svm", "nn", "cnn", "cnn_logmel"],
+            "accuracy": [0.50, 0.60, 0.30, 0.80],
+            "ci95_low": [0.45, 0.55, 0.25, 0.75],
+            "ci95_high": [0.55, 0.65, 0.35, 0.85],
+        }
+    )
+    lines = bench.target_lines(table)
+    # The CNN line stands 25 points above the better of the reference cnn and nn.
+    assert lines == pytest.approx(
+        {"88 %": 0.88, "svm + 10 points": 0.60, "nn + 25 points (CNN rows)": 0.85}
+    )
+    assert bench.target_lines(table[table["model"] != "nn"])["cnn + 25 points (CNN rows)"] == (
+        pytest.approx(0.55)
+    )
+    path = tmp_path / "benchmark_accuracy.png"
+    bench.plot_table(table, path, "made-up run")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

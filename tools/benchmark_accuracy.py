@@ -13,7 +13,8 @@ Run from the project root::
     .venv/bin/python tools/benchmark_accuracy.py ../shared/data/gtzan_mini/genres \\
         --models svm_rich logreg_rich cnn_logmel --n-repeats 1 --cores 2
 
-The table is also written to ``<workdir>/benchmark_accuracy.csv``. ``--workdir`` keeps
+The table is also written to ``<workdir>/benchmark_accuracy.csv``, and drawn, with the
+issue's targets as lines, in ``benchmark_accuracy.png`` beside it. ``--workdir`` keeps
 the run (rerunning with the same settings only redoes what changed); by default it is
 ``benchmarks/accuracy/<dataset name>``. Final models (``final_models``) are not built.
 """
@@ -191,6 +192,33 @@ def check_targets(table: pd.DataFrame) -> list[tuple[str, str, bool]]:
     return checks
 
 
+def target_lines(table: pd.DataFrame) -> dict[str, float]:
+    """The accuracies :func:`check_targets` asks for, by label, to mark on the chart."""
+    accuracy = table.set_index("model")["accuracy"]
+    lines = {"88 %": 0.88}
+    if REFERENCE in accuracy.index:
+        lines[f"{REFERENCE} + 10 points"] = accuracy[REFERENCE] + 0.10
+    baselines = [m for m in ("cnn", "nn") if m in accuracy.index]
+    if baselines:
+        best = max(baselines, key=accuracy.get)
+        lines[f"{best} + 25 points (CNN rows)"] = accuracy[best] + 0.25
+    return lines
+
+
+def plot_table(table: pd.DataFrame, path: Path, title: str) -> None:
+    """Bar chart of the table: accuracy and 95% interval per model, the targets as lines."""
+    from genrepipe.plots import plot_accuracy
+
+    summary = table.rename(
+        columns={
+            "accuracy": "test_accuracy",
+            "ci95_low": "test_accuracy_ci95_low",
+            "ci95_high": "test_accuracy_ci95_high",
+        }
+    )
+    plot_accuracy(summary, path, lines=target_lines(table), title=title)
+
+
 def format_table(table: pd.DataFrame) -> str:
     """The table as aligned text, accuracies in percent."""
 
@@ -271,13 +299,14 @@ def main(argv: list[str] | None = None) -> int:
         protocol = f"trained on the clips of {args.lists[0]}, tested on those of {args.lists[1]}"
     else:
         protocol = f"{args.n_splits}-fold cross-validation x {args.n_repeats} repeat(s)"
+    plot_table(table, workdir / "benchmark_accuracy.png", f"{args.data.name}: {protocol}")
     print(f"{args.data}: {protocol}, workflow wall time {wall / 60:.1f} min on {args.cores} cores")
     print(format_table(table))
     print(f"\nvs svm: mean paired difference from {REFERENCE} over the same test folds, points")
     print("\ntargets:")
     for target, measured, holds in check_targets(table):
         print(f"  {target:<48} {measured:<40} {'holds' if holds else 'MISSED'}")
-    print(f"table written to {workdir / 'benchmark_accuracy.csv'}")
+    print(f"table written to {workdir / 'benchmark_accuracy.csv'}, chart to .png beside it")
     return 0
 
 

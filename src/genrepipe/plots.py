@@ -54,7 +54,13 @@ def genre_order(genres) -> list[str]:
     return [g for g in GENRES if g in present] + sorted(present - set(GENRES))
 
 
-def plot_accuracy(summary: pd.DataFrame, path: str | os.PathLike) -> None:
+def plot_accuracy(
+    summary: pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    lines: Mapping[str, float] | None = None,
+    title: str = "Test accuracy per model, with 95% interval",
+) -> None:
     """Bar chart of each model's test accuracy with its 95% interval.
 
     Parameters
@@ -65,6 +71,10 @@ def plot_accuracy(summary: pd.DataFrame, path: str | os.PathLike) -> None:
         ``reference_test_accuracy`` (drawn as a marker where given).
     path
         PNG to write.
+    lines
+        Accuracies to mark across the chart (such as targets), by label.
+    title
+        The chart's title.
     """
     plt = _pyplot()
     models = summary["model"].astype(str).tolist()
@@ -101,12 +111,19 @@ def plot_accuracy(summary: pd.DataFrame, path: str | os.PathLike) -> None:
                 zorder=3,
                 label="reference study",
             )
+    for i, (label, level) in enumerate((lines or {}).items()):
+        style = ("--", ":", "-.")[i % 3]
+        ax.axhline(level, color="tab:gray", linestyle=style, linewidth=1.2, label=label)
     ax.set_xticks(x, models, rotation=30, ha="right")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("test accuracy")
-    ax.set_title("Test accuracy per model, with 95% interval")
+    ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
+    if lines:
+        # Lines near the top would run under a legend inside the axes.
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    else:
+        ax.legend(loc="upper right", fontsize=8)
     _save(fig, path)
 
 
