@@ -254,7 +254,8 @@ _KERAS_TUPLE_PARAMS = ("filters", "kernel_size", "pool_size")
 
 def _import_keras() -> tuple[Any, Any]:
     """Import TensorFlow and Keras on first use (several seconds)."""
-    # Keep TensorFlow's C++ start-up chatter (oneDNN, CPU features) out of logs.
+    # Keep TensorFlow's C++ INFO and WARNING chatter (the CPU-feature notice) out of logs.
+    # The oneDNN notice comes before absl's logging starts, and no setting hides it.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import tensorflow as tf
