@@ -223,6 +223,22 @@ def test_cnn_windows_embeds_from_a_named_layer(cnn_fit, tracks) -> None:
         cnn_fit.window_embeddings(X, layer="nope")
 
 
+def test_cnn_windows_predicts_full_batches_with_one_traced_function(cnn_fit, tracks) -> None:
+    X, _ = tracks
+    # 45 tracks of 5 windows: 160 and 65 windows in two chunks, batches of 16 leave 1.
+    log_proba, index = cnn_fit.window_log_proba(X)
+    windows = crop_windows(X, index, np.tile(window_starts(X.shape[2], 16, 8), 45), 16)
+    direct = np.asarray(cnn_fit.model_(windows, training=False))
+    np.testing.assert_allclose(log_proba, np.log(np.clip(direct, 1e-12, 1.0)), atol=1e-5)
+    # The zero windows that fill the last batch leave one input shape to trace.
+    embedder = cnn_fit._embedder(None)
+    cnn_fit.window_embeddings(X)
+    cnn_fit.window_embeddings(X[:7])
+    assert cnn_fit._embedder(None) is embedder
+    assert cnn_fit._embedder("global_pool") is not embedder
+    assert embedder.predict_function.experimental_get_tracing_count() == 1
+
+
 def test_cnn_windows_validates_on_whole_training_tracks(cnn_fit, tracks) -> None:
     _, y = tracks
     train, valid = cnn_fit.train_tracks_, cnn_fit.validation_tracks_

@@ -735,15 +735,20 @@ class WindowCNNClassifier(KerasClassifier):
         """Run ``network`` on every covering window of every track of ``X``."""
         check_is_fitted(self, "model_")
         X = self._check_X(X)
-        wf, hop = int(self.window_frames), int(self.hop_frames)
+        wf, hop, batch = int(self.window_frames), int(self.hop_frames), int(self.batch_size)
         tracks, starts = _window_grid(len(X), X.shape[2], wf, hop)
         outputs = []
         for first in range(0, len(X), _PREDICT_TRACKS):
             rows = (tracks >= first) & (tracks < first + _PREDICT_TRACKS)
             windows = crop_windows(X, tracks[rows], starts[rows], wf)
-            outputs.append(
-                np.asarray(network.predict(windows, batch_size=int(self.batch_size), verbose=0))
-            )
+            # Zero windows fill the last batch: every batch then has one shape, so
+            # Keras traces its predict function once per network instead of once
+            # per leftover size (TensorFlow warns of the retracing). Inference
+            # treats windows independently, so the padding changes no output.
+            n = len(windows)
+            padded = np.zeros((-(-n // batch) * batch, *windows.shape[1:]), windows.dtype)
+            padded[:n] = windows
+            outputs.append(np.asarray(network.predict(padded, batch_size=batch, verbose=0))[:n])
         return np.concatenate(outputs).astype(np.float64), tracks
 
     def window_log_proba(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -798,17 +803,32 @@ class WindowCNNClassifier(KerasClassifier):
             ``(n_windows_total,)``.
         """
         check_is_fitted(self, "model_")
-        keras, _ = _import_keras()
-        if layer is None:
-            output = self.model_.get_layer("output").input
-        else:
-            try:
-                output = self.model_.get_layer(layer).output
-            except ValueError:
-                names = ", ".join(known.name for known in self.model_.layers)
-                raise ValueError(f"the network has no layer {layer!r} (it has: {names})") from None
-        embedder = keras.Model(self.model_.inputs, output, name="embedding")
-        return self._windows_apply(X, embedder)
+        return self._windows_apply(X, self._embedder(layer))
+
+    def _embedder(self, layer: str | None) -> Any:
+        """A Keras model from the input to ``layer``'s output, one per layer and network.
+
+        Kept so that repeated calls (training, then test tracks) reuse one traced
+        predict function; a refit or a reloaded network starts a new set.
+        """
+        cache = getattr(self, "_embedders", None)
+        if cache is None or cache[0] is not self.model_:
+            cache = self._embedders = (self.model_, {})
+        embedders = cache[1]
+        if layer not in embedders:
+            keras, _ = _import_keras()
+            if layer is None:
+                output = self.model_.get_layer("output").input
+            else:
+                try:
+                    output = self.model_.get_layer(layer).output
+                except ValueError:
+                    names = ", ".join(known.name for known in self.model_.layers)
+                    raise ValueError(
+                        f"the network has no layer {layer!r} (it has: {names})"
+                    ) from None
+            embedders[layer] = keras.Model(self.model_.inputs, output, name="embedding")
+        return embedders[layer]
 
     def transform_embedding(self, X: ArrayLike) -> np.ndarray:
         """Mean window embedding of each track, ``(n_tracks, dense_units)``."""
