@@ -109,6 +109,41 @@ def test_screen_scores_the_cnn_and_its_heads_on_a_fold(tool) -> None:
         tool.screen(X, tracks, genres, params, folds=[0], embedding="nope")
 
 
+def test_several_seeds_average_networks_and_keep_the_first_alone(tool) -> None:
+    rng = np.random.default_rng(2)
+    genres = np.repeat(np.array(["blues", "jazz", "rock"], dtype=object), 10)
+    tracks = [f"{g}.{i:05d}" for i, g in enumerate(genres)]
+    X = rng.normal(size=(30, 6, 40)).astype(np.float32)
+    X[:, 0, :] += np.repeat([0.0, 1.0, 2.0], 10)[:, None]
+    params = {
+        "convolution": "time",
+        "filters": [4],
+        "dense_units": 4,
+        "epochs": 2,
+        "window_frames": 16,
+        "hop_frames": 8,
+        "crops_per_track": 2,
+        "gain_db": 0.0,
+        "freq_masks": 0,
+        "validation_fraction": 0.0,
+    }
+    both = tool.screen(X, tracks, genres, params, folds=[0], embedding=None, seeds=(5, 6))
+    assert set(both) == {"cnn", "svm", "gmm", "cnn_first", "svm_first", "gmm_first"}
+    # One thread and fixed seeds: the first network of two is the network of one.
+    alone = tool.screen(X, tracks, genres, params, folds=[0], embedding=None, seeds=(5,))
+    assert set(alone) == {"cnn", "svm", "gmm"}
+    for name in ("cnn", "svm", "gmm"):
+        assert both[f"{name}_first"] == alone[name]
+
+
+@pytest.mark.parametrize("seeds", ["42,x", "42,42"])
+def test_bad_seeds_are_refused(tool, tmp_path, capsys, seeds) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([str(tmp_path), "--seeds", seeds])
+    assert exit_info.value.code == 2
+    assert "--seeds" in capsys.readouterr().err
+
+
 def test_frames_input_refuses_log_mel_settings(tool, tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         tool.main([str(tmp_path), "--input", "frames", "--n-fft", "2048"])

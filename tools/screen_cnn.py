@@ -148,10 +148,14 @@ def screen(
     folds: list[int],
     embedding: str | None,
     repeat: int = 0,
+    seeds: tuple[int, ...] = (MODEL_SEED,),
 ) -> dict[str, list[float]]:
     """Per-fold test accuracy of the CNN and of its SVM and GMM heads.
 
-    ``folds`` number the folds within ``repeat``, 0 to 9.
+    ``folds`` number the folds within ``repeat``, 0 to 9. With several ``seeds``
+    each model's track probabilities are averaged over one network per seed (the
+    heads each on their own network's embeddings), and ``cnn_first``, ``svm_first``
+    and ``gmm_first`` hold the first seed's accuracies alone.
     """
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -162,35 +166,49 @@ def screen(
     from genrepipe.tasks import fit_and_predict
 
     spec = {"estimator": "cnn_windows", "features": "logmel", "input": "image", "params": params}
-    scores: dict[str, list[float]] = {"cnn": [], "svm": [], "gmm": []}
+    names = ("cnn", "svm", "gmm")
+    scores: dict[str, list[float]] = {name: [] for name in names}
+    if len(seeds) > 1:
+        scores.update({f"{name}_first": [] for name in names})
     masks = fold_test_masks(tracks, genres, repeat)
     for fold in folds:
         started = time.perf_counter()
         test = masks[fold]
         train = ~test
-        cnn, standardizer, proba, _ = fit_and_predict(
-            spec, X, genres, train, seed=MODEL_SEED, threads=1
-        )
-        assert isinstance(standardizer, RowStandardizer)
-        classes = np.asarray(cnn.classes_)
-        scores["cnn"].append(float((classes[proba.argmax(1)][test] == genres[test]).mean()))
-        Xs = standardizer.transform(X)
-        train_emb, train_index = cnn.window_embeddings(Xs[train], layer=embedding)
-        test_emb, test_index = cnn.window_embeddings(Xs[test], layer=embedding)
-        for head, head_params in HEADS.items():
-            model = make_pipeline(
-                StandardScaler(), make_model(head, head_params, random_state=MODEL_SEED)
-            ).fit(train_emb, genres[train][train_index])
-            voted = vote(
-                model.predict_proba(test_emb), test_index, int(test.sum()), "mean_log_proba"
+        truth = genres[test]
+        per_seed: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        epochs = []
+        for seed in seeds:
+            cnn, standardizer, proba, _ = fit_and_predict(
+                spec, X, genres, train, seed=seed, threads=1
             )
-            predicted = np.asarray(model.classes_)[voted.argmax(1)]
-            scores[head].append(float((predicted == genres[test]).mean()))
+            assert isinstance(standardizer, RowStandardizer)
+            classes = np.asarray(cnn.classes_)
+            epochs.append(getattr(cnn, "best_epoch_", None))
+            per_seed["cnn"].append(proba[test])
+            Xs = standardizer.transform(X)
+            train_emb, train_index = cnn.window_embeddings(Xs[train], layer=embedding)
+            test_emb, test_index = cnn.window_embeddings(Xs[test], layer=embedding)
+            for head, head_params in HEADS.items():
+                model = make_pipeline(
+                    StandardScaler(), make_model(head, head_params, random_state=seed)
+                ).fit(train_emb, genres[train][train_index])
+                assert np.array_equal(np.asarray(model.classes_), classes)
+                per_seed[head].append(
+                    vote(
+                        model.predict_proba(test_emb), test_index, int(test.sum()), "mean_log_proba"
+                    )
+                )
+        for name in names:
+            averaged = np.mean(per_seed[name], axis=0)
+            scores[name].append(float((classes[averaged.argmax(1)] == truth).mean()))
+            if len(seeds) > 1:
+                first = per_seed[name][0]
+                scores[f"{name}_first"].append(float((classes[first.argmax(1)] == truth).mean()))
         print(
             f"fold {fold}: "
             + "  ".join(f"{name} {values[-1]:.2f}" for name, values in scores.items())
-            + f"  (best epoch {getattr(cnn, 'best_epoch_', None)},"
-            + f" {time.perf_counter() - started:.0f} s)",
+            + f"  (best epochs {epochs}, {time.perf_counter() - started:.0f} s)",
             flush=True,
         )
     return scores
@@ -212,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--untrained", action="store_true", help="heads on initial weights")
     parser.add_argument("--repeat", type=int, default=0, help="repeat of the 10-fold split")
     parser.add_argument("--folds", default="0-9", help="folds of the repeat, e.g. 0-9 or 0,3")
+    parser.add_argument(
+        "--seeds",
+        default=str(MODEL_SEED),
+        help="network seeds, e.g. 42,43,44: probabilities averaged over one network each",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -227,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
         folds = [int(v) for v in args.folds.split(",")]
     if not folds or min(folds) < 0 or max(folds) >= N_SPLITS:
         parser.error(f"--folds must lie in 0-{N_SPLITS - 1}")
+    try:
+        seeds = tuple(int(v) for v in args.seeds.split(","))
+    except ValueError:
+        parser.error(f"--seeds must be integers separated by commas, got {args.seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        parser.error("--seeds must not repeat a seed")
     if args.repeat < 0:
         parser.error("--repeat must be >= 0")
     if args.input == "frames" and (args.n_fft or args.n_mels):
@@ -248,14 +277,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.input == "mfcc":
         X = cepstra(X, args.n_mfcc)
     scores = screen(
-        X, tracks, genres, params, folds=folds, embedding=args.embedding, repeat=args.repeat
+        X,
+        tracks,
+        genres,
+        params,
+        folds=folds,
+        embedding=args.embedding,
+        repeat=args.repeat,
+        seeds=seeds,
     )
     layer = args.embedding or "penultimate"
+    averaged = f", averaged over seeds {args.seeds}" if len(seeds) > 1 else ""
     print(
-        f"mean over {len(folds)} folds of repeat {args.repeat}: cnn {np.mean(scores['cnn']):.3f}  "
+        f"mean over {len(folds)} folds of repeat {args.repeat}{averaged}: "
+        f"cnn {np.mean(scores['cnn']):.3f}  "
         f"svm head ({layer}) {np.mean(scores['svm']):.3f}  "
         f"gmm head ({layer}) {np.mean(scores['gmm']):.3f}"
     )
+    if len(seeds) > 1:
+        print(
+            f"the first seed alone: cnn {np.mean(scores['cnn_first']):.3f}  "
+            f"svm head {np.mean(scores['svm_first']):.3f}  "
+            f"gmm head {np.mean(scores['gmm_first']):.3f}"
+        )
     return 0
 
 
