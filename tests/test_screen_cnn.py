@@ -8,6 +8,20 @@ import librosa
 import numpy as np
 import pytest
 
+#: A network small enough to train on a few tracks in seconds.
+TINY_CNN = {
+    "convolution": "time",
+    "filters": [4],
+    "dense_units": 4,
+    "epochs": 3,
+    "window_frames": 16,
+    "hop_frames": 8,
+    "crops_per_track": 4,
+    "gain_db": 0.0,
+    "freq_masks": 0,
+    "validation_fraction": 0.0,
+}
+
 
 @pytest.fixture(scope="module")
 def tool():
@@ -86,19 +100,7 @@ def test_screen_scores_the_cnn_and_its_heads_on_a_fold(tool) -> None:
     tracks = [f"{g}.{i:05d}" for i, g in enumerate(genres)]
     X = rng.normal(size=(30, 6, 40)).astype(np.float32)
     X[:, 0, :] += np.repeat([0.0, 3.0, 6.0], 10)[:, None]
-    params = {
-        "convolution": "time",
-        "filters": [4],
-        "dense_units": 4,
-        "epochs": 3,
-        "window_frames": 16,
-        "hop_frames": 8,
-        "crops_per_track": 4,
-        "gain_db": 0.0,
-        "freq_masks": 0,
-        "validation_fraction": 0.0,
-    }
-    scores = tool.screen(X, tracks, genres, params, folds=[0, 1], embedding="global_pool")
+    scores = tool.screen(X, tracks, genres, TINY_CNN, folds=[0, 1], embedding="global_pool")
     assert set(scores) == {"cnn", "svm", "gmm"}
     for values in scores.values():
         # One accuracy per fold, over its 3 test tracks (one per genre).
@@ -106,7 +108,7 @@ def test_screen_scores_the_cnn_and_its_heads_on_a_fold(tool) -> None:
     # The band level is easy: the heads on the pooled maps find it.
     assert np.mean(scores["svm"]) >= 2 / 3
     with pytest.raises(ValueError, match="no layer 'nope'"):
-        tool.screen(X, tracks, genres, params, folds=[0], embedding="nope")
+        tool.screen(X, tracks, genres, TINY_CNN, folds=[0], embedding="nope")
 
 
 def test_several_seeds_average_networks_and_keep_the_first_alone(tool) -> None:
@@ -115,18 +117,7 @@ def test_several_seeds_average_networks_and_keep_the_first_alone(tool) -> None:
     tracks = [f"{g}.{i:05d}" for i, g in enumerate(genres)]
     X = rng.normal(size=(30, 6, 40)).astype(np.float32)
     X[:, 0, :] += np.repeat([0.0, 1.0, 2.0], 10)[:, None]
-    params = {
-        "convolution": "time",
-        "filters": [4],
-        "dense_units": 4,
-        "epochs": 2,
-        "window_frames": 16,
-        "hop_frames": 8,
-        "crops_per_track": 2,
-        "gain_db": 0.0,
-        "freq_masks": 0,
-        "validation_fraction": 0.0,
-    }
+    params = {**TINY_CNN, "epochs": 2, "crops_per_track": 2}
     both = tool.screen(X, tracks, genres, params, folds=[0], embedding=None, seeds=(5, 6))
     assert set(both) == {"cnn", "svm", "gmm", "cnn_first", "svm_first", "gmm_first"}
     # One thread and fixed seeds: the first network of two is the network of one.
