@@ -67,7 +67,8 @@ def test_checking_a_config_imports_no_scikit_learn():
 
 
 def test_window_cnn_layout_choices_are_those_the_network_builds() -> None:
-    """The parse-time table of layout values matches what WindowCNNClassifier accepts."""
+    """The parse-time table of layout and schedule values matches what WindowCNNClassifier
+    accepts."""
     import itertools
 
     import keras
@@ -78,6 +79,10 @@ def test_window_cnn_layout_choices_are_those_the_network_builds() -> None:
     for convolution, pool in itertools.product(_CHOICES["convolution"], _CHOICES["global_pool"]):
         cnn = WindowCNNClassifier(convolution=convolution, global_pool=pool, filters=(2,))
         assert cnn._build(keras, (8, 16), 3).output_shape == (None, 3)
+    for schedule in _CHOICES["lr_schedule"]:
+        WindowCNNClassifier(lr_schedule=schedule)._check_params()
     for name in _CHOICES:
+        cnn = WindowCNNClassifier(**{name: "none of these"}, filters=(2,))
         with pytest.raises(ValueError, match=name):
-            WindowCNNClassifier(**{name: "none of these"}, filters=(2,))._build(keras, (8, 16), 3)
+            cnn._check_params()
+            cnn._build(keras, (8, 16), 3)

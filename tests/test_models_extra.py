@@ -296,6 +296,34 @@ def test_cnn_windows_halves_the_learning_rate_on_plateaus(tracks) -> None:
         make_model("cnn_windows", CNN_PARAMS | {"lr_patience": -1}, random_state=0).fit(X, y)
 
 
+def test_cnn_windows_cosine_schedule_ends_near_zero(tracks) -> None:
+    import keras
+
+    X, y = tracks
+    params = CNN_PARAMS | {"epochs": 3, "validation_fraction": 0.0, "lr_schedule": "cosine"}
+    model = make_model("cnn_windows", params, random_state=0).fit(X, y)
+    optimizer = model.model_.optimizer
+    # 45 tracks x 8 crops in batches of 16: 23 steps an epoch, 3 epochs.
+    steps = 3 * 23
+    assert int(optimizer.iterations) == steps
+    schedule = optimizer._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    assert float(schedule(0)) == pytest.approx(0.01)
+    assert float(schedule(steps // 2)) == pytest.approx(0.005, rel=0.05)
+    assert float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+    # The schedule owns the rate: no plateau halving, even with validation tracks.
+    cosine = make_model("cnn_windows", params | {"lr_patience": 2}, random_state=0)
+    assert not any(
+        isinstance(c, keras.callbacks.ReduceLROnPlateau)
+        for c in cosine._callbacks(keras, early_stopping=True)
+    )
+    # The constant default keeps the configured rate to the end.
+    constant = make_model("cnn_windows", params | {"lr_schedule": "constant"}, random_state=0)
+    constant.fit(X, y)
+    assert float(constant.model_.optimizer.learning_rate) == pytest.approx(0.01)
+    assert not np.allclose(constant.predict_proba(X), model.predict_proba(X))
+
+
 def test_cnn_windows_with_given_validation_tracks(tracks) -> None:
     X, y = tracks
     params = CNN_PARAMS | {"epochs": 1}
@@ -342,6 +370,7 @@ def test_cnn_windows_over_time_sees_every_band_and_round_trips(tracks, tmp_path)
     [
         ({"convolution": "frequency"}, "convolution must be"),
         ({"global_pool": "median"}, "global_pool must be"),
+        ({"lr_schedule": "linear"}, "lr_schedule must be"),
         ({"convolution": "time", "kernel_size": (3, 3)}, "kernel_size must be a positive int"),
     ],
 )

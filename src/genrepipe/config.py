@@ -376,10 +376,11 @@ _POSITIVE = {
     "crops_per_track",
 }
 _FRACTIONS = {"dropout", "validation_fraction"}
-#: The window CNN's layout settings and their values (checked before any job starts).
+#: The window CNN's layout and schedule settings and their values (checked before any job starts).
 _CHOICES = {
     "convolution": ("time_frequency", "time"),
     "global_pool": ("mean", "mean_max"),
+    "lr_schedule": ("constant", "cosine"),
 }
 
 

@@ -77,6 +77,7 @@ _CNN_WINDOWS = _KERAS_COMMON | {
     "hop_frames",
     "kernel_size",
     "lr_patience",
+    "lr_schedule",
     "mixup_alpha",
     "pool_size",
     "time_mask_frames",

@@ -414,7 +414,11 @@ class WindowCNNClassifier(KerasClassifier):
     lr_patience : int, default=0
         Epochs without a ``val_loss`` improvement before the learning rate
         halves (down to 1/32 of ``learning_rate``); 0 keeps it constant. Only
-        with validation tracks.
+        with validation tracks and ``lr_schedule="constant"``.
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        ``"cosine"`` lowers the learning rate from ``learning_rate`` to 0 along
+        a half cosine over all ``epochs``: a fixed training length that ends
+        on small steps, for training without validation tracks.
     window_frames : int, default=128
         Frames per window (about 3 s at 22050 Hz and hop 512).
     hop_frames : int, default=64
@@ -467,6 +471,7 @@ class WindowCNNClassifier(KerasClassifier):
         validation_fraction: float = 0.15,
         patience: int = 10,
         lr_patience: int = 0,
+        lr_schedule: str = "constant",
         window_frames: int = 128,
         hop_frames: int = 64,
         crops_per_track: int = 8,
@@ -497,6 +502,7 @@ class WindowCNNClassifier(KerasClassifier):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.lr_patience = lr_patience
+        self.lr_schedule = lr_schedule
         self.window_frames = window_frames
         self.hop_frames = hop_frames
         self.crops_per_track = crops_per_track
@@ -583,7 +589,7 @@ class WindowCNNClassifier(KerasClassifier):
     def _callbacks(self, keras: Any, *, early_stopping: bool) -> list[Any]:
         """Early stopping and epoch logging, and the learning rate halving on plateaus."""
         callbacks = super()._callbacks(keras, early_stopping=early_stopping)
-        if early_stopping and int(self.lr_patience) > 0:
+        if early_stopping and int(self.lr_patience) > 0 and self.lr_schedule == "constant":
             # Small validation sets give a noisy val_loss: a smaller step settles it.
             # First in the list, so the epoch logger already sees the epoch's rate.
             callbacks.insert(
@@ -637,6 +643,10 @@ class WindowCNNClassifier(KerasClassifier):
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if float(self.gain_db) < 0 or float(self.mixup_alpha) < 0:
             raise ValueError("gain_db and mixup_alpha must be >= 0")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(
+                f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}"
+            )
 
     # -- estimator API ---------------------------------------------------------------
 
@@ -702,12 +712,17 @@ class WindowCNNClassifier(KerasClassifier):
             keras, self, X[train_tracks], onehot[y_enc[train_tracks]], gain_scale, epochs
         )
         model = self._build(keras, (n_mels, int(self.window_frames)), n_classes)
+        learning_rate: Any = float(self.learning_rate)
+        if self.lr_schedule == "cosine":
+            learning_rate = keras.optimizers.schedules.CosineDecay(
+                learning_rate, decay_steps=epochs * dataset.steps
+            )
         if float(self.weight_decay) > 0:
             optimizer = keras.optimizers.AdamW(
-                learning_rate=float(self.learning_rate), weight_decay=float(self.weight_decay)
+                learning_rate=learning_rate, weight_decay=float(self.weight_decay)
             )
         else:
-            optimizer = keras.optimizers.Adam(learning_rate=float(self.learning_rate))
+            optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
         model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
         callbacks = self._callbacks(keras, early_stopping=validation is not None)
         result = model.fit(
