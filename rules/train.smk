@@ -38,6 +38,9 @@ rule train_model:
         feature_settings=lambda wildcards: model_feature_settings(wildcards.model),
         fold=lambda wildcards: int(wildcards.fold),
         seed=config["seed"],
+        # Recorded in the bundle's card: genrepipe-predict reads audio the same way.
+        sample_rate=config["audio"]["sample_rate"],
+        max_duration=config["dataset"]["max_duration"],
     threads: config["threads"]["train"]
     resources:
         mem_mb=4000,

@@ -524,7 +524,7 @@ def test_ensemble_bundle_averages_its_members(svm_bundle, gmm_bundle, clips, tmp
 
 
 def test_card_without_sample_rate_warns(svm_bundle, clips, tmp_path, capsys):
-    """A bundle whose card records no rate (a fold model's) says what it assumes."""
+    """A bundle whose card records no rate (an older fold model's) says what it assumes."""
     folder = tmp_path / "fold0" / "model"
     shutil.copytree(svm_bundle[0], folder)
     card_path = folder / "card.json"

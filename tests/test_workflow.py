@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -72,6 +73,10 @@ def test_tiny_run_writes_summary_with_reference_models(tiny_run):
             sep="\t",
         )
         assert (predictions["subset"] == "test").sum() == 16
+        # The fold bundle records how its audio was read, for genrepipe-predict.
+        fold_model = tiny_run / "results" / "models" / model / "holdout" / "fold0" / "model"
+        card = json.loads((fold_model / "card.json").read_text())
+        assert (card["sample_rate"], card["max_duration"]) == (22050, 4.0)
     # One cached file per track; stats is extracted though no model reads it.
     assert len(list((tiny_run / "results" / "features" / "seed87").glob("*/*.npy"))) == 80
     assert (tiny_run / "results" / "features" / "stats.parquet").is_file()

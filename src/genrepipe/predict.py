@@ -678,7 +678,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"{_PROG}: error: {error}", file=sys.stderr)
         return 2
     if "sample_rate" not in classifier.card:
-        # Fold bundles (results/models/...) record neither; a wrong rate gives wrong features.
+        # Bundles from before fold cards recorded it; a wrong rate gives wrong features.
         warn(
             f"{args.model_dir}: card.json records no sample rate, so audio is read at "
             f"{classifier.sample_rate} Hz, the default, and not cropped to a training length; "

@@ -505,12 +505,16 @@ def train_model(
     base_dir=None,
     seed: int,
     threads: int,
+    sample_rate: int,
+    max_duration: float | None,
 ) -> None:
     """Fit one model on a fold's training rows; predict its training and test rows.
 
     Writes the model bundle (preprocessing, estimator, card) to ``model_dir`` and
     one prediction row per track and subset to ``predictions_out``. ``base_dir``
     is the bundle of the same fold's ``base`` CNN, for ``cnn_svm`` / ``cnn_gmm``.
+    ``sample_rate`` and ``max_duration`` (how the audio was read) go into the card,
+    so that :mod:`genrepipe.predict` reads new audio as training did.
     """
     from genrepipe.bundle import save_bundle
     from genrepipe.feature_table import read_feature_index, read_feature_table
@@ -561,7 +565,7 @@ def train_model(
 
     card = bundle_card(
         spec, feature_settings, classes, info, seed=seed, n_train=int(train.sum())
-    ) | {"fold": fold}
+    ) | {"fold": fold, "sample_rate": int(sample_rate), "max_duration": max_duration}
     save_bundle(model_dir, transform=transform, model=model, card=card)
     write_table(predictions, predictions_out)
 

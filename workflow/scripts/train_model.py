@@ -28,4 +28,6 @@ else:
         base_dir=snakemake.input.get("base"),
         seed=snakemake.params.seed,
         threads=snakemake.threads,
+        sample_rate=snakemake.params.sample_rate,
+        max_duration=snakemake.params.max_duration,
     )
