@@ -59,15 +59,17 @@ def test_accuracy_table_pairs_folds_with_the_reference(bench, tmp_path) -> None:
 
 
 def test_benchmark_config_runs_the_reference_first_with_kfold(bench, tmp_path) -> None:
+    data, workdir = tmp_path / "genres", tmp_path / "benchmarks" / "genres"
     config = bench.benchmark_config(
-        tmp_path, ["cnn_logmel", "svm"], n_splits=10, n_repeats=3, seed=7
+        data, ["cnn_logmel", "svm"], workdir=workdir, n_splits=10, n_repeats=3, seed=7
     )
     assert config["run_models"] == ["svm", "cnn_logmel"]
     assert config["split"] == {
         "scheme": "kfold",
         "kfold": {"n_splits": 10, "n_repeats": 3, "seed": 7},
     }
-    assert config["dataset"] == {"kind": "gtzan", "gtzan": {"root": str(tmp_path.resolve())}}
+    # Relative to the working directory, where the workflow runs: no machine's folders.
+    assert config["dataset"] == {"kind": "gtzan", "gtzan": {"root": "../../genres"}}
     assert config["final_models"] is False
 
 
@@ -103,11 +105,17 @@ def test_targets_compare_new_rows_with_the_reference_rows(bench) -> None:
 def test_lists_option_trains_on_one_list_and_tests_on_another(bench, tmp_path) -> None:
     train, test = tmp_path / "train.txt", tmp_path / "test.txt"
     config = bench.benchmark_config(
-        tmp_path, ["svm", "gmm"], n_splits=10, n_repeats=3, seed=7, lists=(train, test)
+        tmp_path,
+        ["svm", "gmm"],
+        workdir=tmp_path / "run",
+        n_splits=10,
+        n_repeats=3,
+        seed=7,
+        lists=(train, test),
     )
     assert config["split"] == {
         "scheme": "lists",
-        "lists": {"train": str(train.resolve()), "test": str(test.resolve())},
+        "lists": {"train": "../train.txt", "test": "../test.txt"},
     }
     for model, correct in (("svm", 4), ("gmm", 7)):
         folder = tmp_path / "results" / "models" / model / "lists" / "fold0"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import subprocess
 import sys
 import time
@@ -58,6 +59,7 @@ def benchmark_config(
     data: Path,
     models: list[str],
     *,
+    workdir: Path,
     n_splits: int,
     n_repeats: int,
     seed: int,
@@ -67,10 +69,16 @@ def benchmark_config(
 
     The split is k-fold, or with ``lists`` (train list, test list) the ``lists``
     scheme: one fold, trained on the listed training clips, tested on the others.
+    Paths are written relative to ``workdir``, where the workflow runs (and where
+    relative paths of its config start), so the file names no machine's folders.
     """
+
+    def relative(path: Path) -> str:
+        return os.path.relpath(Path(path).resolve(), Path(workdir).resolve())
+
     run_models = [REFERENCE] + [m for m in models if m != REFERENCE]
     if lists:
-        train, test = (str(Path(path).resolve()) for path in lists)
+        train, test = (relative(path) for path in lists)
         split = {"scheme": "lists", "lists": {"train": train, "test": test}}
     else:
         split = {
@@ -78,7 +86,7 @@ def benchmark_config(
             "kfold": {"n_splits": n_splits, "n_repeats": n_repeats, "seed": seed},
         }
     return {
-        "dataset": {"kind": "gtzan", "gtzan": {"root": str(data.resolve())}},
+        "dataset": {"kind": "gtzan", "gtzan": {"root": relative(data)}},
         "split": split,
         "run_models": run_models,
         "final_models": False,
@@ -282,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             benchmark_config(
                 args.data,
                 models,
+                workdir=workdir,
                 n_splits=args.n_splits,
                 n_repeats=args.n_repeats,
                 seed=args.seed,

@@ -87,10 +87,14 @@ def load_tracks(
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Every clip's track id, genre and log-mel in dB (or, with ``frames``, its
     :func:`stats_frames`), sorted by track id."""
+    from genrepipe import jit_cache
     from genrepipe.audio import load_audio
     from genrepipe.dataset import discover_tracks
     from genrepipe.features import logmel
 
+    # Calling librosa outside extract(): fill its numba cache under the workflow's
+    # lock, or a workflow starting beside this screen may read half-written files.
+    jit_cache.ensure_filled()
     sr = config["audio"]["sample_rate"]
     settings = config["features"]["logmel"]
     found = sorted(discover_tracks(dataset).tracks, key=lambda t: t.track)
