@@ -8,6 +8,8 @@ through module-scoped fixtures.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -365,6 +367,42 @@ def test_cnn_windows_over_time_sees_every_band_and_round_trips(tracks, tmp_path)
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
 
 
+def test_cnn_windows_mean_std_pool_is_the_maps_spread_and_loads_elsewhere(tracks, tmp_path) -> None:
+    import keras
+
+    X, y = tracks
+    params = CNN_PARAMS | {"convolution": "time", "kernel_size": 3, "global_pool": "mean_std"}
+    model = make_model("cnn_windows", params, random_state=3).fit(X, y)
+    network = model.model_
+    maps = keras.Model(network.input, network.get_layer("conv2_pool").output)
+    pooled = keras.Model(network.input, network.get_layer("global_pool").output)
+    windows = X[:6, :, :16]
+    last_maps = np.asarray(maps(windows))  # (window, frames, maps)
+    expected = np.concatenate([last_maps.mean(axis=1), np.sqrt(last_maps.var(axis=1) + 1e-6)], 1)
+    np.testing.assert_allclose(np.asarray(pooled(windows)), expected, rtol=1e-4, atol=1e-5)
+    assert (model.predict(X) == y).mean() > 0.6
+    save_model(model, tmp_path / "cnn_std.keras")
+    np.save(tmp_path / "X.npy", X)
+    # A fresh process has not built the custom layer yet: loading must register it.
+    code = (
+        "import sys, numpy as np; from genrepipe.models import load_model; "
+        "m = load_model(sys.argv[1]); np.save(sys.argv[2], m.predict_proba(np.load(sys.argv[3])))"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(tmp_path / "cnn_std.keras"),
+            str(tmp_path / "p.npy"),
+            str(tmp_path / "X.npy"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), model.predict_proba(X), atol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("override", "match"),
     [
@@ -410,6 +448,28 @@ def test_embedding_heads_reuse_a_fitted_cnn_and_vote(name, cnn_fit, tracks, tmp_
     loaded = load_model(tmp_path / "head.keras")
     assert isinstance(loaded, CnnEmbeddingClassifier) and loaded.head == name[4:]
     np.testing.assert_allclose(loaded.predict_proba(X), proba, rtol=1e-6, atol=1e-9)
+
+
+def test_embedding_head_on_the_pooled_maps_reads_that_layer(cnn_fit, tracks, tmp_path) -> None:
+    X, y = tracks
+    model = make_model("cnn_svm", {"C": 1.0, "embedding": "global_pool"}, random_state=0)
+    model.fit(X, y, cnn=cnn_fit)
+    pooled, index = cnn_fit.window_embeddings(X, layer="global_pool")
+    # The head's window probabilities are its own on the pooled activations ...
+    np.testing.assert_allclose(
+        model.head_.predict_proba(pooled), np.exp(model.window_log_proba(X)[0]), atol=1e-9
+    )
+    # ... and it standardized other features than a head on the dense layer did.
+    penultimate = make_model("cnn_svm", {"C": 1.0}, random_state=0).fit(X, y, cnn=cnn_fit)
+    assert not np.allclose(
+        penultimate.head_.named_steps["scale"].mean_, model.head_.named_steps["scale"].mean_
+    )
+    save_model(model, tmp_path / "pooled.keras")
+    loaded = load_model(tmp_path / "pooled.keras")
+    assert loaded.embedding == "global_pool"
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X), atol=1e-9)
+    with pytest.raises(ValueError, match="embedding must be one of"):
+        make_model("cnn_gmm", {"embedding": "conv1"}, random_state=0).fit(X, y, cnn=cnn_fit)
 
 
 def test_embedding_head_trains_the_same_cnn_as_its_base(cnn_fit, tracks) -> None:
@@ -546,6 +606,15 @@ def test_config_accepts_the_new_entries_and_resolves_what_they_need() -> None:
         (
             {"estimator": "cnn_gmm", "features": "seed87", "input": "image", "base": "cnn_logmel"},
             "features must equal",
+        ),
+        (
+            {
+                "estimator": "cnn_svm",
+                "features": "logmel",
+                "input": "image",
+                "params": {"embedding": "conv1"},
+            },
+            "embedding must be one of penultimate, global_pool",
         ),
         ({"estimator": "cnn_windows", "features": "logmel", "input": "scaled"}, "needs input"),
         ({"estimator": "logreg", "features": "seed87", "input": "image"}, "input 'image'"),

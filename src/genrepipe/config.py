@@ -14,7 +14,7 @@ from typing import Any
 
 from genrepipe import GENRES
 from genrepipe.dataset import Discovery, Track, discover_tracks
-from genrepipe.estimators import ESTIMATOR_NAMES, allowed_params
+from genrepipe.estimators import EMBEDDING_LAYERS, ESTIMATOR_NAMES, allowed_params
 
 #: Feature sets whose per-track arrays are matrices (rows x frames), not vectors.
 MATRIX_FEATURE_SETS = ("seed87", "logmel", "mfcc")
@@ -348,6 +348,12 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
                 raise ConfigError(f"{key}.cnn must be a mapping of cnn_windows settings")
             check_estimator_params("cnn_windows", value, key=f"{key}.cnn")
             continue
+        if name == "embedding" and estimator in EMBEDDING_ESTIMATORS:
+            if value not in EMBEDDING_LAYERS:
+                raise ConfigError(
+                    f"{key}.embedding must be one of {', '.join(EMBEDDING_LAYERS)}, got {value!r}"
+                )
+            continue
         if estimator == "cnn_windows" and name in _CHOICES and value not in _CHOICES[name]:
             raise ConfigError(
                 f"{key}.{name} must be one of {', '.join(_CHOICES[name])}, got {value!r}"
@@ -379,7 +385,7 @@ _FRACTIONS = {"dropout", "validation_fraction"}
 #: The window CNN's layout and schedule settings and their values (checked before any job starts).
 _CHOICES = {
     "convolution": ("time_frequency", "time"),
-    "global_pool": ("mean", "mean_max"),
+    "global_pool": ("mean", "mean_max", "mean_std"),
     "lr_schedule": ("constant", "cosine"),
 }
 

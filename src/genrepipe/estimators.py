@@ -86,8 +86,13 @@ _CNN_WINDOWS = _KERAS_COMMON | {
     "window_frames",
 }
 
+#: Layers an embedding head (cnn_svm, cnn_gmm) may read: the dense layer before
+#: the output, or the pooled maps that feed it.
+EMBEDDING_LAYERS = ("penultimate", "global_pool")
+
 #: Estimator name to the settings its config ``params`` may hold. The embedding
-#: heads take their head's settings plus ``cnn``, the window CNN's settings.
+#: heads take their head's settings plus ``cnn``, the window CNN's settings, and
+#: ``embedding``, the layer they read.
 ESTIMATOR_PARAMS: dict[str, frozenset[str]] = {
     "gmm": _GMM,
     "svm": _SVM,
@@ -95,8 +100,8 @@ ESTIMATOR_PARAMS: dict[str, frozenset[str]] = {
     "cnn": _KERAS_COMMON | {"filters", "kernel_size", "pool_size", "dense_units", "global_pool"},
     "logreg": _LOGREG,
     "cnn_windows": _CNN_WINDOWS,
-    "cnn_svm": _SVM | {"cnn"},
-    "cnn_gmm": _GMM | {"cnn"},
+    "cnn_svm": _SVM | {"cnn", "embedding"},
+    "cnn_gmm": _GMM | {"cnn", "embedding"},
 }
 
 

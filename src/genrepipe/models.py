@@ -846,12 +846,14 @@ def make_model(
         from genrepipe.windows import CnnEmbeddingClassifier
 
         cnn_params = params.pop("cnn", None) or {}
+        embedding = params.pop("embedding", "penultimate")
         unknown = sorted(set(cnn_params) - allowed_params("cnn_windows"))
         if unknown:
             raise ValueError(f"unknown parameter(s) {unknown} for the cnn of model {name!r}")
         return CnnEmbeddingClassifier(
             name.removeprefix("cnn_"),
             head_params=params,
+            embedding=embedding,
             cnn_params=cnn_params,
             random_state=random_state,
             n_threads=n_threads,
@@ -1018,7 +1020,12 @@ def _load_keras(path: Path) -> KerasClassifier:
         with tempfile.TemporaryDirectory(prefix="genrepipe-keras-") as tmpdir:
             keras_file = Path(tmpdir) / _KERAS_ARCHIVE_MODEL
             keras_file.write_bytes(zf.read(_KERAS_ARCHIVE_MODEL))
-            network = keras.models.load_model(keras_file, safe_mode=True, compile=False)
+            # A window CNN may hold genrepipe's own pooling layers: register them first.
+            from genrepipe.windows import custom_objects
+
+            network = keras.models.load_model(
+                keras_file, safe_mode=True, compile=False, custom_objects=custom_objects(keras)
+            )
     params = dict(meta["params"])
     for key in _KERAS_TUPLE_PARAMS:
         if isinstance(params.get(key), list):

@@ -30,6 +30,7 @@ Both save and load with :func:`genrepipe.models.save_model` /
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import tempfile
@@ -48,6 +49,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from genrepipe.estimators import EMBEDDING_LAYERS
 from genrepipe.io import atomic_path
 from genrepipe.models import (
     KerasClassifier,
@@ -259,8 +261,43 @@ def _as_int(value: int | Sequence[int], name: str) -> int:
     return values[0]
 
 
+@functools.cache
+def _std_pooling(keras: Any) -> dict[str, type]:
+    """Keras layers for the standard deviation of maps over time (and bands).
+
+    Built once per process and registered under the ``genrepipe`` package, so a
+    saved network that uses them loads with ``safe_mode=True`` (no Lambda layer).
+    """
+
+    def make(ndim: int) -> type:
+        axes = tuple(range(1, ndim + 1))
+
+        class GlobalStdPooling(keras.layers.Layer):
+            """Standard deviation of every map over its time (and band) axes."""
+
+            def call(self, inputs: Any) -> Any:
+                ops = keras.ops
+                mean = ops.mean(inputs, axis=axes, keepdims=True)
+                variance = ops.mean(ops.square(inputs - mean), axis=axes)
+                # The epsilon keeps the gradient finite where a map is constant.
+                return ops.sqrt(variance + 1e-6)
+
+            def compute_output_shape(self, input_shape: tuple) -> tuple:
+                return (input_shape[0], input_shape[-1])
+
+        GlobalStdPooling.__name__ = GlobalStdPooling.__qualname__ = f"GlobalStdPooling{ndim}D"
+        return keras.saving.register_keras_serializable(package="genrepipe")(GlobalStdPooling)
+
+    return {f"GlobalStdPooling{ndim}D": make(ndim) for ndim in (1, 2)}
+
+
+def custom_objects(keras: Any) -> dict[str, type]:
+    """The custom layers a saved window CNN may hold, for ``keras.models.load_model``."""
+    return {f"genrepipe>{name}": cls for name, cls in _std_pooling(keras).items()}
+
+
 def _global_pool(keras: Any, x: Any, how: str, ndim: int) -> Any:
-    """Pool feature maps over time (and bands): their mean, or their mean and max."""
+    """Pool feature maps over time (and bands): their mean, with their max or std."""
     layers = keras.layers
     average, maximum = {
         1: (layers.GlobalAveragePooling1D, layers.GlobalMaxPooling1D),
@@ -272,7 +309,12 @@ def _global_pool(keras: Any, x: Any, how: str, ndim: int) -> Any:
         return layers.Concatenate(name="global_pool")(
             [average(name="global_mean")(x), maximum(name="global_max")(x)]
         )
-    raise ValueError(f"global_pool must be 'mean' or 'mean_max', got {how!r}")
+    if how == "mean_std":
+        deviation = _std_pooling(keras)[f"GlobalStdPooling{ndim}D"]
+        return layers.Concatenate(name="global_pool")(
+            [average(name="global_mean")(x), deviation(name="global_std")(x)]
+        )
+    raise ValueError(f"global_pool must be 'mean', 'mean_max' or 'mean_std', got {how!r}")
 
 
 # ------------------------------------------------------------------ data pipeline
@@ -387,9 +429,9 @@ class WindowCNNClassifier(KerasClassifier):
     pool_size : int or (int, int), default=2
         Max-pooling window (mel bands, frames) after each block; an int (frames)
         with ``convolution="time"``, as is ``kernel_size``.
-    global_pool : {"mean", "mean_max"}, default="mean"
+    global_pool : {"mean", "mean_max", "mean_std"}, default="mean"
         What the last block's maps pass on: their mean over the window, or
-        their mean and their maximum (twice the features).
+        their mean and their maximum or standard deviation (twice the features).
     dense_units : int, default=64
         Width of the embedding layer.
     negative_slope : float, default=0.3
@@ -868,6 +910,10 @@ class CnnEmbeddingClassifier(ClassifierMixin, BaseEstimator):
         the embeddings fitted on the training windows.
     head_params : mapping or None
         Its settings (e.g. ``{"C": 10}`` or ``{"n_components": 2}``).
+    embedding : {"penultimate", "global_pool"}, default="penultimate"
+        The CNN layer whose window activations the head reads: the dense
+        layer before the output, or the pooled maps before it (see
+        :meth:`WindowCNNClassifier.window_embeddings`).
     cnn_params : mapping or None
         Settings of the :class:`WindowCNNClassifier` trained by ``fit`` (not
         used when ``fit`` gets a fitted ``cnn``).
@@ -889,6 +935,7 @@ class CnnEmbeddingClassifier(ClassifierMixin, BaseEstimator):
         head: str = "svm",
         *,
         head_params: Mapping[str, Any] | None = None,
+        embedding: str = "penultimate",
         cnn_params: Mapping[str, Any] | None = None,
         random_state: int | None = None,
         n_threads: int | None = None,
@@ -896,6 +943,7 @@ class CnnEmbeddingClassifier(ClassifierMixin, BaseEstimator):
     ) -> None:
         self.head = head
         self.head_params = head_params
+        self.embedding = embedding
         self.cnn_params = cnn_params
         self.random_state = random_state
         self.n_threads = n_threads
@@ -909,6 +957,14 @@ class CnnEmbeddingClassifier(ClassifierMixin, BaseEstimator):
         seed = 0 if self.random_state is None else int(self.random_state)
         estimator = make_model(self.head, dict(self.head_params or {}), random_state=seed)
         return Pipeline([("scale", StandardScaler()), ("head", estimator)])
+
+    def _layer(self) -> str | None:
+        """The layer :meth:`WindowCNNClassifier.window_embeddings` reads (None: penultimate)."""
+        if self.embedding not in EMBEDDING_LAYERS:
+            raise ValueError(
+                f"embedding must be one of {', '.join(EMBEDDING_LAYERS)}, got {self.embedding!r}"
+            )
+        return None if self.embedding == "penultimate" else self.embedding
 
     def fit(
         self,
@@ -938,6 +994,7 @@ class CnnEmbeddingClassifier(ClassifierMixin, BaseEstimator):
             ``self``, fitted.
         """
         y = np.asarray(y)
+        layer = self._layer()
         if cnn is None:
             cnn = WindowCNNClassifier(
                 **dict(self.cnn_params or {}),
@@ -950,7 +1007,7 @@ class CnnEmbeddingClassifier(ClassifierMixin, BaseEstimator):
             check_is_fitted(cnn, "model_")
             if not np.array_equal(np.unique(y), cnn.classes_):
                 raise ValueError("the given CNN was fitted on other classes than y")
-        embeddings, tracks = cnn.window_embeddings(X)
+        embeddings, tracks = cnn.window_embeddings(X, layer=layer)
         head = self._make_head().fit(embeddings, y[tracks])
         self.cnn_ = cnn
         self.head_ = head
@@ -960,7 +1017,7 @@ class CnnEmbeddingClassifier(ClassifierMixin, BaseEstimator):
     def window_log_proba(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Head log-probabilities of every covering window, and the track of each."""
         check_is_fitted(self, "head_")
-        embeddings, tracks = self.cnn_.window_embeddings(X)
+        embeddings, tracks = self.cnn_.window_embeddings(X, layer=self._layer())
         proba = self.head_.predict_proba(embeddings)
         return np.log(np.clip(proba, 1e-12, 1.0)), tracks
 
