@@ -100,15 +100,18 @@ def test_screen_scores_the_cnn_and_its_heads_on_a_fold(tool) -> None:
     tracks = [f"{g}.{i:05d}" for i, g in enumerate(genres)]
     X = rng.normal(size=(30, 6, 40)).astype(np.float32)
     X[:, 0, :] += np.repeat([0.0, 3.0, 6.0], 10)[:, None]
-    scores = tool.screen(X, tracks, genres, TINY_CNN, folds=[0, 1], embedding="global_pool")
-    assert set(scores) == {"cnn", "svm", "gmm"}
+    scores = tool.screen(
+        X, tracks, genres, TINY_CNN, folds=[0, 1], embeddings=["global_pool", None]
+    )
+    # Heads on the first layer named plainly, on the others by layer.
+    assert set(scores) == {"cnn", "svm", "gmm", "svm@penultimate", "gmm@penultimate"}
     for values in scores.values():
         # One accuracy per fold, over its 3 test tracks (one per genre).
         assert len(values) == 2 and all(np.isclose(3 * v, round(3 * v)) for v in values)
     # The band level is easy: the heads on the pooled maps find it.
     assert np.mean(scores["svm"]) >= 2 / 3
     with pytest.raises(ValueError, match="no layer 'nope'"):
-        tool.screen(X, tracks, genres, TINY_CNN, folds=[0], embedding="nope")
+        tool.screen(X, tracks, genres, TINY_CNN, folds=[0], embeddings=["nope"])
 
 
 def test_several_seeds_average_networks_and_keep_the_first_alone(tool) -> None:
@@ -118,10 +121,10 @@ def test_several_seeds_average_networks_and_keep_the_first_alone(tool) -> None:
     X = rng.normal(size=(30, 6, 40)).astype(np.float32)
     X[:, 0, :] += np.repeat([0.0, 1.0, 2.0], 10)[:, None]
     params = {**TINY_CNN, "epochs": 2, "crops_per_track": 2}
-    both = tool.screen(X, tracks, genres, params, folds=[0], embedding=None, seeds=(5, 6))
+    both = tool.screen(X, tracks, genres, params, folds=[0], seeds=(5, 6))
     assert set(both) == {"cnn", "svm", "gmm", "cnn_first", "svm_first", "gmm_first"}
     # One thread and fixed seeds: the first network of two is the network of one.
-    alone = tool.screen(X, tracks, genres, params, folds=[0], embedding=None, seeds=(5,))
+    alone = tool.screen(X, tracks, genres, params, folds=[0], seeds=(5,))
     assert set(alone) == {"cnn", "svm", "gmm"}
     for name in ("cnn", "svm", "gmm"):
         assert both[f"{name}_first"] == alone[name]

@@ -33,6 +33,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -150,13 +151,15 @@ def screen(
     params: dict,
     *,
     folds: list[int],
-    embedding: str | None,
+    embeddings: Sequence[str | None] = (None,),
     repeat: int = 0,
     seeds: tuple[int, ...] = (MODEL_SEED,),
 ) -> dict[str, list[float]]:
     """Per-fold test accuracy of the CNN and of its SVM and GMM heads.
 
-    ``folds`` number the folds within ``repeat``, 0 to 9. With several ``seeds``
+    ``folds`` number the folds within ``repeat``, 0 to 9. The heads read each layer
+    of ``embeddings`` (None: the penultimate), keyed ``svm`` and ``gmm`` for the
+    first and ``svm@<layer>`` and ``gmm@<layer>`` for the others. With several ``seeds``
     each model's track probabilities are averaged over one network per seed (the
     heads each on their own network's embeddings), and ``cnn_first``, ``svm_first``
     and ``gmm_first`` hold the first seed's accuracies alone.
@@ -170,7 +173,12 @@ def screen(
     from genrepipe.tasks import fit_and_predict
 
     spec = {"estimator": "cnn_windows", "features": "logmel", "input": "image", "params": params}
-    names = ("cnn", "svm", "gmm")
+    heads = [
+        (head if k == 0 else f"{head}@{layer or 'penultimate'}", layer, head)
+        for k, layer in enumerate(embeddings)
+        for head in HEADS
+    ]
+    names = ("cnn", *(name for name, _, _ in heads))
     scores: dict[str, list[float]] = {name: [] for name in names}
     if len(seeds) > 1:
         scores.update({f"{name}_first": [] for name in names})
@@ -191,14 +199,14 @@ def screen(
             epochs.append(getattr(cnn, "best_epoch_", None))
             per_seed["cnn"].append(proba[test])
             Xs = standardizer.transform(X)
-            train_emb, train_index = cnn.window_embeddings(Xs[train], layer=embedding)
-            test_emb, test_index = cnn.window_embeddings(Xs[test], layer=embedding)
-            for head, head_params in HEADS.items():
+            for name, layer, head in heads:
+                train_emb, train_index = cnn.window_embeddings(Xs[train], layer=layer)
+                test_emb, test_index = cnn.window_embeddings(Xs[test], layer=layer)
                 model = make_pipeline(
-                    StandardScaler(), make_model(head, head_params, random_state=seed)
+                    StandardScaler(), make_model(head, HEADS[head], random_state=seed)
                 ).fit(train_emb, genres[train][train_index])
                 assert np.array_equal(np.asarray(model.classes_), classes)
-                per_seed[head].append(
+                per_seed[name].append(
                     vote(
                         model.predict_proba(test_emb), test_index, int(test.sum()), "mean_log_proba"
                     )
@@ -228,8 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-mfcc", type=int, default=20, help="MFCC with --input mfcc")
     parser.add_argument(
         "--embedding",
-        default=None,
-        help="layer the heads read (default: the penultimate; e.g. global_pool)",
+        default="penultimate",
+        help="layers the heads read, comma-separated (penultimate, or a layer name such "
+        "as global_pool): e.g. penultimate,global_pool",
     )
     parser.add_argument("--untrained", action="store_true", help="heads on initial weights")
     parser.add_argument("--repeat", type=int, default=0, help="repeat of the 10-fold split")
@@ -265,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.input == "frames" and (args.n_fft or args.n_mels):
         parser.error("--n-fft and --n-mels set the log-mel; --input frames has its own")
 
+    embeddings = [None if v == "penultimate" else v for v in args.embedding.split(",")]
+    if len(set(embeddings)) != len(embeddings):
+        parser.error("--embedding names a layer twice")
     config = read_config()
     n_fft = args.n_fft or config["features"]["logmel"]["n_fft"]
     n_mels = args.n_mels or config["features"]["logmel"]["n_mels"]
@@ -286,17 +298,20 @@ def main(argv: list[str] | None = None) -> int:
         genres,
         params,
         folds=folds,
-        embedding=args.embedding,
+        embeddings=embeddings,
         repeat=args.repeat,
         seeds=seeds,
     )
-    layer = args.embedding or "penultimate"
     averaged = f", averaged over seeds {args.seeds}" if len(seeds) > 1 else ""
+    layers = args.embedding.split(",")
+    heads = "  ".join(
+        f"{head} head ({layer}) {np.mean(scores[head if k == 0 else f'{head}@{layer}']):.3f}"
+        for k, layer in enumerate(layers)
+        for head in HEADS
+    )
     print(
         f"mean over {len(folds)} folds of repeat {args.repeat}{averaged}: "
-        f"cnn {np.mean(scores['cnn']):.3f}  "
-        f"svm head ({layer}) {np.mean(scores['svm']):.3f}  "
-        f"gmm head ({layer}) {np.mean(scores['gmm']):.3f}"
+        f"cnn {np.mean(scores['cnn']):.3f}  {heads}"
     )
     if len(seeds) > 1:
         print(
