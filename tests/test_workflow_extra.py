@@ -139,7 +139,10 @@ def test_final_cnn_heads_and_ensemble_bundles_classify_audio(extra_run) -> None:
         log = (extra_run / "logs" / "train_final_model" / f"{head}.log").read_text()
         assert "reusing the fitted CNN of results/final/cnn_logmel/model" in log
         assert "epoch 1/" not in log
+    # tiny_extra.yaml's cnn_gmm reads the pooled maps; its cnn_mfcc pools by mean and std.
+    assert Classifier.load(final / "cnn_gmm").model.embedding == "global_pool"
     on_mfcc = Classifier.load(final / "cnn_mfcc")  # reads audio into the mfcc set
+    assert on_mfcc.model.model_.get_layer("global_std") is not None
     clip = next((extra_run / "results" / "synthetic").rglob("*.wav"))
     answer = on_mfcc.predict_file(clip)
     assert on_mfcc.feature_set == "mfcc" and answer.proba.sum() == pytest.approx(1.0, abs=1e-5)
