@@ -173,12 +173,14 @@ def screen(
     from genrepipe.tasks import fit_and_predict
 
     spec = {"estimator": "cnn_windows", "features": "logmel", "input": "image", "params": params}
-    heads = [
-        (head if k == 0 else f"{head}@{layer or 'penultimate'}", layer, head)
-        for k, layer in enumerate(embeddings)
-        for head in HEADS
-    ]
-    names = ("cnn", *(name for name, _, _ in heads))
+
+    def head_name(head: str, k: int, layer: str | None) -> str:
+        return head if k == 0 else f"{head}@{layer or 'penultimate'}"
+
+    names = (
+        "cnn",
+        *(head_name(head, k, layer) for k, layer in enumerate(embeddings) for head in HEADS),
+    )
     scores: dict[str, list[float]] = {name: [] for name in names}
     if len(seeds) > 1:
         scores.update({f"{name}_first": [] for name in names})
@@ -199,18 +201,22 @@ def screen(
             epochs.append(getattr(cnn, "best_epoch_", None))
             per_seed["cnn"].append(proba[test])
             Xs = standardizer.transform(X)
-            for name, layer, head in heads:
+            for k, layer in enumerate(embeddings):
                 train_emb, train_index = cnn.window_embeddings(Xs[train], layer=layer)
                 test_emb, test_index = cnn.window_embeddings(Xs[test], layer=layer)
-                model = make_pipeline(
-                    StandardScaler(), make_model(head, HEADS[head], random_state=seed)
-                ).fit(train_emb, genres[train][train_index])
-                assert np.array_equal(np.asarray(model.classes_), classes)
-                per_seed[name].append(
-                    vote(
-                        model.predict_proba(test_emb), test_index, int(test.sum()), "mean_log_proba"
+                for head, head_params in HEADS.items():
+                    model = make_pipeline(
+                        StandardScaler(), make_model(head, head_params, random_state=seed)
+                    ).fit(train_emb, genres[train][train_index])
+                    assert np.array_equal(np.asarray(model.classes_), classes)
+                    per_seed[head_name(head, k, layer)].append(
+                        vote(
+                            model.predict_proba(test_emb),
+                            test_index,
+                            int(test.sum()),
+                            "mean_log_proba",
+                        )
                     )
-                )
         for name in names:
             averaged = np.mean(per_seed[name], axis=0)
             scores[name].append(float((classes[averaged.argmax(1)] == truth).mean()))
