@@ -9,7 +9,7 @@ from sklearn.svm import SVC
 
 from genrepipe.estimators import ESTIMATOR_NAMES, ESTIMATOR_PARAMS, allowed_params
 from genrepipe.models import GaussianMixtureClassifier, KerasClassifier
-from genrepipe.windows import WindowCNNClassifier
+from genrepipe.windows import CnnEmbeddingClassifier, WindowCNNClassifier
 
 # What the workflow sets itself, never a config: the seed, SVC's probability
 # (calibration is done by CalibratedSVC), logistic regression's deprecated
@@ -31,7 +31,10 @@ def signature_params(name):
     elif name == "cnn_windows":
         keys = set(WindowCNNClassifier().get_params())
     elif name in ("cnn_svm", "cnn_gmm"):
-        return signature_params(name.removeprefix("cnn_")) | {"cnn"}
+        # The head's settings, the CNN's under `cnn`, and the classifier's own (its layer).
+        wrapped = {"head", "head_params", "cnn_params", "log"}
+        own = set(CnnEmbeddingClassifier().get_params()) - wrapped - FIXED_BY_WORKFLOW
+        return signature_params(name.removeprefix("cnn_")) | {"cnn"} | own
     else:
         keys = set(KerasClassifier().get_params()) - (CNN_ONLY if name == "nn" else NN_ONLY)
     return keys - FIXED_BY_WORKFLOW
