@@ -328,6 +328,7 @@ def test_shell_metacharacters_in_file_names_run_nothing(tmp_path):
                 "dataset": {"kind": "gtzan", "gtzan": {"root": str(genres)}},
                 "features": {"sets": ["seed87"]},
                 "run_models": ["gmm"],
+                "final_models": False,  # file names are the point, not the final bundle
                 "split": {"holdout": {"test_size": 0.25, "seed": 0}},
             }
         )

@@ -64,6 +64,16 @@ def test_holdout_rejects_bad_test_size(collection, test_size):
         holdout_split(tracks, genres, test_size=test_size)
 
 
+def test_holdout_too_small_for_every_genre_names_the_setting():
+    tracks = [f"{g}.{i:05d}" for g in "abcd" for i in range(4)]
+    genres = [t.split(".")[0] for t in tracks]
+    assert len(holdout_split(tracks, genres, test_size=0.25).query("subset == 'test'")) == 4
+    with pytest.raises(ValueError, match=r"test_size 0.1 of 16 tracks gives 2 test .* \(4\)"):
+        holdout_split(tracks, genres, test_size=0.1)
+    with pytest.raises(ValueError, match="gives 14 test and 2 training tracks"):
+        holdout_split(tracks, genres, test_size=0.85)
+
+
 def test_tracks_and_genres_must_align_and_be_unique():
     with pytest.raises(ValueError, match="3 tracks but 2 genres"):
         holdout_split(["a.0", "a.1", "a.2"], ["a", "a"])

@@ -154,15 +154,17 @@ def write_bad_files(genres: Path) -> None:
 def test_corrupt_and_truncated_files_are_reported_and_skipped(tmp_path):
     from genrepipe.synthetic import write_dataset
 
-    write_dataset(tmp_path / "data", n_per_genre=7, duration=3.0, seed=1)
+    write_dataset(tmp_path / "data", n_per_genre=4, duration=3.0, seed=1)
     genres = tmp_path / "data" / "genres"
     write_bad_files(genres)
     override = write_config(
         tmp_path / "gtzan.yaml",
         {
             "dataset": {"kind": "gtzan", "gtzan": {"root": str(genres)}},
+            "features": {"sets": ["seed87"]},
             "run_models": ["gmm", "svm"],
-            "split": {"scheme": "holdout", "holdout": {"test_size": 0.15, "seed": 0}},
+            "final_models": False,  # the tiny run covers them; these test the data
+            "split": {"scheme": "holdout", "holdout": {"test_size": 0.25, "seed": 0}},
         },
     )
     run_workflow(tmp_path, TINY_CONFIG, override)
@@ -172,19 +174,24 @@ def test_corrupt_and_truncated_files_are_reported_and_skipped(tmp_path):
     assert "jazz.00054.wav" in reasons["jazz.00054"] and "decode" in reasons["jazz.00054"]
     assert "shorter than min_duration" in reasons["rock.00099"]
     tracks = pd.read_csv(tmp_path / "results" / "tracks.tsv", sep="\t")
-    assert len(tracks) == 70
+    assert len(tracks) == 40
     summary = pd.read_csv(tmp_path / "results" / "summary.csv")
     assert list(summary["model"]) == ["gmm", "svm"]
-    assert (summary["n_train"] + summary["n_test"] == 70).all()
+    assert (summary["n_train"] + summary["n_test"] == 40).all()
+
+
+def copy_first_clips(gtzan_mini_dir: Path, genres: Path, n_per_genre: int) -> None:
+    """The first ``n_per_genre`` real clips of every genre, copied to ``genres``."""
+    for genre_dir in sorted(gtzan_mini_dir.iterdir()):
+        (genres / genre_dir.name).mkdir(parents=True)
+        for clip in sorted(genre_dir.glob("*.wav"))[:n_per_genre]:
+            shutil.copy(clip, genres / genre_dir.name / clip.name)
 
 
 def test_real_gtzan_clips(gtzan_mini_dir, tmp_path):
     """A few real GTZAN clips (30 s, 22050 Hz) through the whole workflow."""
     genres = tmp_path / "genres"
-    for genre_dir in sorted(gtzan_mini_dir.iterdir()):
-        (genres / genre_dir.name).mkdir(parents=True)
-        for clip in sorted(genre_dir.glob("*.wav"))[:6]:
-            shutil.copy(clip, genres / genre_dir.name / clip.name)
+    copy_first_clips(gtzan_mini_dir, genres, 4)
     override = write_config(
         tmp_path / "real.yaml",
         {
@@ -196,7 +203,8 @@ def test_real_gtzan_clips(gtzan_mini_dir, tmp_path):
             },
             "features": {"sets": ["seed87"], "seed87": {"n_frames": 1400}},
             "run_models": ["gmm", "svm"],
-            "split": {"scheme": "holdout", "holdout": {"test_size": 1 / 6, "seed": 0}},
+            "final_models": False,  # the tiny run covers them; these test the data
+            "split": {"scheme": "holdout", "holdout": {"test_size": 0.25, "seed": 0}},
         },
     )
     run_workflow(tmp_path, TINY_CONFIG, override)
@@ -204,23 +212,27 @@ def test_real_gtzan_clips(gtzan_mini_dir, tmp_path):
     from genrepipe.feature_table import read_feature_table
 
     ids, found_genres, X = read_feature_table(table)
-    assert X.shape == (60, 87, 1400)
+    assert X.shape == (40, 87, 1400)
     assert np.isfinite(X).all()
     assert set(found_genres) == {d.name for d in gtzan_mini_dir.iterdir()}
     summary = pd.read_csv(tmp_path / "results" / "summary.csv")
-    assert (summary["n_test"] == 10).all() and (summary["n_train"] == 50).all()
+    assert (summary["n_test"] == 10).all() and (summary["n_train"] == 30).all()
     assert (summary["dataset"] == "gtzan").all()
 
 
 def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_splits_dir, tmp_path):
     """The filtered lists on the mini set: most listed clips are absent, counted, not fatal."""
     lists = {s: str(kereliuk_splits_dir / f"{s}_filtered.txt") for s in ("train", "valid", "test")}
+    # The first 4 clips of each genre hold listed train, valid and test clips and two
+    # that no list names.
+    genres = tmp_path / "genres"
+    copy_first_clips(gtzan_mini_dir, genres, 4)
     override = write_config(
         tmp_path / "lists.yaml",
         {
             "dataset": {
                 "kind": "gtzan",
-                "gtzan": {"root": str(gtzan_mini_dir)},
+                "gtzan": {"root": str(genres)},
                 "min_duration": 20.0,
                 "max_duration": 31.0,
             },
@@ -234,6 +246,7 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
                 }
             },
             "run_models": ["svm_lists"],
+            "final_models": False,
             "split": {"scheme": "lists", "lists": lists},
         },
     )
@@ -241,6 +254,7 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
     listed = sum(len(Path(path).read_text().split()) for path in lists.values())
     split = pd.read_csv(tmp_path / "results" / "splits" / "lists.tsv", sep="\t")
     summary = pd.read_csv(tmp_path / "results" / "summary.csv")
+    assert len(split) == 38 and {"hiphop.00001", "reggae.00003"}.isdisjoint(split["track"])
     assert summary.loc[0, "listed_missing"] == listed - len(split) > 800
     assert summary.loc[0, "n_test"] == (split["subset"] == "test").sum() > 0
     assert summary.loc[0, "n_train"] == (split["subset"] == "train").sum()

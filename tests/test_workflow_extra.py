@@ -24,7 +24,7 @@ CONFIGS = [
     PROJECT_ROOT / "tests" / "configs" / "tiny_extra.yaml",
 ]
 NEW_MODELS = [
-    "logreg_stats",
+    "logreg_rich",
     "svm_rich",
     "cnn_logmel",
     "cnn_svm",
@@ -117,8 +117,8 @@ def test_changing_a_member_reruns_the_ensemble(extra_run) -> None:
 
 
 def test_changing_a_non_member_leaves_the_ensemble(extra_run) -> None:
-    override = {"models": {"logreg_stats": {"search": {"param_grid": {"C": [0.5]}}}}}
-    assert trained_models(extra_run, override) == {"logreg_stats"}
+    override = {"models": {"logreg_rich": {"search": {"param_grid": {"C": [0.5]}}}}}
+    assert trained_models(extra_run, override) == {"logreg_rich"}
 
 
 def test_changing_the_base_cnn_reruns_its_heads(extra_run) -> None:

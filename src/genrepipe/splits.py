@@ -8,6 +8,7 @@ never sits on both sides.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +37,15 @@ def holdout_split(
     tracks, genres = _check_tracks(tracks, genres)
     if not 0 < test_size < 1:
         raise ValueError(f"split.holdout.test_size must be in (0, 1), got {test_size}")
+    # A stratified split needs a track of every genre on each side (sklearn rounds the
+    # test count up); say which setting to change rather than pass sklearn's error on.
+    n_genres, n_test = len(set(genres)), math.ceil(test_size * len(tracks))
+    if min(n_test, len(tracks) - n_test) < n_genres:
+        raise ValueError(
+            f"split.holdout.test_size {test_size} of {len(tracks)} tracks gives "
+            f"{n_test} test and {len(tracks) - n_test} training tracks; a stratified split "
+            f"needs at least one per genre ({n_genres}) on each side"
+        )
     train, test = train_test_split(
         np.arange(len(tracks)), test_size=test_size, stratify=genres, random_state=seed
     )
