@@ -29,6 +29,16 @@ def tool():
     return importlib.import_module("screen_cnn")
 
 
+def three_genres(seed: int, level_step: float) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Ten noise tracks per genre for three genres, told apart by the level of one band."""
+    rng = np.random.default_rng(seed)
+    genres = np.repeat(np.array(["blues", "jazz", "rock"], dtype=object), 10)
+    tracks = [f"{g}.{i:05d}" for i, g in enumerate(genres)]
+    X = rng.normal(size=(30, 6, 40)).astype(np.float32)
+    X[:, 0, :] += np.repeat([0.0, level_step, 2 * level_step], 10)[:, None]
+    return tracks, genres, X
+
+
 def test_cepstra_are_librosa_mfcc_and_deltas_of_the_log_mel(tool) -> None:
     rng = np.random.default_rng(0)
     logmel_db = rng.normal(-40.0, 10.0, size=(2, 32, 50)).astype(np.float32)
@@ -94,12 +104,7 @@ def test_fold_test_masks_are_the_benchmark_folds_of_one_repeat(tool) -> None:
 
 
 def test_screen_scores_the_cnn_and_its_heads_on_a_fold(tool) -> None:
-    # Three genres of 10 tracks, told apart by the level of one band.
-    rng = np.random.default_rng(1)
-    genres = np.repeat(np.array(["blues", "jazz", "rock"], dtype=object), 10)
-    tracks = [f"{g}.{i:05d}" for i, g in enumerate(genres)]
-    X = rng.normal(size=(30, 6, 40)).astype(np.float32)
-    X[:, 0, :] += np.repeat([0.0, 3.0, 6.0], 10)[:, None]
+    tracks, genres, X = three_genres(1, 3.0)
     scores = tool.screen(
         X, tracks, genres, TINY_CNN, folds=[0, 1], embeddings=["global_pool", None]
     )
@@ -115,11 +120,7 @@ def test_screen_scores_the_cnn_and_its_heads_on_a_fold(tool) -> None:
 
 
 def test_several_seeds_average_networks_and_keep_the_first_alone(tool) -> None:
-    rng = np.random.default_rng(2)
-    genres = np.repeat(np.array(["blues", "jazz", "rock"], dtype=object), 10)
-    tracks = [f"{g}.{i:05d}" for i, g in enumerate(genres)]
-    X = rng.normal(size=(30, 6, 40)).astype(np.float32)
-    X[:, 0, :] += np.repeat([0.0, 1.0, 2.0], 10)[:, None]
+    tracks, genres, X = three_genres(2, 1.0)
     params = {**TINY_CNN, "epochs": 2, "crops_per_track": 2}
     both = tool.screen(X, tracks, genres, params, folds=[0], seeds=(5, 6))
     assert set(both) == {"cnn", "svm", "gmm", "cnn_first", "svm_first", "gmm_first"}
@@ -143,3 +144,45 @@ def test_frames_input_refuses_log_mel_settings(tool, tmp_path, capsys) -> None:
         tool.main([str(tmp_path), "--input", "frames", "--n-fft", "2048"])
     assert exit_info.value.code == 2
     assert "--input frames has its own" in capsys.readouterr().err
+
+
+def test_saved_probabilities_vote_as_the_workflow_ensemble_does(tool, tmp_path, capsys) -> None:
+    vote_screens = importlib.import_module("vote_screens")
+    tracks, genres, X = three_genres(3, 1.0)
+    params = {**TINY_CNN, "epochs": 2, "crops_per_track": 2}
+    proba: dict[str, np.ndarray] = {}
+    scores = tool.screen(X, tracks, genres, params, folds=[0, 3], proba=proba)
+    assert set(proba) == {"cnn", "svm", "gmm"}
+    masks = tool.fold_test_masks(tracks, genres, 0)
+    tested = masks[0] | masks[3]
+    for values in proba.values():
+        # Probabilities on the tested tracks, nothing on the others.
+        np.testing.assert_allclose(values[tested].sum(axis=1), 1.0, rtol=1e-5)
+        assert np.isnan(values[~tested]).all()
+    path = tmp_path / "screen.npz"
+    tool.save_proba(path, tracks, genres, 0, [0, 3], proba)
+    assert path.exists() and not list(tmp_path.glob("*.partial*"))
+
+    voted = vote_screens.soft_vote([f"{path}:cnn", f"{path}:svm"])
+    # Each member's fold accuracies are the screen's; the vote is the mean's argmax.
+    assert voted[f"{path}:cnn"] == scores["cnn"] and voted[f"{path}:svm"] == scores["svm"]
+    mean = (proba["cnn"] + proba["svm"]) / 2
+    classes = np.array(["blues", "jazz", "rock"])
+    expected = [float((classes[mean[m].argmax(1)] == genres[m]).mean()) for m in masks[0::3][:2]]
+    assert voted["vote"] == expected
+
+    vote_screens.main([f"{path}:cnn", f"{path}:gmm"])
+    printed = capsys.readouterr().out
+    assert "vote" in printed and "over 2 folds" in printed
+
+    # Members must test the same folds of the same repeat.
+    other = tmp_path / "other.npz"
+    tool.save_proba(other, tracks, genres, 0, [0], proba)
+    with pytest.raises(ValueError, match="differ in their fold"):
+        vote_screens.soft_vote([f"{path}:cnn", f"{other}:cnn"])
+    with pytest.raises(ValueError, match="holds no model 'mlp'; it holds cnn, gmm, svm"):
+        vote_screens.soft_vote([f"{path}:mlp", f"{path}:cnn"])
+    with pytest.raises(SystemExit) as exit_info:
+        vote_screens.main([str(path), f"{path}:cnn"])
+    assert exit_info.value.code == 2
+    assert "FILE:MODEL" in capsys.readouterr().err

@@ -23,8 +23,9 @@ spectral shape, zero crossings, RMS, contrast and chroma, 2048-sample FFT). With
 gain and frequency masks are turned off (a dB offset moves only the first coefficient,
 and masking cepstral rows means nothing), unless ``--params`` sets them.
 ``--untrained`` stops after one epoch at a learning rate of 1e-7: the network's initial
-weights, a control for what training adds to the heads. One thread and fixed seeds: a
-rerun prints the same numbers.
+weights, a control for what training adds to the heads. ``--save-proba FILE.npz`` keeps
+every model's test probabilities, which ``tools/vote_screens.py`` soft-votes across screens.
+One thread and fixed seeds: a rerun prints the same numbers.
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ def screen(
     embeddings: Sequence[str | None] = (None,),
     repeat: int = 0,
     seeds: tuple[int, ...] = (MODEL_SEED,),
+    proba: dict[str, np.ndarray] | None = None,
 ) -> dict[str, list[float]]:
     """Per-fold test accuracy of the CNN and of its SVM and GMM heads.
 
@@ -162,7 +164,9 @@ def screen(
     first and ``svm@<layer>`` and ``gmm@<layer>`` for the others. With several ``seeds``
     each model's track probabilities are averaged over one network per seed (the
     heads each on their own network's embeddings), and ``cnn_first``, ``svm_first``
-    and ``gmm_first`` hold the first seed's accuracies alone.
+    and ``gmm_first`` hold the first seed's accuracies alone. A ``proba`` dict receives,
+    per model (averaged over the seeds), its test probabilities: ``(n_tracks, n_classes)``
+    in the classes' sorted order, NaN on the rows of tracks no screened fold tests.
     """
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -193,13 +197,13 @@ def screen(
         per_seed: dict[str, list[np.ndarray]] = {name: [] for name in names}
         epochs = []
         for seed in seeds:
-            cnn, standardizer, proba, _ = fit_and_predict(
+            cnn, standardizer, track_proba, _ = fit_and_predict(
                 spec, X, genres, train, seed=seed, threads=1
             )
             assert isinstance(standardizer, RowStandardizer)
             classes = np.asarray(cnn.classes_)
             epochs.append(getattr(cnn, "best_epoch_", None))
-            per_seed["cnn"].append(proba[test])
+            per_seed["cnn"].append(track_proba[test])
             Xs = standardizer.transform(X)
             for k, layer in enumerate(embeddings):
                 train_emb, train_index = cnn.window_embeddings(Xs[train], layer=layer)
@@ -220,6 +224,10 @@ def screen(
         for name in names:
             averaged = np.mean(per_seed[name], axis=0)
             scores[name].append(float((classes[averaged.argmax(1)] == truth).mean()))
+            if proba is not None:
+                proba.setdefault(name, np.full((len(tracks), len(classes)), np.nan))[test] = (
+                    averaged
+                )
             if len(seeds) > 1:
                 first = per_seed[name][0]
                 scores[f"{name}_first"].append(float((classes[first.argmax(1)] == truth).mean()))
@@ -230,6 +238,37 @@ def screen(
             flush=True,
         )
     return scores
+
+
+def save_proba(
+    path: Path,
+    tracks: list[str],
+    genres: np.ndarray,
+    repeat: int,
+    folds: list[int],
+    proba: dict[str, np.ndarray],
+) -> None:
+    """Write a screen's test probabilities, with the tracks and the fold testing each.
+
+    ``fold`` holds, per track, the fold of ``repeat`` that tests it, or -1 when no
+    screened fold does. Written under a temporary name, then renamed.
+    """
+    fold = np.full(len(tracks), -1)
+    for k, mask in enumerate(fold_test_masks(tracks, genres, repeat)):
+        if k in folds:
+            fold[mask] = k
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial.npz")
+    np.savez(
+        partial,
+        tracks=np.asarray(tracks, dtype=str),
+        genres=np.asarray(genres, dtype=str),
+        classes=np.unique(np.asarray(genres, dtype=str)),
+        repeat=repeat,
+        fold=fold,
+        **{f"proba_{name}": values for name, values in proba.items()},
+    )
+    partial.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,6 +292,11 @@ def main(argv: list[str] | None = None) -> int:
         "--seeds",
         default=str(MODEL_SEED),
         help="network seeds, e.g. 42,43,44: probabilities averaged over one network each",
+    )
+    parser.add_argument(
+        "--save-proba",
+        type=Path,
+        help="write every model's test probabilities to this .npz, for tools/vote_screens.py",
     )
     args = parser.parse_args(argv)
 
@@ -298,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.input == "mfcc":
         X = cepstra(X, args.n_mfcc)
+    proba: dict[str, np.ndarray] = {}
     scores = screen(
         X,
         tracks,
@@ -307,7 +352,10 @@ def main(argv: list[str] | None = None) -> int:
         embeddings=embeddings,
         repeat=args.repeat,
         seeds=seeds,
+        proba=proba,
     )
+    if args.save_proba:
+        save_proba(args.save_proba, tracks, genres, args.repeat, folds, proba)
     averaged = f", averaged over seeds {args.seeds}" if len(seeds) > 1 else ""
     layers = args.embedding.split(",")
     heads = "  ".join(
