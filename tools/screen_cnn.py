@@ -25,7 +25,7 @@ and masking cepstral rows means nothing), unless ``--params`` sets them.
 ``--untrained`` stops after one epoch at a learning rate of 1e-7: the network's initial
 weights, a control for what training adds to the heads. ``--save-proba FILE.npz`` keeps
 every model's test probabilities, which ``tools/vote_screens.py`` soft-votes across screens.
-One thread and fixed seeds: a rerun prints the same numbers.
+One thread and fixed seeds: a rerun on the same machine prints the same numbers.
 """
 
 from __future__ import annotations
