@@ -7,7 +7,8 @@ Every member names a file and a model in it (``cnn``, ``svm``, ``gmm``, or a hea
 another layer such as ``svm@global_pool``); all must come from the same repeat and
 folds. Run from the project root::
 
-    .venv/bin/python tools/vote_screens.py screens/logmel_r1.npz:cnn screens/mfcc_r1.npz:cnn
+    .venv/bin/python tools/vote_screens.py benchmarks/screens/logmel_r1.npz:cnn \\
+        benchmarks/screens/mfcc_r1.npz:cnn
 
 It prints each member's accuracy and the vote's, per fold and over the folds.
 """
