@@ -403,6 +403,32 @@ def test_cnn_windows_mean_std_pool_is_the_maps_spread_and_loads_elsewhere(tracks
     np.testing.assert_allclose(np.load(tmp_path / "p.npy"), model.predict_proba(X), atol=1e-6)
 
 
+def test_cnn_windows_timbral_front_end_finds_a_shape_in_any_band(tracks, tmp_path) -> None:
+    import keras
+
+    X, y = tracks
+    params = CNN_PARAMS | {"convolution": "timbral", "kernel_size": 3, "band_heights": [0.25, 0.75]}
+    model = make_model("cnn_windows", params, random_state=3).fit(X, y)
+    network = model.model_
+    # Kernels of 3 frames, 4 and 12 of the 16 bands tall; the 4 maps of block 1 split 2 + 2.
+    assert tuple(network.get_layer("conv1_1").kernel.shape) == (4, 3, 1, 2)
+    assert tuple(network.get_layer("conv1_2").kernel.shape) == (12, 3, 1, 2)
+    assert tuple(network.get_layer("conv1").output.shape) == (None, 16, 4)
+    # The same spectral shape one band higher gives the same maps: each map is the
+    # maximum over the kernel's band positions (the 4-band kernels here, which see
+    # both shapes at every offset; a 12-band one has too few positions to).
+    front = keras.Model(network.input, network.get_layer("conv1_1_band_pool").output)
+    shape = np.random.default_rng(1).normal(size=(2, 16)).astype(np.float32)
+    low, high, other = (np.zeros((1, 16, 16), np.float32) for _ in range(3))
+    low[0, 6:8], high[0, 7:9], other[0, 6:8] = shape, shape, shape[::-1]
+    np.testing.assert_allclose(np.asarray(front(high)), np.asarray(front(low)), atol=1e-6)
+    assert not np.allclose(np.asarray(front(other)), np.asarray(front(low)), atol=1e-3)
+    save_model(model, tmp_path / "cnn_timbral.keras")
+    loaded = load_model(tmp_path / "cnn_timbral.keras")
+    assert loaded.convolution == "timbral" and list(loaded.band_heights) == [0.25, 0.75]
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
 @pytest.mark.parametrize(
     ("override", "match"),
     [
@@ -410,6 +436,8 @@ def test_cnn_windows_mean_std_pool_is_the_maps_spread_and_loads_elsewhere(tracks
         ({"global_pool": "median"}, "global_pool must be"),
         ({"lr_schedule": "linear"}, "lr_schedule must be"),
         ({"convolution": "time", "kernel_size": (3, 3)}, "kernel_size must be a positive int"),
+        ({"convolution": "timbral", "band_heights": [0.5, 1.5]}, "band_heights must be"),
+        ({"convolution": "timbral", "band_stride": 0}, "band_stride must be"),
     ],
 )
 def test_cnn_windows_refuses_unknown_layouts(tracks, override, match) -> None:
@@ -627,6 +655,15 @@ def test_config_accepts_the_new_entries_and_resolves_what_they_need() -> None:
             },
             "positive",
         ),
+        (
+            {
+                "estimator": "cnn_windows",
+                "features": "logmel",
+                "input": "image",
+                "params": {"convolution": "timbral", "band_stride": 0},
+            },
+            "band_stride must be positive",
+        ),
     ],
 )
 def test_config_refuses_what_cannot_work(entry, match) -> None:
@@ -634,6 +671,14 @@ def test_config_refuses_what_cannot_work(entry, match) -> None:
     config["run_models"] = ["new"]
     with pytest.raises(ConfigError, match=match):
         check_config(config)
+
+
+def test_config_accepts_the_timbral_front_end() -> None:
+    timbral = {"convolution": "timbral", "band_heights": [0.4, 0.7], "band_stride": 4}
+    entry = {"estimator": "cnn_windows", "features": "logmel", "input": "image", "params": timbral}
+    config = _config(new=entry)
+    config["run_models"] = ["new"]
+    check_config(config)
 
 
 def test_config_accepts_an_ensemble_with_final_models() -> None:

@@ -380,11 +380,12 @@ _POSITIVE = {
     "window_frames",
     "hop_frames",
     "crops_per_track",
+    "band_stride",
 }
 _FRACTIONS = {"dropout", "validation_fraction"}
 #: The window CNN's layout and schedule settings and their values (checked before any job starts).
 _CHOICES = {
-    "convolution": ("time_frequency", "time"),
+    "convolution": ("time_frequency", "time", "timbral"),
     "global_pool": ("mean", "mean_max", "mean_std"),
     "lr_schedule": ("constant", "cosine"),
 }

@@ -66,6 +66,8 @@ _LOGREG = frozenset(
     }
 )
 _CNN_WINDOWS = _KERAS_COMMON | {
+    "band_heights",
+    "band_stride",
     "convolution",
     "crops_per_track",
     "dense_units",

@@ -409,7 +409,11 @@ class WindowCNNClassifier(KerasClassifier):
     ``convolution="time_frequency"`` convolves the window as an image (Conv2D over
     bands and frames, one input channel); ``convolution="time"`` convolves along time
     only, with the mel bands as channels (Conv1D), so that every kernel sees the whole
-    spectrum of ``kernel_size`` frames.
+    spectrum of ``kernel_size`` frames. ``convolution="timbral"`` makes the first block
+    the musically motivated front end of Pons et al. (musicnn, 2019): kernels of
+    ``kernel_size`` frames as tall as a share of the bands (``band_heights``), each
+    map max-pooled over the kernel's band positions, so that a spectral shape is found
+    in any register; the other blocks convolve along time.
 
     The ``Dense(dense_units)`` activations are the embedding
     (:meth:`window_embeddings`). With the defaults (96 mel bands, 128 frames)
@@ -419,9 +423,10 @@ class WindowCNNClassifier(KerasClassifier):
     ----------
     architecture : {"cnn_windows"}
         Fixed; present so that saved parameters name the network.
-    convolution : {"time_frequency", "time"}, default="time_frequency"
-        2-D kernels over bands and frames, or 1-D kernels over frames that span
-        every band.
+    convolution : {"time_frequency", "time", "timbral"}, default="time_frequency"
+        2-D kernels over bands and frames, 1-D kernels over frames that span
+        every band, or a first block of tall kernels pooled over band positions
+        before 1-D kernels over frames.
     filters : tuple of int, default=(16, 32, 64, 64)
         Filters of the convolution blocks, one block per entry.
     kernel_size : int or (int, int), default=3
@@ -432,6 +437,13 @@ class WindowCNNClassifier(KerasClassifier):
     global_pool : {"mean", "mean_max", "mean_std"}, default="mean"
         What the last block's maps pass on: their mean over the window, or
         their mean and their maximum or standard deviation (twice the features).
+    band_heights : sequence of float, default=(0.4, 0.7)
+        With ``convolution="timbral"``: the first block's kernel heights as
+        shares of the bands (musicnn's), its ``filters[0]`` maps split evenly
+        between them.
+    band_stride : int, default=1
+        With ``convolution="timbral"``: bands between the positions of a tall
+        kernel (larger: less CPU, coarser invariance to a shift over bands).
     dense_units : int, default=64
         Width of the embedding layer.
     negative_slope : float, default=0.3
@@ -503,6 +515,8 @@ class WindowCNNClassifier(KerasClassifier):
         kernel_size: int | Sequence[int] = 3,
         pool_size: int | Sequence[int] = 2,
         global_pool: str = "mean",
+        band_heights: Sequence[float] = (0.4, 0.7),
+        band_stride: int = 1,
         dense_units: int = 64,
         negative_slope: float = 0.3,
         dropout: float = 0.3,
@@ -534,6 +548,8 @@ class WindowCNNClassifier(KerasClassifier):
         self.kernel_size = kernel_size
         self.pool_size = pool_size
         self.global_pool = global_pool
+        self.band_heights = band_heights
+        self.band_stride = band_stride
         self.dense_units = dense_units
         self.negative_slope = negative_slope
         self.dropout = dropout
@@ -595,6 +611,7 @@ class WindowCNNClassifier(KerasClassifier):
         filters = [int(f) for f in np.atleast_1d(self.filters)]
         if not filters or min(filters) < 1:
             raise ValueError(f"filters must be positive ints, got {self.filters!r}")
+        blocks = list(enumerate(filters, start=1))
         if self.convolution == "time_frequency":
             x = layers.Reshape((rows, frames, 1), name="add_channel")(inputs)
             conv, pool_layer, ndim = layers.Conv2D, layers.MaxPooling2D, 2
@@ -610,11 +627,25 @@ class WindowCNNClassifier(KerasClassifier):
                 _as_int(self.kernel_size, "kernel_size"),
                 _as_int(self.pool_size, "pool_size"),
             )
+        elif self.convolution == "timbral":
+            # Pons et al.'s musically motivated front end (musicnn): tall kernels
+            # that span a share of the bands, max-pooled over band positions, detect a
+            # spectral shape wherever it sits (a timbre in any register or key); then
+            # the blocks over time, as with convolution="time".
+            x = self._timbral_block(keras, inputs, filters[0], rows)
+            conv, pool_layer, ndim = layers.Conv1D, layers.MaxPooling1D, 1
+            kernel, pool = (
+                _as_int(self.kernel_size, "kernel_size"),
+                _as_int(self.pool_size, "pool_size"),
+            )
+            x = pool_layer(pool, padding="same", name="conv1_pool")(x)
+            blocks = blocks[1:]
         else:
             raise ValueError(
-                f"convolution must be 'time_frequency' or 'time', got {self.convolution!r}"
+                "convolution must be 'time_frequency', 'time' or 'timbral', "
+                f"got {self.convolution!r}"
             )
-        for i, n_filters in enumerate(filters, start=1):
+        for i, n_filters in blocks:
             x = conv(n_filters, kernel, padding="same", use_bias=False, name=f"conv{i}")(x)
             x = layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"conv{i}_bn")(x)
             x = layers.LeakyReLU(negative_slope=slope, name=f"conv{i}_act")(x)
@@ -627,6 +658,44 @@ class WindowCNNClassifier(KerasClassifier):
         x = layers.Dropout(float(self.dropout), name="dropout")(x)
         outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
         return keras.Model(inputs, outputs, name="genrepipe_cnn_windows")
+
+    def _timbral_block(self, keras: Any, inputs: Any, n_filters: int, rows: int) -> Any:
+        """Tall kernels over bands, max-pooled over band positions: ``(frames, n_filters)``."""
+        layers = keras.layers
+        heights = [float(h) for h in np.atleast_1d(self.band_heights)]
+        if not heights or min(heights) <= 0 or max(heights) > 1:
+            raise ValueError(f"band_heights must be shares of the bands in (0, 1], got {heights}")
+        if n_filters < len(heights):
+            raise ValueError(
+                f"filters[0]={n_filters} cannot give a map to each of {len(heights)} band_heights"
+            )
+        width = _as_int(self.kernel_size, "kernel_size")
+        stride = int(self.band_stride)
+        x = layers.Reshape((rows, -1, 1), name="add_channel")(inputs)
+        # Pad time only: the maps are pooled over every band position afterwards.
+        x = layers.ZeroPadding2D(((0, 0), ((width - 1) // 2, width // 2)), name="pad_time")(x)
+        per_branch = np.array_split(np.arange(n_filters), len(heights))
+        branches = []
+        for j, (share, idx) in enumerate(zip(heights, per_branch, strict=True), start=1):
+            height = max(1, round(share * rows))
+            y = layers.Conv2D(
+                len(idx),
+                (height, width),
+                strides=(stride, 1),
+                use_bias=False,
+                name=f"conv1_{j}",
+            )(x)
+            y = layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"conv1_{j}_bn")(y)
+            y = layers.LeakyReLU(negative_slope=float(self.negative_slope), name=f"conv1_{j}_act")(
+                y
+            )
+            positions = (rows - height) // stride + 1
+            y = layers.MaxPooling2D((positions, 1), name=f"conv1_{j}_band_pool")(y)
+            name = "conv1" if len(heights) == 1 else f"conv1_{j}_frames"
+            branches.append(layers.Reshape((-1, len(idx)), name=name)(y))
+        if len(branches) == 1:
+            return branches[0]
+        return layers.Concatenate(name="conv1")(branches)
 
     def _callbacks(self, keras: Any, *, early_stopping: bool) -> list[Any]:
         """Early stopping and epoch logging, and the learning rate halving on plateaus."""
@@ -671,7 +740,14 @@ class WindowCNNClassifier(KerasClassifier):
         return np.sort(val)
 
     def _check_params(self) -> None:
-        for name in ("window_frames", "hop_frames", "crops_per_track", "batch_size", "epochs"):
+        for name in (
+            "window_frames",
+            "hop_frames",
+            "crops_per_track",
+            "batch_size",
+            "epochs",
+            "band_stride",
+        ):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         for name in (
