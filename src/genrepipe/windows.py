@@ -674,25 +674,24 @@ class WindowCNNClassifier(KerasClassifier):
         x = layers.Reshape((rows, -1, 1), name="add_channel")(inputs)
         # Pad time only: the maps are pooled over every band position afterwards.
         x = layers.ZeroPadding2D(((0, 0), ((width - 1) // 2, width // 2)), name="pad_time")(x)
-        per_branch = np.array_split(np.arange(n_filters), len(heights))
+        maps = [len(part) for part in np.array_split(np.arange(n_filters), len(heights))]
+        slope = float(self.negative_slope)
         branches = []
-        for j, (share, idx) in enumerate(zip(heights, per_branch, strict=True), start=1):
+        for j, (share, n_maps) in enumerate(zip(heights, maps, strict=True), start=1):
             height = max(1, round(share * rows))
             y = layers.Conv2D(
-                len(idx),
+                n_maps,
                 (height, width),
                 strides=(stride, 1),
                 use_bias=False,
                 name=f"conv1_{j}",
             )(x)
             y = layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"conv1_{j}_bn")(y)
-            y = layers.LeakyReLU(negative_slope=float(self.negative_slope), name=f"conv1_{j}_act")(
-                y
-            )
+            y = layers.LeakyReLU(negative_slope=slope, name=f"conv1_{j}_act")(y)
             positions = (rows - height) // stride + 1
             y = layers.MaxPooling2D((positions, 1), name=f"conv1_{j}_band_pool")(y)
             name = "conv1" if len(heights) == 1 else f"conv1_{j}_frames"
-            branches.append(layers.Reshape((-1, len(idx)), name=name)(y))
+            branches.append(layers.Reshape((-1, n_maps), name=name)(y))
         if len(branches) == 1:
             return branches[0]
         return layers.Concatenate(name="conv1")(branches)
