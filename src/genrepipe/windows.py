@@ -617,29 +617,25 @@ class WindowCNNClassifier(KerasClassifier):
             conv, pool_layer, ndim = layers.Conv2D, layers.MaxPooling2D, 2
             kernel = _as_pair(self.kernel_size, "kernel_size")
             pool = _as_pair(self.pool_size, "pool_size")
-        elif self.convolution == "time":
-            # Mel bands become channels: every kernel sees the whole spectrum of a few
-            # frames, a learned spectral envelope and its change (timbre), as MFCC and
-            # deltas are fixed ones.
-            x = layers.Permute((2, 1), name="frames_first")(inputs)
+        elif self.convolution in ("time", "timbral"):
             conv, pool_layer, ndim = layers.Conv1D, layers.MaxPooling1D, 1
             kernel, pool = (
                 _as_int(self.kernel_size, "kernel_size"),
                 _as_int(self.pool_size, "pool_size"),
             )
-        elif self.convolution == "timbral":
-            # Pons et al.'s musically motivated front end (musicnn): tall kernels
-            # that span a share of the bands, max-pooled over band positions, detect a
-            # spectral shape wherever it sits (a timbre in any register or key); then
-            # the blocks over time, as with convolution="time".
-            x = self._timbral_block(keras, inputs, filters[0], rows)
-            conv, pool_layer, ndim = layers.Conv1D, layers.MaxPooling1D, 1
-            kernel, pool = (
-                _as_int(self.kernel_size, "kernel_size"),
-                _as_int(self.pool_size, "pool_size"),
-            )
-            x = pool_layer(pool, padding="same", name="conv1_pool")(x)
-            blocks = blocks[1:]
+            if self.convolution == "time":
+                # Mel bands become channels: every kernel sees the whole spectrum of a few
+                # frames, a learned spectral envelope and its change (timbre), as MFCC and
+                # deltas are fixed ones.
+                x = layers.Permute((2, 1), name="frames_first")(inputs)
+            else:
+                # Pons et al.'s musically motivated front end (musicnn): tall kernels that
+                # span a share of the bands, max-pooled over band positions, detect a
+                # spectral shape wherever it sits (a timbre in any register or key); the
+                # blocks after it convolve over time.
+                x = self._timbral_block(keras, inputs, filters[0], rows)
+                x = pool_layer(pool, padding="same", name="conv1_pool")(x)
+                blocks = blocks[1:]
         else:
             raise ValueError(
                 "convolution must be 'time_frequency', 'time' or 'timbral', "
