@@ -42,7 +42,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
@@ -396,7 +395,45 @@ def _augmented_dataset(
 # ------------------------------------------------------------------ the window CNN
 
 
-class WindowCNNClassifier(KerasClassifier):
+class _WindowVoting:
+    """Tracks predicted from the class probabilities of their covering windows.
+
+    Subclasses give ``_window_proba(X)``: the probabilities of every window
+    every ``hop_frames`` frames of every track, and the track of each.
+    """
+
+    def window_log_proba(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Log-probabilities of every covering window and the track of each.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tracks, n_mels, n_frames)
+
+        Returns
+        -------
+        log_proba, track_index
+            ``(n_windows_total, n_classes)`` and ``(n_windows_total,)``.
+        """
+        proba, tracks = self._window_proba(X)
+        return np.log(np.clip(proba, 1e-12, 1.0)), tracks
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Softmax of the mean window log-probability of each track.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tracks, n_mels, n_frames)
+
+        Returns
+        -------
+        ndarray of shape (n_tracks, n_classes)
+            Rows sum to 1; columns in ``classes_`` order.
+        """
+        proba, tracks = self._window_proba(X)
+        return vote(proba, tracks, len(X), "mean_log_proba")
+
+
+class WindowCNNClassifier(_WindowVoting, KerasClassifier):
     """A CNN on log-mel windows with augmentation; tracks predicted by window voting.
 
     Network, on one window ``(n_mels, window_frames)``::
@@ -879,38 +916,8 @@ class WindowCNNClassifier(KerasClassifier):
             outputs.append(np.asarray(network.predict(padded, batch_size=batch, verbose=0))[:n])
         return np.concatenate(outputs).astype(np.float64), tracks
 
-    def window_log_proba(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-        """Log-probabilities of every covering window and the track of each.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_tracks, n_mels, n_frames)
-
-        Returns
-        -------
-        log_proba, track_index
-            ``(n_windows_total, n_classes)`` and ``(n_windows_total,)``.
-        """
-        proba, tracks = self._windows_apply(X, self.model_)
-        return np.log(np.clip(proba, 1e-12, 1.0)), tracks
-
-    def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        """Softmax of the mean window log-probability of each track.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_tracks, n_mels, n_frames)
-
-        Returns
-        -------
-        ndarray of shape (n_tracks, n_classes)
-            Rows sum to 1; columns in ``classes_`` order.
-        """
-        log_proba, tracks = self.window_log_proba(X)
-        counts = np.bincount(tracks)
-        mean = np.zeros((len(counts), log_proba.shape[1]))
-        np.add.at(mean, tracks, log_proba)
-        return softmax(mean / counts[:, None], axis=1)
+    def _window_proba(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        return self._windows_apply(X, self.model_)
 
     def window_embeddings(
         self, X: ArrayLike, layer: str | None = None
@@ -970,7 +977,7 @@ class WindowCNNClassifier(KerasClassifier):
 # ------------------------------------------------------------------ SVM / GMM on embeddings
 
 
-class CnnEmbeddingClassifier(ClassifierMixin, BaseEstimator):
+class CnnEmbeddingClassifier(_WindowVoting, ClassifierMixin, BaseEstimator):
     """An SVM or per-genre GMMs on the window CNN's embeddings, tracks by window voting.
 
     Parameters
@@ -1085,26 +1092,10 @@ class CnnEmbeddingClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = cnn.classes_
         return self
 
-    def window_log_proba(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-        """Head log-probabilities of every covering window, and the track of each."""
+    def _window_proba(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         check_is_fitted(self, "head_")
         embeddings, tracks = self.cnn_.window_embeddings(X, layer=self._layer())
-        proba = self.head_.predict_proba(embeddings)
-        return np.log(np.clip(proba, 1e-12, 1.0)), tracks
-
-    def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        """Softmax of the mean window log-probability of each track.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_tracks, n_mels, n_frames)
-
-        Returns
-        -------
-        ndarray of shape (n_tracks, n_classes)
-        """
-        log_proba, tracks = self.window_log_proba(X)
-        return vote(np.exp(log_proba), tracks, len(np.asarray(X)), "mean_log_proba")
+        return self.head_.predict_proba(embeddings), tracks
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """The class of highest voted probability."""
