@@ -536,3 +536,24 @@ def test_card_without_sample_rate_warns(svm_bundle, clips, tmp_path, capsys):
     assert "records no sample rate" in err and f"{SR} Hz" in err
     _, _, quiet = run([folder, clips[0], "--quiet"], capsys)
     assert quiet == ""
+
+
+def test_model_trained_on_generated_data_warns(gmm_bundle, clips, tmp_path, capsys):
+    """A final model's card beside its bundle names its dataset; synthesized music is flagged."""
+    folder = tmp_path / "final" / "gmm_stats"
+    shutil.copytree(gmm_bundle, folder / "model")
+
+    def model_card(**card) -> None:
+        (folder / "card.json").write_text(json.dumps({"model": "gmm_stats", **card}))
+
+    model_card(bundle="model", dataset={"kind": "synthetic", "n_per_genre": 4})
+    for model_dir in (folder, folder / "model"):
+        status, out, err = run([model_dir, clips[0]], capsys)
+        assert status == 0 and out.startswith(str(clips[0]))
+        assert "trained on the workflow's generated dataset" in err and "gtzan" in err
+    assert run([folder, clips[0], "--quiet"], capsys)[2] == ""
+    model_card(bundle="model", dataset={"kind": "gtzan", "gtzan": {"root": "genres"}})
+    assert run([folder, clips[0]], capsys)[2] == ""
+    # A card of another bundle says nothing of this one.
+    model_card(bundle="other", dataset={"kind": "synthetic"})
+    assert run([folder, clips[0]], capsys)[2] == ""

@@ -38,6 +38,9 @@ beginning, exactly as training would have read the file.
 instead. Windows shorter than the training clips are padded by ``seed87``, ``mfcc`` and
 ``logmel`` to their fixed frame count, something the model never saw in
 training: a warning says so, and ``--window`` equal to the clip length avoids it.
+A model trained on the workflow's generated dataset (its model card, beside the
+bundle, says ``dataset.kind: synthetic``) knows synthesized music only: a warning
+says so too.
 
 Exit status: 0 when every file got an answer, 1 when any file failed (each
 failure is one line on stderr naming the file), 2 for usage errors (a missing
@@ -406,6 +409,21 @@ class EnsembleClassifier(Classifier):
         return np.mean([member.predict_spans(y, spans) for member in self.members], axis=0)
 
 
+def _training_dataset(folder: Path) -> dict[str, Any]:
+    """The dataset settings in the model card beside a final bundle, or ``{}``.
+
+    ``write_model_card`` puts ``results/final/<model>/card.json`` next to the
+    bundle it names (``"bundle": "model"``); fold bundles have no model card.
+    """
+    try:
+        card = json.loads((folder.parent / "card.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(card, dict) or card.get("bundle") != folder.name:
+        return {}
+    return dict(card.get("dataset") or {})
+
+
 def _card_estimator(folder: Path) -> str | None:
     """The ``estimator`` of a bundle's card, or None when it has no readable card."""
     try:
@@ -683,6 +701,12 @@ def _main(argv: Sequence[str] | None) -> int:
             f"{args.model_dir}: card.json records no sample rate, so audio is read at "
             f"{classifier.sample_rate} Hz, the default, and not cropped to a training length; "
             "the final bundle (results/final/<model>/model) records both"
+        )
+    if _training_dataset(classifier.folder).get("kind") == "synthetic":
+        warn(
+            f"{args.model_dir} was trained on the workflow's generated dataset (synthesized "
+            "music), so its genres for recordings mean little; to classify real audio, "
+            "train on GTZAN first (dataset.kind: gtzan)"
         )
     timeline = (args.window, args.hop or args.window) if args.timeline else None
     if timeline and classifier.pads_short_windows and args.window < 0.9 * classifier.clip_seconds:
