@@ -119,11 +119,9 @@ def plot_accuracy(
     ax.set_ylabel("test accuracy")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
-    if lines:
-        # Lines near the top would run under a legend inside the axes.
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-    else:
-        ax.legend(loc="upper right", fontsize=8)
+    # Beside the axes: inside, the legend hid the interval of a tall right-hand bar
+    # (and target lines near the top).
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     _save(fig, path)
 
 

@@ -1,0 +1,43 @@
+"""The charts of results/plots: what they show must stay visible."""
+
+import pandas as pd
+import pytest
+
+from genrepipe import plots
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """Keep each figure a plot function saves, drawn, instead of closing it."""
+    figures = []
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        figures.append(fig)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    yield figures
+    plots._pyplot().close("all")
+
+
+@pytest.mark.parametrize("lines", [None, {"88 %": 0.88}])
+def test_accuracy_legend_sits_beside_the_bars(saved_figures, lines):
+    # A tall right-hand bar whose interval reaches the top, as svm_segments in the default run.
+    summary = pd.DataFrame(
+        {
+            "model": ["gmm", "svm", "svm_segments"],
+            "test_accuracy": [0.375, 0.3125, 0.75],
+            "test_accuracy_ci95_low": [0.18, 0.14, 0.50],
+            "test_accuracy_ci95_high": [0.61, 0.56, 0.98],
+            "reference_test_accuracy": [0.71, 0.74, None],
+        }
+    )
+    plots.plot_accuracy(summary, "unused.png", lines=lines)
+    (fig,) = saved_figures
+    (ax,) = fig.axes
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    # Beside the plotting area, it covers nothing drawn in it.
+    assert legend.x0 >= ax.get_window_extent(renderer).x1
+    # And the saved figure keeps it whole.
+    assert legend.x1 <= fig.bbox.x1
