@@ -1,9 +1,11 @@
 """The charts of results/plots: what they show must stay visible."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from genrepipe import plots
+from genrepipe.evaluate import plot_confusion
 
 
 @pytest.fixture
@@ -41,3 +43,13 @@ def test_accuracy_legend_sits_beside_the_bars(saved_figures, lines):
     assert legend.x0 >= ax.get_window_extent(renderer).x1
     # And the saved figure keeps it whole.
     assert legend.x1 <= fig.bbox.x1
+
+
+def test_confusion_colour_scale_counts_whole_clips(saved_figures):
+    # Two clips at most in a cell: the scale must not tick at fractions of a clip.
+    confusion = np.array([[2, 0, 1], [0, 1, 0], [1, 0, 2]])
+    plot_confusion(confusion, ["blues", "jazz", "rock"], "unused.png")
+    (fig,) = saved_figures
+    colour_scale = fig.axes[-1]
+    ticks = [t for t in colour_scale.get_yticks() if 0 <= t <= confusion.max()]
+    assert ticks == [0, 1, 2]
