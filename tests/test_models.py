@@ -7,6 +7,7 @@ module-scoped fixtures so the whole file stays well under a minute on 2 cores.
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 
 import numpy as np
@@ -317,6 +318,16 @@ def test_save_load_round_trip(name, request, tmp_path, blobs, images):
         np.testing.assert_array_equal(
             loaded.transform_embedding(X_test), model.transform_embedding(X_test)
         )
+
+
+def test_saving_a_network_leaves_the_training_log_quiet(nn_fit, tmp_path):
+    # Keras 3 saving TensorFlow variables under NumPy 2 raised a DeprecationWarning that
+    # log_to_file wrote into every network's training log.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        save_model(nn_fit, tmp_path / "nn.model")
+        warnings.warn("a warning of our own", DeprecationWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["a warning of our own"]
 
 
 def test_load_refuses_untrusted_types(tmp_path):

@@ -883,6 +883,8 @@ SKOPS_ALLOWED_TYPES: frozenset[str] = frozenset(
 
 _KERAS_ARCHIVE_META = "genrepipe_keras.json"
 _KERAS_ARCHIVE_MODEL = "model.keras"
+#: What NumPy 2 says when Keras 3 saves a TensorFlow variable (see :func:`_save_keras`).
+_KERAS_NUMPY2_WARNING = "__array__ implementation doesn't accept a copy keyword"
 _KERAS_FORMAT = "genrepipe-keras"
 _KERAS_FORMAT_VERSION = 1
 
@@ -944,7 +946,11 @@ def _save_keras(model: KerasClassifier, path: Path) -> None:
     meta_json = json.dumps(meta, indent=2, sort_keys=True)
     with tempfile.TemporaryDirectory(prefix="genrepipe-keras-") as tmpdir:
         keras_file = Path(tmpdir) / _KERAS_ARCHIVE_MODEL
-        model.model_.save(keras_file)
+        with warnings.catch_warnings():
+            # Keras converts TensorFlow variables with np.array(x), which NumPy 2 flags as
+            # deprecated: upstream noise in every training log, and the file is unaffected.
+            warnings.filterwarnings("ignore", _KERAS_NUMPY2_WARNING, DeprecationWarning)
+            model.model_.save(keras_file)
         with atomic_path(path) as tmp:
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
                 zf.writestr(_KERAS_ARCHIVE_META, meta_json)
