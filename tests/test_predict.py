@@ -245,6 +245,13 @@ def test_window_spans_cover_the_signal():
     # The last window is aligned to the end, so every window has the full length.
     assert window_spans(10 * SR, SR, 3.0, 3.0)[-1] == (7 * SR, 10 * SR)
     assert window_spans(2 * SR, SR, 3.0, 1.0) == [(0, 2 * SR)]  # shorter than one window
+    # A tail of a few hundred samples (a medley of 30.013 s GTZAN clips) gets no window of its
+    # own: it would repeat the last one and count that stretch twice in the file's mean.
+    assert window_spans(90 * SR + 600, SR, 30.0, 30.0) == [
+        (k * SR, (k + 30) * SR) for k in (0, 30, 60)
+    ]
+    # Under a quarter of the hop (0.7 of 0.75 s) too; the 1 s tail above gets its window.
+    assert window_spans(9 * SR + 7 * SR // 10, SR, 3.0, 3.0)[-1] == (6 * SR, 9 * SR)
     with pytest.raises(ValueError, match="positive"):
         window_spans(SR, SR, 0.0, 1.0)
 

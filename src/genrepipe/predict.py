@@ -122,9 +122,12 @@ def window_spans(n_samples: int, sr: int, window: float, hop: float) -> list[tup
     """Sample ranges of windows of ``window`` seconds every ``hop`` seconds covering a signal.
 
     Windows start at 0, ``hop``, ``2 hop``, ... while they fit; when the last
-    one stops short of the end, one more window is aligned to the end, so
-    every sample is covered and every window has the full length. A signal
-    shorter than one window gives one window: the whole signal.
+    one stops at least a quarter of a hop short of the end, one more window is
+    aligned to the end, so the end is covered and every window has the full
+    length. A shorter tail is left out: a window for it would repeat the one
+    before almost sample for sample (a 90.03 s medley of three GTZAN clips
+    would count its last 30 s twice in the average). A signal shorter than one
+    window gives one window: the whole signal.
 
     Parameters
     ----------
@@ -147,7 +150,7 @@ def window_spans(n_samples: int, sr: int, window: float, hop: float) -> list[tup
     if n_samples <= length:
         return [(0, n_samples)]
     starts = list(range(0, n_samples - length + 1, step))
-    if starts[-1] + length < n_samples:
+    if n_samples - (starts[-1] + length) >= step / 4:
         starts.append(n_samples - length)
     return [(start, start + length) for start in starts]
 
