@@ -6,6 +6,8 @@ import re
 
 from snakemake.utils import validate
 
+import yaml
+
 from genrepipe.config import (
     ConfigError,
     check_config,
@@ -14,10 +16,14 @@ from genrepipe.config import (
     model_feature_sets,
     n_folds,
     schema_error_message,
+    type_command_line_values,
 )
 from genrepipe.dataset import assign_batches
 
 
+# Snakemake leaves the values inside a --config mapping as strings ('5'): type them first.
+with open(workflow.source_path("../config/schema.yaml")) as schema_file:
+    type_command_line_values(config, yaml.safe_load(schema_file))
 try:
     validate(config, schema="../config/schema.yaml")
 except WorkflowError as error:  # its message is the whole schema: name the key instead

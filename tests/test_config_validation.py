@@ -9,6 +9,7 @@ that no ``results/`` folder appears. The fast tests call the checks directly.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from genrepipe.config import (
     feature_settings,
     min_clip_samples,
     schema_error_message,
+    type_command_line_values,
 )
 from genrepipe.features import stats_feature_names
 
@@ -124,6 +126,33 @@ def test_good_config_passes_the_dry_run(tmp_path):
     returncode, output = _dry_run(tmp_path, {"run_models": ["gmm"]})
     assert returncode == 0, output
     assert "Invalid configuration" not in output
+
+
+@pytest.mark.slow
+def test_numbers_inside_command_line_mappings_are_numbers(tmp_path):
+    """Snakemake reads a --config mapping with YAML's BaseLoader: every value a string."""
+    kfold = "split={scheme: kfold, kfold: {n_splits: 3}}"
+    result = run_workflow(
+        tmp_path,
+        TINY_CONFIG,
+        extra=["--dry-run", "--config", kfold, "run_models=[gmm]"],
+        cores=1,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output  # was: split.kfold.n_splits: '3' is not of type 'integer'
+    assert re.search(r"^train_model\s+3$", output, re.MULTILINE), output  # one job a fold
+    # A model's params have no schema types: '-1' was not range-checked, and reached SVC.
+    result = run_workflow(
+        tmp_path,
+        TINY_CONFIG,
+        extra=["--dry-run", "--config", "models={svm: {params: {C: -1}}}"],
+        cores=1,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Invalid configuration: models.svm.params.C must be positive, got -1" in output
 
 
 # -- the checks themselves, without Snakemake -----------------------------------------------------
@@ -271,3 +300,53 @@ def test_hop_longer_than_the_analysis_window_is_an_error(feature_set):
     config["features"][feature_set]["hop_length"] = n_fft + 1
     with pytest.raises(ConfigError, match=rf"features\.{feature_set}\.hop_length"):
         check_config(config)
+
+
+def _from_command_line(**entries: str) -> dict:
+    """``--config KEY=VALUE ...`` over the tiny config, parsed as Snakemake parses mappings."""
+    override = {key: yaml.load(value, Loader=yaml.BaseLoader) for key, value in entries.items()}
+    config = _config(override)
+    type_command_line_values(config, yaml.safe_load(SCHEMA.read_text()))
+    return config
+
+
+def test_command_line_strings_get_the_types_the_schema_asks_for():
+    config = _from_command_line(
+        split="{scheme: kfold, kfold: {n_splits: 5, seed: 0}, holdout: {test_size: 0.25}}",
+        features="{logmel: {fmax: null}, segment_stats: {window: 2}}",
+        dataset="{kind: gtzan, gtzan: {root: '2024'}}",
+        final_models="false",
+    )
+    validate(config, schema=str(SCHEMA))
+    assert config["split"]["kfold"] == {"n_splits": 5, "seed": 0, "n_repeats": 1}
+    assert config["split"]["holdout"]["test_size"] == 0.25
+    assert config["features"]["logmel"]["fmax"] is None
+    assert config["features"]["segment_stats"]["window"] == 2
+    assert config["final_models"] is False
+    assert config["dataset"]["gtzan"]["root"] == "2024"  # a string setting stays a string
+    assert config["split"]["scheme"] == "kfold"
+
+
+def test_command_line_model_params_read_as_yaml_would():
+    config = _from_command_line(
+        models="{svm: {params: {C: 10.0, gamma: scale, kernel: rbf}},"
+        " svm_stats: {search: {param_grid: {C: [1, 1e-3]}}},"
+        " cnn_logmel: {params: {filters: [64, 128], mixup_alpha: 0.2}}}"
+    )
+    assert config["models"]["svm"]["params"] == {"C": 10.0, "gamma": "scale", "kernel": "rbf"}
+    assert config["models"]["svm_stats"]["search"]["param_grid"]["C"] == [1, 0.001]
+    cnn = config["models"]["cnn_logmel"]["params"]
+    assert cnn["filters"] == [64, 128] and cnn["mixup_alpha"] == 0.2
+    check_config(config)
+
+
+def test_command_line_typing_leaves_typed_and_unreadable_values_alone():
+    config = _config(
+        {"split": {"kfold": {"n_splits": "five"}}, "models": {"svm": {"params": {"C": 2}}}}
+    )
+    before = copy.deepcopy(config)
+    type_command_line_values(config, yaml.safe_load(SCHEMA.read_text()))
+    assert config == before
+    with pytest.raises(Exception, match="five") as info:
+        validate(config, schema=str(SCHEMA))
+    assert "split.kfold.n_splits" in schema_error_message(info.value)

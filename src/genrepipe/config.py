@@ -8,6 +8,7 @@ estimator). They run when the workflow is parsed, before any job.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -320,6 +321,80 @@ def schema_error_message(error: BaseException) -> str:
         missing = [key for key in found.validator_value if key not in found.instance]
         return f"{', '.join(prefix + key for key in missing)}: required setting is missing"
     return f"{path or 'the configuration'}: {found.message}"
+
+
+def type_command_line_values(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    """Give the strings Snakemake's ``--config`` leaves inside mappings their types.
+
+    Snakemake reads a ``--config key=VALUE`` mapping or list with YAML's
+    ``BaseLoader``, so ``--config split='{kfold: {n_splits: 5}}'`` holds the
+    string ``'5'``, which the schema then refuses ("'5' is not of type
+    'integer'") and an estimator would choke on. Where the schema asks for a
+    number, an integer, a boolean or null, a string that reads as one (``5``,
+    ``0.5``, ``1e-3``, ``true``, ``null``) becomes it. A model's ``params`` and
+    ``search.param_grid`` have no schema types, so their strings that read as
+    numbers, booleans or null become those, and other strings (``rbf``,
+    ``scale``) stay. ``config`` is changed in place; values that are already
+    typed, as in a config file, are left alone.
+    """
+    _type_values(config, schema)
+
+
+def _type_values(node: Any, schema: Mapping[str, Any]) -> Any:
+    """``node`` with its strings typed as ``schema`` asks (containers changed in place)."""
+    if isinstance(node, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, value in node.items():
+            if key in properties:
+                node[key] = _type_values(value, properties[key])
+            elif isinstance(extra, Mapping):
+                node[key] = _type_values(value, extra)
+            elif schema.get("type") == "object" and not properties and extra is None:
+                node[key] = _type_untyped(value)  # free-form, as a model's params
+        return node
+    if isinstance(node, list):
+        items = schema.get("items")
+        for i, value in enumerate(node):
+            node[i] = _type_values(value, items) if items else _type_untyped(value)
+        return node
+    if isinstance(node, str):
+        types = schema.get("type")
+        wanted = {types} if isinstance(types, str) else set(types or ())
+        parsed = _read_scalar(node)
+        if (
+            (isinstance(parsed, bool) and "boolean" in wanted)
+            or (parsed is None and "null" in wanted)
+            or (type(parsed) is int and wanted & {"integer", "number"})
+            or (type(parsed) is float and "number" in wanted)
+        ):
+            return parsed
+    return node
+
+
+def _type_untyped(node: Any) -> Any:
+    """A free-form value with its strings read as numbers, booleans or null where they are."""
+    if isinstance(node, dict):
+        return {key: _type_untyped(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_type_untyped(value) for value in node]
+    return _read_scalar(node) if isinstance(node, str) else node
+
+
+def _read_scalar(text: str) -> Any:
+    """``text`` as an int, float, bool or None if it reads as one (as YAML would), else itself."""
+    for parse in (int, float):
+        try:
+            number = parse(text)
+        except ValueError:
+            continue
+        return number if math.isfinite(number) else text  # "nan" and "inf" stay words
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("null", "~"):
+        return None
+    return text
 
 
 def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: str) -> None:
