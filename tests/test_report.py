@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 import pandas as pd
@@ -63,6 +65,20 @@ def test_plots_are_pngs_and_the_table_has_every_model(tiny_run):
     table = (plots / "summary.html").read_text()
     first_cells = re.findall(r"<tr>\s*<td>([^<]*)</td>", table)
     assert first_cells == MODELS
+
+
+def test_outputs_are_as_readable_as_the_umask_allows(tiny_run):
+    # Written through temporary files, outputs came out owner-only (0600), whatever the
+    # umask: colleagues sharing a results folder on a cluster could not read the summary.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    paths = [tiny_run / "results", *(tiny_run / "results").rglob("*")]
+    unreadable = [
+        str(path.relative_to(tiny_run))
+        for path in paths
+        if stat.S_IMODE(path.stat().st_mode) & 0o044 != 0o044 & ~umask
+    ]
+    assert not unreadable, unreadable[:10]
 
 
 def test_final_models_trained_on_every_track_with_cards(tiny_run):

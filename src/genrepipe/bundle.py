@@ -8,40 +8,19 @@ details). Nothing in it is unpickled on load.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from genrepipe.io import staged_folder
 from genrepipe.models import load_model, save_model
-
-
-@contextlib.contextmanager
-def _staged_folder(folder: Path) -> Iterator[Path]:
-    """Yield a temporary folder beside ``folder``; on success it replaces ``folder``.
-
-    A reader never sees a half-written bundle; on an exception the temporary
-    folder is removed and ``folder`` is left as it was.
-    """
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        yield tmp
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def save_bundle(folder: str | os.PathLike, *, transform, model, card: dict[str, Any]) -> None:
     """Write the bundle into a temporary folder, then rename it onto ``folder``."""
-    with _staged_folder(Path(folder)) as tmp:
+    with staged_folder(folder) as tmp:
         save_model(transform, tmp / "transform.skops")
         estimator_path = tmp / _estimator_name(model)
         save_model(model, estimator_path)
@@ -58,7 +37,7 @@ def save_ensemble_bundle(
     moved. Its ``card.json`` has ``estimator: ensemble`` and the member names in
     ``members``; :mod:`genrepipe.predict` averages the members' probabilities.
     """
-    with _staged_folder(Path(folder)) as tmp:
+    with staged_folder(folder) as tmp:
         for name, member in members.items():
             shutil.copytree(member, tmp / "members" / name)
         card = {**card, "estimator": "ensemble", "members": list(members)}

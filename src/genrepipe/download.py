@@ -11,6 +11,8 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+from genrepipe.io import atomic_path
+
 logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
@@ -34,10 +36,8 @@ def download(
 ) -> Path:
     """Download ``url`` to ``destination`` (atomically), checking ``md5`` if given."""
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{destination.name}.", dir=destination.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+    with atomic_path(destination) as tmp:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or 0)
             done, reported = 0, 0
             while chunk := response.read(_CHUNK):
@@ -52,10 +52,6 @@ def download(
                 raise ChecksumError(
                     f"{url}: MD5 is {actual}, expected {md5} (corrupt or different file)"
                 )
-        os.replace(tmp, destination)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return destination
 
 

@@ -30,7 +30,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,7 +39,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from genrepipe.io import atomic_path
+from genrepipe.io import atomic_path, staged_folder
 
 logger = logging.getLogger("genrepipe")
 
@@ -160,16 +159,10 @@ def record_run(
         "genrepipe_version": __version__,
         "config_hash": digest,
     }
-    history.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=history))
-    try:
+    with staged_folder(entry) as tmp:
         shutil.copyfile(summary_csv, tmp / "summary.csv")
         (tmp / "config.yaml").write_text(yaml.safe_dump(_plain(config), sort_keys=False))
         (tmp / "run.json").write_text(json.dumps(info, indent=2))
-        os.replace(tmp, entry)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     with atomic_path(latest_out) as out:
         out.write_text(entry.name + "\n")
     return entry

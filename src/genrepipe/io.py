@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+
+def _umask_mode(mode: int) -> int:
+    """``mode`` less the process umask: what ``open`` or ``mkdir`` would have given."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return mode & ~umask
 
 
 @contextlib.contextmanager
@@ -17,7 +25,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     The temporary file lives in the same directory, so the final ``os.replace``
     is atomic on POSIX file systems. On an exception the temporary file is
-    removed and ``path`` is left untouched.
+    removed and ``path`` is left untouched. The file gets the permissions the
+    umask gives a new file (``tempfile`` makes it owner-only), so colleagues
+    sharing a results folder can read it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,10 +37,33 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        tmp_path.chmod(_umask_mode(0o666))
         yield tmp_path
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def staged_folder(folder: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside ``folder``; on success it replaces ``folder``.
+
+    A reader never sees a half-written folder; on an exception the temporary
+    folder is removed and ``folder`` is left as it was. Like :func:`atomic_path`,
+    the folder gets the permissions the umask gives a new one.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        tmp.chmod(_umask_mode(0o777))
+        yield tmp
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 from genrepipe import GENRES
 from genrepipe.audio import AudioError, load_audio
 from genrepipe.extraction import FAILED_FEATURES, extract_features  # noqa: F401  (rule API)
-from genrepipe.io import atomic_path, load_npy
+from genrepipe.io import atomic_path, load_npy, staged_folder
 from genrepipe.log import Progress
 
 logger = logging.getLogger("genrepipe")
@@ -844,9 +844,6 @@ def combine_ensemble(
     pandas.DataFrame
         The ensemble's predictions.
     """
-    import shutil
-    import tempfile
-
     key = ["fold", "track", "genre", "subset"]
     members = list(spec["members"])
     if len(members) != len(member_tables):
@@ -891,17 +888,8 @@ def combine_ensemble(
         # No fitting of its own: the time its members took.
         "fit_seconds": round(sum(float(c["fit_seconds"]) for c in cards), 3),
     }
-    folder = Path(model_dir)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with staged_folder(model_dir) as tmp:
         (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True))
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     write_table(predictions, predictions_out)
     return predictions
 
