@@ -66,6 +66,10 @@ BAD_CONFIGS = {
         "dataset.gtzan.root",
     ),
     "negative svm C": ({"models": {"svm": {"params": {"C": -1}}}}, "models.svm.params.C"),
+    "svm C not a number": (
+        {"models": {"svm": {"params": {"C": "ten"}}}},
+        "models.svm.params.C must be a number, got 'ten'",
+    ),
     "dropout above 1": (
         {"models": {"nn": {"params": {"dropout": 1.5}}}},
         "models.nn.params.dropout",

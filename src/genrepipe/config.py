@@ -433,6 +433,8 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
             raise ConfigError(
                 f"{key}.{name} must be one of {', '.join(_CHOICES[name])}, got {value!r}"
             )
+        if isinstance(value, str) and name in _POSITIVE | _FRACTIONS:
+            raise ConfigError(f"{key}.{name} must be a number, got {value!r}")
         if isinstance(value, int | float) and not isinstance(value, bool):
             if name in _POSITIVE and value <= 0:
                 raise ConfigError(f"{key}.{name} must be positive, got {value}")
