@@ -14,7 +14,9 @@ import numpy as np
 
 def _umask_mode(mode: int) -> int:
     """``mode`` less the process umask: what ``open`` or ``mkdir`` would have given."""
-    umask = os.umask(0o022)
+    # Reading the umask means setting it: set the strictest for that instant, so a file
+    # another thread makes meanwhile is never more open than asked.
+    umask = os.umask(0o077)
     os.umask(umask)
     return mode & ~umask
 
