@@ -263,20 +263,25 @@ class Classifier:
     def predict_features(self, F: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n_clips, n_classes)`` of stacked per-clip features."""
         from genrepipe.config import SEGMENT_FEATURE_SETS
-        from genrepipe.preprocess import flatten
         from genrepipe.segments import expand_windows, vote
 
         F = np.asarray(F, dtype=np.float32)
-        if self.input == "image":
-            return self._model_proba(self.transform.transform(F))
-        if self.feature_set in SEGMENT_FEATURE_SETS:
+        if self.feature_set in SEGMENT_FEATURE_SETS and self.input != "image":
             windows, groups = expand_windows(F)
-            Z = self.transform.transform(flatten(windows)).astype(np.float32)
-            proba = self._model_proba(Z)
+            proba = self._model_proba(self.model_input(windows))
             return vote(proba, groups, len(F), self.card.get("vote") or "mean_log_proba")
+        return self._model_proba(self.model_input(F))
+
+    def model_input(self, F: np.ndarray) -> np.ndarray:
+        """What the estimator reads for stacked per-clip (or per-window) features: the
+        bundle's fitted transform of them, as in training."""
+        from genrepipe.preprocess import flatten
+
+        F = np.asarray(F, dtype=np.float32)
+        if self.input == "image":
+            return self.transform.transform(F)
         # Training stored the transformed features as float32: the model saw those.
-        Z = self.transform.transform(flatten(F)).astype(np.float32)
-        return self._model_proba(Z)
+        return self.transform.transform(flatten(F)).astype(np.float32)
 
     def _model_proba(self, Z: np.ndarray) -> np.ndarray:
         with _native_stderr_silenced(self.quiet_native):

@@ -1,0 +1,61 @@
+"""tools/check_batchnorm.py: batch-norm statistics re-estimated from given rows only."""
+
+from __future__ import annotations
+
+import check_batchnorm
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def network():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(5,))
+    hidden = keras.layers.Dense(4, name="hidden")(inputs)
+    normed = keras.layers.BatchNormalization(name="bn")(hidden)
+    dropped = keras.layers.Dropout(0.5)(normed)
+    outputs = keras.layers.Dense(3, activation="softmax")(dropped)
+    return keras.Model(inputs, outputs)
+
+
+def test_statistics_become_the_mean_of_batch_statistics(network):
+    X = np.random.default_rng(0).normal(3.0, 2.0, size=(64, 5)).astype(np.float32)
+    weights = [w.copy() for w in network.get_weights()]
+    bn = network.get_layer("bn")
+    dropout = next(layer for layer in network.layers if layer.name.startswith("dropout"))
+    assert np.allclose(bn.moving_mean.numpy(), 0.0)  # Keras's starting statistics
+
+    assert check_batchnorm.refresh_batchnorm(network, X, batch_size=16) == 1
+
+    hidden = network.get_layer("hidden")(X).numpy()
+    batches = hidden.reshape(4, 16, 4)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), hidden.mean(axis=0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        bn.moving_variance.numpy(), batches.var(axis=1).mean(axis=0), rtol=1e-4, atol=1e-5
+    )
+    # Nothing else moved: weights other than the statistics, momentum, dropout.
+    after = network.get_weights()
+    changed = [
+        i for i, (a, b) in enumerate(zip(weights, after, strict=True)) if not np.array_equal(a, b)
+    ]
+    assert len(changed) == 2  # the moving mean and variance
+    assert bn.momentum == 0.99 and dropout.rate == 0.5
+
+
+@pytest.mark.slow
+def test_the_tool_reports_every_fold_and_leaves_the_run_alone(tiny_run, capsys):
+    bundle = tiny_run / "results" / "models" / "cnn" / "holdout" / "fold0" / "model"
+    before = {p.name: p.read_bytes() for p in bundle.iterdir()}
+    assert check_batchnorm.main([str(tiny_run), "cnn"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("cnn (holdout): accuracy as trained -> with batch-norm")
+    fold_line, mean_line = lines[2], lines[3]
+    assert fold_line.split()[0] == "0" and mean_line.split()[0] == "mean"
+    numbers = [float(v) for v in fold_line.split()[1:] if v != "->"]
+    assert len(numbers) == 4 and all(0.0 <= v <= 1.0 for v in numbers)
+    assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
+    # The svm is no Keras model: refused with a reason, not a traceback.
+    assert check_batchnorm.main([str(tiny_run), "svm"]) == 2
+    assert "not a KerasClassifier" in capsys.readouterr().out
