@@ -67,7 +67,7 @@ def check_fold(classifier, X: np.ndarray, genres: np.ndarray, train: np.ndarray)
         return float(right[train].mean()), float(right[~train].mean())
 
     before = accuracy()
-    refresh_batchnorm(model.model_, model._check_X(Z[train]), batch_size=model.batch_size)
+    refresh_batchnorm(model.model_, np.asarray(Z[train], np.float32), batch_size=model.batch_size)
     return before, accuracy()
 
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scheme", help="the split scheme, when the run has several")
     args = parser.parse_args(argv)
 
-    from genrepipe.feature_table import read_feature_index, read_feature_table
+    from genrepipe.feature_table import read_feature_table
     from genrepipe.models import KerasClassifier
     from genrepipe.predict import Classifier
     from genrepipe.tasks import fold_rows
@@ -99,19 +99,24 @@ def main(argv: list[str] | None = None) -> int:
         "re-estimated on the fold's training tracks"
     )
     print(f"{'fold':>4}  {'train':>15}  {'test':>15}")
-    scores = []
+    scores, tables = [], {}
     for bundle_dir in bundles:
         fold = int(bundle_dir.parent.name.removeprefix("fold"))
         classifier = Classifier.load(bundle_dir)
         if not isinstance(classifier.model, KerasClassifier):
             print(f"{bundle_dir}: not a KerasClassifier model (the reference nn or cnn)")
             return 2
-        table = results / "features" / f"{classifier.feature_set}.parquet"
-        rows = fold_rows(split, fold, read_feature_index(table)[0])
+        if classifier.feature_set not in tables:  # read once, not once a fold
+            ids, genres, X = read_feature_table(
+                results / "features" / f"{classifier.feature_set}.parquet"
+            )
+            tables[classifier.feature_set] = {t: i for i, t in enumerate(ids)}, genres, X
+        position, genres, X = tables[classifier.feature_set]
+        rows = fold_rows(split, fold, list(position))
         rows = rows[rows["subset"].isin(["train", "test"])]
-        _, genres, X = read_feature_table(table, tracks=list(rows["track"]))
+        index = [position[track] for track in rows["track"]]
         train = (rows["subset"] == "train").to_numpy()
-        before, after = check_fold(classifier, X, genres, train)
+        before, after = check_fold(classifier, X[index], genres[index], train)
         print(
             f"{fold:>4}  {before[0]:6.3f} -> {after[0]:5.3f}  {before[1]:6.3f} -> {after[1]:5.3f}"
         )
