@@ -9,8 +9,12 @@ import pytest
 
 @pytest.fixture(scope="module")
 def network():
-    import keras
+    from genrepipe.models import _configure_threads, _import_keras
 
+    keras, tf = _import_keras()
+    # TensorFlow fixes its thread pools at its first op: ask for the one thread the
+    # suite's later Keras fits ask for, or they could not get it in this process.
+    _configure_threads(tf, 1)
     keras.utils.set_random_seed(0)
     inputs = keras.Input(shape=(5,))
     hidden = keras.layers.Dense(4, name="hidden")(inputs)
