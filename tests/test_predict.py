@@ -296,6 +296,46 @@ def test_short_windows_of_padded_features_warn(svm_bundle, nine_seconds, capsys)
     assert quiet == ""
 
 
+def test_files_much_shorter_than_the_training_clips_warn_once(svm_bundle, clips, tmp_path, capsys):
+    """A 0.5 s and a 1 s file are answered, named in one warning; a 3 s clip is not named."""
+    folder, _, _ = svm_bundle
+    y = sf.read(clips[0], dtype="float32")[0]
+    short = []
+    for seconds in (0.5, 1.0):
+        path = tmp_path / f"first_{seconds:g}s.wav"
+        sf.write(path, y[: int(seconds * SR)], SR, subtype="PCM_16")
+        short.append(path)
+    status, out, err = run([folder, *short, clips[0]], capsys)
+    assert status == 0 and len(out.splitlines()) == 3
+    warning = [line for line in err.splitlines() if "less than half" in line]
+    assert len(warning) == 1
+    assert "2 files last less than half the 3.0 s clips" in warning[0]
+    assert "seed87 features pad them" in warning[0]
+    assert f"{short[0]} (0.50 s)" in warning[0] and f"{short[1]} (1.00 s)" in warning[0]
+    assert str(clips[0]) not in warning[0]
+    # Windows chosen with --timeline are the user's choice: no such warning.
+    _, _, err = run([folder, short[1], "--timeline", "--window", "3"], capsys)
+    assert "less than half" not in err
+    _, _, quiet = run([folder, *short, "--quiet"], capsys)
+    assert quiet == ""
+
+
+def test_file_shorter_than_a_segment_window_fails_in_seconds(clips, tmp_path, capsys):
+    """segment_stats cannot read a file shorter than one window: an error line in seconds."""
+    settings = {**STATS, "window": 1.0, "n_windows": 3}
+    spec = {"estimator": "logreg", "features": "segment_stats", "input": "scaled", "params": {}}
+    train_final_bundle(tmp_path, clips, spec, settings)
+    folder = tmp_path / "final"
+    y = sf.read(clips[0], dtype="float32")[0]
+    short = tmp_path / "half_second.wav"
+    sf.write(short, y[: SR // 2], SR, subtype="PCM_16")
+    status, out, err = run([folder, short, clips[0], "--quiet"], capsys)
+    assert status == 1 and len(out.splitlines()) == 1
+    assert err.strip() == (
+        f"genrepipe-predict: error: {short}: 0.50 s of audio is shorter than one 1 s segment window"
+    )
+
+
 def test_long_file_averages_clip_length_windows(gmm_bundle, clips, nine_seconds, capsys):
     """A file three training clips long is the mean of its three clips' probabilities."""
     classifier = Classifier.load(gmm_bundle)

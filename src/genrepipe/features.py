@@ -577,6 +577,11 @@ def segment_stats(
         raise ValueError(f"window must be positive seconds, got {window!r}")
     frames, onset_env = _stats_frames(y, sr, n_fft=n_fft, hop_length=hop_length, n_mfcc=n_mfcc)
     window_frames = max(2, int(round(window * sr / hop_length)))
+    if window_frames > frames.shape[1]:
+        # Said in seconds: the reason reaches failed-track lists and genrepipe-predict.
+        raise ValueError(
+            f"{len(y) / sr:.2f} s of audio is shorter than one {window:g} s segment window"
+        )
     starts = segment_starts(frames.shape[1], window_frames, n_windows)
     rows = []
     for start in starts:

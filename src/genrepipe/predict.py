@@ -38,6 +38,8 @@ beginning, exactly as training would have read the file.
 instead. Windows shorter than the training clips are padded by ``seed87``, ``mfcc`` and
 ``logmel`` to their fixed frame count, something the model never saw in
 training: a warning says so, and ``--window`` equal to the clip length avoids it.
+Files shorter than half a training clip are answered, with one warning naming them:
+the answer rests on less audio than any the model learned from.
 A model trained on the workflow's generated dataset (its model card, beside the
 bundle, says ``dataset.kind: synthetic``) knows synthesized music only: a warning
 says so too.
@@ -81,6 +83,9 @@ __all__ = [
 AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".au", ".flac", ".ogg", ".mp3")
 #: Files longer than this many training clips are averaged over clip-length windows.
 LONG_FILE_FACTOR = 1.5
+#: Files shorter than this fraction of the training clips get a warning: the model
+#: never learned from so little audio (training refuses clips under ``min_duration``).
+SHORT_FILE_FACTOR = 0.5
 #: Assumed training clip length when the card does not say (GTZAN's 30 s).
 DEFAULT_CLIP_SECONDS = 30.0
 #: Feature sets cropped or padded to a fixed number of frames.
@@ -688,6 +693,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
 
 
+def _short_files_warning(short_files: Sequence[tuple[Path, float]], classifier) -> str:
+    """One line naming the files much shorter than the model's training clips."""
+    shown = ", ".join(f"{path} ({duration:.2f} s)" for path, duration in short_files[:3])
+    if len(short_files) > 3:
+        shown += f" and {len(short_files) - 3} more"
+    one = len(short_files) == 1
+    count = "1 file lasts" if one else f"{len(short_files)} files last"
+    answers = "its answer rests" if one else "their answers rest"
+    padding = (
+        f"; the model's {classifier.feature_set} features pad {'it' if one else 'them'} "
+        "to a fixed frame count"
+        if classifier.pads_short_windows
+        else ""
+    )
+    return (
+        f"{count} less than half the {classifier.clip_seconds:.1f} s clips the model learned "
+        f"from, so {answers} on little audio{padding}: {shown}"
+    )
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -727,6 +752,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     files = list(find_audio(args.paths))
     failed = 0
+    short_files: list[tuple[Path, float]] = []
     entries: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
     show_progress = not args.quiet and sys.stderr.isatty() and len(files) > 1
@@ -760,6 +786,8 @@ def _main(argv: Sequence[str] | None) -> int:
                 report_error(path, message if str(path) in message else f"{path}: {message}")
                 progress.advance(task)
                 continue
+            if timeline is None and result.duration < SHORT_FILE_FACTOR * classifier.clip_seconds:
+                short_files.append((path, result.duration))
             if args.format == "json":
                 entries.append(_json_entry(result, classifier))
             elif args.format == "csv":
@@ -768,6 +796,8 @@ def _main(argv: Sequence[str] | None) -> int:
             else:
                 print("\n".join(_text_lines(result, classifier, timeline is not None)), flush=True)
             progress.advance(task)
+    if short_files:
+        warn(_short_files_warning(short_files, classifier))
     if args.format == "json":
         document = {
             "model": str(classifier.folder),
