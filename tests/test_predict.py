@@ -392,6 +392,24 @@ def test_corrupt_file_is_one_error_line_others_answered(svm_bundle, clips, tmp_p
     assert answered == [str(clips[0]), str(clips[1])]
 
 
+def test_folders_leave_out_hidden_files_as_the_dataset_scan_does(
+    svm_bundle, clips, tmp_path, capsys
+):
+    """A folder copied from a Mac: ``._<clip>.wav`` resource forks and ``.Trashes`` are skipped."""
+    folder, _, _ = svm_bundle
+    music = tmp_path / "music"
+    (music / ".Trashes").mkdir(parents=True)
+    shutil.copy(clips[0], music / clips[0].name)
+    shutil.copy(clips[1], music / ".Trashes" / clips[1].name)
+    (music / f"._{clips[0].name}").write_bytes(b"\x00\x05\x16\x07Mac OS X        ")
+    status, out, err = run([folder, music], capsys)
+    assert status == 0 and err == ""
+    assert [line.split(": ")[0] for line in out.splitlines()] == [str(music / clips[0].name)]
+    # A hidden file named on the command line is still read.
+    status, _, err = run([folder, music / f"._{clips[0].name}"], capsys)
+    assert status == 1 and "cannot decode audio" in err
+
+
 def test_usage_errors_exit_2(clips, tmp_path, capsys):
     status, _, err = run([tmp_path / "no_model", clips[0]], capsys)
     assert status == 2 and "no_model" in err and len(err.splitlines()) == 1

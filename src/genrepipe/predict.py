@@ -473,15 +473,21 @@ def _native_stderr_silenced(active: bool) -> Iterator[None]:
 def find_audio(paths: Sequence[str | Path]) -> Iterator[tuple[Path, str | None]]:
     """Expand files and folders into ``(file, error)`` pairs, in the order given.
 
-    A folder yields its audio files (:data:`AUDIO_SUFFIXES`, recursively, sorted);
-    a file is yielded whatever its extension. A missing path, or a folder with
-    no audio file, yields ``(path, message)``.
+    A folder yields its audio files (:data:`AUDIO_SUFFIXES`, recursively, sorted),
+    leaving out hidden files and folders as the workflow's dataset scan does: a
+    folder copied from a Mac holds a ``._<name>.wav`` resource fork beside each
+    clip. A file is yielded whatever its extension or name. A missing path, or a
+    folder with no audio file, yields ``(path, message)``.
     """
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             found = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in AUDIO_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             if not found:
                 kinds = ", ".join(s.lstrip(".") for s in AUDIO_SUFFIXES)
