@@ -137,6 +137,25 @@ def test_find_genre_root_accepts_both_levels(dataset):
     assert find_genre_root(str(dataset.parent)) == dataset
 
 
+def test_find_genre_root_reads_the_common_wav_copys_layout(tmp_path):
+    """The widely shared copy unpacks to Data/genres_original/<genre>/ beside images_original."""
+    data = tmp_path / "Data"
+    _touch(data / "genres_original" / "jazz" / "jazz.00000.wav")
+    _touch(data / "images_original" / "jazz" / "jazz00000.png")
+    _touch(data / "features_30_sec.csv")
+    assert find_genre_root(data) == data / "genres_original"
+    assert [t.track for t in discover_tracks(data).tracks] == ["jazz.00000"]
+
+
+def test_find_genre_root_names_sub_folders_holding_genre_folders(tmp_path):
+    root = tmp_path / "download"
+    _touch(root / "gtzan" / "blues" / "blues.00000.au")
+    _touch(root / "readme.txt")
+    with pytest.raises(FileNotFoundError) as info:
+        find_genre_root(root)
+    assert str(info.value).endswith(f"genre folders are in {root / 'gtzan'}: point there")
+
+
 def test_find_genre_root_missing_folder_is_named(tmp_path):
     missing = tmp_path / "no_such_dataset"
     with pytest.raises(FileNotFoundError, match="no_such_dataset"):
@@ -153,6 +172,7 @@ def test_find_genre_root_without_genre_folders_is_named(tmp_path):
         find_genre_root(root)
     assert "wrong_layout" in str(info.value)
     assert "holds no genre folder" in str(info.value)
+    assert "point there" not in str(info.value)  # no sub-folder holds a known genre
 
 
 def test_find_genre_root_rejects_a_file(tmp_path):

@@ -39,26 +39,47 @@ class Discovery:
     skipped: list[tuple[str, str]]  #: (path, reason) of folders and files left out
 
 
+#: Names of the folder of genre folders inside a dataset folder: the original archive's,
+#: and that of the widely shared ``.wav`` copy (``Data/genres_original/<genre>/``).
+GENRE_FOLDER_NAMES: tuple[str, ...] = ("genres", "genres_original")
+
+
+def _holds_genre_folders(folder: Path) -> bool:
+    return folder.is_dir() and any((folder / genre).is_dir() for genre in GENRES)
+
+
 def find_genre_root(root: str | os.PathLike) -> Path:
     """Return the folder holding one sub-folder per genre.
 
-    Accepts the ``genres`` folder itself or its parent (the unpacked archive).
+    Accepts that folder itself, or its parent when it is named as in a known copy
+    (:data:`GENRE_FOLDER_NAMES`: ``genres`` in the original archive,
+    ``genres_original`` in the common ``.wav`` copy).
 
     Raises
     ------
     FileNotFoundError
-        If ``root`` does not exist or holds no genre folder.
+        If ``root`` does not exist or holds no genre folder; the message names
+        the sub-folders of ``root`` that do, if any.
     """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder {root} does not exist")
-    for candidate in (root, root / "genres"):
-        if candidate.is_dir() and any((candidate / genre).is_dir() for genre in GENRES):
+    for candidate in (root, *(root / name for name in GENRE_FOLDER_NAMES)):
+        if _holds_genre_folders(candidate):
             return candidate
-    raise FileNotFoundError(
+    message = (
         f"dataset folder {root} holds no genre folder (expected e.g. {root}/blues/ or "
         f"{root}/genres/blues/)"
     )
+    # Another copy's layout: say which sub-folder to point at rather than guess.
+    inside = [
+        str(folder)
+        for folder in sorted(root.iterdir())
+        if not folder.name.startswith(".") and _holds_genre_folders(folder)
+    ]
+    if inside:
+        message += f"; genre folders are in {' and '.join(inside)}: point there"
+    raise FileNotFoundError(message)
 
 
 def discover_tracks(
