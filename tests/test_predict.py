@@ -588,6 +588,30 @@ def test_ensemble_bundle_averages_its_members(svm_bundle, gmm_bundle, clips, tmp
         Classifier.load(moved)
 
 
+def test_ensemble_members_sharing_a_feature_set_compute_it_once(
+    svm_bundle, gmm_bundle, clips, tmp_path, monkeypatch
+):
+    """Two seed87 members and a stats one: two feature computations a clip, the same answer."""
+    import genrepipe.features
+    from genrepipe.bundle import save_ensemble_bundle
+
+    folder = tmp_path / "ensemble"
+    members = {"svm": svm_bundle[0], "svm_again": svm_bundle[0], "gmm_stats": gmm_bundle}
+    save_ensemble_bundle(folder, members, {"classes": []})
+    ensemble = Classifier.load(folder)
+    alone = [Classifier.load(member) for member in members.values()]
+    expected = np.mean([member.predict_file(clips[0]).proba for member in alone], axis=0)
+    computed = []
+    extract = genrepipe.features.extract
+    monkeypatch.setattr(
+        genrepipe.features,
+        "extract",
+        lambda feature_set, *args: computed.append(feature_set) or extract(feature_set, *args),
+    )
+    np.testing.assert_allclose(ensemble.predict_file(clips[0]).proba, expected, atol=1e-9)
+    assert sorted(computed) == ["seed87", "stats"]
+
+
 def test_card_without_sample_rate_warns(svm_bundle, clips, tmp_path, capsys):
     """A bundle whose card records no rate (an older fold model's) says what it assumes."""
     folder = tmp_path / "fold0" / "model"

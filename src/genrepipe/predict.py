@@ -377,9 +377,10 @@ class Classifier:
 class EnsembleClassifier(Classifier):
     """A soft-voting ensemble's bundle: the mean of its members' probabilities.
 
-    Each member reads the waveform and computes its own features, exactly as
-    its own bundle would; the answer is the equal-weight mean of the members'
-    probabilities, as the workflow's ``ensemble`` models compute it per fold.
+    Each member's features are computed from the waveform exactly as its own
+    bundle would compute them (once for members sharing a feature set); the
+    answer is the equal-weight mean of the members' probabilities, as the
+    workflow's ``ensemble`` models compute it per fold.
     """
 
     def __init__(self, folder: Path, members: list[Classifier], card: dict[str, Any]) -> None:
@@ -418,8 +419,19 @@ class EnsembleClassifier(Classifier):
         return any(member.pads_short_windows for member in self.members)
 
     def predict_spans(self, y: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
-        """The mean over members of their probabilities of each sample range."""
-        return np.mean([member.predict_spans(y, spans) for member in self.members], axis=0)
+        """The mean over members of their probabilities of each sample range.
+
+        Members reading the same feature set with the same settings (``gmm`` and
+        ``svm`` on ``seed87``) share one computation of it.
+        """
+        features: dict[str, np.ndarray] = {}
+        probas = []
+        for member in self.members:
+            key = json.dumps([member.feature_set, member.feature_settings], sort_keys=True)
+            if key not in features:
+                features[key] = np.stack([member.features(y[start:stop]) for start, stop in spans])
+            probas.append(np.asarray(member.predict_features(features[key]), dtype=np.float64))
+        return np.mean(probas, axis=0)
 
 
 def _training_dataset(folder: Path) -> dict[str, Any]:
