@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import genrepipe.audio
 from genrepipe import SAMPLE_RATE
-from genrepipe.audio import AudioError, load_audio
+from genrepipe.audio import AudioError, load_audio, resample
 
 
 def _sine(freq: float, seconds: float, sr: int, amp: float = 0.5) -> np.ndarray:
@@ -83,6 +84,54 @@ def test_other_rates_are_resampled(tmp_path, native_sr):
     # Resampling keeps the amplitude (away from the edges).
     middle = out[out.size // 4 : 3 * out.size // 4]
     assert np.max(np.abs(middle)) == pytest.approx(0.5, abs=0.02)
+
+
+@pytest.mark.parametrize("native_sr", [8000, 16000, 44100, 48000, 96000])
+@pytest.mark.parametrize("n_samples", [1, 1023, 44111])
+def test_resample_equals_librosa_resample(native_sr, n_samples):
+    """Features computed before soxr was called directly stay the same, values and length."""
+    import librosa
+
+    y = np.random.default_rng(native_sr + n_samples).normal(0, 0.1, n_samples).astype(np.float32)
+    expected = librosa.resample(y, orig_sr=native_sr, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+    got = resample(y, native_sr, SAMPLE_RATE)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_channels_are_averaged_block_by_block(tmp_path, monkeypatch):
+    """A 6-channel file read in blocks of 1000 frames: the mean of every frame, nothing lost."""
+    monkeypatch.setattr(genrepipe.audio, "_BLOCK_FRAMES", 1000)
+    y = np.random.default_rng(6).normal(0, 0.2, (10_500, 6)).astype(np.float32)
+    path = _write(tmp_path / "surround.wav", y, SAMPLE_RATE, "FLOAT")
+    np.testing.assert_array_equal(load_audio(path), y.mean(axis=1))
+    np.testing.assert_array_equal(
+        load_audio(path, max_duration=2500 / SAMPLE_RATE), y[:2500].mean(axis=1)
+    )
+
+
+def test_long_stereo_file_never_holds_both_channels_at_once(tmp_path):
+    """Peak allocation of decoding and resampling a minute of 44.1 kHz stereo.
+
+    Read whole, the interleaved channels (2x the mono signal) and their mean were
+    held together, 3x; block by block the mono signal and the resampled output, 1.5x.
+    """
+    import tracemalloc
+
+    seconds, native_sr = 60, 44100
+    y = np.random.default_rng(0).normal(0, 0.1, (seconds * native_sr, 2)).astype(np.float32)
+    path = _write(tmp_path / "minute.wav", y, native_sr, "FLOAT")
+    del y
+    mono_bytes = seconds * native_sr * 4
+    resample(np.zeros(8, np.float32), native_sr, SAMPLE_RATE)  # import soxr outside the trace
+    tracemalloc.start()
+    try:
+        out = load_audio(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert out.size == int(np.ceil(seconds * native_sr * SAMPLE_RATE / native_sr))
+    assert peak < 2.0 * mono_bytes, f"peak {peak / mono_bytes:.2f}x the mono signal"
 
 
 def test_explicit_target_rate(tmp_path):
