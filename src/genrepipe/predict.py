@@ -637,7 +637,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         nargs="+",
         help="audio files, or folders searched recursively for "
-        + ", ".join(s.lstrip(".") for s in AUDIO_SUFFIXES),
+        + ", ".join(s.lstrip(".") for s in AUDIO_SUFFIXES)
+        + " (hidden files and folders left out)",
     )
     parser.add_argument(
         "--timeline",
