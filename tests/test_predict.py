@@ -349,6 +349,10 @@ def test_long_file_averages_clip_length_windows(gmm_bundle, clips, nine_seconds,
     assert spans == [(0, int(MAX_DURATION * SR))]
     status, out, _ = run([gmm_bundle, nine_seconds], capsys)
     assert status == 0 and "[mean of 3 windows of 3 s]" in out
+    # Progress of a long file: one call per window, for the command's progress bar.
+    calls = []
+    classifier.predict_file(nine_seconds, on_window=lambda *args: calls.append(args))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
 
 
 # -- formats and failures --------------------------------------------------------------------------
@@ -487,13 +491,12 @@ def test_real_clips_and_a_converted_copy(svm_bundle, gtzan_mini_dir, tmp_path, c
         assert files["copy.mp3"]["genre"] == wav["genre"]
 
 
-def test_progress_bar_on_a_terminal_leaves_stdout_to_the_answers(svm_bundle, clips):
-    """stderr a terminal (progress bar), stdout a pipe: every answer still reaches stdout."""
+def run_with_terminal_stderr(argv) -> tuple[subprocess.CompletedProcess, bytes]:
+    """Run genrepipe-predict with stderr on a pseudo-terminal and stdout on a pipe."""
     import os
     import pty
     import threading
 
-    folder, _, _ = svm_bundle
     master, slave = pty.openpty()
     seen = bytearray()
 
@@ -511,7 +514,7 @@ def test_progress_bar_on_a_terminal_leaves_stdout_to_the_answers(svm_bundle, cli
     reader.start()
     script = Path(sys.executable).parent / "genrepipe-predict"
     result = subprocess.run(
-        [str(script), str(folder), *map(str, clips[:4]), "--format", "csv"],
+        [str(script), *map(str, argv)],
         stdout=subprocess.PIPE,
         stderr=slave,
         text=True,
@@ -520,10 +523,24 @@ def test_progress_bar_on_a_terminal_leaves_stdout_to_the_answers(svm_bundle, cli
     os.close(slave)
     reader.join(timeout=10)
     os.close(master)
+    return result, bytes(seen)
+
+
+def test_progress_bar_on_a_terminal_leaves_stdout_to_the_answers(svm_bundle, clips):
+    """stderr a terminal (progress bar), stdout a pipe: every answer still reaches stdout."""
+    folder, _, _ = svm_bundle
+    result, seen = run_with_terminal_stderr([folder, *clips[:4], "--format", "csv"])
     assert result.returncode == 0
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [row["path"] for row in rows] == [str(c) for c in clips[:4]]
     assert b"classifying" in seen  # the bar was drawn on the terminal
+
+
+def test_progress_bar_counts_the_windows_of_one_long_file(gmm_bundle, nine_seconds):
+    """One file three training clips long: the bar shows, and counts its windows."""
+    result, seen = run_with_terminal_stderr([gmm_bundle, nine_seconds])
+    assert result.returncode == 0 and "[mean of 3 windows of 3 s]" in result.stdout
+    assert b"classifying" in seen and b"medley.wav: window 3 of 3" in seen
 
 
 # -- window CNN bundles ----------------------------------------------------------------------------
@@ -608,8 +625,11 @@ def test_ensemble_members_sharing_a_feature_set_compute_it_once(
         "extract",
         lambda feature_set, *args: computed.append(feature_set) or extract(feature_set, *args),
     )
-    np.testing.assert_allclose(ensemble.predict_file(clips[0]).proba, expected, atol=1e-9)
+    calls = []
+    got = ensemble.predict_file(clips[0], on_window=lambda *args: calls.append(args))
+    np.testing.assert_allclose(got.proba, expected, atol=1e-9)
     assert sorted(computed) == ["seed87", "stats"]
+    assert calls == [(1, 2), (2, 2)]  # one window, two feature sets
 
 
 def test_card_without_sample_rate_warns(svm_bundle, clips, tmp_path, capsys):

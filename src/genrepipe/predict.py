@@ -60,7 +60,7 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -292,18 +292,33 @@ class Classifier:
         with _native_stderr_silenced(self.quiet_native):
             return self.model.predict_proba(Z)
 
-    def predict_spans(self, y: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
-        """Probabilities of each ``(start, stop)`` sample range of ``y``."""
-        F = np.stack([self.features(y[start:stop]) for start, stop in spans])
+    def predict_spans(
+        self,
+        y: np.ndarray,
+        spans: Sequence[tuple[int, int]],
+        on_window: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """Probabilities of each ``(start, stop)`` sample range of ``y``.
+
+        ``on_window(done, total)`` is called after each window's features.
+        """
+        F = _span_features(self.features, y, spans, on_window)
         return np.asarray(self.predict_features(F), dtype=np.float64)
 
-    def classify(self, y: np.ndarray, *, long: str = "average") -> tuple[np.ndarray, list]:
+    def classify(
+        self,
+        y: np.ndarray,
+        *,
+        long: str = "average",
+        on_window: Callable[[int, int], None] | None = None,
+    ) -> tuple[np.ndarray, list]:
         """Probabilities of a whole waveform, and the sample spans they come from.
 
         A waveform up to :data:`LONG_FILE_FACTOR` training clips long is read as
         in training (cropped to ``max_duration``); a longer one, with
         ``long="average"``, is the mean of the probabilities of consecutive
         clip-length windows. ``long="first"`` always reads it as in training.
+        ``on_window``: see :meth:`predict_spans`.
         """
         if long not in ("average", "first"):
             raise ValueError(f"long must be 'average' or 'first', got {long!r}")
@@ -315,7 +330,7 @@ class Classifier:
             if self.max_duration is not None:
                 stop = min(stop, int(math.ceil(self.max_duration * self.sample_rate)))
             spans = [(0, stop)]
-        proba = self.predict_spans(y, spans)
+        proba = self.predict_spans(y, spans, on_window)
         return proba.mean(axis=0), spans
 
     def predict_file(
@@ -324,6 +339,7 @@ class Classifier:
         *,
         long: str = "average",
         timeline: tuple[float, float] | None = None,
+        on_window: Callable[[int, int], None] | None = None,
     ) -> FilePrediction:
         """Read one audio file and classify it (or each of its windows, with ``timeline``).
 
@@ -336,6 +352,9 @@ class Classifier:
         timeline
             ``(window, hop)`` in seconds: classify each window; the file's
             probabilities are then the mean over windows.
+        on_window
+            ``on_window(done, total)`` after each window's features: a long
+            file's progress (see :meth:`predict_spans`).
 
         Raises
         ------
@@ -352,11 +371,11 @@ class Classifier:
         sr = self.sample_rate
         try:
             if timeline is None:
-                proba, spans = self.classify(y, long=long)
+                proba, spans = self.classify(y, long=long, on_window=on_window)
                 windows = None
             else:
                 spans = window_spans(len(y), sr, *timeline)
-                windows = self.predict_spans(y, spans)
+                windows = self.predict_spans(y, spans, on_window)
                 proba = windows.mean(axis=0)
         except ValueError as error:
             raise ValueError(f"{path}: {error}") from None
@@ -418,20 +437,52 @@ class EnsembleClassifier(Classifier):
     def pads_short_windows(self) -> bool:
         return any(member.pads_short_windows for member in self.members)
 
-    def predict_spans(self, y: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    def predict_spans(
+        self,
+        y: np.ndarray,
+        spans: Sequence[tuple[int, int]],
+        on_window: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
         """The mean over members of their probabilities of each sample range.
 
         Members reading the same feature set with the same settings (``gmm`` and
-        ``svm`` on ``seed87``) share one computation of it.
+        ``svm`` on ``seed87``) share one computation of it. ``on_window(done,
+        total)`` counts windows over the feature sets computed.
         """
+        keys = [
+            json.dumps([member.feature_set, member.feature_settings], sort_keys=True)
+            for member in self.members
+        ]
+        distinct = list(dict.fromkeys(keys))
         features: dict[str, np.ndarray] = {}
         probas = []
-        for member in self.members:
-            key = json.dumps([member.feature_set, member.feature_settings], sort_keys=True)
+        for key, member in zip(keys, self.members, strict=True):
             if key not in features:
-                features[key] = np.stack([member.features(y[start:stop]) for start, stop in spans])
+                progress = None
+                if on_window is not None:
+                    offset, total = distinct.index(key) * len(spans), len(distinct) * len(spans)
+
+                    def progress(done, _, offset=offset, total=total):
+                        on_window(offset + done, total)
+
+                features[key] = _span_features(member.features, y, spans, progress)
             probas.append(np.asarray(member.predict_features(features[key]), dtype=np.float64))
         return np.mean(probas, axis=0)
+
+
+def _span_features(
+    features: Callable[[np.ndarray], np.ndarray],
+    y: np.ndarray,
+    spans: Sequence[tuple[int, int]],
+    on_window: Callable[[int, int], None] | None,
+) -> np.ndarray:
+    """``features`` of each ``(start, stop)`` range of ``y``, stacked; ``on_window`` after each."""
+    rows = []
+    for done, (start, stop) in enumerate(spans, start=1):
+        rows.append(features(y[start:stop]))
+        if on_window is not None:
+            on_window(done, len(spans))
+    return np.stack(rows)
 
 
 def _training_dataset(folder: Path) -> dict[str, Any]:
@@ -774,7 +825,8 @@ def _main(argv: Sequence[str] | None) -> int:
     short_files: list[tuple[Path, float]] = []
     entries: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
-    show_progress = not args.quiet and sys.stderr.isatty() and len(files) > 1
+    # Also for one file: an hour-long mix is minutes of windows.
+    show_progress = not args.quiet and sys.stderr.isatty()
     with _progress(show_progress) as progress:
         task = progress.add_task("", total=len(files))
 
@@ -796,8 +848,15 @@ def _main(argv: Sequence[str] | None) -> int:
                 report_error(path, problem)
                 progress.advance(task)
                 continue
+
+            def on_window(done: int, total: int, name: str = path.name) -> None:
+                if total > 1:  # a long file, or a timeline
+                    progress.update(task, description=f"{name}: window {done} of {total}")
+
             try:
-                result = classifier.predict_file(path, long=args.long, timeline=timeline)
+                result = classifier.predict_file(
+                    path, long=args.long, timeline=timeline, on_window=on_window
+                )
             except Exception as error:  # one file's failure must not cost the others theirs
                 failed += 1
                 # AudioError and feature errors name the file; anything else gets its type.
