@@ -414,6 +414,23 @@ def test_folders_leave_out_hidden_files_as_the_dataset_scan_does(
     assert status == 1 and "cannot decode audio" in err
 
 
+def test_ctrl_c_keeps_the_answers_so_far_and_exits_130(svm_bundle, clips, capsys, monkeypatch):
+    folder, _, _ = svm_bundle
+    predict_file = Classifier.predict_file
+
+    def interrupted_at_the_second(self, path, **kwargs):
+        if path == clips[1]:
+            raise KeyboardInterrupt
+        return predict_file(self, path, **kwargs)
+
+    monkeypatch.setattr(Classifier, "predict_file", interrupted_at_the_second)
+    status, out, err = run([folder, *clips[:3]], capsys)
+    assert status == 130
+    assert [line.split(": ")[0] for line in out.splitlines()] == [str(clips[0])]
+    assert err.splitlines()[-1] == "genrepipe-predict: interrupted"
+    assert "Traceback" not in err
+
+
 def test_usage_errors_exit_2(clips, tmp_path, capsys):
     status, _, err = run([tmp_path / "no_model", clips[0]], capsys)
     assert status == 2 and "no_model" in err and len(err.splitlines()) == 1

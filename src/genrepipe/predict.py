@@ -46,7 +46,8 @@ says so too.
 
 Exit status: 0 when every file got an answer, 1 when any file failed (each
 failure is one line on stderr naming the file), 2 for usage errors (a missing
-or unreadable model bundle, bad options).
+or unreadable model bundle, bad options), 130 when interrupted (Ctrl-C), after
+the answers so far.
 """
 
 from __future__ import annotations
@@ -676,7 +677,8 @@ def _parser() -> argparse.ArgumentParser:
         prog=_PROG,
         description="Classify audio files by genre with a model trained by the genrepipe "
         "workflow. Prints, per file, the predicted genre and its three most probable genres.",
-        epilog="Exit status: 0 all files answered, 1 some file failed, 2 usage error.",
+        epilog="Exit status: 0 all files answered, 1 some file failed, 2 usage error, "
+        "130 interrupted.",
     )
     parser.add_argument(
         "model_dir",
@@ -760,7 +762,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # what matters reaches stderr as this command's own one-line errors and warnings.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _main(argv)
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:
+            # Ctrl-C in a long run: the answers so far are printed; no traceback.
+            print(f"{_PROG}: interrupted", file=sys.stderr)
+            return 130
 
 
 def _short_files_warning(short_files: Sequence[tuple[Path, float]], classifier) -> str:
