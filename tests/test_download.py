@@ -15,6 +15,7 @@ import pytest
 
 from genrepipe.download import (
     ChecksumError,
+    DownloadError,
     download,
     download_and_unpack,
     md5sum,
@@ -154,6 +155,30 @@ def test_http_error_leaves_nothing(tmp_path, served):
     with pytest.raises(urllib.error.HTTPError):
         download(f"{base}/missing.tar.gz", target)
     assert list(target.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["unreachable", "missing"])
+def test_unreachable_archive_says_where_to_put_it(tmp_path, served, where):
+    """Offline (a refused connection) or a moved URL: one message naming the archive's place,
+    where an archive fetched by hand is then used."""
+    _, base, _ = served
+    url = {
+        "unreachable": "http://127.0.0.1:9/genres.tar.gz",  # the discard port: refused
+        "missing": f"{base}/genres.tar.gz",
+    }[where]
+    elsewhere = _make_tar(tmp_path / "fetched_elsewhere.tar.gz", MEMBERS)
+    destination = tmp_path / "resources" / "gtzan" / "genres"
+    with pytest.raises(DownloadError) as info:
+        download_and_unpack(url, _md5(elsewhere), destination)
+    message = str(info.value)
+    assert message.startswith(f"cannot download {url} (")
+    assert f"put it at {destination.parent / 'genres.tar.gz'}" in message
+    assert "dataset.gtzan.root" in message
+    assert not destination.exists() and list(destination.parent.iterdir()) == []
+
+    elsewhere.rename(destination.parent / "genres.tar.gz")
+    download_and_unpack(url, _md5(destination.parent / "genres.tar.gz"), destination)
+    assert _files_under(destination) == {name.removeprefix("genres/") for name in MEMBERS}
 
 
 def test_download_without_md5(tmp_path, served, archive):

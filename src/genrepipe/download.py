@@ -8,6 +8,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -20,6 +21,10 @@ _CHUNK = 1 << 20
 
 class ChecksumError(ValueError):
     """A downloaded file whose MD5 is not the expected one."""
+
+
+class DownloadError(OSError):
+    """The archive could not be fetched (no network, a moved URL); says how to go on."""
 
 
 def md5sum(path: str | os.PathLike) -> str:
@@ -86,5 +91,13 @@ def download_and_unpack(url: str, md5: str, destination: str | os.PathLike) -> P
         logger.info("using the archive already at %s", archive)
     else:
         logger.info("downloading %s", url)
-        download(url, archive, md5=md5)
+        try:
+            download(url, archive, md5=md5)
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            reason = getattr(error, "reason", None) or error
+            raise DownloadError(
+                f"cannot download {url} ({reason}). Without access to it from here, fetch the "
+                f"archive elsewhere and put it at {archive} (its MD5 is checked), or set "
+                "dataset.gtzan.root to an unpacked copy"
+            ) from None
     return unpack_genres(archive, destination)
