@@ -44,6 +44,8 @@ def dataset(tmp_path) -> Path:
     _touch(genres / "jazz" / ".DS_Store")  # ... holding only a hidden file: still empty
     _touch(genres / "polka" / "polka.00000.wav")  # unknown genre
     _touch(genres / "rock" / "rock.00003.mp3")
+    _touch(genres / "rock" / "live" / "rock.00004.wav")  # a sub-folder: skipped with a reason
+    _touch(genres / "rock" / ".ipynb_checkpoints" / "x.wav")  # hidden folder: ignored silently
     _touch(genres / ".DS_Store")  # hidden file beside the genre folders
     _touch(genres / "notes.md")  # a stray file beside the genre folders
     return genres
@@ -85,6 +87,9 @@ def test_discover_reports_what_it_skips_and_why(dataset):
     assert "blues" in skipped["polka"]  # names the known genres
     assert skipped["jazz"] == "genre folder holds no audio clips"
     assert skipped["notes.md"] == "not a genre folder"
+    assert skipped["rock/live"] == (
+        f"a folder inside a genre folder: clips must sit in {dataset / 'rock'}/"
+    )
     assert "duplicate track id blues.00000" in skipped["blues/blues.00000.wav"]
     assert "blues.00000.au" in skipped["blues/blues.00000.wav"]  # names the file kept
     assert "duplicate track id blues.00001" in skipped["classical/blues.00001.wav"]
@@ -97,6 +102,7 @@ def test_discover_reports_what_it_skips_and_why(dataset):
         "jazz",
         "polka",
         "notes.md",
+        "rock/live",
     }
 
 

@@ -129,8 +129,16 @@ def discover_tracks(
             continue
         found = 0
         for file in sorted(entry.iterdir()):
-            if file.name.startswith(".") or not file.is_file():
+            if file.name.startswith("."):
                 continue  # hidden files such as .DS_Store are not tracks
+            if file.is_dir():
+                # Clips in album folders would be left out unseen: say so.
+                skipped.append(
+                    (str(file), f"a folder inside a genre folder: clips must sit in {entry}/")
+                )
+                continue
+            if not file.is_file():
+                continue
             if file.suffix.lower() not in extensions:
                 skipped.append(
                     (str(file), f"not an audio file extension ({file.suffix or 'none'})")
