@@ -303,6 +303,25 @@ def test_merge_leaves_out_a_cached_file_holding_nan(tmp_path):
     assert reasons["blues.00002"] == "x.wav: broken"
 
 
+def test_merge_with_every_track_failed_says_why(tmp_path):
+    """Nothing to merge: the error gives the first track's reason, not only that none is left."""
+    from genrepipe.io import save_npy
+
+    tracks = ["blues.00000", "blues.00001"]
+    for track in tracks:
+        save_npy(tmp_path / "out" / f"{track}.npy", FAILED_FEATURES)
+    reason = "x.wav: 3.00 s of audio is shorter than one 5 s segment window"
+    pd.DataFrame({"track": tracks, "status": "failed", "reason": reason}).to_csv(
+        tmp_path / "report.tsv", sep="\t", index=False
+    )
+    with pytest.raises(ValueError) as info:
+        _merge(tmp_path, "segment_stats", tracks)
+    assert str(info.value) == (
+        f"no track has segment_stats features: all 2 failed, e.g. blues.00000: {reason}"
+    )
+    assert not (tmp_path / "merged.parquet").exists()
+
+
 def test_file_names_with_braces_are_skipped_not_fatal(tmp_path):
     """Snakemake reads { } in a path as a wildcard: such a file is reported, not a track."""
     genres = tmp_path / "genres"

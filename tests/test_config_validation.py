@@ -20,6 +20,7 @@ from snakemake.utils import validate
 from genrepipe.config import (
     ConfigError,
     check_config,
+    extracted_feature_sets,
     feature_dimension,
     feature_settings,
     min_clip_samples,
@@ -237,6 +238,25 @@ def test_mfcc_settings_that_cannot_work_are_errors(settings, message):
     config = _validated({"features": {"mfcc": settings}})
     with pytest.raises(ConfigError, match=message):
         check_config(config)
+
+
+def test_segment_window_longer_than_the_read_clips_is_an_error():
+    """Clips are cropped to dataset.max_duration: a longer segment window fits in none."""
+    config = _validated()
+    assert "segment_stats" in extracted_feature_sets(config)  # svm_segments reads it
+    max_duration = config["dataset"]["max_duration"]
+    config["features"]["segment_stats"]["window"] = max_duration
+    check_config(config)  # a window as long as the crop: fine
+    config["features"]["segment_stats"]["window"] = max_duration + 1
+    with pytest.raises(
+        ConfigError, match=rf"features\.segment_stats\.window \({max_duration + 1:g} s\) is longer"
+    ):
+        check_config(config)
+    # Not extracted (no model reads it, not listed in features.sets): not checked.
+    config["run_models"] = ["svm"]
+    config["features"]["sets"] = []
+    assert "segment_stats" not in extracted_feature_sets(config)
+    check_config(config)
 
 
 def test_pca_check_ignores_models_without_pca():

@@ -127,6 +127,17 @@ def check_config(config: Mapping[str, Any]) -> None:
             f"features.mfcc.delta_width must be odd (a centred filter), got {mfcc['delta_width']}"
         )
 
+    if "segment_stats" in extracted_feature_sets(config):
+        # Clips are cropped to max_duration: a longer window fits in none of them.
+        window = feature_settings(config, "segment_stats")["window"]
+        max_duration = dataset.get("max_duration", 31.0)
+        if window > max_duration:
+            raise ConfigError(
+                f"features.segment_stats.window ({window:g} s) is longer than "
+                f"dataset.max_duration ({max_duration:g} s), the most of a clip that is read: "
+                "no clip would hold one window"
+            )
+
     # PCA is capped, with a warning, at the training rows a fold has (known only
     # later); more components than features per row can never work: an error now.
     pca_components = (config.get("preprocess") or {}).get("pca_components", 900)

@@ -171,12 +171,20 @@ def merge_features(
                 continue
             yield track, genre, array
 
-    n = write_feature_table(
-        table_out,
-        rows(),
-        feature_set=feature_set,
-        feature_names=feature_names(feature_set, settings),
-    )
+    try:
+        n = write_feature_table(
+            table_out,
+            rows(),
+            feature_set=feature_set,
+            feature_names=feature_names(feature_set, settings),
+        )
+    except ValueError:
+        if failed and len(failed) == len(paths):  # say why, not only that nothing is left
+            raise ValueError(
+                f"no track has {feature_set} features: all {len(failed)} failed, "
+                f"e.g. {failed[0][0]}: {failed[0][2]}"
+            ) from None
+        raise
     write_table(pd.DataFrame(failed, columns=["track", "genre", "reason"]), failed_out)
     logger.info("merged %d tracks of %s (%d failed)", n, feature_set, len(failed))
 
