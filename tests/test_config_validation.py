@@ -259,6 +259,34 @@ def test_segment_window_longer_than_the_read_clips_is_an_error():
     check_config(config)
 
 
+def test_cnn_window_longer_than_the_tracks_frames_is_an_error():
+    """A window CNN crops windows from tracks of features.<set>.n_frames frames."""
+    cnn = {"estimator": "cnn_windows", "features": "logmel", "input": "image", "params": {}}
+    head = {"estimator": "cnn_svm", "features": "logmel", "input": "image", "params": {}}
+    config = _validated({"models": {"probe": cnn, "head": head}, "run_models": ["probe", "head"]})
+    n_frames = config["features"]["logmel"]["n_frames"]
+    config["models"]["probe"]["params"]["window_frames"] = n_frames
+    config["models"]["head"]["params"]["cnn"] = {"window_frames": n_frames}
+    check_config(config)  # one window per track: fine
+    config["models"]["probe"]["params"]["window_frames"] = n_frames + 1
+    with pytest.raises(
+        ConfigError,
+        match=rf"models\.probe\.params\.window_frames \({n_frames + 1}\) exceeds "
+        rf"features\.logmel\.n_frames \({n_frames}\)",
+    ):
+        check_config(config)
+    config["models"]["probe"]["params"]["window_frames"] = n_frames
+    config["models"]["head"]["params"]["cnn"] = {"window_frames": n_frames + 1}
+    with pytest.raises(ConfigError, match=r"models\.head\.params\.cnn\.window_frames"):
+        check_config(config)
+    # The default window (128 frames) is checked too: the tiny config's tracks hold 130.
+    config["models"]["head"]["params"]["cnn"] = {}
+    config["features"]["logmel"]["n_frames"] = 100
+    config["models"]["probe"]["params"]["window_frames"] = 100
+    with pytest.raises(ConfigError, match=r"models\.head\.params\.cnn\.window_frames \(128\)"):
+        check_config(config)
+
+
 def test_pca_check_ignores_models_without_pca():
     model = {"estimator": "svm", "features": "stats", "input": "scaled", "params": {}}
     config = _validated({"models": {"probe": model}, "run_models": ["probe"]})

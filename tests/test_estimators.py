@@ -69,6 +69,15 @@ def test_checking_a_config_imports_no_scikit_learn():
     assert result.stdout.strip() == ""
 
 
+def test_window_frames_default_is_the_window_cnns():
+    import inspect
+
+    from genrepipe.estimators import WINDOW_FRAMES_DEFAULT
+
+    default = inspect.signature(WindowCNNClassifier).parameters["window_frames"].default
+    assert default == WINDOW_FRAMES_DEFAULT
+
+
 def test_window_cnn_layout_choices_are_those_the_network_builds() -> None:
     """The parse-time table of layout and schedule values matches what WindowCNNClassifier
     accepts."""

@@ -15,7 +15,12 @@ from typing import Any
 
 from genrepipe import GENRES
 from genrepipe.dataset import Discovery, Track, discover_tracks
-from genrepipe.estimators import EMBEDDING_LAYERS, ESTIMATOR_NAMES, allowed_params
+from genrepipe.estimators import (
+    EMBEDDING_LAYERS,
+    ESTIMATOR_NAMES,
+    WINDOW_FRAMES_DEFAULT,
+    allowed_params,
+)
 
 #: Feature sets whose per-track arrays are matrices (rows x frames), not vectors.
 MATRIX_FEATURE_SETS = ("seed87", "logmel", "mfcc")
@@ -136,6 +141,24 @@ def check_config(config: Mapping[str, Any]) -> None:
                 f"features.segment_stats.window ({window:g} s) is longer than "
                 f"dataset.max_duration ({max_duration:g} s), the most of a clip that is read: "
                 "no clip would hold one window"
+            )
+
+    # A window CNN crops windows from fixed-length tracks: a longer window fits in none.
+    for name in models_in_use(config):
+        spec = config["models"][name]
+        params = spec.get("params") or {}
+        if spec["estimator"] == "cnn_windows":
+            key, cnn = f"models.{name}.params", params
+        elif spec["estimator"] in EMBEDDING_ESTIMATORS and not spec.get("base"):
+            key, cnn = f"models.{name}.params.cnn", params.get("cnn") or {}
+        else:
+            continue
+        window_frames = cnn.get("window_frames", WINDOW_FRAMES_DEFAULT)
+        n_frames = feature_settings(config, spec["features"]).get("n_frames")
+        if n_frames is not None and window_frames > n_frames:
+            raise ConfigError(
+                f"{key}.window_frames ({window_frames}) exceeds features.{spec['features']}"
+                f".n_frames ({n_frames}): no track holds one window"
             )
 
     # PCA is capped, with a warning, at the training rows a fold has (known only

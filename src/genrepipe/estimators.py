@@ -88,6 +88,10 @@ _CNN_WINDOWS = _KERAS_COMMON | {
     "window_frames",
 }
 
+#: The window CNN's default window length in frames (WindowCNNClassifier's
+#: ``window_frames``): the configuration check compares it with the feature frames.
+WINDOW_FRAMES_DEFAULT = 128
+
 #: Layers an embedding head (cnn_svm, cnn_gmm) may read: the dense layer before
 #: the output, or the pooled maps that feed it.
 EMBEDDING_LAYERS = ("penultimate", "global_pool")
