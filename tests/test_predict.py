@@ -429,6 +429,14 @@ def test_ctrl_c_keeps_the_answers_so_far_and_exits_130(svm_bundle, clips, capsys
     assert [line.split(": ")[0] for line in out.splitlines()] == [str(clips[0])]
     assert err.splitlines()[-1] == "genrepipe-predict: interrupted"
     assert "Traceback" not in err
+    # JSON is printed whole at the end, so Ctrl-C must still print a document.
+    status, out, err = run([folder, "--format", "json", *clips[:3]], capsys)
+    assert status == 130 and err.splitlines()[-1] == "genrepipe-predict: interrupted"
+    document = json.loads(out)
+    assert document["interrupted"] is True
+    assert [entry["path"] for entry in document["files"]] == [str(clips[0])]
+    status, out, _ = run([folder, "--format", "json", clips[0]], capsys)
+    assert status == 0 and "interrupted" not in json.loads(out)
 
 
 def test_usage_errors_exit_2(clips, tmp_path, capsys):

@@ -47,7 +47,8 @@ says so too.
 Exit status: 0 when every file got an answer, 1 when any file failed (each
 failure is one line on stderr naming the file), 2 for usage errors (a missing
 or unreadable model bundle, bad options), 130 when interrupted (Ctrl-C), after
-the answers so far.
+the answers so far (with ``--format json``, a document holding them and
+``"interrupted": true``).
 """
 
 from __future__ import annotations
@@ -764,10 +765,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("ignore")
         try:
             return _main(argv)
-        except KeyboardInterrupt:
-            # Ctrl-C in a long run: the answers so far are printed; no traceback.
-            print(f"{_PROG}: interrupted", file=sys.stderr)
-            return 130
+        except KeyboardInterrupt:  # while loading the model, say
+            return _interrupted()
+
+
+def _interrupted() -> int:
+    """Ctrl-C: one line, no traceback, and the shell's status for SIGINT."""
+    print(f"{_PROG}: interrupted", file=sys.stderr)
+    return 130
 
 
 def _short_files_warning(short_files: Sequence[tuple[Path, float]], classifier) -> str:
@@ -848,39 +853,49 @@ def _main(argv: Sequence[str] | None) -> int:
 
         if args.format == "csv":
             print(_csv_line(_csv_header(timeline is not None, min(3, len(classifier.classes)))))
-        for path, problem in files:
-            progress.update(task, description=path.name)
-            if problem is not None:
-                failed += 1
-                report_error(path, problem)
-                progress.advance(task)
-                continue
+        interrupted = False
+        try:
+            for path, problem in files:
+                progress.update(task, description=path.name)
+                if problem is not None:
+                    failed += 1
+                    report_error(path, problem)
+                    progress.advance(task)
+                    continue
 
-            def on_window(done: int, total: int, name: str = path.name) -> None:
-                if total > 1:  # a long file, or a timeline
-                    progress.update(task, description=f"{name}: window {done} of {total}")
+                def on_window(done: int, total: int, name: str = path.name) -> None:
+                    if total > 1:  # a long file, or a timeline
+                        progress.update(task, description=f"{name}: window {done} of {total}")
 
-            try:
-                result = classifier.predict_file(
-                    path, long=args.long, timeline=timeline, on_window=on_window
-                )
-            except Exception as error:  # one file's failure must not cost the others theirs
-                failed += 1
-                # AudioError and feature errors name the file; anything else gets its type.
-                message = str(error) if isinstance(error, ValueError) else repr(error)
-                report_error(path, message if str(path) in message else f"{path}: {message}")
+                try:
+                    result = classifier.predict_file(
+                        path, long=args.long, timeline=timeline, on_window=on_window
+                    )
+                except Exception as error:  # one file's failure must not cost the others theirs
+                    failed += 1
+                    # AudioError and feature errors name the file; anything else gets its type.
+                    message = str(error) if isinstance(error, ValueError) else repr(error)
+                    report_error(path, message if str(path) in message else f"{path}: {message}")
+                    progress.advance(task)
+                    continue
+                if (
+                    timeline is None
+                    and result.duration < SHORT_FILE_FACTOR * classifier.clip_seconds
+                ):
+                    short_files.append((path, result.duration))
+                if args.format == "json":
+                    entries.append(_json_entry(result, classifier))
+                elif args.format == "csv":
+                    for row in _csv_rows(result, classifier, timeline is not None):
+                        print(_csv_line(row), flush=True)
+                else:
+                    print(
+                        "\n".join(_text_lines(result, classifier, timeline is not None)), flush=True
+                    )
                 progress.advance(task)
-                continue
-            if timeline is None and result.duration < SHORT_FILE_FACTOR * classifier.clip_seconds:
-                short_files.append((path, result.duration))
-            if args.format == "json":
-                entries.append(_json_entry(result, classifier))
-            elif args.format == "csv":
-                for row in _csv_rows(result, classifier, timeline is not None):
-                    print(_csv_line(row), flush=True)
-            else:
-                print("\n".join(_text_lines(result, classifier, timeline is not None)), flush=True)
-            progress.advance(task)
+        except KeyboardInterrupt:
+            # Ctrl-C in a long run: the answers so far still reach stdout, in any format.
+            interrupted = True
     if short_files:
         warn(_short_files_warning(short_files, classifier))
     if args.format == "json":
@@ -890,7 +905,11 @@ def _main(argv: Sequence[str] | None) -> int:
             "files": entries,
             "errors": errors,
         }
+        if interrupted:
+            document["interrupted"] = True  # files after the last entry were not read
         print(json.dumps(document, indent=2))
+    if interrupted:
+        return _interrupted()
     return 1 if failed else 0
 
 
