@@ -81,6 +81,12 @@ def model_spec(model):
     return settings
 
 
+def pca_components(input_kind):
+    """`preprocess.pca_components` for a PCA input; None for the others, which
+    must not refit or retrain when it changes."""
+    return config["preprocess"]["pca_components"] if input_kind == "pca" else None
+
+
 def model_features(model):
     """The feature set(s) a model reads, for the summary: `stats`, or `stats+logmel`."""
     return "+".join(model_feature_sets(config, model))

@@ -21,7 +21,7 @@ rule train_final_model:
     params:
         spec=lambda wildcards: model_spec(wildcards.model),
         feature_settings=lambda wildcards: model_feature_settings(wildcards.model),
-        pca_components=config["preprocess"]["pca_components"],
+        pca_components=lambda wildcards: pca_components(config["models"][wildcards.model]["input"]),
         seed=config["seed"],
         sample_rate=config["audio"]["sample_rate"],
         max_duration=config["dataset"]["max_duration"],

@@ -12,7 +12,7 @@ rule fit_preprocessing:
     params:
         fold=lambda wildcards: int(wildcards.fold),
         preprocessing=lambda wildcards: wildcards.preprocessing,
-        pca_components=config["preprocess"]["pca_components"],
+        pca_components=lambda wildcards: pca_components(wildcards.preprocessing),
         seed=config["seed"],
     threads: config["threads"]["train"]
     resources:

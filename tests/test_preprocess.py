@@ -131,6 +131,12 @@ def test_pca_components_not_capped_without_warning(caplog):
 def test_pca_components_must_be_positive():
     with pytest.raises(ValueError, match="pca_components"):
         make_preprocessor("pca", 100, 10, pca_components=0, seed=0)
+    # The workflow passes None to inputs without PCA, so that the setting reruns none of them.
+    with pytest.raises(ValueError, match="pca_components"):
+        make_preprocessor("pca", 100, 10, pca_components=None, seed=0)
+    assert isinstance(
+        make_preprocessor("scaled", 100, 10, pca_components=None, seed=0), StandardScaler
+    )
 
 
 def test_unknown_input_kind_is_named():

@@ -110,6 +110,17 @@ def test_changing_a_model_setting_reruns_only_that_model(tiny_run, tmp_path):
             assert "model=svm" in wildcards
 
 
+def test_changing_the_pca_size_reruns_only_the_pca_models(tiny_run, tmp_path):
+    # svm_stats and svm_segments read standardized features: no PCA, nothing to redo.
+    override = write_config(tmp_path / "pca.yaml", {"preprocess": {"pca_components": 10}})
+    jobs = planned_jobs(tiny_run, TINY_CONFIG, override)
+    refitted = {wildcards for rule, wildcards in jobs if rule == "fit_preprocessing"}
+    assert refitted == {"feature_set=seed87, preprocessing=pca, scheme=holdout, fold=0"}
+    for rule in ("train_model", "train_final_model", "evaluate_model", "write_model_card"):
+        models = sorted(w.split("model=")[1].split(",")[0] for r, w in jobs if r == rule)
+        assert models == ["gmm", "nn", "svm"], rule
+
+
 def test_changing_a_feature_setting_reextracts_only_that_set(tiny_run, tmp_path):
     override = write_config(tmp_path / "stats.yaml", {"features": {"stats": {"n_mfcc": 13}}})
     jobs = planned_jobs(tiny_run, TINY_CONFIG, override)

@@ -58,7 +58,12 @@ class RowStandardizer(TransformerMixin, BaseEstimator):
 
 
 def make_preprocessor(
-    input_kind: str, n_samples: int, n_features: int, *, pca_components: int, seed: int
+    input_kind: str,
+    n_samples: int,
+    n_features: int,
+    *,
+    pca_components: int | None,
+    seed: int,
 ):
     """An unfitted transformer for one model input.
 
@@ -70,8 +75,8 @@ def make_preprocessor(
     n_samples, n_features
         Size of the training matrix, to cap the PCA components.
     pca_components
-        Requested PCA components. Capped, with a warning, at what the training
-        rows allow (``min(n_samples, n_features)``).
+        Requested PCA components (``pca`` only; None for the others). Capped,
+        with a warning, at what the training rows allow (``min(n_samples, n_features)``).
     seed
         Random state of the PCA solver.
     """
@@ -81,7 +86,7 @@ def make_preprocessor(
         return RowStandardizer()
     if input_kind == "scaled":
         return StandardScaler()
-    if pca_components < 1:
+    if pca_components is None or pca_components < 1:
         raise ValueError(f"preprocess.pca_components must be at least 1, got {pca_components}")
     n_components = min(pca_components, n_samples, n_features)
     if n_components < pca_components:

@@ -260,7 +260,7 @@ def fit_preprocessing(
     transform_out,
     features_out,
     *,
-    pca_components: int,
+    pca_components: int | None,
     seed: int,
 ) -> None:
     """Fit standardization (and PCA) on the fold's training rows; transform all its rows.
@@ -294,7 +294,7 @@ def fit_transform_features(
     feature_set: str,
     preprocessing: str,
     *,
-    pca_components: int,
+    pca_components: int | None,
     seed: int,
 ) -> tuple[Any, np.ndarray]:
     """Fit standardization (and PCA) on the ``train`` tracks of ``X``; transform every track.
@@ -309,7 +309,8 @@ def fit_transform_features(
     feature_set, preprocessing
         The feature set's name and ``pca`` or ``scaled``.
     pca_components, seed
-        Requested PCA components (capped by the training rows) and its seed.
+        Requested PCA components (capped by the training rows) and its seed;
+        only a ``pca`` input reads them (the workflow passes None for others).
 
     Returns
     -------
@@ -628,7 +629,7 @@ def train_final_model(
     tracks_table,
     model_dir,
     *,
-    pca_components: int,
+    pca_components: int | None,
     seed: int,
     threads: int,
     sample_rate: int,
