@@ -21,7 +21,8 @@ for _batch, _tracks in BATCHES.items():
             genres=[track.genre for track in _tracks],
             settings=lambda wildcards: config["features"][wildcards.feature_set],
             sample_rate=config["audio"]["sample_rate"],
-            min_duration=config["dataset"]["min_duration"],
+            # Not dataset.min_duration: which clips are long enough is the audio
+            # check's call, applied by the merge, so changing it re-extracts nothing.
             max_duration=config["dataset"]["max_duration"],
         log:
             f"logs/extract_features/{{feature_set}}/{_batch}.log",
@@ -43,6 +44,7 @@ rule merge_features:
         reports=expand(
             "results/features/{{feature_set}}/reports/{batch}.tsv", batch=BATCHES
         ),
+        usable="results/tracks.tsv",
     output:
         table="results/features/{feature_set}.parquet",
         failed="results/features/{feature_set}_failed.tsv",

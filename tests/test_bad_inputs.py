@@ -30,7 +30,13 @@ from genrepipe import features as F
 from genrepipe.audio import load_audio
 from genrepipe.dataset import discover_tracks
 from genrepipe.io import load_npy
-from genrepipe.tasks import FAILED_FEATURES, check_audio, extract_features, merge_features
+from genrepipe.tasks import (
+    FAILED_FEATURES,
+    check_audio,
+    extract_features,
+    list_tracks,
+    merge_features,
+)
 
 SR = SAMPLE_RATE
 TINY_SEED87 = {"n_frames": 130}
@@ -189,7 +195,7 @@ def test_ten_minute_file_is_cropped_and_decoding_stops_early(tmp_path):
     assert peak < whole_file_bytes / 20, f"decoding held {peak / 1e6:.1f} MB"
 
 
-def _extract(tmp_path, feature_set, settings, clips: dict[str, Path], **kwargs):
+def _extract(tmp_path, feature_set, settings, clips: dict[str, Path]):
     outputs = [tmp_path / "out" / f"{track}.npy" for track in clips]
     extract_features(
         feature_set,
@@ -199,7 +205,6 @@ def _extract(tmp_path, feature_set, settings, clips: dict[str, Path], **kwargs):
         [str(out) for out in outputs],
         tmp_path / "report.tsv",
         sr=SR,
-        min_duration=kwargs.get("min_duration", 0.0),
         max_duration=MAX_DURATION,
     )
     report = pd.read_csv(tmp_path / "report.tsv", sep="\t", keep_default_na=False)
@@ -265,7 +270,7 @@ def test_nan_features_are_reported_and_never_merged(tmp_path, monkeypatch):
     assert "blues.00001.wav" in failed.loc[0, "reason"]  # the reason from the batch report
 
 
-def _merge(tmp_path, feature_set: str, tracks: list[str]) -> pd.DataFrame:
+def _merge(tmp_path, feature_set: str, tracks: list[str], usable_tracks=None) -> pd.DataFrame:
     from genrepipe.feature_table import read_feature_table
 
     merge_features(
@@ -277,11 +282,15 @@ def _merge(tmp_path, feature_set: str, tracks: list[str]) -> pd.DataFrame:
         tmp_path / "merged.parquet",
         tmp_path / "failed.tsv",
         reports=[str(tmp_path / "report.tsv")],
+        usable_tracks=usable_tracks,
     )
     ids, _, X = read_feature_table(tmp_path / "merged.parquet")
     assert np.isfinite(X).all()
     failed = pd.read_csv(tmp_path / "failed.tsv", sep="\t", keep_default_na=False)
-    assert set(ids) == set(tracks) - set(failed["track"])
+    usable = (
+        set(tracks) if usable_tracks is None else set(pd.read_csv(usable_tracks, sep="\t")["track"])
+    )
+    assert set(ids) == (set(tracks) & usable) - set(failed["track"])
     return failed
 
 
@@ -320,6 +329,54 @@ def test_merge_with_every_track_failed_says_why(tmp_path):
         f"no track has segment_stats features: all 2 failed, e.g. blues.00000: {reason}"
     )
     assert not (tmp_path / "merged.parquet").exists()
+
+
+def test_clips_the_audio_check_refused_are_extracted_but_not_merged(tmp_path):
+    """dataset.min_duration is the audio check's: extraction ignores it, the merge applies it.
+
+    So changing the setting re-extracts nothing, and the table still holds usable tracks only.
+    """
+    clips = {
+        "blues.00000": _wav(tmp_path / "blues.00000.wav", _music()),
+        "blues.00001": _wav(tmp_path / "blues.00001.wav", _music(seed=1)[: SR // 2]),
+        "blues.00002": _wav(tmp_path / "blues.00002.wav", _music(seed=2)),
+    }
+    report, arrays = _extract(tmp_path, "stats", {}, clips)
+    assert list(report["status"]) == ["ok", "ok", "ok"] and arrays["blues.00001"].size > 0
+    check_audio(
+        [str(path) for path in clips.values()],
+        list(clips),
+        ["blues"] * 3,
+        tmp_path / "check.tsv",
+        sr=SR,
+        min_duration=1.0,
+        max_duration=MAX_DURATION,
+    )
+    list_tracks([tmp_path / "check.tsv"], [], tmp_path / "tracks.tsv", tmp_path / "refused.tsv")
+    refused = pd.read_csv(tmp_path / "refused.tsv", sep="\t")
+    assert list(refused["track"]) == ["blues.00001"]
+    assert "shorter than min_duration" in refused.loc[0, "reason"]
+    failed = _merge(tmp_path, "stats", list(clips), usable_tracks=tmp_path / "tracks.tsv")
+    assert failed.empty  # listed once, in failed_tracks.tsv, not again as a failed extraction
+
+
+def test_no_usable_track_is_an_error_giving_the_first_reason(tmp_path):
+    """All clips refused: one error here, not sklearn's about an empty split and empty merges."""
+    clips = [_wav(tmp_path / f"blues.0000{i}.wav", _music(seed=i)[: SR // 2]) for i in range(2)]
+    check_audio(
+        [str(path) for path in clips],
+        ["blues.00000", "blues.00001"],
+        ["blues"] * 2,
+        tmp_path / "check.tsv",
+        sr=SR,
+        min_duration=1.0,
+        max_duration=MAX_DURATION,
+    )
+    with pytest.raises(ValueError) as info:
+        list_tracks([tmp_path / "check.tsv"], [], tmp_path / "tracks.tsv", tmp_path / "failed.tsv")
+    message = str(info.value)
+    assert message.startswith("no usable track: all 2 clips failed the audio check, e.g. ")
+    assert "blues.00000.wav" in message and "shorter than min_duration" in message
 
 
 def test_file_names_with_braces_are_skipped_not_fatal(tmp_path):
@@ -438,11 +495,12 @@ def test_every_bad_input_in_one_dataset(tmp_path):
     for track, duration in expected["used"].items():
         assert durations[track] == pytest.approx(duration, abs=0.01), track
 
-    # The clip whose features overflow is reported per feature set, naming the file.
+    # The clip whose features overflow is reported per feature set, naming the file; the
+    # clips the audio check refused are not listed again (failed_tracks.tsv has them).
     for feature_set in ("seed87", "stats"):
         set_failed = pd.read_csv(results / "features" / f"{feature_set}_failed.tsv", sep="\t")
         reasons = dict(zip(set_failed["track"], set_failed["reason"], strict=True))
-        assert set(reasons) == {"hiphop.00005", *expected["reported"]}
+        assert set(reasons) == {"hiphop.00005"}
         assert "hiphop.00005.wav" in reasons["hiphop.00005"]
         assert re.search("finite|infs", reasons["hiphop.00005"]), reasons["hiphop.00005"]
 

@@ -121,6 +121,15 @@ def test_changing_the_pca_size_reruns_only_the_pca_models(tiny_run, tmp_path):
         assert models == ["gmm", "nn", "svm"], rule
 
 
+def test_changing_min_duration_rechecks_the_audio_but_reextracts_nothing(tiny_run, tmp_path):
+    # Which clips are long enough can change, so the track list and all after it are redone;
+    # the cached per-track features cannot.
+    override = write_config(tmp_path / "min.yaml", {"dataset": {"min_duration": 1.5}})
+    rules = {rule for rule, _ in planned_jobs(tiny_run, TINY_CONFIG, override)}
+    assert {"check_audio_batch0000", "list_tracks", "merge_features", "train_model"} <= rules
+    assert not [rule for rule in rules if rule.startswith("extract_features")]
+
+
 def test_changing_a_feature_setting_reextracts_only_that_set(tiny_run, tmp_path):
     override = write_config(tmp_path / "stats.yaml", {"features": {"stats": {"n_mfcc": 13}}})
     jobs = planned_jobs(tiny_run, TINY_CONFIG, override)

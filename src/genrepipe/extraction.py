@@ -33,13 +33,15 @@ def extract_features(
     report,
     *,
     sr: int,
-    min_duration: float,
     max_duration: float,
 ) -> None:
     """Extract one feature set for a batch of tracks: one ``.npy`` per track.
 
     A track whose audio or features fail gets :data:`FAILED_FEATURES` and a line
-    with the reason in the batch report; the other tracks go on.
+    with the reason in the batch report; the other tracks go on. Clips shorter
+    than ``dataset.min_duration`` are extracted too: the merge leaves out the
+    tracks that the audio check refused, so that changing that setting
+    re-extracts nothing.
     """
     from threadpoolctl import threadpool_limits
 
@@ -53,7 +55,7 @@ def extract_features(
     for path, track, output in zip(paths, tracks, outputs, strict=True):
         start = time.process_time()
         try:
-            y = load_audio(path, sr=sr, min_duration=min_duration, max_duration=max_duration)
+            y = load_audio(path, sr=sr, max_duration=max_duration)
             features = extract(feature_set, y, sr, settings)
             status, reason = "ok", ""
         except (AudioError, ValueError) as error:

@@ -111,6 +111,12 @@ def list_tracks(
     table = table.sort_values("track", kind="stable")
     ok = table[table["status"] == "ok"]
     failed = table[table["status"] != "ok"][["track", "genre", "path", "reason"]]
+    if ok.empty:  # say why here, before the split and the merges fail on nothing
+        first = failed.iloc[0]
+        raise ValueError(
+            f"no usable track: all {len(failed)} clips failed the audio check, "
+            f"e.g. {first['track']}: {first['reason']}"
+        )
     scan = pd.DataFrame(
         [("", "", path, reason) for path, reason in skipped],
         columns=["track", "genre", "path", "reason"],
@@ -141,15 +147,23 @@ def merge_features(
     table_out,
     failed_out,
     reports: Sequence[str] = (),
+    usable_tracks: str | Path | None = None,
 ) -> None:
     """Stream the per-track files of one feature set into one parquet table.
 
     Tracks whose features failed (an empty array) or are not finite are left
     out and listed in ``failed_out`` with the reason from the batch ``reports``.
+    With ``usable_tracks`` (the tracks table of the audio check), tracks absent
+    from it (too short, say) are left out too, unread: ``failed_tracks.tsv``
+    already lists them.
     """
     from genrepipe.feature_table import write_feature_table
     from genrepipe.features import feature_names
 
+    if usable_tracks is not None:
+        usable = set(read_table(usable_tracks)["track"])
+        kept = [i for i, track in enumerate(tracks) if track in usable]
+        paths, tracks, genres = ([items[i] for i in kept] for items in (paths, tracks, genres))
     failed = []
     reasons = {}
     for report in reports:

@@ -12,6 +12,5 @@ extract_features(
     snakemake.output.features,
     snakemake.output.report,
     sr=snakemake.params.sample_rate,
-    min_duration=snakemake.params.min_duration,
     max_duration=snakemake.params.max_duration,
 )

@@ -13,4 +13,5 @@ merge_features(
     snakemake.output.table,
     snakemake.output.failed,
     reports=snakemake.input.reports,
+    usable_tracks=snakemake.input.usable,
 )
