@@ -12,11 +12,11 @@ from genrepipe.config import (
     ConfigError,
     check_config,
     dataset_tracks,
-    min_clip_samples,
     model_feature_sets,
     n_folds,
     schema_error_message,
     type_command_line_values,
+    window_check_samples,
 )
 from genrepipe.dataset import assign_batches
 

@@ -44,7 +44,7 @@ for _batch, _tracks in BATCHES.items():
             sample_rate=config["audio"]["sample_rate"],
             min_duration=config["dataset"]["min_duration"],
             max_duration=config["dataset"]["max_duration"],
-            min_samples=min_clip_samples(config),
+            min_samples=window_check_samples(config),
         log:
             f"logs/check_audio/{_batch}.log",
         benchmark:

@@ -26,6 +26,7 @@ from genrepipe.config import (
     min_clip_samples,
     schema_error_message,
     type_command_line_values,
+    window_check_samples,
 )
 from genrepipe.features import stats_feature_names
 
@@ -305,6 +306,14 @@ def test_min_clip_samples_is_the_longest_window_of_the_extracted_sets():
     assert min_clip_samples(config) == 2048  # seed87 (read by gmm) beats logmel's 1024
     config["features"]["seed87"]["n_fft"] = 4096
     assert min_clip_samples(config) == 4096
+
+
+def test_the_window_check_applies_only_below_min_duration():
+    # 20 s of audio covers any window: a larger n_fft must not rerun every clip's check.
+    config = _validated({"features": {"seed87": {"n_fft": 4096}}})
+    assert window_check_samples(config) == 0
+    config = _validated({"features": {"seed87": {"n_fft": 4096}}, "dataset": {"min_duration": 0.1}})
+    assert window_check_samples(config) == 4096  # 0.1 s is 2205 samples
 
 
 @pytest.mark.parametrize(

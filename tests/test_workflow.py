@@ -131,7 +131,9 @@ def test_changing_min_duration_rechecks_the_audio_but_reextracts_nothing(tiny_ru
 
 
 def test_changing_a_feature_setting_reextracts_only_that_set(tiny_run, tmp_path):
-    override = write_config(tmp_path / "stats.yaml", {"features": {"stats": {"n_mfcc": 13}}})
+    # A window longer than any other set's, too: 2 s clips hold it, so no clip is rechecked.
+    stats = {"n_mfcc": 13, "n_fft": 4096}
+    override = write_config(tmp_path / "stats.yaml", {"features": {"stats": stats}})
     jobs = planned_jobs(tiny_run, TINY_CONFIG, override)
     extracted = {wildcards for rule, wildcards in jobs if rule.startswith("extract_features")}
     assert extracted == {"feature_set=stats"}

@@ -328,6 +328,18 @@ def min_clip_samples(config: Mapping[str, Any]) -> int:
     return max(feature_settings(config, s).get("n_fft", 0) for s in sets)
 
 
+def window_check_samples(config: Mapping[str, Any]) -> int:
+    """The shortest clip, in samples, that the audio check must refuse beyond ``min_duration``.
+
+    :func:`min_clip_samples` when a clip of ``dataset.min_duration`` seconds could be
+    shorter than it, else 0: the duration check already covers it, and a larger
+    ``n_fft`` then reruns no audio check (nor the track list and every model after it).
+    """
+    window = min_clip_samples(config)
+    covered = config["dataset"]["min_duration"] * config["audio"]["sample_rate"]
+    return window if window > covered else 0
+
+
 def schema_error_message(error: BaseException) -> str:
     """One line naming the key of a config that ``config/schema.yaml`` refuses, and why.
 
