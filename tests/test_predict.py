@@ -263,6 +263,8 @@ def test_timeline_gives_one_row_per_window(svm_bundle, clips, nine_seconds, caps
     lines = out.splitlines()
     assert lines[0].startswith(f"{nine_seconds}: ") and "mean of 3 windows" in lines[0]
     assert len(lines) == 4
+    status, out, _ = run([folder, nine_seconds, "--timeline", "--window", "20", "-q"], capsys)
+    assert status == 0 and "(1 window: " in out.splitlines()[0] and len(out.splitlines()) == 2
     status, out, _ = run(
         [folder, nine_seconds, "--timeline", "--window", "3", "--format", "csv"], capsys
     )

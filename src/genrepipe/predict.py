@@ -626,7 +626,8 @@ def _text_lines(result: FilePrediction, classifier: Classifier, timeline: bool) 
             length = result.spans[0][1] - result.spans[0][0]
             note = f"  [mean of {n} windows of {length:.0f} s]"
         return [f"{result.path}: {top[0][0]}  ({_top_text(top)}){note}"]
-    lines = [f"{result.path}: {top[0][0]}  (mean of {n} windows: {_top_text(top)})"]
+    windows = "1 window" if n == 1 else f"mean of {n} windows"  # a file shorter than one
+    lines = [f"{result.path}: {top[0][0]}  ({windows}: {_top_text(top)})"]
     width = max(len(g) for g in classifier.classes)
     for (start, end), proba in zip(result.spans, result.timeline, strict=True):
         window_top = classifier.top(proba)
