@@ -212,6 +212,40 @@ def test_lists_split_assigns_listed_tracks_and_counts_absent_ones(tmp_path, smal
     check_split(split)
 
 
+def test_make_split_names_the_usable_tracks_in_no_list(tmp_path, small_collection, caplog):
+    import json
+
+    from genrepipe.tasks import make_split
+
+    tracks, genres = small_collection
+    pd.DataFrame({"track": tracks, "genre": genres}).to_csv(
+        tmp_path / "tracks.tsv", sep="\t", index=False
+    )
+    lists = {
+        "train": _write_list(tmp_path / "train.txt", [f"blues/{t}.wav" for t in tracks[:4]]),
+        "test": _write_list(
+            tmp_path / "test.txt",
+            [f"classical/{t}.wav" for t in tracks[5:9]] + ["pop/pop.00000.wav"],
+        ),
+    }
+    with caplog.at_level("INFO", logger="genrepipe"):
+        make_split("lists", lists, tmp_path / "tracks.tsv", tmp_path / "s.tsv", tmp_path / "s.json")
+    report = json.loads((tmp_path / "s.json").read_text())
+    assert report["unlisted"] == ["blues.00004", "classical.00004"]
+    assert report["listed_missing"] == {"train": 0, "test": 1}
+    assert (
+        "2 usable tracks are in no list and left out: blues.00004, classical.00004" in caplog.text
+    )
+    make_split(
+        "holdout",
+        {"test_size": 0.4},
+        tmp_path / "tracks.tsv",
+        tmp_path / "h.tsv",
+        tmp_path / "h.json",
+    )
+    assert json.loads((tmp_path / "h.json").read_text())["unlisted"] == []
+
+
 def test_lists_split_missing_list_file_is_named(tmp_path, small_collection):
     tracks, genres = small_collection
     train = _write_list(tmp_path / "train.txt", ["blues/blues.00000.wav"])

@@ -212,13 +212,15 @@ def make_split(
     """Split the usable tracks by the configured scheme.
 
     ``report`` (JSON) counts tracks per fold and subset and, for list files,
-    the listed tracks absent from the dataset.
+    the listed tracks absent from the dataset and names the usable tracks in no
+    list (a filtered split such as Kereliuk et al.'s leaves out faulty clips).
     """
     from genrepipe import splits
 
     table = read_table(tracks_table)
     tracks, genres = table["track"].to_numpy(), table["genre"].to_numpy()
     missing: dict[str, int] = {}
+    unlisted: list[str] = []
     if scheme == "holdout":
         split = splits.holdout_split(tracks, genres, **settings)
     elif scheme == "kfold":
@@ -227,6 +229,15 @@ def make_split(
         split, missing = splits.lists_split(tracks, genres, settings)
         for subset, count in missing.items():
             logger.warning("split.lists.%s: %d listed tracks are not in the dataset", subset, count)
+        unlisted = sorted(set(tracks) - set(split["track"]))
+        if unlisted:
+            more = f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else ""
+            logger.info(
+                "split.lists: %d usable tracks are in no list and left out: %s%s",
+                len(unlisted),
+                ", ".join(unlisted[:5]),
+                more,
+            )
     else:
         raise ValueError(f"unknown split scheme {scheme!r}")
     splits.check_split(split)
@@ -240,6 +251,7 @@ def make_split(
             str(f): {k: int(v) for k, v in c.items()} for f, c in counts.iterrows()
         },
         "listed_missing": missing,
+        "unlisted": unlisted,
     }
     with atomic_path(report) as tmp:
         tmp.write_text(json.dumps(summary, indent=2))
