@@ -42,6 +42,21 @@ include: "rules/history.smk"
 include: "rules/report.smk"
 
 
+# On a cluster these run where Snakemake runs, not as cluster jobs: each takes
+# seconds on small tables (a queue wait would cost more), and compute nodes often
+# have no internet for the download.
+localrules:
+    all,
+    download_gtzan,
+    list_tracks,
+    make_split,
+    evaluate_model,
+    summarize_results,
+    write_model_card,
+    combine_final_ensemble,
+    record_run,
+
+
 rule all:
     input:
         "results/summary.csv",
