@@ -19,6 +19,7 @@ from genrepipe.config import (
     window_check_samples,
 )
 from genrepipe.dataset import assign_batches
+from genrepipe.estimators import TENSORFLOW_ESTIMATORS
 
 
 # Snakemake leaves the values inside a --config mapping as strings ('5'): type them first.
@@ -90,6 +91,17 @@ def pca_components(input_kind):
 def model_features(model):
     """The feature set(s) a model reads, for the summary: `stats`, or `stats+logmel`."""
     return "+".join(model_feature_sets(config, model))
+
+
+def tensorflow_threads(model):
+    """TensorFlow's threads for a model that runs it (None for the others).
+
+    Its results depend on the count, so the count is a param (changing
+    `threads.train` reruns these models only) and comes from the config, not
+    from the threads Snakemake grants a job (fewer under `--cores 1`).
+    """
+    spec = config["models"][model]
+    return config["threads"]["train"] if spec["estimator"] in TENSORFLOW_ESTIMATORS else None
 
 
 def model_feature_settings(model):

@@ -96,3 +96,25 @@ def test_inner_search_uses_fewer_folds_when_genres_have_few_tracks(caplog):
     lonely = np.tile([True, False, False], 3)  # one training track per genre
     with pytest.raises(ValueError, match="search.inner_folds"):
         fit_and_predict(spec, X, y, lonely, seed=0, threads=1)
+
+
+def test_tensorflow_threads_come_from_the_config_not_the_job(vectors, monkeypatch):
+    """TensorFlow's results depend on its thread count (a window CNN's probabilities moved
+    by 2e-5 after two epochs between 1 and 2 threads), so the workflow passes
+    ``threads.train`` as ``tensorflow_threads``; the job's own threads, fewer under
+    ``--cores 1``, limit BLAS only."""
+    import genrepipe.models
+
+    asked = []
+    make_model = genrepipe.models.make_model
+
+    def spy(name, params, *, random_state, n_threads=None):
+        asked.append(n_threads)
+        return make_model(name, params, random_state=random_state, n_threads=n_threads)
+
+    monkeypatch.setattr(genrepipe.models, "make_model", spy)
+    X, y, train = vectors
+    spec = {"features": "seed87", **SPECS["svm"]}
+    fit_and_predict(spec, X, y, train, seed=0, threads=1, tensorflow_threads=2)
+    fit_and_predict(spec, X, y, train, seed=0, threads=1)
+    assert asked == [2, 1]

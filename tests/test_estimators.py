@@ -45,6 +45,18 @@ def test_allowed_params_match_the_estimator_signature(name):
     assert allowed_params(name) == signature_params(name)
 
 
+def test_tensorflow_estimators_are_those_taking_a_thread_count():
+    from genrepipe.estimators import TENSORFLOW_ESTIMATORS
+    from genrepipe.models import make_model
+
+    takes_threads = {
+        name
+        for name in ESTIMATOR_NAMES
+        if "n_threads" in make_model(name, {}, random_state=0).get_params()
+    }
+    assert takes_threads == TENSORFLOW_ESTIMATORS
+
+
 def test_every_estimator_has_a_table():
     assert set(ESTIMATOR_PARAMS) == set(ESTIMATOR_NAMES)
     with pytest.raises(ValueError, match="unknown estimator 'bogus'"):

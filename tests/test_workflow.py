@@ -130,6 +130,16 @@ def test_changing_min_duration_rechecks_the_audio_but_reextracts_nothing(tiny_ru
     assert not [rule for rule in rules if rule.startswith("extract_features")]
 
 
+def test_changing_the_training_threads_reruns_only_the_tensorflow_models(tiny_run, tmp_path):
+    # TensorFlow's results depend on its thread count; scikit-learn's here do not.
+    override = write_config(tmp_path / "threads.yaml", {"threads": {"train": 2}})
+    jobs = planned_jobs(tiny_run, TINY_CONFIG, override)
+    for rule in ("train_model", "train_final_model", "evaluate_model", "write_model_card"):
+        models = sorted(w.split("model=")[1].split(",")[0] for r, w in jobs if r == rule)
+        assert models == ["cnn", "nn"], rule
+    assert not [rule for rule, _ in jobs if rule.startswith(("extract", "fit_preprocessing"))]
+
+
 def test_changing_a_feature_setting_reextracts_only_that_set(tiny_run, tmp_path):
     # A window longer than any other set's, too: 2 s clips hold it, so no clip is rechecked.
     stats = {"n_mfcc": 13, "n_fft": 4096}

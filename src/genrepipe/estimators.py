@@ -14,6 +14,11 @@ MODEL_NAMES: tuple[str, ...] = ("gmm", "svm", "nn", "cnn")
 #: Every estimator :func:`genrepipe.models.make_model` builds: the reference four,
 #: logistic regression, the window CNN and classifiers on its embeddings.
 ESTIMATOR_NAMES: tuple[str, ...] = (*MODEL_NAMES, "logreg", "cnn_windows", "cnn_svm", "cnn_gmm")
+#: The estimators that run TensorFlow. Their results depend on its thread count (its
+#: parallel reductions add in another order), so the workflow fixes that count.
+TENSORFLOW_ESTIMATORS: frozenset[str] = frozenset(
+    {"nn", "cnn", "cnn_windows", "cnn_svm", "cnn_gmm"}
+)
 
 # Settings of the estimators' constructors a config may set: everything but the
 # seed and what the workflow fixes itself (SVC's probability, the window CNN's

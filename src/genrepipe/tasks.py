@@ -391,6 +391,7 @@ def fit_and_predict(
     base_model=None,
     seed: int,
     threads: int,
+    tensorflow_threads: int | None = None,
 ):
     """Fit one configured model on the ``train`` rows of ``X``; predict every row.
 
@@ -413,6 +414,12 @@ def fit_and_predict(
         For ``cnn_svm`` / ``cnn_gmm``: the window CNN fitted on the same
         training tracks (the fold model of the entry's ``base``), reused
         instead of training the same CNN again.
+    seed, threads
+        The model's seed and the job's threads (BLAS, and TensorFlow unless
+        ``tensorflow_threads`` is given).
+    tensorflow_threads
+        TensorFlow's threads: the workflow passes ``threads.train`` of the
+        config, since its results depend on the count.
 
     Returns
     -------
@@ -440,7 +447,12 @@ def fit_and_predict(
             y, train = y[groups], train[groups]
             valid = None if valid is None else valid[groups]
             X = X.reshape(len(X), -1)
-        model = make_model(spec["estimator"], spec["params"], random_state=seed, n_threads=threads)
+        model = make_model(
+            spec["estimator"],
+            spec["params"],
+            random_state=seed,
+            n_threads=threads if tensorflow_threads is None else tensorflow_threads,
+        )
         if hasattr(model, "log"):
             model.log = logger.info
         search = spec.get("search")
@@ -540,6 +552,7 @@ def train_model(
     base_dir=None,
     seed: int,
     threads: int,
+    tensorflow_threads: int | None = None,
     sample_rate: int,
     max_duration: float | None,
 ) -> None:
@@ -588,6 +601,7 @@ def train_model(
         base_model=base_model,
         seed=seed,
         threads=threads,
+        tensorflow_threads=tensorflow_threads,
     )
 
     classes = [str(c) for c in model.classes_]
@@ -658,6 +672,7 @@ def train_final_model(
     pca_components: int | None,
     seed: int,
     threads: int,
+    tensorflow_threads: int | None = None,
     sample_rate: int,
     max_duration: float | None,
     base_model_dir=None,
@@ -677,7 +692,7 @@ def train_final_model(
         in both are used.
     model_dir
         Bundle folder to write (``transform.skops``, estimator, ``card.json``).
-    pca_components, seed, threads
+    pca_components, seed, threads, tensorflow_threads
         As for the fold models.
     sample_rate, max_duration
         How training audio was read; stored in the card so that
@@ -726,7 +741,15 @@ def train_final_model(
         _, base_model, _ = load_bundle(base_model_dir)
         logger.info("reusing the fitted CNN of %s", base_model_dir)
     model, transform, proba, info = fit_and_predict(
-        spec, X, y, train, transform=transform, base_model=base_model, seed=seed, threads=threads
+        spec,
+        X,
+        y,
+        train,
+        transform=transform,
+        base_model=base_model,
+        seed=seed,
+        threads=threads,
+        tensorflow_threads=tensorflow_threads,
     )
     classes = [str(c) for c in model.classes_]
     predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
