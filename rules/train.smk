@@ -14,7 +14,7 @@ rule fit_preprocessing:
         preprocessing=lambda wildcards: wildcards.preprocessing,
         pca_components=lambda wildcards: pca_components(wildcards.preprocessing),
         seed=config["seed"],
-    threads: config["threads"]["train"]
+    threads: 1  # one BLAS thread, whatever the cores: see fit_transform_features
     resources:
         mem_mb=4000,
     log:

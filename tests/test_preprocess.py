@@ -227,3 +227,22 @@ def test_flatten():
     np.testing.assert_array_equal(flat[1], np.arange(12, 24))
     assert np.shares_memory(flat, X)
     assert flatten(np.zeros((5, 7))).shape == (5, 7)
+
+
+def test_pca_features_do_not_depend_on_the_blas_thread_count():
+    """Snakemake sets BLAS's thread count from the cores it grants a job (1 under
+    ``--cores 1``), and PCA's trailing components move with it: the same config must
+    give the same features, so the fit and transform run on one thread."""
+    from threadpoolctl import threadpool_limits
+
+    from genrepipe.tasks import fit_transform_features
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 20000)).astype(np.float32)
+    train = np.arange(90) % 10 != 0
+    features = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads):
+            _, Z = fit_transform_features(X, train, "seed87", "pca", pca_components=80, seed=0)
+        features.append(Z)
+    np.testing.assert_array_equal(features[0], features[1])
