@@ -90,6 +90,22 @@ def test_same_config_gives_same_summary(tiny_run, tmp_path):
     pd.testing.assert_frame_equal(first, second)
 
 
+def test_the_number_of_cores_changes_no_prediction(tmp_path):
+    """--cores 1 grants a 2-thread job one thread; the thread count of the fits that
+    depend on it (PCA's BLAS, TensorFlow) must come from the config, not the grant."""
+    config = write_config(tmp_path / "threads.yaml", {"threads": {"train": 2}})
+    models = ["svm", "nn", "cnn"]  # a PCA model and the TensorFlow ones
+    targets = [f"results/models/{model}/holdout/fold0/predictions.tsv" for model in models]
+    predictions = {}
+    for cores in (1, 2):
+        workdir = tmp_path / f"cores{cores}"
+        workdir.mkdir()
+        run_workflow(workdir, TINY_CONFIG, config, extra=targets, cores=cores)
+        predictions[cores] = [(workdir / target).read_bytes() for target in targets]
+    for model, one, two in zip(models, predictions[1], predictions[2], strict=True):
+        assert one == two, f"{model}: other predictions with --cores 1 than with --cores 2"
+
+
 def test_changing_a_model_setting_reruns_only_that_model(tiny_run, tmp_path):
     override = write_config(tmp_path / "svm_c.yaml", {"models": {"svm": {"params": {"C": 10.0}}}})
     jobs = planned_jobs(tiny_run, TINY_CONFIG, override)
