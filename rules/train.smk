@@ -13,7 +13,6 @@ rule fit_preprocessing:
         fold=lambda wildcards: int(wildcards.fold),
         preprocessing=lambda wildcards: wildcards.preprocessing,
         pca_components=lambda wildcards: pca_components(wildcards.preprocessing),
-        seed=config["seed"],
     threads: 1  # one BLAS thread, whatever the cores: see fit_transform_features
     resources:
         mem_mb=4000,

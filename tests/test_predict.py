@@ -98,7 +98,7 @@ def build_bundle(folder, clips, *, feature_set, settings, estimator, params, inp
     """Fit the transform and a model on the clips' features; save them as a bundle."""
     X = training_features(clips, feature_set, settings)
     y = np.array([p.parent.name for p in clips], dtype=object)
-    transform = make_preprocessor(input_kind, len(X), flatten(X).shape[1], pca_components=8, seed=0)
+    transform = make_preprocessor(input_kind, len(X), flatten(X).shape[1], pca_components=8)
     Z = transform.fit_transform(flatten(X)).astype(np.float32)
     model = make_model(estimator, params, random_state=0).fit(Z, y)
     card = {

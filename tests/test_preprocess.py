@@ -38,7 +38,7 @@ def _assert_same_components(a: np.ndarray, b: np.ndarray) -> None:
 def test_pca_pipeline_is_fitted_on_training_rows_only(train_test):
     train, test = train_test
     k = 5
-    pipeline = make_preprocessor("pca", *train.shape, pca_components=k, seed=0)
+    pipeline = make_preprocessor("pca", *train.shape, pca_components=k)
     assert isinstance(pipeline, Pipeline)
     pipeline.fit(train)
 
@@ -63,9 +63,9 @@ def test_pca_pipeline_is_fitted_on_training_rows_only(train_test):
 
 def test_fitting_on_all_rows_gives_different_statistics(train_test):
     train, test = train_test
-    on_train = make_preprocessor("pca", *train.shape, pca_components=5, seed=0).fit(train)
+    on_train = make_preprocessor("pca", *train.shape, pca_components=5).fit(train)
     both = np.vstack([train, test])
-    on_all = make_preprocessor("pca", *both.shape, pca_components=5, seed=0).fit(both)
+    on_all = make_preprocessor("pca", *both.shape, pca_components=5).fit(both)
 
     assert not np.allclose(on_train.named_steps["scale"].mean_, on_all.named_steps["scale"].mean_)
     assert not np.allclose(on_train.named_steps["scale"].scale_, on_all.named_steps["scale"].scale_)
@@ -76,7 +76,7 @@ def test_fitting_on_all_rows_gives_different_statistics(train_test):
 
 def test_scaled_input_is_a_standard_scaler_fitted_on_train(train_test):
     train, test = train_test
-    scaler = make_preprocessor("scaled", *train.shape, pca_components=5, seed=0)
+    scaler = make_preprocessor("scaled", *train.shape, pca_components=5)
     assert isinstance(scaler, StandardScaler)
     scaler.fit(train)
     np.testing.assert_allclose(scaler.mean_, train.mean(axis=0))
@@ -87,8 +87,8 @@ def test_scaled_input_is_a_standard_scaler_fitted_on_train(train_test):
 
 def test_preprocessor_is_unfitted_and_fresh_each_call(train_test):
     train, _ = train_test
-    a = make_preprocessor("pca", *train.shape, pca_components=3, seed=0)
-    b = make_preprocessor("pca", *train.shape, pca_components=3, seed=0)
+    a = make_preprocessor("pca", *train.shape, pca_components=3)
+    b = make_preprocessor("pca", *train.shape, pca_components=3)
     assert a is not b
     with pytest.raises(NotFittedError):
         a.transform(train)
@@ -101,7 +101,7 @@ def test_pca_components_capped_with_warning(caplog):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((6, 40))
     with caplog.at_level(logging.WARNING, logger="genrepipe.preprocess"):
-        pipeline = make_preprocessor("pca", *X.shape, pca_components=20, seed=0)
+        pipeline = make_preprocessor("pca", *X.shape, pca_components=20)
     assert pipeline.named_steps["pca"].n_components == 6
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
@@ -114,41 +114,40 @@ def test_pca_components_capped_with_warning(caplog):
 
 def test_pca_components_capped_by_features(caplog):
     with caplog.at_level(logging.WARNING, logger="genrepipe.preprocess"):
-        pipeline = make_preprocessor("pca", 500, 8, pca_components=20, seed=0)
+        pipeline = make_preprocessor("pca", 500, 8, pca_components=20)
     assert pipeline.named_steps["pca"].n_components == 8
     assert "using 8" in caplog.text
 
 
 def test_pca_components_not_capped_without_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="genrepipe.preprocess"):
-        pipeline = make_preprocessor("pca", 900, 87, pca_components=20, seed=3)
+        pipeline = make_preprocessor("pca", 900, 87, pca_components=20)
     pca = pipeline.named_steps["pca"]
     assert pca.n_components == 20
-    assert pca.random_state == 3
+    # An exact SVD: nothing random, so the workflow's seed need not refit it.
+    assert pca.svd_solver == "full"
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_pca_components_must_be_positive():
     with pytest.raises(ValueError, match="pca_components"):
-        make_preprocessor("pca", 100, 10, pca_components=0, seed=0)
+        make_preprocessor("pca", 100, 10, pca_components=0)
     # The workflow passes None to inputs without PCA, so that the setting reruns none of them.
     with pytest.raises(ValueError, match="pca_components"):
-        make_preprocessor("pca", 100, 10, pca_components=None, seed=0)
-    assert isinstance(
-        make_preprocessor("scaled", 100, 10, pca_components=None, seed=0), StandardScaler
-    )
+        make_preprocessor("pca", 100, 10, pca_components=None)
+    assert isinstance(make_preprocessor("scaled", 100, 10, pca_components=None), StandardScaler)
 
 
 def test_unknown_input_kind_is_named():
     with pytest.raises(ValueError) as info:
-        make_preprocessor("mfcc_raw", 100, 10, pca_components=5, seed=0)
+        make_preprocessor("mfcc_raw", 100, 10, pca_components=5)
     assert "'mfcc_raw'" in str(info.value)
     for kind in INPUT_KINDS:
         assert kind in str(info.value)
 
 
 def test_image_input_is_a_row_standardizer():
-    assert isinstance(make_preprocessor("image", 10, 10, pca_components=5, seed=0), RowStandardizer)
+    assert isinstance(make_preprocessor("image", 10, 10, pca_components=5), RowStandardizer)
 
 
 # --------------------------------------------------------------------------- RowStandardizer
@@ -243,6 +242,6 @@ def test_pca_features_do_not_depend_on_the_blas_thread_count():
     features = []
     for threads in (1, 2):
         with threadpool_limits(limits=threads):
-            _, Z = fit_transform_features(X, train, "seed87", "pca", pca_components=80, seed=0)
+            _, Z = fit_transform_features(X, train, "seed87", "pca", pca_components=80)
         features.append(Z)
     np.testing.assert_array_equal(features[0], features[1])

@@ -156,6 +156,16 @@ def test_changing_the_training_threads_reruns_only_the_tensorflow_models(tiny_ru
     assert not [rule for rule, _ in jobs if rule.startswith(("extract", "fit_preprocessing"))]
 
 
+def test_changing_the_seed_refits_no_preprocessing(tiny_run, tmp_path):
+    # Scalers and the exact-SVD PCA draw no random number: a new seed retrains the
+    # models on the same features instead of refitting every fold's transform.
+    override = write_config(tmp_path / "seed.yaml", {"seed": 7})
+    jobs = planned_jobs(tiny_run, TINY_CONFIG, override)
+    rules = {rule for rule, _ in jobs}
+    assert "fit_preprocessing" not in rules
+    assert {"train_model", "train_final_model"} <= rules
+
+
 def test_changing_a_feature_setting_reextracts_only_that_set(tiny_run, tmp_path):
     # A window longer than any other set's, too: 2 s clips hold it, so no clip is rechecked.
     stats = {"n_mfcc": 13, "n_fft": 4096}

@@ -63,7 +63,6 @@ def make_preprocessor(
     n_features: int,
     *,
     pca_components: int | None,
-    seed: int,
 ):
     """An unfitted transformer for one model input.
 
@@ -77,8 +76,7 @@ def make_preprocessor(
     pca_components
         Requested PCA components (``pca`` only; None for the others). Capped,
         with a warning, at what the training rows allow (``min(n_samples, n_features)``).
-    seed
-        Random state of the PCA solver.
+        The PCA is an exact SVD: no random state, so the workflow's ``seed`` refits none.
     """
     if input_kind not in INPUT_KINDS:
         raise ValueError(f"unknown model input {input_kind!r} (known: {', '.join(INPUT_KINDS)})")
@@ -100,7 +98,7 @@ def make_preprocessor(
     return Pipeline(
         [
             ("scale", StandardScaler()),
-            ("pca", PCA(n_components=n_components, svd_solver="full", random_state=seed)),
+            ("pca", PCA(n_components=n_components, svd_solver="full")),
         ]
     )
 

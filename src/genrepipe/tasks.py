@@ -287,7 +287,6 @@ def fit_preprocessing(
     features_out,
     *,
     pca_components: int | None,
-    seed: int,
 ) -> None:
     """Fit standardization (and PCA) on the fold's training rows; transform all its rows.
 
@@ -304,7 +303,7 @@ def fit_preprocessing(
     _, _, X = read_feature_table(features_table, tracks=list(rows["track"]))
     train = (rows["subset"] == "train").to_numpy()
     transform, Z = fit_transform_features(
-        X, train, feature_set, preprocessing, pca_components=pca_components, seed=seed
+        X, train, feature_set, preprocessing, pca_components=pca_components
     )
     save_model(transform, transform_out)
     write_feature_table(
@@ -321,7 +320,6 @@ def fit_transform_features(
     preprocessing: str,
     *,
     pca_components: int | None,
-    seed: int,
 ) -> tuple[Any, np.ndarray]:
     """Fit standardization (and PCA) on the ``train`` tracks of ``X``; transform every track.
 
@@ -334,9 +332,9 @@ def fit_transform_features(
         Boolean mask of the tracks the transform is fitted on.
     feature_set, preprocessing
         The feature set's name and ``pca`` or ``scaled``.
-    pca_components, seed
-        Requested PCA components (capped by the training rows) and its seed;
-        only a ``pca`` input reads them (the workflow passes None for others).
+    pca_components
+        Requested PCA components (capped by the training rows); only a ``pca``
+        input reads them (the workflow passes None for others).
 
     Returns
     -------
@@ -358,7 +356,7 @@ def fit_transform_features(
     else:
         X = flatten(X)
     transform = make_preprocessor(
-        preprocessing, int(train.sum()), X.shape[1], pca_components=pca_components, seed=seed
+        preprocessing, int(train.sum()), X.shape[1], pca_components=pca_components
     )
     start = time.perf_counter()
     # One BLAS thread: PCA's trailing components move with the thread count, which
@@ -445,7 +443,7 @@ def fit_and_predict(
     segmented = is_segmented(spec["features"])
     with threadpool_limits(limits=threads):
         if spec["input"] == "image":
-            transform = make_preprocessor("image", int(train.sum()), 0, pca_components=1, seed=seed)
+            transform = make_preprocessor("image", int(train.sum()), 0, pca_components=None)
             X = transform.fit(X[train]).transform(X)
         n_tracks = len(X)
         groups = np.arange(n_tracks)
@@ -739,7 +737,6 @@ def train_final_model(
             spec["features"],
             spec["input"],
             pca_components=pca_components,
-            seed=seed,
         )
     base_model = None
     if base_model_dir is not None:

@@ -12,5 +12,4 @@ fit_preprocessing(
     snakemake.output.transform,
     snakemake.output.features,
     pca_components=snakemake.params.pca_components,
-    seed=snakemake.params.seed,
 )
