@@ -155,3 +155,14 @@ def test_chart_marks_the_targets_of_the_run(bench, tmp_path) -> None:
     path = tmp_path / "benchmark_accuracy.png"
     bench.plot_table(table, path, "made-up run")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_failed_workflow_ends_with_one_line_not_a_traceback(bench, tmp_path, capfd) -> None:
+    # A misspelled model: Snakemake refuses the config and says why; the tool then
+    # exits with one line pointing there.
+    data = tmp_path / "genres"
+    (data / "rock").mkdir(parents=True)
+    with pytest.raises(SystemExit) as stop:
+        bench.main([str(data), "--models", "svm_rihc", "--workdir", str(tmp_path / "run")])
+    assert "snakemake exit status 1" in str(stop.value.code)
+    assert "svm_rihc" in capfd.readouterr().err

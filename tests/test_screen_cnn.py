@@ -139,6 +139,13 @@ def test_bad_seeds_are_refused(tool, tmp_path, capsys, seeds) -> None:
     assert "--seeds" in capsys.readouterr().err
 
 
+def test_a_missing_dataset_folder_is_refused(tool, tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([str(tmp_path / "genres")])
+    assert exit_info.value.code == 2
+    assert "genres is not a folder" in capsys.readouterr().err
+
+
 def test_frames_input_refuses_log_mel_settings(tool, tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         tool.main([str(tmp_path), "--input", "frames", "--n-fft", "2048"])

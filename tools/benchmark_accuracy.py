@@ -100,7 +100,14 @@ def run_workflow(workdir: Path, configfiles: list[Path], cores: int) -> float:
     )
     print("running:", " ".join(command), flush=True)
     start = time.perf_counter()
-    subprocess.run(command, check=True, cwd=workdir)
+    # Snakemake has printed why it stopped (a setting, a clip, a job's log); a
+    # traceback of this script would only bury that.
+    status = subprocess.run(command, cwd=workdir).returncode
+    if status != 0:
+        sys.exit(
+            f"benchmark_accuracy.py: the workflow stopped (snakemake exit status {status}); "
+            f"the reason is above, the jobs' logs under {workdir / 'logs'}"
+        )
     return time.perf_counter() - start
 
 

@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
 
     results = args.run_dir / "results"
     schemes = sorted(p.name for p in (results / "models" / args.model).glob("*") if p.is_dir())
+    if not schemes:
+        print(f"{results}/models/{args.model}: no fold models (did this run train {args.model}?)")
+        return 2
     if args.scheme is None and len(schemes) != 1:
         print(f"{results}/models/{args.model}: give --scheme, one of {schemes}")
         return 2

@@ -300,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    if not args.dataset.is_dir():
+        parser.error(f"{args.dataset} is not a folder")
     try:
         overrides = json.loads(args.params)
     except json.JSONDecodeError as error:
