@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -226,3 +227,48 @@ def test_plot_confusion_of_zeros(tmp_path):
     path = tmp_path / "zeros.png"
     plot_confusion(np.zeros((2, 2), dtype=int), ["a", "b"], path)
     assert path.read_bytes()[:8] == PNG_MAGIC
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _metrics_file(path, n_train: float, n_test: float):
+    path.write_text(
+        json.dumps(
+            {
+                "n_folds": 10,
+                "n_train": n_train,
+                "n_test": n_test,
+                "train_accuracy": 1.0,
+                "test_accuracy": 0.5,
+                "test_accuracy_std": 0.1,
+                "test_accuracy_ci95": [0.43, 0.57],
+                "test_macro_f1": 0.48,
+                "fit_seconds": 1.5,
+            }
+        )
+    )
+    return path
+
+
+def test_summary_writes_track_counts_as_counts(tmp_path):
+    from genrepipe.tasks import summarize_results
+
+    # Equal folds give whole means; 999 clips in 10 folds give 899.1 and 99.9.
+    files = [
+        _metrics_file(tmp_path / "svm.json", 90.0, 10.0),
+        _metrics_file(tmp_path / "gmm.json", 899.1, 99.9),
+    ]
+    output = tmp_path / "summary.csv"
+    summarize_results(
+        files,
+        ["svm", "gmm"],
+        ["seed87", "seed87"],
+        [0.74, 0.71],
+        output,
+        dataset="gtzan",
+        scheme="kfold",
+    )
+    lines = output.read_text().splitlines()
+    assert lines[1].startswith("svm,gtzan,kfold,seed87,10,90,10,1.0000,0.5000,"), lines[1]
+    assert lines[2].startswith("gmm,gtzan,kfold,seed87,10,899.1,99.9,1.0000,"), lines[2]
