@@ -27,7 +27,8 @@ def signature_params(name):
     elif name == "svm":
         keys = set(SVC().get_params())
     elif name == "logreg":
-        keys = set(LogisticRegression().get_params())
+        # multi_class: deprecated in scikit-learn 1.5, gone in 1.8; not a config setting.
+        keys = set(LogisticRegression().get_params()) - {"multi_class"}
     elif name == "cnn_windows":
         keys = set(WindowCNNClassifier().get_params())
     elif name in ("cnn_svm", "cnn_gmm"):

@@ -307,12 +307,14 @@ def test_cnn_windows_cosine_schedule_ends_near_zero(tracks) -> None:
     optimizer = model.model_.optimizer
     # 45 tracks x 8 crops in batches of 16: 23 steps an epoch, 3 epochs.
     steps = 3 * 23
-    assert int(optimizer.iterations) == steps
+    # As NumPy first: Keras 3.0's variables convert to no Python number.
+    value = keras.ops.convert_to_numpy
+    assert int(value(optimizer.iterations)) == steps
     schedule = optimizer._learning_rate
     assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
-    assert float(schedule(0)) == pytest.approx(0.01)
-    assert float(schedule(steps // 2)) == pytest.approx(0.005, rel=0.05)
-    assert float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+    assert float(value(schedule(0))) == pytest.approx(0.01)
+    assert float(value(schedule(steps // 2))) == pytest.approx(0.005, rel=0.05)
+    assert float(value(optimizer.learning_rate)) == pytest.approx(0.0, abs=1e-9)
     # The schedule owns the rate: no plateau halving, even with validation tracks.
     cosine = make_model("cnn_windows", params | {"lr_patience": 2}, random_state=0)
     assert not any(
@@ -322,7 +324,7 @@ def test_cnn_windows_cosine_schedule_ends_near_zero(tracks) -> None:
     # The constant default keeps the configured rate to the end.
     constant = make_model("cnn_windows", params | {"lr_schedule": "constant"}, random_state=0)
     constant.fit(X, y)
-    assert float(constant.model_.optimizer.learning_rate) == pytest.approx(0.01)
+    assert float(value(constant.model_.optimizer.learning_rate)) == pytest.approx(0.01)
     assert not np.allclose(constant.predict_proba(X), model.predict_proba(X))
 
 

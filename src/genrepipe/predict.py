@@ -733,7 +733,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
 def _progress(enabled: bool):
+    """A progress bar on stderr; a silent one (same methods) when not ``enabled``."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -743,7 +745,7 @@ def _progress(enabled: bool):
         TimeRemainingColumn,
     )
 
-    return Progress(
+    progress = Progress(
         TextColumn("classifying"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -756,6 +758,13 @@ def _progress(enabled: bool):
         # terminal; redirected to a file or a pipe, they must go there untouched.
         redirect_stdout=sys.stdout.isatty(),
     )
+    if not enabled:
+        # Not entered: rich before 14.3 prints an empty line to stderr when even a
+        # disabled bar stops, and stderr must hold only this command's own lines.
+        yield progress
+        return
+    with progress:
+        yield progress
 
 
 def main(argv: Sequence[str] | None = None) -> int:
