@@ -1,0 +1,35 @@
+"""tools/check_oldest_versions.py: every runtime dependency's lower bound, as a pin."""
+
+from __future__ import annotations
+
+import check_oldest_versions as tool
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("requirement", "pin"),
+    [
+        ("numpy>=1.26,<3", "numpy==1.26.*"),
+        ("librosa>=0.10.2,<2", "librosa==0.10.2"),
+        ("rich>=13", "rich==13.*"),
+        (
+            "tensorflow-cpu>=2.16,<3; sys_platform == 'linux'",
+            "tensorflow-cpu==2.16.*; sys_platform == 'linux'",
+        ),
+    ],
+)
+def test_a_lower_bound_becomes_a_pin(requirement, pin):
+    assert tool.oldest_pin(requirement) == pin
+
+
+def test_a_dependency_without_a_lower_bound_is_refused():
+    with pytest.raises(ValueError, match="no lower bound"):
+        tool.oldest_pin("pyarrow")
+
+
+def test_every_runtime_dependency_has_a_lower_bound_to_test():
+    # A new dependency must say which release it needs, so that the oldest can be tested.
+    pins = tool.oldest_pins()
+    names = [pin.split("==")[0] for pin in pins]
+    assert "snakemake" in names and "scikit-learn" in names
+    assert all("==" in pin for pin in pins)

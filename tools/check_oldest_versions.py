@@ -1,0 +1,76 @@
+"""Run the test suite with the oldest dependency releases pyproject.toml allows.
+
+A lower bound nobody installs rots: it may name a release that lacks an API the
+code uses, or one with a bug the workflow trips on. This script turns every
+runtime dependency's lower bound into a pin (``>=1.26`` becomes ``==1.26.*``, the
+last patch of that release; ``>=0.10.2`` becomes ``==0.10.2``), installs them in a
+new virtual environment, installs the project beside them without letting pip
+upgrade anything, and runs pytest there (arguments after ``--`` go to pytest).
+
+    python tools/check_oldest_versions.py                 # venv in .venv-oldest, whole suite
+    python tools/check_oldest_versions.py -- -m "not slow"
+
+Needs the package index (to install the old releases); about 3 minutes of installs
+on a new venv, then the suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tomllib
+import venv
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Test tools are not runtime dependencies: the current ones run the old releases' code.
+TEST_TOOLS = ["pytest", "snakemake-executor-plugin-cluster-generic"]
+
+
+def oldest_pin(requirement: str) -> str:
+    """``name>=X.Y[,<Z][; marker]`` as ``name==X.Y.*[; marker]`` (``==X.Y.Z`` as given)."""
+    spec, _, marker = requirement.partition(";")
+    match = re.fullmatch(r"\s*([A-Za-z0-9_.\-\[\]]+)\s*>=\s*([0-9][0-9.]*)\s*(,.*)?", spec)
+    if not match:
+        raise ValueError(f"no lower bound to pin in {requirement!r}")
+    name, version = match.group(1), match.group(2)
+    pin = f"{name}=={version}.*" if version.count(".") < 2 else f"{name}=={version}"
+    return f"{pin}; {marker.strip()}" if marker.strip() else pin
+
+
+def oldest_pins(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> list[str]:
+    """The pins of every runtime dependency of the project."""
+    dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    return [oldest_pin(requirement) for requirement in dependencies]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--venv", type=Path, default=PROJECT_ROOT / ".venv-oldest", help="(.venv-oldest)"
+    )
+    parser.add_argument("pytest_args", nargs="*", help="arguments for pytest, after --")
+    args = parser.parse_args(argv)
+    pins = oldest_pins()
+    print("oldest allowed releases:", " ".join(pins), flush=True)
+    if not (args.venv / "bin" / "python").exists():
+        venv.create(args.venv, with_pip=True)
+    python = str(args.venv / "bin" / "python")
+    pip = [python, "-m", "pip", "install", "-q"]
+    for step in (
+        [*pip, *pins, *TEST_TOOLS],
+        [*pip, "--no-deps", "-e", str(PROJECT_ROOT)],
+        [python, "-m", "pip", "check"],  # the old releases agree with each other
+    ):
+        status = subprocess.run(step).returncode
+        if status != 0:
+            sys.exit(
+                f"check_oldest_versions.py: {' '.join(step[1:4])} ... failed (status {status})"
+            )
+    return subprocess.run([python, "-m", "pytest", *args.pytest_args], cwd=PROJECT_ROOT).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
