@@ -33,3 +33,13 @@ def test_every_runtime_dependency_has_a_lower_bound_to_test():
     names = [pin.split("==")[0] for pin in pins]
     assert "snakemake" in names and "scikit-learn" in names
     assert all("==" in pin for pin in pins)
+
+
+def test_an_environment_it_did_not_make_is_not_wiped(tmp_path, capsys):
+    own = tmp_path / ".venv"
+    (own / "bin").mkdir(parents=True)
+    with pytest.raises(SystemExit) as stop:
+        tool.main(["--venv", str(own)])
+    assert stop.value.code == 2
+    assert "was not made by this script" in capsys.readouterr().err
+    assert (own / "bin").is_dir()

@@ -4,7 +4,7 @@ A lower bound nobody installs rots: it may name a release that lacks an API the
 code uses, or one with a bug the workflow trips on. This script turns every
 runtime dependency's lower bound into a pin (``>=1.26`` becomes ``==1.26.*``, the
 last patch of that release; ``>=0.10.2`` becomes ``==0.10.2``), installs them in a
-new virtual environment, installs the project beside them without letting pip
+virtual environment made anew, installs the project beside them without letting pip
 upgrade anything, and runs pytest there (arguments after ``--`` go to pytest).
 
     python tools/check_oldest_versions.py                 # venv in .venv-oldest, whole suite
@@ -27,6 +27,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Test tools are not runtime dependencies: the current ones run the old releases' code.
 TEST_TOOLS = ["pytest", "snakemake-executor-plugin-cluster-generic"]
+# Left in the environments this script makes, which it alone may wipe (not your .venv).
+MARKER = ".check-oldest-versions"
 
 
 def oldest_pin(requirement: str) -> str:
@@ -49,14 +51,22 @@ def oldest_pins(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--venv", type=Path, default=PROJECT_ROOT / ".venv-oldest", help="(.venv-oldest)"
+        "--venv",
+        type=Path,
+        default=PROJECT_ROOT / ".venv-oldest",
+        help="virtual environment to make anew (.venv-oldest)",
     )
     parser.add_argument("pytest_args", nargs="*", help="arguments for pytest, after --")
     args = parser.parse_args(argv)
+    marker = args.venv / MARKER
+    if args.venv.exists() and not marker.exists():
+        parser.error(f"{args.venv} exists and was not made by this script; it would be wiped")
     pins = oldest_pins()
     print("oldest allowed releases:", " ".join(pins), flush=True)
-    if not (args.venv / "bin" / "python").exists():
-        venv.create(args.venv, with_pip=True)
+    # Anew each time: releases left from an earlier run (another Snakemake's PuLP, say)
+    # would otherwise stay and be tested instead of what pip resolves for these pins.
+    venv.create(args.venv, with_pip=True, clear=True)
+    marker.write_text("made by tools/check_oldest_versions.py, which may wipe it\n")
     python = str(args.venv / "bin" / "python")
     pip = [python, "-m", "pip", "install", "-q"]
     for step in (
