@@ -117,8 +117,9 @@ def test_evaluate_two_folds_by_hand(predictions):
     result = evaluate_predictions(predictions, CLASSES)
 
     assert result["n_folds"] == 2
-    assert result["n_train"] == 2.0
-    assert result["n_test"] == 4.0
+    # Counts, not 4.0: model cards and the summary copy them.
+    assert (result["n_train"], result["n_test"]) == (2, 4)
+    assert type(result["n_train"]) is int and type(result["n_test"]) is int
     assert result["fold_test_accuracy"] == [0.75, 0.5]
     assert result["test_accuracy"] == pytest.approx(0.625)
     assert result["train_accuracy"] == pytest.approx(0.75)  # mean of 1.0 and 0.5
@@ -176,6 +177,12 @@ def test_evaluate_without_train_rows(predictions):
     assert math.isnan(result["train_accuracy"])
     assert result["n_train"] == 0.0
     assert result["test_accuracy"] == pytest.approx(0.625)
+
+
+def test_evaluate_unequal_folds_give_a_mean_count(predictions):
+    # One test row fewer in fold 1: 4 and 3 test tracks, 3.5 a fold.
+    dropped = predictions.drop(index=predictions.index[-1])
+    assert evaluate_predictions(dropped, CLASSES)["n_test"] == 3.5
 
 
 def test_evaluate_ignores_train_rows_in_test_scores(predictions):

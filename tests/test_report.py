@@ -91,6 +91,9 @@ def test_final_models_trained_on_every_track_with_cards(tiny_run):
         assert card["evaluation"]["test_accuracy"] == pytest.approx(
             summary.loc[model, "test_accuracy"], abs=1e-4
         )
+        # A count of clips, as in the summary (16, not 16.0).
+        assert card["evaluation"]["n_test"] == summary.loc[model, "n_test"]
+        assert type(card["evaluation"]["n_test"]) is int
         assert card["feature_settings"] and card["classes"] and card["genrepipe_version"]
         estimator = "estimator.keras" if model in ("nn", "cnn") else "estimator.skops"
         files = {p.name for p in (final / "model").iterdir() if not p.name.startswith(".")}

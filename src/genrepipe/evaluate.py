@@ -44,6 +44,11 @@ def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, 
     return (values.mean() - half, values.mean() + half)
 
 
+def track_count(mean: float) -> int | float:
+    """A per-fold mean of tracks as a count: 144, not 144.0; 99.9 where the folds differ."""
+    return int(mean) if float(mean).is_integer() else round(float(mean), 1)
+
+
 def evaluate_predictions(predictions: pd.DataFrame, classes: Sequence[str]) -> dict:
     """Summarize a model's predictions over all folds.
 
@@ -56,7 +61,7 @@ def evaluate_predictions(predictions: pd.DataFrame, classes: Sequence[str]) -> d
         else Wilson on the test clips), ``test_macro_f1`` and ``per_genre``
         (precision, recall, F1, support) and ``confusion`` on the test rows
         pooled over folds, ``fold_test_accuracy``, ``n_folds``, and the mean
-        ``n_train`` and ``n_test`` per fold.
+        ``n_train`` and ``n_test`` per fold (see :func:`track_count`).
     """
     classes = list(classes)
     required = {"fold", "track", "genre", "subset", "predicted"}
@@ -81,8 +86,8 @@ def evaluate_predictions(predictions: pd.DataFrame, classes: Sequence[str]) -> d
     )
     return {
         "n_folds": int(len(fold_test)),
-        "n_train": float(counts["train"].mean()) if "train" in counts else 0.0,
-        "n_test": float(counts["test"].mean()),
+        "n_train": track_count(counts["train"].mean()) if "train" in counts else 0,
+        "n_test": track_count(counts["test"].mean()),
         "train_accuracy": float(accuracy["train"].mean()) if "train" in accuracy else math.nan,
         "test_accuracy": float(fold_test.mean()),
         "test_accuracy_std": float(fold_test.std(ddof=1)) if len(fold_test) > 1 else 0.0,

@@ -1001,12 +1001,6 @@ def evaluate_model(
     return metrics
 
 
-def _track_count(mean: float) -> int | float:
-    """A per-fold mean of tracks as written in the summary: 144, not 144.0000;
-    99.9 where the folds differ in size."""
-    return int(mean) if float(mean).is_integer() else round(float(mean), 1)
-
-
 def summarize_results(
     metrics_files: Sequence[str],
     models: Sequence[str],
@@ -1023,6 +1017,8 @@ def summarize_results(
     With the ``lists`` scheme, ``listed_missing`` counts the tracks named in the
     list files that the dataset does not hold.
     """
+    from genrepipe.evaluate import track_count
+
     missing = None
     if split_report is not None and scheme == "lists":
         missing = sum(json.loads(Path(split_report).read_text())["listed_missing"].values())
@@ -1053,8 +1049,9 @@ def summarize_results(
         )
     summary = pd.DataFrame(rows)
     for column in ("n_train", "n_test"):
-        # Objects, which float_format leaves alone: 144 beside 99.9, not 144.0000.
-        summary[column] = pd.Series([_track_count(v) for v in summary[column]], dtype=object)
+        # Objects, which float_format leaves alone: 144 beside 99.9, not 144.0000
+        # (metrics files written before track_count hold 144.0).
+        summary[column] = pd.Series([track_count(v) for v in summary[column]], dtype=object)
     with atomic_path(output) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.4f")
     logger.info("summary:\n%s", summary.to_string(index=False))
