@@ -51,7 +51,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.mixture import GaussianMixture
-from sklearn.model_selection import BaseCrossValidator, StratifiedKFold, train_test_split
+from sklearn.model_selection import (
+    BaseCrossValidator,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    train_test_split,
+)
 from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
@@ -514,31 +519,46 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
         return keras.Model(inputs, outputs, name=f"genrepipe_{self.architecture}")
 
     def _split(
-        self, X: np.ndarray, y: np.ndarray
+        self, X: np.ndarray, y: np.ndarray, tracks: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Carve the validation slice out of the training rows."""
+        """Carve the validation slice out of the training rows.
+
+        With ``tracks`` (the track of each row, as for windows of segment mode)
+        the slice holds whole tracks, so no track trains and validates at once.
+        """
+        if tracks is None:
+            tracks = np.arange(len(y))
+        names, first = np.unique(np.asarray(tracks), return_index=True)
+        validating = np.isin(tracks, names[self._validation_tracks(y[first])])
+        if not validating.any():
+            return X, y, None, None
+        return X[~validating], y[~validating], X[validating], y[validating]
+
+    def _validation_tracks(self, y: np.ndarray) -> np.ndarray:
+        """Indices of the tracks (labels ``y``) carved out for validation, stratified
+        where every class allows it."""
         fraction = float(self.validation_fraction or 0.0)
         if fraction <= 0.0:
-            return X, y, None, None
+            return np.empty(0, dtype=np.int64)
         if not 0.0 < fraction < 1.0:
             raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}")
         n_val = math.ceil(fraction * len(y))
         if n_val >= len(y):
-            raise ValueError(f"validation_fraction={fraction} leaves no training rows")
-        seed = self.random_state
+            raise ValueError(f"validation_fraction={fraction} leaves no training tracks")
+        index = np.arange(len(y))
         try:
-            X_tr, X_val, y_tr, y_val = train_test_split(
-                X, y, test_size=n_val, stratify=y, random_state=seed
+            _, val = train_test_split(
+                index, test_size=n_val, stratify=y, random_state=self.random_state
             )
         except ValueError:
             warnings.warn(
-                f"cannot stratify a validation slice of {n_val} rows over "
-                f"{len(np.unique(y))} classes; using a random slice",
+                f"cannot stratify {n_val} validation tracks over {len(np.unique(y))} classes; "
+                "using a random slice",
                 RuntimeWarning,
                 stacklevel=3,
             )
-            X_tr, X_val, y_tr, y_val = train_test_split(X, y, test_size=n_val, random_state=seed)
-        return X_tr, y_tr, X_val, y_val
+            _, val = train_test_split(index, test_size=n_val, random_state=self.random_state)
+        return np.sort(val)
 
     # -- estimator API -----------------------------------------------------------
 
@@ -610,7 +630,9 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.best_epoch_ = len(history.get("loss", []))
 
-    def fit(self, X: ArrayLike, y: ArrayLike, validation_data=None) -> KerasClassifier:
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, validation_data=None, tracks: ArrayLike | None = None
+    ) -> KerasClassifier:
         """Train a fresh network on ``X``, ``y``.
 
         Parameters
@@ -622,6 +644,9 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
         validation_data : tuple (X_val, y_val), optional
             Rows for early stopping (such as a split's ``valid`` list); when
             given, no validation slice is carved from ``X``.
+        tracks : array-like of shape (n_samples,), optional
+            The track of each row when rows are windows of tracks: the
+            validation slice then takes whole tracks.
 
         Returns
         -------
@@ -636,7 +661,9 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
                 X_val = y_val = None
             X_tr, y_tr = X, y_enc.astype(np.int64)
         else:
-            X_tr, y_tr, X_val, y_val = self._split(X, y_enc.astype(np.int64))
+            X_tr, y_tr, X_val, y_val = self._split(
+                X, y_enc.astype(np.int64), None if tracks is None else np.asarray(tracks)
+            )
         model = self._build(keras, tuple(X.shape[1:]), len(classes))
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=float(self.learning_rate)),
@@ -727,9 +754,14 @@ class CalibratedSVC(CalibratedClassifierCV):
     scikit-learn's replacement for ``SVC(probability=True)``. A class with a
     single training row (a sparse list split) cannot sit in every calibration
     fold; its row is repeated once, with a warning, so both folds see it.
+
+    ``fit`` takes the ``tracks`` of windows (segment mode, window embeddings):
+    the calibration folds then keep a track's windows on one side, so the
+    sigmoids are fitted on decision values of tracks the SVM did not see, as
+    they will be used.
     """
 
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, tracks=None, **fit_params):
         X, y = np.asarray(X), np.asarray(y)
         labels, counts = np.unique(y, return_counts=True)
         single = np.isin(y, labels[counts == 1])
@@ -740,7 +772,18 @@ class CalibratedSVC(CalibratedClassifierCV):
                 stacklevel=2,
             )
             X, y = np.concatenate([X, X[single]]), np.concatenate([y, y[single]])
-        return super().fit(X, y, **fit_params)
+            if tracks is not None:
+                tracks = np.concatenate([tracks, np.asarray(tracks)[single]])
+        if tracks is None:
+            return super().fit(X, y, **fit_params)
+        folds = self.cv
+        # Without metadata routing scikit-learn passes no groups to the calibration
+        # splitter: hand it this fit's folds, grouped by track, for the fit alone.
+        self.cv = list(folds.split(X, y, groups=np.asarray(tracks)))
+        try:
+            return super().fit(X, y, **fit_params)
+        finally:
+            self.cv = folds
 
 
 class CalibrationFolds(BaseCrossValidator):
@@ -749,28 +792,57 @@ class CalibrationFolds(BaseCrossValidator):
     Uses ``max_splits`` folds, or fewer (at least 2) when the smallest class has
     fewer rows, so an SVM trained on a handful of clips per genre (an inner
     cross-validation fold, a small test dataset) still gets calibrated
-    probabilities instead of an error.
+    probabilities instead of an error. With ``groups`` (the track of each
+    window) a group never sits on both sides, and the smallest class counts
+    its groups; a class of one group cannot be split so, and falls back to
+    rows with a warning.
     """
 
     def __init__(self, max_splits: int = 5, random_state: int | None = None):
         self.max_splits = max_splits
         self.random_state = random_state
 
-    def _folds(self, y) -> StratifiedKFold:
-        smallest = int(np.unique(np.asarray(y), return_counts=True)[1].min())
+    def _n_splits(self, y, groups=None) -> int:
+        y = np.asarray(y)
+        if groups is None:
+            smallest = int(np.unique(y, return_counts=True)[1].min())
+        else:
+            groups = np.asarray(groups)
+            smallest = min(len(np.unique(groups[y == label])) for label in np.unique(y))
         if smallest < 2:
             raise ValueError("probability calibration needs at least 2 rows of every class")
-        return StratifiedKFold(
-            n_splits=max(2, min(self.max_splits, smallest)),
-            shuffle=True,
-            random_state=self.random_state,
-        )
+        return max(2, min(self.max_splits, smallest))
+
+    def _usable_groups(self, y, groups):
+        """``groups``, or None (with a warning) when a class holds a single group."""
+        if groups is None:
+            return None
+        try:
+            self._n_splits(y, groups)
+        except ValueError:
+            warnings.warn(
+                "a class has a single training track: calibration folds split its windows",
+                stacklevel=3,
+            )
+            return None
+        return groups
 
     def split(self, X, y, groups=None):
-        return self._folds(y).split(X, y)
+        groups = self._usable_groups(y, groups)
+        if groups is None:
+            folds = StratifiedKFold(
+                n_splits=self._n_splits(y), shuffle=True, random_state=self.random_state
+            )
+            return folds.split(X, y)
+        folds = StratifiedGroupKFold(
+            n_splits=self._n_splits(y, groups), shuffle=True, random_state=self.random_state
+        )
+        return folds.split(X, y, groups)
 
     def get_n_splits(self, X=None, y=None, groups=None) -> int:
-        return self.max_splits if y is None else self._folds(y).get_n_splits()
+        if y is None:
+            return self.max_splits
+        return self._n_splits(y, self._usable_groups(y, groups))
 
 
 def make_model(

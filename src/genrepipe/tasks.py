@@ -461,9 +461,10 @@ def fit_and_predict(
         if hasattr(model, "log"):
             model.log = logger.info
         search = spec.get("search")
+        tracks = groups[train] if segmented else None
         start = time.perf_counter()
         if search:
-            model = _inner_search(model, search, X[train], y[train], groups[train], seed)
+            model = _inner_search(model, search, X[train], y[train], groups[train], seed, tracks)
             info["best_params"] = model.best_params_
             info["inner_cv_accuracy"] = float(model.best_score_)
             logger.info("inner CV chose %s (accuracy %.3f)", model.best_params_, model.best_score_)
@@ -473,10 +474,10 @@ def fit_and_predict(
                 X[train],
                 y[train],
                 validation_data=(X[valid], y[valid]),
-                **_fit_kwargs(model, transform, base_model),
+                **_fit_kwargs(model, transform, base_model, tracks),
             )
         else:
-            model.fit(X[train], y[train], **_fit_kwargs(model, transform, base_model))
+            model.fit(X[train], y[train], **_fit_kwargs(model, transform, base_model, tracks))
         info["fit_seconds"] = time.perf_counter() - start
         logger.info("fitted in %.1f s", info["fit_seconds"])
         proba = model.predict_proba(X)
@@ -489,17 +490,20 @@ def fit_and_predict(
 _VALIDATED = ("nn", "cnn", "cnn_windows", "cnn_svm", "cnn_gmm")
 
 
-def _fit_kwargs(model, transform, base_model) -> dict[str, Any]:
-    """Extra ``fit`` arguments of the window CNN family.
+def _fit_kwargs(model, transform, base_model, tracks=None) -> dict[str, Any]:
+    """Extra ``fit`` arguments, for the estimators that take them.
 
     ``input_scale``: the per-band standard deviation (dB) of the fitted row
     standardizer, so that augmentation gains are in dB; ``cnn``: a fitted
-    base CNN to reuse.
+    base CNN to reuse; ``tracks``: the track of each window row in segment
+    mode, so that calibration folds and validation slices split whole tracks.
     """
     import inspect
 
     accepted = inspect.signature(model.fit).parameters
     kwargs: dict[str, Any] = {}
+    if "tracks" in accepted and tracks is not None:
+        kwargs["tracks"] = tracks
     if "input_scale" in accepted and hasattr(transform, "scale_"):
         kwargs["input_scale"] = np.asarray(transform.scale_)
     if base_model is not None:
@@ -509,8 +513,12 @@ def _fit_kwargs(model, transform, base_model) -> dict[str, Any]:
     return kwargs
 
 
-def _inner_search(model, search: Mapping[str, Any], X, y, groups, seed: int):
-    """Grid search with inner cross-validation on training rows only."""
+def _inner_search(model, search: Mapping[str, Any], X, y, groups, seed: int, tracks=None):
+    """Grid search with inner cross-validation on training rows only.
+
+    ``tracks`` (segment mode) also reaches each candidate's ``fit``, sliced to
+    its inner training rows, for the estimators that take it.
+    """
     from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 
     # Grouped by track: windows of one track never sit on both sides of an inner split.
@@ -539,7 +547,7 @@ def _inner_search(model, search: Mapping[str, Any], X, y, groups, seed: int):
         scoring="accuracy",
         refit=True,
     )
-    grid.fit(X, y)
+    grid.fit(X, y, **_fit_kwargs(model, None, None, tracks))
     grid.best_params_ = {key.removeprefix(prefix): v for key, v in grid.best_params_.items()}
     return grid
 

@@ -34,7 +34,6 @@ import functools
 import json
 import math
 import tempfile
-import warnings
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -43,7 +42,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -746,31 +744,6 @@ class WindowCNNClassifier(_WindowVoting, KerasClassifier):
             )
         return callbacks
 
-    def _validation_tracks(self, y: np.ndarray) -> np.ndarray:
-        """Indices of the tracks carved out for validation (stratified where possible)."""
-        fraction = float(self.validation_fraction or 0.0)
-        if fraction <= 0.0:
-            return np.empty(0, dtype=np.int64)
-        if not 0.0 < fraction < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}")
-        n_val = math.ceil(fraction * len(y))
-        if n_val >= len(y):
-            raise ValueError(f"validation_fraction={fraction} leaves no training tracks")
-        index = np.arange(len(y))
-        try:
-            _, val = train_test_split(
-                index, test_size=n_val, stratify=y, random_state=self.random_state
-            )
-        except ValueError:
-            warnings.warn(
-                f"cannot stratify {n_val} validation tracks over {len(np.unique(y))} classes; "
-                "using a random slice",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            _, val = train_test_split(index, test_size=n_val, random_state=self.random_state)
-        return np.sort(val)
-
     def _check_params(self) -> None:
         for name in (
             "window_frames",
@@ -1086,7 +1059,10 @@ class CnnEmbeddingClassifier(_WindowVoting, ClassifierMixin, BaseEstimator):
             if not np.array_equal(np.unique(y), cnn.classes_):
                 raise ValueError("the given CNN was fitted on other classes than y")
         embeddings, tracks = cnn.window_embeddings(X, layer=layer)
-        head = self._make_head().fit(embeddings, y[tracks])
+        head = self._make_head()
+        # An SVM head calibrates on folds of whole tracks (see CalibratedSVC).
+        head_kwargs = {"head__tracks": tracks} if self.head == "svm" else {}
+        head.fit(embeddings, y[tracks], **head_kwargs)
         self.cnn_ = cnn
         self.head_ = head
         self.classes_ = cnn.classes_
