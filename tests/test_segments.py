@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from genrepipe.segments import expand_windows, vote
-from genrepipe.splits import kfold_split
 
 
 def test_expand_windows_keeps_each_window_with_its_track():
@@ -18,22 +17,6 @@ def test_expand_windows_keeps_each_window_with_its_track():
         assert any((row == w).all() for w in X[track])
     with pytest.raises(ValueError, match="windows"):
         expand_windows(np.zeros((3, 4)))
-
-
-def test_windows_of_a_track_never_sit_on_both_sides_of_any_fold():
-    tracks = np.array([f"{g}.{i:05d}" for g in "abcde" for i in range(6)])
-    genres = np.repeat(list("abcde"), 6)
-    split = kfold_split(tracks, genres, n_splits=3, seed=0)
-    X = np.random.default_rng(0).normal(size=(len(tracks), 5, 2))
-    for _, rows in split.groupby("fold"):
-        order = [list(tracks).index(t) for t in rows["track"]]
-        _, track_index = expand_windows(X[order])
-        subset = rows["subset"].to_numpy()[track_index]
-        window_tracks = rows["track"].to_numpy()[track_index]
-        train_tracks = set(window_tracks[subset == "train"])
-        test_tracks = set(window_tracks[subset == "test"])
-        assert train_tracks and test_tracks
-        assert not train_tracks & test_tracks
 
 
 def test_mean_log_proba_vote_is_product_of_window_likelihoods():

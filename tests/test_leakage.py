@@ -1,0 +1,225 @@
+"""Nothing fitted sees a test track: checked through the workflow's own fitting code.
+
+`tasks.fit_transform_features` and `tasks.fit_and_predict` are what the rules call. Each
+test changes the test tracks (their features, and their genres where a model could read
+them) and asserts that what was fitted on the training tracks did not move. Windows of
+one track also stay together inside the training rows: in the SVM's calibration folds,
+the inner grid search and the validation slice of early stopping.
+"""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import numpy as np
+import pytest
+
+from genrepipe.models import KerasClassifier, make_model
+from genrepipe.tasks import _inner_search, fit_and_predict, fit_transform_features
+
+GENRES = np.array(["blues", "jazz", "rock"])
+
+
+def _tracks(n_tracks: int = 36, shape: tuple[int, ...] = (12,), seed: int = 0):
+    """Features with a genre signal, genres, and a mask of the first 24 tracks as training."""
+    rng = np.random.default_rng(seed)
+    y = GENRES[np.arange(n_tracks) % len(GENRES)]
+    signal = (np.arange(n_tracks) % len(GENRES)).reshape((-1,) + (1,) * len(shape))
+    X = (rng.normal(size=(n_tracks, *shape)) + signal).astype(np.float32)
+    return X, y, np.arange(n_tracks) < 24
+
+
+def _with_other_test_tracks(X, y, train, seed: int = 1):
+    """The same training tracks; the test tracks replaced by far-off noise, genres shuffled."""
+    rng = np.random.default_rng(seed)
+    X2, y2 = X.copy(), y.copy()
+    X2[~train] = 50 + 10 * rng.normal(size=X2[~train].shape)
+    y2[~train] = rng.permutation(y2[~train])[::-1]
+    return X2, y2
+
+
+@pytest.mark.parametrize(
+    "feature_set, preprocessing, shape",
+    [("seed87", "pca", (6, 10)), ("stats", "scaled", (12,)), ("segment_stats", "scaled", (5, 8))],
+)
+def test_preprocessing_is_fitted_on_training_tracks_only(feature_set, preprocessing, shape):
+    X, y, train = _tracks(shape=shape)
+    X2, _ = _with_other_test_tracks(X, y, train)
+    components = 10 if preprocessing == "pca" else None
+    _, Z = fit_transform_features(X, train, feature_set, preprocessing, pca_components=components)
+    _, Z2 = fit_transform_features(X2, train, feature_set, preprocessing, pca_components=components)
+    np.testing.assert_array_equal(Z[train], Z2[train])
+    assert not np.allclose(Z[~train], Z2[~train])  # the test tracks did change
+
+
+def _train_proba(spec, X, y, train, **kwargs):
+    _, _, proba, _ = fit_and_predict(spec, X, y, train, seed=0, threads=1, **kwargs)
+    return proba[train]
+
+
+SVM = {"estimator": "svm", "input": "scaled", "params": {"C": 10.0}}
+
+
+@pytest.mark.parametrize(
+    "spec, shape",
+    [
+        (SVM | {"features": "stats"}, (12,)),
+        (SVM | {"features": "segment_stats", "vote": "mean_log_proba"}, (5, 8)),
+        (
+            SVM | {"features": "stats", "search": {"inner_folds": 3, "param_grid": {"C": [1, 10]}}},
+            (12,),
+        ),
+        (
+            {
+                "estimator": "logreg",
+                "features": "segment_stats",
+                "input": "scaled",
+                "params": {},
+                "search": {"inner_folds": 3, "param_grid": {"C": [0.1, 1.0]}},
+            },
+            (5, 8),
+        ),
+        (
+            {
+                "estimator": "gmm",
+                "features": "stats",
+                "input": "scaled",
+                "params": {"n_components": 1, "covariance_type": "diag"},
+            },
+            (12,),
+        ),
+    ],
+    ids=["svm", "svm-windows", "svm-search", "logreg-windows-search", "gmm"],
+)
+def test_models_train_on_training_tracks_only(spec, shape):
+    X, y, train = _tracks(shape=shape)
+    X2, y2 = _with_other_test_tracks(X, y, train)
+    np.testing.assert_array_equal(
+        _train_proba(spec, X, y, train), _train_proba(spec, X2, y2, train)
+    )
+
+
+def test_image_input_is_standardized_on_training_tracks_only():
+    # The row standardizer of `input: image` is fitted inside fit_and_predict.
+    spec = {
+        "estimator": "cnn",
+        "features": "logmel",
+        "input": "image",
+        "params": {"filters": [2], "dense_units": 4, "epochs": 2, "batch_size": 8},
+    }
+    X, y, train = _tracks(shape=(6, 16))
+    X2, y2 = _with_other_test_tracks(X, y, train)
+    _, transform, _, _ = fit_and_predict(spec, X, y, train, seed=0, threads=1)
+    _, transform2, _, _ = fit_and_predict(spec, X2, y2, train, seed=0, threads=1)
+    np.testing.assert_array_equal(transform.transform(X[train]), transform2.transform(X[train]))
+
+
+def test_early_stopping_reads_the_validation_tracks_not_the_test_tracks():
+    spec = {
+        "estimator": "nn",
+        "features": "stats",
+        "input": "scaled",
+        "params": {"hidden_units": 8, "epochs": 12, "patience": 2, "validation_fraction": 0.0},
+    }
+    X, y, train = _tracks()
+    valid = np.zeros_like(train)
+    valid[18:24], train[18:24] = True, False  # six tracks validate, 18 train, 12 test
+    X2, y2 = _with_other_test_tracks(X, y, train | valid)
+    kwargs = {"valid": valid}
+    np.testing.assert_array_equal(
+        _train_proba(spec, X, y, train, **kwargs), _train_proba(spec, X2, y2, train, **kwargs)
+    )
+
+
+# ------------------------------------------------------- windows of one track together
+
+
+def _windows(n_tracks: int = 40, n_windows: int = 8, seed: int = 0):
+    """Windows that repeat their track (plus a little noise), genres random per track:
+    whatever an SVM learns is which track a window comes from."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(n_tracks, 5))
+    labels = rng.permutation(np.repeat(["a", "b"], n_tracks // 2))
+    tracks = np.repeat(np.arange(n_tracks), n_windows)
+    X = centers[tracks] + 0.05 * rng.normal(size=(len(tracks), 5))
+    return X, labels[tracks], tracks, rng.normal(size=(200, 5))
+
+
+def test_svm_calibration_folds_keep_a_tracks_windows_together():
+    # Calibrated on folds of windows, the sigmoids see decision values of windows whose
+    # track the SVM learned, and turn a random guess on new tracks into ~93% confidence.
+    X, y, tracks, new = _windows()
+    by_track = make_model("svm", {"C": 10.0}, random_state=0).fit(X, y, tracks=tracks)
+    by_window = make_model("svm", {"C": 10.0}, random_state=0).fit(X, y)
+    assert by_track.predict_proba(new).max(axis=1).mean() < 0.7
+    assert by_window.predict_proba(new).max(axis=1).mean() > 0.85
+    assert type(by_track.cv).__name__ == "CalibrationFolds"  # its setting is left as it was
+
+
+def test_svm_calibration_with_a_class_of_one_track_warns_and_still_fits():
+    X, y, tracks, new = _windows()
+    tracks = np.where(y == "a", 0, tracks)  # every "a" window from one track
+    with pytest.warns(UserWarning, match="single training track"):
+        model = make_model("svm", {"C": 10.0}, random_state=0).fit(X, y, tracks=tracks)
+    np.testing.assert_allclose(model.predict_proba(new).sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("search", [None, {"inner_folds": 3, "param_grid": {"C": [10.0]}}])
+def test_segment_mode_calibrates_the_svm_on_whole_tracks(search):
+    X, y, tracks, new = _windows()
+    n_tracks = tracks.max() + 1
+    per_track = X.reshape(n_tracks, -1, X.shape[1]).astype(np.float32)
+    spec = {
+        "estimator": "svm",
+        "features": "segment_stats",
+        "input": "scaled",
+        "params": {"C": 10.0},
+        "vote": "mean_log_proba",
+        "search": search,
+    }
+    track_genres = y.reshape(n_tracks, -1)[:, 0]
+    model, _, _, _ = fit_and_predict(
+        spec, per_track, track_genres, np.ones(n_tracks, bool), seed=0, threads=1
+    )
+    assert model.predict_proba(new).max(axis=1).mean() < 0.7
+
+
+def test_inner_search_splits_whole_tracks():
+    X, y, tracks, _ = _windows()
+    model = make_model("logreg", {}, random_state=0)
+    grid = _inner_search(model, {"inner_folds": 3, "param_grid": {"C": [1.0]}}, X, y, tracks, 0)
+    assert len(grid.cv) == 3
+    for fit_rows, score_rows in grid.cv:
+        assert not set(tracks[fit_rows]) & set(tracks[score_rows])
+
+
+def test_validation_slice_takes_whole_tracks():
+    X, y, tracks, _ = _windows()
+    model = KerasClassifier("nn", validation_fraction=0.2, random_state=0)
+    X_tr, y_tr, X_val, y_val = model._split(X, y, tracks)
+    train_rows = np.isin(X, X_tr).all(axis=1)
+    assert len(X_val) == 8 * 8 and len(X_tr) == len(X) - len(X_val)  # 8 of 40 tracks
+    assert not set(tracks[train_rows]) & set(tracks[~train_rows])
+    # Rows without tracks are their own tracks: the slice of the plain case.
+    assert len(model._split(X, y)[2]) == int(np.ceil(0.2 * len(X)))
+
+
+def test_keras_fits_on_the_rows_left_after_the_validation_slice():
+    import keras
+
+    X, y, tracks, _ = _windows()
+    seen = []
+    fit = keras.Model.fit
+
+    def spy(self, x, *args, **kwargs):
+        seen.append((np.asarray(x), np.asarray(kwargs["validation_data"][0])))
+        return fit(self, x, *args, **kwargs)
+
+    model = KerasClassifier("nn", hidden_units=4, epochs=2, validation_fraction=0.2, random_state=0)
+    with mock.patch.object(keras.Model, "fit", spy):
+        model.fit(X, y, tracks=tracks)
+    ((trained, validated),) = seen
+    assert len(trained) + len(validated) == len(X)
+    assert not set(map(bytes, trained.astype(np.float32))) & set(
+        map(bytes, validated.astype(np.float32))
+    )
