@@ -181,6 +181,17 @@ def test_unreachable_archive_says_where_to_put_it(tmp_path, served, where):
     assert _files_under(destination) == {name.removeprefix("genres/") for name in MEMBERS}
 
 
+def test_unreachable_url_names_a_wrong_archive_put_there_by_hand(tmp_path):
+    destination = tmp_path / "resources" / "gtzan" / "genres"
+    wrong = _make_tar(destination.parent / "genres.tar.gz", MEMBERS)
+    expected = "0" * 32
+    with pytest.raises(DownloadError) as info:
+        download_and_unpack("http://127.0.0.1:9/genres.tar.gz", expected, destination)
+    message = str(info.value)
+    assert f"the archive at {wrong} has MD5 {_md5(wrong)}, not {expected}" in message
+    assert wrong.is_file() and not destination.exists()  # the user's file is left alone
+
+
 def test_download_without_md5(tmp_path, served, archive):
     folder, _, _ = served
     url, md5 = archive

@@ -87,17 +87,23 @@ def download_and_unpack(url: str, md5: str, destination: str | os.PathLike) -> P
     """Download the archive beside ``destination``, verify it, unpack ``genres`` there."""
     destination = Path(destination)
     archive = destination.parent / Path(url.split("?")[0]).name
-    if archive.is_file() and md5sum(archive) == md5:
+    present = md5sum(archive) if archive.is_file() else None
+    if present == md5:
         logger.info("using the archive already at %s", archive)
     else:
+        # An archive put there by hand that fails the check is not GTZAN as expected: say so.
+        mismatch = f"the archive at {archive} has MD5 {present}, not {md5} (dataset.download.md5)"
+        if present is not None:
+            logger.warning("%s: downloading it again", mismatch)
         logger.info("downloading %s", url)
         try:
             download(url, archive, md5=md5)
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             reason = getattr(error, "reason", None) or error
             raise DownloadError(
-                f"cannot download {url} ({reason}). Without access to it from here, fetch the "
-                f"archive elsewhere and put it at {archive} (its MD5 is checked), or set "
-                "dataset.gtzan.root to an unpacked copy"
+                f"cannot download {url} ({reason})"
+                + (f"; {mismatch}" if present is not None else "")
+                + f". Without access to it from here, fetch the archive elsewhere and put it at "
+                f"{archive} (its MD5 is checked), or set dataset.gtzan.root to an unpacked copy"
             ) from None
     return unpack_genres(archive, destination)
