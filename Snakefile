@@ -62,13 +62,4 @@ localrules:
 
 rule all:
     input:
-        "results/summary.csv",
-        "results/failed_tracks.tsv",
-        expand("results/features/{feature_set}.parquet", feature_set=config["features"]["sets"]),
-        rules.plot_results.output,
-        rules.record_run.output,
-        (
-            expand("results/final/{model}/card.json", model=FINAL_MODELS)
-            if config.get("final_models", True)
-            else []
-        ),
+        run_outputs(),

@@ -9,9 +9,11 @@ from snakemake.utils import validate
 import yaml
 
 from genrepipe.config import (
+    GTZAN_DOWNLOAD_ROOT,
     ConfigError,
     check_config,
     dataset_tracks,
+    gtzan_download_pending,
     model_feature_sets,
     n_folds,
     schema_error_message,
@@ -40,7 +42,14 @@ except (FileNotFoundError, ValueError) as error:
     raise WorkflowError(f"Invalid configuration: dataset.gtzan.root: {error}") from None
 for skipped_path, reason in DISCOVERY.skipped:
     logging.getLogger("snakemake").warning(f"dataset: skipped {skipped_path}: {reason}")
-if not DISCOVERY.tracks:
+# GTZAN read from the download's folder before the download: plan the download alone.
+DOWNLOAD_PENDING = gtzan_download_pending(config)
+if DOWNLOAD_PENDING:
+    logging.getLogger("snakemake").warning(
+        f"dataset: {GTZAN_DOWNLOAD_ROOT} does not exist yet: this run only downloads GTZAN "
+        "into it (rule download_gtzan); run the workflow again to use it"
+    )
+elif not DISCOVERY.tracks:
     raise WorkflowError("Invalid configuration: the dataset holds no audio clips")
 
 TRACKS = DISCOVERY.tracks
@@ -142,3 +151,21 @@ def final_base(wildcards):
     """A CNN head's `base` final model: its CNN is reused, as the fold heads reuse theirs."""
     base = config["models"][wildcards.model].get("base")
     return {"base": f"results/final/{base}/model"} if base else {}
+
+
+def run_outputs():
+    """What a plain run makes (rule all); only the download while GTZAN is pending."""
+    if DOWNLOAD_PENDING:
+        return rules.download_gtzan.output
+    return [
+        "results/summary.csv",
+        "results/failed_tracks.tsv",
+        expand("results/features/{feature_set}.parquet", feature_set=config["features"]["sets"]),
+        rules.plot_results.output,
+        rules.record_run.output,
+        (
+            expand("results/final/{model}/card.json", model=FINAL_MODELS)
+            if config.get("final_models", True)
+            else []
+        ),
+    ]

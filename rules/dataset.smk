@@ -77,7 +77,7 @@ rule list_tracks:
 
 rule download_gtzan:
     output:
-        directory("resources/gtzan/genres"),
+        directory(GTZAN_DOWNLOAD_ROOT),
     params:
         url=config["dataset"]["download"]["url"],
         md5=config["dataset"]["download"]["md5"],

@@ -127,6 +127,21 @@ def test_braces_in_the_dataset_folder_are_refused_by_name(tmp_path):
 
 
 @pytest.mark.slow
+def test_gtzan_before_its_download_plans_the_download_alone(tmp_path):
+    """`dataset.kind: gtzan` at the default root, not downloaded yet: the configuration check
+    used to stop every command, `snakemake --cores 1 download_gtzan` included."""
+    returncode, output = _dry_run(tmp_path, {"dataset": {"kind": "gtzan"}})
+    assert returncode == 0, output
+    assert "resources/gtzan/genres does not exist yet" in output, output
+    planned = re.findall(r"^(\w+)\s+\d+$", output, flags=re.MULTILINE)
+    assert set(planned) == {"all", "download_gtzan", "total"}, output
+    # Elsewhere a missing folder is still an error (BAD_CONFIGS), and so is an empty one.
+    (tmp_path / "resources" / "gtzan" / "genres").mkdir(parents=True)
+    returncode, output = _dry_run(tmp_path, {"dataset": {"kind": "gtzan"}})
+    assert returncode != 0 and "Invalid configuration: dataset.gtzan.root" in output, output
+
+
+@pytest.mark.slow
 def test_good_config_passes_the_dry_run(tmp_path):
     """The baseline of the cases above: the tiny config itself is accepted."""
     returncode, output = _dry_run(tmp_path, {"run_models": ["gmm"]})

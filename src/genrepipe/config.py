@@ -36,6 +36,8 @@ IMAGE_ESTIMATORS = ("cnn", "cnn_windows", "cnn_svm", "cnn_gmm")
 EMBEDDING_ESTIMATORS = ("cnn_svm", "cnn_gmm")
 #: The soft-voting ensemble: averages its ``members``' test probabilities, fits nothing.
 ENSEMBLE = "ensemble"
+#: Where the ``download_gtzan`` rule unpacks GTZAN (the default ``dataset.gtzan.root``).
+GTZAN_DOWNLOAD_ROOT = "resources/gtzan/genres"
 
 
 class ConfigError(ValueError):
@@ -92,10 +94,11 @@ def check_config(config: Mapping[str, Any]) -> None:
         root = (dataset.get("gtzan") or {}).get("root")
         if not root:
             raise ConfigError("dataset.gtzan.root must be set when dataset.kind is 'gtzan'")
-        if not Path(root).is_dir():
+        if not Path(root).is_dir() and not gtzan_download_pending(config):
             raise ConfigError(
                 f"dataset.gtzan.root: folder {root} does not exist (relative paths start at the "
-                f"working directory; `snakemake download_gtzan` fills resources/gtzan)"
+                f"working directory; `snakemake --cores 1 download_gtzan` fills "
+                f"{GTZAN_DOWNLOAD_ROOT})"
             )
     if dataset.get("max_duration", 31.0) <= dataset.get("min_duration", 0.0):
         raise ConfigError(
@@ -527,10 +530,29 @@ def synthetic_tracks(
     ]
 
 
+def gtzan_download_pending(config: Mapping[str, Any]) -> bool:
+    """Whether the run reads GTZAN from the download rule's folder, not there yet.
+
+    The workflow then has no tracks to plan: it runs the download alone, so
+    that ``snakemake --cores 1 download_gtzan`` also works with ``kind: gtzan``.
+    """
+    dataset = config["dataset"]
+    root = (dataset.get("gtzan") or {}).get("root")
+    return (
+        dataset["kind"] == "gtzan"
+        and bool(root)
+        and Path(root) == Path(GTZAN_DOWNLOAD_ROOT)
+        and not Path(root).is_dir()
+    )
+
+
 def dataset_tracks(config: Mapping[str, Any]) -> Discovery:
-    """Every track of the configured dataset, discovered when the workflow is parsed."""
+    """Every track of the configured dataset, discovered when the workflow is parsed
+    (none while the GTZAN download is pending)."""
     if config["dataset"]["kind"] == "synthetic":
         return Discovery(tracks=synthetic_tracks(config), skipped=[])
+    if gtzan_download_pending(config):
+        return Discovery(tracks=[], skipped=[])
     return discover_tracks(config["dataset"]["gtzan"]["root"])
 
 
