@@ -298,6 +298,15 @@ def test_short_windows_of_padded_features_warn(svm_bundle, nine_seconds, capsys)
     assert quiet == ""
 
 
+def test_short_windows_of_clip_statistics_warn(gmm_bundle, nine_seconds, capsys):
+    # stats summarizes a whole clip: on 1 s of audio its statistics leave the training range.
+    status, _, err = run([gmm_bundle, nine_seconds, "--timeline", "--window", "1"], capsys)
+    assert status == 0
+    assert "shorter than the 3.0 s clips" in err and "statistics of a whole clip" in err
+    _, _, clip_length = run([gmm_bundle, nine_seconds, "--timeline", "--window", "3"], capsys)
+    assert "shorter than" not in clip_length
+
+
 def test_files_much_shorter_than_the_training_clips_warn_once(svm_bundle, clips, tmp_path, capsys):
     """A 0.5 s and a 1 s file are answered, named in one warning; a 3 s clip is not named."""
     folder, _, _ = svm_bundle
@@ -441,12 +450,35 @@ def test_ctrl_c_keeps_the_answers_so_far_and_exits_130(svm_bundle, clips, capsys
     assert status == 0 and "interrupted" not in json.loads(out)
 
 
+def test_a_reader_closing_stdout_ends_quietly(svm_bundle, clips):
+    """`genrepipe-predict ... | head -n 1`: no BrokenPipeError traceback once head exits."""
+    folder, _, _ = svm_bundle
+    script = Path(sys.executable).parent / "genrepipe-predict"
+    command = [str(script), str(folder), *map(str, clips), "-q"]
+    reader = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=0
+    )
+    reader.stdout.readline()
+    reader.stdout.close()  # as head does after its line
+    stderr = reader.stderr.read()
+    assert reader.wait(timeout=120) == 141
+    assert stderr == ""
+
+
 def test_usage_errors_exit_2(clips, tmp_path, capsys):
     status, _, err = run([tmp_path / "no_model", clips[0]], capsys)
     assert status == 2 and "no_model" in err and len(err.splitlines()) == 1
     (tmp_path / "empty").mkdir()
     status, _, err = run([tmp_path / "empty", clips[0]], capsys)
-    assert status == 2 and "not a usable model bundle" in err
+    assert status == 2 and err.count(str(tmp_path / "empty")) == 1
+    assert "not a model bundle (no card.json)" in err and "holds" not in err
+    # results/final, one folder too high: the error names the bundles inside.
+    final = tmp_path / "final"
+    for name in ("svm", "gmm"):
+        (final / name / "model").mkdir(parents=True)
+        (final / name / "model" / "card.json").write_text("{}")
+    status, _, err = run([final, clips[0]], capsys)
+    assert status == 2 and "it holds the bundles gmm, svm: pass one" in err
     with pytest.raises(SystemExit) as exit_info:
         main([str(tmp_path / "empty")])  # no PATH
     assert exit_info.value.code == 2

@@ -48,7 +48,8 @@ Exit status: 0 when every file got an answer, 1 when any file failed (each
 failure is one line on stderr naming the file), 2 for usage errors (a missing
 or unreadable model bundle, bad options), 130 when interrupted (Ctrl-C), after
 the answers so far (with ``--format json``, a document holding them and
-``"interrupted": true``).
+``"interrupted": true``), 141 when the reader of stdout stops reading (``| head``),
+quietly, as other command-line tools do.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ SHORT_FILE_FACTOR = 0.5
 DEFAULT_CLIP_SECONDS = 30.0
 #: Feature sets cropped or padded to a fixed number of frames.
 _FIXED_FRAME_SETS = ("seed87", "logmel", "mfcc")
+#: Feature sets of statistics over a whole clip (each window of segment_stats is one).
+_CLIP_STATISTICS_SETS = ("stats", "rich")
 _PROG = "genrepipe-predict"
 
 
@@ -226,6 +229,14 @@ class Classifier:
         is_bundle = (folder / "transform.skops").is_file() or (folder / "members").is_dir()
         if not is_bundle and (folder / "model").is_dir():
             folder = folder / "model"
+        if not (folder / "card.json").is_file():
+            inside = sorted(
+                sub.name
+                for sub in folder.iterdir()
+                if (sub / "card.json").is_file() or (sub / "model" / "card.json").is_file()
+            )
+            hint = f"; it holds the bundles {', '.join(inside)}: pass one" if inside else ""
+            raise BundleError(f"{folder}: not a model bundle (no card.json){hint}")
         if _card_estimator(folder) == "ensemble":
             return EnsembleClassifier.load(folder, quiet_native=quiet_native)
         try:
@@ -251,6 +262,12 @@ class Classifier:
     def pads_short_windows(self) -> bool:
         """Whether windows shorter than a training clip get padded features."""
         return self.n_frames is not None
+
+    @property
+    def summarizes_clips(self) -> bool:
+        """Whether the features are statistics of a whole clip (``stats``, ``rich``), whose
+        values shift with the clip's length (the mean of MFCC deltas, tempo, spreads)."""
+        return self.feature_set in _CLIP_STATISTICS_SETS
 
     def _frames_seconds(self) -> float:
         """Length of the fixed frame count of seed87/logmel/mfcc, else 30 s."""
@@ -438,6 +455,10 @@ class EnsembleClassifier(Classifier):
     @property
     def pads_short_windows(self) -> bool:
         return any(member.pads_short_windows for member in self.members)
+
+    @property
+    def summarizes_clips(self) -> bool:
+        return any(member.summarizes_clips for member in self.members)
 
     def predict_spans(
         self,
@@ -680,7 +701,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Classify audio files by genre with a model trained by the genrepipe "
         "workflow. Prints, per file, the predicted genre and its three most probable genres.",
         epilog="Exit status: 0 all files answered, 1 some file failed, 2 usage error, "
-        "130 interrupted.",
+        "130 interrupted, 141 stdout closed by its reader.",
     )
     parser.add_argument(
         "model_dir",
@@ -777,6 +798,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _main(argv)
         except KeyboardInterrupt:  # while loading the model, say
             return _interrupted()
+        except BrokenPipeError:
+            # `| head` closed stdout: stop quietly, and keep Python's flush at exit
+            # from failing on the closed pipe too.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
 
 
 def _interrupted() -> int:
@@ -839,6 +865,13 @@ def _main(argv: Sequence[str] | None) -> int:
             f"{args.window:g} s windows are shorter than the {classifier.clip_seconds:.1f} s clips "
             f"the model was trained on; its {classifier.feature_set} features pad them to a fixed "
             "frame count the model never saw padded, so window answers may be less reliable "
+            f"(--window {classifier.clip_seconds:.1f} avoids it)"
+        )
+    elif timeline and classifier.summarizes_clips and args.window < 0.9 * classifier.clip_seconds:
+        warn(
+            f"{args.window:g} s windows are shorter than the {classifier.clip_seconds:.1f} s clips "
+            f"the model was trained on; its {classifier.feature_set} features are statistics of "
+            "a whole clip, which shift on shorter audio, so window answers may mean little "
             f"(--window {classifier.clip_seconds:.1f} avoids it)"
         )
 
