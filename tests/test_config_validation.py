@@ -179,6 +179,36 @@ def test_numbers_inside_command_line_mappings_are_numbers(tmp_path):
 # -- the checks themselves, without Snakemake -----------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("model", "params", "message"),
+    [
+        ("svm", {"kernel": "rbff"}, r"models\.svm\.params\.kernel must be one of linear, poly, "),
+        ("svm", {"gamma": "scalee"}, r"gamma must be one of scale, auto or a positive number"),
+        ("svm", {"gamma": -0.1}, r"models\.svm\.params\.gamma must be scale, auto or a positive"),
+        ("gmm", {"covariance_type": "fulll"}, r"models\.gmm\.params\.covariance_type must be "),
+        ("cnn_svm", {"kernel": "rbff"}, r"models\.cnn_svm\.params\.kernel must be one of"),
+        ("cnn_gmm", {"covariance_type": 2}, r"models\.cnn_gmm\.params\.covariance_type must"),
+    ],
+)
+def test_named_sklearn_values_are_checked_before_any_job(model, params, message):
+    # Each of these used to pass the check and fail inside every training job.
+    with pytest.raises(ConfigError, match=message):
+        check_config(_validated({"run_models": [model], "models": {model: {"params": params}}}))
+
+
+def test_named_sklearn_values_of_the_defaults_and_grids_pass():
+    check_config(_validated({"models": {"svm": {"params": {"gamma": 0.01, "kernel": "linear"}}}}))
+    grid = {"param_grid": {"gamma": ["scale", 0.001], "kernel": ["rbf", "poly"]}}
+    check_config(
+        _validated({"run_models": ["svm_stats"], "models": {"svm_stats": {"search": grid}}})
+    )
+    bad = {"param_grid": {"kernel": ["rbf", "rfb"]}}
+    with pytest.raises(ConfigError, match="kernel must be one of"):
+        check_config(
+            _validated({"run_models": ["svm_stats"], "models": {"svm_stats": {"search": bad}}})
+        )
+
+
 def _validated(override: dict | None = None) -> dict:
     config = _config(override)
     validate(config, schema=str(SCHEMA))

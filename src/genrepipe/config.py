@@ -449,8 +449,10 @@ def _read_scalar(text: str) -> Any:
 def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: str) -> None:
     """Raise :class:`ConfigError` if ``params`` are not arguments of ``estimator``.
 
-    Only the names are checked here, from the constructor's signature, without
-    importing TensorFlow; values are checked by the estimator when it is built.
+    Names are checked from the constructor's signature, without importing
+    TensorFlow; so are numbers that must be positive or fractions, and settings
+    whose values are names (:data:`_NAMED_VALUES`, the window CNN's choices).
+    Other values are checked by the estimator when it is built.
     """
     if estimator not in ESTIMATOR_NAMES:
         raise ConfigError(
@@ -482,6 +484,19 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
             raise ConfigError(
                 f"{key}.{name} must be one of {', '.join(_CHOICES[name])}, got {value!r}"
             )
+        named = _NAMED_VALUES.get((_HEAD_OF.get(estimator, estimator), name))
+        if named is not None:
+            if isinstance(value, str) or name != "gamma":
+                if value not in named:
+                    raise ConfigError(
+                        f"{key}.{name} must be one of {', '.join(named)}"
+                        + (" or a positive number" if name == "gamma" else "")
+                        + f", got {value!r}"
+                    )
+                continue
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{key}.{name} must be scale, auto or a positive number")
+            continue
         if isinstance(value, str) and name in _POSITIVE | _FRACTIONS:
             raise ConfigError(f"{key}.{name} must be a number, got {value!r}")
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -515,6 +530,16 @@ _CHOICES = {
     "global_pool": ("mean", "mean_max", "mean_std"),
     "lr_schedule": ("constant", "cosine"),
 }
+
+
+#: scikit-learn settings whose values are names, checked before any job starts rather than
+#: failing inside every training job (SVC's and GaussianMixture's, also for the CNN heads).
+_NAMED_VALUES = {
+    ("svm", "kernel"): ("linear", "poly", "rbf", "sigmoid"),
+    ("svm", "gamma"): ("scale", "auto"),
+    ("gmm", "covariance_type"): ("full", "tied", "diag", "spherical"),
+}
+_HEAD_OF = {"cnn_svm": "svm", "cnn_gmm": "gmm"}
 
 
 def synthetic_tracks(
