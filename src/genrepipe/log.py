@@ -32,8 +32,14 @@ def log_to_file(path: str | os.PathLike, name: str = "genrepipe") -> logging.Log
     warnings.simplefilter("default")
 
     def log_uncaught(exc_type, exc, tb):
-        logging.getLogger(name).critical("job failed", exc_info=(exc_type, exc, tb))
-        sys.__excepthook__(exc_type, exc, tb)
+        # Python's own hook would print the traceback to stderr, this log, a second time.
+        logger = logging.getLogger(name)
+        if exc_type.__module__.startswith(f"{name}."):
+            # This package's errors (a failed download, a bad bundle) say what happened
+            # and what to do: the message is the report, a traceback only buries it.
+            logger.critical("job failed: %s", exc)
+        else:
+            logger.critical("job failed", exc_info=(exc_type, exc, tb))
 
     sys.excepthook = log_uncaught
     return logging.getLogger(name)

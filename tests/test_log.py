@@ -1,0 +1,32 @@
+"""A failing job's log: its error once, and for this package's own errors without a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _fail(tmp_path, raise_statement: str) -> str:
+    log = tmp_path / "job.log"
+    code = (
+        "from genrepipe.log import log_to_file\n"
+        f"log_to_file({str(log)!r})\n"
+        "from genrepipe.download import DownloadError\n"
+        f"{raise_statement}\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr  # still a failed job for Snakemake
+    assert result.stderr == ""  # everything went to the log
+    return log.read_text()
+
+
+def test_an_unexpected_error_is_logged_once_with_its_traceback(tmp_path):
+    text = _fail(tmp_path, "raise ValueError('boom')")
+    assert text.count("Traceback") == 1 and text.count("ValueError: boom") == 1
+    assert "CRITICAL genrepipe: job failed" in text
+
+
+def test_the_packages_own_error_is_one_line(tmp_path):
+    text = _fail(tmp_path, "raise DownloadError('cannot download it: put it there')")
+    assert "CRITICAL genrepipe: job failed: cannot download it: put it there" in text
+    assert "Traceback" not in text and len(text.splitlines()) == 1
