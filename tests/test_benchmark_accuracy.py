@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -166,3 +168,14 @@ def test_a_failed_workflow_ends_with_one_line_not_a_traceback(bench, tmp_path, c
         bench.main([str(data), "--models", "svm_rihc", "--workdir", str(tmp_path / "run")])
     assert "snakemake exit status 1" in str(stop.value.code)
     assert "svm_rihc" in capfd.readouterr().err
+
+
+def test_the_default_working_folder_is_named_after_the_dataset(bench, tmp_path) -> None:
+    # gtzan_mini/genres and gtzan/genres must not share benchmarks/accuracy/genres.
+    def named(*argv):
+        return bench.dataset_name(argparse.Namespace(data=Path(argv[0]), lists=argv[1:] or None))
+
+    assert named(tmp_path / "gtzan_mini" / "genres") == "gtzan_mini"
+    assert named(tmp_path / "Data" / "genres_original") == "Data"
+    assert named(tmp_path / "my_clips") == "my_clips"
+    assert named(tmp_path / "gtzan" / "genres", "train.txt", "test.txt") == "gtzan-lists"

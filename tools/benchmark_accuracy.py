@@ -258,6 +258,17 @@ def format_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def dataset_name(args: argparse.Namespace) -> str:
+    """The default working folder's name: the dataset's, not that of its `genres` folder
+    (gtzan_mini/genres and gtzan/genres would share one)."""
+    from genrepipe.dataset import GENRE_FOLDER_NAMES
+
+    folder = args.data.resolve()
+    if folder.name in GENRE_FOLDER_NAMES and folder.parent != folder:
+        folder = folder.parent
+    return folder.name + ("-lists" if args.lists else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", type=Path, help="GTZAN-shaped folder (genres/<genre>/*.wav)")
@@ -286,8 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         parser.error(f"{args.data} is not a folder")
-    name = args.data.name + ("-lists" if args.lists else "")
-    workdir = args.workdir or PROJECT_ROOT / "benchmarks" / "accuracy" / name
+    workdir = args.workdir or PROJECT_ROOT / "benchmarks" / "accuracy" / dataset_name(args)
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     models = [REFERENCE] + [m for m in args.models if m != REFERENCE]

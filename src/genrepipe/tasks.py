@@ -989,6 +989,7 @@ def evaluate_model(
     with atomic_path(metrics_out) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
     per_genre = pd.DataFrame(metrics["per_genre"]).T.rename_axis("genre").reset_index()
+    per_genre["support"] = per_genre["support"].astype(int)  # the transpose made it float
     with atomic_path(per_genre_out) as tmp:
         per_genre.to_csv(tmp, index=False, float_format="%.4f")
     confusion = pd.DataFrame(metrics["confusion"], index=classes, columns=classes)
