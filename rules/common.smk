@@ -17,6 +17,7 @@ from genrepipe.config import (
     model_feature_sets,
     n_folds,
     schema_error_message,
+    split_size_error,
     type_command_line_values,
     window_check_samples,
 )
@@ -56,6 +57,12 @@ TRACKS = DISCOVERY.tracks
 BATCHES = assign_batches(TRACKS, config["features"]["tracks_per_job"])
 FEATURE_SETS = ["seed87", "stats", "logmel", "mfcc", "segment_stats", "rich"]
 SCHEME = config["split"]["scheme"]
+# Too few tracks for the split is known now; clips failing the audio check can still
+# make it fail later, in make_split.
+if problem := split_size_error(
+    SCHEME, config["split"].get(SCHEME) or {}, [track.genre for track in TRACKS]
+):
+    raise WorkflowError(f"Invalid configuration: {problem}")
 FOLDS = list(range(n_folds(config)))
 RUN_MODELS = config["run_models"]
 

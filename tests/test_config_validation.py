@@ -93,6 +93,20 @@ BAD_CONFIGS = {
     ),
     "misspelled top-level key": ({"seeed": 1}, "seeed"),
     "misspelled nested key": ({"models": {"svm": {"parms": {"C": 1.0}}}}, "models.svm.parms"),
+    # Known from the config before any clip is generated: these failed in list_tracks or
+    # make_split after every clip had been made and checked.
+    "generated clips shorter than min_duration": (
+        {"dataset": {"synthetic": {"duration": 1.5}}},
+        "dataset.synthetic.duration=1.5 is below dataset.min_duration=2",
+    ),
+    "too few tracks for a stratified holdout": (
+        {"dataset": {"synthetic": {"n_per_genre": 2}}, "split": {"scheme": "holdout"}},
+        "split.holdout.test_size",
+    ),
+    "more folds than tracks of a genre": (
+        {"dataset": {"synthetic": {"n_per_genre": 3}}, "split": {"scheme": "kfold"}},
+        "split.kfold.n_splits=10 exceeds the 3 tracks",
+    ),
     "out-of-range test size": (
         {"split": {"holdout": {"test_size": 1.5}}},
         "split.holdout.test_size",

@@ -9,6 +9,7 @@ estimator). They run when the workflow is parsed, before any job.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,13 @@ def check_config(config: Mapping[str, Any]) -> None:
                 f"working directory; `snakemake --cores 1 download_gtzan` fills "
                 f"{GTZAN_DOWNLOAD_ROOT})"
             )
+    synthetic_duration = (dataset.get("synthetic") or {}).get("duration", 30.0)
+    if dataset["kind"] == "synthetic" and synthetic_duration < dataset.get("min_duration", 0.0):
+        raise ConfigError(
+            f"dataset.synthetic.duration={synthetic_duration:g} is below "
+            f"dataset.min_duration={dataset.get('min_duration'):g}: every generated clip "
+            "would be left out as too short"
+        )
     if dataset.get("max_duration", 31.0) <= dataset.get("min_duration", 0.0):
         raise ConfigError(
             f"dataset.max_duration={dataset.get('max_duration')} must exceed "
@@ -579,6 +587,35 @@ def dataset_tracks(config: Mapping[str, Any]) -> Discovery:
     if gtzan_download_pending(config):
         return Discovery(tracks=[], skipped=[])
     return discover_tracks(config["dataset"]["gtzan"]["root"])
+
+
+def split_size_error(scheme: str, settings: Mapping[str, Any], genres: Sequence[str]) -> str | None:
+    """Why ``scheme`` cannot split tracks of these ``genres`` (one per track), or None.
+
+    Plain Python, so that the workflow asks it when it is parsed, before any job;
+    the split functions raise the same message.
+    """
+    counts = Counter(genres)
+    if not counts:
+        return None
+    if scheme == "holdout":
+        test_size, n = settings.get("test_size", 0.1), len(genres)
+        n_test = math.ceil(test_size * n)
+        # sklearn rounds the test count up; each side needs a track of every genre.
+        if 0 < test_size < 1 and min(n_test, n - n_test) < len(counts):
+            return (
+                f"split.holdout.test_size {test_size} of {n} tracks gives {n_test} test and "
+                f"{n - n_test} training tracks; a stratified split needs at least one per "
+                f"genre ({len(counts)}) on each side"
+            )
+    elif scheme == "kfold":
+        n_splits, smallest = settings.get("n_splits", 10), min(counts.values())
+        if n_splits >= 2 and smallest < n_splits:
+            return (
+                f"split.kfold.n_splits={n_splits} exceeds the {smallest} tracks of the "
+                "smallest genre"
+            )
+    return None
 
 
 def n_folds(config: Mapping[str, Any]) -> int:

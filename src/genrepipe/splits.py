@@ -8,7 +8,6 @@ never sits on both sides.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
+
+from genrepipe.config import split_size_error
 
 SUBSETS = ("train", "valid", "test")
 
@@ -37,15 +38,9 @@ def holdout_split(
     tracks, genres = _check_tracks(tracks, genres)
     if not 0 < test_size < 1:
         raise ValueError(f"split.holdout.test_size must be in (0, 1), got {test_size}")
-    # A stratified split needs a track of every genre on each side (sklearn rounds the
-    # test count up); say which setting to change rather than pass sklearn's error on.
-    n_genres, n_test = len(set(genres)), math.ceil(test_size * len(tracks))
-    if min(n_test, len(tracks) - n_test) < n_genres:
-        raise ValueError(
-            f"split.holdout.test_size {test_size} of {len(tracks)} tracks gives "
-            f"{n_test} test and {len(tracks) - n_test} training tracks; a stratified split "
-            f"needs at least one per genre ({n_genres}) on each side"
-        )
+    # Say which setting to change rather than pass sklearn's error on.
+    if problem := split_size_error("holdout", {"test_size": test_size}, list(genres)):
+        raise ValueError(problem)
     train, test = train_test_split(
         np.arange(len(tracks)), test_size=test_size, stratify=genres, random_state=seed
     )
@@ -71,11 +66,8 @@ def kfold_split(
     tracks, genres = _check_tracks(tracks, genres)
     if n_splits < 2:
         raise ValueError(f"split.kfold.n_splits must be at least 2, got {n_splits}")
-    smallest = pd.Series(genres).value_counts().min()
-    if smallest < n_splits:
-        raise ValueError(
-            f"split.kfold.n_splits={n_splits} exceeds the {smallest} tracks of the smallest genre"
-        )
+    if problem := split_size_error("kfold", {"n_splits": n_splits}, list(genres)):
+        raise ValueError(problem)
     splitter = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
     frames = []
     for fold, (_, test) in enumerate(splitter.split(np.zeros(len(tracks)), genres)):
