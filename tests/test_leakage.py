@@ -223,3 +223,44 @@ def test_keras_fits_on_the_rows_left_after_the_validation_slice():
     assert not set(map(bytes, trained.astype(np.float32))) & set(
         map(bytes, validated.astype(np.float32))
     )
+
+
+@pytest.mark.parametrize(
+    "base_card", [{"fold": 1, "n_train": 24}, {"fold": 0, "n_train": 23}], ids=["fold", "tracks"]
+)
+def test_a_cnn_head_refuses_a_base_cnn_of_another_fold(tmp_path, base_card):
+    # Another fold's CNN may have trained on this fold's test tracks.
+    import pandas as pd
+
+    from genrepipe.feature_table import write_feature_table
+    from genrepipe.tasks import train_model, write_table
+
+    X, y, train = _tracks(shape=(6, 16))
+    ids = [f"{genre}.{i:05d}" for i, genre in enumerate(y)]
+    table = tmp_path / "logmel.parquet"
+    write_feature_table(table, zip(ids, y, X, strict=True), feature_set="logmel")
+    subset = np.where(train, "train", "test")
+    write_table(
+        pd.DataFrame({"fold": 0, "track": ids, "genre": y, "subset": subset}), tmp_path / "s.tsv"
+    )
+    spec = {"estimator": "cnn_svm", "features": "logmel", "input": "image", "params": {}}
+    fitted_elsewhere = (None, object(), base_card)
+    with (
+        mock.patch("genrepipe.bundle.load_bundle", return_value=fitted_elsewhere),
+        pytest.raises(ValueError, match="was fitted on another fold than fold 0"),
+    ):
+        train_model(
+            spec,
+            {},
+            table,
+            tmp_path / "s.tsv",
+            0,
+            tmp_path / "model",
+            tmp_path / "p.tsv",
+            base_dir=tmp_path / "base",
+            seed=0,
+            threads=1,
+            sample_rate=22050,
+            max_duration=None,
+        )
+    assert not (tmp_path / "model").exists() and not (tmp_path / "p.tsv").exists()

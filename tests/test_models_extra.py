@@ -251,6 +251,22 @@ def test_cnn_windows_validates_on_whole_training_tracks(cnn_fit, tracks) -> None
     assert "val_loss" in cnn_fit.history_
 
 
+def test_cnn_windows_trains_on_the_tracks_left_after_validation(tracks) -> None:
+    # The attributes above only record the split: check what training was handed.
+    from unittest import mock
+
+    from genrepipe import windows
+
+    X, y = tracks
+    with mock.patch.object(
+        windows, "_augmented_dataset", wraps=windows._augmented_dataset
+    ) as augmented:
+        model = make_model("cnn_windows", CNN_PARAMS | {"epochs": 1}, random_state=3).fit(X, y)
+    trained = augmented.call_args.args[2]
+    np.testing.assert_array_equal(trained, X[model.train_tracks_])
+    assert len(trained) == len(X) - len(model.validation_tracks_)
+
+
 def test_cnn_windows_is_deterministic_for_a_seed(cnn_fit, tracks) -> None:
     X, y = tracks
     again = make_model("cnn_windows", CNN_PARAMS, random_state=3).fit(X, y)
