@@ -93,6 +93,11 @@ def test_same_config_gives_same_summary(tiny_run, tmp_path):
     first = pd.read_csv(tiny_run / "results" / "summary.csv").drop(columns="fit_seconds")
     second = pd.read_csv(tmp_path / "results" / "summary.csv").drop(columns="fit_seconds")
     pd.testing.assert_frame_equal(first, second)
+    # The summary rounds accuracies on 16 clips: every probability must repeat too.
+    for model in first["model"]:
+        table = f"results/models/{model}/holdout/fold0/predictions.tsv"
+        same = (tiny_run / table).read_bytes() == (tmp_path / table).read_bytes()
+        assert same, f"{model}: other probabilities in a second run of the same config"
 
 
 def test_the_number_of_cores_changes_no_prediction(tmp_path):
