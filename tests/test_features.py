@@ -267,7 +267,11 @@ def test_feature_names_per_set() -> None:
 @pytest.mark.parametrize(("name", "n_fft"), [("seed87", 2048), ("stats", 2048), ("logmel", 1024)])
 def test_too_short_audio_is_rejected(name: str, n_fft: int) -> None:
     y = np.zeros(n_fft - 1, dtype=np.float32)
-    msg = rf"audio of {n_fft - 1} samples is shorter than one analysis window \(n_fft={n_fft}\)"
+    seconds = f"{(n_fft - 1) / SR:.3f} s"
+    msg = (
+        rf"audio of {n_fft - 1} samples \({seconds}\) is shorter than one analysis window "
+        rf"\(n_fft={n_fft}, {n_fft / SR:.3f} s\)"
+    )
     with pytest.raises(ValueError, match=msg):
         F.FEATURE_SETS[name](y, SR)
 

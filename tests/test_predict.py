@@ -324,9 +324,12 @@ def test_files_much_shorter_than_the_training_clips_warn_once(svm_bundle, clips,
     assert "seed87 features pad them" in warning[0]
     assert f"{short[0]} (0.50 s)" in warning[0] and f"{short[1]} (1.00 s)" in warning[0]
     assert str(clips[0]) not in warning[0]
-    # Windows chosen with --timeline are the user's choice: no such warning.
+    # With --timeline, a file shorter than its one window is named too (its window is
+    # not the length asked for); windows the user chose shorter than the file are not.
     _, _, err = run([folder, short[1], "--timeline", "--window", "3"], capsys)
-    assert "less than half" not in err
+    assert "1 file lasts less than half the 3.0 s clips" in err and f"{short[1]} (1.00 s)" in err
+    _, _, err = run([folder, short[1], "--timeline", "--window", "0.5"], capsys)
+    assert "less than half" not in err and "0.5 s windows are shorter" in err
     _, _, quiet = run([folder, *short, "--quiet"], capsys)
     assert quiet == ""
 
@@ -725,3 +728,134 @@ def test_model_trained_on_generated_data_warns(gmm_bundle, clips, tmp_path, caps
     # A card of another bundle says nothing of this one.
     model_card(bundle="other", dataset={"kind": "synthetic"})
     assert run([folder, clips[0]], capsys)[2] == ""
+
+
+# -- what a user gets wrong, or hands in unusual -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def segment_bundle(clips, tmp_path_factory) -> Path:
+    """A logistic regression on segment_stats windows of 1 s (three per clip)."""
+    folder = tmp_path_factory.mktemp("segments")
+    spec = {"estimator": "logreg", "features": "segment_stats", "input": "scaled", "params": {}}
+    train_final_bundle(folder, clips, spec, {**STATS, "window": 1.0, "n_windows": 3})
+    return folder / "final"
+
+
+def test_timeline_window_too_short_for_the_model_is_a_usage_error(
+    svm_bundle, segment_bundle, tmp_path, capsys
+):
+    """Said once, naming --window, before any file is read (the file here does not exist)."""
+    absent = tmp_path / "absent.wav"
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(segment_bundle), str(absent), "--timeline", "--window", "0.5"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "absent" not in err
+    assert (
+        "--window 0.5 is too short for this model: 0.50 s of audio is shorter than one 1 s" in err
+    )
+    folder, _, _ = svm_bundle
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(folder), str(absent), "--timeline", "--window", "0.05"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "--window 0.05 is too short" in err and "(n_fft=2048, 0.093 s)" in err
+    # Long enough: no usage error (status 1 only because that folder holds no audio).
+    status, _, _ = run([segment_bundle, absent.parent, "--timeline", "--window", "1"], capsys)
+    assert status == 1  # no audio in that folder, but no usage error
+
+
+def test_timeline_windows_longer_than_the_model_hears_warn(
+    svm_bundle, gmm_bundle, nine_seconds, capsys
+):
+    folder, _, _ = svm_bundle
+    # seed87 keeps 130 frames (3.0 s): the last 6 s of a 9 s window would go unheard.
+    status, out, err = run([folder, nine_seconds, "--timeline", "--window", "9"], capsys)
+    assert status == 0 and "0.0 -     9.0 s" in out
+    assert "9 s windows are longer than the model hears" in err and "3.0 s" in err
+    # stats summarize the window: over 1.5 clips, statistics the model never saw.
+    _, _, err = run([gmm_bundle, nine_seconds, "--timeline", "--window", "9"], capsys)
+    assert "which shift on longer audio" in err
+    _, _, err = run([gmm_bundle, nine_seconds, "--timeline", "--window", "4"], capsys)
+    assert err == ""
+    # A hop beyond the window leaves gaps.
+    _, out, err = run(
+        [gmm_bundle, nine_seconds, "--timeline", "--window", "3", "--hop", "4"], capsys
+    )
+    assert "--hop 4 is longer than --window 3: 1 s between windows go unheard" in err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--window", "3"], "--window needs --timeline"),
+        (["--hop", "3"], "--hop needs --timeline"),
+        (["--timeline", "--long", "first"], "--long has no effect with --timeline"),
+    ],
+)
+def test_options_that_would_be_ignored_are_usage_errors(
+    gmm_bundle, clips, options, message, capsys
+):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(gmm_bundle), str(clips[0]), *options])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_silent_files_are_answered_and_named_in_one_warning(gmm_bundle, clips, tmp_path, capsys):
+    y = sf.read(clips[0], dtype="float32")[0]
+    silent = tmp_path / "silence.wav"
+    sf.write(silent, np.zeros_like(y), SR, subtype="PCM_16")
+    quiet = tmp_path / "quiet.wav"  # 40 dB down: quiet, not silent
+    sf.write(quiet, 0.01 * y, SR, subtype="PCM_16")
+    status, out, err = run([gmm_bundle, silent, quiet, clips[0]], capsys)
+    assert status == 0 and len(out.splitlines()) == 3
+    assert err.strip() == (
+        "genrepipe-predict: warning: 1 file is silent (peak under -60 dBFS), so its genre "
+        f"means nothing: {silent}"
+    )
+    _, _, err = run([gmm_bundle, silent, "--quiet"], capsys)
+    assert err == ""
+
+
+def test_model_folder_mistakes_are_named(svm_bundle, clips, tmp_path, capsys):
+    folder, _, _ = svm_bundle
+    # The audio first, the model second.
+    status, _, err = run([clips[0], folder], capsys)
+    assert status == 2
+    assert f"{clips[0]}: a file, not a model folder (the model folder comes first" in err
+    # results/models/<model>: the fold bundles lie two levels down.
+    models = tmp_path / "models" / "svm"
+    for fold in ("fold0", "fold1"):
+        shutil.copytree(folder, models / "kfold" / fold)
+    status, _, err = run([models, clips[0]], capsys)
+    assert status == 2 and "it holds the bundles kfold/fold0, kfold/fold1: pass one" in err
+    # A damaged card is named as the file at fault.
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    (broken / "card.json").write_text('{"features": "seed87",')
+    status, _, err = run([broken, clips[0]], capsys)
+    assert status == 2 and f"{broken / 'card.json'}: not valid JSON" in err
+
+
+def test_file_names_the_file_system_encoding_cannot_decode(gmm_bundle, clips, tmp_path, capsys):
+    """A Latin-1 name on a UTF-8 system reaches Python with surrogates: read, and printed."""
+    raw = bytes(tmp_path) + b"/caf\xe9.wav"
+    try:
+        shutil.copy(clips[0], raw)
+    except OSError as error:  # file systems that insist on valid UTF-8 names (APFS)
+        pytest.skip(f"this file system refuses a Latin-1 file name: {error}")
+    status, out, err = run([gmm_bundle, tmp_path, "--format", "csv"], capsys)
+    assert status == 0 and err == ""
+    (row,) = list(csv.DictReader(io.StringIO(out)))
+    assert row["path"] == str(tmp_path / "caf\\udce9.wav") and row["genre"] in GENRES
+
+
+def test_damaged_mp3_is_one_error_line_without_decoder_notes(gmm_bundle, clips, tmp_path, capfd):
+    """Random bytes named .mp3: mpg123's notes stay off stderr; the reason is not 'missing'."""
+    fake = tmp_path / "fake.mp3"
+    fake.write_bytes(np.random.default_rng(0).bytes(3000))
+    status = main([str(gmm_bundle), str(fake), str(clips[0])])
+    out, err = capfd.readouterr()
+    assert status == 1 and len(out.splitlines()) == 1
+    assert err.splitlines() == [err.strip()] and err.startswith(f"genrepipe-predict: error: {fake}")
+    assert "does not exist" not in err

@@ -8,6 +8,7 @@ go on with the others.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +110,7 @@ _BLOCK_FRAMES = 1 << 18
 def _decode(path: Path, max_duration: float | None) -> tuple[np.ndarray, int]:
     """Decode with libsndfile, falling back to librosa (audioread) for other formats."""
     try:
-        with sf.SoundFile(path) as f:
+        with sf.SoundFile(_native_path(path)) as f:
             frames = f.frames
             if max_duration is not None:
                 frames = min(frames, int(np.ceil(max_duration * f.samplerate)))
@@ -129,5 +130,25 @@ def _decode(path: Path, max_duration: float | None) -> tuple[np.ndarray, int]:
 
             y, native_sr = librosa.load(path, sr=None, mono=True, duration=max_duration)
         except Exception:
-            raise AudioError(f"{path}: cannot decode audio ({sndfile_error})") from None
+            reason = str(sndfile_error)
+            if "does not exist" in reason:
+                # libsndfile's words for a file it found (the check above) but whose
+                # header none of its decoders accepts, a damaged mp3 say.
+                reason = "no decoder recognises its contents"
+            raise AudioError(f"{path}: cannot decode audio ({reason})") from None
         return y, int(native_sr)
+
+
+def _native_path(path: Path) -> str | bytes:
+    """``path`` as libsndfile should open it.
+
+    A name whose bytes do not decode in the file-system encoding (a Latin-1
+    ``caf\xe9.flac`` on a UTF-8 system) reaches Python with surrogates, which
+    soundfile cannot encode back; its raw bytes open the file.
+    """
+    name = str(path)
+    try:
+        name.encode(sys.getfilesystemencoding())
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return name

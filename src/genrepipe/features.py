@@ -117,8 +117,10 @@ def _check_audio(y: Any, sr: Any, n_fft: Any, hop_length: Any) -> tuple[np.ndarr
     if not np.issubdtype(y.dtype, np.floating):
         raise ValueError(f"audio must be a floating-point array, got dtype {y.dtype}")
     if y.shape[0] < n_fft:
+        # Also in seconds: the reason reaches failed-track lists and genrepipe-predict.
         raise ValueError(
-            f"audio of {y.shape[0]} samples is shorter than one analysis window (n_fft={n_fft})"
+            f"audio of {y.shape[0]} samples ({y.shape[0] / sr:.3f} s) is shorter than one "
+            f"analysis window (n_fft={n_fft}, {n_fft / sr:.3f} s)"
         )
     n_bad = int(np.count_nonzero(~np.isfinite(y)))
     if n_bad:

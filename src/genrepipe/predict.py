@@ -38,6 +38,10 @@ beginning, exactly as training would have read the file.
 instead. Windows shorter than the training clips are padded by ``seed87``, ``mfcc`` and
 ``logmel`` to their fixed frame count, something the model never saw in
 training: a warning says so, and ``--window`` equal to the clip length avoids it.
+Longer windows warn as well (fixed frame counts leave the rest unheard; whole-clip
+statistics leave the training range); a window too short for the features (one
+``n_fft``, one ``segment_stats`` window) is a usage error, said before any file is read.
+A silent file (peak under -60 dBFS) is answered, and named in one warning.
 Files shorter than half a training clip are answered, with one warning naming them:
 the answer rests on less audio than any the model learned from.
 A model trained on the workflow's generated dataset (its model card, beside the
@@ -89,6 +93,11 @@ LONG_FILE_FACTOR = 1.5
 #: Files shorter than this fraction of the training clips get a warning: the model
 #: never learned from so little audio (training refuses clips under ``min_duration``).
 SHORT_FILE_FACTOR = 0.5
+#: ``--timeline``'s window length when ``--window`` is not given.
+DEFAULT_WINDOW_SECONDS = 10.0
+#: Peak amplitude under which a file counts as silent (-60 dBFS): its answer says
+#: nothing about genre, whatever probability the model gives it.
+SILENT_PEAK = 10 ** (-60 / 20)
 #: Assumed training clip length when the card does not say (GTZAN's 30 s).
 DEFAULT_CLIP_SECONDS = 30.0
 #: Feature sets cropped or padded to a fixed number of frames.
@@ -119,6 +128,9 @@ class FilePrediction:
         into ``proba`` (one span for a normal clip).
     timeline
         With ``--timeline``: the probabilities of each window, same order as ``spans``.
+    peak
+        The largest absolute sample value (1.0 is full scale); under
+        :data:`SILENT_PEAK` the file is :attr:`silent`.
     """
 
     path: Path
@@ -126,6 +138,12 @@ class FilePrediction:
     proba: np.ndarray
     spans: list[tuple[float, float]]
     timeline: np.ndarray | None = field(default=None)
+    peak: float = 1.0
+
+    @property
+    def silent(self) -> bool:
+        """Whether the file holds no audible sound (peak under -60 dBFS)."""
+        return self.peak < SILENT_PEAK
 
 
 def window_spans(n_samples: int, sr: int, window: float, hop: float) -> list[tuple[int, int]]:
@@ -194,6 +212,7 @@ class Classifier:
         self.model = model
         self.card = card
         self.quiet_native = quiet_native and _is_keras(folder)
+        self.quiet_decoders = quiet_native
         self.classes: list[str] = [str(c) for c in card["classes"]]
         model_classes = [str(c) for c in getattr(model, "classes_", self.classes)]
         if model_classes != self.classes:
@@ -212,7 +231,8 @@ class Classifier:
     def load(cls, model_dir: str | Path, *, quiet_native: bool = False) -> Classifier:
         """Load a bundle folder, or the folder holding it as ``model/``.
 
-        ``quiet_native``: see the class; also applies while the bundle loads.
+        ``quiet_native``: see the class; also applies while the bundle loads, and
+        while audio files decode (mpg123 writes its notes on a damaged mp3 there).
 
         Raises
         ------
@@ -224,6 +244,11 @@ class Classifier:
         from genrepipe.models import UntrustedModelError
 
         folder = Path(model_dir)
+        if folder.is_file():
+            raise BundleError(
+                f"{folder}: a file, not a model folder (the model folder comes first, "
+                "then the audio files)"
+            )
         if not folder.is_dir():
             raise BundleError(f"{folder}: no such model folder")
         is_bundle = (folder / "transform.skops").is_file() or (folder / "members").is_dir()
@@ -235,6 +260,11 @@ class Classifier:
                 for sub in folder.iterdir()
                 if (sub / "card.json").is_file() or (sub / "model" / "card.json").is_file()
             )
+            if not inside:  # results/models/<model>: a scheme's folder holds the folds
+                inside = sorted(
+                    f"{card.parent.parent.name}/{card.parent.name}"
+                    for card in folder.glob("*/*/card.json")
+                )
             hint = f"; it holds the bundles {', '.join(inside)}: pass one" if inside else ""
             raise BundleError(f"{folder}: not a model bundle (no card.json){hint}")
         if _card_estimator(folder) == "ensemble":
@@ -242,6 +272,8 @@ class Classifier:
         try:
             with _native_stderr_silenced(quiet_native and _is_keras(folder)):
                 transform, model, card = load_bundle(folder)
+        except json.JSONDecodeError as error:
+            raise BundleError(f"{folder / 'card.json'}: not valid JSON ({error})") from None
         except (FileNotFoundError, UntrustedModelError, ValueError, TypeError, KeyError) as error:
             raise BundleError(_one_line(f"{folder}: not a usable model bundle: {error}")) from None
         for key in ("features", "input", "classes"):
@@ -386,7 +418,8 @@ class Classifier:
         from genrepipe.audio import load_audio
 
         path = Path(path)
-        y = load_audio(path, sr=self.sample_rate)
+        with _native_stderr_silenced(self.quiet_decoders):
+            y = load_audio(path, sr=self.sample_rate)
         sr = self.sample_rate
         try:
             if timeline is None:
@@ -404,6 +437,7 @@ class Classifier:
             proba=proba,
             spans=[(start / sr, stop / sr) for start, stop in spans],
             timeline=windows,
+            peak=float(np.max(np.abs(y))),
         )
 
     def top(self, proba: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
@@ -436,6 +470,7 @@ class EnsembleClassifier(Classifier):
         self.clip_seconds = max(member.clip_seconds for member in members)
         self.feature_set = "+".join(dict.fromkeys(member.feature_set for member in members))
         self.quiet_native = any(member.quiet_native for member in members)
+        self.quiet_decoders = any(member.quiet_decoders for member in members)
 
     @classmethod
     def load(cls, model_dir: str | Path, *, quiet_native: bool = False) -> EnsembleClassifier:
@@ -724,9 +759,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--window",
         type=_positive_seconds,
-        default=10.0,
         metavar="SECONDS",
-        help="timeline window length (default: %(default)s)",
+        help=f"timeline window length (default: {DEFAULT_WINDOW_SECONDS:g})",
     )
     parser.add_argument(
         "--hop",
@@ -737,10 +771,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--long",
         choices=("average", "first"),
-        default="average",
         help="files much longer than the training clips: average clip-length windows over "
         "the whole file, or classify the first clip only as training would (default: "
-        "%(default)s)",
+        "average; not with --timeline, whose windows cover the whole file)",
     )
     parser.add_argument(
         "--format",
@@ -831,11 +864,111 @@ def _short_files_warning(short_files: Sequence[tuple[Path, float]], classifier) 
     )
 
 
+def _members(classifier: Classifier) -> list[Classifier]:
+    """The bundles whose features a classifier computes: an ensemble's members, or itself."""
+    return list(getattr(classifier, "members", [classifier]))
+
+
+def _silent_files_warning(silent_files: Sequence[Path]) -> str:
+    """One line naming the files without audible sound."""
+    shown = ", ".join(str(path) for path in silent_files[:3])
+    if len(silent_files) > 3:
+        shown += f" and {len(silent_files) - 3} more"
+    if len(silent_files) == 1:
+        return f"1 file is silent (peak under -60 dBFS), so its genre means nothing: {shown}"
+    return (
+        f"{len(silent_files)} files are silent (peak under -60 dBFS), so their genres mean "
+        f"nothing: {shown}"
+    )
+
+
+def _window_problem(classifier: Classifier, window: float) -> str | None:
+    """Why ``--timeline`` windows of ``window`` seconds cannot be classified, or None.
+
+    Computes each feature set of the model on one window of quiet noise: a window
+    shorter than an analysis frame (``n_fft``) or a ``segment_stats`` window then
+    fails once, as a usage error, not once per file. Only short windows can fail.
+    """
+    if window >= classifier.clip_seconds:
+        return None
+    size = max(1, round(window * classifier.sample_rate))
+    noise = np.random.default_rng(0).normal(scale=0.01, size=size).astype(np.float32)
+    distinct = {
+        json.dumps([member.feature_set, member.feature_settings], sort_keys=True): member
+        for member in _members(classifier)
+    }
+    for member in distinct.values():
+        try:
+            member.features(noise)
+        except ValueError as error:
+            return str(error)
+    return None
+
+
+def _timeline_warnings(classifier: Classifier, window: float, hop: float) -> list[str]:
+    """What ``--timeline`` windows of ``window`` s every ``hop`` s do that training never did."""
+    clip = classifier.clip_seconds
+    warnings_ = []
+    if window < 0.9 * clip and classifier.pads_short_windows:
+        warnings_.append(
+            f"{window:g} s windows are shorter than the {clip:.1f} s clips the model was "
+            f"trained on; its {classifier.feature_set} features pad them to a fixed frame count "
+            "the model never saw padded, so window answers may be less reliable "
+            f"(--window {clip:.1f} avoids it)"
+        )
+    elif window < 0.9 * clip and classifier.summarizes_clips:
+        warnings_.append(
+            f"{window:g} s windows are shorter than the {clip:.1f} s clips the model was "
+            f"trained on; its {classifier.feature_set} features are statistics of a whole "
+            "clip, which shift on shorter audio, so window answers may mean little "
+            f"(--window {clip:.1f} avoids it)"
+        )
+    heard = min(
+        (member._frames_seconds() for member in _members(classifier) if member.n_frames),
+        default=None,
+    )
+    if heard is not None and window > 1.02 * heard:
+        warnings_.append(
+            f"{window:g} s windows are longer than the model hears: its "
+            f"{classifier.feature_set} features keep a fixed frame count, {heard:.1f} s, so "
+            f"the rest of each window goes unheard (--window {clip:.1f} avoids it)"
+        )
+    elif window > LONG_FILE_FACTOR * clip and classifier.summarizes_clips:
+        warnings_.append(
+            f"{window:g} s windows are longer than the {clip:.1f} s clips the model was "
+            f"trained on; its {classifier.feature_set} features are statistics of a whole "
+            "clip, which shift on longer audio, so window answers may mean little "
+            f"(--window {clip:.1f} avoids it)"
+        )
+    if hop > window:
+        warnings_.append(
+            f"--hop {hop:g} is longer than --window {window:g}: {hop - window:g} s between "
+            "windows go unheard"
+        )
+    return warnings_
+
+
+def _tolerate_unprintable(stream: Any) -> None:
+    """Print a name the stream cannot encode with backslash escapes, not a traceback.
+
+    A file name with bytes undecodable in the file-system encoding (Latin-1 on
+    UTF-8) holds surrogates no codec writes; a non-ASCII name meets an ASCII
+    terminal (``LC_ALL=C``).
+    """
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.hop is not None and not args.timeline:
-        parser.error("--hop needs --timeline")
+    for option in ("window", "hop"):
+        if getattr(args, option) is not None and not args.timeline:
+            parser.error(f"--{option} needs --timeline")
+    if args.long is not None and args.timeline:
+        parser.error("--long has no effect with --timeline, whose windows cover the whole file")
+    _tolerate_unprintable(sys.stdout)
 
     def warn(message: str) -> None:
         if not args.quiet:
@@ -859,25 +992,20 @@ def _main(argv: Sequence[str] | None) -> int:
             "music), so its genres for recordings mean little; to classify real audio, "
             "train on GTZAN first (dataset.kind: gtzan)"
         )
-    timeline = (args.window, args.hop or args.window) if args.timeline else None
-    if timeline and classifier.pads_short_windows and args.window < 0.9 * classifier.clip_seconds:
-        warn(
-            f"{args.window:g} s windows are shorter than the {classifier.clip_seconds:.1f} s clips "
-            f"the model was trained on; its {classifier.feature_set} features pad them to a fixed "
-            "frame count the model never saw padded, so window answers may be less reliable "
-            f"(--window {classifier.clip_seconds:.1f} avoids it)"
-        )
-    elif timeline and classifier.summarizes_clips and args.window < 0.9 * classifier.clip_seconds:
-        warn(
-            f"{args.window:g} s windows are shorter than the {classifier.clip_seconds:.1f} s clips "
-            f"the model was trained on; its {classifier.feature_set} features are statistics of "
-            "a whole clip, which shift on shorter audio, so window answers may mean little "
-            f"(--window {classifier.clip_seconds:.1f} avoids it)"
-        )
+    timeline = None
+    if args.timeline:
+        window = args.window or DEFAULT_WINDOW_SECONDS
+        timeline = (window, args.hop or window)
+        problem = _window_problem(classifier, window)
+        if problem is not None:
+            parser.error(f"--window {window:g} is too short for this model: {problem}")
+        for message in _timeline_warnings(classifier, *timeline):
+            warn(message)
 
     files = list(find_audio(args.paths))
     failed = 0
     short_files: list[tuple[Path, float]] = []
+    silent_files: list[Path] = []
     entries: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
     # Also for one file: an hour-long mix is minutes of windows.
@@ -912,7 +1040,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
                 try:
                     result = classifier.predict_file(
-                        path, long=args.long, timeline=timeline, on_window=on_window
+                        path, long=args.long or "average", timeline=timeline, on_window=on_window
                     )
                 except Exception as error:  # one file's failure must not cost the others theirs
                     failed += 1
@@ -921,11 +1049,14 @@ def _main(argv: Sequence[str] | None) -> int:
                     report_error(path, message if str(path) in message else f"{path}: {message}")
                     progress.advance(task)
                     continue
-                if (
-                    timeline is None
-                    and result.duration < SHORT_FILE_FACTOR * classifier.clip_seconds
+                # With --timeline, only a file shorter than its one window: the user
+                # chose the length of the others.
+                if result.duration < SHORT_FILE_FACTOR * classifier.clip_seconds and (
+                    timeline is None or result.duration < timeline[0]
                 ):
                     short_files.append((path, result.duration))
+                if result.silent:
+                    silent_files.append(path)
                 if args.format == "json":
                     entries.append(_json_entry(result, classifier))
                 elif args.format == "csv":
@@ -941,6 +1072,8 @@ def _main(argv: Sequence[str] | None) -> int:
             interrupted = True
     if short_files:
         warn(_short_files_warning(short_files, classifier))
+    if silent_files:
+        warn(_silent_files_warning(silent_files))
     if args.format == "json":
         document = {
             "model": str(classifier.folder),
