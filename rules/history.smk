@@ -10,8 +10,8 @@ rule record_run:
     output:
         latest="results/history/latest.txt",
     params:
+        # Not the checkout's path (the script finds it): moving the project reruns nothing.
         config=config,
-        repo=workflow.basedir,
     log:
         "logs/record_run.log",
     benchmark:

@@ -1,5 +1,7 @@
 """Rule record_run: add this run to results/history for genrepipe-compare."""
 
+from pathlib import Path
+
 from genrepipe.history import record_run
 from genrepipe.log import log_to_file
 
@@ -8,6 +10,6 @@ entry = record_run(
     snakemake.input.summary,
     snakemake.output.latest,
     config=snakemake.params.config,
-    repo=snakemake.params.repo,
+    repo=Path(snakemake.scriptdir).parents[1],  # workflow/scripts/ -> the checkout
 )
 logger.info("recorded this run in %s", entry)
