@@ -17,6 +17,7 @@ from genrepipe.config import (
     model_feature_sets,
     n_folds,
     schema_error_message,
+    sort_config_keys,
     split_size_error,
     type_command_line_values,
     window_check_samples,
@@ -36,6 +37,9 @@ try:
     check_config(config)
 except (ConfigError, FileNotFoundError) as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
+# Params are compared as text: the same settings in another key order (a --config
+# merge puts the keys it names first) must rerun nothing.
+sort_config_keys(config)
 
 try:
     DISCOVERY = dataset_tracks(config)
@@ -96,6 +100,14 @@ def model_spec(model):
         settings["base"] = spec["base"]
         settings["params"] = settings["params"] | {"cnn": base_params}
     return settings
+
+
+def split_list_files(wildcards):
+    """The `lists` scheme's list files: inputs, so that editing one reruns the split
+    (params hold their paths only). No files for the other schemes."""
+    if wildcards.scheme != "lists":
+        return []
+    return list((config["split"].get("lists") or {}).values())
 
 
 def pca_components(input_kind):

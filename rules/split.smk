@@ -4,6 +4,7 @@
 rule make_split:
     input:
         tracks="results/tracks.tsv",
+        lists=split_list_files,
     output:
         split="results/splits/{scheme}.tsv",
         report="results/splits/{scheme}.json",

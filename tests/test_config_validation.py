@@ -25,6 +25,7 @@ from genrepipe.config import (
     feature_settings,
     min_clip_samples,
     schema_error_message,
+    sort_config_keys,
     type_command_line_values,
     window_check_samples,
 )
@@ -471,3 +472,19 @@ def test_command_line_typing_leaves_typed_and_unreadable_values_alone():
     with pytest.raises(Exception, match="five") as info:
         validate(config, schema=str(SCHEMA))
     assert "split.kfold.n_splits" in schema_error_message(info.value)
+
+
+def test_sort_config_keys_sorts_every_mapping_in_place_and_keeps_lists():
+    """Sorted keys make the params' text independent of the order settings were merged in."""
+    config = {
+        "models": {"svm": {"params": {"kernel": "rbf", "C": 1.0}}},
+        "run_models": ["svm", "gmm"],
+    }
+    config["models"]["cnn"] = {"params": {"filters": [8, 4], "epochs": 3}}
+    models = config["models"]
+    sort_config_keys(config)
+    assert config["models"] is models  # the same objects: Snakemake's config stays one dict
+    assert list(config) == ["models", "run_models"] and list(models) == ["cnn", "svm"]
+    assert list(models["svm"]["params"]) == ["C", "kernel"]
+    assert models["cnn"]["params"] == {"epochs": 3, "filters": [8, 4]}
+    assert config["run_models"] == ["svm", "gmm"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import yaml
-from conftest import TINY_CONFIG, run_workflow
+from conftest import PROJECT_ROOT, TINY_CONFIG, run_workflow, snakemake_command
 
 pytestmark = pytest.mark.slow
 
@@ -30,9 +31,9 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def planned_jobs(workdir: Path, *configs: Path) -> list[tuple[str, str]]:
+def planned_jobs(workdir: Path, *configs: Path, extra=()) -> list[tuple[str, str]]:
     """(rule, wildcards) of every job a dry run plans, from Snakemake's own plan."""
-    result = run_workflow(workdir, *configs, extra=["--dry-run"])
+    result = run_workflow(workdir, *configs, extra=["--dry-run", *extra])
     jobs, rule = [], None
     for line in (result.stdout + result.stderr).splitlines():
         match = re.match(r"^(?:local)?rule (\S+):$", line.strip())
@@ -210,6 +211,44 @@ def test_nothing_to_do_after_a_complete_run(tiny_run):
     assert planned_jobs(tiny_run, TINY_CONFIG) == []
 
 
+def test_a_moved_checkout_reruns_nothing_and_records_its_revision(tiny_run, tmp_path):
+    """No job's params hold the checkout's path: the same workflow elsewhere finds the
+    results up to date. The history entry still names the commit it ran."""
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(
+        PROJECT_ROOT,
+        moved,
+        ignore=shutil.ignore_patterns(
+            ".*", "results", "logs", "benchmarks", "tests", "docs", "*.egg-info", "__pycache__"
+        ),
+    )
+    command = snakemake_command(tiny_run, TINY_CONFIG, extra=["--dry-run"])
+    command[command.index("--snakefile") + 1] = str(moved / "Snakefile")
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tiny_run)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-4000:]
+    head = subprocess.run(
+        ["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    )
+    history = tiny_run / "results" / "history"
+    entry = history / (history / "latest.txt").read_text().strip()
+    recorded = json.loads((entry / "run.json").read_text())["git_revision"]
+    assert recorded == (head.stdout.strip() if head.returncode == 0 else "unknown")
+
+
+def test_the_same_settings_in_another_key_order_rerun_nothing(tiny_run):
+    """Snakemake compares params as text, and a --config merge puts the keys it names
+    first: the README's way of changing one setting must not retrain for unchanged ones."""
+    same = ["models={svm: {params: {gamma: scale, C: 1.0}}}", "split={holdout: {seed: 42}}"]
+    assert planned_jobs(tiny_run, TINY_CONFIG, extra=["--config", *same]) == []
+    changed = planned_jobs(
+        tiny_run, TINY_CONFIG, extra=["--config", "models={svm: {params: {C: 2.0}}}"]
+    )
+    assert {wildcards for rule, wildcards in changed if rule == "train_model"} == {
+        "model=svm, scheme=holdout, fold=0"
+    }
+
+
 def write_bad_files(genres: Path) -> None:
     """A corrupt file (text named .wav) and a truncated clip, as found in real copies."""
     (genres / "jazz" / "jazz.00054.wav").write_text("this is not audio\n")
@@ -290,7 +329,12 @@ def test_real_gtzan_clips(gtzan_mini_dir, tmp_path):
 
 def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_splits_dir, tmp_path):
     """The filtered lists on the mini set: most listed clips are absent, counted, not fatal."""
-    lists = {s: str(kereliuk_splits_dir / f"{s}_filtered.txt") for s in ("train", "valid", "test")}
+    # Copies: editing one must rerun the split (their paths alone are params).
+    (tmp_path / "lists").mkdir()
+    lists = {}
+    for subset in ("train", "valid", "test"):
+        lists[subset] = str(tmp_path / "lists" / f"{subset}.txt")
+        shutil.copy(kereliuk_splits_dir / f"{subset}_filtered.txt", lists[subset])
     # The first 4 clips of each genre hold listed train, valid and test clips and two
     # that no list names.
     genres = tmp_path / "genres"
@@ -331,3 +375,11 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
         sep="\t",
     )
     assert set(predictions["subset"]) == {"train", "valid", "test"}
+    # A list edited in place reruns the split and what follows, nothing before it.
+    assert planned_jobs(tmp_path, TINY_CONFIG, override) == []
+    train = Path(lists["train"])
+    train.write_text("".join(train.read_text().splitlines(keepends=True)[1:]))
+    planned = {rule for rule, _ in planned_jobs(tmp_path, TINY_CONFIG, override)}
+    assert "make_split" in planned and "train_model" in planned
+    before = ("check_audio", "extract_features", "merge_features", "list_tracks")
+    assert not [rule for rule in planned if rule.startswith(before)]

@@ -380,6 +380,29 @@ def schema_error_message(error: BaseException) -> str:
     return f"{path or 'the configuration'}: {found.message}"
 
 
+def sort_config_keys(node: Any) -> None:
+    """Sort the keys of every mapping in ``node`` (a config), in place.
+
+    Snakemake tells a changed setting by the ``repr`` of a job's params, where
+    key order shows: a ``--config models='{svm: {params: {C: 1.0}}}'`` merge puts
+    ``C`` first, so the unchanged value would retrain the model, as would a
+    config file listing the same settings in another order. Sorted, only a
+    changed value reruns anything. Lists keep their order (``run_models``,
+    ``members``, ``filters``: their order means something).
+    """
+    if isinstance(node, dict):
+        items = sorted(node.items(), key=lambda item: str(item[0]))
+        node.clear()
+        node.update(items)
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return
+    for child in children:
+        sort_config_keys(child)
+
+
 def type_command_line_values(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
     """Give the strings Snakemake's ``--config`` leaves inside mappings their types.
 
