@@ -105,7 +105,9 @@ def test_the_number_of_cores_changes_no_prediction(tmp_path):
     """--cores 1 grants a 2-thread job one thread; the thread count of the fits that
     depend on it (PCA's BLAS, TensorFlow) must come from the config, not the grant."""
     config = write_config(tmp_path / "threads.yaml", {"threads": {"train": 2}})
-    models = ["svm", "nn", "cnn"]  # a PCA model and the TensorFlow ones
+    # PCA models (BLAS), the TensorFlow ones, a GMM (k-means' OpenMP), an inner grid
+    # search and window statistics (scikit-learn's n_jobs).
+    models = ["svm", "gmm", "nn", "cnn", "svm_stats", "svm_segments"]
     targets = [f"results/models/{model}/holdout/fold0/predictions.tsv" for model in models]
     predictions = {}
     for cores in (1, 2):
