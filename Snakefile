@@ -6,6 +6,7 @@
 # Settings: config/config.yaml (checked against config/schema.yaml).
 
 import os
+import sys
 
 from snakemake.utils import min_version
 
@@ -13,6 +14,16 @@ from snakemake.utils import min_version
 # it relies on (README, "Dependency versions"): a changed setting reran nothing (9.1.3),
 # grouped cluster jobs failed (9.9.0), jobs went unscheduled without a system cbc (9.11.0).
 min_version("9.11.3")
+
+
+# The workflow runs its own checkout's package: src/ leads the path of this process
+# (the rule files import genrepipe) and of every job (PYTHONPATH), so a job finds it
+# in any environment, a `--sdm conda` one included, which holds only the dependencies.
+_PACKAGE_SOURCE = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, _PACKAGE_SOURCE)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [_PACKAGE_SOURCE, os.environ.get("PYTHONPATH")]))
+)
 
 
 # The defaults travel with the workflow, so it also runs from another working

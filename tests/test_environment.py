@@ -1,0 +1,58 @@
+"""The environments the workflow's jobs run in: the conda file, and the package's path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import sysconfig
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import PROJECT_ROOT, TINY_CONFIG, snakemake_command
+
+ENV_FILE = PROJECT_ROOT / "envs" / "genrepipe.yaml"
+
+
+def test_conda_environment_holds_exactly_the_package_dependencies():
+    """`--sdm conda` installs what pip installs for the package, bounds included; no path to
+    the project, which Snakemake's copy under .snakemake/conda/ would resolve elsewhere."""
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    env = yaml.safe_load(ENV_FILE.read_text())
+    (pip,) = [entry["pip"] for entry in env["dependencies"] if isinstance(entry, dict)]
+    assert pip == pyproject["project"]["dependencies"]
+    assert not [line for line in pip if line.startswith(("-e", ".", "/"))]
+    python = next(d for d in env["dependencies"] if str(d).startswith("python "))
+    assert python.split()[1].startswith(pyproject["project"]["requires-python"])
+
+
+@pytest.mark.slow
+def test_jobs_run_the_checkouts_package_whatever_the_environment_holds(tmp_path):
+    """An environment with the dependencies and another genrepipe (a stale `pip install .`,
+    a conda environment's own): the workflow parses and its jobs run the checkout's src/."""
+    venv = tmp_path / "other_env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    # The dependencies by a plain path line (so without the editable install's .pth file
+    # among them), and a decoy genrepipe of the environment's own.
+    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    (site / "genrepipe").mkdir()
+    (site / "genrepipe" / "__init__.py").write_text('raise ImportError("the decoy genrepipe")\n')
+    probe = subprocess.run([python, "-c", "import genrepipe"], capture_output=True, text=True)
+    assert "the decoy genrepipe" in probe.stderr
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    command = snakemake_command(workdir, TINY_CONFIG, extra=["results/tracks.tsv"])
+    command[0] = str(python)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert len((workdir / "results" / "tracks.tsv").read_text().splitlines()) == 81
