@@ -30,3 +30,22 @@ def test_the_packages_own_error_is_one_line(tmp_path):
     text = _fail(tmp_path, "raise DownloadError('cannot download it: put it there')")
     assert "CRITICAL genrepipe: job failed: cannot download it: put it there" in text
     assert "Traceback" not in text and len(text.splitlines()) == 1
+
+
+def test_sigterm_mid_write_leaves_no_temporary_file(tmp_path):
+    """A batch system's limit sends SIGTERM: the half-done write is undone, the job logged."""
+    log, target = tmp_path / "job.log", tmp_path / "out" / "table.tsv"
+    code = (
+        "import os, signal\n"
+        "from genrepipe.io import atomic_path\n"
+        "from genrepipe.log import log_to_file\n"
+        f"log_to_file({str(log)!r})\n"
+        f"with atomic_path({str(target)!r}) as tmp:\n"
+        "    tmp.write_text('half a table')\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    tmp.write_text('never reached')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 128 + 15, result.stderr
+    assert list(target.parent.iterdir()) == []  # neither the table nor its temporary file
+    assert "CRITICAL genrepipe: job stopped by SIGTERM" in log.read_text()

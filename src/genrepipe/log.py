@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import time
 import warnings
@@ -12,6 +13,9 @@ from pathlib import Path
 
 def log_to_file(path: str | os.PathLike, name: str = "genrepipe") -> logging.Logger:
     """Send log records, warnings and uncaught errors of this process to ``path``.
+
+    SIGTERM then stops the process as an exception would, so its half-done
+    writes leave no temporary files behind.
 
     Returns the package logger. Tail the file (``tail -f logs/<rule>/...log``)
     to follow a running job.
@@ -42,6 +46,15 @@ def log_to_file(path: str | os.PathLike, name: str = "genrepipe") -> logging.Log
             logger.critical("job failed", exc_info=(exc_type, exc, tb))
 
     sys.excepthook = log_uncaught
+
+    def stop_on_sigterm(signum, frame):
+        # A batch system's time or memory limit, or a cancelled job, sends SIGTERM, which
+        # by default ends Python on the spot: unwinding instead removes the temporary
+        # file or folder of a half-done write (genrepipe.io), as Ctrl-C's SIGINT does.
+        logging.getLogger(name).critical("job stopped by SIGTERM")
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     return logging.getLogger(name)
 
 
