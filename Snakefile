@@ -41,7 +41,7 @@ wildcard_constraints:
     preprocessing="pca|scaled",
     scheme="holdout|kfold|lists",
     fold=r"\d+",
-    model="|".join(config["models"]),
+    model=names_pattern(config["models"]),
     batch=r"batch\d+",
 
 

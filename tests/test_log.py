@@ -49,3 +49,19 @@ def test_sigterm_mid_write_leaves_no_temporary_file(tmp_path):
     assert result.returncode == 128 + 15, result.stderr
     assert list(target.parent.iterdir()) == []  # neither the table nor its temporary file
     assert "CRITICAL genrepipe: job stopped by SIGTERM" in log.read_text()
+
+
+def test_what_a_job_prints_reaches_its_log_not_the_terminal(tmp_path):
+    """Keras prints its progress (verbose > 0) to stdout; native code writes to fd 1 and 2."""
+    log = tmp_path / "job.log"
+    code = (
+        "import os, sys\n"
+        "from genrepipe.log import log_to_file\n"
+        f"log_to_file({str(log)!r})\n"
+        "print('epoch 1/3')\n"
+        "os.write(1, b'native out\\n')\n"
+        "os.write(2, b'native err\\n')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout == result.stderr == ""
+    assert log.read_text().splitlines() == ["epoch 1/3", "native out", "native err"]

@@ -22,11 +22,13 @@ def log_to_file(path: str | os.PathLike, name: str = "genrepipe") -> logging.Log
     """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     stream = open(path, "w", buffering=1)  # noqa: SIM115 - lives as long as the job
-    # Native libraries (TensorFlow, BLAS) write to file descriptor 2: send it to
-    # the log too, so nothing a job says is lost or interleaved on the terminal.
-    sys.stderr.flush()
-    os.dup2(stream.fileno(), 2)
-    sys.stderr = stream
+    # Native libraries (TensorFlow, BLAS) write to file descriptor 2, and Keras's
+    # progress (a model's `verbose` param) to 1: send both to the log too, so
+    # nothing a job says is lost or interleaved on the terminal.
+    for fd, attribute in ((1, "stdout"), (2, "stderr")):
+        getattr(sys, attribute).flush()
+        os.dup2(stream.fileno(), fd)
+        setattr(sys, attribute, stream)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

@@ -28,8 +28,6 @@ from genrepipe.log import Progress
 
 logger = logging.getLogger("genrepipe")
 
-#: Written in place of a track's features when extraction failed: a cached "no".
-
 
 def write_table(frame: pd.DataFrame, path, **kwargs) -> None:
     """Write a tab-separated table atomically."""
