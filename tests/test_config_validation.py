@@ -488,3 +488,16 @@ def test_sort_config_keys_sorts_every_mapping_in_place_and_keeps_lists():
     assert list(models["svm"]["params"]) == ["C", "kernel"]
     assert models["cnn"]["params"] == {"epochs": 3, "filters": [8, 4]}
     assert config["run_models"] == ["svm", "gmm"]
+
+
+def test_a_clip_given_as_the_dataset_root_is_named_as_a_file(tmp_path):
+    clip = tmp_path / "genres" / "blues" / "blues.00000.wav"
+    clip.parent.mkdir(parents=True)
+    clip.write_bytes(b"RIFF")
+    config = _validated({"dataset": {"kind": "gtzan", "gtzan": {"root": str(clip)}}})
+    with pytest.raises(ConfigError) as info:
+        check_config(config)
+    assert str(info.value) == (
+        f"dataset.gtzan.root: {clip} is a file; point at the folder of genre folders (or its "
+        f"parent), such as {tmp_path / 'genres'}"
+    )

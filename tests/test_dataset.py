@@ -183,8 +183,19 @@ def test_find_genre_root_without_genre_folders_is_named(tmp_path):
 
 def test_find_genre_root_rejects_a_file(tmp_path):
     file = _touch(tmp_path / "archive.tar.gz")
-    with pytest.raises(FileNotFoundError, match="archive.tar.gz"):
+    with pytest.raises(FileNotFoundError, match="archive.tar.gz is a file, not a folder"):
         find_genre_root(file)
+
+
+def test_find_genre_root_given_one_genre_names_the_folder_above(tmp_path):
+    for genre in ("blues", "jazz"):
+        _touch(tmp_path / "genres" / genre / f"{genre}.00000.wav")
+    with pytest.raises(FileNotFoundError) as info:
+        find_genre_root(tmp_path / "genres" / "blues")
+    assert str(info.value) == (
+        f"dataset folder {tmp_path / 'genres' / 'blues'} is the folder of one genre; point at "
+        f"the folder holding all ten, {tmp_path / 'genres'}"
+    )
 
 
 # --------------------------------------------------------------------------- track_number

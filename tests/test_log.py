@@ -65,3 +65,17 @@ def test_what_a_job_prints_reaches_its_log_not_the_terminal(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout == result.stderr == ""
     assert log.read_text().splitlines() == ["epoch 1/3", "native out", "native err"]
+
+
+def test_ctrl_c_is_one_line_not_a_traceback(tmp_path):
+    """An interrupted job was asked to stop: its log says so, not that it crashed."""
+    log = tmp_path / "job.log"
+    code = (
+        "from genrepipe.log import log_to_file\n"
+        f"log_to_file({str(log)!r})\n"
+        "raise KeyboardInterrupt\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode != 0 and result.stderr == ""
+    (line,) = log.read_text().splitlines()
+    assert line.endswith("CRITICAL genrepipe: job stopped by Ctrl-C (SIGINT)")

@@ -45,6 +45,28 @@ def test_accuracy_legend_sits_beside_the_bars(saved_figures, lines):
     assert legend.x1 <= fig.bbox.x1
 
 
+def test_accuracy_title_names_the_protocol(saved_figures):
+    """A chart shown alone must say whether 80% is 8 of 10 held-out clips or 30 folds."""
+    summary = pd.DataFrame(
+        {
+            "model": ["gmm", "svm"],
+            "dataset": ["gtzan", "gtzan"],
+            "split": ["holdout", "holdout"],
+            "n_folds": [1, 1],
+            "n_test": [10, 10],
+            "test_accuracy": [0.8, 0.2],
+            "test_accuracy_ci95_low": [0.49, 0.06],
+            "test_accuracy_ci95_high": [0.94, 0.51],
+        }
+    )
+    plots.plot_accuracy(summary, "unused.png")
+    title = saved_figures[0].axes[0].get_title()
+    assert title.endswith("\ngtzan data, holdout split, 1 fold, 10 test tracks")
+    # Rows of differing test sets: no single count to state.
+    plots.plot_accuracy(summary.assign(n_test=[10, 12]), "unused.png")
+    assert saved_figures[1].axes[0].get_title().endswith("\ngtzan data, holdout split, 1 fold")
+
+
 def test_confusion_colour_scale_counts_whole_clips(saved_figures):
     # Two clips at most in a cell: the scale must not tick at fractions of a clip.
     confusion = np.array([[2, 0, 1], [0, 1, 0], [1, 0, 2]])

@@ -823,10 +823,10 @@ def test_model_folder_mistakes_are_named(svm_bundle, clips, tmp_path, capsys):
     status, _, err = run([clips[0], folder], capsys)
     assert status == 2
     assert f"{clips[0]}: a file, not a model folder (the model folder comes first" in err
-    # results/models/<model>: the fold bundles lie two levels down.
+    # results/models/<model>: the fold bundles lie in <scheme>/fold<k>/model/.
     models = tmp_path / "models" / "svm"
     for fold in ("fold0", "fold1"):
-        shutil.copytree(folder, models / "kfold" / fold)
+        shutil.copytree(folder, models / "kfold" / fold / "model")
     status, _, err = run([models, clips[0]], capsys)
     assert status == 2 and "it holds the bundles kfold/fold0, kfold/fold1: pass one" in err
     # A damaged card is named as the file at fault.

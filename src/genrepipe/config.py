@@ -95,6 +95,11 @@ def check_config(config: Mapping[str, Any]) -> None:
         root = (dataset.get("gtzan") or {}).get("root")
         if not root:
             raise ConfigError("dataset.gtzan.root must be set when dataset.kind is 'gtzan'")
+        if Path(root).is_file():
+            raise ConfigError(
+                f"dataset.gtzan.root: {root} is a file; point at the folder of genre folders "
+                f"(or its parent), such as {Path(root).parent.parent}"
+            )
         if not Path(root).is_dir() and not gtzan_download_pending(config):
             raise ConfigError(
                 f"dataset.gtzan.root: folder {root} does not exist (relative paths start at the "

@@ -62,6 +62,8 @@ def find_genre_root(root: str | os.PathLike) -> Path:
         the sub-folders of ``root`` that do, if any.
     """
     root = Path(root)
+    if root.is_file():
+        raise FileNotFoundError(f"dataset folder {root} is a file, not a folder")
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder {root} does not exist")
     for candidate in (root, *(root / name for name in GENRE_FOLDER_NAMES)):
@@ -79,6 +81,12 @@ def find_genre_root(root: str | os.PathLike) -> Path:
     ]
     if inside:
         message += f"; genre folders are in {' and '.join(inside)}: point there"
+    elif root.name in GENRES and _holds_genre_folders(root.parent):
+        # One genre's folder: its clips sit right there.
+        message = (
+            f"dataset folder {root} is the folder of one genre; point at the folder "
+            f"holding all ten, {root.parent}"
+        )
     raise FileNotFoundError(message)
 
 

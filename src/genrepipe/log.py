@@ -40,7 +40,9 @@ def log_to_file(path: str | os.PathLike, name: str = "genrepipe") -> logging.Log
     def log_uncaught(exc_type, exc, tb):
         # Python's own hook would print the traceback to stderr, this log, a second time.
         logger = logging.getLogger(name)
-        if exc_type.__module__.startswith(f"{name}."):
+        if issubclass(exc_type, KeyboardInterrupt):
+            logger.critical("job stopped by Ctrl-C (SIGINT)")  # asked for: no traceback
+        elif exc_type.__module__.startswith(f"{name}."):
             # This package's errors (a failed download, a bad bundle) say what happened
             # and what to do: the message is the report, a traceback only buries it.
             logger.critical("job failed: %s", exc)

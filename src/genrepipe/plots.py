@@ -24,6 +24,7 @@ __all__ = [
     "genre_order",
     "map_feature_set",
     "plot_accuracy",
+    "protocol_text",
     "plot_f1_heatmap",
     "plot_feature_map",
     "plot_results",
@@ -59,7 +60,7 @@ def plot_accuracy(
     path: str | os.PathLike,
     *,
     lines: Mapping[str, float] | None = None,
-    title: str = "Test accuracy per model, with 95% interval",
+    title: str | None = None,
 ) -> None:
     """Bar chart of each model's test accuracy with its 95% interval.
 
@@ -74,9 +75,15 @@ def plot_accuracy(
     lines
         Accuracies to mark across the chart (such as targets), by label.
     title
-        The chart's title.
+        The chart's title; by default it names the protocol the numbers come from
+        (:func:`protocol_text`), which a chart shown alone would otherwise hide.
     """
     plt = _pyplot()
+    if title is None:
+        title = "Test accuracy per model, with 95% interval"
+        protocol = protocol_text(summary)
+        if protocol:
+            title += f"\n{protocol}"
     models = summary["model"].astype(str).tolist()
     accuracy = summary["test_accuracy"].to_numpy(dtype=float)
     low = summary["test_accuracy_ci95_low"].to_numpy(dtype=float)
@@ -123,6 +130,27 @@ def plot_accuracy(
     # (and target lines near the top).
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     _save(fig, path)
+
+
+def protocol_text(summary: pd.DataFrame) -> str:
+    """The dataset, split and test tracks behind a summary, as in ``"synthetic data,
+    holdout split, 1 fold, 16 test tracks"``; parts that differ between rows (or are
+    not in the table) are left out."""
+
+    def shared(column):
+        values = summary[column].dropna().unique() if column in summary else []
+        return values[0] if len(values) == 1 else None
+
+    parts = []
+    if (dataset := shared("dataset")) is not None:
+        parts.append(f"{dataset} data")
+    if (split := shared("split")) is not None:
+        parts.append(f"{split} split")
+    if (folds := shared("n_folds")) is not None:
+        parts.append(f"{int(folds)} fold{'s' if int(folds) != 1 else ''}")
+    if (n_test := shared("n_test")) is not None:
+        parts.append(f"{int(n_test)} test tracks")
+    return ", ".join(parts)
 
 
 #: Columns of ``results/summary.csv`` shown in the report's table, with their headings.

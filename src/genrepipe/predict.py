@@ -260,10 +260,10 @@ class Classifier:
                 for sub in folder.iterdir()
                 if (sub / "card.json").is_file() or (sub / "model" / "card.json").is_file()
             )
-            if not inside:  # results/models/<model>: a scheme's folder holds the folds
+            if not inside:  # results/models/<model>: <scheme>/fold<k>/model/ hold the bundles
                 inside = sorted(
-                    f"{card.parent.parent.name}/{card.parent.name}"
-                    for card in folder.glob("*/*/card.json")
+                    f"{card.parent.parent.parent.name}/{card.parent.parent.name}"
+                    for card in folder.glob("*/*/model/card.json")
                 )
             hint = f"; it holds the bundles {', '.join(inside)}: pass one" if inside else ""
             raise BundleError(f"{folder}: not a model bundle (no card.json){hint}")
