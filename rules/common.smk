@@ -9,6 +9,8 @@ from snakemake.utils import validate
 import yaml
 
 from genrepipe.config import (
+    ENSEMBLE,
+    FEATURE_DEFAULTS,
     GTZAN_DOWNLOAD_ROOT,
     ConfigError,
     check_config,
@@ -59,7 +61,7 @@ elif not DISCOVERY.tracks:
 
 TRACKS = DISCOVERY.tracks
 BATCHES = assign_batches(TRACKS, config["features"]["tracks_per_job"])
-FEATURE_SETS = ["seed87", "stats", "logmel", "mfcc", "segment_stats", "rich"]
+FEATURE_SETS = list(FEATURE_DEFAULTS)
 SCHEME = config["split"]["scheme"]
 # Too few tracks for the split is known now; clips failing the audio check can still
 # make it fail later, in make_split.
@@ -88,8 +90,8 @@ def model_spec(model):
     base's fitted CNN at hand, trains the same CNN itself.
     """
     spec = config["models"][model]
-    if spec["estimator"] == "ensemble":
-        return {"estimator": "ensemble", "members": list(spec["members"]), "params": {}}
+    if spec["estimator"] == ENSEMBLE:
+        return {"estimator": ENSEMBLE, "members": list(spec["members"]), "params": {}}
     settings = {key: spec[key] for key in ("estimator", "features", "input")} | {
         "params": spec.get("params") or {},
         "search": spec.get("search"),
@@ -143,7 +145,7 @@ def training_inputs(wildcards):
     spec = config["models"][wildcards.model]
     inputs = {"split": f"results/splits/{wildcards.scheme}.tsv"}
     scheme, fold = wildcards.scheme, wildcards.fold
-    if spec["estimator"] == "ensemble":  # the members' predictions of the same fold
+    if spec["estimator"] == ENSEMBLE:  # the members' predictions of the same fold
         inputs["members"] = [
             f"results/models/{member}/{scheme}/fold{fold}/predictions.tsv"
             for member in spec["members"]

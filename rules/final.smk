@@ -4,7 +4,7 @@
 
 FINAL_MODELS = list(RUN_MODELS)
 # Ensembles fit nothing: their final bundle holds their members' final bundles.
-ENSEMBLES = [name for name, spec in config["models"].items() if spec["estimator"] == "ensemble"]
+ENSEMBLES = [name for name, spec in config["models"].items() if spec["estimator"] == ENSEMBLE]
 
 
 rule train_final_model:
