@@ -18,8 +18,8 @@ from genrepipe.config import (
     gtzan_download_pending,
     model_feature_sets,
     n_folds,
+    order_config_keys,
     schema_error_message,
-    sort_config_keys,
     split_size_error,
     type_command_line_values,
     window_check_samples,
@@ -40,8 +40,12 @@ try:
 except (ConfigError, FileNotFoundError) as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
 # Params are compared as text: the same settings in another key order (a --config
-# merge puts the keys it names first) must rerun nothing.
-sort_config_keys(config)
+# merge puts the keys it names first) must rerun nothing. The defaults' order is the
+# one runs of them always had, so their results stay current.
+with open(workflow.source_path("../config/config.yaml")) as defaults_file:
+    CONFIG_ORDER = yaml.safe_load(defaults_file)
+validate(CONFIG_ORDER, schema="../config/schema.yaml")  # adds the schema's defaults
+order_config_keys(config, CONFIG_ORDER)
 
 try:
     DISCOVERY = dataset_tracks(config)

@@ -24,8 +24,8 @@ from genrepipe.config import (
     feature_dimension,
     feature_settings,
     min_clip_samples,
+    order_config_keys,
     schema_error_message,
-    sort_config_keys,
     type_command_line_values,
     window_check_samples,
 )
@@ -474,20 +474,19 @@ def test_command_line_typing_leaves_typed_and_unreadable_values_alone():
     assert "split.kfold.n_splits" in schema_error_message(info.value)
 
 
-def test_sort_config_keys_sorts_every_mapping_in_place_and_keeps_lists():
-    """Sorted keys make the params' text independent of the order settings were merged in."""
-    config = {
-        "models": {"svm": {"params": {"kernel": "rbf", "C": 1.0}}},
-        "run_models": ["svm", "gmm"],
-    }
-    config["models"]["cnn"] = {"params": {"filters": [8, 4], "epochs": 3}}
+def test_order_config_keys_follows_the_defaults_then_sorts_the_rest():
+    """One order whatever the merge did: the defaults' (so their runs' params stay the
+    same text), then keys the defaults lack, sorted; lists keep theirs."""
+    defaults = {"run_models": ["svm"], "models": {"svm": {"params": {"kernel": "rbf", "C": 1.0}}}}
+    config = {"models": {"svm": {"params": {"C": 2.0, "kernel": "rbf"}}}, "run_models": ["b", "a"]}
+    config["models"]["mine"] = {"params": {"filters": [8, 4], "epochs": 3}}
     models = config["models"]
-    sort_config_keys(config)
+    order_config_keys(config, defaults)
     assert config["models"] is models  # the same objects: Snakemake's config stays one dict
-    assert list(config) == ["models", "run_models"] and list(models) == ["cnn", "svm"]
-    assert list(models["svm"]["params"]) == ["C", "kernel"]
-    assert models["cnn"]["params"] == {"epochs": 3, "filters": [8, 4]}
-    assert config["run_models"] == ["svm", "gmm"]
+    assert list(config) == ["run_models", "models"] and list(models) == ["svm", "mine"]
+    assert list(models["svm"]["params"]) == ["kernel", "C"]
+    assert list(models["mine"]["params"]) == ["epochs", "filters"]
+    assert models["mine"]["params"]["filters"] == [8, 4] and config["run_models"] == ["b", "a"]
 
 
 def test_a_clip_given_as_the_dataset_root_is_named_as_a_file(tmp_path):

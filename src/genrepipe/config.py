@@ -385,27 +385,29 @@ def schema_error_message(error: BaseException) -> str:
     return f"{path or 'the configuration'}: {found.message}"
 
 
-def sort_config_keys(node: Any) -> None:
-    """Sort the keys of every mapping in ``node`` (a config), in place.
+def order_config_keys(node: Any, template: Any = None) -> None:
+    """Put the keys of every mapping in ``node`` (a config) in one canonical order, in place.
 
     Snakemake tells a changed setting by the ``repr`` of a job's params, where
     key order shows: a ``--config models='{svm: {params: {C: 1.0}}}'`` merge puts
     ``C`` first, so the unchanged value would retrain the model, as would a
-    config file listing the same settings in another order. Sorted, only a
-    changed value reruns anything. Lists keep their order (``run_models``,
-    ``members``, ``filters``: their order means something).
+    config file listing the same settings in another order. The order is the
+    ``template``'s (the default config, validated: the order a run of it always
+    had, so its results stay current), then the keys it lacks, sorted. Lists keep
+    their order (``run_models``, ``members``, ``filters``: it means something).
     """
     if isinstance(node, dict):
-        items = sorted(node.items(), key=lambda item: str(item[0]))
+        known = template if isinstance(template, dict) else {}
+        keys = [key for key in known if key in node]
+        keys += sorted((key for key in node if key not in known), key=str)
+        items = [(key, node[key]) for key in keys]
         node.clear()
         node.update(items)
-        children = node.values()
+        for key, child in items:
+            order_config_keys(child, known.get(key))
     elif isinstance(node, list):
-        children = node
-    else:
-        return
-    for child in children:
-        sort_config_keys(child)
+        for child in node:
+            order_config_keys(child)
 
 
 def type_command_line_values(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
