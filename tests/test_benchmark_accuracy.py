@@ -32,11 +32,24 @@ def _write_fold(workdir, model: str, fold: int, correct: int, n_test: int = 10) 
     table.to_csv(folder / "predictions.tsv", sep="\t", index=False)
 
 
+def _write_split(workdir, folds, n_train: int = 90, n_test: int = 10, scheme="kfold") -> None:
+    """results/splits/<scheme>.tsv: which folds the run's split has, and their sizes."""
+    rows = [
+        {"fold": fold, "track": f"t{fold}.{i}", "genre": "rock", "subset": subset}
+        for fold in folds
+        for subset, n in (("train", n_train), ("test", n_test))
+        for i in range(n)
+    ]
+    (workdir / "results" / "splits").mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(workdir / "results" / "splits" / f"{scheme}.tsv", sep="\t")
+
+
 def test_accuracy_table_pairs_folds_with_the_reference(bench, tmp_path) -> None:
     svm, better = [5, 6, 7], [8, 8, 9]  # correct test tracks of 10, per fold
     for fold in range(3):
         _write_fold(tmp_path, "svm", fold, svm[fold])
         _write_fold(tmp_path, "logreg_rich", fold, better[fold])
+    _write_split(tmp_path, range(3))
     pd.DataFrame(
         {"model": ["svm", "logreg_rich"], "feature_set": ["seed87", "rich"], "fit_seconds": [1, 2]}
     ).to_csv(tmp_path / "results" / "summary.csv", index=False)
@@ -45,9 +58,10 @@ def test_accuracy_table_pairs_folds_with_the_reference(bench, tmp_path) -> None:
     assert row["accuracy"] == pytest.approx(np.mean([0.8, 0.8, 0.9]))
     assert row["std"] == pytest.approx(np.std([0.8, 0.8, 0.9], ddof=1))
     assert row["svm_accuracy"] == pytest.approx(0.6)
-    # Paired differences 0.3, 0.2, 0.2: mean 0.2333, t(2) interval around it.
+    # Paired differences 0.3, 0.2, 0.2: mean 0.2333, t(2) interval around it, widened
+    # for the training tracks folds share (10 test over 90 training tracks).
     assert row["difference"] == pytest.approx(0.7 / 3)
-    half = 4.302653 * np.std([0.3, 0.2, 0.2], ddof=1) / np.sqrt(3)
+    half = 4.302653 * np.std([0.3, 0.2, 0.2], ddof=1) * np.sqrt(1 / 3 + 1 / 9)
     assert row["difference_ci95_low"] == pytest.approx(0.7 / 3 - half, rel=1e-5)
     assert table.loc["svm", "difference"] == 0.0
     text = bench.format_table(table.reset_index())
@@ -75,14 +89,20 @@ def test_benchmark_config_runs_the_reference_first_with_kfold(bench, tmp_path) -
     assert config["final_models"] is False
 
 
-def test_folds_of_other_runs_are_refused(bench, tmp_path) -> None:
-    _write_fold(tmp_path, "svm", 0, 5)
-    _write_fold(tmp_path, "svm", 1, 5)
-    _write_fold(tmp_path, "nn", 0, 5)
+def test_only_the_current_splits_folds_count(bench, tmp_path) -> None:
+    """A kept working directory holds the folds of an earlier, larger split: left out."""
+    for fold in range(4):  # folds 2 and 3 are left from an earlier run
+        _write_fold(tmp_path, "svm", fold, 5)
+        _write_fold(tmp_path, "nn", fold, 9 if fold < 2 else 0)
+    _write_split(tmp_path, range(2))
     pd.DataFrame({"model": ["svm", "nn"], "feature_set": ["a", "b"], "fit_seconds": [1, 1]}).to_csv(
         tmp_path / "results" / "summary.csv", index=False
     )
-    with pytest.raises(ValueError, match="different folds"):
+    table = bench.accuracy_table(tmp_path, ["svm", "nn"]).set_index("model")
+    assert table.loc["nn", "n_folds"] == 2 and table.loc["nn", "accuracy"] == pytest.approx(0.9)
+    # A fold of the split that a model lacks is named.
+    (tmp_path / "results" / "models" / "nn" / "kfold" / "fold1" / "predictions.tsv").unlink()
+    with pytest.raises(FileNotFoundError, match="no predictions of nn for fold 1"):
         bench.accuracy_table(tmp_path, ["svm", "nn"])
 
 
@@ -132,6 +152,7 @@ def test_lists_option_trains_on_one_list_and_tests_on_another(bench, tmp_path) -
     pd.DataFrame(
         {"model": ["svm", "gmm"], "feature_set": ["seed87", "seed87"], "fit_seconds": [1, 1]}
     ).to_csv(tmp_path / "results" / "summary.csv", index=False)
+    _write_split(tmp_path, [0], scheme="lists")
     table = bench.accuracy_table(tmp_path, ["svm", "gmm"], scheme="lists").set_index("model")
     assert table.loc["gmm", "accuracy"] == pytest.approx(0.7)
     assert table.loc["gmm", "difference"] == pytest.approx(0.3)

@@ -71,6 +71,18 @@ def test_mean_interval_by_hand():
     assert high == pytest.approx(0.75 + half, abs=1e-6)
 
 
+def test_mean_interval_corrected_for_shared_training_tracks_by_hand():
+    """Nadeau and Bengio's correction: the variance of the mean is var * (1/n + test/train)."""
+    low, high = mean_interval([0.70, 0.80, 0.75], test_train_ratio=1 / 9)
+    half = 4.302653 * 0.05 * math.sqrt(1 / 3 + 1 / 9)
+    assert (low, high) == pytest.approx((0.75 - half, 0.75 + half), abs=1e-6)
+    # 10-fold x 3: the plain interval treats 30 folds as 30 independent test sets;
+    # corrected, it is twice as wide.
+    folds = [0.6, 0.7, 0.8, 0.7, 0.9, 0.8, 0.7, 0.6, 0.8, 0.7] * 3
+    corrected = np.diff(mean_interval(folds, test_train_ratio=1 / 9))[0]
+    assert corrected > 2 * np.diff(mean_interval(folds))[0]
+
+
 def test_mean_interval_of_identical_values_is_a_point():
     low, high = mean_interval([0.6] * 5)
     assert low == pytest.approx(0.6) and high == pytest.approx(0.6)
@@ -82,6 +94,21 @@ def test_mean_interval_needs_two_values():
 
 
 # --------------------------------------------------------------------------- evaluate_predictions
+
+
+def test_k_fold_interval_is_widened_by_the_folds_test_to_train_ratio():
+    """Four folds of 10 test and 30 training tracks: the summary's interval is the
+    corrected one, wider than a plain t across the folds."""
+    rows = []
+    for fold, correct in enumerate((6, 7, 8, 7)):
+        rows += _rows(fold, "train", [("a", "a")] * 30)
+        rows += _rows(fold, "test", [("a", "a")] * correct + [("a", "b")] * (10 - correct))
+    result = evaluate_predictions(pd.DataFrame(rows), CLASSES)
+    expected = mean_interval([0.6, 0.7, 0.8, 0.7], test_train_ratio=10 / 30)
+    assert result["test_accuracy_ci95"] == pytest.approx(list(expected))
+    plain = mean_interval([0.6, 0.7, 0.8, 0.7])
+    assert expected[0] < plain[0] and expected[1] > plain[1]
+
 
 CLASSES = ["a", "b", "c", "d"]  # "d" never occurs: support 0
 

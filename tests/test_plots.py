@@ -65,6 +65,10 @@ def test_accuracy_title_names_the_protocol(saved_figures):
     # Rows of differing test sets: no single count to state.
     plots.plot_accuracy(summary.assign(n_test=[10, 12]), "unused.png")
     assert saved_figures[1].axes[0].get_title().endswith("\ngtzan data, holdout split, 1 fold")
+    # k-fold: the summary's count is a fold's mean, not the tracks tested in all.
+    kfold = summary.assign(split="kfold", n_folds=10, n_test=99.9)
+    plots.plot_accuracy(kfold, "unused.png")
+    assert saved_figures[2].axes[0].get_title().endswith("10 folds, 99.9 test tracks per fold")
 
 
 def test_confusion_colour_scale_counts_whole_clips(saved_figures):

@@ -3,10 +3,11 @@
 Runs the workflow on a GTZAN-shaped folder with ``split: kfold`` (``--n-splits`` folds,
 repeated ``--n-repeats`` times with other shuffles) in a working directory of its own, then
 prints one table: each model's test accuracy over the folds (mean, standard deviation,
-95% Student-t interval across folds), and its difference from the reference ``svm`` of the
-same run, fold by fold on the same test tracks (mean and 95% interval of the paired
-differences). Folds of repeated k-fold share training tracks, so their intervals are
-somewhat optimistic; the paired difference cancels what the folds have in common.
+95% interval across folds), and its difference from the reference ``svm`` of the same
+run, fold by fold on the same test tracks (mean and 95% interval of the paired
+differences). Folds share training tracks and the repeats test the same tracks again,
+so both intervals are the corrected resampled t of Nadeau and Bengio (2003)
+(``genrepipe.evaluate.mean_interval``), wider than a plain t across folds would be.
 
 Run from the project root::
 
@@ -32,7 +33,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats
 from workflow_command import PROJECT_ROOT, snakemake_command
 
 REFERENCE = "svm"
@@ -111,44 +111,57 @@ def run_workflow(workdir: Path, configfiles: list[Path], cores: int) -> float:
     return time.perf_counter() - start
 
 
-def fold_accuracies(workdir: Path, model: str, scheme: str = "kfold") -> pd.Series:
-    """Test accuracy of each fold of one model, from its predictions."""
-    folder = workdir / "results" / "models" / model / scheme
-    files = sorted(folder.glob("fold*/predictions.tsv"))
-    if not files:
-        raise FileNotFoundError(f"no predictions of {model} under {workdir}")
+def read_split(workdir: Path, scheme: str = "kfold") -> pd.DataFrame:
+    """The run's split table (fold, track, genre, subset): the folds that count.
+
+    A working directory kept between runs also holds the fold folders of earlier
+    splits (3 repeats, then 1): only the current split's folds are read.
+    """
+    return pd.read_csv(workdir / "results" / "splits" / f"{scheme}.tsv", sep="\t")
+
+
+def fold_accuracies(workdir: Path, model: str, folds, scheme: str = "kfold") -> pd.Series:
+    """Test accuracy of each of ``folds`` of one model, from its predictions."""
     accuracy = {}
-    for path in files:
+    for fold in folds:
+        path = workdir / "results" / "models" / model / scheme / f"fold{fold}" / "predictions.tsv"
+        if not path.is_file():
+            raise FileNotFoundError(f"no predictions of {model} for fold {fold}: {path}")
         table = pd.read_csv(path, sep="\t")
         test = table[table["subset"] == "test"]
-        accuracy[int(path.parent.name.removeprefix("fold"))] = float(
-            (test["genre"] == test["predicted"]).mean()
-        )
+        accuracy[int(fold)] = float((test["genre"] == test["predicted"]).mean())
     return pd.Series(accuracy).sort_index()
 
 
-def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Student-t interval of the mean of ``values`` (NaN with fewer than two)."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return (math.nan, math.nan)
-    half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1)
-    half /= math.sqrt(len(values))
-    return (float(values.mean() - half), float(values.mean() + half))
+def test_train_ratio(split: pd.DataFrame) -> float:
+    """A fold's test tracks over its training tracks, on average (0 without training rows)."""
+    counts = split.groupby(["fold", "subset"]).size().unstack("subset")
+    if "train" not in counts or "test" not in counts:
+        return 0.0
+    return float(counts["test"].mean() / counts["train"].mean())
+
+
+def interval(values: np.ndarray, ratio: float, level: float = 0.95) -> tuple[float, float]:
+    """The corrected resampled t interval of the mean of ``values`` (NaN with fewer than two)."""
+    from genrepipe.evaluate import mean_interval
+
+    low, high = mean_interval(values, level, test_train_ratio=ratio)
+    return (float(low), float(high))
 
 
 def accuracy_table(workdir: Path, models: list[str], scheme: str = "kfold") -> pd.DataFrame:
     """One row per model: accuracy over folds, and its paired difference from the reference."""
     summary = pd.read_csv(workdir / "results" / "summary.csv").set_index("model")
-    reference = fold_accuracies(workdir, REFERENCE, scheme)
+    split = read_split(workdir, scheme)
+    folds, ratio = sorted(split["fold"].unique()), test_train_ratio(split)
+    reference = fold_accuracies(workdir, REFERENCE, folds, scheme)
     rows = []
     for model in models:
-        accuracy = fold_accuracies(workdir, model, scheme)
-        if not accuracy.index.equals(reference.index):
-            raise ValueError(f"{model} and {REFERENCE} were run on different folds")
+        accuracy = fold_accuracies(workdir, model, folds, scheme)
         difference = (accuracy - reference).to_numpy()
-        low, high = interval(accuracy.to_numpy())
-        d_low, d_high = interval(difference)
+        low, high = interval(accuracy.to_numpy(), ratio)
+        low, high = max(0.0, low), min(1.0, high)  # an accuracy lies in [0, 1]
+        d_low, d_high = interval(difference, ratio)
         rows.append(
             {
                 "model": model,

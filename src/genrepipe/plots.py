@@ -133,9 +133,9 @@ def plot_accuracy(
 
 
 def protocol_text(summary: pd.DataFrame) -> str:
-    """The dataset, split and test tracks behind a summary, as in ``"synthetic data,
-    holdout split, 1 fold, 16 test tracks"``; parts that differ between rows (or are
-    not in the table) are left out."""
+    """The dataset, split and test tracks behind a summary, as in ``"gtzan data,
+    kfold split, 10 folds, 10 test tracks per fold"``; parts that differ between rows
+    (or are not in the table) are left out."""
 
     def shared(column):
         values = summary[column].dropna().unique() if column in summary else []
@@ -146,10 +146,13 @@ def protocol_text(summary: pd.DataFrame) -> str:
         parts.append(f"{dataset} data")
     if (split := shared("split")) is not None:
         parts.append(f"{split} split")
-    if (folds := shared("n_folds")) is not None:
+    folds = shared("n_folds")
+    if folds is not None:
         parts.append(f"{int(folds)} fold{'s' if int(folds) != 1 else ''}")
     if (n_test := shared("n_test")) is not None:
-        parts.append(f"{int(n_test)} test tracks")
+        # The summary's n_test is a fold's mean (99.9 for 999 clips in 10 folds).
+        per_fold = " per fold" if folds is not None and int(folds) > 1 else ""
+        parts.append(f"{float(n_test):g} test tracks{per_fold}")
     return ", ".join(parts)
 
 
