@@ -156,6 +156,9 @@ def test_lists_option_trains_on_one_list_and_tests_on_another(bench, tmp_path) -
     table = bench.accuracy_table(tmp_path, ["svm", "gmm"], scheme="lists").set_index("model")
     assert table.loc["gmm", "accuracy"] == pytest.approx(0.7)
     assert table.loc["gmm", "difference"] == pytest.approx(0.3)
+    # One fold has no spread to make an interval from: none is shown, not [0, 100] %.
+    assert np.isnan(table.loc["gmm", "ci95_low"]) and np.isnan(table.loc["gmm", "ci95_high"])
+    assert "[   nan,    nan]" in bench.format_table(table.reset_index())
 
 
 def test_chart_marks_the_targets_of_the_run(bench, tmp_path) -> None:

@@ -62,7 +62,7 @@ def test_the_tool_reports_every_fold_and_leaves_the_run_alone(tiny_run, capsys):
     assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
     # The svm is no Keras model: refused with a reason, not a traceback.
     assert check_batchnorm.main([str(tiny_run), "svm"]) == 2
-    assert "not a KerasClassifier" in capsys.readouterr().out
+    assert "not a KerasClassifier" in capsys.readouterr().err  # errors on stderr
     # A model the run did not train is named as such.
     assert check_batchnorm.main([str(tiny_run), "cnn_logmel"]) == 2
-    assert "no fold models" in capsys.readouterr().out
+    assert "no fold models" in capsys.readouterr().err

@@ -160,7 +160,8 @@ def accuracy_table(workdir: Path, models: list[str], scheme: str = "kfold") -> p
         accuracy = fold_accuracies(workdir, model, folds, scheme)
         difference = (accuracy - reference).to_numpy()
         low, high = interval(accuracy.to_numpy(), ratio)
-        low, high = max(0.0, low), min(1.0, high)  # an accuracy lies in [0, 1]
+        # An accuracy lies in [0, 1]; one fold has no interval (NaN stays NaN).
+        low, high = float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 0.0, 1.0))
         d_low, d_high = interval(difference, ratio)
         rows.append(
             {
@@ -338,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         protocol = f"trained on the clips of {args.lists[0]}, tested on those of {args.lists[1]}"
     else:
         protocol = f"{args.n_splits}-fold cross-validation x {args.n_repeats} repeat(s)"
-    plot_table(table, workdir / "benchmark_accuracy.png", f"{args.data.name}: {protocol}")
+    title = f"{dataset_name(args).removesuffix('-lists')}: {protocol}"
+    plot_table(table, workdir / "benchmark_accuracy.png", title)
     print(f"{args.data}: {protocol}, workflow wall time {wall / 60:.1f} min on {args.cores} cores")
     print(format_table(table))
     print(f"\nvs svm: mean paired difference from {REFERENCE} over the same test folds, points")
@@ -350,4 +352,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Snakemake has stopped its jobs and said so
+        sys.exit("benchmark_accuracy.py: interrupted")

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 import yaml
-from workflow_command import PROJECT_ROOT, snakemake_command
+from workflow_command import PROJECT_ROOT, positive_int, snakemake_command, split_problem
 
 DEFAULT_DATA = "../shared/data/gtzan_mini/genres"
 TARGET_WALL_RATIO = 1.15
@@ -275,22 +275,43 @@ def cpu_per_track(tracks, n_tracks: int) -> tuple[dict[str, float], int, int]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=DEFAULT_DATA, help="GTZAN genres folder")
-    parser.add_argument("--cores", type=int, default=2, help="snakemake --cores and pool size")
-    parser.add_argument("--feature-set", default="seed87", help="feature set to extract")
-    parser.add_argument("--limit", type=int, default=None, help="use only this many tracks")
     parser.add_argument(
-        "--copies", type=int, default=1, help="use every track this many times (a larger set)"
+        "--cores", type=positive_int, default=2, help="snakemake --cores and pool size"
     )
-    parser.add_argument("--repeats", type=int, default=1, help="workflow/floor pairs to time")
+    parser.add_argument("--feature-set", default="seed87", help="feature set to extract")
     parser.add_argument(
-        "--cpu-tracks", type=int, default=10, help="tracks timed for CPU per track (d, e)"
+        "--limit",
+        type=positive_int,
+        default=None,
+        help="use only this many tracks (at least what the default split needs: 100 for "
+        "its 10%% holdout of ten genres)",
+    )
+    parser.add_argument(
+        "--copies",
+        type=positive_int,
+        default=1,
+        help="use every track this many times (a larger set)",
+    )
+    parser.add_argument(
+        "--repeats", type=positive_int, default=1, help="workflow/floor pairs to time"
+    )
+    parser.add_argument(
+        "--cpu-tracks", type=positive_int, default=10, help="tracks timed for CPU per track (d, e)"
     )
     parser.add_argument("--skip-wall", action="store_true", help="only measure (d) and (e)")
     parser.add_argument("--skip-cpu", action="store_true", help="only measure (a)-(c)")
     args = parser.parse_args(argv)
 
     data = Path(args.data)
+    if not data.is_dir():
+        parser.error(f"--data {data}: no such folder")
+    from genrepipe.config import FEATURE_DEFAULTS
+
+    if args.feature_set not in FEATURE_DEFAULTS:
+        parser.error(f"--feature-set {args.feature_set}: one of {', '.join(FEATURE_DEFAULTS)}")
     tracks = select_tracks(data, args.limit)
+    if problem := split_problem(workflow_config(), [track.genre for track in tracks]):
+        parser.error(f"the workflow would refuse these {len(tracks)} tracks: {problem}")
     if args.copies > 1:
         tracks = copy_tracks(tracks, args.copies)
     print(f"dataset: {data} ({len(tracks)} tracks), cores: {args.cores}")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,13 @@ import time
 from pathlib import Path
 
 import yaml
-from workflow_command import PROJECT_ROOT, snakemake_command
+from workflow_command import (
+    PROJECT_ROOT,
+    positive_float,
+    positive_int,
+    snakemake_command,
+    split_problem,
+)
 
 TARGET_DRY_RUN_S = 10.0
 TARGET_NOOP_S = 15.0
@@ -113,18 +120,37 @@ def peak_memory(workdir: Path) -> list[tuple[float, str]]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cores", type=int, default=2, help="snakemake --cores")
-    parser.add_argument("--n-per-genre", type=int, default=100, help="clips per genre")
-    parser.add_argument("--duration", type=float, default=2.0, help="seconds per clip")
+    parser.add_argument("--cores", type=positive_int, default=2, help="snakemake --cores")
+    parser.add_argument(
+        "--n-per-genre",
+        type=positive_int,
+        default=100,
+        help="clips per genre (at least 10: the default split holds out 10%% of them)",
+    )
+    parser.add_argument("--duration", type=positive_float, default=2.0, help="seconds per clip")
     parser.add_argument(
         "--sets", nargs="+", default=["stats", "seed87"], help="feature sets of the first run"
     )
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args(argv)
+    from genrepipe import GENRES
 
-    from genrepipe.dataset import assign_batches, discover_tracks
+    defaults = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())
+    if problem := split_problem(defaults, [g for g in GENRES for _ in range(args.n_per_genre)]):
+        parser.error(f"--n-per-genre {args.n_per_genre}: the workflow would refuse it: {problem}")
 
     tmp = Path(tempfile.mkdtemp(prefix="genrepipe-bench-workflow-"))
+    try:
+        return measure(args, tmp)
+    finally:  # after a failure or Ctrl-C too
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, tmp: Path) -> int:
+    """Generate the clips in ``tmp``, run the four measurements; 0 when every target holds."""
+    from genrepipe.dataset import assign_batches, discover_tracks
+
     root, workdir = tmp / "genres", tmp / "work"
     workdir.mkdir()
     config = tmp / "benchmark.yaml"
@@ -200,10 +226,6 @@ def main(argv=None) -> int:
         f"feature sets, re-extracting {reextracted} tracks per set "
         f"(target <= {TARGET_REEXTRACTED}: {'holds' if holds else 'MISSED'})"
     )
-    if not args.keep:
-        import shutil
-
-        shutil.rmtree(tmp)
     return 0 if ok else 1
 
 

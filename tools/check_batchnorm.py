@@ -86,10 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     results = args.run_dir / "results"
     schemes = sorted(p.name for p in (results / "models" / args.model).glob("*") if p.is_dir())
     if not schemes:
-        print(f"{results}/models/{args.model}: no fold models (did this run train {args.model}?)")
+        print(
+            f"{results}/models/{args.model}: no fold models (did this run train {args.model}?)",
+            file=sys.stderr,
+        )
         return 2
     if args.scheme is None and len(schemes) != 1:
-        print(f"{results}/models/{args.model}: give --scheme, one of {schemes}")
+        print(f"{results}/models/{args.model}: give --scheme, one of {schemes}", file=sys.stderr)
         return 2
     scheme = args.scheme or schemes[0]
     split = results / "splits" / f"{scheme}.tsv"
@@ -107,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         fold = int(bundle_dir.parent.name.removeprefix("fold"))
         classifier = Classifier.load(bundle_dir)
         if not isinstance(classifier.model, KerasClassifier):
-            print(f"{bundle_dir}: not a KerasClassifier model (the reference nn or cnn)")
+            print(
+                f"{bundle_dir}: not a KerasClassifier model (the reference nn or cnn)",
+                file=sys.stderr,
+            )
             return 2
         if classifier.feature_set not in tables:  # read once, not once a fold
             ids, genres, X = read_feature_table(
@@ -125,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         scores.append((*before, *after))
     if not scores:
-        print(f"no fold bundles under {results}/models/{args.model}/{scheme}")
+        print(f"no fold bundles under {results}/models/{args.model}/{scheme}", file=sys.stderr)
         return 2
     mean = np.mean(scores, axis=0)
     print(f"{'mean':>4}  {mean[0]:6.3f} -> {mean[2]:5.3f}  {mean[1]:6.3f} -> {mean[3]:5.3f}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -30,3 +31,34 @@ def snakemake_command(
         "--configfile",
         *map(str, configfiles),
     ]
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (cores, tracks, repeats)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number above 0 (seconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {value}")
+    return value
+
+
+def split_problem(config: dict, genres: list[str]) -> str | None:
+    """Why the workflow would refuse ``config``'s split for tracks of these ``genres`` (or
+    None): said before any work, in place of Snakemake's error after it."""
+    from genrepipe.config import split_size_error
+
+    scheme = config["split"]["scheme"]
+    return split_size_error(scheme, config["split"].get(scheme) or {}, genres)
