@@ -32,13 +32,9 @@ import time
 from pathlib import Path
 
 import yaml
-from workflow_command import (
-    PROJECT_ROOT,
-    positive_float,
-    positive_int,
-    snakemake_command,
-    split_problem,
-)
+from workflow_command import PROJECT_ROOT, positive_int, snakemake_command, split_problem
+
+from genrepipe.predict import positive_seconds
 
 TARGET_DRY_RUN_S = 10.0
 TARGET_NOOP_S = 15.0
@@ -127,7 +123,7 @@ def main(argv=None) -> int:
         default=100,
         help="clips per genre (at least 10: the default split holds out 10%% of them)",
     )
-    parser.add_argument("--duration", type=positive_float, default=2.0, help="seconds per clip")
+    parser.add_argument("--duration", type=positive_seconds, default=2.0, help="seconds per clip")
     parser.add_argument(
         "--sets", nargs="+", default=["stats", "seed87"], help="feature sets of the first run"
     )

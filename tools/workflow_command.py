@@ -44,17 +44,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
-    """An argparse type: a number above 0 (seconds)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {value}")
-    return value
-
-
 def split_problem(config: dict, genres: list[str]) -> str | None:
     """Why the workflow would refuse ``config``'s split for tracks of these ``genres`` (or
     None): said before any work, in place of Snakemake's error after it."""

@@ -720,7 +720,8 @@ def _json_entry(result: FilePrediction, classifier: Classifier) -> dict[str, Any
 # -- command line ----------------------------------------------------------------------------------
 
 
-def _positive_seconds(text: str) -> float:
+def positive_seconds(text: str) -> float:
+    """An argparse type: seconds above 0 (also for the benchmark tools' clip lengths)."""
     try:
         value = float(text)
     except ValueError:
@@ -758,13 +759,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--window",
-        type=_positive_seconds,
+        type=positive_seconds,
         metavar="SECONDS",
         help=f"timeline window length (default: {DEFAULT_WINDOW_SECONDS:g})",
     )
     parser.add_argument(
         "--hop",
-        type=_positive_seconds,
+        type=positive_seconds,
         metavar="SECONDS",
         help="timeline hop between window starts (default: the window length)",
     )
