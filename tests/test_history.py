@@ -162,6 +162,8 @@ def test_compare_command_text_csv_and_last(two_runs, capsys):
     assert main(["--history", str(two_runs), "--format", "csv"]) == 0
     table = pd.read_csv(io.StringIO(capsys.readouterr().out), index_col=0)
     assert list(table.columns) == names
+    # For scripts: accuracies as numbers, no change in parentheses.
+    assert [float(v) for v in table.loc["test_accuracy.svm"]] == [0.74, 0.8]
 
     assert main(["--history", str(two_runs), "--last", "1", "--format", "csv"]) == 0
     table = pd.read_csv(io.StringIO(capsys.readouterr().out), index_col=0)
@@ -180,6 +182,35 @@ def test_compare_command_errors(tmp_path, capsys):
     assert main(["--history", str(tmp_path / "h"), "junk"]) == 2
     err = capsys.readouterr().err
     assert "junk" in err and "not a recorded run" in err and len(err.splitlines()) == 1
+    assert main(["--history", str(tmp_path / "h"), "nope"]) == 2
+    assert f"{tmp_path / 'h' / 'nope'}: no such recorded run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        ("run.json", "{bad", "run.json: cannot be read (Expecting property name"),
+        ("summary.csv", "", "summary.csv: cannot be read (No columns to parse"),
+        ("summary.csv", "model,accuracy\nsvm,0.5\n", "summary.csv: no column test_accuracy"),
+        ("config.yaml", "a: [", "config.yaml: cannot be read ("),
+    ],
+)
+def test_a_damaged_entry_names_its_file(two_runs, name, text, reason, capsys):
+    entry = list_runs(two_runs)[0]
+    (entry / name).write_text(text)
+    assert main(["--history", str(two_runs)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"{entry / name.split('.')[0]}" in line and reason in line
+
+
+def test_changes_are_those_of_the_values_shown(tmp_path):
+    latest = tmp_path / "h" / "latest.txt"
+    for i, accuracy in enumerate((0.8124, 0.8126)):
+        summary = write_summary(tmp_path / f"{i}.csv", {"svm": accuracy})
+        config = changed(BASE_CONFIG, seed=i)
+        record_run(summary, latest, config=config, repo=None, now=datetime(2025, 1, 1 + i))
+    table = compare_runs([load_run(p) for p in list_runs(latest.parent)])
+    assert list(table.loc["test_accuracy.svm"]) == ["0.812", "0.813 (+0.001)"]
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")

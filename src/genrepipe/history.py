@@ -199,16 +199,41 @@ def list_runs(history: str | os.PathLike = HISTORY_DIR) -> list[Path]:
 
 
 def load_run(path: str | os.PathLike) -> Run:
-    """Read one history entry; raises ``FileNotFoundError`` naming what is missing."""
+    """Read one history entry.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the entry when it does not exist or a file of it is missing.
+    ValueError
+        Naming the file that cannot be read (damaged, or a summary without the
+        ``model`` and ``test_accuracy`` columns).
+    """
     path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such recorded run")
     for name in ("summary.csv", "config.yaml", "run.json"):
         if not (path / name).is_file():
             raise FileNotFoundError(f"{path} is not a recorded run (no {name})")
+    readers = {
+        "config.yaml": lambda file: yaml.safe_load(file.read_text()) or {},
+        "summary.csv": pd.read_csv,
+        "run.json": lambda file: json.loads(file.read_text()),
+    }
+    parts = {}
+    for name, read in readers.items():
+        try:
+            parts[name] = read(path / name)
+        except (ValueError, yaml.YAMLError, pd.errors.ParserError) as error:
+            reason = " ".join(str(error).split())  # YAML's are several lines
+            raise ValueError(f"{path / name}: cannot be read ({reason})") from None
+    if missing := {"model", "test_accuracy"} - set(parts["summary.csv"].columns):
+        raise ValueError(f"{path / 'summary.csv'}: no column {', '.join(sorted(missing))}")
     return Run(
         name=path.name,
-        config=yaml.safe_load((path / "config.yaml").read_text()) or {},
-        summary=pd.read_csv(path / "summary.csv"),
-        info=json.loads((path / "run.json").read_text()),
+        config=parts["config.yaml"],
+        summary=parts["summary.csv"],
+        info=parts["run.json"],
     )
 
 
@@ -274,7 +299,9 @@ def used_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def compare_runs(runs: Sequence[Run], *, every_setting: bool = False) -> pd.DataFrame:
+def compare_runs(
+    runs: Sequence[Run], *, every_setting: bool = False, changes: bool = True
+) -> pd.DataFrame:
     """A table of runs side by side: one column per run, rows of what differs.
 
     Rows: ``date`` and ``git`` (revision, ``+dirty`` when tracked files had
@@ -289,6 +316,9 @@ def compare_runs(runs: Sequence[Run], *, every_setting: bool = False) -> pd.Data
     every_setting
         Also compare the settings a run did not use (see :func:`used_settings`):
         definitions of models it did not run, settings of sets it did not extract.
+    changes
+        Write the change beside each accuracy (for reading); without, the cells
+        are plain numbers (for a script, ``--format csv``).
     """
     if not runs:
         raise ValueError("no runs to compare")
@@ -322,10 +352,12 @@ def compare_runs(runs: Sequence[Run], *, every_setting: bool = False) -> pd.Data
             value = acc.get(model)
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 cells.append(ABSENT)
-            elif i == 0 or base is None or math.isnan(base):
+            elif not changes or i == 0 or base is None or math.isnan(base):
                 cells.append(f"{value:.3f}")
             else:
-                cells.append(f"{value:.3f} ({value - base:+.3f})")
+                # The change of the values shown, so that 0.812 -> 0.813 reads +0.001.
+                change = round(value, 3) - round(base, 3)
+                cells.append(f"{value:.3f} ({change:+.3f})")
         rows[f"test_accuracy.{model}"] = cells
     return pd.DataFrame.from_dict(rows, orient="index", columns=[run.name for run in runs])
 
@@ -398,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, OSError, ValueError, yaml.YAMLError) as error:
         print(f"genrepipe-compare: error: {error}", file=sys.stderr)
         return 2
-    table = compare_runs(runs, every_setting=args.all)
+    table = compare_runs(runs, every_setting=args.all, changes=args.format == "text")
     if args.format == "csv":
         table.rename_axis("setting").to_csv(sys.stdout)
     else:
