@@ -26,6 +26,8 @@ def _tool(name: str):
         ("benchmark_extraction", ["--data", "no/such/folder"], "no/such/folder: no such folder"),
         ("benchmark_extraction", ["--repeats", "0"], "expected at least 1, got 0"),
         ("benchmark_extraction", ["--cpu-tracks", "x"], "expected a whole number, got 'x'"),
+        ("benchmark_accuracy", [".", "--cores", "0"], "expected at least 1, got 0"),
+        ("benchmark_accuracy", [".", "--configfile", "no/such.yaml"], "no/such.yaml: no such"),
     ],
 )
 def test_bad_arguments_are_one_usage_line_before_any_work(tool, argv, message, capsys):

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from workflow_command import PROJECT_ROOT, snakemake_command
+from workflow_command import PROJECT_ROOT, positive_int, snakemake_command
 
 REFERENCE = "svm"
 DEFAULT_MODELS = [
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-splits", type=int, default=10, help="folds per repeat (10)")
     parser.add_argument("--n-repeats", type=int, default=3, help="repeats of k-fold (3)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the fold shuffles (42)")
-    parser.add_argument("--cores", type=int, default=2, help="snakemake --cores (2)")
+    parser.add_argument("--cores", type=positive_int, default=2, help="snakemake --cores (2)")
     parser.add_argument(
         "--lists",
         nargs=2,
@@ -311,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         parser.error(f"{args.data} is not a folder")
+    for path in args.configfile:
+        if not path.is_file():
+            parser.error(f"--configfile {path}: no such file")
     workdir = args.workdir or PROJECT_ROOT / "benchmarks" / "accuracy" / dataset_name(args)
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)

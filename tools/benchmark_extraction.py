@@ -4,7 +4,8 @@ Prints, measured side by side in one run:
 
 (a) wall time of the workflow extracting one feature set: ``snakemake --cores N`` in a
     temporary working directory on the dataset (``dataset.kind: gtzan``), targeting only
-    ``results/features/<set>.parquet`` (extraction jobs and the merge);
+    ``results/features/<set>.parquet`` but omitting its merge (``--omit-from
+    merge_features``): the extraction jobs, the audio check and the track list;
 (b) wall time of the floor: a ``multiprocessing`` pool of N workers, each importing librosa
     once, decoding and computing the same features of the same tracks;
 (c) their ratio (target: at most 1.15);
