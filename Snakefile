@@ -17,8 +17,10 @@ min_version("9.11.3")
 
 
 # The workflow runs its own checkout's package: src/ leads the path of this process
-# (the rule files import genrepipe) and of every job (PYTHONPATH), so a job finds it
-# in any environment, a `--sdm conda` one included, which holds only the dependencies.
+# (the rule files import genrepipe) and, through PYTHONPATH, of every job, ahead of any
+# other installed genrepipe. A `--sdm conda` job, whose PYTHONPATH Snakemake clears,
+# finds it at the end of the search path Snakemake hands its scripts, which holds this
+# process's (the environment holds only the dependencies).
 _PACKAGE_SOURCE = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, _PACKAGE_SOURCE)
 os.environ.update(

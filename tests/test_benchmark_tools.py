@@ -42,6 +42,12 @@ def test_extraction_benchmark_refuses_too_few_tracks_for_the_split(gtzan_mini_di
     with pytest.raises(SystemExit):
         _tool("benchmark_extraction").main(["--data", str(gtzan_mini_dir), "--limit", "20"])
     assert "would refuse these 20 tracks: split.holdout.test_size" in capsys.readouterr().err
+    # The workflow sees the copies: 10 tracks 5 times are 50 to split.
+    with pytest.raises(SystemExit):
+        _tool("benchmark_extraction").main(
+            ["--data", str(gtzan_mini_dir), "--limit", "10", "--copies", "5"]
+        )
+    assert "would refuse these 50 tracks" in capsys.readouterr().err
 
 
 def test_workflow_benchmark_removes_its_folder_when_interrupted(tmp_path, monkeypatch):

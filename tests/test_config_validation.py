@@ -500,3 +500,12 @@ def test_a_clip_given_as_the_dataset_root_is_named_as_a_file(tmp_path):
         f"dataset.gtzan.root: {clip} is a file; point at the folder of genre folders (or its "
         f"parent), such as {tmp_path / 'genres'}"
     )
+    # An archive is no clip: no folder two levels up to suggest.
+    archive = tmp_path / "downloads" / "gtzan.tar.gz"
+    archive.parent.mkdir()
+    archive.write_bytes(b"")
+    config = _validated({"dataset": {"kind": "gtzan", "gtzan": {"root": str(archive)}}})
+    with pytest.raises(
+        ConfigError, match=r"is a file; point at the folder of genre folders \(or its parent\)$"
+    ):
+        check_config(config)

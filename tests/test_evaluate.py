@@ -96,6 +96,13 @@ def test_mean_interval_needs_two_values():
 # --------------------------------------------------------------------------- evaluate_predictions
 
 
+def test_a_fold_without_test_rows_gives_no_interval_not_zero_to_one():
+    rows = _rows(0, "train", [("a", "a")] * 3) + _rows(0, "test", [("a", "a"), ("a", "b")])
+    rows += _rows(1, "train", [("a", "a")] * 3)  # no test rows: its accuracy is NaN
+    result = evaluate_predictions(pd.DataFrame(rows), CLASSES)
+    assert all(math.isnan(bound) for bound in result["test_accuracy_ci95"])
+
+
 def test_k_fold_interval_is_widened_by_the_folds_test_to_train_ratio():
     """Four folds of 10 test and 30 training tracks: the summary's interval is the
     corrected one, wider than a plain t across the folds."""

@@ -284,8 +284,8 @@ def main(argv=None) -> int:
         "--limit",
         type=positive_int,
         default=None,
-        help="use only this many tracks (at least what the default split needs: 100 for "
-        "its 10%% holdout of ten genres)",
+        help="use only this many tracks (with --copies, at least what the default split "
+        "needs: 100 for its 10%% holdout of ten genres)",
     )
     parser.add_argument(
         "--copies",
@@ -311,8 +311,9 @@ def main(argv=None) -> int:
     if args.feature_set not in FEATURE_DEFAULTS:
         parser.error(f"--feature-set {args.feature_set}: one of {', '.join(FEATURE_DEFAULTS)}")
     tracks = select_tracks(data, args.limit)
-    if problem := split_problem(workflow_config(), [track.genre for track in tracks]):
-        parser.error(f"the workflow would refuse these {len(tracks)} tracks: {problem}")
+    genres = [track.genre for track in tracks] * args.copies  # the workflow sees the copies
+    if problem := split_problem(workflow_config(), genres):
+        parser.error(f"the workflow would refuse these {len(genres)} tracks: {problem}")
     if args.copies > 1:
         tracks = copy_tracks(tracks, args.copies)
     print(f"dataset: {data} ({len(tracks)} tracks), cores: {args.cores}")

@@ -96,9 +96,12 @@ def check_config(config: Mapping[str, Any]) -> None:
         if not root:
             raise ConfigError("dataset.gtzan.root must be set when dataset.kind is 'gtzan'")
         if Path(root).is_file():
+            # A clip of a genre folder: its genres folder is two levels up.
+            clip_of_genre = Path(root).parent.name in GENRES
+            hint = f", such as {Path(root).parent.parent}" if clip_of_genre else ""
             raise ConfigError(
                 f"dataset.gtzan.root: {root} is a file; point at the folder of genre folders "
-                f"(or its parent), such as {Path(root).parent.parent}"
+                f"(or its parent){hint}"
             )
         if not Path(root).is_dir() and not gtzan_download_pending(config):
             raise ConfigError(

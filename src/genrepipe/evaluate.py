@@ -91,7 +91,8 @@ def evaluate_predictions(predictions: pd.DataFrame, classes: Sequence[str]) -> d
     if len(fold_test) > 1:
         ratio = counts["test"].mean() / counts["train"].mean() if "train" in counts else 0.0
         low, high = mean_interval(fold_test, test_train_ratio=ratio)
-        ci = (max(0.0, low), min(1.0, high))  # an accuracy lies in [0, 1]
+        # An accuracy lies in [0, 1]; NaN (a fold without test rows) stays NaN.
+        ci = (float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 0.0, 1.0)))
     else:
         ci = wilson_interval(int((test["genre"] == test["predicted"]).sum()), len(test))
     precision, recall, f1, support = precision_recall_fscore_support(

@@ -437,7 +437,7 @@ class Classifier:
             proba=proba,
             spans=[(start / sr, stop / sr) for start, stop in spans],
             timeline=windows,
-            peak=float(np.max(np.abs(y))),
+            peak=max(float(y.max()), -float(y.min())),  # no |y| copy of an hour of audio
         )
 
     def top(self, proba: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
