@@ -193,3 +193,30 @@ def test_saved_probabilities_vote_as_the_workflow_ensemble_does(tool, tmp_path, 
         vote_screens.main([str(path), f"{path}:cnn"])
     assert exit_info.value.code == 2
     assert "FILE:MODEL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"fold,accuracy\n0,0.9\n", "is not a probability file"),
+        (b"PK\x03\x04 truncated", "is not a probability file"),
+        (None, "lacks tracks, genres"),
+        ("npy", "is not a probability file"),
+    ],
+    ids=["text", "truncated", "other-npz", "npy"],
+)
+def test_vote_names_a_file_that_is_not_a_screens_probabilities(tmp_path, capsys, content, problem):
+    vote_screens = importlib.import_module("vote_screens")
+    path = tmp_path / "member.npz"
+    if content is None:
+        np.savez(path, proba_cnn=np.zeros((2, 3)))
+    elif content == "npy":
+        with open(path, "wb") as handle:
+            np.save(handle, np.zeros(3))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(SystemExit) as exit_info:
+        vote_screens.main([f"{path}:cnn", f"{path}:cnn"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{path} " in err and problem in err

@@ -16,8 +16,12 @@ It prints each member's accuracy and the vote's, per fold and over the folds.
 from __future__ import annotations
 
 import argparse
+import zipfile
 
 import numpy as np
+
+# What screen_cnn.save_proba writes beside each model's probabilities.
+META_KEYS = ("tracks", "genres", "classes", "repeat", "fold")
 
 
 def load_member(entry: str) -> tuple[str, dict[str, np.ndarray], np.ndarray]:
@@ -26,13 +30,22 @@ def load_member(entry: str) -> tuple[str, dict[str, np.ndarray], np.ndarray]:
     path, sep, model = entry.rpartition(":")
     if not sep or not path or not model:
         raise ValueError(f"a member is FILE:MODEL, got {entry!r}")
-    with np.load(path) as saved:
-        key = f"proba_{model}"
-        if key not in saved:
-            models = sorted(k.removeprefix("proba_") for k in saved if k.startswith("proba_"))
-            raise ValueError(f"{path} holds no model {model!r}; it holds {', '.join(models)}")
-        meta = {k: saved[k] for k in ("tracks", "genres", "classes", "repeat", "fold")}
-        return entry, meta, saved[key]
+    try:
+        saved = np.load(path)
+        # A .npy holds one array and a pickle is refused: neither is a screen's .npz.
+        if not isinstance(saved, np.lib.npyio.NpzFile):
+            raise ValueError("not an .npz archive")
+        with saved:
+            arrays = {key: saved[key] for key in saved.files}
+    except (ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path} is not a probability file of screen_cnn.py: {error}") from None
+    if missing := [key for key in META_KEYS if key not in arrays]:
+        raise ValueError(f"{path} lacks {', '.join(missing)}: not written by screen_cnn.py")
+    key = f"proba_{model}"
+    if key not in arrays:
+        models = sorted(k.removeprefix("proba_") for k in arrays if k.startswith("proba_"))
+        raise ValueError(f"{path} holds no model {model!r}; it holds {', '.join(models)}")
+    return entry, {k: arrays[k] for k in META_KEYS}, arrays[key]
 
 
 def soft_vote(entries: list[str]) -> dict[str, list[float]]:
