@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
+import re
 import subprocess
 import sys
 import sysconfig
@@ -13,6 +16,56 @@ import yaml
 from conftest import PROJECT_ROOT, TINY_CONFIG, snakemake_command
 
 ENV_FILE = PROJECT_ROOT / "envs" / "genrepipe.yaml"
+# The project's own modules: the package, tools/ (which tests import) and conftest.
+OWN_MODULES = {
+    "genrepipe",
+    "conftest",
+    *(path.stem for path in (PROJECT_ROOT / "tools").glob("*.py")),
+}
+
+
+def _imported_modules(folders):
+    """The top-level modules that the Python files under `folders` import (absolute imports)."""
+    modules = set()
+    for folder in folders:
+        for path in folder.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if isinstance(node, ast.Import):
+                    modules |= {alias.name.partition(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    modules.add(node.module.partition(".")[0])
+    return modules - set(sys.stdlib_module_names) - OWN_MODULES
+
+
+def _distribution_names(requirements):
+    """`name>=1; marker` lines as normalized distribution names (PEP 503)."""
+    names = set()
+    for requirement in requirements:
+        name = re.match(r"[A-Za-z0-9_.\-]+", requirement).group(0)
+        names.add(re.sub(r"[-_.]+", "-", name).lower())
+    return names
+
+
+@pytest.mark.parametrize(
+    ("folders", "extras"),
+    [(("src", "workflow", "tools"), ()), (("tests",), ("test",))],
+    ids=["code", "tests"],
+)
+def test_every_imported_package_is_a_declared_dependency(folders, extras):
+    """An import that works here only because another package pulled it in (numba by
+    librosa, threadpoolctl by scikit-learn) breaks when that package stops needing it,
+    and escapes the lower bounds that tools/check_oldest_versions.py checks."""
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    declared = _distribution_names(project["dependencies"])
+    for extra in extras:
+        declared |= _distribution_names(project["optional-dependencies"][extra])
+    providers = importlib.metadata.packages_distributions()
+    undeclared = {}
+    for module in sorted(_imported_modules([PROJECT_ROOT / f for f in folders])):
+        names = _distribution_names(providers.get(module, [module]))
+        if not names & declared:
+            undeclared[module] = sorted(names)
+    assert not undeclared, f"imported but not in pyproject.toml: {undeclared}"
 
 
 def test_conda_environment_holds_exactly_the_package_dependencies():
