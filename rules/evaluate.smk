@@ -16,6 +16,8 @@ rule evaluate_model:
             "results/metrics/{model}/{scheme}_confusion.png",
             caption="../report/confusion.rst",
             category="Confusion matrices",
+            # One file name for every model: the labels tell them apart in the list.
+            labels={"model": "{model}", "split": "{scheme}"},
         ),
     log:
         "logs/evaluate_model/{model}/{scheme}.log",

@@ -47,7 +47,13 @@ def test_report_holds_summary_plots_and_captions(tiny_run):
     assert "Red diamonds: the accuracy the reference study reported" in html
     assert "F1 score of each model (rows) on each genre (columns)" in html
     assert "standardized stats features" in html  # the map's caption names its feature set
-    assert "Music genre recognition on GTZAN with genrepipe" in html
+    assert "Music genre recognition of GTZAN's ten genres with genrepipe" in html
+    # A synthetic run's accuracies are not to be read beside the study's GTZAN numbers.
+    assert "clips the workflow synthesized, not recordings" in html
+    assert "on GTZAN (one 90/10 split)" in html
+    # The confusion matrices share a file name: labels tell them apart.
+    for model in MODELS:
+        assert f'"labels": {{"model": "{model}", "split": "holdout"}}' in html, model
     # Categories, and the rules whose runtimes the statistics show.
     for category in ("Summary", "Confusion matrices", "Dataset"):
         assert f'"{category}"' in html

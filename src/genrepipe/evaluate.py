@@ -130,7 +130,7 @@ def plot_confusion(confusion: np.ndarray, classes: Sequence[str], path, title: s
     """Save a confusion matrix as a PNG: rows are true genres, columns predicted."""
     from matplotlib.ticker import MaxNLocator
 
-    from genrepipe.plots import _pyplot, _save
+    from genrepipe.plots import _pyplot, _save, wrap_name
 
     confusion = np.asarray(confusion)
     fig, ax = _pyplot().subplots(figsize=(6.5, 5.5), layout="constrained")
@@ -139,7 +139,8 @@ def plot_confusion(confusion: np.ndarray, classes: Sequence[str], path, title: s
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted genre")
     ax.set_ylabel("true genre")
-    ax.set_title(title)
+    # A long model name breaks at its underscores rather than run off the figure.
+    ax.set_title("\n".join(wrap_name(line, 48) for line in title.splitlines()))
     threshold = confusion.max() / 2 if confusion.size else 0
     for (i, j), count in np.ndenumerate(confusion):
         if count:

@@ -997,7 +997,7 @@ def evaluate_model(
         np.asarray(metrics["confusion"]),
         classes,
         confusion_plot,
-        title=f"{title}: test accuracy {metrics['test_accuracy']:.1%}",
+        title=f"{title}\ntest accuracy {metrics['test_accuracy']:.1%}",
     )
     logger.info(
         "%s: test accuracy %.3f, train %.3f",
