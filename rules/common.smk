@@ -15,6 +15,7 @@ from genrepipe.config import (
     ConfigError,
     check_config,
     dataset_tracks,
+    drop_null_searches,
     gtzan_download_pending,
     model_feature_sets,
     n_folds,
@@ -31,6 +32,7 @@ from genrepipe.estimators import TENSORFLOW_ESTIMATORS
 # Snakemake leaves the values inside a --config mapping as strings ('5'): type them first.
 with open(workflow.source_path("../config/schema.yaml")) as schema_file:
     type_command_line_values(config, yaml.safe_load(schema_file))
+drop_null_searches(config)
 try:
     validate(config, schema="../config/schema.yaml")
 except WorkflowError as error:  # its message is the whole schema: name the key instead
@@ -136,6 +138,12 @@ def tensorflow_threads(model):
     """
     spec = config["models"][model]
     return config["threads"]["train"] if spec["estimator"] in TENSORFLOW_ESTIMATORS else None
+
+
+def feature_set_settings(wildcards):
+    """A feature set's block of the config; none (the feature function's defaults, as
+    the config check assumes) where the block was deleted from config/config.yaml."""
+    return config["features"].get(wildcards.feature_set) or {}
 
 
 def model_feature_settings(model):

@@ -19,7 +19,7 @@ for _batch, _tracks in BATCHES.items():
         params:
             tracks=[track.track for track in _tracks],
             genres=[track.genre for track in _tracks],
-            settings=lambda wildcards: config["features"][wildcards.feature_set],
+            settings=feature_set_settings,
             sample_rate=config["audio"]["sample_rate"],
             # Not dataset.min_duration: which clips are long enough is the audio
             # check's call, applied by the merge, so changing it re-extracts nothing.
@@ -51,7 +51,7 @@ rule merge_features:
     params:
         tracks=[track.track for track in TRACKS],
         genres=[track.genre for track in TRACKS],
-        settings=lambda wildcards: config["features"][wildcards.feature_set],
+        settings=feature_set_settings,
     log:
         "logs/merge_features/{feature_set}.log",
     benchmark:

@@ -20,6 +20,7 @@ from snakemake.utils import validate
 from genrepipe.config import (
     ConfigError,
     check_config,
+    drop_null_searches,
     extracted_feature_sets,
     feature_dimension,
     feature_settings,
@@ -288,6 +289,18 @@ def test_feature_defaults_are_those_of_the_feature_functions():
         assert "n_fft" in defaults, feature_set  # for the shortest usable clip
 
 
+def test_the_schema_knows_every_feature_set():
+    """A set added in code needs three entries in config/schema.yaml (README, "Changing
+    the code"); each one missed failed late, as a missing input or a KeyError."""
+    from genrepipe.config import FEATURE_DEFAULTS
+
+    features = yaml.safe_load(SCHEMA.read_text())["properties"]["features"]["properties"]
+    model = yaml.safe_load(SCHEMA.read_text())["properties"]["models"]["additionalProperties"]
+    assert set(features["sets"]["items"]["enum"]) == set(FEATURE_DEFAULTS)
+    assert set(model["properties"]["features"]["enum"]) == set(FEATURE_DEFAULTS)
+    assert set(FEATURE_DEFAULTS) <= set(features)  # each set's settings block
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
@@ -509,3 +522,124 @@ def test_a_clip_given_as_the_dataset_root_is_named_as_a_file(tmp_path):
         ConfigError, match=r"is a file; point at the folder of genre folders \(or its parent\)$"
     ):
         check_config(config)
+
+
+def test_a_fixed_setting_that_the_search_also_sets_is_an_error():
+    # GridSearchCV sets the grid's C over params' C: the fixed value was dropped silently.
+    clash = {"models": {"svm_stats": {"params": {"C": 5.0}}}, "run_models": ["svm_stats"]}
+    with pytest.raises(ConfigError, match=r"models\.svm_stats\.params\.C is also searched"):
+        check_config(_validated(clash))
+    # A fixed value the grid holds is searched as asked: nothing dropped.
+    check_config(_validated(_merge(clash, {"models": {"svm_stats": {"params": {"C": 10.0}}}})))
+    # The way out the message names: no search at all (an overlay cannot drop a grid key),
+    # as null in a file or the string --config hands over.
+    for null in (None, "null"):
+        config = _config(_merge(clash, {"models": {"svm_stats": {"search": null}}}))
+        drop_null_searches(config)
+        validate(config, schema=str(SCHEMA))
+        check_config(config)
+        assert "search" not in config["models"]["svm_stats"]
+        assert config["models"]["svm_stats"]["params"]["C"] == 5.0
+
+
+def test_whole_floats_become_the_integers_the_schema_asks_for():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    config = _config(
+        {
+            "features": {"stats": {"n_mfcc": 13.0}, "mfcc": {"n_mels": "64.0"}},
+            "dataset": {"kind": "gtzan", "gtzan": {"root": "2024.0"}},
+        }
+    )
+    config["models"]["svm"]["params"]["C"] = 1  # untyped params keep what they hold
+    type_command_line_values(config, schema)
+    assert type(config["features"]["stats"]["n_mfcc"]) is int
+    assert config["features"]["stats"]["n_mfcc"] == 13
+    assert config["features"]["mfcc"]["n_mels"] == 64
+    assert config["dataset"]["gtzan"]["root"] == "2024.0"  # a string where one is asked
+    assert config["dataset"]["synthetic"]["duration"] == 3.0  # a number stays a float
+    assert type(config["dataset"]["synthetic"]["duration"]) is float
+    assert type(config["models"]["svm"]["params"]["C"]) is int
+    # Not whole: left for the schema to refuse by name.
+    config = _config({"features": {"stats": {"n_mfcc": 13.5}}})
+    type_command_line_values(config, schema)
+    assert config["features"]["stats"]["n_mfcc"] == 13.5
+
+
+@pytest.mark.parametrize(
+    ("model", "params", "message"),
+    [
+        ("svm", {"class_weight": "balance"}, r"svm\.params\.class_weight: The 'class_weight' "),
+        ("svm", {"tol": -1}, r"models\.svm\.params\.tol: The 'tol' parameter of SVC must be"),
+        ("svm", {"C": [1.0, 10.0]}, r"models\.svm\.params\.C must be a number, got \[1\.0"),
+        ("logreg_stats", {"solver": "lbfgsx"}, r"logreg_stats\.params\.solver: The 'solver' "),
+        ("cnn_svm", {"shrinking": "yes"}, r"cnn_svm\.params\.shrinking: The .shrinking. "),
+    ],
+)
+def test_other_sklearn_settings_are_checked_by_their_constraints(model, params, message):
+    # These passed the check and failed in every training job, naming cross_val_predict.
+    override = {"run_models": [model], "models": {model: {"params": params}}}
+    with pytest.raises(ConfigError, match=message):
+        check_config(_validated(override))
+
+
+def test_checking_the_default_config_does_not_import_sklearn():
+    """The workflow checks its config at every parse; scikit-learn costs about 2 s to load."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, yaml; from snakemake.utils import validate; "
+        "from genrepipe.config import check_config; "
+        f"config = yaml.safe_load(open({str(PROJECT_ROOT / 'config' / 'config.yaml')!r})); "
+        f"validate(config, schema={str(SCHEMA)!r}); check_config(config); "
+        "assert 'sklearn' not in sys.modules, 'sklearn imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("name", ["svm/c10", "svm{c}", "a\\b", "..", ""])
+def test_model_names_that_cannot_name_a_folder_are_errors(name):
+    # svm/c10 ran inside svm's folders; svm{c} failed in rule all as a WildcardError.
+    config = _validated(
+        {"models": {name: {"estimator": "svm", "features": "stats", "input": "scaled"}}}
+    )
+    with pytest.raises(ConfigError, match="a model name may not"):
+        check_config(config)
+    config["models"]["svm_c10-B.2"] = config["models"].pop(name)
+    check_config(config)
+
+
+@pytest.mark.slow
+def test_a_feature_block_deleted_from_the_defaults_uses_the_feature_functions_defaults(tmp_path):
+    """Removing `rich:` from config/config.yaml failed with KeyError: 'rich' in merge_features."""
+    import shutil
+    import subprocess
+    import sys
+
+    project = tmp_path / "project"
+    project.mkdir()
+    for part in ("Snakefile", "rules", "workflow", "config", "report", "envs", "profiles", "src"):
+        source = PROJECT_ROOT / part
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, project / part)
+    defaults = yaml.safe_load((project / "config" / "config.yaml").read_text())
+    del defaults["features"]["rich"]
+    (project / "config" / "config.yaml").write_text(yaml.safe_dump(defaults, sort_keys=False))
+    override = tmp_path / "override.yaml"
+    override.write_text(yaml.safe_dump({"run_models": ["logreg_rich"]}))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--snakefile",
+         str(project / "Snakefile"), "--directory", str(tmp_path),
+         "--configfile", str(TINY_CONFIG), str(override)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "merge_features" in result.stdout
+
+
+def test_the_schema_knows_every_estimator():
+    from genrepipe.estimators import ESTIMATOR_NAMES, ESTIMATOR_PARAMS
+
+    model = yaml.safe_load(SCHEMA.read_text())["properties"]["models"]["additionalProperties"]
+    assert set(model["properties"]["estimator"]["enum"]) == {*ESTIMATOR_NAMES, "ensemble"}
+    assert set(ESTIMATOR_PARAMS) == set(ESTIMATOR_NAMES)

@@ -45,9 +45,22 @@ class ConfigError(ValueError):
     """A setting that cannot work; the message names the key."""
 
 
+#: Characters a model name may not hold: path separators and Snakemake's wildcard braces.
+MODEL_NAME_FORBIDDEN = frozenset("/\\{}")
+
+
 def check_config(config: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigError` naming the first key whose value cannot work."""
     models = config["models"]
+    for name in models:
+        # A name is a folder (results/models/<name>/) and a wildcard value.
+        bad = sorted({c for c in name if c in MODEL_NAME_FORBIDDEN})
+        if bad or not name.strip("."):
+            held = f"hold {' '.join(bad)}" if bad else "be empty, . or .."
+            raise ConfigError(
+                f"models.{name}: a model name may not {held} (it names folders under "
+                "results/ and is a Snakemake wildcard value); use letters, digits, _ or -"
+            )
     for name in config["run_models"]:
         if name not in models:
             raise ConfigError(
@@ -78,6 +91,17 @@ def check_config(config: Mapping[str, Any]) -> None:
                     f"not {estimator!r}"
                 )
             check_estimator_params(estimator, search["param_grid"], key=f"{key}.search.param_grid")
+            # GridSearchCV sets the grid's values over the constructor's: a fixed value
+            # of the same setting outside the grid would be dropped without a word.
+            params = spec.get("params") or {}
+            grid = search["param_grid"]
+            if clash := [n for n in grid if n in params and params[n] not in grid[n]]:
+                name = clash[0]
+                raise ConfigError(
+                    f"{key}.params.{name} is also searched ({key}.search.param_grid.{name}), "
+                    f"whose values replace it: to fix {name}, give the grid that one value "
+                    f"({name}: [{params[name]}]), or set {key}.search to null to search nothing"
+                )
         if spec["input"] == "image" and spec["features"] in SEGMENT_FEATURE_SETS:
             raise ConfigError(f"{key}: segmented features {spec['features']!r} are not images")
         if estimator in IMAGE_ESTIMATORS and spec["input"] != "image":
@@ -424,10 +448,25 @@ def type_command_line_values(config: dict[str, Any], schema: Mapping[str, Any]) 
     ``0.5``, ``1e-3``, ``true``, ``null``) becomes it. A model's ``params`` and
     ``search.param_grid`` have no schema types, so their strings that read as
     numbers, booleans or null become those, and other strings (``rbf``,
-    ``scale``) stay. ``config`` is changed in place; values that are already
-    typed, as in a config file, are left alone.
+    ``scale``) stay. A whole float where the schema asks for an integer
+    (``n_mfcc: 13.0``, from the command line or a file) becomes the integer.
+    ``config`` is changed in place; other values already typed, as in a config
+    file, are left alone.
     """
     _type_values(config, schema)
+
+
+def drop_null_searches(config: Mapping[str, Any]) -> None:
+    """Remove each model's ``search: null``: no search, as if it had none.
+
+    An overlay (``--configfile`` or ``--config``) merges into the defaults and
+    cannot delete their grid; null is how it turns a model's search off. Removed
+    before validation, whose defaults cannot be set on null; ``"null"`` is how
+    ``--config`` hands it over.
+    """
+    for spec in (config.get("models") or {}).values():
+        if isinstance(spec, dict) and "search" in spec and spec["search"] in (None, "null"):
+            del spec["search"]
 
 
 def _type_values(node: Any, schema: Mapping[str, Any]) -> Any:
@@ -459,7 +498,26 @@ def _type_values(node: Any, schema: Mapping[str, Any]) -> Any:
             or (type(parsed) is float and "number" in wanted)
         ):
             return parsed
+        if type(parsed) is float:
+            node = _whole_integer(parsed, schema, text=node)
+        return node
+    if type(node) is float:
+        return _whole_integer(node, schema, text=node)
     return node
+
+
+def _whole_integer(value: float, schema: Mapping[str, Any], text: Any) -> Any:
+    """``13.0`` as ``13`` where ``schema`` asks for an integer, else ``text`` unchanged.
+
+    The schema's integer type lets 13.0 through (JSON Schema counts it an integer),
+    and the feature functions refuse it inside every job; as an int, a whole 20.0
+    where 20 was also gives the same params, so nothing reruns.
+    """
+    types = schema.get("type")
+    wanted = {types} if isinstance(types, str) else set(types or ())
+    if value.is_integer() and "integer" in wanted and "number" not in wanted:
+        return int(value)
+    return text
 
 
 def _type_untyped(node: Any) -> Any:
@@ -538,13 +596,54 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{key}.{name} must be scale, auto or a positive number")
             continue
-        if isinstance(value, str) and name in _POSITIVE | _FRACTIONS:
-            raise ConfigError(f"{key}.{name} must be a number, got {value!r}")
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if name in _POSITIVE | _FRACTIONS:
+            if not is_number:  # also a grid's list written under params
+                raise ConfigError(f"{key}.{name} must be a number, got {value!r}")
             if name in _POSITIVE and value <= 0:
                 raise ConfigError(f"{key}.{name} must be positive, got {value}")
             if name in _FRACTIONS and not 0 <= value < 1:
                 raise ConfigError(f"{key}.{name} must be in [0, 1), got {value}")
+        elif _HEAD_OF.get(estimator, estimator) in _SKLEARN_CLASSES:
+            _check_sklearn_value(_HEAD_OF.get(estimator, estimator), name, value, key=key)
+
+
+#: The scikit-learn class each head estimator passes its other settings to.
+_SKLEARN_CLASSES = {
+    "svm": ("sklearn.svm", "SVC"),
+    "logreg": ("sklearn.linear_model", "LogisticRegression"),
+    "gmm": ("sklearn.mixture", "GaussianMixture"),
+}
+
+
+def _check_sklearn_value(head: str, name: str, value: Any, *, key: str) -> None:
+    """Check one setting against its scikit-learn class's declared constraints.
+
+    For the settings not checked above (class_weight, tol, ...): without this they
+    failed in every training job, in words naming cross_val_predict and not the key.
+    Imports scikit-learn (about 2 s), so only when a config holds such a setting.
+    """
+    import importlib
+
+    module, class_name = _SKLEARN_CLASSES[head]
+    try:
+        from sklearn.utils._param_validation import (
+            InvalidParameterError,
+            validate_parameter_constraints,
+        )
+    except ImportError:  # a private module: where it moves, the estimator checks in the job
+        return
+    constraints = getattr(
+        getattr(importlib.import_module(module), class_name), "_parameter_constraints", {}
+    )
+    if name not in constraints:
+        return
+    try:
+        validate_parameter_constraints(
+            {name: constraints[name]}, {name: value}, caller_name=class_name
+        )
+    except InvalidParameterError as error:
+        raise ConfigError(f"{key}.{name}: {error}") from None
 
 
 _POSITIVE = {
