@@ -730,6 +730,26 @@ def test_model_trained_on_generated_data_warns(gmm_bundle, clips, tmp_path, caps
     assert run([folder, clips[0]], capsys)[2] == ""
 
 
+def test_fold_bundle_of_a_run_on_generated_data_warns(gmm_bundle, clips, tmp_path, capsys):
+    """Fold bundles have no model card: their run's summary names the dataset."""
+    results = tmp_path / "results"
+    folder = results / "models" / "gmm_stats" / "holdout" / "fold0" / "model"
+    shutil.copytree(gmm_bundle, folder)
+    assert run([folder, clips[0]], capsys)[2] == ""  # no summary: nothing to say
+
+    def summary(dataset: str) -> None:
+        (results / "summary.csv").write_text(
+            f"model,dataset,split\nsvm,gtzan,holdout\ngmm_stats,{dataset},holdout\n"
+        )
+
+    summary("synthetic")
+    status, out, err = run([folder, clips[0]], capsys)
+    assert status == 0 and out.startswith(str(clips[0]))
+    assert "trained on the workflow's generated dataset" in err
+    summary("gtzan")
+    assert run([folder, clips[0]], capsys)[2] == ""
+
+
 # -- what a user gets wrong, or hands in unusual -----------------------------------------------
 
 

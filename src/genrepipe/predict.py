@@ -45,8 +45,8 @@ A silent file (peak under -60 dBFS) is answered, and named in one warning.
 Files shorter than half a training clip are answered, with one warning naming them:
 the answer rests on less audio than any the model learned from.
 A model trained on the workflow's generated dataset (its model card, beside the
-bundle, says ``dataset.kind: synthetic``) knows synthesized music only: a warning
-says so too.
+bundle, says ``dataset.kind: synthetic``; for a fold bundle, its run's summary)
+knows synthesized music only: a warning says so too.
 
 Exit status: 0 when every file got an answer, 1 when any file failed (each
 failure is one line on stderr naming the file), 2 for usage errors (a missing
@@ -544,18 +544,34 @@ def _span_features(
 
 
 def _training_dataset(folder: Path) -> dict[str, Any]:
-    """The dataset settings in the model card beside a final bundle, or ``{}``.
+    """The dataset settings of the run that trained a bundle, or ``{}``.
 
     ``write_model_card`` puts ``results/final/<model>/card.json`` next to the
-    bundle it names (``"bundle": "model"``); fold bundles have no model card.
+    final bundle it names (``"bundle": "model"``). Fold bundles have no model
+    card: for ``results/models/<model>/<scheme>/<fold>/model`` the kind comes from
+    the model's row of that run's ``results/summary.csv``.
     """
     try:
         card = json.loads((folder.parent / "card.json").read_text())
     except (OSError, ValueError):
-        return {}
+        return _fold_dataset(folder)
     if not isinstance(card, dict) or card.get("bundle") != folder.name:
         return {}
     return dict(card.get("dataset") or {})
+
+
+def _fold_dataset(folder: Path) -> dict[str, Any]:
+    """``{"kind": ...}`` of a fold bundle from its run's summary, or ``{}``."""
+    parts = folder.resolve().parts
+    if len(parts) < 6 or parts[-5] != "models" or folder.name != "model":
+        return {}
+    model, summary = parts[-4], Path(*parts[:-5]) / "summary.csv"
+    try:
+        with summary.open(newline="") as handle:
+            rows = [row for row in csv.DictReader(handle) if row.get("model") == model]
+    except (OSError, ValueError, csv.Error):
+        return {}
+    return {"kind": rows[0]["dataset"]} if rows and rows[0].get("dataset") else {}
 
 
 def _card_estimator(folder: Path) -> str | None:
