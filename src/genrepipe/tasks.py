@@ -464,6 +464,7 @@ def fit_and_predict(
         if search:
             model = _inner_search(model, search, X[train], y[train], groups[train], seed, tracks)
             info["best_params"] = model.best_params_
+            # Of windows in segment mode: the search scores the estimator, not the vote.
             info["inner_cv_accuracy"] = float(model.best_score_)
             logger.info("inner CV chose %s (accuracy %.3f)", model.best_params_, model.best_score_)
             model = model.best_estimator_
@@ -651,7 +652,8 @@ def bundle_card(
         Class names in the order of the estimator's probability columns.
     info
         Details from :func:`fit_and_predict` (``fit_seconds``, ``best_params``,
-        ``inner_cv_accuracy``).
+        ``inner_cv_accuracy``: the search's best mean accuracy on inner folds, of
+        windows rather than voted tracks in segment mode).
     seed, n_train
         The model's seed and its number of training tracks.
     """
