@@ -226,7 +226,14 @@ def test_keras_fits_on_the_rows_left_after_the_validation_slice():
 
 
 @pytest.mark.parametrize(
-    "base_card", [{"fold": 1, "n_train": 24}, {"fold": 0, "n_train": 23}], ids=["fold", "tracks"]
+    "base_card",
+    [
+        {"fold": 1, "n_train": 24},
+        {"fold": 0, "n_train": 23},
+        # Fold 0 of another split of the same size: only the tracks tell it apart.
+        {"fold": 0, "n_train": 24, "train_tracks_sha256": "0" * 64},
+    ],
+    ids=["fold", "count", "tracks"],
 )
 def test_a_cnn_head_refuses_a_base_cnn_of_another_fold(tmp_path, base_card):
     # Another fold's CNN may have trained on this fold's test tracks.

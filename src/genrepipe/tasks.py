@@ -1,6 +1,7 @@
 """The work of each workflow step: read inputs, call the compute functions, write outputs.
 
-One function per rule. The rule scripts in ``workflow/scripts`` only pass
+One function per rule (extraction's is in :mod:`genrepipe.extraction`). The rule
+scripts in ``workflow/scripts`` only pass
 Snakemake's inputs, outputs and params to these; the computations themselves
 live in the other modules as functions of arrays, testable without files.
 Every output is written atomically, so a killed job never leaves a file that
@@ -22,7 +23,6 @@ import pandas as pd
 
 from genrepipe import GENRES
 from genrepipe.audio import AudioError, load_audio
-from genrepipe.extraction import FAILED_FEATURES, extract_features  # noqa: F401  (rule API)
 from genrepipe.io import atomic_path, load_npy, staged_folder
 from genrepipe.log import Progress
 
@@ -600,7 +600,14 @@ def train_model(
         from genrepipe.bundle import load_bundle
 
         _, base_model, base_card = load_bundle(base_dir)
-        if base_card.get("fold") != fold or base_card.get("n_train") != int(train.sum()):
+        # The training tracks themselves where the card names them (the count alone
+        # matches another split's fold of the same size: stale or copied outputs).
+        recorded = base_card.get("train_tracks_sha256")
+        if (
+            base_card.get("fold") != fold
+            or base_card.get("n_train") != int(train.sum())
+            or (recorded is not None and recorded != train_tracks_digest(rows["track"][train]))
+        ):
             raise ValueError(f"{base_dir} was fitted on another fold than fold {fold}")
         logger.info("reusing the fitted CNN of %s", base_dir)
     model, transform, proba, info = fit_and_predict(
@@ -626,9 +633,21 @@ def train_model(
 
     card = bundle_card(
         spec, feature_settings, classes, info, seed=seed, n_train=int(train.sum())
-    ) | {"fold": fold, "sample_rate": int(sample_rate), "max_duration": max_duration}
+    ) | {
+        "fold": fold,
+        "train_tracks_sha256": train_tracks_digest(rows["track"][train]),
+        "sample_rate": int(sample_rate),
+        "max_duration": max_duration,
+    }
     save_bundle(model_dir, transform=transform, model=model, card=card)
     write_table(predictions, predictions_out)
+
+
+def train_tracks_digest(tracks) -> str:
+    """SHA-256 of a fold's training track ids, sorted: which tracks a fold model saw."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(sorted(map(str, tracks))).encode()).hexdigest()
 
 
 def bundle_card(
