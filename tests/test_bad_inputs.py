@@ -1,7 +1,7 @@
 """Bad audio in a dataset folder: every case is reported or used, and nothing else is lost.
 
 Unit tests drive the workflow's steps (``tasks.check_audio``,
-``tasks.extract_features``, ``tasks.merge_features``, ``dataset.discover_tracks``,
+``extraction.extract_features``, ``tasks.merge_features``, ``dataset.discover_tracks``,
 ``audio.load_audio``) one bad file at a time; ``tests/test_audio.py`` and
 ``tests/test_dataset.py`` already cover plain decoding and scanning. One slow
 test puts every case into one dataset folder and runs the whole workflow.
@@ -29,14 +29,9 @@ from genrepipe import GENRES, SAMPLE_RATE
 from genrepipe import features as F
 from genrepipe.audio import load_audio
 from genrepipe.dataset import discover_tracks
+from genrepipe.extraction import FAILED_FEATURES, extract_features
 from genrepipe.io import load_npy
-from genrepipe.tasks import (
-    FAILED_FEATURES,
-    check_audio,
-    extract_features,
-    list_tracks,
-    merge_features,
-)
+from genrepipe.tasks import check_audio, list_tracks, merge_features
 
 SR = SAMPLE_RATE
 TINY_SEED87 = {"n_frames": 130}

@@ -643,3 +643,15 @@ def test_the_schema_knows_every_estimator():
     model = yaml.safe_load(SCHEMA.read_text())["properties"]["models"]["additionalProperties"]
     assert set(model["properties"]["estimator"]["enum"]) == {*ESTIMATOR_NAMES, "ensemble"}
     assert set(ESTIMATOR_PARAMS) == set(ESTIMATOR_NAMES)
+
+
+def test_the_check_reads_only_settings_with_defaults():
+    """Every feature block may be deleted from config/config.yaml: the check falls back to
+    FEATURE_DEFAULTS (a deleted segment_stats block raised KeyError: 'window')."""
+    from genrepipe.config import FEATURE_DEFAULTS
+
+    config = _validated()
+    config["run_models"] = list(config["models"])
+    for feature_set in FEATURE_DEFAULTS:
+        del config["features"][feature_set]
+    check_config(config)

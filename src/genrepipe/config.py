@@ -226,7 +226,7 @@ def check_config(config: Mapping[str, Any]) -> None:
 FEATURE_DEFAULTS: dict[str, dict[str, Any]] = {
     "seed87": {"n_frames": 1400, "n_fft": 2048, "n_mfcc": 20, "n_mels": 20},
     "stats": {"n_fft": 2048, "n_mfcc": 20},
-    "segment_stats": {"n_fft": 2048, "n_mfcc": 20},
+    "segment_stats": {"n_fft": 2048, "n_mfcc": 20, "window": 3.0},
     "rich": {"n_fft": 2048, "n_mfcc": 20, "tempo_bands": 8},
     "logmel": {"n_fft": 1024, "n_mels": 96, "n_frames": None},
     "mfcc": {"n_fft": 2048, "n_mels": 128, "n_mfcc": 20, "n_frames": None},

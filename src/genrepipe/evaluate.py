@@ -1,7 +1,7 @@
 """Metrics from prediction tables: accuracy with uncertainty, per-genre scores, confusion.
 
 A prediction table has one row per (fold, track, subset) with columns ``fold``,
-``track``, ``genre`` (truth), ``subset`` (``train`` or ``test``), ``predicted``
+``track``, ``genre`` (truth), ``subset`` (``train``, ``valid`` or ``test``), ``predicted``
 and one ``proba_<class>`` column per class.
 """
 

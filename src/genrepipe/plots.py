@@ -16,14 +16,12 @@ import numpy as np
 import pandas as pd
 
 from genrepipe import GENRES
-from genrepipe.config import map_feature_set  # noqa: F401  (part of this module's API)
 from genrepipe.io import atomic_path
 
 logger = logging.getLogger("genrepipe")
 
 __all__ = [
     "genre_order",
-    "map_feature_set",
     "plot_accuracy",
     "protocol_text",
     "wrap_name",

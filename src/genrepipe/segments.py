@@ -44,6 +44,8 @@ def vote(proba: np.ndarray, track_index: np.ndarray, n_tracks: int, method: str)
         ``(n_rows, n_classes)`` window probabilities.
     track_index
         Track of each row, in ``range(n_tracks)``.
+    n_tracks
+        Number of tracks: rows of the result.
     method
         ``mean_log_proba``: softmax of the mean log-probability (the product of
         window likelihoods, as independent evidence); ``majority``: the share of

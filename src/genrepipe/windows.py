@@ -438,7 +438,7 @@ class WindowCNNClassifier(_WindowVoting, KerasClassifier):
 
         len(filters) x [Conv(f, kernel_size, "same") -> BatchNorm -> LeakyReLU
                         -> MaxPool(pool_size, "same")]
-        -> global pooling (mean, or mean and max) -> Dropout
+        -> global pooling (mean, mean and max, or mean and std) -> Dropout
         -> Dense(dense_units) -> BatchNorm -> LeakyReLU -> Dropout -> Dense(n_classes, softmax)
 
     ``convolution="time_frequency"`` convolves the window as an image (Conv2D over
@@ -969,7 +969,7 @@ class CnnEmbeddingClassifier(_WindowVoting, ClassifierMixin, BaseEstimator):
         Settings of the :class:`WindowCNNClassifier` trained by ``fit`` (not
         used when ``fit`` gets a fitted ``cnn``).
     random_state, n_threads, log
-        Passed to the CNN and the head.
+        Passed to the CNN trained by ``fit``; the head gets ``random_state`` only.
 
     Attributes
     ----------
