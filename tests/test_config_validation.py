@@ -529,11 +529,12 @@ def test_a_fixed_setting_that_the_search_also_sets_is_an_error():
     clash = {"models": {"svm_stats": {"params": {"C": 5.0}}}, "run_models": ["svm_stats"]}
     with pytest.raises(ConfigError, match=r"models\.svm_stats\.params\.C is also searched"):
         check_config(_validated(clash))
-    # A fixed value the grid holds is searched as asked: nothing dropped.
+    # A fixed value the grid holds is one of its candidates: the search decides, as the
+    # README says (an overlay could not otherwise add values to a setting the defaults fix).
     check_config(_validated(_merge(clash, {"models": {"svm_stats": {"params": {"C": 10.0}}}})))
     # The way out the message names: no search at all (an overlay cannot drop a grid key),
     # as null in a file or the string --config hands over.
-    for null in (None, "null"):
+    for null in (None, "null", "~"):
         config = _config(_merge(clash, {"models": {"svm_stats": {"search": null}}}))
         drop_null_searches(config)
         validate(config, schema=str(SCHEMA))
@@ -582,6 +583,14 @@ def test_other_sklearn_settings_are_checked_by_their_constraints(model, params, 
         check_config(_validated(override))
 
 
+def test_null_settings_stay_the_estimators_own_default():
+    from genrepipe.config import check_estimator_params
+
+    # KerasClassifier reads validation_fraction: null as 0; the check let it through before.
+    check_estimator_params("nn", {"validation_fraction": None}, key="models.nn.params")
+    check_estimator_params("svm", {"class_weight": None}, key="models.svm.params")
+
+
 def test_checking_the_default_config_does_not_import_sklearn():
     """The workflow checks its config at every parse; scikit-learn costs about 2 s to load."""
     import subprocess
@@ -598,13 +607,13 @@ def test_checking_the_default_config_does_not_import_sklearn():
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-@pytest.mark.parametrize("name", ["svm/c10", "svm{c}", "a\\b", "..", ""])
+@pytest.mark.parametrize("name", ["svm/c10", "svm{c}", "a\\b", "..", "", 123])
 def test_model_names_that_cannot_name_a_folder_are_errors(name):
     # svm/c10 ran inside svm's folders; svm{c} failed in rule all as a WildcardError.
     config = _validated(
         {"models": {name: {"estimator": "svm", "features": "stats", "input": "scaled"}}}
     )
-    with pytest.raises(ConfigError, match="a model name may not"):
+    with pytest.raises(ConfigError, match="a model name may not|a model name must be text"):
         check_config(config)
     config["models"]["svm_c10-B.2"] = config["models"].pop(name)
     check_config(config)

@@ -93,6 +93,7 @@ def test_wrap_name_breaks_after_underscores():
         == "svm_stats_\nrbf_C10_\ngamma_scale_\ninner_cv5_\nwith_\nsegments"
     )
     assert plots.wrap_name("averyverylongnamewithoutbreaks") == "averyverylongnamewithoutbreaks"
+    assert plots.wrap_name("svm-stats-rbf-C10") == "svm-stats-\nrbf-C10"
 
 
 def test_accuracy_bars_keep_their_room_with_long_names(saved_figures):

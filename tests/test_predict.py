@@ -748,6 +748,9 @@ def test_fold_bundle_of_a_run_on_generated_data_warns(gmm_bundle, clips, tmp_pat
     assert "trained on the workflow's generated dataset" in err
     summary("gtzan")
     assert run([folder, clips[0]], capsys)[2] == ""
+    # A summary of another split is a later run's: it says nothing of this bundle.
+    (results / "summary.csv").write_text("model,dataset,split\ngmm_stats,synthetic,kfold\n")
+    assert run([folder, clips[0]], capsys)[2] == ""
 
 
 # -- what a user gets wrong, or hands in unusual -----------------------------------------------

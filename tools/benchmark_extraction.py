@@ -192,7 +192,7 @@ def run_floor(tracks, feature_set: str, cores: int) -> tuple[float, float]:
     config = workflow_config()
     settings = {
         "feature_set": feature_set,
-        "params": config["features"][feature_set],
+        "params": config["features"].get(feature_set) or {},
         "sr": config["audio"]["sample_rate"],
         "min_duration": config["dataset"]["min_duration"],
         "max_duration": config["dataset"]["max_duration"],
@@ -239,8 +239,8 @@ def cpu_per_track(tracks, n_tracks: int) -> tuple[dict[str, float], int, int]:
     from genrepipe.features import extract, seed87, seed87_reference
 
     config = workflow_config()
-    params = config["features"]["seed87"]
-    rich_params = config["features"]["rich"]
+    params = config["features"].get("seed87") or {}
+    rich_params = config["features"].get("rich") or {}
     sr = config["audio"]["sample_rate"]
     functions = {
         "reference": lambda y: seed87_reference(y, sr, **params),

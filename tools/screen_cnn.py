@@ -98,7 +98,7 @@ def load_tracks(
     # lock, or a workflow starting beside this screen may read half-written files.
     jit_cache.ensure_filled()
     sr = config["audio"]["sample_rate"]
-    settings = config["features"]["logmel"]
+    settings = config["features"].get("logmel") or {}
     found = sorted(discover_tracks(dataset).tracks, key=lambda t: t.track)
     if not found:
         raise SystemExit(f"no GTZAN clips under {dataset}")
@@ -330,8 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(set(embeddings)) != len(embeddings):
         parser.error("--embedding names a layer twice")
     config = read_config()
-    n_fft = args.n_fft or config["features"]["logmel"]["n_fft"]
-    n_mels = args.n_mels or config["features"]["logmel"]["n_mels"]
+    from genrepipe.config import feature_settings
+
+    logmel_settings = feature_settings(config, "logmel")
+    n_fft = args.n_fft or logmel_settings["n_fft"]
+    n_mels = args.n_mels or logmel_settings["n_mels"]
     params = network_params(config, overrides, input_kind=args.input, untrained=args.untrained)
     source = (
         "segment_stats' frame features"

@@ -53,6 +53,8 @@ def check_config(config: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigError` naming the first key whose value cannot work."""
     models = config["models"]
     for name in models:
+        if not isinstance(name, str):
+            raise ConfigError(f"models: a model name must be text, got {name!r} (quote it)")
         # A name is a folder (results/models/<name>/) and a wildcard value.
         bad = sorted({c for c in name if c in MODEL_NAME_FORBIDDEN})
         if bad or not name.strip("."):
@@ -461,11 +463,14 @@ def drop_null_searches(config: Mapping[str, Any]) -> None:
 
     An overlay (``--configfile`` or ``--config``) merges into the defaults and
     cannot delete their grid; null is how it turns a model's search off. Removed
-    before validation, whose defaults cannot be set on null; ``"null"`` is how
-    ``--config`` hands it over.
+    before validation, whose defaults cannot be set on null; ``"null"`` (or ``"~"``)
+    is how ``--config`` hands it over.
     """
     for spec in (config.get("models") or {}).values():
-        if isinstance(spec, dict) and "search" in spec and spec["search"] in (None, "null"):
+        if not isinstance(spec, dict) or "search" not in spec:
+            continue
+        search = spec["search"]
+        if search is None or (isinstance(search, str) and _read_scalar(search) is None):
             del spec["search"]
 
 
@@ -510,8 +515,9 @@ def _whole_integer(value: float, schema: Mapping[str, Any], text: Any) -> Any:
     """``13.0`` as ``13`` where ``schema`` asks for an integer, else ``text`` unchanged.
 
     The schema's integer type lets 13.0 through (JSON Schema counts it an integer),
-    and the feature functions refuse it inside every job; as an int, a whole 20.0
-    where 20 was also gives the same params, so nothing reruns.
+    and the feature functions refuse it inside every job. As an int, 20.0 gives the
+    params 20 gave, so nothing reruns (results made while a file said 22050.0, which
+    some functions took, rerun once).
     """
     types = schema.get("type")
     wanted = {types} if isinstance(types, str) else set(types or ())
@@ -597,6 +603,8 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
                 raise ConfigError(f"{key}.{name} must be scale, auto or a positive number")
             continue
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if value is None:  # the estimator's own default (validation_fraction: null is 0)
+            continue
         if name in _POSITIVE | _FRACTIONS:
             if not is_number:  # also a grid's list written under params
                 raise ConfigError(f"{key}.{name} must be a number, got {value!r}")

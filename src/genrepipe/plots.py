@@ -56,13 +56,13 @@ def genre_order(genres) -> list[str]:
 
 
 def wrap_name(name: str, width: int = 12) -> str:
-    """A model name over lines of about ``width`` characters, broken after underscores.
+    """A model name over lines of about ``width`` characters, broken after ``_`` or ``-``.
 
     Bar labels stay level and inside their bar's width: a rotated 50-character name
     took most of the figure and squeezed the bars into a corner.
     """
     lines: list[str] = []
-    for part in re.split(r"(?<=_)", name):
+    for part in re.split(r"(?<=[_-])", name):
         if lines and len(lines[-1]) + len(part) <= width:
             lines[-1] += part
         else:

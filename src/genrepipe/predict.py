@@ -561,14 +561,19 @@ def _training_dataset(folder: Path) -> dict[str, Any]:
 
 
 def _fold_dataset(folder: Path) -> dict[str, Any]:
-    """``{"kind": ...}`` of a fold bundle from its run's summary, or ``{}``."""
+    """``{"kind": ...}`` of a fold bundle from its run's summary, or ``{}`` (also where
+    the summary is of another split: a later run's, whose dataset may differ)."""
     parts = folder.resolve().parts
     if len(parts) < 6 or parts[-5] != "models" or folder.name != "model":
         return {}
-    model, summary = parts[-4], Path(*parts[:-5]) / "summary.csv"
+    model, scheme, summary = parts[-4], parts[-3], Path(*parts[:-5]) / "summary.csv"
     try:
         with summary.open(newline="") as handle:
-            rows = [row for row in csv.DictReader(handle) if row.get("model") == model]
+            rows = [
+                row
+                for row in csv.DictReader(handle)
+                if row.get("model") == model and row.get("split", scheme) == scheme
+            ]
     except (OSError, ValueError, csv.Error):
         return {}
     return {"kind": rows[0]["dataset"]} if rows and rows[0].get("dataset") else {}
