@@ -492,9 +492,9 @@ def _type_values(node: Any, schema: Mapping[str, Any]) -> Any:
         for i, value in enumerate(node):
             node[i] = _type_values(value, items) if items else _type_untyped(value)
         return node
+    types = schema.get("type")
+    wanted = {types} if isinstance(types, str) else set(types or ())
     if isinstance(node, str):
-        types = schema.get("type")
-        wanted = {types} if isinstance(types, str) else set(types or ())
         parsed = _read_scalar(node)
         if (
             (isinstance(parsed, bool) and "boolean" in wanted)
@@ -503,24 +503,21 @@ def _type_values(node: Any, schema: Mapping[str, Any]) -> Any:
             or (type(parsed) is float and "number" in wanted)
         ):
             return parsed
-        if type(parsed) is float:
-            node = _whole_integer(parsed, schema, text=node)
-        return node
+        return _whole_integer(parsed, wanted, text=node) if type(parsed) is float else node
     if type(node) is float:
-        return _whole_integer(node, schema, text=node)
+        return _whole_integer(node, wanted, text=node)
     return node
 
 
-def _whole_integer(value: float, schema: Mapping[str, Any], text: Any) -> Any:
-    """``13.0`` as ``13`` where ``schema`` asks for an integer, else ``text`` unchanged.
+def _whole_integer(value: float, wanted: set[str], text: Any) -> Any:
+    """``13.0`` as ``13`` where the schema's types (``wanted``) ask for an integer, else
+    ``text`` unchanged.
 
     The schema's integer type lets 13.0 through (JSON Schema counts it an integer),
     and the feature functions refuse it inside every job. As an int, 20.0 gives the
     params 20 gave, so nothing reruns (results made while a file said 22050.0, which
     some functions took, rerun once).
     """
-    types = schema.get("type")
-    wanted = {types} if isinstance(types, str) else set(types or ())
     if value.is_integer() and "integer" in wanted and "number" not in wanted:
         return int(value)
     return text
