@@ -1,9 +1,9 @@
 """The work of each workflow step: read inputs, call the compute functions, write outputs.
 
 One function per rule (extraction's is in :mod:`genrepipe.extraction`). The rule
-scripts in ``workflow/scripts`` only pass
-Snakemake's inputs, outputs and params to these; the computations themselves
-live in the other modules as functions of arrays, testable without files.
+scripts in ``workflow/scripts`` only pass Snakemake's inputs, outputs and params
+to these; the computations themselves live in the other modules as functions of
+arrays, testable without files.
 Every output is written atomically, so a killed job never leaves a file that
 looks complete.
 """
@@ -595,6 +595,7 @@ def train_model(
         X.shape[1:],
     )
     transform = None if spec["input"] == "image" else load_model(transform_path)
+    train_digest = train_tracks_digest(rows["track"][train])
     base_model = None
     if base_dir is not None:
         from genrepipe.bundle import load_bundle
@@ -606,7 +607,7 @@ def train_model(
         if (
             base_card.get("fold") != fold
             or base_card.get("n_train") != int(train.sum())
-            or (recorded is not None and recorded != train_tracks_digest(rows["track"][train]))
+            or (recorded is not None and recorded != train_digest)
         ):
             raise ValueError(f"{base_dir} was fitted on another fold than fold {fold}")
         logger.info("reusing the fitted CNN of %s", base_dir)
@@ -635,7 +636,7 @@ def train_model(
         spec, feature_settings, classes, info, seed=seed, n_train=int(train.sum())
     ) | {
         "fold": fold,
-        "train_tracks_sha256": train_tracks_digest(rows["track"][train]),
+        "train_tracks_sha256": train_digest,
         "sample_rate": int(sample_rate),
         "max_duration": max_duration,
     }
