@@ -181,13 +181,25 @@ def test_evaluate_two_folds_by_hand(predictions):
     assert per_genre["c"]["recall"] == pytest.approx(1 / 2)
     assert per_genre["d"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
 
-    # Macro F1 over the four listed classes, as sklearn computes it.
+    # Macro F1 over the genres the test clips hold or were called: "d" is neither.
     test = predictions[predictions["subset"] == "test"]
-    expected_f1 = f1_score(
-        test["genre"], test["predicted"], labels=CLASSES, average="macro", zero_division=0
-    )
+    expected_f1 = f1_score(test["genre"], test["predicted"], average="macro")
     assert result["test_macro_f1"] == pytest.approx(expected_f1)
-    assert result["test_macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1 / 2 + 0) / 4)
+    assert result["test_macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1 / 2) / 3)
+
+
+def test_macro_f1_counts_a_genre_only_predicted_as_zero(predictions):
+    # One test clip of "c" called "d": "d" has no clip but was predicted, so it counts, F1 0.
+    test = predictions["subset"] == "test"
+    row = predictions.index[test & (predictions["genre"] == "c")][0]
+    predictions.loc[row, "predicted"] = "d"
+    result = evaluate_predictions(predictions, CLASSES)
+
+    per_genre = result["per_genre"]
+    assert per_genre["d"]["f1"] == 0.0
+    f1 = [per_genre[g]["f1"] for g in CLASSES]
+    assert result["test_macro_f1"] == pytest.approx(sum(f1) / 4)
+    assert result["test_macro_f1"] < sum(f1) / 3
 
 
 def test_evaluate_summary_is_json_ready(predictions):
