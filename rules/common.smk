@@ -26,7 +26,7 @@ from genrepipe.config import (
     window_check_samples,
 )
 from genrepipe.dataset import assign_batches
-from genrepipe.estimators import TENSORFLOW_ESTIMATORS
+from genrepipe.estimators import THREAD_DEPENDENT_ESTIMATORS
 
 
 # Snakemake leaves the values inside a --config mapping as strings ('5'): type them first.
@@ -129,15 +129,16 @@ def model_features(model):
     return "+".join(model_feature_sets(config, model))
 
 
-def tensorflow_threads(model):
-    """TensorFlow's threads for a model that runs it (None for the others).
+def fit_threads(model):
+    """The threads of a model whose results depend on the count (TensorFlow's,
+    logistic regression's BLAS sums); None for the others.
 
-    Its results depend on the count, so the count is a param (changing
-    `threads.train` reruns these models only) and comes from the config, not
-    from the threads Snakemake grants a job (fewer under `--cores 1`).
+    So the count is a param (changing `threads.train` reruns these models only)
+    and comes from the config, not from the threads Snakemake grants a job
+    (fewer under `--cores 1`).
     """
     spec = config["models"][model]
-    return config["threads"]["train"] if spec["estimator"] in TENSORFLOW_ESTIMATORS else None
+    return config["threads"]["train"] if spec["estimator"] in THREAD_DEPENDENT_ESTIMATORS else None
 
 
 def feature_set_settings(wildcards):

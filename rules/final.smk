@@ -23,7 +23,7 @@ rule train_final_model:
         feature_settings=lambda wildcards: model_feature_settings(wildcards.model),
         pca_components=lambda wildcards: pca_components(config["models"][wildcards.model]["input"]),
         seed=config["seed"],
-        tensorflow_threads=lambda wildcards: tensorflow_threads(wildcards.model),
+        fit_threads=lambda wildcards: fit_threads(wildcards.model),
         sample_rate=config["audio"]["sample_rate"],
         max_duration=config["dataset"]["max_duration"],
     threads: config["threads"]["train"]

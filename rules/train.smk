@@ -37,7 +37,7 @@ rule train_model:
         feature_settings=lambda wildcards: model_feature_settings(wildcards.model),
         fold=lambda wildcards: int(wildcards.fold),
         seed=config["seed"],
-        tensorflow_threads=lambda wildcards: tensorflow_threads(wildcards.model),
+        fit_threads=lambda wildcards: fit_threads(wildcards.model),
         # Recorded in the bundle's card: genrepipe-predict reads audio the same way.
         sample_rate=config["audio"]["sample_rate"],
         max_duration=config["dataset"]["max_duration"],

@@ -98,23 +98,57 @@ def test_inner_search_uses_fewer_folds_when_genres_have_few_tracks(caplog):
         fit_and_predict(spec, X, y, lonely, seed=0, threads=1)
 
 
-def test_tensorflow_threads_come_from_the_config_not_the_job(vectors, monkeypatch):
+def test_fit_threads_come_from_the_config_not_the_job(vectors, monkeypatch):
     """TensorFlow's results depend on its thread count (a window CNN's probabilities moved
     by 2e-5 after two epochs between 1 and 2 threads), so the workflow passes
-    ``threads.train`` as ``tensorflow_threads``; the job's own threads, fewer under
-    ``--cores 1``, limit BLAS only."""
+    ``threads.train`` as ``fit_threads``; the job's own threads, fewer under
+    ``--cores 1``, serve only the models whose results do not depend on them."""
+    import threadpoolctl
+
     import genrepipe.models
 
-    asked = []
+    asked, blas = [], []
     make_model = genrepipe.models.make_model
+    threadpool_limits = threadpoolctl.threadpool_limits
 
     def spy(name, params, *, random_state, n_threads=None):
         asked.append(n_threads)
         return make_model(name, params, random_state=random_state, n_threads=n_threads)
 
+    def spy_limits(limits=None, **kwargs):
+        blas.append(limits)
+        return threadpool_limits(limits=limits, **kwargs)
+
     monkeypatch.setattr(genrepipe.models, "make_model", spy)
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", spy_limits)
     X, y, train = vectors
     spec = {"features": "seed87", **SPECS["svm"]}
-    fit_and_predict(spec, X, y, train, seed=0, threads=1, tensorflow_threads=2)
+    fit_and_predict(spec, X, y, train, seed=0, threads=1, fit_threads=2)
     fit_and_predict(spec, X, y, train, seed=0, threads=1)
     assert asked == [2, 1]
+    assert blas == [2, 1]  # BLAS too: logistic regression's sums depend on it
+
+
+def test_logistic_regression_gives_the_same_probabilities_whatever_the_job_threads():
+    """lbfgs sums gradients with BLAS, and two threads add them in another order than one:
+    the workflow fits it on ``threads.train`` threads whatever Snakemake grants."""
+    from threadpoolctl import threadpool_info
+
+    rng = np.random.default_rng(1)
+    genres = np.array(list("abcdefghij"))
+    y = np.repeat(genres, 90)  # the rich statistics of 900 GTZAN tracks: 317 numbers each
+    X = rng.normal(size=(900, 317)) + 0.1 * np.searchsorted(genres, y)[:, None]
+    train = np.arange(900) % 5 != 0
+    spec = {"estimator": "logreg", "features": "rich", "input": "scaled", "params": {"C": 0.1}}
+
+    def proba(threads, fit_threads):
+        return fit_and_predict(spec, X, y, train, seed=0, threads=threads, fit_threads=fit_threads)[
+            2
+        ]
+
+    configured = proba(threads=2, fit_threads=2)
+    np.testing.assert_array_equal(proba(threads=1, fit_threads=2), configured)
+    if max((pool["num_threads"] for pool in threadpool_info()), default=1) < 2:
+        pytest.skip("BLAS runs one thread here: the job's threads cannot move the sums")
+    # The job's single thread alone gives other bits: the configured count is what holds them.
+    assert np.abs(proba(threads=1, fit_threads=None) - configured).max() > 1e-6

@@ -160,7 +160,8 @@ def test_changing_min_duration_rechecks_the_audio_but_reextracts_nothing(tiny_ru
 
 
 def test_changing_the_training_threads_reruns_only_the_tensorflow_models(tiny_run, tmp_path):
-    # TensorFlow's results depend on its thread count; scikit-learn's here do not.
+    # TensorFlow's results depend on its thread count; the GMM's and libsvm's do not
+    # (logistic regression's do: tests/test_workflow_extra.py).
     override = write_config(tmp_path / "threads.yaml", {"threads": {"train": 2}})
     jobs = planned_jobs(tiny_run, TINY_CONFIG, override)
     for rule in ("train_model", "train_final_model", "evaluate_model", "write_model_card"):

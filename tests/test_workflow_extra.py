@@ -121,6 +121,19 @@ def test_changing_a_non_member_leaves_the_ensemble(extra_run) -> None:
     assert trained_models(extra_run, override) == {"logreg_rich"}
 
 
+def test_changing_the_training_threads_reruns_the_models_they_move(extra_run) -> None:
+    # TensorFlow's and logistic regression's sums depend on the count; libsvm's do not.
+    override = {"threads": {"train": 3}}
+    assert trained_models(extra_run, override) == {
+        "logreg_rich",
+        "cnn_logmel",
+        "cnn_svm",
+        "cnn_gmm",
+        "cnn_mfcc",
+        "ensemble",
+    }
+
+
 def test_changing_the_base_cnn_reruns_its_heads(extra_run) -> None:
     override = {"models": {"cnn_logmel": {"params": {"epochs": 3}}}}
     assert trained_models(extra_run, override) == {"cnn_logmel", "cnn_svm", "cnn_gmm", "ensemble"}

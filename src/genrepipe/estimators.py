@@ -19,6 +19,11 @@ ESTIMATOR_NAMES: tuple[str, ...] = (*MODEL_NAMES, "logreg", "cnn_windows", "cnn_
 TENSORFLOW_ESTIMATORS: frozenset[str] = frozenset(
     {"nn", "cnn", "cnn_windows", "cnn_svm", "cnn_gmm"}
 )
+#: The estimators whose results depend on the thread count: TensorFlow's, and
+#: logistic regression, whose lbfgs gradients are BLAS sums that more threads split
+#: (probabilities moved by 2e-2 between 1 and 2 threads on 2000 rows of 300
+#: features). The SVM (libsvm) and the GMM gave the same bits on either count.
+THREAD_DEPENDENT_ESTIMATORS: frozenset[str] = TENSORFLOW_ESTIMATORS | {"logreg"}
 
 # Settings of the estimators' constructors a config may set: everything but the
 # seed and what the workflow fixes itself (SVC's probability, the window CNN's

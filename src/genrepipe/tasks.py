@@ -394,7 +394,7 @@ def fit_and_predict(
     base_model=None,
     seed: int,
     threads: int,
-    tensorflow_threads: int | None = None,
+    fit_threads: int | None = None,
 ):
     """Fit one configured model on the ``train`` rows of ``X``; predict every row.
 
@@ -418,11 +418,12 @@ def fit_and_predict(
         training tracks (the fold model of the entry's ``base``), reused
         instead of training the same CNN again.
     seed, threads
-        The model's seed and the job's threads (BLAS, and TensorFlow unless
-        ``tensorflow_threads`` is given).
-    tensorflow_threads
-        TensorFlow's threads: the workflow passes ``threads.train`` of the
-        config, since its results depend on the count.
+        The model's seed and the job's threads (BLAS and TensorFlow, unless
+        ``fit_threads`` is given).
+    fit_threads
+        The threads of a model whose results depend on the count (TensorFlow's,
+        logistic regression's BLAS sums): the workflow passes ``threads.train``
+        of the config for them, whatever the threads a job is granted.
 
     Returns
     -------
@@ -439,6 +440,7 @@ def fit_and_predict(
 
     info: dict[str, Any] = {}
     segmented = is_segmented(spec["features"])
+    threads = threads if fit_threads is None else fit_threads
     with threadpool_limits(limits=threads):
         if spec["input"] == "image":
             transform = make_preprocessor("image", int(train.sum()), 0, pca_components=None)
@@ -454,7 +456,7 @@ def fit_and_predict(
             spec["estimator"],
             spec["params"],
             random_state=seed,
-            n_threads=threads if tensorflow_threads is None else tensorflow_threads,
+            n_threads=threads,
         )
         if hasattr(model, "log"):
             model.log = logger.info
@@ -564,7 +566,7 @@ def train_model(
     base_dir=None,
     seed: int,
     threads: int,
-    tensorflow_threads: int | None = None,
+    fit_threads: int | None = None,
     sample_rate: int,
     max_duration: float | None,
 ) -> None:
@@ -621,7 +623,7 @@ def train_model(
         base_model=base_model,
         seed=seed,
         threads=threads,
-        tensorflow_threads=tensorflow_threads,
+        fit_threads=fit_threads,
     )
 
     classes = [str(c) for c in model.classes_]
@@ -705,7 +707,7 @@ def train_final_model(
     pca_components: int | None,
     seed: int,
     threads: int,
-    tensorflow_threads: int | None = None,
+    fit_threads: int | None = None,
     sample_rate: int,
     max_duration: float | None,
     base_model_dir=None,
@@ -725,7 +727,7 @@ def train_final_model(
         in both are used.
     model_dir
         Bundle folder to write (``transform.skops``, estimator, ``card.json``).
-    pca_components, seed, threads, tensorflow_threads
+    pca_components, seed, threads, fit_threads
         As for the fold models.
     sample_rate, max_duration
         How training audio was read; stored in the card so that
@@ -781,7 +783,7 @@ def train_final_model(
         base_model=base_model,
         seed=seed,
         threads=threads,
-        tensorflow_threads=tensorflow_threads,
+        fit_threads=fit_threads,
     )
     classes = [str(c) for c in model.classes_]
     predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]

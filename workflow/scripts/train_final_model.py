@@ -13,7 +13,7 @@ train_final_model(
     pca_components=snakemake.params.pca_components,
     seed=snakemake.params.seed,
     threads=snakemake.threads,
-    tensorflow_threads=snakemake.params.tensorflow_threads,
+    fit_threads=snakemake.params.fit_threads,
     sample_rate=snakemake.params.sample_rate,
     max_duration=snakemake.params.max_duration,
     base_model_dir=snakemake.input.get("base"),

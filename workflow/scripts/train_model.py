@@ -28,7 +28,7 @@ else:
         base_dir=snakemake.input.get("base"),
         seed=snakemake.params.seed,
         threads=snakemake.threads,
-        tensorflow_threads=snakemake.params.tensorflow_threads,
+        fit_threads=snakemake.params.fit_threads,
         sample_rate=snakemake.params.sample_rate,
         max_duration=snakemake.params.max_duration,
     )
