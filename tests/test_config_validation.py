@@ -543,12 +543,17 @@ def test_a_fixed_setting_that_the_search_also_sets_is_an_error():
         assert config["models"]["svm_stats"]["params"]["C"] == 5.0
 
 
-def test_whole_floats_become_the_integers_the_schema_asks_for():
+def test_whole_numbers_take_the_type_the_schema_asks_for():
     schema = yaml.safe_load(SCHEMA.read_text())
     config = _config(
         {
             "features": {"stats": {"n_mfcc": 13.0}, "mfcc": {"n_mels": "64.0"}},
-            "dataset": {"kind": "gtzan", "gtzan": {"root": "2024.0"}},
+            "dataset": {
+                "kind": "gtzan",
+                "gtzan": {"root": "2024.0"},
+                "min_duration": 2,
+                "max_duration": "4",
+            },
         }
     )
     config["models"]["svm"]["params"]["C"] = 1  # untyped params keep what they hold
@@ -560,6 +565,11 @@ def test_whole_floats_become_the_integers_the_schema_asks_for():
     assert config["dataset"]["synthetic"]["duration"] == 3.0  # a number stays a float
     assert type(config["dataset"]["synthetic"]["duration"]) is float
     assert type(config["models"]["svm"]["params"]["C"]) is int
+    # Whole numbers where a number is asked become floats: `2` and `2.0` rerun nothing.
+    assert config["dataset"]["min_duration"] == 2.0
+    assert type(config["dataset"]["min_duration"]) is float
+    assert type(config["dataset"]["max_duration"]) is float
+    assert type(config["dataset"]["synthetic"]["n_per_genre"]) is int  # an integer stays one
     # Not whole: left for the schema to refuse by name.
     config = _config({"features": {"stats": {"n_mfcc": 13.5}}})
     type_command_line_values(config, schema)

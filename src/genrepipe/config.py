@@ -499,14 +499,24 @@ def _type_values(node: Any, schema: Mapping[str, Any]) -> Any:
         if (
             (isinstance(parsed, bool) and "boolean" in wanted)
             or (parsed is None and "null" in wanted)
-            or (type(parsed) is int and wanted & {"integer", "number"})
             or (type(parsed) is float and "number" in wanted)
         ):
             return parsed
+        if type(parsed) is int and wanted & {"integer", "number"}:
+            return _real_number(parsed, wanted)
         return _whole_integer(parsed, wanted, text=node) if type(parsed) is float else node
     if type(node) is float:
         return _whole_integer(node, wanted, text=node)
+    if type(node) is int:
+        return _real_number(node, wanted)
     return node
+
+
+def _real_number(value: int, wanted: set[str]) -> int | float:
+    """``3`` as ``3.0`` where the schema's types (``wanted``) ask for a number, not an
+    integer: a setting written ``3`` then gives the params ``3.0`` gave, and reruns
+    nothing (results made while a file said ``3`` rerun once)."""
+    return float(value) if "number" in wanted and "integer" not in wanted else value
 
 
 def _whole_integer(value: float, wanted: set[str], text: Any) -> Any:
