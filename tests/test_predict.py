@@ -882,3 +882,103 @@ def test_damaged_mp3_is_one_error_line_without_decoder_notes(gmm_bundle, clips, 
     assert status == 1 and len(out.splitlines()) == 1
     assert err.splitlines() == [err.strip()] and err.startswith(f"genrepipe-predict: error: {fake}")
     assert "does not exist" not in err
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("sample_rate", "abc", "sample_rate is not a positive number: 'abc'"),
+        ("sample_rate", 0, "sample_rate is not a positive number: 0"),
+        ("sample_rate", 22050.5, "sample_rate is not a whole number: 22050.5"),
+        ("max_duration", "x", "max_duration is not a positive number: 'x'"),
+        ("clip_seconds", -3, "clip_seconds is not a positive number: -3"),
+        ("feature_settings", [1], "feature_settings is not a mapping"),
+        ("features", "bogus", "unknown feature set 'bogus'"),
+    ],
+)
+def test_a_card_value_that_cannot_be_right_is_one_bundle_error(
+    svm_bundle, clips, tmp_path, capsys, key, value, message
+):
+    # Not a traceback, nor a default put in silently (0 Hz read as 22050 Hz), nor an
+    # error repeated for every file without naming the card.
+    folder = tmp_path / "model"
+    shutil.copytree(svm_bundle[0], folder)
+    card = json.loads((folder / "card.json").read_text())
+    (folder / "card.json").write_text(json.dumps(card | {key: value}))
+    status, out, err = run([folder, clips[0], clips[1]], capsys)
+    assert status == 2 and out == ""
+    assert err.strip() == f"genrepipe-predict: error: {folder / 'card.json'}: {message}"
+
+
+def test_a_model_card_naming_no_dataset_mapping_is_ignored(gmm_bundle, clips, tmp_path, capsys):
+    folder = tmp_path / "final" / "gmm_stats"
+    shutil.copytree(gmm_bundle, folder / "model")
+    (folder / "card.json").write_text(json.dumps({"bundle": "model", "dataset": "gtzan"}))
+    status, out, err = run([folder, clips[0]], capsys)
+    assert status == 0 and out.startswith(str(clips[0])) and err == ""
+
+
+def test_fold_bundle_takes_the_clip_length_of_its_run(gmm_bundle, clips, nine_seconds, capsys):
+    """Fold cards record no clip length: the run's track list gives it, so a file three
+    times as long as the 3 s training clips is averaged over 3 s windows, as the final
+    bundle does, instead of judged by its first seconds as if clips were 30 s long."""
+    results = nine_seconds.parent / "results"
+    folder = results / "models" / "gmm_stats" / "holdout" / "fold0" / "model"
+    shutil.copytree(gmm_bundle, folder)
+    card = json.loads((folder / "card.json").read_text())
+    del card["clip_seconds"]
+    (folder / "card.json").write_text(json.dumps(card))
+    final = run([gmm_bundle, nine_seconds, "--format", "json"], capsys)[1]
+    assert json.loads(final)["files"][0]["windows"] == 3
+
+    # Without the run's track list: no clip was read longer than max_duration, 4 s.
+    no_list = json.loads(run([folder, nine_seconds, "--format", "json"], capsys)[1])
+    assert no_list["files"][0]["windows"] == 3  # 9 s > 1.5 x 4 s: windows of 4 s
+    pd.DataFrame(
+        {"track": ["a", "b", "c"], "genre": "jazz", "path": "x.wav", "duration": [3.0, 3.0, 2.9]}
+    ).to_csv(results / "tracks.tsv", sep="\t", index=False)
+    fold = json.loads(run([folder, nine_seconds, "--format", "json"], capsys)[1])
+    assert fold["files"] == json.loads(final)["files"]
+
+
+def test_an_ensembles_fold_folders_point_to_its_final_bundle(svm_bundle, clips, tmp_path, capsys):
+    folder = svm_bundle[0]
+    fold = tmp_path / "models" / "ensemble" / "holdout" / "fold0" / "model"
+    fold.mkdir(parents=True)
+    card = {"estimator": "ensemble", "members": ["svm"], "classes": GENRES}
+    (fold / "card.json").write_text(json.dumps(card))
+    for model_dir in (fold, tmp_path / "models" / "ensemble"):
+        status, _, err = run([model_dir, clips[0]], capsys)
+        assert status == 2 and "results/final/" in err and "member bundle" not in err
+    assert folder.is_dir()
+
+
+def test_csv_quotes_a_file_name_holding_a_line_break(gmm_bundle, clips, tmp_path, capsys):
+    path = tmp_path / "two\nlines.wav"
+    shutil.copy(clips[0], path)
+    status, out, _ = run([gmm_bundle, path, "--format", "csv"], capsys)
+    rows = list(csv.reader(io.StringIO(out)))
+    assert status == 0 and len(rows) == 2 and rows[1][0] == str(path)
+
+
+def test_linked_folders_are_searched_and_broken_links_named(gmm_bundle, clips, tmp_path, capsys):
+    real = tmp_path / "real"
+    real.mkdir()
+    shutil.copy(clips[0], real / "a.wav")
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "linked").symlink_to(real, target_is_directory=True)
+    (top / "loop").symlink_to(top, target_is_directory=True)  # must not walk forever
+    (top / "broken.wav").symlink_to(tmp_path / "gone.wav")
+    status, out, err = run([gmm_bundle, top], capsys)
+    assert status == 1
+    assert out.startswith(str(top / "linked" / "a.wav"))
+    assert f"{top / 'broken.wav'}: a link to a missing file" in err
+
+
+def test_a_hop_too_fine_to_mean_anything_is_a_usage_error(gmm_bundle, clips, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(gmm_bundle), str(clips[0]), "--timeline", "--hop", "0.0001"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2 and out == ""
+    assert "--hop 0.0001 is below 0.05 s" in err and "600,000" in err

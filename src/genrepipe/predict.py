@@ -95,6 +95,8 @@ LONG_FILE_FACTOR = 1.5
 SHORT_FILE_FACTOR = 0.5
 #: ``--timeline``'s window length when ``--window`` is not given.
 DEFAULT_WINDOW_SECONDS = 10.0
+#: The shortest ``--hop``: closer windows repeat each other's features, frame for frame.
+MIN_HOP_SECONDS = 0.05
 #: Peak amplitude under which a file counts as silent (-60 dBFS): its answer says
 #: nothing about genre, whatever probability the model gives it.
 SILENT_PEAK = 10 ** (-60 / 20)
@@ -219,13 +221,27 @@ class Classifier:
             raise BundleError(
                 f"{folder}: card.json lists classes {self.classes}, the estimator {model_classes}"
             )
+        from genrepipe.config import FEATURE_DEFAULTS
+
         self.feature_set: str = card["features"]
-        self.feature_settings: dict[str, Any] = dict(card.get("feature_settings") or {})
+        if self.feature_set not in FEATURE_DEFAULTS:
+            raise BundleError(f"{folder / 'card.json'}: unknown feature set {self.feature_set!r}")
+        settings = card.get("feature_settings") or {}
+        if not isinstance(settings, dict):
+            raise BundleError(f"{folder / 'card.json'}: feature_settings is not a mapping")
+        self.feature_settings: dict[str, Any] = dict(settings)
         self.input: str = card["input"]
-        self.sample_rate: int = int(card.get("sample_rate") or SAMPLE_RATE)
-        max_duration = card.get("max_duration")
-        self.max_duration: float | None = None if max_duration is None else float(max_duration)
-        self.clip_seconds: float = float(card.get("clip_seconds") or self._frames_seconds())
+        self.sample_rate: int = (
+            _card_number(folder, card, "sample_rate", integer=True) or SAMPLE_RATE
+        )
+        self.max_duration: float | None = _card_number(folder, card, "max_duration")
+        # Fold cards record no clip length: their run's track list gives it.
+        clip = _card_number(folder, card, "clip_seconds") or _fold_clip_seconds(folder)
+        if clip is None:
+            clip = self._frames_seconds()
+            if self.max_duration is not None:
+                clip = min(clip, self.max_duration)  # no clip was read longer than that
+        self.clip_seconds: float = clip
 
     @classmethod
     def load(cls, model_dir: str | Path, *, quiet_native: bool = False) -> Classifier:
@@ -261,12 +277,24 @@ class Classifier:
                 if (sub / "card.json").is_file() or (sub / "model" / "card.json").is_file()
             )
             if not inside:  # results/models/<model>: <scheme>/fold<k>/model/ hold the bundles
-                inside = sorted(
-                    f"{card.parent.parent.parent.name}/{card.parent.parent.name}"
-                    for card in folder.glob("*/*/model/card.json")
-                )
+                cards = sorted(folder.glob("*/*/model/card.json"))
+                if cards and all(_is_fold_ensemble(card.parent) for card in cards):
+                    raise BundleError(
+                        f"{folder}: an ensemble's fold folders hold no models, only the "
+                        f"averages of their members' predictions; classify with its final "
+                        f"bundle, results/final/{folder.name}"
+                    )
+                inside = [
+                    f"{card.parent.parent.parent.name}/{card.parent.parent.name}" for card in cards
+                ]
             hint = f"; it holds the bundles {', '.join(inside)}: pass one" if inside else ""
             raise BundleError(f"{folder}: not a model bundle (no card.json){hint}")
+        if _is_fold_ensemble(folder):
+            raise BundleError(
+                f"{folder}: a fold ensemble holds no models, only the average of its members' "
+                "predictions; classify with the ensemble's final bundle, "
+                "results/final/<ensemble>"
+            )
         if _card_estimator(folder) == "ensemble":
             return EnsembleClassifier.load(folder, quiet_native=quiet_native)
         try:
@@ -557,16 +585,58 @@ def _training_dataset(folder: Path) -> dict[str, Any]:
         return _fold_dataset(folder)
     if not isinstance(card, dict) or card.get("bundle") != folder.name:
         return {}
-    return dict(card.get("dataset") or {})
+    dataset = card.get("dataset")
+    return dict(dataset) if isinstance(dataset, dict) else {}
+
+
+def _card_number(
+    folder: Path, card: dict[str, Any], key: str, *, integer: bool = False
+) -> float | None:
+    """A positive number of a bundle's card, or None where the card has none."""
+    value = card.get(key)
+    if value is None:
+        return None
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not is_number or not math.isfinite(value) or value <= 0:
+        raise BundleError(f"{folder / 'card.json'}: {key} is not a positive number: {value!r}")
+    if integer:
+        if not float(value).is_integer():
+            raise BundleError(f"{folder / 'card.json'}: {key} is not a whole number: {value!r}")
+        return int(value)
+    return float(value)
+
+
+def _fold_run(folder: Path) -> tuple[Path, str, str] | None:
+    """``(results folder, model, scheme)`` of a fold bundle
+    ``results/models/<model>/<scheme>/<fold>/model``, or None for another folder."""
+    parts = folder.resolve().parts
+    if len(parts) < 6 or parts[-5] != "models" or folder.name != "model":
+        return None
+    return Path(*parts[:-5]), parts[-4], parts[-3]
+
+
+def _fold_clip_seconds(folder: Path) -> float | None:
+    """For a fold bundle, the median length of its run's clips (``results/tracks.tsv``),
+    as a final bundle's card records it; None elsewhere or without a readable list."""
+    run = _fold_run(folder)
+    if run is None:
+        return None
+    try:
+        with (run[0] / "tracks.tsv").open(newline="") as handle:
+            durations = [float(row["duration"]) for row in csv.DictReader(handle, delimiter="\t")]
+    except (OSError, ValueError, KeyError, TypeError, csv.Error):
+        return None
+    durations = [d for d in durations if math.isfinite(d) and d > 0]
+    return round(float(np.median(durations)), 3) if durations else None
 
 
 def _fold_dataset(folder: Path) -> dict[str, Any]:
     """``{"kind": ...}`` of a fold bundle from its run's summary, or ``{}`` (also where
     the summary is of another split: a later run's, whose dataset may differ)."""
-    parts = folder.resolve().parts
-    if len(parts) < 6 or parts[-5] != "models" or folder.name != "model":
+    run = _fold_run(folder)
+    if run is None:
         return {}
-    model, scheme, summary = parts[-4], parts[-3], Path(*parts[:-5]) / "summary.csv"
+    model, scheme, summary = run[1], run[2], run[0] / "summary.csv"
     try:
         with summary.open(newline="") as handle:
             rows = [
@@ -585,6 +655,11 @@ def _card_estimator(folder: Path) -> str | None:
         return json.loads((folder / "card.json").read_text()).get("estimator")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def _is_fold_ensemble(folder: Path) -> bool:
+    """A fold ensemble's model folder: the card of an ensemble, without member bundles."""
+    return _card_estimator(folder) == "ensemble" and not (folder / "members").is_dir()
 
 
 def _is_keras(folder: Path) -> bool:
@@ -612,6 +687,23 @@ def _native_stderr_silenced(active: bool) -> Iterator[None]:
 # -- files -----------------------------------------------------------------------------------------
 
 
+def _audio_in(folder: Path) -> Iterator[Path]:
+    """The audio files under ``folder``, through linked folders too (each real folder
+    once, so a link to a folder above cannot loop), leaving out hidden names; a link
+    to a missing audio file is yielded, for the caller to report."""
+    seen: set[str] = set()
+    for root, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in files:
+            if not name.startswith(".") and Path(name).suffix.lower() in AUDIO_SUFFIXES:
+                yield Path(root, name)
+
+
 def find_audio(paths: Sequence[str | Path]) -> Iterator[tuple[Path, str | None]]:
     """Expand files and folders into ``(file, error)`` pairs, in the order given.
 
@@ -619,23 +711,18 @@ def find_audio(paths: Sequence[str | Path]) -> Iterator[tuple[Path, str | None]]
     leaving out hidden files and folders as the workflow's dataset scan does: a
     folder copied from a Mac holds a ``._<name>.wav`` resource fork beside each
     clip. A file is yielded whatever its extension or name. A missing path, or a
-    folder with no audio file, yields ``(path, message)``.
+    folder with no audio file, or a link to a missing file, yields ``(path, message)``.
+    Linked folders are followed.
     """
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in AUDIO_SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            found = sorted(_audio_in(path))
             if not found:
                 kinds = ", ".join(s.lstrip(".") for s in AUDIO_SUFFIXES)
                 yield path, f"{path}: no audio files ({kinds}) in this folder"
             for file in found:
-                yield file, None
+                yield file, None if file.exists() else f"{file}: a link to a missing file"
         elif path.exists():
             yield path, None
         else:
@@ -659,8 +746,9 @@ def _top_text(top: list[tuple[str, float]]) -> str:
 
 def _csv_line(values: Sequence[Any]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(values)
-    return buffer.getvalue()
+    # The line end is written and cut off: a field holding one is then quoted.
+    csv.writer(buffer, lineterminator="\r\n").writerow(values)
+    return buffer.getvalue()[:-2]
 
 
 def _csv_header(timeline: bool, k: int) -> list[str]:
@@ -1018,6 +1106,12 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.timeline:
         window = args.window or DEFAULT_WINDOW_SECONDS
         timeline = (window, args.hop or window)
+        if timeline[1] < MIN_HOP_SECONDS:
+            parser.error(
+                f"--hop {timeline[1]:g} is below {MIN_HOP_SECONDS:g} s: windows that close "
+                "repeat each other's features (a feature frame is about 23 ms), and a minute "
+                f"of audio would take {60 / timeline[1]:,.0f} of them"
+            )
         problem = _window_problem(classifier, window)
         if problem is not None:
             parser.error(f"--window {window:g} is too short for this model: {problem}")
