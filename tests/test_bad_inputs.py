@@ -529,3 +529,18 @@ def test_merge_reads_a_report_without_failures_as_text(tmp_path, monkeypatch):
     report, _ = _extract(tmp_path, "plain", {}, clips)
     assert list(report["status"]) == ["ok", "ok"]
     assert _merge(tmp_path, "plain", list(clips)).empty
+
+
+def test_extraction_leaves_the_callers_blas_threads_as_they_were(tmp_path):
+    # One BLAS thread while it extracts; a notebook or a test calling it in-process
+    # keeps its own count afterwards (a bare threadpool_limits capped it for good).
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    clips = {"blues.00000": tmp_path / "silent.wav"}
+    _silence(clips["blues.00000"])
+    with threadpool_limits(limits=2):
+        before = [pool["num_threads"] for pool in threadpool_info()]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _extract(tmp_path, "stats", {}, clips)
+        assert [pool["num_threads"] for pool in threadpool_info()] == before

@@ -47,25 +47,26 @@ def extract_features(
 
     from genrepipe.features import extract
 
-    # One track's matrices are small: BLAS threads only wait on each other (and
-    # the job holds one core); parallelism comes from running jobs side by side.
-    threadpool_limits(limits=1)
     rows = []
     progress = Progress(len(paths), f"{feature_set} features", logger)
-    for path, track, output in zip(paths, tracks, outputs, strict=True):
-        start = time.process_time()
-        try:
-            y = load_audio(path, sr=sr, max_duration=max_duration)
-            features = extract(feature_set, y, sr, settings)
-            status, reason = "ok", ""
-        except (AudioError, ValueError) as error:
-            # AudioError messages start with the path; name the file in the others too.
-            reason = str(error) if isinstance(error, AudioError) else f"{path}: {error}"
-            logger.warning("%s: %s", track, reason)
-            features, status = FAILED_FEATURES, "failed"
-        save_npy(output, features)
-        rows.append((track, status, reason, round(time.process_time() - start, 4)))
-        progress.step()
+    # One track's matrices are small: BLAS threads only wait on each other (and
+    # the job holds one core); parallelism comes from running jobs side by side.
+    # Within a with: a caller in-process (a notebook, a test) keeps its own limit after.
+    with threadpool_limits(limits=1):
+        for path, track, output in zip(paths, tracks, outputs, strict=True):
+            start = time.process_time()
+            try:
+                y = load_audio(path, sr=sr, max_duration=max_duration)
+                features = extract(feature_set, y, sr, settings)
+                status, reason = "ok", ""
+            except (AudioError, ValueError) as error:
+                # AudioError messages start with the path; name the file in the others too.
+                reason = str(error) if isinstance(error, AudioError) else f"{path}: {error}"
+                logger.warning("%s: %s", track, reason)
+                features, status = FAILED_FEATURES, "failed"
+            save_npy(output, features)
+            rows.append((track, status, reason, round(time.process_time() - start, 4)))
+            progress.step()
     with atomic_path(report) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f, delimiter="\t", lineterminator="\n")
         writer.writerow(["track", "status", "reason", "cpu_seconds"])
