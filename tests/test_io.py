@@ -52,3 +52,12 @@ def test_staged_folder_replaces_whole_or_not_at_all(tmp_path):
     with staged_folder(folder) as tmp:
         (tmp / "new.txt").write_text("new")
     assert [p.name for p in folder.iterdir()] == ["new.txt"]
+
+
+def test_temporary_names_match_the_pattern_the_readme_gives_for_leftovers(tmp_path):
+    # A killed job leaves its temporary file or folder: `.*.tmp*` must find both.
+    import fnmatch
+
+    with atomic_path(tmp_path / "summary.csv") as file, staged_folder(tmp_path / "model") as folder:
+        names = [file.name, folder.name]
+    assert all(fnmatch.fnmatch(name, ".*.tmp*") for name in names), names

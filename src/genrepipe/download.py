@@ -68,7 +68,9 @@ def unpack_genres(archive: str | os.PathLike, destination: str | os.PathLike) ->
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    tmp = Path(
+        tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
+    )
     try:
         with tarfile.open(archive) as tar:
             tar.extractall(tmp, filter="data")

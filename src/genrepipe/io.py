@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,7 +58,8 @@ def staged_folder(folder: str | os.PathLike) -> Iterator[Path]:
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    # ".<name>.<random>.tmp": the pattern the README gives for leftovers of a killed job.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
         tmp.chmod(_umask_mode(0o777))
         yield tmp
@@ -79,3 +81,11 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
 def load_npy(path: str | os.PathLike) -> np.ndarray:
     """Load a ``.npy`` file without ever unpickling objects."""
     return np.load(path, allow_pickle=False)
+
+
+def stdout_closed_by_reader() -> int:
+    """After a ``BrokenPipeError`` on stdout (``| head`` stopped reading): point stdout
+    at ``/dev/null``, so Python's flush at exit fails no more, and return 141, the
+    shell's status for SIGPIPE. A command then stops quietly, without a traceback."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141
