@@ -175,6 +175,23 @@ def test_compare_command_text_csv_and_last(two_runs, capsys):
     assert capsys.readouterr().out.splitlines()[0].split() == [names[1], names[0]]
 
 
+def test_a_reader_closing_stdout_ends_quietly(two_runs):
+    """`genrepipe-compare --all | head -n 1`: exit 141, no BrokenPipeError traceback."""
+    import sys
+
+    script = Path(sys.executable).parent / "genrepipe-compare"
+    reader = subprocess.Popen(
+        [str(script), "--history", str(two_runs), "--all"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    reader.stdout.close()  # closed before the table is written: its first write fails
+    stderr = reader.stderr.read()
+    assert reader.wait(timeout=60) == 141
+    assert stderr == ""
+
+
 def test_compare_command_errors(tmp_path, capsys):
     assert main(["--history", str(tmp_path / "none")]) == 2
     assert "no recorded runs" in capsys.readouterr().err

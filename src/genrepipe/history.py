@@ -39,7 +39,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from genrepipe.io import atomic_path, staged_folder
+from genrepipe.io import atomic_path, staged_folder, stdout_closed_by_reader
 
 logger = logging.getLogger("genrepipe")
 
@@ -431,10 +431,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"genrepipe-compare: error: {error}", file=sys.stderr)
         return 2
     table = compare_runs(runs, every_setting=args.all, changes=args.format == "text")
-    if args.format == "csv":
-        table.rename_axis("setting").to_csv(sys.stdout)
-    else:
-        print(_text_table(table))
+    try:
+        if args.format == "csv":
+            table.rename_axis("setting").to_csv(sys.stdout)
+        else:
+            print(_text_table(table))
+        sys.stdout.flush()  # here, where a closed pipe can still be caught
+    except BrokenPipeError:  # `genrepipe-compare --all | head`
+        return stdout_closed_by_reader()
     return 0
 
 

@@ -75,6 +75,7 @@ from typing import Any
 import numpy as np
 
 from genrepipe import SAMPLE_RATE
+from genrepipe.io import stdout_closed_by_reader
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -942,10 +943,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:  # while loading the model, say
             return _interrupted()
         except BrokenPipeError:
-            # `| head` closed stdout: stop quietly, and keep Python's flush at exit
-            # from failing on the closed pipe too.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 141
+            return stdout_closed_by_reader()
 
 
 def _interrupted() -> int:
