@@ -19,6 +19,9 @@ rule evaluate_model:
             # One file name for every model: the labels tell them apart in the list.
             labels={"model": "{model}", "split": "{scheme}"},
         ),
+    params:
+        # Named in the confusion matrix's title: a figure shown alone says what it counts.
+        dataset=config["dataset"]["kind"],
     log:
         "logs/evaluate_model/{model}/{scheme}.log",
     benchmark:

@@ -179,7 +179,15 @@ def test_evaluate_two_folds_by_hand(predictions):
     assert per_genre["b"]["f1"] == pytest.approx(2 / 3)
     assert per_genre["c"]["precision"] == pytest.approx(1 / 2)
     assert per_genre["c"]["recall"] == pytest.approx(1 / 2)
-    assert per_genre["d"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert per_genre["d"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "support": 0,
+        "predicted": 0,
+    }
+    # How many test clips were called each genre: the confusion matrix's column sums.
+    assert [per_genre[g]["predicted"] for g in CLASSES] == [3, 3, 2, 0]
 
     # Macro F1 over the genres the test clips hold or were called: "d" is neither.
     test = predictions[predictions["subset"] == "test"]

@@ -117,6 +117,11 @@ def test_accuracy_bars_keep_their_room_with_long_names(saved_figures):
     # Each bar's label: one decimal (a clip of 16 is 6.25 points), n/a for no value.
     labels = [text.get_text() for text in ax.texts]
     assert labels == ["50.0%", "n/a", "4.0%", "12.5%"]
+    # Above each interval, hiding neither of its ends.
+    tops = summary["test_accuracy_ci95_high"].fillna(0).to_numpy()
+    assert [text.xyann[1] if hasattr(text, "xyann") else text.xy[1] for text in ax.texts] == (
+        pytest.approx(list(tops + 0.015))
+    )
 
 
 def test_f1_heatmap_says_n_a_for_a_genre_without_test_clips(saved_figures):
@@ -137,3 +142,102 @@ def test_confusion_title_of_a_long_model_name_stays_in_the_figure(saved_figures)
     (fig,) = saved_figures
     title = fig.axes[0].title.get_window_extent(fig.canvas.get_renderer())
     assert fig.bbox.x0 <= title.x0 and title.x1 <= fig.bbox.x1
+
+
+def test_percentages_round_halves_up():
+    # 1 of 16 clips is 6.25%: one half rounds as the next one does (43.75% reads 43.8%).
+    assert [plots.percent(v) for v in (0.0625, 0.3125, 0.4375, 0.125, 1.0)] == [
+        "6.3%",
+        "31.3%",
+        "43.8%",
+        "12.5%",
+        "100.0%",
+    ]
+    assert plots.percent(float("nan")) == "n/a"
+
+
+def test_protocol_of_repeated_k_fold_says_k_and_the_repeats():
+    """6 folds of 3-fold x 2 repeats must not read as 6-fold cross-validation."""
+    summary = pd.DataFrame(
+        {
+            "model": ["svm"],
+            "dataset": ["gtzan"],
+            "split": ["kfold"],
+            "n_folds": [6],
+            "n_train": [53.3],
+            "n_test": [26.7],
+        }
+    )
+    assert plots.protocol_text(summary) == "gtzan data, kfold split, 3-fold x 2 repeats, " + (
+        "26.7 test tracks per fold"
+    )
+    thirty = summary.assign(n_folds=30, n_train=90, n_test=10)
+    assert "10-fold x 3 repeats" in plots.protocol_text(thirty)
+    once = summary.assign(n_folds=10, n_train=90, n_test=10)
+    assert "10-fold, 10 test tracks" in plots.protocol_text(once)
+
+
+def test_f1_heatmap_scores_a_genre_only_predicted_as_zero(saved_figures):
+    # No blues clip in the test set, but 3 clips were called blues: F1 0, as the macro F1
+    # counts it, not "n/a", which would hide the genre soaking up wrong answers.
+    scores = pd.DataFrame(
+        {
+            "genre": ["blues", "jazz", "rock"],
+            "f1": [0.0, 0.5, 1.0],
+            "support": [0, 2, 0],
+            "predicted": [3, 1, 0],
+        }
+    )
+    plots.plot_f1_heatmap({"gmm": scores}, "unused.png")
+    (ax, _) = saved_figures[0].axes
+    assert [text.get_text() for text in ax.texts] == ["0.00", "0.50", "n/a"]
+
+
+def test_feature_map_title_names_the_data_and_the_tracks(saved_figures):
+    rng = np.random.default_rng(0)
+    genres = ["blues"] * 4 + ["jazz"] * 4
+    plots.plot_feature_map(
+        rng.normal(size=(8, 5)), genres, "unused.png", feature_set="stats", dataset="synthetic"
+    )
+    title = saved_figures[0].axes[0].get_title()
+    assert title.endswith("standardized stats\nsynthetic data, 8 tracks")
+
+
+def test_map_prefers_track_level_features_over_spectrogram_pixels():
+    from genrepipe.config import map_feature_set
+
+    assert map_feature_set([], ["logmel", "rich"]) == "rich"
+    assert map_feature_set(["mfcc"], ["logmel", "segment_stats"]) == "segment_stats"
+    assert map_feature_set(["stats", "seed87"], ["rich"]) == "stats"
+    assert map_feature_set([], ["mfcc", "logmel"]) == "logmel"
+
+
+def test_confusion_of_repeated_k_fold_counts_predictions_not_clips(saved_figures, tmp_path):
+    """Each clip is tested once per repeat: cells add up to twice the clips with 2 repeats."""
+    import json
+
+    from genrepipe.tasks import evaluate_model, write_table
+
+    tables, models = [], []
+    for fold, (test, train) in enumerate([("a", "b"), ("b", "a"), ("a", "b"), ("b", "a")]):
+        rows = pd.DataFrame(
+            {
+                "fold": fold,
+                "track": [f"blues.{test}", f"jazz.{test}", f"blues.{train}", f"jazz.{train}"],
+                "genre": ["blues", "jazz", "blues", "jazz"],
+                "subset": ["test", "test", "train", "train"],
+                "predicted": ["blues", "blues", "blues", "jazz"],
+            }
+        )
+        tables.append(tmp_path / f"fold{fold}.tsv")
+        write_table(rows, tables[-1])
+        models.append(tmp_path / f"model{fold}")
+        models[-1].mkdir()
+        (models[-1] / "card.json").write_text(json.dumps({"fit_seconds": 1.0}))
+    outputs = [tmp_path / name for name in ("m.json", "g.csv", "c.csv", "c.png")]
+    evaluate_model(tables, models, *outputs, title="svm (kfold)")
+    (ax, colorbar) = saved_figures[0].axes
+    assert colorbar.get_ylabel() == "test predictions (2 per clip)"
+    assert ax.get_title().endswith("test accuracy 50.0%, each clip counted 2 times")
+    per_genre = pd.read_csv(outputs[1])
+    assert per_genre["predicted"].tolist() == [8, 0] and per_genre["support"].tolist() == [4, 4]

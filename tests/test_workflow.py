@@ -69,10 +69,9 @@ def test_tiny_run_writes_summary_with_reference_models(tiny_run):
         confusion = pd.read_csv(metrics / "holdout_confusion.csv", index_col=0)
         assert confusion.to_numpy().sum() == 16
         per_genre = (metrics / "holdout_per_genre.csv").read_text().splitlines()
-        assert per_genre[0] == "genre,precision,recall,f1,support"
-        assert (
-            sum(int(line.rsplit(",", 1)[1]) for line in per_genre[1:]) == 16
-        )  # counts: 2, not 2.0000
+        assert per_genre[0] == "genre,precision,recall,f1,support,predicted"
+        for column in (-2, -1):  # counts: 2, not 2.0000, of the clips and of the answers
+            assert sum(int(line.split(",")[column]) for line in per_genre[1:]) == 16
         assert (metrics / "holdout_confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         predictions = pd.read_csv(
             tiny_run / "results" / "models" / model / "holdout" / "fold0" / "predictions.tsv",

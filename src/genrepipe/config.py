@@ -327,13 +327,15 @@ def map_feature_set(sets: Sequence[str], model_sets: Sequence[str]) -> str:
     Returns
     -------
     str
-        ``stats`` (small vectors: a cheap map), else ``seed87``, else the first
-        extracted set by name.
+        ``stats`` (small vectors: a cheap map), else ``seed87``, ``rich`` or
+        ``segment_stats``, else the first extracted set by name.
     """
     extracted = set(sets) | set(model_sets)
     if not extracted:
         raise ValueError("no feature set is extracted: nothing to draw a map of")
-    for name in ("stats", "seed87"):
+    # Track-level descriptors first: flattened logmel or MFCC frames are pixels whose
+    # principal components follow where in time the music falls, not its genre.
+    for name in ("stats", "seed87", "rich", "segment_stats"):
         if name in extracted:
             return name
     return sorted(extracted)[0]

@@ -92,7 +92,8 @@ def evaluate_predictions(predictions: pd.DataFrame, classes: Sequence[str]) -> d
         ``test_accuracy_ci95`` (the corrected resampled Student-t across folds when
         there are several, see :func:`mean_interval`, else Wilson on the test
         clips), ``test_macro_f1`` (see :func:`macro_f1`) and ``per_genre`` (precision, recall, F1,
-        support) and ``confusion`` on the test rows pooled over folds,
+        support, and ``predicted``: how many test clips were called that genre) and
+        ``confusion`` on the test rows pooled over folds,
         ``fold_test_accuracy``, ``n_folds``, and the mean ``n_train`` and
         ``n_test`` per fold (see :func:`track_count`).
     """
@@ -119,6 +120,7 @@ def evaluate_predictions(predictions: pd.DataFrame, classes: Sequence[str]) -> d
     precision, recall, f1, support = precision_recall_fscore_support(
         test["genre"], test["predicted"], labels=classes, zero_division=0
     )
+    confusion = confusion_matrix(test["genre"], test["predicted"], labels=classes)
     return {
         "n_folds": int(len(fold_test)),
         "n_train": track_count(counts["train"].mean()) if "train" in counts else 0,
@@ -136,15 +138,29 @@ def evaluate_predictions(predictions: pd.DataFrame, classes: Sequence[str]) -> d
                 "recall": float(r),
                 "f1": float(f),
                 "support": int(s),
+                "predicted": int(n),
             }
-            for genre, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
+            for genre, p, r, f, s, n in zip(
+                classes, precision, recall, f1, support, confusion.sum(axis=0), strict=True
+            )
         },
-        "confusion": confusion_matrix(test["genre"], test["predicted"], labels=classes).tolist(),
+        "confusion": confusion.tolist(),
     }
 
 
-def plot_confusion(confusion: np.ndarray, classes: Sequence[str], path, title: str = "") -> None:
-    """Save a confusion matrix as a PNG: rows are true genres, columns predicted."""
+def plot_confusion(
+    confusion: np.ndarray,
+    classes: Sequence[str],
+    path,
+    title: str = "",
+    *,
+    unit: str = "test clips",
+) -> None:
+    """Save a confusion matrix as a PNG: rows are true genres, columns predicted.
+
+    ``unit`` names what a cell counts: test clips, or test predictions where
+    repeated k-fold tests every clip once per repeat.
+    """
     from matplotlib.ticker import MaxNLocator
 
     from genrepipe.plots import _pyplot, _save, wrap_name
@@ -164,5 +180,5 @@ def plot_confusion(confusion: np.ndarray, classes: Sequence[str], path, title: s
             color = "white" if count > threshold else "black"
             ax.text(j, i, str(count), ha="center", va="center", color=color, fontsize=8)
     # Whole clips only: a count scale with ticks at 0.25 clips reads wrong.
-    fig.colorbar(image, ax=ax, shrink=0.8, label="test clips", ticks=MaxNLocator(integer=True))
+    fig.colorbar(image, ax=ax, shrink=0.8, label=unit, ticks=MaxNLocator(integer=True))
     _save(fig, path)

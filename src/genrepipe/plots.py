@@ -55,6 +55,18 @@ def genre_order(genres) -> list[str]:
     return [g for g in GENRES if g in present] + sorted(present - set(GENRES))
 
 
+def percent(value: float) -> str:
+    """An accuracy as a percentage with one decimal, halves rounded up: 6.25% of a
+    16-clip test set reads 6.3%, as 43.75% reads 43.8% (Python's format rounds a
+    half to the even digit: 6.2% beside 43.8%); NaN reads "n/a"."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    if np.isnan(value):
+        return "n/a"
+    # repr's shortest decimal of value x 100 (43.75 for 0.4375), not its binary expansion.
+    return f"{Decimal(repr(float(value) * 100)).quantize(Decimal('0.1'), ROUND_HALF_UP)}%"
+
+
 def wrap_name(name: str, width: int = 12) -> str:
     """A model name over lines of about ``width`` characters, broken after ``_`` or ``-``.
 
@@ -109,16 +121,17 @@ def plot_accuracy(
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(models) + 2), 4.2), layout="constrained")
     bars = ax.bar(x, accuracy, color="tab:blue", alpha=0.8, label="test accuracy (this run)")
     ax.errorbar(x, accuracy, yerr=errors, fmt="none", ecolor="black", capsize=5, label="95% CI")
-    for bar, value in zip(bars, accuracy, strict=True):
+    tops = np.fmax(np.nan_to_num(accuracy, nan=0.0), np.nan_to_num(high, nan=0.0))
+    for bar, value, top in zip(bars, accuracy, tops, strict=True):
         # One decimal: a clip of 16 is 6.25 points, and the confusion titles say 12.5%.
+        # Above the interval, so the label hides neither end of it.
         ax.annotate(
-            "n/a" if np.isnan(value) else f"{value:.1%}",
-            (bar.get_x() + bar.get_width() / 2, 0.02),
+            percent(value),
+            (bar.get_x() + bar.get_width() / 2, top + 0.015),
             ha="center",
             va="bottom",
             fontsize=9,
             fontweight="bold",
-            # On a pale box, readable on a bar of any height and over an error bar.
             bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.85, "lw": 0},
             zorder=4,
         )
@@ -140,7 +153,8 @@ def plot_accuracy(
         style = ("--", ":", "-.")[i % 3]
         ax.axhline(level, color="tab:gray", linestyle=style, linewidth=1.2, label=label)
     ax.set_xticks(x, [wrap_name(model) for model in models], fontsize=9)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.12)  # room for a label above an interval reaching 1
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("test accuracy")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
@@ -165,13 +179,27 @@ def protocol_text(summary: pd.DataFrame) -> str:
     if (split := shared("split")) is not None:
         parts.append(f"{split} split")
     folds = shared("n_folds")
-    if folds is not None:
+    k = _folds_per_repeat(split, folds, shared("n_train"), shared("n_test"))
+    if k is not None:  # 3-fold x 2 repeats, not "6 folds" (which reads as 6-fold)
+        repeats = int(folds) // k
+        parts.append(f"{k}-fold" + (f" x {repeats} repeats" if repeats > 1 else ""))
+    elif folds is not None:
         parts.append(f"{int(folds)} fold{'s' if int(folds) != 1 else ''}")
     if (n_test := shared("n_test")) is not None:
         # The summary's n_test is a fold's mean (99.9 for 999 clips in 10 folds).
         per_fold = " per fold" if folds is not None and int(folds) > 1 else ""
         parts.append(f"{float(n_test):g} test tracks{per_fold}")
     return ", ".join(parts)
+
+
+def _folds_per_repeat(split, folds, n_train, n_test) -> int | None:
+    """k of a (repeated) k-fold summary, from its mean training and test tracks per
+    fold (every track is tested once per repeat: k = all tracks / test tracks); None
+    for another split or where the counts do not fit a whole number of repeats."""
+    if split != "kfold" or folds is None or not n_train or not n_test:
+        return None
+    k = round((float(n_train) + float(n_test)) / float(n_test))
+    return k if k >= 2 and int(folds) % k == 0 else None
 
 
 #: Columns of ``results/summary.csv`` shown in the report's table, with their headings.
@@ -244,7 +272,8 @@ def plot_f1_heatmap(
     per_genre
         For each model, its ``<scheme>_per_genre.csv`` table (``genre`` and ``f1``
         columns, and ``support`` where known), in the order the rows should appear.
-        A genre without test clips (support 0) shows as "n/a", not as an F1 of 0.
+        A genre without test clips (support 0) that no clip was called (``predicted``
+        0, where known) shows as "n/a", not as an F1 of 0, as the macro F1 leaves it out.
     path
         PNG to write.
     protocol
@@ -259,7 +288,11 @@ def plot_f1_heatmap(
     f1 = np.full((len(models), len(genres)), np.nan)
     for i, model in enumerate(models):
         table = per_genre[model].set_index("genre")
-        untested = set(table.index[table["support"] == 0]) if "support" in table else set()
+        # No clip of the genre and none called it: no F1. A genre only called has F1 0.
+        unseen = table["support"] == 0 if "support" in table else pd.Series(False, table.index)
+        if "predicted" in table:
+            unseen &= table["predicted"] == 0
+        untested = set(table.index[unseen])
         for j, genre in enumerate(genres):
             if genre in table.index and genre not in untested:
                 f1[i, j] = float(table.at[genre, "f1"])
@@ -273,7 +306,7 @@ def plot_f1_heatmap(
         if not np.isnan(value):
             color = "black" if value > 0.6 else "white"
             ax.text(j, i, f"{value:.2f}", ha="center", va="center", color=color, fontsize=8)
-        else:  # no test clip of that genre, or a genre the model's table lacks
+        else:  # no test clip of that genre nor one called it, or a genre the table lacks
             ax.text(j, i, "n/a", ha="center", va="center", color="tab:gray", fontsize=8)
     title = "F1 per genre on the test clips"
     ax.set_title(f"{title}\n{protocol}" if protocol else title)
@@ -316,8 +349,11 @@ def plot_feature_map(
     *,
     feature_set: str,
     seed: int = 0,
+    dataset: str | None = None,
 ) -> None:
     """Scatter plot of the tracks on the first two principal components, coloured by genre.
+
+    ``dataset`` (such as ``synthetic``) is named in the title with the track count.
 
     A picture of how separable the genres are in one feature set; the PCA here
     is fitted on every track and serves only this picture, never a model.
@@ -340,7 +376,9 @@ def plot_feature_map(
         )
     ax.set_xlabel(f"PC 1 ({explained[0]:.0%} of variance)")
     ax.set_ylabel(f"PC 2 ({explained[1]:.0%} of variance)")
-    ax.set_title(f"Tracks on the first two principal components of standardized {feature_set}")
+    title = f"Tracks on the first two principal components of standardized {feature_set}"
+    data = f"{dataset} data, " if dataset else ""
+    ax.set_title(f"{title}\n{data}{len(genres)} tracks")
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     _save(fig, path)
 
@@ -374,5 +412,7 @@ def plot_results(
     }
     plot_f1_heatmap(per_genre, f1_png, protocol=protocol_text(summary))
     _, genres, X = read_feature_table(features_table)
-    plot_feature_map(X, genres, map_png, feature_set=feature_set, seed=seed)
+    datasets = summary["dataset"].dropna().unique() if "dataset" in summary else []
+    dataset = str(datasets[0]) if len(datasets) == 1 else None
+    plot_feature_map(X, genres, map_png, feature_set=feature_set, seed=seed, dataset=dataset)
     logger.info("plotted %d models and a map of %d tracks (%s)", len(models), len(X), feature_set)

@@ -1001,6 +1001,7 @@ def evaluate_model(
 ) -> dict:
     """Metrics of one model over all folds: JSON, per-genre CSV, confusion CSV and PNG."""
     from genrepipe.evaluate import evaluate_predictions, plot_confusion
+    from genrepipe.plots import percent
 
     predictions = pd.concat([read_table(path) for path in prediction_tables], ignore_index=True)
     present = set(predictions["genre"])
@@ -1011,17 +1012,23 @@ def evaluate_model(
     with atomic_path(metrics_out) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
     per_genre = pd.DataFrame(metrics["per_genre"]).T.rename_axis("genre").reset_index()
-    per_genre["support"] = per_genre["support"].astype(int)  # the transpose made it float
+    for count in ("support", "predicted"):  # the transpose made them floats
+        per_genre[count] = per_genre[count].astype(int)
     with atomic_path(per_genre_out) as tmp:
         per_genre.to_csv(tmp, index=False, float_format="%.4f")
     confusion = pd.DataFrame(metrics["confusion"], index=classes, columns=classes)
     with atomic_path(confusion_out) as tmp:
         confusion.rename_axis("true\\predicted").to_csv(tmp)
+    # Repeated k-fold tests every clip once per repeat: say that the cells count each clip so.
+    tested = predictions.loc[predictions["subset"] == "test", "track"].value_counts()
+    repeats = int(tested.iloc[0]) if len(tested) and tested.min() == tested.max() else 1
+    counted = f", each clip counted {repeats} times" if repeats > 1 else ""
     plot_confusion(
         np.asarray(metrics["confusion"]),
         classes,
         confusion_plot,
-        title=f"{title}\ntest accuracy {metrics['test_accuracy']:.1%}",
+        title=f"{title}\ntest accuracy {percent(metrics['test_accuracy'])}{counted}",
+        unit="test clips" if repeats == 1 else f"test predictions ({repeats} per clip)",
     )
     logger.info(
         "%s: test accuracy %.3f, train %.3f",

@@ -11,5 +11,8 @@ evaluate_model(
     snakemake.output.per_genre,
     snakemake.output.confusion,
     snakemake.output.confusion_plot,
-    title=f"{snakemake.wildcards.model} ({snakemake.wildcards.scheme})",
+    title=(
+        f"{snakemake.wildcards.model} "
+        f"({snakemake.params.dataset} data, {snakemake.wildcards.scheme} split)"
+    ),
 )
