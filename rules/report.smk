@@ -16,6 +16,7 @@ rule plot_results:
         per_genre=expand(
             "results/metrics/{model}/{scheme}_per_genre.csv", model=RUN_MODELS, scheme=SCHEME
         ),
+        metrics=expand("results/metrics/{model}/{scheme}.json", model=RUN_MODELS, scheme=SCHEME),
         features=f"results/features/{MAP_FEATURE_SET}.parquet",
     output:
         accuracy=report(

@@ -241,3 +241,26 @@ def test_confusion_of_repeated_k_fold_counts_predictions_not_clips(saved_figures
     assert ax.get_title().endswith("test accuracy 50.0%, each clip counted 2 times")
     per_genre = pd.read_csv(outputs[1])
     assert per_genre["predicted"].tolist() == [8, 0] and per_genre["support"].tolist() == [4, 4]
+
+
+def test_accuracy_chart_shows_every_fold_over_its_bar(saved_figures):
+    """The spread a mean hides: 30 folds of 10 clips swing by tens of points."""
+    summary = pd.DataFrame(
+        {
+            "model": ["svm", "nn"],
+            "test_accuracy": [0.5, 0.7],
+            "test_accuracy_ci95_low": [0.4, 0.6],
+            "test_accuracy_ci95_high": [0.6, 0.8],
+        }
+    )
+    folds = {"svm": [0.3, 0.5, 0.7, 0.5], "nn": [0.7]}  # one fold: nothing to spread
+    plots.plot_accuracy(summary, "unused.png", fold_accuracies=folds)
+    (ax,) = saved_figures[0].axes
+    dots = [c for c in ax.collections if c.get_label() == "each fold"]
+    assert len(dots) == 1
+    x, y = dots[0].get_offsets().T
+    assert sorted(y) == [0.3, 0.5, 0.5, 0.7]
+    assert np.all(np.abs(x - 0) < 0.4)  # over svm's bar
+    assert "each fold" in [t.get_text() for t in ax.get_legend().get_texts()]
+    # svm's label sits above its highest fold, not inside the dots.
+    assert ax.texts[0].xyann[1] == pytest.approx(0.715)

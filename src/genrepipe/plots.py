@@ -7,10 +7,12 @@ wires the workflow's files to them for the ``plot_results`` rule.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -88,6 +90,7 @@ def plot_accuracy(
     *,
     lines: Mapping[str, float] | None = None,
     title: str | None = None,
+    fold_accuracies: Mapping[str, Sequence[float]] | None = None,
 ) -> None:
     """Bar chart of each model's test accuracy with its 95% interval.
 
@@ -104,6 +107,10 @@ def plot_accuracy(
     title
         The chart's title; by default it names the protocol the numbers come from
         (:func:`protocol_text`), which a chart shown alone would otherwise hide.
+    fold_accuracies
+        Each model's test accuracy in every fold (``fold_test_accuracy`` of its
+        metrics), drawn as dots over its bar where there are several: the spread
+        a mean and an interval summarize.
     """
     plt = _pyplot()
     if title is None:
@@ -122,6 +129,26 @@ def plot_accuracy(
     bars = ax.bar(x, accuracy, color="tab:blue", alpha=0.8, label="test accuracy (this run)")
     ax.errorbar(x, accuracy, yerr=errors, fmt="none", ecolor="black", capsize=5, label="95% CI")
     tops = np.fmax(np.nan_to_num(accuracy, nan=0.0), np.nan_to_num(high, nan=0.0))
+    folds_drawn = False
+    for i, model in enumerate(models):
+        folds = np.asarray((fold_accuracies or {}).get(model, ()), dtype=float)
+        folds = folds[~np.isnan(folds)]
+        if len(folds) < 2:
+            continue
+        # Spread evenly across the bar (no random jitter: the same figure every run).
+        offsets = np.linspace(-0.28, 0.28, len(folds))
+        ax.scatter(
+            i + offsets,
+            folds,
+            s=10,
+            color="0.15",
+            alpha=0.55,
+            lw=0,
+            zorder=3,
+            label=None if folds_drawn else "each fold",
+        )
+        folds_drawn = True
+        tops[i] = max(tops[i], folds.max())
     for bar, value, top in zip(bars, accuracy, tops, strict=True):
         # One decimal: a clip of 16 is 6.25 points, and the confusion titles say 12.5%.
         # Above the interval, so the label hides neither end of it.
@@ -395,8 +422,12 @@ def plot_results(
     *,
     feature_set: str,
     seed: int = 0,
+    metrics_files: Sequence[str | os.PathLike] | None = None,
 ) -> None:
     """The report's figures from the summary, the per-genre scores and a feature table.
+
+    ``metrics_files``, each model's metrics JSON in the order of ``models``, add
+    the accuracy of every fold to the accuracy chart.
 
     Writes the accuracy bar chart, the per-genre F1 heat map, the map of the
     tracks on two principal components of ``feature_set`` (PNG files) and the
@@ -406,7 +437,11 @@ def plot_results(
 
     summary = pd.read_csv(summary_csv)
     summary_html(summary, summary_out)
-    plot_accuracy(summary, accuracy_png)
+    folds = {
+        model: json.loads(Path(path).read_text()).get("fold_test_accuracy", [])
+        for model, path in zip(models, metrics_files or [], strict=metrics_files is not None)
+    }
+    plot_accuracy(summary, accuracy_png, fold_accuracies=folds)
     per_genre = {
         model: pd.read_csv(path) for model, path in zip(models, per_genre_files, strict=True)
     }

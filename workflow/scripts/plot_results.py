@@ -15,4 +15,5 @@ plot_results(
     snakemake.output.summary,
     feature_set=snakemake.params.feature_set,
     seed=snakemake.params.seed,
+    metrics_files=snakemake.input.metrics,
 )
