@@ -949,7 +949,7 @@ def test_an_ensembles_fold_folders_point_to_its_final_bundle(svm_bundle, clips, 
     (fold / "card.json").write_text(json.dumps(card))
     for model_dir in (fold, tmp_path / "models" / "ensemble"):
         status, _, err = run([model_dir, clips[0]], capsys)
-        assert status == 2 and "results/final/" in err and "member bundle" not in err
+        assert status == 2 and "results/final/ensemble" in err and "member bundle" not in err
     assert folder.is_dir()
 
 

@@ -280,23 +280,16 @@ class Classifier:
             if not inside:  # results/models/<model>: <scheme>/fold<k>/model/ hold the bundles
                 cards = sorted(folder.glob("*/*/model/card.json"))
                 if cards and all(_is_fold_ensemble(card.parent) for card in cards):
-                    raise BundleError(
-                        f"{folder}: an ensemble's fold folders hold no models, only the "
-                        f"averages of their members' predictions; classify with its final "
-                        f"bundle, results/final/{folder.name}"
-                    )
+                    raise _fold_ensemble_error(folder, folder.name)
                 inside = [
                     f"{card.parent.parent.parent.name}/{card.parent.parent.name}" for card in cards
                 ]
             hint = f"; it holds the bundles {', '.join(inside)}: pass one" if inside else ""
             raise BundleError(f"{folder}: not a model bundle (no card.json){hint}")
-        if _is_fold_ensemble(folder):
-            raise BundleError(
-                f"{folder}: a fold ensemble holds no models, only the average of its members' "
-                "predictions; classify with the ensemble's final bundle, "
-                "results/final/<ensemble>"
-            )
         if _card_estimator(folder) == "ensemble":
+            if not (folder / "members").is_dir():
+                run = _fold_run(folder)
+                raise _fold_ensemble_error(folder, run[1] if run else "<ensemble>")
             return EnsembleClassifier.load(folder, quiet_native=quiet_native)
         try:
             with _native_stderr_silenced(quiet_native and _is_keras(folder)):
@@ -656,6 +649,14 @@ def _card_estimator(folder: Path) -> str | None:
         return json.loads((folder / "card.json").read_text()).get("estimator")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def _fold_ensemble_error(folder: Path, name: str) -> BundleError:
+    """An ensemble's fold folders hold only its card: it fits nothing to load."""
+    return BundleError(
+        f"{folder}: an ensemble's fold folders hold no models, only the average of its "
+        f"members' predictions; classify with its final bundle, results/final/{name}"
+    )
 
 
 def _is_fold_ensemble(folder: Path) -> bool:
