@@ -196,27 +196,31 @@ def protocol_text(summary: pd.DataFrame) -> str:
     kfold split, 10 folds, 10 test tracks per fold"``; parts that differ between rows
     (or are not in the table) are left out."""
 
-    def shared(column):
-        values = summary[column].dropna().unique() if column in summary else []
-        return values[0] if len(values) == 1 else None
-
     parts = []
-    if (dataset := shared("dataset")) is not None:
+    if (dataset := _shared_value(summary, "dataset")) is not None:
         parts.append(f"{dataset} data")
-    if (split := shared("split")) is not None:
+    if (split := _shared_value(summary, "split")) is not None:
         parts.append(f"{split} split")
-    folds = shared("n_folds")
-    k = _folds_per_repeat(split, folds, shared("n_train"), shared("n_test"))
+    folds = _shared_value(summary, "n_folds")
+    k = _folds_per_repeat(
+        split, folds, _shared_value(summary, "n_train"), _shared_value(summary, "n_test")
+    )
     if k is not None:  # 3-fold x 2 repeats, not "6 folds" (which reads as 6-fold)
         repeats = int(folds) // k
         parts.append(f"{k}-fold" + (f" x {repeats} repeats" if repeats > 1 else ""))
     elif folds is not None:
         parts.append(f"{int(folds)} fold{'s' if int(folds) != 1 else ''}")
-    if (n_test := shared("n_test")) is not None:
+    if (n_test := _shared_value(summary, "n_test")) is not None:
         # The summary's n_test is a fold's mean (99.9 for 999 clips in 10 folds).
         per_fold = " per fold" if folds is not None and int(folds) > 1 else ""
         parts.append(f"{float(n_test):g} test tracks{per_fold}")
     return ", ".join(parts)
+
+
+def _shared_value(summary: pd.DataFrame, column: str):
+    """The one value ``column`` holds in every row of ``summary``, else None."""
+    values = summary[column].dropna().unique() if column in summary else []
+    return values[0] if len(values) == 1 else None
 
 
 def _folds_per_repeat(split, folds, n_train, n_test) -> int | None:
@@ -447,7 +451,13 @@ def plot_results(
     }
     plot_f1_heatmap(per_genre, f1_png, protocol=protocol_text(summary))
     _, genres, X = read_feature_table(features_table)
-    datasets = summary["dataset"].dropna().unique() if "dataset" in summary else []
-    dataset = str(datasets[0]) if len(datasets) == 1 else None
-    plot_feature_map(X, genres, map_png, feature_set=feature_set, seed=seed, dataset=dataset)
+    dataset = _shared_value(summary, "dataset")
+    plot_feature_map(
+        X,
+        genres,
+        map_png,
+        feature_set=feature_set,
+        seed=seed,
+        dataset=None if dataset is None else str(dataset),
+    )
     logger.info("plotted %d models and a map of %d tracks (%s)", len(models), len(X), feature_set)
