@@ -1,6 +1,7 @@
 """The charts of results/plots: what they show must stay visible."""
 
 import itertools
+import re
 
 import numpy as np
 import pandas as pd
@@ -264,3 +265,13 @@ def test_accuracy_chart_shows_every_fold_over_its_bar(saved_figures):
     assert "each fold" in [t.get_text() for t in ax.get_legend().get_texts()]
     # svm's label sits above its highest fold, not inside the dots.
     assert ax.texts[0].xyann[1] == pytest.approx(0.715)
+
+
+def test_summary_table_shows_fit_seconds_under_one_tenth(tmp_path):
+    # A tiny run's logistic regression fitted in 0.025 s, which one decimal showed as 0.0.
+    summary = pd.DataFrame(
+        {"model": ["logreg", "cnn", "svm"], "fit_seconds": [0.025, 1234.56, np.nan]}
+    )
+    plots.summary_html(summary, tmp_path / "summary.html")
+    cells = re.findall(r"<td>([^<]*)</td>", (tmp_path / "summary.html").read_text())
+    assert cells == ["logreg", "0.025", "cnn", "1234.6", "svm", ""]

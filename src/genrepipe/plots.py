@@ -250,6 +250,14 @@ SUMMARY_COLUMNS: dict[str, str] = {
 }
 
 
+def _seconds(value: float) -> str:
+    """Seconds with one decimal, or two significant digits under a second (a
+    tiny run's logistic regression fits in 0.025 s, which one decimal shows as 0.0)."""
+    if np.isnan(value):
+        return ""
+    return f"{value:.2g}" if abs(value) < 1 else f"{value:.1f}"
+
+
 def summary_html(summary: pd.DataFrame, path: str | os.PathLike) -> None:
     """The summary table as a small self-contained HTML page, for the report.
 
@@ -257,7 +265,8 @@ def summary_html(summary: pd.DataFrame, path: str | os.PathLike) -> None:
     ----------
     summary
         ``results/summary.csv`` as a table; the columns of :data:`SUMMARY_COLUMNS`
-        present are shown, numbers with 3 decimals (fit seconds with 1).
+        present are shown, numbers with 3 decimals, fit seconds with 1 (two
+        significant digits under a second: 0.025 s, not 0.0).
     path
         HTML file to write.
     """
@@ -265,7 +274,7 @@ def summary_html(summary: pd.DataFrame, path: str | os.PathLike) -> None:
     formats = {c: "{:.3f}".format for c in shown.select_dtypes("number").columns}
     formats |= {c: "{:g}".format for c in ("n_folds", "n_train", "n_test") if c in shown}
     if "fit_seconds" in shown:
-        formats["fit_seconds"] = "{:.1f}".format
+        formats["fit_seconds"] = _seconds
     table = shown.rename(columns=SUMMARY_COLUMNS).to_html(
         index=False,
         na_rep="",
