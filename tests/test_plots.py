@@ -111,18 +111,44 @@ def test_accuracy_bars_keep_their_room_with_long_names(saved_figures):
     (fig,) = saved_figures
     (ax,) = fig.axes
     renderer = fig.canvas.get_renderer()
-    assert ax.get_window_extent(renderer).height > 0.5 * fig.bbox.height
-    ticks = [label.get_window_extent(renderer) for label in ax.get_xticklabels()]
-    for left, right in itertools.pairwise(ticks):
-        assert left.x1 < right.x0
+    assert ax.get_window_extent(renderer).width > 0.5 * fig.bbox.width
+    # A row per model, the first on top; the names whole (wrapped) and apart.
+    names = [label.get_text().replace("\n", "") for label in ax.get_yticklabels()]
+    assert names == summary["model"].tolist()
+    ticks = [label.get_window_extent(renderer) for label in ax.get_yticklabels()]
+    for upper, lower in itertools.pairwise(ticks):
+        assert upper.y0 > lower.y1
+    assert all(tick.x0 >= 0 for tick in ticks)  # inside the saved figure
     # Each bar's label: one decimal (a clip of 16 is 6.25 points), n/a for no value.
     labels = [text.get_text() for text in ax.texts]
     assert labels == ["50.0%", "n/a", "4.0%", "12.5%"]
-    # Above each interval, hiding neither of its ends.
-    tops = summary["test_accuracy_ci95_high"].fillna(0).to_numpy()
-    assert [text.xyann[1] if hasattr(text, "xyann") else text.xy[1] for text in ax.texts] == (
-        pytest.approx(list(tops + 0.015))
+    # Past each interval, hiding neither of its ends, on its own bar's row.
+    ends = summary["test_accuracy_ci95_high"].fillna(0).to_numpy()
+    assert [text.xy for text in ax.texts] == [
+        pytest.approx((end + 0.015, row)) for row, end in enumerate(ends)
+    ]
+
+
+def test_accuracy_label_leaves_the_reference_marker_visible(saved_figures):
+    # svm's 74% from the study sat under the white box of its 31.3% label.
+    summary = pd.DataFrame(
+        {
+            "model": ["svm", "svm_stats"],
+            "test_accuracy": [0.3125, 0.8],
+            "test_accuracy_ci95_low": [0.14, 0.7],
+            "test_accuracy_ci95_high": [0.56, 0.9],
+            "reference_test_accuracy": [0.74, None],
+        }
     )
+    plots.plot_accuracy(summary, "unused.png")
+    (ax,) = saved_figures[0].axes
+    renderer = saved_figures[0].canvas.get_renderer()
+    (marker,) = [c for c in ax.collections if c.get_label() == "reference study (GTZAN)"]
+    marker_right = (
+        ax.transData.transform((0.74, 0))[0] + np.sqrt(60) / 2 * saved_figures[0].dpi / 72
+    )
+    assert ax.texts[0].get_window_extent(renderer).x0 > marker_right
+    assert ax.texts[1].xy == pytest.approx((0.915, 1))
 
 
 def test_f1_heatmap_says_n_a_for_a_genre_without_test_clips(saved_figures):
@@ -260,11 +286,11 @@ def test_accuracy_chart_shows_every_fold_over_its_bar(saved_figures):
     dots = [c for c in ax.collections if c.get_label() == "each fold"]
     assert len(dots) == 1
     x, y = dots[0].get_offsets().T
-    assert sorted(y) == [0.3, 0.5, 0.5, 0.7]
-    assert np.all(np.abs(x - 0) < 0.4)  # over svm's bar
+    assert sorted(x) == [0.3, 0.5, 0.5, 0.7]
+    assert np.all(np.abs(y - 0) < 0.4)  # over svm's bar, the first row
     assert "each fold" in [t.get_text() for t in ax.get_legend().get_texts()]
-    # svm's label sits above its highest fold, not inside the dots.
-    assert ax.texts[0].xyann[1] == pytest.approx(0.715)
+    # svm's label sits past its highest fold, not among the dots.
+    assert ax.texts[0].xy[0] == pytest.approx(0.715)
 
 
 def test_summary_table_shows_fit_seconds_under_one_tenth(tmp_path):

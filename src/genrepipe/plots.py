@@ -92,7 +92,7 @@ def plot_accuracy(
     title: str | None = None,
     fold_accuracies: Mapping[str, Sequence[float]] | None = None,
 ) -> None:
-    """Bar chart of each model's test accuracy with its 95% interval.
+    """Bar chart of each model's test accuracy with its 95% interval, a row per model.
 
     Parameters
     ----------
@@ -124,11 +124,15 @@ def plot_accuracy(
     high = summary["test_accuracy_ci95_high"].to_numpy(dtype=float)
     # A missing interval (NaN) draws no error bar rather than failing.
     errors = np.nan_to_num(np.vstack([accuracy - low, high - accuracy]), nan=0.0).clip(min=0)
-    x = np.arange(len(models))
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(models) + 2), 4.2), layout="constrained")
-    bars = ax.bar(x, accuracy, color="tab:blue", alpha=0.8, label="test accuracy (this run)")
-    ax.errorbar(x, accuracy, yerr=errors, fmt="none", ecolor="black", capsize=5, label="95% CI")
-    tops = np.fmax(np.nan_to_num(accuracy, nan=0.0), np.nan_to_num(high, nan=0.0))
+    # One row per model, top to bottom in the summary's order: the chart grows down,
+    # names stay whole and level (16 models made a 20-inch-wide column chart).
+    y = np.arange(len(models))
+    fig, ax = plt.subplots(figsize=(8.5, max(3.2, 0.42 * len(models) + 1.9)), layout="constrained")
+    bars = ax.barh(
+        y, accuracy, height=0.7, color="tab:blue", alpha=0.8, label="test accuracy (this run)"
+    )
+    ax.errorbar(accuracy, y, xerr=errors, fmt="none", ecolor="black", capsize=4, label="95% CI")
+    ends = np.fmax(np.nan_to_num(accuracy, nan=0.0), np.nan_to_num(high, nan=0.0))
     folds_drawn = False
     for i, model in enumerate(models):
         folds = np.asarray((fold_accuracies or {}).get(model, ()), dtype=float)
@@ -136,10 +140,10 @@ def plot_accuracy(
         if len(folds) < 2:
             continue
         # Spread evenly across the bar (no random jitter: the same figure every run).
-        offsets = np.linspace(-0.28, 0.28, len(folds))
+        offsets = np.linspace(-0.25, 0.25, len(folds))
         ax.scatter(
-            i + offsets,
             folds,
+            i + offsets,
             s=10,
             color="0.15",
             alpha=0.55,
@@ -148,45 +152,49 @@ def plot_accuracy(
             label=None if folds_drawn else "each fold",
         )
         folds_drawn = True
-        tops[i] = max(tops[i], folds.max())
-    for bar, value, top in zip(bars, accuracy, tops, strict=True):
+        ends[i] = max(ends[i], folds.max())
+    reference = pd.to_numeric(
+        summary.get("reference_test_accuracy", pd.Series(np.nan, index=summary.index)),
+        errors="coerce",
+    ).to_numpy(dtype=float)
+    if (shown := ~np.isnan(reference)).any():
+        ax.scatter(
+            reference[shown],
+            y[shown],
+            marker="D",
+            s=60,
+            color="tab:red",
+            zorder=3,
+            # The study's numbers are GTZAN's, on a 90/10 split, with a leak.
+            label="reference study (GTZAN)",
+        )
+        # Half the diamond's width past its centre.
+        ends = np.fmax(ends, np.nan_to_num(reference, nan=0.0) + 0.02)
+    for bar, value, end in zip(bars, accuracy, ends, strict=True):
         # One decimal: a clip of 16 is 6.25 points, and the confusion titles say 12.5%.
-        # Above the interval, so the label hides neither end of it.
+        # Past the interval, the folds and the reference, so it hides none of them.
         ax.annotate(
             percent(value),
-            (bar.get_x() + bar.get_width() / 2, top + 0.015),
-            ha="center",
-            va="bottom",
+            (end + 0.015, bar.get_y() + bar.get_height() / 2),
+            ha="left",
+            va="center",
             fontsize=9,
             fontweight="bold",
             bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.85, "lw": 0},
             zorder=4,
         )
-    if "reference_test_accuracy" in summary:
-        reference = pd.to_numeric(summary["reference_test_accuracy"], errors="coerce").to_numpy()
-        shown = ~np.isnan(reference)
-        if shown.any():
-            ax.scatter(
-                x[shown],
-                reference[shown],
-                marker="D",
-                s=60,
-                color="tab:red",
-                zorder=3,
-                # The study's numbers are GTZAN's, on a 90/10 split, with a leak.
-                label="reference study (GTZAN)",
-            )
     for i, (label, level) in enumerate((lines or {}).items()):
         style = ("--", ":", "-.")[i % 3]
-        ax.axhline(level, color="tab:gray", linestyle=style, linewidth=1.2, label=label)
-    ax.set_xticks(x, [wrap_name(model) for model in models], fontsize=9)
-    ax.set_ylim(0, 1.12)  # room for a label above an interval reaching 1
-    ax.set_yticks(np.linspace(0, 1, 6))
-    ax.set_ylabel("test accuracy")
+        ax.axvline(level, color="tab:gray", linestyle=style, linewidth=1.2, label=label)
+    ax.set_yticks(y, [wrap_name(model, 24) for model in models], fontsize=9)
+    ax.set_ylim(len(models) - 0.5, -0.5)  # the first model on top
+    ax.set_xlim(0, 1.15)  # room for a label past an interval reaching 1
+    ax.set_xticks(np.linspace(0, 1, 6))
+    ax.set_xlabel("test accuracy")
     ax.set_title(title)
-    ax.grid(axis="y", alpha=0.3)
-    # Beside the axes: inside, the legend hid the interval of a tall right-hand bar
-    # (and target lines near the top).
+    ax.grid(axis="x", alpha=0.3)
+    # Beside the axes: inside, the legend hid the interval of a long bar (and target
+    # lines near the right).
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     _save(fig, path)
 
