@@ -65,6 +65,7 @@ localrules:
     all,
     download_gtzan,
     list_tracks,
+    list_failed_tracks,
     make_split,
     evaluate_model,
     summarize_results,

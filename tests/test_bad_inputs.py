@@ -31,7 +31,7 @@ from genrepipe.audio import load_audio
 from genrepipe.dataset import discover_tracks
 from genrepipe.extraction import FAILED_FEATURES, extract_features
 from genrepipe.io import load_npy
-from genrepipe.tasks import check_audio, list_tracks, merge_features
+from genrepipe.tasks import check_audio, list_failed_tracks, list_tracks, merge_features
 
 SR = SAMPLE_RATE
 TINY_SEED87 = {"n_frames": 130}
@@ -347,7 +347,8 @@ def test_clips_the_audio_check_refused_are_extracted_but_not_merged(tmp_path):
         min_duration=1.0,
         max_duration=MAX_DURATION,
     )
-    list_tracks([tmp_path / "check.tsv"], [], tmp_path / "tracks.tsv", tmp_path / "refused.tsv")
+    list_tracks([tmp_path / "check.tsv"], tmp_path / "tracks.tsv")
+    list_failed_tracks([tmp_path / "check.tsv"], [], tmp_path / "refused.tsv")
     refused = pd.read_csv(tmp_path / "refused.tsv", sep="\t")
     assert list(refused["track"]) == ["blues.00001"]
     assert "shorter than min_duration" in refused.loc[0, "reason"]
@@ -368,7 +369,7 @@ def test_no_usable_track_is_an_error_giving_the_first_reason(tmp_path):
         max_duration=MAX_DURATION,
     )
     with pytest.raises(ValueError) as info:
-        list_tracks([tmp_path / "check.tsv"], [], tmp_path / "tracks.tsv", tmp_path / "failed.tsv")
+        list_tracks([tmp_path / "check.tsv"], tmp_path / "tracks.tsv")
     message = str(info.value)
     assert message.startswith("no usable track: all 2 clips failed the audio check, e.g. ")
     assert "blues.00000.wav" in message and "shorter than min_duration" in message

@@ -287,6 +287,12 @@ def test_corrupt_and_truncated_files_are_reported_and_skipped(tmp_path):
     summary = pd.read_csv(tmp_path / "results" / "summary.csv")
     assert list(summary["model"]) == ["gmm", "svm"]
     assert (summary["n_train"] + summary["n_test"] == 40).all()
+    # A stray file listed the next run retrains nothing: it changes no track.
+    (genres / "blues" / "notes.txt").write_text("tempo by ear\n")
+    assert planned_jobs(tmp_path, TINY_CONFIG, override) == [
+        ("list_failed_tracks", ""),
+        ("all", ""),
+    ]
 
 
 def copy_first_clips(gtzan_mini_dir: Path, genres: Path, n_per_genre: int) -> None:

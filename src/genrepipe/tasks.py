@@ -97,33 +97,40 @@ def check_audio(
     return table
 
 
-def list_tracks(
-    batch_tables: Sequence[str], skipped: Sequence[Sequence[str]], tracks_out, failed_out
-) -> None:
-    """Join the batch checks into the tracks table and the failed-tracks table.
-
-    ``skipped`` holds ``(path, reason)`` of files and folders the dataset scan
-    left out (not audio, unknown genre); they are listed as failed too.
-    """
+def _batch_checks(batch_tables: Sequence[str]) -> pd.DataFrame:
+    """The batch checks of check_audio as one table, by track."""
     table = pd.concat([read_table(path) for path in batch_tables], ignore_index=True)
-    table = table.sort_values("track", kind="stable")
+    return table.sort_values("track", kind="stable")
+
+
+def list_tracks(batch_tables: Sequence[str], tracks_out) -> None:
+    """Join the batch checks into the table of usable tracks."""
+    table = _batch_checks(batch_tables)
     ok = table[table["status"] == "ok"]
-    failed = table[table["status"] != "ok"][["track", "genre", "path", "reason"]]
     if ok.empty:  # say why here, before the split and the merges fail on nothing
-        first = failed.iloc[0]
+        first = table.iloc[0]
         raise ValueError(
-            f"no usable track: all {len(failed)} clips failed the audio check, "
+            f"no usable track: all {len(table)} clips failed the audio check, "
             f"e.g. {first['track']}: {first['reason']}"
         )
+    write_table(ok[["track", "genre", "path", "duration"]], tracks_out)
+    logger.info("%d tracks usable, %d failed the audio check", len(ok), len(table) - len(ok))
+
+
+def list_failed_tracks(
+    batch_tables: Sequence[str], skipped: Sequence[Sequence[str]], failed_out
+) -> None:
+    """The clips that failed the audio check, and the files and folders the dataset
+    scan left out (``skipped``: ``(path, reason)``, e.g. not audio, unknown genre),
+    with their reasons."""
+    table = _batch_checks(batch_tables)
+    failed = table[table["status"] != "ok"][["track", "genre", "path", "reason"]]
     scan = pd.DataFrame(
         [("", "", path, reason) for path, reason in skipped],
         columns=["track", "genre", "path", "reason"],
     )
-    write_table(ok[["track", "genre", "path", "duration"]], tracks_out)
     write_table(pd.concat([failed, scan], ignore_index=True), failed_out)
-    logger.info(
-        "%d tracks usable, %d failed, %d files or folders skipped", len(ok), len(failed), len(scan)
-    )
+    logger.info("%d clips failed, %d files or folders skipped", len(failed), len(scan))
 
 
 def download_dataset(url: str, md5: str, destination) -> None:

@@ -1,9 +1,7 @@
-"""Rule list_tracks: the usable tracks, and the failed ones with their reasons."""
+"""Rule list_tracks: the usable tracks."""
 
 from genrepipe.log import log_to_file
 from genrepipe.tasks import list_tracks
 
 log_to_file(snakemake.log[0])
-list_tracks(
-    snakemake.input, snakemake.params.skipped, snakemake.output.tracks, snakemake.output.failed
-)
+list_tracks(snakemake.input, snakemake.output[0])
