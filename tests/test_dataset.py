@@ -48,6 +48,9 @@ def dataset(tmp_path) -> Path:
     _touch(genres / "rock" / ".ipynb_checkpoints" / "x.wav")  # hidden folder: ignored silently
     _touch(genres / ".DS_Store")  # hidden file beside the genre folders
     _touch(genres / "notes.md")  # a stray file beside the genre folders
+    # A link to a clip that was moved: skipped with a reason, never dropped unseen.
+    (genres / "blues" / "blues.00003.wav").symlink_to(tmp_path / "moved" / "blues.00003.wav")
+    # country, disco, hiphop, metal, pop and reggae have no folder at all.
     return genres
 
 
@@ -93,16 +96,24 @@ def test_discover_reports_what_it_skips_and_why(dataset):
     assert "duplicate track id blues.00000" in skipped["blues/blues.00000.wav"]
     assert "blues.00000.au" in skipped["blues/blues.00000.wav"]  # names the file kept
     assert "duplicate track id blues.00001" in skipped["classical/blues.00001.wav"]
+    assert skipped["blues/blues.00003.wav"] == (
+        f"broken link (to {dataset.parent.parent / 'moved' / 'blues.00003.wav'})"
+    )
+    missing = ("country", "disco", "hiphop", "metal", "pop", "reggae")
+    for genre in missing:
+        assert skipped[genre] == "no such genre folder: no clips of it"
     # Hidden files are never reported, and nothing else is.
     assert not any(".DS_Store" in path for path in skipped)
     assert set(skipped) == {
         "blues/README.txt",
         "blues/blues.00000.wav",
+        "blues/blues.00003.wav",
         "classical/blues.00001.wav",
         "jazz",
         "polka",
         "notes.md",
         "rock/live",
+        *missing,
     }
 
 

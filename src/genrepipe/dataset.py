@@ -146,6 +146,11 @@ def discover_tracks(
                 )
                 continue
             if not file.is_file():
+                # A clip linked from elsewhere whose target moved would vanish unseen.
+                if file.is_symlink():
+                    skipped.append((str(file), f"broken link (to {os.readlink(file)})"))
+                else:
+                    skipped.append((str(file), "not a regular file"))
                 continue
             if file.suffix.lower() not in extensions:
                 skipped.append(
@@ -167,6 +172,11 @@ def discover_tracks(
             found += 1
         if found == 0:
             skipped.append((str(entry), "genre folder holds no audio clips"))
+    # A genre without a folder is as absent as one with an empty folder: say so too.
+    present = {entry.name for entry in genre_root.iterdir() if entry.is_dir()}
+    for genre in genres:
+        if genre not in present:
+            skipped.append((str(genre_root / genre), "no such genre folder: no clips of it"))
     return Discovery(tracks=tracks, skipped=skipped)
 
 
