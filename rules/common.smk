@@ -75,6 +75,20 @@ if problem := split_size_error(
     SCHEME, config["split"].get(SCHEME) or {}, [track.genre for track in TRACKS]
 ):
     raise WorkflowError(f"Invalid configuration: {problem}")
+if SCHEME == "lists" and TRACKS:
+    # The lists are known now too: a list naming no clip of the dataset stops here,
+    # before any extraction, and the listed clips it lacks are said on the console.
+    from genrepipe.splits import lists_warnings  # imports scikit-learn: only when needed
+
+    try:
+        for message in lists_warnings(
+            [track.track for track in TRACKS],
+            [track.genre for track in TRACKS],
+            config["split"]["lists"],
+        ):
+            logging.getLogger("snakemake").warning(message)
+    except (FileNotFoundError, ValueError) as error:
+        raise WorkflowError(f"Invalid configuration: {error}") from None
 FOLDS = list(range(n_folds(config)))
 RUN_MODELS = config["run_models"]
 
@@ -185,6 +199,13 @@ def final_base(wildcards):
     """A CNN head's `base` final model: its CNN is reused, as the fold heads reuse theirs."""
     base = config["models"][wildcards.model].get("base")
     return {"base": f"results/final/{base}/model"} if base else {}
+
+
+def final_tracks(wildcards):
+    """The `lists` split's table, whose tracks alone a final model may train on (a
+    filtered split's lists leave out faulty clips); none for the other schemes,
+    whose final models train on every usable track, whatever the folds."""
+    return {"lists_split": "results/splits/lists.tsv"} if SCHEME == "lists" else {}
 
 
 def run_outputs():

@@ -1,6 +1,7 @@
-# The models handed out: each run model refitted on every usable track (its
-# preprocessing too), with a model card giving the accuracy the fold models
-# measured on held-out tracks. Switched by `final_models` in the config.
+# The models handed out: each run model refitted on every usable track (every
+# listed one with the `lists` split), preprocessing too, with a model card giving
+# the accuracy the fold models measured on held-out tracks. Switched by
+# `final_models` in the config.
 
 FINAL_MODELS = list(RUN_MODELS)
 # Ensembles fit nothing: their final bundle holds their members' final bundles.
@@ -10,6 +11,7 @@ ENSEMBLES = [name for name, spec in config["models"].items() if spec["estimator"
 rule train_final_model:
     input:
         unpack(final_base),
+        unpack(final_tracks),
         features=lambda wildcards: (
             f"results/features/{config['models'][wildcards.model]['features']}.parquet"
         ),

@@ -158,6 +158,33 @@ def test_gtzan_before_its_download_plans_the_download_alone(tmp_path):
 
 
 @pytest.mark.slow
+def test_split_lists_are_checked_against_the_dataset_before_any_job(tmp_path):
+    """Lists naming no clip of the dataset wrote an empty split and failed later, in a
+    fold job, naming neither list; what they lack was said only in make_split's log."""
+    genres = ("blues", "classical", "country", "disco", "hiphop")
+    trained = [f"{genre}.{i:05d}" for genre in genres if genre != "disco" for i in range(6)]
+    train = tmp_path / "train.txt"  # ids without an extension, as some lists have them
+    train.write_text("\n".join([*trained, "jazz.00099"]) + "\n")
+    test = tmp_path / "test.txt"
+    test.write_text("".join(f"{genre}/{genre}.00006.wav\n" for genre in genres))
+    lists = {"scheme": "lists", "lists": {"train": str(train), "test": str(test)}}
+    returncode, output = _dry_run(tmp_path, {"split": lists})
+    assert returncode == 0, output
+    assert f"split.lists.train: 1 of the 25 tracks listed in {train} are not in" in output
+    assert "split.lists: no training track of disco: their test tracks can only" in output
+    # A list none of whose tracks the dataset holds: refused, naming it.
+    test.write_text("blues/blues.00099.wav\n")
+    returncode, output = _dry_run(tmp_path, {"split": lists})
+    assert returncode != 0, output
+    lines = [line for line in output.splitlines() if "Invalid configuration" in line]
+    assert lines and lines[0].endswith(
+        f"split.lists.test: none of the 1 tracks listed in {test} is in the dataset "
+        "(it lists 'blues.00099', the dataset has 'blues.00000')"
+    ), output
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
 def test_good_config_passes_the_dry_run(tmp_path):
     """The baseline of the cases above: the tiny config itself is accepted."""
     returncode, output = _dry_run(tmp_path, {"run_models": ["gmm"]})

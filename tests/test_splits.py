@@ -10,7 +10,14 @@ import pytest
 
 from genrepipe import GENRES
 from genrepipe.dataset import discover_tracks
-from genrepipe.splits import check_split, holdout_split, kfold_split, lists_split
+from genrepipe.splits import (
+    check_split,
+    holdout_split,
+    kfold_split,
+    listed_track,
+    lists_split,
+    untrained_genres,
+)
 
 COLUMNS = ["fold", "track", "genre", "subset"]
 
@@ -236,6 +243,8 @@ def test_make_split_names_the_usable_tracks_in_no_list(tmp_path, small_collectio
     assert (
         "2 usable tracks are in no list and left out: blues.00004, classical.00004" in caplog.text
     )
+    # Its lists train on blues alone and test classical: said, as the console did.
+    assert "fold 0: no training track of classical: their test tracks" in caplog.text
     make_split(
         "holdout",
         {"test_size": 0.4},
@@ -244,6 +253,59 @@ def test_make_split_names_the_usable_tracks_in_no_list(tmp_path, small_collectio
         tmp_path / "h.json",
     )
     assert json.loads((tmp_path / "h.json").read_text())["unlisted"] == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "blues/blues.00003.wav",
+        "blues.00003",
+        " blues/blues.00003.AU ",
+        "genres\\blues\\blues.00003.au",
+    ],
+)
+def test_listed_track_drops_only_an_audio_extension(line):
+    # Path.stem cut an id written without extension (blues.00003) to its genre, blues.
+    assert listed_track(line) == "blues.00003"
+
+
+def test_lists_naming_no_track_of_the_dataset_are_refused(tmp_path, small_collection):
+    tracks, genres = small_collection
+    train = _write_list(tmp_path / "train.txt", ["blues.00000", "classical.00000"])
+    test = _write_list(tmp_path / "test.txt", ["rock/rock.00001.wav", "rock/rock.00002.wav"])
+    with pytest.raises(ValueError) as info:
+        lists_split(tracks, genres, {"train": train, "test": test})
+    assert str(info.value) == (
+        f"split.lists.test: none of the 2 tracks listed in {test} is in the dataset "
+        "(it lists 'rock.00001', the dataset has 'blues.00000')"
+    )
+    # A valid list is optional: naming nothing there is not an error.
+    valid = _write_list(tmp_path / "valid.txt", ["rock/rock.00003.wav"])
+    test = _write_list(tmp_path / "test.txt", ["blues/blues.00001.wav"])
+    split, missing = lists_split(tracks, genres, {"train": train, "valid": valid, "test": test})
+    assert len(split) == 3 and missing == {"train": 0, "valid": 1, "test": 0}
+
+
+def test_genres_tested_but_never_trained_are_named(tmp_path, small_collection):
+    from genrepipe.splits import lists_warnings
+
+    tracks, genres = small_collection
+    lists = {
+        "train": _write_list(tmp_path / "train.txt", ["blues.00000", "blues.00001", "jazz.00000"]),
+        "test": _write_list(tmp_path / "test.txt", ["blues.00002", "classical.00003"]),
+    }
+    split, _ = lists_split(tracks, genres, lists)
+    assert untrained_genres(split) == {0: ["classical"]}
+    assert lists_warnings(tracks, genres, lists) == [
+        f"split.lists.train: 1 of the 3 tracks listed in {lists['train']} are not in the dataset",
+        "split.lists: no training track of classical: their test tracks can only be misclassified",
+    ]
+    assert untrained_genres(kfold_split(tracks, genres, n_splits=5, seed=0)) == {}
+
+
+def test_check_split_refuses_an_empty_split():
+    with pytest.raises(ValueError, match="the split holds no track"):
+        check_split(pd.DataFrame(columns=COLUMNS))
 
 
 def test_lists_split_missing_list_file_is_named(tmp_path, small_collection):

@@ -366,7 +366,6 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
                 }
             },
             "run_models": ["svm_lists"],
-            "final_models": False,
             "split": {"scheme": "lists", "lists": lists},
         },
     )
@@ -383,6 +382,10 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
         sep="\t",
     )
     assert set(predictions["subset"]) == {"train", "valid", "test"}
+    # The final model learns from the listed clips alone, as the folds do: it learnt
+    # from the 2 unlisted ones too (a filtered split's faulty or repeated clips).
+    card = json.loads((tmp_path / "results" / "final" / "svm_lists" / "card.json").read_text())
+    assert card["n_train"] == len(split) == 38
     # A list edited in place reruns the split and what follows, nothing before it.
     assert planned_jobs(tmp_path, TINY_CONFIG, override) == []
     train = Path(lists["train"])

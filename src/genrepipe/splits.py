@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from genrepipe.config import split_size_error
+from genrepipe.dataset import AUDIO_EXTENSIONS
 
 SUBSETS = ("train", "valid", "test")
 
@@ -83,8 +84,9 @@ def lists_split(
     """Train/valid/test membership read from list files (one fold).
 
     Each list holds one entry per line, such as ``blues/blues.00029.wav``; the
-    track id is the file name without extension. Tracks named in no list are
-    left out. Listed tracks absent from the dataset are counted, not fatal.
+    track id is the file name without its audio extension (:func:`listed_track`).
+    Tracks named in no list are left out. Listed tracks absent from the dataset are
+    counted, not fatal, unless none of a train or test list's is there.
 
     Returns
     -------
@@ -100,11 +102,21 @@ def lists_split(
         list_file = Path(list_file)
         if not list_file.is_file():
             raise FileNotFoundError(f"split.lists.{subset}: list file {list_file} does not exist")
-        listed = [
-            Path(line.strip()).stem for line in list_file.read_text().splitlines() if line.strip()
-        ]
+        listed = [listed_track(line) for line in list_file.read_text().splitlines()]
+        listed = [track for track in listed if track]
         missing[subset] = sum(track not in genre_of for track in listed)
-        rows += [(0, t, genre_of[t], subset) for t in listed if t in genre_of]
+        found = [(0, t, genre_of[t], subset) for t in listed if t in genre_of]
+        if not found and subset in ("train", "test"):
+            example = (
+                f" (it lists {listed[0]!r}, the dataset has {tracks[0]!r})"
+                if listed and len(tracks)
+                else ""
+            )
+            raise ValueError(
+                f"split.lists.{subset}: none of the {len(listed)} tracks listed in {list_file} "
+                f"is in the dataset{example}"
+            )
+        rows += found
     split = pd.DataFrame(rows, columns=["fold", "track", "genre", "subset"])
     duplicated = split["track"][split["track"].duplicated()]
     if len(duplicated):
@@ -112,8 +124,53 @@ def lists_split(
     return split, missing
 
 
+def lists_warnings(
+    tracks: Sequence[str], genres: Sequence[str], list_files: dict[str, str | os.PathLike]
+) -> list[str]:
+    """What a user should hear of the ``lists`` split of these tracks before the run:
+    listed tracks the dataset lacks, and genres tested but never trained. Raises as
+    :func:`lists_split` does (a missing list file, a list naming no track)."""
+    split, missing = lists_split(tracks, genres, list_files)
+    messages = [
+        f"split.lists.{subset}: {count} of the {count + (split['subset'] == subset).sum()} "
+        f"tracks listed in {list_files[subset]} are not in the dataset"
+        for subset, count in missing.items()
+        if count
+    ]
+    messages += [
+        f"split.lists: no training track of {', '.join(names)}: "
+        "their test tracks can only be misclassified"
+        for names in untrained_genres(split).values()
+    ]
+    return messages
+
+
+def listed_track(line: str) -> str:
+    """The track id of a list file's line: its file name without an audio extension
+    (``blues/blues.00029.wav`` and ``blues.00029`` both give ``blues.00029``)."""
+    name = PurePosixPath(line.strip().replace("\\", "/")).name
+    stem, dot, extension = name.rpartition(".")
+    # Path.stem would cut ``blues.00029`` to ``blues``: only an audio extension goes.
+    return stem if dot and f".{extension.lower()}" in AUDIO_EXTENSIONS else name
+
+
+def untrained_genres(split: pd.DataFrame) -> dict[int, list[str]]:
+    """By fold, the genres with test tracks but no training track: a model cannot
+    predict them, so each of their test tracks counts as an error."""
+    untrained = {}
+    for fold, rows in split.groupby("fold"):
+        trained = set(rows.loc[rows["subset"] == "train", "genre"])
+        tested = set(rows.loc[rows["subset"] == "test", "genre"])
+        if tested - trained:
+            untrained[int(fold)] = sorted(tested - trained)
+    return untrained
+
+
 def check_split(split: pd.DataFrame) -> None:
-    """Raise if any fold puts one track in two subsets or lacks train or test rows."""
+    """Raise if the split is empty, or any fold puts one track in two subsets or
+    lacks train or test rows."""
+    if split.empty:
+        raise ValueError("the split holds no track")
     for fold, rows in split.groupby("fold"):
         if rows["track"].duplicated().any():
             raise ValueError(f"fold {fold} lists a track twice")

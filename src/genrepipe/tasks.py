@@ -246,6 +246,12 @@ def make_split(
     else:
         raise ValueError(f"unknown split scheme {scheme!r}")
     splits.check_split(split)
+    for fold, genres in splits.untrained_genres(split).items():
+        logger.warning(
+            "fold %d: no training track of %s: their test tracks can only be misclassified",
+            fold,
+            ", ".join(genres),
+        )
     write_table(split, output)
     counts = split.groupby(["fold", "subset"]).size().unstack("subset", fill_value=0)
     logger.info("split %s, tracks per fold:\n%s", scheme, counts.to_string())
@@ -718,6 +724,7 @@ def train_final_model(
     sample_rate: int,
     max_duration: float | None,
     base_model_dir=None,
+    lists_split_table=None,
 ) -> dict[str, Any]:
     """Fit preprocessing and one model on every usable track; save the bundle.
 
@@ -742,6 +749,10 @@ def train_final_model(
     base_model_dir
         For a CNN head with a ``base``: the base's final bundle, whose CNN
         (trained on the same tracks) the head reuses instead of training its own.
+    lists_split_table
+        With the ``lists`` split scheme, its table: only the tracks it names are
+        used (a filtered split's lists leave out faulty or repeated clips, which the
+        final model must not learn from either).
 
     Returns
     -------
@@ -753,17 +764,23 @@ def train_final_model(
 
     ids, _ = read_feature_index(features_table)
     tracks = read_table(tracks_table)
-    rows = tracks[tracks["track"].isin(set(ids))].reset_index(drop=True)
+    rows = tracks[tracks["track"].isin(set(ids))]
+    which = "all usable"
+    if lists_split_table is not None:
+        rows = rows[rows["track"].isin(set(read_table(lists_split_table)["track"]))]
+        which = "every listed usable track"
+    rows = rows.reset_index(drop=True)
     if rows.empty:
         raise ValueError(f"no track of {tracks_table} has features in {features_table}")
     _, _, X = read_feature_table(features_table, tracks=list(rows["track"]))
     y = rows["genre"].to_numpy(dtype=object)
     train = np.ones(len(rows), dtype=bool)
     logger.info(
-        "final %s on %s: %d tracks (all usable), input shape %s",
+        "final %s on %s: %d tracks (%s), input shape %s",
         spec["estimator"],
         spec["features"],
         len(rows),
+        which,
         X.shape[1:],
     )
     transform = None

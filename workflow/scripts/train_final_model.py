@@ -1,4 +1,5 @@
-"""Rule train_final_model: fit one model and its preprocessing on every usable track."""
+"""Rule train_final_model: fit one model and its preprocessing on every usable track
+(every listed one with the `lists` split)."""
 
 from genrepipe.log import log_to_file
 from genrepipe.tasks import train_final_model
@@ -17,4 +18,5 @@ train_final_model(
     sample_rate=snakemake.params.sample_rate,
     max_duration=snakemake.params.max_duration,
     base_model_dir=snakemake.input.get("base"),
+    lists_split_table=snakemake.input.get("lists_split"),
 )
