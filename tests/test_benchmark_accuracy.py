@@ -203,3 +203,46 @@ def test_the_default_working_folder_is_named_after_the_dataset(bench, tmp_path) 
     assert named(tmp_path / "Data" / "genres_original") == "Data"
     assert named(tmp_path / "my_clips") == "my_clips"
     assert named(tmp_path / "gtzan" / "genres", "train.txt", "test.txt") == "gtzan-lists"
+
+
+def test_a_configfile_may_not_set_the_split_or_models_the_table_reads(
+    bench, tmp_path, capsys
+) -> None:
+    # Layered after the benchmark's settings, a holdout split ran while the table
+    # still read the k-fold folds of an earlier run in the same folder.
+    data = tmp_path / "genres"
+    (data / "rock").mkdir(parents=True)
+    holdout = tmp_path / "holdout.yaml"
+    holdout.write_text("split: {scheme: holdout, holdout: {test_size: 0.2}}\nrun_models: [gmm]\n")
+    with pytest.raises(SystemExit) as stop:
+        bench.main([str(data), "--configfile", str(holdout), "--workdir", str(tmp_path / "run")])
+    assert stop.value.code == 2
+    assert (
+        f"--configfile {holdout} sets run_models, split.holdout.test_size, split.scheme, "
+        "which this benchmark sets itself" in capsys.readouterr().err
+    )
+    assert not (tmp_path / "run").exists()
+    settings = bench.benchmark_config(
+        data, ["svm"], workdir=tmp_path, n_splits=10, n_repeats=3, seed=42
+    )
+    # Other settings pass: a model's params, the threads, the clips' minimum length.
+    other = {"models": {"cnn": {"params": {"epochs": 3}}}, "dataset": {"min_duration": 20.0}}
+    assert bench.taken_settings(settings, other | {"threads": {"train": 2}}) == []
+    assert bench.taken_settings(settings, {"dataset": {"gtzan": {"root": "x"}}}) == [
+        "dataset.gtzan.root"
+    ]
+
+
+def test_missing_list_files_are_named_before_the_run(bench, tmp_path, capsys) -> None:
+    data = tmp_path / "genres"
+    (data / "rock").mkdir(parents=True)
+    train = tmp_path / "train.txt"
+    train.write_text("rock/rock.00000.wav\n")
+    with pytest.raises(SystemExit) as stop:
+        bench.main(
+            [str(data), "--lists", str(train), str(tmp_path / "nope.txt")]
+            + ["--workdir", str(tmp_path / "run")]
+        )
+    assert stop.value.code == 2
+    assert f"--lists {tmp_path / 'nope.txt'}: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

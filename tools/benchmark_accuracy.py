@@ -93,6 +93,27 @@ def benchmark_config(
     }
 
 
+def _leaves(settings, prefix: str = "") -> set[str]:
+    """The dotted keys of a nested mapping's leaves (``split.kfold.seed``)."""
+    if not isinstance(settings, dict) or not settings:
+        return {prefix} if prefix else set()
+    return set().union(*(_leaves(v, f"{prefix}{k}.") for k, v in settings.items()))
+
+
+def taken_settings(benchmark: dict, user: dict) -> list[str]:
+    """The settings of ``user`` (a --configfile) that the benchmark's own settings
+    set too: the dataset, the split and the models, which its table reads."""
+    ours = {key.rstrip(".") for key in _leaves(benchmark)}
+    theirs = {key.rstrip(".") for key in _leaves(user)}
+
+    def clashes(key: str) -> bool:
+        if key == "split" or key.startswith("split."):
+            return True  # the split is the benchmark's whole, another scheme's settings too
+        return any(key == o or key.startswith(f"{o}.") or o.startswith(f"{key}.") for o in ours)
+
+    return sorted(filter(clashes, theirs))
+
+
 def run_workflow(workdir: Path, configfiles: list[Path], cores: int) -> float:
     """Run the workflow up to results/summary.csv; return its wall time in seconds."""
     command = snakemake_command(
@@ -306,33 +327,46 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", type=Path, help="working directory of the run")
     parser.add_argument(
-        "--configfile", type=Path, action="append", default=[], help="more settings to layer"
+        "--configfile",
+        type=Path,
+        action="append",
+        default=[],
+        help="more settings to layer over config/config.yaml (a model's params, threads), "
+        "not the dataset, split or models this benchmark sets",
     )
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         parser.error(f"{args.data} is not a folder")
+    for path in args.lists or ():
+        if not path.is_file():
+            parser.error(f"--lists {path}: no such file")
+    workdir = args.workdir or PROJECT_ROOT / "benchmarks" / "accuracy" / dataset_name(args)
+    workdir = workdir.resolve()
+    models = [REFERENCE] + [m for m in args.models if m != REFERENCE]
+    settings = benchmark_config(
+        args.data,
+        models,
+        workdir=workdir,
+        n_splits=args.n_splits,
+        n_repeats=args.n_repeats,
+        seed=args.seed,
+        lists=args.lists,
+    )
     for path in args.configfile:
         if not path.is_file():
             parser.error(f"--configfile {path}: no such file")
-    workdir = args.workdir or PROJECT_ROOT / "benchmarks" / "accuracy" / dataset_name(args)
-    workdir = workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    models = [REFERENCE] + [m for m in args.models if m != REFERENCE]
-    override = workdir / "benchmark_config.yaml"
-    override.write_text(
-        yaml.safe_dump(
-            benchmark_config(
-                args.data,
-                models,
-                workdir=workdir,
-                n_splits=args.n_splits,
-                n_repeats=args.n_repeats,
-                seed=args.seed,
-                lists=args.lists,
+        # Its split or models would make the run another than the one the table reads.
+        if taken := taken_settings(settings, yaml.safe_load(path.read_text()) or {}):
+            parser.error(
+                f"--configfile {path} sets {', '.join(taken)}, which this benchmark sets "
+                "itself: use the data argument, --models, --n-splits, --n-repeats, --seed "
+                "or --lists"
             )
-        )
-    )
-    configfiles = [override, *(path.resolve() for path in args.configfile)]
+    workdir.mkdir(parents=True, exist_ok=True)
+    override = workdir / "benchmark_config.yaml"
+    override.write_text(yaml.safe_dump(settings))
+    # The benchmark's settings last, so that they hold whatever the others say.
+    configfiles = [*(path.resolve() for path in args.configfile), override]
     wall = run_workflow(workdir, configfiles, args.cores)
     scheme = "lists" if args.lists else "kfold"
     table = accuracy_table(workdir, models, scheme)
