@@ -172,11 +172,11 @@ def discover_tracks(
             found += 1
         if found == 0:
             skipped.append((str(entry), "genre folder holds no audio clips"))
-    # A genre without a folder is as absent as one with an empty folder: say so too.
+    # A genre without a folder is as absent as one with an empty folder: say so too,
+    # in one line (a subset of a few genres would otherwise get a line for each other).
     present = {entry.name for entry in genre_root.iterdir() if entry.is_dir()}
-    for genre in genres:
-        if genre not in present:
-            skipped.append((str(genre_root / genre), "no such genre folder: no clips of it"))
+    if absent := [genre for genre in genres if genre not in present]:
+        skipped.append((str(genre_root), f"no folder of {', '.join(absent)}: none of their clips"))
     return Discovery(tracks=tracks, skipped=skipped)
 
 
