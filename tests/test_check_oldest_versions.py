@@ -11,7 +11,8 @@ import pytest
     [
         ("numpy>=1.26,<3", "numpy==1.26.*"),
         ("librosa>=0.10.2,<2", "librosa==0.10.2"),
-        ("rich>=13", "rich==13.*"),
+        # 13.0, not the newest 13.x that ==13.* would let pip take (13.9.4).
+        ("rich>=13", "rich==13.0.*"),
         (
             "tensorflow-cpu>=2.16,<3; sys_platform == 'linux'",
             "tensorflow-cpu==2.16.*; sys_platform == 'linux'",

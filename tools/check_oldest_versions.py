@@ -3,7 +3,8 @@
 A lower bound nobody installs rots: it may name a release that lacks an API the
 code uses, or one with a bug the workflow trips on. This script turns every
 runtime dependency's lower bound into a pin (``>=1.26`` becomes ``==1.26.*``, the
-last patch of that release; ``>=0.10.2`` becomes ``==0.10.2``), installs them in a
+last patch of that release, ``>=14`` ``==14.0.*``; ``>=0.10.2`` becomes ``==0.10.2``),
+installs them in a
 virtual environment made anew, installs the project beside them without letting pip
 upgrade anything, and runs pytest there (arguments after ``--`` go to pytest).
 
@@ -32,12 +33,15 @@ MARKER = ".check-oldest-versions"
 
 
 def oldest_pin(requirement: str) -> str:
-    """``name>=X.Y[,<Z][; marker]`` as ``name==X.Y.*[; marker]`` (``==X.Y.Z`` as given)."""
+    """``name>=X.Y[,<Z][; marker]`` as ``name==X.Y.*[; marker]`` (``>=X`` as ``==X.0.*``,
+    ``==X.Y.Z`` as given)."""
     spec, _, marker = requirement.partition(";")
     match = re.fullmatch(r"\s*([A-Za-z0-9_.\-\[\]]+)\s*>=\s*([0-9][0-9.]*)\s*(,.*)?", spec)
     if not match:
         raise ValueError(f"no lower bound to pin in {requirement!r}")
-    name, version = match.group(1), match.group(2)
+    name, version = match.group(1), match.group(2).rstrip(".")
+    if version.count(".") == 0:
+        version += ".0"  # >=14 allows 14.0: ==14.* would let pip take 14.9
     pin = f"{name}=={version}.*" if version.count(".") < 2 else f"{name}=={version}"
     return f"{pin}; {marker.strip()}" if marker.strip() else pin
 
@@ -58,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("pytest_args", nargs="*", help="arguments for pytest, after --")
     args = parser.parse_args(argv)
+    # Absolute: pytest runs from the project root, where a relative path would miss it.
+    args.venv = args.venv.absolute()
     marker = args.venv / MARKER
     if args.venv.exists() and not marker.exists():
         parser.error(f"{args.venv} exists and was not made by this script; it would be wiped")
