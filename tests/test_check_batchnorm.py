@@ -66,3 +66,24 @@ def test_the_tool_reports_every_fold_and_leaves_the_run_alone(tiny_run, capsys):
     # A model the run did not train is named as such.
     assert check_batchnorm.main([str(tiny_run), "cnn_logmel"]) == 2
     assert "no fold models" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_only_the_current_splits_folds_are_checked(tiny_run, tmp_path, capsys):
+    # A kept run folder holds fold models of earlier splits (3 repeats, then 1): the
+    # tool read them all and failed on a fold the current split lacks.
+    results = tmp_path / "results"
+    for folder in ("splits", "features"):
+        (results / folder).parent.mkdir(parents=True, exist_ok=True)
+        (results / folder).symlink_to(tiny_run / "results" / folder)
+    folds = results / "models" / "cnn" / "holdout"
+    folds.mkdir(parents=True)
+    (folds / "fold0").symlink_to(tiny_run / "results" / "models" / "cnn" / "holdout" / "fold0")
+    (folds / "fold1" / "model").mkdir(parents=True)  # left by an earlier split
+    assert check_batchnorm.main([str(tmp_path), "cnn"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[2:]] == ["0", "mean"]
+    # A scheme the run did not use is named, not a traceback.
+    (results / "models" / "cnn" / "kfold" / "fold0").mkdir(parents=True)
+    assert check_batchnorm.main([str(tmp_path), "cnn", "--scheme", "kfold"]) == 2
+    assert "kfold.tsv: no such split" in capsys.readouterr().err

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     from genrepipe.feature_table import read_feature_table
     from genrepipe.models import KerasClassifier
     from genrepipe.predict import Classifier
-    from genrepipe.tasks import fold_rows
+    from genrepipe.tasks import fold_rows, read_table
 
     results = args.run_dir / "results"
     schemes = sorted(p.name for p in (results / "models" / args.model).glob("*") if p.is_dir())
@@ -96,10 +96,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     scheme = args.scheme or schemes[0]
     split = results / "splits" / f"{scheme}.tsv"
-    bundles = sorted(
-        (results / "models" / args.model / scheme).glob("fold*/model"),
-        key=lambda path: int(path.parent.name.removeprefix("fold")),
-    )
+    if not split.is_file():
+        print(f"{split}: no such split (did this run use --scheme {scheme}?)", file=sys.stderr)
+        return 2
+    # The current split's folds only: a kept run directory also holds the fold models
+    # of earlier splits (3 repeats of k-fold, then 1).
+    folds = sorted(int(fold) for fold in read_table(split)["fold"].unique())
+    bundles = [results / "models" / args.model / scheme / f"fold{fold}" / "model" for fold in folds]
+    if missing := [str(bundle) for bundle in bundles if not bundle.is_dir()]:
+        print(f"no fold model {missing[0]} (of {len(missing)} missing)", file=sys.stderr)
+        return 2
     print(
         f"{args.model} ({scheme}): accuracy as trained -> with batch-norm statistics "
         "re-estimated on the fold's training tracks"
