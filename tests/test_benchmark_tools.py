@@ -26,6 +26,11 @@ def _tool(name: str):
         ("benchmark_extraction", ["--data", "no/such/folder"], "no/such/folder: no such folder"),
         ("benchmark_extraction", ["--repeats", "0"], "expected at least 1, got 0"),
         ("benchmark_extraction", ["--cpu-tracks", "x"], "expected a whole number, got 'x'"),
+        (
+            "benchmark_extraction",
+            ["--skip-wall", "--skip-cpu"],
+            "--skip-wall and --skip-cpu together leave nothing to measure",
+        ),
         ("benchmark_accuracy", [".", "--cores", "0"], "expected at least 1, got 0"),
         ("benchmark_accuracy", [".", "--configfile", "no/such.yaml"], "no/such.yaml: no such"),
     ],
@@ -62,3 +67,46 @@ def test_workflow_benchmark_removes_its_folder_when_interrupted(tmp_path, monkey
     with pytest.raises(KeyboardInterrupt):
         tool.main(["--n-per-genre", "10"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_extraction_benchmark_names_a_folder_without_clips(tmp_path, capsys):
+    tool = _tool("benchmark_extraction")
+    with pytest.raises(SystemExit) as stop:
+        tool.main(["--data", str(tmp_path)])  # no genre folder: was a traceback
+    assert stop.value.code == 2 and "holds no genre folder" in capsys.readouterr().err
+    (tmp_path / "rock").mkdir()
+    with pytest.raises(SystemExit) as stop:
+        tool.main(["--data", str(tmp_path)])
+    assert stop.value.code == 2
+    assert f"--data {tmp_path}: its genre folders hold no audio clips" in capsys.readouterr().err
+
+
+def test_cpu_measurements_alone_take_fewer_tracks_than_the_split(
+    gtzan_mini_dir, monkeypatch, capsys
+):
+    # The split check is the workflow's: --skip-wall runs no workflow, so 20 tracks do.
+    tool = _tool("benchmark_extraction")
+    measured = []
+
+    def cpu_per_track(tracks, n):
+        measured.append(len(tracks))
+        return {"reference": 2.0, "seed87": 1.0, "rich": 0.5}, n, 0
+
+    monkeypatch.setattr(tool, "cpu_per_track", cpu_per_track)
+    assert tool.main(["--data", str(gtzan_mini_dir), "--limit", "20", "--skip-wall"]) == 0
+    assert measured == [20]
+    assert "(e) rich CPU per track" in capsys.readouterr().out
+
+
+def test_a_failed_run_shows_the_failed_jobs_logs(tmp_path):
+    # Its --quiet hid Snakemake's report, and the logs went with the temporary folder.
+    tool = _tool("benchmark_extraction")
+    (tmp_path / "logs" / "list_tracks.log").parent.mkdir(parents=True)
+    (tmp_path / "logs" / "list_tracks.log").write_text(
+        "CRITICAL genrepipe: job failed: no usable track: all 100 clips failed\n"
+    )
+    (tmp_path / "logs" / "check_audio").mkdir()
+    (tmp_path / "logs" / "check_audio" / "batch0000.log").write_text("INFO 50 of 50 usable\n")
+    shown = tool.failed_job_logs(tmp_path)
+    assert "--- logs/list_tracks.log ---" in shown and "no usable track" in shown
+    assert "batch0000" not in shown

@@ -117,9 +117,24 @@ def run_workflow(root: Path, feature_set: str, cores: int, workdir: Path) -> tup
     result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
     wall = time.time() - start
     if result.returncode != 0:
-        sys.exit(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+        # --quiet hid Snakemake's own report, and the logs go with the temporary folder:
+        # show the failed jobs' logs while they are there.
+        sys.exit(
+            f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+            f"{failed_job_logs(workdir)}"
+        )
     (workdir / "started").write_text(repr(start))
     return wall, children_cpu() - cpu
+
+
+def failed_job_logs(workdir: Path, tail: int = 3000) -> str:
+    """The end of every job log under ``workdir/logs`` that says the job failed."""
+    reports = []
+    for log in sorted((workdir / "logs").rglob("*.log")):
+        text = log.read_text(errors="replace")
+        if "job failed" in text or "job stopped" in text:
+            reports.append(f"\n--- {log.relative_to(workdir)} ---\n{text[-tail:]}")
+    return "".join(reports)
 
 
 def children_cpu() -> float:
@@ -284,8 +299,8 @@ def main(argv=None) -> int:
         "--limit",
         type=positive_int,
         default=None,
-        help="use only this many tracks (with --copies, at least what the default split "
-        "needs: 100 for its 10%% holdout of ten genres)",
+        help="use only the first this many tracks; the workflow's default split (a 10%% "
+        "holdout of ten genres) needs 100 in all, --copies included (--limit 10 --copies 10)",
     )
     parser.add_argument(
         "--copies",
@@ -302,6 +317,8 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-wall", action="store_true", help="only measure (d) and (e)")
     parser.add_argument("--skip-cpu", action="store_true", help="only measure (a)-(c)")
     args = parser.parse_args(argv)
+    if args.skip_wall and args.skip_cpu:
+        parser.error("--skip-wall and --skip-cpu together leave nothing to measure")
 
     data = Path(args.data)
     if not data.is_dir():
@@ -310,9 +327,15 @@ def main(argv=None) -> int:
 
     if args.feature_set not in FEATURE_DEFAULTS:
         parser.error(f"--feature-set {args.feature_set}: one of {', '.join(FEATURE_DEFAULTS)}")
-    tracks = select_tracks(data, args.limit)
+    try:
+        tracks = select_tracks(data, args.limit)
+    except (FileNotFoundError, ValueError) as error:  # no genre folder, braces in the path
+        parser.error(f"--data {data}: {error}")
+    if not tracks:
+        parser.error(f"--data {data}: its genre folders hold no audio clips")
     genres = [track.genre for track in tracks] * args.copies  # the workflow sees the copies
-    if problem := split_problem(workflow_config(), genres):
+    # Only the workflow's run splits the tracks: (d) and (e) take any number.
+    if not args.skip_wall and (problem := split_problem(workflow_config(), genres)):
         parser.error(f"the workflow would refuse these {len(genres)} tracks: {problem}")
     if args.copies > 1:
         tracks = copy_tracks(tracks, args.copies)
