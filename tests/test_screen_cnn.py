@@ -216,7 +216,16 @@ def test_vote_names_a_file_that_is_not_a_screens_probabilities(tmp_path, capsys,
     else:
         path.write_bytes(content)
     with pytest.raises(SystemExit) as exit_info:
-        vote_screens.main([f"{path}:cnn", f"{path}:cnn"])
+        vote_screens.main([f"{path}:cnn", f"{path}:cnn_mfcc"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert f"{path} " in err and problem in err
+
+
+def test_vote_refuses_a_member_given_twice(capsys):
+    # Scores kept by member merged the two into one row "over 2 folds" of 4 values.
+    vote_screens = importlib.import_module("vote_screens")
+    with pytest.raises(SystemExit) as exit_info:
+        vote_screens.main(["a.npz:cnn", "b.npz:cnn", "a.npz:cnn"])
+    assert exit_info.value.code == 2
+    assert "a.npz:cnn given twice: a member votes once" in capsys.readouterr().err

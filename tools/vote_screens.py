@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if len(args.members) < 2:
         parser.error("a vote needs at least two members")
+    # Scores are kept by member: a repeated one merged into one row of twice the folds.
+    if repeated := sorted({m for m in args.members if args.members.count(m) > 1}):
+        parser.error(f"{', '.join(repeated)} given twice: a member votes once")
     try:
         scores = soft_vote(args.members)
     except (OSError, ValueError) as error:
