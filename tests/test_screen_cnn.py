@@ -146,6 +146,29 @@ def test_a_missing_dataset_folder_is_refused(tool, tmp_path, capsys) -> None:
     assert "genres is not a folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--folds", "abc"], "--folds must be a range such as 0-9 or a list such as 0,3"),
+        (["--folds", "3-1"], "--folds must name folds in 0-9, got '3-1'"),
+        (["--n-fft", "0"], "--n-fft and --n-mels must be positive, got 0 and"),
+        (["--input", "mfcc", "--n-mfcc", "999"], "--n-mfcc must be in [1, 96]"),
+        (["--params", '{"nosuch": 1}'], "--params: unknown parameter(s) nosuch of cnn_windows"),
+        ([], "too few clips for its 10 folds: split.kfold.n_splits=10 exceeds"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_clip_is_read(tool, tmp_path, capsys, argv, message):
+    # These stopped the screen with a traceback after minutes of reading every clip
+    # (a zero FFT size was silently the config's).
+    for genre in ("blues", "rock"):
+        (tmp_path / "genres" / genre).mkdir(parents=True)
+        (tmp_path / "genres" / genre / f"{genre}.00000.wav").touch()
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([str(tmp_path), *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_frames_input_refuses_log_mel_settings(tool, tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         tool.main([str(tmp_path), "--input", "frames", "--n-fft", "2048"])

@@ -308,13 +308,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--params is not JSON: {error}")
     if not isinstance(overrides, dict):
         parser.error("--params must be a JSON object")
-    if "-" in args.folds:
-        first, last = (int(v) for v in args.folds.split("-"))
-        folds = list(range(first, last + 1))
-    else:
-        folds = [int(v) for v in args.folds.split(",")]
+    try:
+        if "-" in args.folds:
+            first, last = (int(v) for v in args.folds.split("-"))
+            folds = list(range(first, last + 1))
+        else:
+            folds = [int(v) for v in args.folds.split(",")]
+    except ValueError:
+        parser.error(
+            f"--folds must be a range such as 0-9 or a list such as 0,3, got {args.folds!r}"
+        )
     if not folds or min(folds) < 0 or max(folds) >= N_SPLITS:
-        parser.error(f"--folds must lie in 0-{N_SPLITS - 1}")
+        parser.error(f"--folds must name folds in 0-{N_SPLITS - 1}, got {args.folds!r}")
     try:
         seeds = tuple(int(v) for v in args.seeds.split(","))
     except ValueError:
@@ -323,19 +328,34 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--seeds must not repeat a seed")
     if args.repeat < 0:
         parser.error("--repeat must be >= 0")
-    if args.input == "frames" and (args.n_fft or args.n_mels):
+    if args.input == "frames" and (args.n_fft is not None or args.n_mels is not None):
         parser.error("--n-fft and --n-mels set the log-mel; --input frames has its own")
 
     embeddings = [None if v == "penultimate" else v for v in args.embedding.split(",")]
     if len(set(embeddings)) != len(embeddings):
         parser.error("--embedding names a layer twice")
     config = read_config()
-    from genrepipe.config import feature_settings
+    from genrepipe.config import feature_settings, split_size_error
+    from genrepipe.dataset import discover_tracks
+    from genrepipe.models import allowed_params
 
     logmel_settings = feature_settings(config, "logmel")
-    n_fft = args.n_fft or logmel_settings["n_fft"]
-    n_mels = args.n_mels or logmel_settings["n_mels"]
+    n_fft = logmel_settings["n_fft"] if args.n_fft is None else args.n_fft
+    n_mels = logmel_settings["n_mels"] if args.n_mels is None else args.n_mels
+    if n_fft < 1 or n_mels < 1:
+        parser.error(f"--n-fft and --n-mels must be positive, got {n_fft} and {n_mels}")
+    if args.input == "mfcc" and not 1 <= args.n_mfcc <= n_mels:
+        parser.error(f"--n-mfcc must be in [1, {n_mels}] (the log-mel bands), got {args.n_mfcc}")
     params = network_params(config, overrides, input_kind=args.input, untrained=args.untrained)
+    if unknown := sorted(set(params) - allowed_params("cnn_windows")):
+        parser.error(f"--params: unknown parameter(s) {', '.join(unknown)} of cnn_windows")
+    # Before the minutes of reading every clip: what would stop the screen after them.
+    try:
+        found = discover_tracks(args.dataset).tracks
+    except (FileNotFoundError, ValueError) as error:
+        parser.error(str(error))
+    if problem := split_size_error("kfold", {"n_splits": N_SPLITS}, [t.genre for t in found]):
+        parser.error(f"{args.dataset}: too few clips for its {N_SPLITS} folds: {problem}")
     source = (
         "segment_stats' frame features"
         if args.input == "frames"
