@@ -24,6 +24,7 @@ from genrepipe.config import (
     extracted_feature_sets,
     feature_dimension,
     feature_settings,
+    gtzan_download_pending,
     min_clip_samples,
     order_config_keys,
     schema_error_message,
@@ -182,6 +183,39 @@ def test_split_lists_are_checked_against_the_dataset_before_any_job(tmp_path):
         "(it lists 'blues.00099', the dataset has 'blues.00000')"
     ), output
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("root", "pending"),
+    [
+        ("resources/gtzan/genres", True),
+        ("./resources/gtzan/genres/", True),
+        ("resources/gtzan", True),  # its parent, which the scan accepts once it is there
+        ("ABSOLUTE/resources/gtzan/genres", True),
+        ("resources/other/genres", False),
+    ],
+)
+def test_the_download_folder_however_written_waits_for_the_download(
+    tmp_path, monkeypatch, root, pending
+):
+    # Only the literal default was pending: its parent or absolute path was refused as a
+    # missing folder, with the download as the hint, which the same refusal stopped.
+    monkeypatch.chdir(tmp_path)
+    root = root.replace("ABSOLUTE", str(tmp_path))
+    config = {"dataset": {"kind": "gtzan", "gtzan": {"root": root}}}
+    assert gtzan_download_pending(config) is pending
+    if pending:
+        check_config(_config(config))  # no error: the run downloads first
+    (tmp_path / "resources" / "gtzan" / "genres").mkdir(parents=True)
+    assert not gtzan_download_pending(config)  # downloaded: read it
+
+
+def test_a_missing_relative_root_is_named_with_where_it_was_looked_for(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        check_config(_config({"dataset": {"kind": "gtzan", "gtzan": {"root": "data/genres"}}}))
+    where = f"relative paths start at the working directory, here {tmp_path / 'data' / 'genres'};"
+    assert f"folder data/genres does not exist ({where}" in str(info.value)
 
 
 @pytest.mark.slow

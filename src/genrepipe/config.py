@@ -9,6 +9,7 @@ estimator). They run when the workflow is parsed, before any job.
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -130,9 +131,10 @@ def check_config(config: Mapping[str, Any]) -> None:
                 f"(or its parent){hint}"
             )
         if not Path(root).is_dir() and not gtzan_download_pending(config):
+            where = "" if Path(root).is_absolute() else f", here {os.path.abspath(root)}"
             raise ConfigError(
                 f"dataset.gtzan.root: folder {root} does not exist (relative paths start at the "
-                f"working directory; `snakemake --cores 1 download_gtzan` fills "
+                f"working directory{where}; `snakemake --cores 1 download_gtzan` fills "
                 f"{GTZAN_DOWNLOAD_ROOT})"
             )
     synthetic_duration = (dataset.get("synthetic") or {}).get("duration", 30.0)
@@ -720,12 +722,13 @@ def gtzan_download_pending(config: Mapping[str, Any]) -> bool:
     """
     dataset = config["dataset"]
     root = (dataset.get("gtzan") or {}).get("root")
-    return (
-        dataset["kind"] == "gtzan"
-        and bool(root)
-        and Path(root) == Path(GTZAN_DOWNLOAD_ROOT)
-        and not Path(root).is_dir()
-    )
+    if dataset["kind"] != "gtzan" or not root:
+        return False
+    # The folder however written (absolute, ./resources/...), or its parent, which
+    # the scan accepts too: a literal comparison sent those to an error whose hint,
+    # the download, the same error stopped.
+    download = Path(os.path.abspath(GTZAN_DOWNLOAD_ROOT))
+    return Path(os.path.abspath(root)) in (download, download.parent) and not download.is_dir()
 
 
 def dataset_tracks(config: Mapping[str, Any]) -> Discovery:
