@@ -246,3 +246,12 @@ def test_missing_list_files_are_named_before_the_run(bench, tmp_path, capsys) ->
     assert stop.value.code == 2
     assert f"--lists {tmp_path / 'nope.txt'}: no such file" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_folder_without_genre_folders_is_named_as_given(bench, tmp_path, capsys) -> None:
+    # The workflow named it relative to the benchmark's working folder (../../../..).
+    with pytest.raises(SystemExit) as stop:
+        bench.main([str(tmp_path), "--workdir", str(tmp_path / "run")])
+    assert stop.value.code == 2
+    assert f"dataset folder {tmp_path} holds no genre folder" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -362,6 +362,12 @@ def main(argv: list[str] | None = None) -> int:
                 "itself: use the data argument, --models, --n-splits, --n-repeats, --seed "
                 "or --lists"
             )
+    from genrepipe.dataset import find_genre_root
+
+    try:  # here, in the user's words: the workflow names it relative to its workdir
+        find_genre_root(args.data)
+    except FileNotFoundError as error:
+        parser.error(str(error))
     workdir.mkdir(parents=True, exist_ok=True)
     override = workdir / "benchmark_config.yaml"
     override.write_text(yaml.safe_dump(settings))
@@ -376,14 +382,23 @@ def main(argv: list[str] | None = None) -> int:
         protocol = f"trained on the clips of {args.lists[0]}, tested on those of {args.lists[1]}"
     else:
         protocol = f"{args.n_splits}-fold cross-validation x {args.n_repeats} repeat(s)"
-    title = f"{dataset_name(args).removesuffix('-lists')}: {protocol}"
+    # The chart names the lists by file name: whole paths ran off both sides of it.
+    chart_protocol = (
+        f"trained on {args.lists[0].name}, tested on {args.lists[1].name}"
+        if args.lists
+        else protocol
+    )
+    title = f"{dataset_name(args).removesuffix('-lists')}: {chart_protocol}"
     plot_table(table, workdir / "benchmark_accuracy.png", title)
     print(f"{args.data}: {protocol}, workflow wall time {wall / 60:.1f} min on {args.cores} cores")
     print(format_table(table))
     print(f"\nvs svm: mean paired difference from {REFERENCE} over the same test folds, points")
     print("\ntargets:")
-    for target, measured, holds in check_targets(table):
+    checks = check_targets(table)
+    for target, measured, holds in checks:
         print(f"  {target:<48} {measured:<40} {'holds' if holds else 'MISSED'}")
+    if not checks:
+        print("  none to check: no model beyond the reference ones (--models)")
     print(f"table written to {workdir / 'benchmark_accuracy.csv'}, chart to .png beside it")
     return 0
 
