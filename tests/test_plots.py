@@ -301,3 +301,20 @@ def test_summary_table_shows_fit_seconds_under_one_tenth(tmp_path):
     plots.summary_html(summary, tmp_path / "summary.html")
     cells = re.findall(r"<td>([^<]*)</td>", (tmp_path / "summary.html").read_text())
     assert cells == ["logreg", "0.025", "cnn", "1234.6", "svm", ""]
+
+
+def test_accuracy_chart_without_intervals_draws_no_interval(saved_figures):
+    # One fold of tools/benchmark_accuracy.py: NaN intervals drew flat caps at each bar
+    # and a "95% CI" legend entry for nothing.
+    summary = pd.DataFrame(
+        {
+            "model": ["svm", "nn"],
+            "test_accuracy": [0.5, 0.7],
+            "test_accuracy_ci95_low": [np.nan, np.nan],
+            "test_accuracy_ci95_high": [np.nan, np.nan],
+        }
+    )
+    plots.plot_accuracy(summary, "unused.png")
+    (ax,) = saved_figures[0].axes
+    assert "95% CI" not in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not ax.containers[1:]  # the bars alone, no error bar container

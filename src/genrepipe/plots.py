@@ -131,7 +131,8 @@ def plot_accuracy(
     bars = ax.barh(
         y, accuracy, height=0.7, color="tab:blue", alpha=0.8, label="test accuracy (this run)"
     )
-    ax.errorbar(accuracy, y, xerr=errors, fmt="none", ecolor="black", capsize=4, label="95% CI")
+    if np.isfinite(low).any() or np.isfinite(high).any():  # one fold has no interval
+        ax.errorbar(accuracy, y, xerr=errors, fmt="none", ecolor="black", capsize=4, label="95% CI")
     ends = np.fmax(np.nan_to_num(accuracy, nan=0.0), np.nan_to_num(high, nan=0.0))
     folds_drawn = False
     for i, model in enumerate(models):
