@@ -23,6 +23,7 @@ def _tool(name: str):
         ("benchmark_workflow", ["--n-per-genre", "5"], "a stratified split needs at least one"),
         ("benchmark_workflow", ["--duration", "0"], "expected positive seconds, got '0'"),
         ("benchmark_workflow", ["--cores", "0"], "expected at least 1, got 0"),
+        ("benchmark_workflow", ["--sets", "stats", "nosuch"], "--sets nosuch: not a feature set"),
         ("benchmark_extraction", ["--data", "no/such/folder"], "no/such/folder: no such folder"),
         ("benchmark_extraction", ["--repeats", "0"], "expected at least 1, got 0"),
         ("benchmark_extraction", ["--cpu-tracks", "x"], "expected a whole number, got 'x'"),

@@ -397,4 +397,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Snakemake has stopped its jobs; the folders are gone
+        sys.exit("benchmark_extraction.py: interrupted")

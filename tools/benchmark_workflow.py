@@ -130,7 +130,13 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args(argv)
     from genrepipe import GENRES
+    from genrepipe.config import FEATURE_DEFAULTS
 
+    # Before generating the clips, not after, in a MissingRuleException.
+    if unknown := [name for name in args.sets if name not in FEATURE_DEFAULTS]:
+        parser.error(
+            f"--sets {' '.join(unknown)}: not a feature set ({', '.join(FEATURE_DEFAULTS)})"
+        )
     defaults = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())
     if problem := split_problem(defaults, [g for g in GENRES for _ in range(args.n_per_genre)]):
         parser.error(f"--n-per-genre {args.n_per_genre}: the workflow would refuse it: {problem}")
@@ -226,4 +232,7 @@ def measure(args: argparse.Namespace, tmp: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Snakemake has stopped its jobs; the folders are gone
+        sys.exit("benchmark_workflow.py: interrupted")
