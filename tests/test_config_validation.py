@@ -617,7 +617,11 @@ def test_whole_numbers_take_the_type_the_schema_asks_for():
             },
         }
     )
-    config["models"]["svm"]["params"]["C"] = 1  # untyped params keep what they hold
+    # A model setting of any real number, written whole: `C: 1` retrained what `C: 1.0` made.
+    config["models"]["svm"]["params"]["C"] = 1
+    config["models"]["svm_rich"]["search"]["param_grid"]["C"] = [1, 10.0]
+    config["models"]["cnn_svm"]["params"]["cnn"] = {"learning_rate": 1, "epochs": 3}
+    config["models"]["gmm"]["params"]["n_components"] = 2  # an integer setting stays one
     type_command_line_values(config, schema)
     assert type(config["features"]["stats"]["n_mfcc"]) is int
     assert config["features"]["stats"]["n_mfcc"] == 13
@@ -625,7 +629,15 @@ def test_whole_numbers_take_the_type_the_schema_asks_for():
     assert config["dataset"]["gtzan"]["root"] == "2024.0"  # a string where one is asked
     assert config["dataset"]["synthetic"]["duration"] == 3.0  # a number stays a float
     assert type(config["dataset"]["synthetic"]["duration"]) is float
-    assert type(config["models"]["svm"]["params"]["C"]) is int
+    assert type(config["models"]["svm"]["params"]["C"]) is float
+    assert [type(c) for c in config["models"]["svm_rich"]["search"]["param_grid"]["C"]] == [
+        float,
+        float,
+    ]
+    assert config["models"]["cnn_svm"]["params"]["cnn"] == {"learning_rate": 1.0, "epochs": 3}
+    assert type(config["models"]["cnn_svm"]["params"]["cnn"]["learning_rate"]) is float
+    assert type(config["models"]["cnn_svm"]["params"]["cnn"]["epochs"]) is int
+    assert type(config["models"]["gmm"]["params"]["n_components"]) is int
     # Whole numbers where a number is asked become floats: `2` and `2.0` rerun nothing.
     assert config["dataset"]["min_duration"] == 2.0
     assert type(config["dataset"]["min_duration"]) is float

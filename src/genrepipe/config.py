@@ -456,10 +456,57 @@ def type_command_line_values(config: dict[str, Any], schema: Mapping[str, Any]) 
     numbers, booleans or null become those, and other strings (``rbf``,
     ``scale``) stay. A whole float where the schema asks for an integer
     (``n_mfcc: 13.0``, from the command line or a file) becomes the integer.
-    ``config`` is changed in place; other values already typed, as in a config
-    file, are left alone.
+    A model setting that takes any real number (:data:`REAL_PARAMS`: ``C``,
+    ``learning_rate``, ...) written as a whole number becomes a float, so that
+    ``C: 1`` gives the params ``C: 1.0`` gave and retrains nothing. ``config`` is
+    changed in place; other values already typed, as in a config file, are left alone.
     """
     _type_values(config, schema)
+    for spec in (config.get("models") or {}).values():
+        if isinstance(spec, dict):
+            _real_model_params(spec)
+
+
+def _real_model_params(spec: dict[str, Any]) -> None:
+    """``C: 1`` as ``C: 1.0`` in a model's params, its cnn's and its search grid."""
+
+    def mapping(value: Any) -> dict:
+        return value if isinstance(value, dict) else {}
+
+    params = mapping(spec.get("params"))
+    for settings in (params, mapping(params.get("cnn"))):
+        for name, value in settings.items():
+            settings[name] = _real_param(name, value)
+    grid = mapping(mapping(spec.get("search")).get("param_grid"))
+    for name, values in grid.items():
+        if isinstance(values, list):
+            grid[name] = [_real_param(name, value) for value in values]
+
+
+#: Model settings that take any real number: a whole number written for one (``C: 1``)
+#: is the float, as the schema's numbers are (:func:`_real_number`).
+REAL_PARAMS = frozenset(
+    {
+        "C",
+        "coef0",
+        "gamma",
+        "tol",
+        "reg_covar",
+        "l1_ratio",
+        "intercept_scaling",
+        "dropout",
+        "learning_rate",
+        "negative_slope",
+        "validation_fraction",
+        "gain_db",
+        "mixup_alpha",
+        "weight_decay",
+    }
+)
+
+
+def _real_param(name: str, value: Any) -> Any:
+    return float(value) if name in REAL_PARAMS and type(value) is int else value
 
 
 def drop_null_searches(config: Mapping[str, Any]) -> None:
