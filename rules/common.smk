@@ -78,7 +78,7 @@ if problem := split_size_error(
 if SCHEME == "lists" and TRACKS:
     # The lists are known now too: a list naming no clip of the dataset stops here,
     # before any extraction, and the listed clips it lacks are said on the console.
-    from genrepipe.splits import lists_warnings  # imports scikit-learn: only when needed
+    from genrepipe.splits import lists_warnings  # loads pandas (0.5 s): only for lists
 
     try:
         for message in lists_warnings(

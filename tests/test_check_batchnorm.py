@@ -86,4 +86,4 @@ def test_only_the_current_splits_folds_are_checked(tiny_run, tmp_path, capsys):
     # A scheme the run did not use is named, not a traceback.
     (results / "models" / "cnn" / "kfold" / "fold0").mkdir(parents=True)
     assert check_batchnorm.main([str(tmp_path), "cnn", "--scheme", "kfold"]) == 2
-    assert "kfold.tsv: no such split" in capsys.readouterr().err
+    assert "kfold.tsv: no such split (this run's split.scheme: holdout)" in capsys.readouterr().err

@@ -102,7 +102,13 @@ def test_every_job_was_submitted_through_the_script(cluster_run):
     reported = SUBMITTED.findall(output)
     # Bookkeeping ran where Snakemake runs, not as cluster jobs (no queue wait for seconds).
     local = [rule for rule in LOCAL_JOB.findall(output) if rule != "all"]
-    assert {"list_tracks", "make_split", "evaluate_model", "summarize_results"} <= set(local)
+    assert {
+        "list_tracks",
+        "list_failed_tracks",
+        "make_split",
+        "evaluate_model",
+        "summarize_results",
+    } <= set(local)
     assert "train_model" not in local
     # One submission per cluster job Snakemake reported, and as many as the plan had.
     assert sorted(submitted["id"]) == sorted(jobid for _, _, jobid in reported)

@@ -210,6 +210,16 @@ def test_the_download_folder_however_written_waits_for_the_download(
     assert not gtzan_download_pending(config)  # downloaded: read it
 
 
+def test_clips_of_their_own_under_the_download_folders_parent_are_read(tmp_path, monkeypatch):
+    # A copy of another layout there is data, not a download to wait for.
+    monkeypatch.chdir(tmp_path)
+    config = {"dataset": {"kind": "gtzan", "gtzan": {"root": "resources/gtzan"}}}
+    (tmp_path / "resources" / "gtzan").mkdir(parents=True)
+    assert gtzan_download_pending(config)  # only the archive there, say
+    (tmp_path / "resources" / "gtzan" / "genres_original" / "blues").mkdir(parents=True)
+    assert not gtzan_download_pending(config)
+
+
 def test_a_missing_relative_root_is_named_with_where_it_was_looked_for(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError) as info:

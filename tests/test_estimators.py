@@ -111,3 +111,18 @@ def test_window_cnn_layout_choices_are_those_the_network_builds() -> None:
         with pytest.raises(ValueError, match=name):
             cnn._check_params()
             cnn._build(keras, (8, 16), 3)
+
+
+@pytest.mark.parametrize("name", ["gmm", "svm", "nn", "cnn", "logreg", "cnn_windows"])
+def test_every_setting_with_a_float_default_reads_whole_numbers_as_floats(name):
+    # config.REAL_PARAMS is kept by hand: a new real-valued setting missing from it
+    # would retrain its model when written `1` instead of `1.0`.
+    from genrepipe.config import REAL_PARAMS
+    from genrepipe.models import make_model
+
+    defaults = {
+        key.rpartition("__")[2]: value
+        for key, value in make_model(name, {}, random_state=0).get_params(deep=True).items()
+    }
+    floats = {p for p in allowed_params(name) if type(defaults.get(p)) is float}
+    assert floats and floats <= REAL_PARAMS, floats - REAL_PARAMS

@@ -271,3 +271,45 @@ def test_a_cnn_head_refuses_a_base_cnn_of_another_fold(tmp_path, base_card):
             max_duration=None,
         )
     assert not (tmp_path / "model").exists() and not (tmp_path / "p.tsv").exists()
+
+
+def test_final_model_of_a_lists_split_learns_from_listed_tracks_only(tmp_path):
+    """A filtered split's lists leave out faulty or repeated clips (70 of GTZAN's): the
+    final model trained on every usable track, those included."""
+    import pandas as pd
+
+    from genrepipe.feature_table import write_feature_table
+    from genrepipe.tasks import train_final_model, write_table
+
+    X, y, _ = _tracks(n_tracks=12)
+    ids = [f"{genre}.{i:05d}" for i, genre in enumerate(y)]
+    write_table(
+        pd.DataFrame({"track": ids, "genre": y, "path": "", "duration": 30.0}),
+        tmp_path / "tracks.tsv",
+    )
+    write_feature_table(
+        tmp_path / "stats.parquet", zip(ids, y, X, strict=True), feature_set="stats"
+    )
+    listed = pd.DataFrame(
+        {"fold": 0, "track": ids[:9], "genre": y[:9], "subset": ["train"] * 6 + ["test"] * 3}
+    )
+    write_table(listed, tmp_path / "lists.tsv")
+    spec = {"estimator": "svm", "features": "stats", "input": "scaled", "params": {"C": 1.0}}
+
+    def final(model_dir, **lists):
+        return train_final_model(
+            spec,
+            {},
+            tmp_path / "stats.parquet",
+            tmp_path / "tracks.tsv",
+            tmp_path / model_dir,
+            pca_components=None,
+            seed=0,
+            threads=1,
+            sample_rate=22050,
+            max_duration=31.0,
+            **lists,
+        )
+
+    assert final("lists", lists_split_table=tmp_path / "lists.tsv")["n_train"] == 9
+    assert final("kfold")["n_train"] == 12  # other schemes: every usable track

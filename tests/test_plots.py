@@ -296,11 +296,14 @@ def test_accuracy_chart_shows_every_fold_over_its_bar(saved_figures):
 def test_summary_table_shows_fit_seconds_under_one_tenth(tmp_path):
     # A tiny run's logistic regression fitted in 0.025 s, which one decimal showed as 0.0.
     summary = pd.DataFrame(
-        {"model": ["logreg", "cnn", "svm"], "fit_seconds": [0.025, 1234.56, np.nan]}
+        {
+            "model": ["logreg", "cnn", "svm", "gmm", "nn"],
+            "fit_seconds": [0.025, 1234.56, np.nan, 0.9995, 5e-05],
+        }
     )
     plots.summary_html(summary, tmp_path / "summary.html")
     cells = re.findall(r"<td>([^<]*)</td>", (tmp_path / "summary.html").read_text())
-    assert cells == ["logreg", "0.025", "cnn", "1234.6", "svm", ""]
+    assert cells[1::2] == ["0.025", "1234.6", "", "1.0", "0.00005"]
 
 
 def test_accuracy_chart_without_intervals_draws_no_interval(saved_figures):
@@ -318,3 +321,10 @@ def test_accuracy_chart_without_intervals_draws_no_interval(saved_figures):
     (ax,) = saved_figures[0].axes
     assert "95% CI" not in [t.get_text() for t in ax.get_legend().get_texts()]
     assert not ax.containers[1:]  # the bars alone, no error bar container
+    # Beside a model with one, only that one is drawn: no caps at the other's bar end.
+    summary.loc[0, ["test_accuracy_ci95_low", "test_accuracy_ci95_high"]] = [0.4, 0.6]
+    plots.plot_accuracy(summary, "unused.png")
+    (ax,) = saved_figures[1].axes
+    (intervals,) = ax.containers[1:]
+    _, caps, (lines,) = intervals.lines
+    assert [segment[:, 1].tolist() for segment in lines.get_segments()] == [[0.0, 0.0]]

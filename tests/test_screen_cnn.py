@@ -249,6 +249,6 @@ def test_vote_refuses_a_member_given_twice(capsys):
     # Scores kept by member merged the two into one row "over 2 folds" of 4 values.
     vote_screens = importlib.import_module("vote_screens")
     with pytest.raises(SystemExit) as exit_info:
-        vote_screens.main(["a.npz:cnn", "b.npz:cnn", "a.npz:cnn"])
+        vote_screens.main(["a.npz:cnn", "b.npz:cnn", "./a.npz:cnn"])
     assert exit_info.value.code == 2
-    assert "a.npz:cnn given twice: a member votes once" in capsys.readouterr().err
+    assert "./a.npz:cnn, a.npz:cnn given twice: a member votes once" in capsys.readouterr().err

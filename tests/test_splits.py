@@ -279,6 +279,26 @@ def test_lists_naming_no_track_of_the_dataset_are_refused(tmp_path, small_collec
         f"split.lists.test: none of the 2 tracks listed in {test} is in the dataset "
         "(it lists 'rock.00001', the dataset has 'blues.00000')"
     )
+    empty = _write_list(tmp_path / "empty.txt", [""])
+    with pytest.raises(ValueError, match=f"split.lists.test: {empty} lists no track$"):
+        lists_split(tracks, genres, {"train": train, "test": empty})
+    # In the workflow, clips that failed the audio check are not among the tracks given.
+    from genrepipe.tasks import make_split
+
+    pd.DataFrame({"track": tracks, "genre": genres}).to_csv(
+        tmp_path / "tracks.tsv", sep="\t", index=False
+    )
+    with pytest.raises(ValueError) as info:
+        make_split(
+            "lists",
+            {"train": train, "test": test},
+            tmp_path / "tracks.tsv",
+            tmp_path / "s.tsv",
+            tmp_path / "s.json",
+        )
+    assert f"is in the usable tracks of {tmp_path / 'tracks.tsv'} (see failed_tracks.tsv" in str(
+        info.value
+    )
     # A valid list is optional: naming nothing there is not an error.
     valid = _write_list(tmp_path / "valid.txt", ["rock/rock.00003.wav"])
     test = _write_list(tmp_path / "test.txt", ["blues/blues.00001.wav"])

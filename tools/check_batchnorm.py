@@ -97,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     scheme = args.scheme or schemes[0]
     split = results / "splits" / f"{scheme}.tsv"
     if not split.is_file():
-        print(f"{split}: no such split (did this run use --scheme {scheme}?)", file=sys.stderr)
+        present = sorted(p.stem for p in (results / "splits").glob("*.tsv"))
+        print(
+            f"{split}: no such split (this run's split.scheme: {', '.join(present) or 'none'})",
+            file=sys.stderr,
+        )
         return 2
     # The current split's folds only: a kept run directory also holds the fold models
     # of earlier splits (3 repeats of k-fold, then 1).

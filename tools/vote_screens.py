@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import zipfile
+from pathlib import Path
 
 import numpy as np
 
@@ -78,7 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.members) < 2:
         parser.error("a vote needs at least two members")
     # Scores are kept by member: a repeated one merged into one row of twice the folds.
-    if repeated := sorted({m for m in args.members if args.members.count(m) > 1}):
+    # The same file however written (./a.npz, a.npz).
+    members = [(Path(m.rpartition(":")[0]).resolve(), m.rpartition(":")[2]) for m in args.members]
+    repeated = sorted(
+        {m for m, key in zip(args.members, members, strict=True) if members.count(key) > 1}
+    )
+    if repeated:
         parser.error(f"{', '.join(repeated)} given twice: a member votes once")
     try:
         scores = soft_vote(args.members)

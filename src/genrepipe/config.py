@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from genrepipe import GENRES
-from genrepipe.dataset import Discovery, Track, discover_tracks
+from genrepipe.dataset import Discovery, Track, discover_tracks, find_genre_root
 from genrepipe.estimators import (
     EMBEDDING_LAYERS,
     ESTIMATOR_NAMES,
@@ -775,7 +775,16 @@ def gtzan_download_pending(config: Mapping[str, Any]) -> bool:
     # the scan accepts too: a literal comparison sent those to an error whose hint,
     # the download, the same error stopped.
     download = Path(os.path.abspath(GTZAN_DOWNLOAD_ROOT))
-    return Path(os.path.abspath(root)) in (download, download.parent) and not download.is_dir()
+    given = Path(os.path.abspath(root))
+    if download.is_dir() or given not in (download, download.parent):
+        return False
+    if given == download.parent and given.is_dir():
+        try:  # genre folders of their own there (a Kaggle copy): read them, download nothing
+            find_genre_root(given)
+            return False
+        except FileNotFoundError:
+            pass
+    return True
 
 
 def dataset_tracks(config: Mapping[str, Any]) -> Discovery:

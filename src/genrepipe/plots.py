@@ -131,8 +131,18 @@ def plot_accuracy(
     bars = ax.barh(
         y, accuracy, height=0.7, color="tab:blue", alpha=0.8, label="test accuracy (this run)"
     )
-    if np.isfinite(low).any() or np.isfinite(high).any():  # one fold has no interval
-        ax.errorbar(accuracy, y, xerr=errors, fmt="none", ecolor="black", capsize=4, label="95% CI")
+    # Only where there is one: a model of one fold has no interval, and a zero-length
+    # bar would draw caps at its end.
+    if (has_interval := np.isfinite(low) & np.isfinite(high)).any():
+        ax.errorbar(
+            accuracy[has_interval],
+            y[has_interval],
+            xerr=errors[:, has_interval],
+            fmt="none",
+            ecolor="black",
+            capsize=4,
+            label="95% CI",
+        )
     ends = np.fmax(np.nan_to_num(accuracy, nan=0.0), np.nan_to_num(high, nan=0.0))
     folds_drawn = False
     for i, model in enumerate(models):
@@ -264,7 +274,9 @@ def _seconds(value: float) -> str:
     tiny run's logistic regression fits in 0.025 s, which one decimal shows as 0.0)."""
     if np.isnan(value):
         return ""
-    return f"{value:.2g}" if abs(value) < 1 else f"{value:.1f}"
+    if abs(value) >= 0.95:  # 0.97 s reads 1.0, as one decimal gives, not 0.97 or 1
+        return f"{value:.1f}"
+    return np.format_float_positional(value, precision=2, fractional=False, trim="-")
 
 
 def summary_html(summary: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -14,7 +14,6 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from genrepipe.config import split_size_error
 from genrepipe.dataset import AUDIO_EXTENSIONS
@@ -42,6 +41,8 @@ def holdout_split(
     # Say which setting to change rather than pass sklearn's error on.
     if problem := split_size_error("holdout", {"test_size": test_size}, list(genres)):
         raise ValueError(problem)
+    from sklearn.model_selection import train_test_split  # ~1 s: not when parsing lists
+
     train, test = train_test_split(
         np.arange(len(tracks)), test_size=test_size, stratify=genres, random_state=seed
     )
@@ -69,6 +70,8 @@ def kfold_split(
         raise ValueError(f"split.kfold.n_splits must be at least 2, got {n_splits}")
     if problem := split_size_error("kfold", {"n_splits": n_splits}, list(genres)):
         raise ValueError(problem)
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
     splitter = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
     frames = []
     for fold, (_, test) in enumerate(splitter.split(np.zeros(len(tracks)), genres)):
@@ -79,14 +82,19 @@ def kfold_split(
 
 
 def lists_split(
-    tracks: Sequence[str], genres: Sequence[str], list_files: dict[str, str | os.PathLike]
+    tracks: Sequence[str],
+    genres: Sequence[str],
+    list_files: dict[str, str | os.PathLike],
+    *,
+    pool: str = "the dataset",
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Train/valid/test membership read from list files (one fold).
 
     Each list holds one entry per line, such as ``blues/blues.00029.wav``; the
     track id is the file name without its audio extension (:func:`listed_track`).
     Tracks named in no list are left out. Listed tracks absent from the dataset are
-    counted, not fatal, unless none of a train or test list's is there.
+    counted, not fatal, unless none of a train or test list's is there; ``pool``
+    names the tracks given in that message.
 
     Returns
     -------
@@ -107,14 +115,12 @@ def lists_split(
         missing[subset] = sum(track not in genre_of for track in listed)
         found = [(0, t, genre_of[t], subset) for t in listed if t in genre_of]
         if not found and subset in ("train", "test"):
-            example = (
-                f" (it lists {listed[0]!r}, the dataset has {tracks[0]!r})"
-                if listed and len(tracks)
-                else ""
-            )
+            if not listed:
+                raise ValueError(f"split.lists.{subset}: {list_file} lists no track")
+            example = f" (it lists {listed[0]!r}, {pool} has {tracks[0]!r})" if len(tracks) else ""
             raise ValueError(
                 f"split.lists.{subset}: none of the {len(listed)} tracks listed in {list_file} "
-                f"is in the dataset{example}"
+                f"is in {pool}{example}"
             )
         rows += found
     split = pd.DataFrame(rows, columns=["fold", "track", "genre", "subset"])

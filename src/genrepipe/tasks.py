@@ -231,7 +231,9 @@ def make_split(
     elif scheme == "kfold":
         split = splits.kfold_split(tracks, genres, **settings)
     elif scheme == "lists":
-        split, missing = splits.lists_split(tracks, genres, settings)
+        # The usable tracks: clips that failed the audio check are not among them.
+        pool = f"the usable tracks of {tracks_table} (see failed_tracks.tsv beside it)"
+        split, missing = splits.lists_split(tracks, genres, settings, pool=pool)
         for subset, count in missing.items():
             logger.warning("split.lists.%s: %d listed tracks are not in the dataset", subset, count)
         unlisted = sorted(set(tracks) - set(split["track"]))
@@ -726,7 +728,8 @@ def train_final_model(
     base_model_dir=None,
     lists_split_table=None,
 ) -> dict[str, Any]:
-    """Fit preprocessing and one model on every usable track; save the bundle.
+    """Fit preprocessing and one model on every usable track (every listed one with
+    ``lists_split_table``); save the bundle.
 
     The model the workflow hands out, as opposed to the per-fold models that
     measure how well it generalizes. Same code path as :func:`fit_preprocessing`
