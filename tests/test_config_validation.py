@@ -12,6 +12,7 @@ import copy
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from conftest import PROJECT_ROOT, TINY_CONFIG, run_workflow
@@ -347,6 +348,19 @@ def test_rich_dimension_follows_its_feature_names(n_mfcc, tempo_bands):
     assert feature_dimension(config, "rich") == len(rich_feature_names(n_mfcc, tempo_bands))
 
 
+def test_feature_limits_are_those_the_feature_functions_check():
+    from genrepipe import features
+    from genrepipe.config import CONTRAST_MIN_SAMPLE_RATE, SHARED_MEL_BANDS
+
+    assert SHARED_MEL_BANDS == features._MEL_BANDS_SHARED
+    top_band_edge = features._CONTRAST_FMIN * 2.0 ** (features._CONTRAST_BANDS - 1)
+    assert CONTRAST_MIN_SAMPLE_RATE == 2 * top_band_edge
+    y = np.random.default_rng(0).normal(0, 0.1, CONTRAST_MIN_SAMPLE_RATE * 2).astype(np.float32)
+    with pytest.raises(ValueError, match="too low for spectral contrast"):
+        features.extract("stats", y, CONTRAST_MIN_SAMPLE_RATE)
+    assert features.extract("stats", y, CONTRAST_MIN_SAMPLE_RATE + 2).size
+
+
 def test_feature_defaults_are_those_of_the_feature_functions():
     import inspect
 
@@ -612,6 +626,66 @@ def test_a_fixed_setting_that_the_search_also_sets_is_an_error():
         check_config(config)
         assert "search" not in config["models"]["svm_stats"]
         assert config["models"]["svm_stats"]["params"]["C"] == 5.0
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            {"audio": {"sample_rate": 8000}},
+            "audio.sample_rate=8000 is too low for the spectral contrast of seed87, stats",
+        ),
+        (
+            {"features": {"seed87": {"mel_fmax": 20000.0}}},
+            "features.seed87.mel_fmax (20000 Hz) is above half of audio.sample_rate (11025 Hz)",
+        ),
+        (
+            {"features": {"sets": ["logmel"], "logmel": {"fmax": 50000.0}}},
+            "features.logmel.fmax (50000 Hz) is above half",
+        ),
+        (
+            {"features": {"stats": {"n_mfcc": 200}}},
+            "features.stats.n_mfcc (200) exceeds the 128 mel bands",
+        ),
+        (
+            {"models": {"cnn_logmel": {"params": {"mixup_alpha": -1.0}}}},
+            "models.cnn_logmel.params.mixup_alpha must be 0 or more, got -1.0",
+        ),
+        (
+            {"models": {"cnn_logmel": {"params": {"lr_patience": -1}}}},
+            "models.cnn_logmel.params.lr_patience must be 0 or more",
+        ),
+        (
+            {"models": {"cnn_logmel": {"params": {"weight_decay": -1.0}}}},
+            "models.cnn_logmel.params.weight_decay must be 0 or more",
+        ),
+        (
+            {"models": {"cnn_logmel": {"params": {"filters": [0]}}}},
+            "models.cnn_logmel.params.filters must be positive whole numbers, got [0]",
+        ),
+        (
+            {"models": {"cnn": {"params": {"global_pool": "mean_max"}}}},
+            "models.cnn.params.global_pool must be true or false, got 'mean_max'",
+        ),
+        (
+            {"models": {"svm_stats": {"vote": "majority"}}},
+            "models.svm_stats.vote is for models reading windows of segment_stats",
+        ),
+        (
+            {"models": {"ensemble": {"features": "stats", "input": "pca"}}},
+            "models.ensemble: an ensemble fits nothing; remove features, input",
+        ),
+    ],
+)
+def test_settings_every_job_would_refuse_are_refused_first(override, message):
+    # Each passed the start-up check and failed in every extraction or training job
+    # (or, for vote and an ensemble's features, was ignored).
+    run = {"run_models": ["gmm", "svm_stats", "cnn", "cnn_logmel", "ensemble"]}
+    config = _config(run | override)
+    validate(config, schema=str(SCHEMA))
+    with pytest.raises(ConfigError) as info:
+        check_config(config)
+    assert message in str(info.value)
 
 
 def test_whole_numbers_take_the_type_the_schema_asks_for():

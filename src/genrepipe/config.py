@@ -105,6 +105,13 @@ def check_config(config: Mapping[str, Any]) -> None:
                     f"whose values replace it: to fix {name}, give the grid that one value "
                     f"({name}: [{params[name]}]), or set {key}.search to null to search nothing"
                 )
+        if spec.get("vote") and spec["features"] not in SEGMENT_FEATURE_SETS:
+            # Ignored there, yet a param: changing it retrained the model for nothing.
+            raise ConfigError(
+                f"{key}.vote is for models reading windows of {', '.join(SEGMENT_FEATURE_SETS)}; "
+                f"{key}.features is {spec['features']!r} (the window CNNs always average their "
+                "windows' log-probabilities): remove it"
+            )
         if spec["input"] == "image" and spec["features"] in SEGMENT_FEATURE_SETS:
             raise ConfigError(f"{key}: segmented features {spec['features']!r} are not images")
         if estimator in IMAGE_ESTIMATORS and spec["input"] != "image":
@@ -168,6 +175,7 @@ def check_config(config: Mapping[str, Any]) -> None:
                 f"features.{set_name}.hop_length ({settings['hop_length']}) must not exceed "
                 f"n_fft ({settings['n_fft']})"
             )
+    _check_feature_bands(config)
     mfcc = feature_settings(config, "mfcc")
     if mfcc["n_mfcc"] > mfcc["n_mels"]:
         raise ConfigError(
@@ -292,7 +300,9 @@ def _check_references(config: Mapping[str, Any]) -> None:
                     raise ConfigError(f"{key}.members names {member!r}, which is not defined")
                 if models[member]["estimator"] == ENSEMBLE:
                     raise ConfigError(f"{key}.members: {member!r} is an ensemble itself")
-            extra = sorted(k for k in ("params", "search", "vote", "base") if spec.get(k))
+            extra = sorted(
+                k for k in ("features", "input", "params", "search", "vote", "base") if spec.get(k)
+            )
             if extra:
                 raise ConfigError(f"{key}: an ensemble fits nothing; remove {', '.join(extra)}")
         elif spec.get("members"):
@@ -609,6 +619,43 @@ def _read_scalar(text: str) -> Any:
     return text
 
 
+#: Sets whose MFCCs come from one shared mel spectrogram of this many bands, and that
+#: take spectral contrast: 6 octave bands from 200 Hz, which need a Nyquist frequency
+#: above 6400 Hz (genrepipe.features checks the same in every job).
+SHARED_MEL_BANDS = 128
+CONTRAST_SETS = ("seed87", "stats", "segment_stats", "rich")
+CONTRAST_MIN_SAMPLE_RATE = 12800
+
+
+def _check_feature_bands(config: Mapping[str, Any]) -> None:
+    """Refuse the feature settings that every extraction job would refuse: a sample
+    rate too low for spectral contrast, a mel band limit above half the sample rate,
+    more MFCCs than the shared mel bands."""
+    sr = config.get("audio", {}).get("sample_rate", 22050)
+    extracted = extracted_feature_sets(config)
+    if low := [
+        name for name in CONTRAST_SETS if name in extracted and sr <= CONTRAST_MIN_SAMPLE_RATE
+    ]:
+        raise ConfigError(
+            f"audio.sample_rate={sr} is too low for the spectral contrast of "
+            f"{', '.join(low)} (needs more than {CONTRAST_MIN_SAMPLE_RATE} Hz)"
+        )
+    for name, limit in (("seed87", "mel_fmax"), ("logmel", "fmax")):
+        value = feature_settings(config, name).get(limit)
+        if name in extracted and value is not None and value > sr / 2:
+            raise ConfigError(
+                f"features.{name}.{limit} ({value:g} Hz) is above half of audio.sample_rate "
+                f"({sr / 2:g} Hz), the highest frequency a clip holds"
+            )
+    for name in CONTRAST_SETS:
+        n_mfcc = feature_settings(config, name).get("n_mfcc", 20)
+        if name in extracted and n_mfcc > SHARED_MEL_BANDS:
+            raise ConfigError(
+                f"features.{name}.n_mfcc ({n_mfcc}) exceeds the {SHARED_MEL_BANDS} mel bands "
+                "its coefficients are taken from"
+            )
+
+
 def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: str) -> None:
     """Raise :class:`ConfigError` if ``params`` are not arguments of ``estimator``.
 
@@ -663,13 +710,25 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
         if value is None:  # the estimator's own default (validation_fraction: null is 0)
             continue
-        if name in _POSITIVE | _FRACTIONS:
+        if name == "global_pool" and estimator == "cnn" and not isinstance(value, bool):
+            # The reference CNN's is a switch; mean_max (the window CNN's) read as true.
+            raise ConfigError(f"{key}.global_pool must be true or false, got {value!r}")
+        if name == "filters":
+            counts = value if isinstance(value, list) else [value]
+            if not counts or any(
+                not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in counts
+            ):
+                raise ConfigError(f"{key}.filters must be positive whole numbers, got {value!r}")
+            continue
+        if name in _POSITIVE | _FRACTIONS | _NON_NEGATIVE:
             if not is_number:  # also a grid's list written under params
                 raise ConfigError(f"{key}.{name} must be a number, got {value!r}")
             if name in _POSITIVE and value <= 0:
                 raise ConfigError(f"{key}.{name} must be positive, got {value}")
             if name in _FRACTIONS and not 0 <= value < 1:
                 raise ConfigError(f"{key}.{name} must be in [0, 1), got {value}")
+            if name in _NON_NEGATIVE and value < 0:
+                raise ConfigError(f"{key}.{name} must be 0 or more, got {value}")
         elif _HEAD_OF.get(estimator, estimator) in _SKLEARN_CLASSES:
             _check_sklearn_value(_HEAD_OF.get(estimator, estimator), name, value, key=key)
 
@@ -730,6 +789,17 @@ _POSITIVE = {
     "band_stride",
 }
 _FRACTIONS = {"dropout", "validation_fraction"}
+#: The window CNN's augmentation and schedule counts (0 turns them off).
+_NON_NEGATIVE = {
+    "gain_db",
+    "mixup_alpha",
+    "time_masks",
+    "time_mask_frames",
+    "freq_masks",
+    "freq_mask_bins",
+    "lr_patience",
+    "weight_decay",
+}
 #: The window CNN's layout and schedule settings and their values (checked before any job starts).
 _CHOICES = {
     "convolution": ("time_frequency", "time", "timbral"),
