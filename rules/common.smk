@@ -18,6 +18,7 @@ from genrepipe.config import (
     drop_null_searches,
     gtzan_download_pending,
     model_feature_sets,
+    models_in_use,
     n_folds,
     order_config_keys,
     schema_error_message,

@@ -3,7 +3,9 @@
 # the accuracy the fold models measured on held-out tracks. Switched by
 # `final_models` in the config.
 
-FINAL_MODELS = list(RUN_MODELS)
+# The run models and the models they build on (an ensemble's members, a CNN head's
+# base): each has a final bundle, so each gets its card, not only the run models.
+FINAL_MODELS = models_in_use(config)
 # Ensembles fit nothing: their final bundle holds their members' final bundles.
 ENSEMBLES = [name for name, spec in config["models"].items() if spec["estimator"] == ENSEMBLE]
 

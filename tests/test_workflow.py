@@ -138,6 +138,21 @@ def test_changing_a_model_setting_reruns_only_that_model(tiny_run, tmp_path):
             assert "model=svm" in wildcards
 
 
+def test_every_final_bundle_built_gets_its_card(tiny_run, tmp_path):
+    """An ensemble's member outside run_models has a final bundle (the ensemble's holds
+    a copy): it had no card, or kept the card of its earlier settings beside a new model."""
+    ensemble = {"estimator": "ensemble", "members": ["svm", "logreg_stats"]}
+    override = write_config(
+        tmp_path / "ensemble.yaml",
+        {"run_models": ["svm", "svm_logreg"], "models": {"svm_logreg": ensemble}},
+    )
+    jobs = planned_jobs(tiny_run, TINY_CONFIG, override)
+    finals = sorted(w for rule, w in jobs if rule == "train_final_model")
+    cards = sorted(w for rule, w in jobs if rule == "write_model_card")
+    assert finals == ["model=logreg_stats"]
+    assert cards == ["model=logreg_stats", "model=svm_logreg"]
+
+
 def test_changing_the_pca_size_reruns_only_the_pca_models(tiny_run, tmp_path):
     # svm_stats and svm_segments read standardized features: no PCA, nothing to redo.
     override = write_config(tmp_path / "pca.yaml", {"preprocess": {"pca_components": 10}})
