@@ -14,6 +14,7 @@ from genrepipe.config import (
     GTZAN_DOWNLOAD_ROOT,
     ConfigError,
     check_config,
+    config_hash,
     dataset_tracks,
     drop_null_searches,
     gtzan_download_pending,

@@ -10,8 +10,11 @@ rule record_run:
     output:
         latest="results/history/latest.txt",
     params:
-        # Not the checkout's path (the script finds it): moving the project reruns nothing.
-        config=config,
+        # The config itself reaches the script as snakemake.config; its hash reruns the
+        # job when any setting changes, and a dry run names two hashes, not two whole
+        # configs on one line. Not the checkout's path (the script finds it): moving
+        # the project reruns nothing.
+        config_hash=config_hash(config),
     log:
         "logs/record_run.log",
     benchmark:

@@ -153,6 +153,19 @@ def test_every_final_bundle_built_gets_its_card(tiny_run, tmp_path):
     assert cards == ["model=logreg_stats", "model=svm_logreg"]
 
 
+def test_a_dry_run_says_why_the_run_record_reruns_in_one_short_line(tiny_run, tmp_path):
+    # Its param was the whole config: every changed setting printed two copies of it,
+    # 15 KB on one line, as the reason record_run would rerun.
+    # A model the run does not use: the run's record is all that reruns.
+    unused = {"models": {"logreg_rich": {"search": {"inner_folds": 4}}}}
+    override = write_config(tmp_path / "unused.yaml", unused)
+    result = run_workflow(tiny_run, TINY_CONFIG, override, extra=["--dry-run"])
+    output = result.stdout + result.stderr
+    record = output[output.index("rule record_run:") :].split("rule all:")[0]
+    (reason,) = [line for line in record.splitlines() if "reason:" in line]
+    assert "Params have changed" in reason and len(reason) < 400, reason[:400]
+
+
 def test_changing_the_pca_size_reruns_only_the_pca_models(tiny_run, tmp_path):
     # svm_stats and svm_segments read standardized features: no PCA, nothing to redo.
     override = write_config(tmp_path / "pca.yaml", {"preprocess": {"pca_components": 10}})

@@ -8,12 +8,15 @@ estimator). They run when the workflow is parsed, before any job.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from genrepipe import GENRES
 from genrepipe.dataset import Discovery, Track, discover_tracks, find_genre_root
@@ -451,6 +454,22 @@ def order_config_keys(node: Any, template: Any = None) -> None:
     elif isinstance(node, list):
         for child in node:
             order_config_keys(child)
+
+
+def plain_config(value: Any) -> Any:
+    """Mappings and sequences (Snakemake's config objects included) as plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): plain_config(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_config(v) for v in value]
+    return value
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """First 8 hex digits of the SHA-256 of the config as sorted YAML: the same
+    settings in any key order give the same hash."""
+    text = yaml.safe_dump(plain_config(config), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def type_command_line_values(config: dict[str, Any], schema: Mapping[str, Any]) -> None:

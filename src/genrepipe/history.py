@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import hashlib
 import json
 import logging
 import math
@@ -39,6 +38,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from genrepipe.config import config_hash
+from genrepipe.config import plain_config as _plain
 from genrepipe.io import atomic_path, staged_folder, stdout_closed_by_reader
 
 logger = logging.getLogger("genrepipe")
@@ -64,12 +65,6 @@ __all__ = [
 
 
 # -- recording -----------------------------------------------------------------------------------
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    """First 8 hex digits of the SHA-256 of the config as sorted YAML."""
-    text = yaml.safe_dump(_plain(config), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def git_revision(repo: str | os.PathLike | None) -> tuple[str, bool | None]:
@@ -166,15 +161,6 @@ def record_run(
     with atomic_path(latest_out) as out:
         out.write_text(entry.name + "\n")
     return entry
-
-
-def _plain(value: Any) -> Any:
-    """Mappings and sequences (Snakemake's config objects included) as plain dicts and lists."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 # -- reading and comparing -----------------------------------------------------------------------

@@ -9,7 +9,7 @@ logger = log_to_file(snakemake.log[0])
 entry = record_run(
     snakemake.input.summary,
     snakemake.output.latest,
-    config=snakemake.params.config,
+    config=snakemake.config,
     repo=Path(snakemake.scriptdir).parents[1],  # workflow/scripts/ -> the checkout
 )
 logger.info("recorded this run in %s", entry)
