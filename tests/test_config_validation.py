@@ -668,6 +668,14 @@ def test_a_fixed_setting_that_the_search_also_sets_is_an_error():
             "models.cnn.params.global_pool must be true or false, got 'mean_max'",
         ),
         (
+            {"models": {"cnn": {"params": {"kernel_size": [3, 5, 7]}}}},
+            "models.cnn.params.kernel_size must be a positive whole number or a pair of them",
+        ),
+        (
+            {"models": {"cnn": {"params": {"pool_size": [0, 2]}}}},
+            "models.cnn.params.pool_size must be a positive whole number or a pair of them",
+        ),
+        (
             {"models": {"svm_stats": {"vote": "majority"}}},
             "models.svm_stats.vote is for models reading windows of segment_stats",
         ),
@@ -686,6 +694,27 @@ def test_settings_every_job_would_refuse_are_refused_first(override, message):
     with pytest.raises(ConfigError) as info:
         check_config(config)
     assert message in str(info.value)
+
+
+def test_what_the_new_checks_refuse_has_a_valid_spelling():
+    # A pair of kernel sizes is the reference CNN's own (rows, frames); a default's vote
+    # on a model now reading whole tracks is turned off by null, as an overlay cannot
+    # delete a key.
+    run = {"run_models": ["cnn", "svm_segments"]}
+    override = {
+        "models": {
+            "cnn": {"params": {"kernel_size": [3, 5], "pool_size": 2}},
+            "svm_segments": {"features": "rich", "vote": None},
+        }
+    }
+    config = _config(run | override)
+    validate(config, schema=str(SCHEMA))
+    check_config(config)
+    # From the command line, null arrives as text.
+    config = _config(run | override)
+    config["models"]["svm_segments"]["vote"] = "null"
+    type_command_line_values(config, yaml.safe_load(SCHEMA.read_text()))
+    assert config["models"]["svm_segments"]["vote"] is None
 
 
 def test_whole_numbers_take_the_type_the_schema_asks_for():

@@ -113,7 +113,7 @@ def check_config(config: Mapping[str, Any]) -> None:
             raise ConfigError(
                 f"{key}.vote is for models reading windows of {', '.join(SEGMENT_FEATURE_SETS)}; "
                 f"{key}.features is {spec['features']!r} (the window CNNs always average their "
-                "windows' log-probabilities): remove it"
+                "windows' log-probabilities): remove it, or set it to null in an overlay"
             )
         if spec["input"] == "image" and spec["features"] in SEGMENT_FEATURE_SETS:
             raise ConfigError(f"{key}: segmented features {spec['features']!r} are not images")
@@ -732,12 +732,20 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
         if name == "global_pool" and estimator == "cnn" and not isinstance(value, bool):
             # The reference CNN's is a switch; mean_max (the window CNN's) read as true.
             raise ConfigError(f"{key}.global_pool must be true or false, got {value!r}")
-        if name == "filters":
-            counts = value if isinstance(value, list) else [value]
-            if not counts or any(
-                not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in counts
+        if name in ("filters", "kernel_size", "pool_size"):
+            # filters: a count per block; kernel_size, pool_size: n, or [bands, frames].
+            sizes = value if isinstance(value, list) else [value]
+            if (
+                not sizes
+                or any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in sizes)
+                or (name != "filters" and len(sizes) > 2)
             ):
-                raise ConfigError(f"{key}.filters must be positive whole numbers, got {value!r}")
+                wanted = (
+                    "positive whole numbers"
+                    if name == "filters"
+                    else "a positive whole number or a pair of them"
+                )
+                raise ConfigError(f"{key}.{name} must be {wanted}, got {value!r}")
             continue
         if name in _POSITIVE | _FRACTIONS | _NON_NEGATIVE:
             if not is_number:  # also a grid's list written under params
@@ -800,7 +808,6 @@ _POSITIVE = {
     "epochs",
     "batch_size",
     "learning_rate",
-    "kernel_size",
     "patience",
     "window_frames",
     "hop_frames",
