@@ -241,7 +241,9 @@ def test_max_duration_crops_to_the_start(tmp_path):
     np.testing.assert_allclose(out, y[: SAMPLE_RATE // 2], atol=1e-7)
 
 
-def test_max_duration_crops_before_resampling(tmp_path):
+def test_max_duration_crops_a_clip_of_another_rate(tmp_path):
+    # That it crops before decoding the rest is checked by memory in test_bad_inputs.py
+    # (test_ten_minute_file_is_cropped_and_decoding_stops_early).
     path = _write(tmp_path / "long48.wav", _sine(440.0, 2.0, 48000), 48000, "PCM_16")
     out = load_audio(path, max_duration=0.5)
     assert abs(out.size - SAMPLE_RATE / 2) <= 1

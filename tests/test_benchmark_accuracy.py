@@ -63,6 +63,11 @@ def test_accuracy_table_pairs_folds_with_the_reference(bench, tmp_path) -> None:
     assert row["difference"] == pytest.approx(0.7 / 3)
     half = 4.302653 * np.std([0.3, 0.2, 0.2], ddof=1) * np.sqrt(1 / 3 + 1 / 9)
     assert row["difference_ci95_low"] == pytest.approx(0.7 / 3 - half, rel=1e-5)
+    assert row["difference_ci95_high"] == pytest.approx(0.7 / 3 + half, rel=1e-5)
+    # The accuracy's own interval, widened the same way (and within [0, 1]).
+    half = 4.302653 * np.std([0.8, 0.8, 0.9], ddof=1) * np.sqrt(1 / 3 + 1 / 9)
+    assert row["ci95_low"] == pytest.approx(2.5 / 3 - half, rel=1e-5)
+    assert row["ci95_high"] == pytest.approx(min(2.5 / 3 + half, 1.0), rel=1e-5)
     assert table.loc["svm", "difference"] == 0.0
     text = bench.format_table(table.reset_index())
     line = next(line for line in text.splitlines() if line.startswith("logreg_rich"))

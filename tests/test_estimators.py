@@ -114,7 +114,7 @@ def test_window_cnn_layout_choices_are_those_the_network_builds() -> None:
 
 
 @pytest.mark.parametrize("name", ["gmm", "svm", "nn", "cnn", "logreg", "cnn_windows"])
-def test_every_setting_with_a_float_default_reads_whole_numbers_as_floats(name):
+def test_every_setting_with_a_float_default_is_a_real_param(name):
     # config.REAL_PARAMS is kept by hand: a new real-valued setting missing from it
     # would retrain its model when written `1` instead of `1.0`.
     from genrepipe.config import REAL_PARAMS

@@ -65,11 +65,23 @@ def test_metadata_holds_feature_set_shape_and_names(table):
     assert meta == {"feature_set": "mfcc", "shape": list(SHAPE), "feature_names": NAMES}
 
 
-def test_read_index_only(table, content):
+def test_read_index_only(table, content, monkeypatch):
+    """Ids and genres, without reading the features column (a GB on full GTZAN)."""
+    import pyarrow.parquet as pq
+
     ids, genres, _ = content
+    read = pq.read_table
+    columns_read = []
+
+    def spy(path, *args, columns=None, **kwargs):
+        columns_read.append(columns)
+        return read(path, *args, columns=columns, **kwargs)
+
+    monkeypatch.setattr(pq, "read_table", spy)
     got_ids, got_genres = read_feature_index(table)
     assert got_ids.tolist() == ids
     assert got_genres.tolist() == genres
+    assert columns_read == [["track", "genre"]]
 
 
 def test_read_subset_in_requested_order(table, content):

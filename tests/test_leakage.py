@@ -126,9 +126,21 @@ def test_early_stopping_reads_the_validation_tracks_not_the_test_tracks():
     valid[18:24], train[18:24] = True, False  # six tracks validate, 18 train, 12 test
     X2, y2 = _with_other_test_tracks(X, y, train | valid)
     kwargs = {"valid": valid}
-    np.testing.assert_array_equal(
-        _train_proba(spec, X, y, train, **kwargs), _train_proba(spec, X2, y2, train, **kwargs)
-    )
+    seen = []
+    fit = KerasClassifier.fit
+
+    def spy(self, X_fit, y_fit, **fit_kwargs):
+        seen.append((len(X_fit), fit_kwargs.get("validation_data")))
+        return fit(self, X_fit, y_fit, **fit_kwargs)
+
+    with mock.patch.object(KerasClassifier, "fit", spy):
+        np.testing.assert_array_equal(
+            _train_proba(spec, X, y, train, **kwargs), _train_proba(spec, X2, y2, train, **kwargs)
+        )
+    # And it does read them: the six validation tracks, apart from the 18 it fits on.
+    for n_fitted, validation in seen:
+        assert n_fitted == 18 and validation is not None
+        assert list(validation[1]) == list(y[valid])
 
 
 # ------------------------------------------------------- windows of one track together

@@ -277,12 +277,20 @@ def test_keras_rejects_wrong_input_rank(nn_fit, cnn_fit):
         nn_fit.predict(np.zeros((4, 5)))
 
 
-def test_embedding_shapes(nn_fit, cnn_fit, blobs, images):
-    emb = nn_fit.transform_embedding(blobs[2])
-    assert emb.shape == (len(blobs[2]), NN_PARAMS["hidden_units"])
-    emb = cnn_fit.transform_embedding(images[2])
-    assert emb.shape == (len(images[2]), CNN_PARAMS["dense_units"])
-    assert np.all(np.isfinite(emb))
+def test_embedding_is_what_the_output_layer_reads(nn_fit, cnn_fit, blobs, images):
+    """The embedding's values, not only its shape: the softmax of the output layer's
+    weights applied to it gives the model's probabilities."""
+    for model, X, width in (
+        (nn_fit, blobs[2], NN_PARAMS["hidden_units"]),
+        (cnn_fit, images[2], CNN_PARAMS["dense_units"]),
+    ):
+        emb = model.transform_embedding(X)
+        assert emb.shape == (len(X), width) and np.all(np.isfinite(emb))
+        weights, bias = model.model_.get_layer("output").get_weights()
+        logits = emb @ weights + bias
+        proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+        proba /= proba.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-5)
 
 
 def test_thread_change_after_tf_start_warns(nn_fit):
