@@ -676,6 +676,11 @@ def test_a_fixed_setting_that_the_search_also_sets_is_an_error():
             "models.cnn.params.pool_size must be a positive whole number or a pair of them",
         ),
         (
+            {"models": {"cnn_logmel": {"params": {"kernel_size": [3, 5]}}}},
+            "models.cnn_logmel.params.kernel_size must be one number with convolution: time, "
+            "got [3, 5]",
+        ),
+        (
             {"models": {"svm_stats": {"vote": "majority"}}},
             "models.svm_stats.vote is for models reading windows of segment_stats",
         ),

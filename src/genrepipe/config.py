@@ -688,6 +688,17 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
             f"{key}: unknown estimator {estimator!r} (known: {', '.join(ESTIMATOR_NAMES)})"
         )
     allowed = sorted(allowed_params(estimator))
+    if (
+        estimator == "cnn_windows"
+        and params.get("convolution", "time_frequency") != "time_frequency"
+    ):
+        # Convolutions along time alone: one size in frames, not a [bands, frames] pair.
+        for name in ("kernel_size", "pool_size"):
+            if isinstance(params.get(name), list) and len(params[name]) != 1:
+                raise ConfigError(
+                    f"{key}.{name} must be one number with convolution: "
+                    f"{params['convolution']}, got {params[name]!r}"
+                )
     for name, value in params.items():
         if isinstance(value, list) and key.endswith("param_grid"):
             for item in value:
