@@ -87,3 +87,15 @@ def test_only_the_current_splits_folds_are_checked(tiny_run, tmp_path, capsys):
     (results / "models" / "cnn" / "kfold" / "fold0").mkdir(parents=True)
     assert check_batchnorm.main([str(tmp_path), "cnn", "--scheme", "kfold"]) == 2
     assert "kfold.tsv: no such split (this run's split.scheme: holdout)" in capsys.readouterr().err
+    # A feature table deleted since: named, not a traceback.
+    (results / "features").unlink()
+    assert check_batchnorm.main([str(tmp_path), "cnn", "--scheme", "holdout"]) == 2
+    assert "seed87.parquet: no such feature table" in capsys.readouterr().err
+
+
+def test_a_folder_that_is_no_run_is_refused(tmp_path, capsys):
+    # It said "no fold models (did this run train cnn?)" of a folder that did not exist.
+    with pytest.raises(SystemExit) as stop:
+        check_batchnorm.main([str(tmp_path / "nowhere"), "cnn"])
+    assert stop.value.code == 2
+    assert "nowhere holds no results/ folder" in capsys.readouterr().err

@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", help="a KerasClassifier model of the run: nn or cnn")
     parser.add_argument("--scheme", help="the split scheme, when the run has several")
     args = parser.parse_args(argv)
+    if not (args.run_dir / "results").is_dir():
+        parser.error(f"{args.run_dir} holds no results/ folder: not a workflow's working directory")
 
     from genrepipe.feature_table import read_feature_table
     from genrepipe.models import KerasClassifier
@@ -126,9 +128,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         if classifier.feature_set not in tables:  # read once, not once a fold
-            ids, genres, X = read_feature_table(
-                results / "features" / f"{classifier.feature_set}.parquet"
-            )
+            table = results / "features" / f"{classifier.feature_set}.parquet"
+            if not table.is_file():
+                print(f"{table}: no such feature table (was it deleted?)", file=sys.stderr)
+                return 2
+            ids, genres, X = read_feature_table(table)
             tables[classifier.feature_set] = {t: i for i, t in enumerate(ids)}, genres, X
         position, genres, X = tables[classifier.feature_set]
         rows = fold_rows(split, fold, list(position))
