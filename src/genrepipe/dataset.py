@@ -126,12 +126,14 @@ def discover_tracks(
     tracks: list[Track] = []
     skipped: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
+    present: set[str] = set()  # folder names, for the genres without one
     for entry in sorted(genre_root.iterdir()):
         if entry.name.startswith("."):
             continue  # hidden files and folders (.DS_Store, .ipynb_checkpoints) are not data
         if not entry.is_dir():
             skipped.append((str(entry), "not a genre folder"))
             continue
+        present.add(entry.name)
         if entry.name not in genres:
             skipped.append((str(entry), f"unknown genre folder (known: {', '.join(genres)})"))
             continue
@@ -174,7 +176,6 @@ def discover_tracks(
             skipped.append((str(entry), "genre folder holds no audio clips"))
     # A genre without a folder is as absent as one with an empty folder: say so too,
     # in one line (a subset of a few genres would otherwise get a line for each other).
-    present = {entry.name for entry in genre_root.iterdir() if entry.is_dir()}
     if absent := [genre for genre in genres if genre not in present]:
         skipped.append((str(genre_root), f"no folder of {', '.join(absent)}: none of their clips"))
     return Discovery(tracks=tracks, skipped=skipped)

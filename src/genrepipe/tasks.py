@@ -248,11 +248,11 @@ def make_split(
     else:
         raise ValueError(f"unknown split scheme {scheme!r}")
     splits.check_split(split)
-    for fold, genres in splits.untrained_genres(split).items():
+    for fold, untrained in splits.untrained_genres(split).items():
         logger.warning(
             "fold %d: no training track of %s: their test tracks can only be misclassified",
             fold,
-            ", ".join(genres),
+            ", ".join(untrained),
         )
     write_table(split, output)
     counts = split.groupby(["fold", "subset"]).size().unstack("subset", fill_value=0)
