@@ -28,7 +28,7 @@ from genrepipe.config import (
     window_check_samples,
 )
 from genrepipe.dataset import assign_batches
-from genrepipe.estimators import THREAD_DEPENDENT_ESTIMATORS
+from genrepipe.estimators import CNN_ESTIMATORS, THREAD_DEPENDENT_ESTIMATORS
 
 
 # Snakemake leaves the values inside a --config mapping as strings ('5'): type them first.
@@ -155,6 +155,16 @@ def fit_threads(model):
     """
     spec = config["models"][model]
     return config["threads"]["train"] if spec["estimator"] in THREAD_DEPENDENT_ESTIMATORS else None
+
+
+def gpu_request(wildcards):
+    """One GPU for a job training a model that trains or runs a CNN, none otherwise.
+
+    Decided by the estimator, not the model's name (a cluster profile sees only the
+    name). Unconstrained on one machine unless `--resources gpu=N` is given, which
+    runs at most N such jobs at once; a cluster executor requests the GPU.
+    """
+    return int(config["models"][wildcards.model]["estimator"] in CNN_ESTIMATORS)
 
 
 def feature_set_settings(wildcards):

@@ -33,6 +33,7 @@ rule train_final_model:
     threads: config["threads"]["train"]
     resources:
         mem_mb=4000,
+        gpu=gpu_request,
     log:
         "logs/train_final_model/{model}.log",
     benchmark:

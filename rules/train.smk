@@ -44,6 +44,7 @@ rule train_model:
     threads: config["threads"]["train"]
     resources:
         mem_mb=4000,
+        gpu=gpu_request,
     log:
         "logs/train_model/{model}/{scheme}/fold{fold}.log",
     benchmark:

@@ -422,3 +422,33 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
     assert "make_split" in planned and "train_model" in planned
     before = ("check_audio", "extract_features", "merge_features", "list_tracks")
     assert not [rule for rule in planned if rule.startswith(before)]
+
+
+def test_training_jobs_ask_for_a_gpu_by_estimator_not_by_name(tmp_path):
+    """A cluster executor requests the `gpu` resource: CNN models get one whatever
+    they are called, and a model named like a CNN that is none gets none."""
+    defaults = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())["models"]
+    override = write_config(
+        tmp_path / "override.yaml",
+        {
+            "models": {"convnet": defaults["cnn"], "cnn_named_svm": defaults["svm"]},
+            "run_models": ["convnet", "cnn_named_svm", "svm_stats"],
+            "final_models": True,
+        },
+    )
+    result = run_workflow(tmp_path, TINY_CONFIG, override, extra=["--dry-run"])
+    requests, rule, model = {}, None, None
+    for line in (result.stdout + result.stderr).splitlines():
+        line = line.strip()
+        if match := re.match(r"^(?:local)?rule (\S+):$", line):
+            rule, model = match.group(1), None
+        elif line.startswith("wildcards:") and (found := re.search(r"model=([^,\s]+)", line)):
+            model = found.group(1)
+        elif line.startswith("resources:") and rule in ("train_model", "train_final_model"):
+            gpus = re.search(r"\bgpu=(\d+)", line)
+            requests[rule, model] = gpus and gpus.group(1)
+    assert requests == {
+        (rule, model): gpus
+        for rule in ("train_model", "train_final_model")
+        for model, gpus in (("convnet", "1"), ("cnn_named_svm", "0"), ("svm_stats", "0"))
+    }

@@ -19,6 +19,9 @@ ESTIMATOR_NAMES: tuple[str, ...] = (*MODEL_NAMES, "logreg", "cnn_windows", "cnn_
 TENSORFLOW_ESTIMATORS: frozenset[str] = frozenset(
     {"nn", "cnn", "cnn_windows", "cnn_svm", "cnn_gmm"}
 )
+#: The estimators that train or run a CNN, which a GPU speeds up: their training jobs
+#: ask for one (the `gpu` resource; a cluster profile may set it to 0).
+CNN_ESTIMATORS: frozenset[str] = frozenset({"cnn", "cnn_windows", "cnn_svm", "cnn_gmm"})
 #: The estimators whose results depend on the thread count: TensorFlow's, and
 #: logistic regression, whose lbfgs gradients are BLAS sums that more threads split
 #: (probabilities moved by 2e-2 between 1 and 2 threads on 2000 rows of 300
