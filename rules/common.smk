@@ -57,6 +57,8 @@ except (FileNotFoundError, ValueError) as error:
     raise WorkflowError(f"Invalid configuration: dataset.gtzan.root: {error}") from None
 for skipped_path, reason in DISCOVERY.skipped:
     logging.getLogger("snakemake").warning(f"dataset: skipped {skipped_path}: {reason}")
+if folder_label_warning := DISCOVERY.folder_label_warning():
+    logging.getLogger("snakemake").warning(f"dataset: {folder_label_warning}")
 # GTZAN read from the download's folder before the download: plan the download alone.
 DOWNLOAD_PENDING = gtzan_download_pending(config)
 if DOWNLOAD_PENDING:

@@ -118,6 +118,38 @@ def test_discover_reports_what_it_skips_and_why(dataset):
     }
 
 
+def test_clips_named_for_another_genre_are_labelled_by_their_folder_and_named(tmp_path):
+    genres = tmp_path / "genres"
+    _touch(genres / "pop" / "pop.00000.wav")
+    _touch(genres / "pop" / "rock.00005.wav")  # copied, or moved to relabel it
+    _touch(genres / "jazz" / "my_take.00001.wav")  # no genre in its name: nothing to say
+    found = discover_tracks(genres)
+    assert [(t.track, t.genre) for t in found.tracks] == [
+        ("my_take.00001", "jazz"),
+        ("pop.00000", "pop"),
+        ("rock.00005", "pop"),
+    ]
+    assert found.folder_label_warning() == (
+        "1 clip(s) named for another genre than their folder's are labelled by the folder: "
+        "pop/rock.00005.wav"
+    )
+    for number in range(6, 12):
+        _touch(genres / "metal" / f"blues.{number:05d}.wav")
+    assert (
+        discover_tracks(genres)
+        .folder_label_warning()
+        .endswith(
+            "folder: metal/blues.00006.wav, metal/blues.00007.wav, metal/blues.00008.wav, "
+            "metal/blues.00009.wav, metal/blues.00010.wav and 2 more"
+        )
+    )
+
+
+def test_a_dataset_named_as_gtzan_gets_no_folder_label_warning(dataset):
+    # The fixture's blues.00001.wav in classical/ is a duplicate id, skipped, not labelled.
+    assert discover_tracks(dataset).folder_label_warning() is None
+
+
 def test_discover_refuses_braces_in_the_dataset_path(tmp_path):
     # Snakemake would read them as a wildcard in every clip's path.
     genres = tmp_path / "GTZAN {v2}" / "genres"

@@ -321,6 +321,13 @@ def test_corrupt_and_truncated_files_are_reported_and_skipped(tmp_path):
         ("list_failed_tracks", ""),
         ("all", ""),
     ]
+    # A rock clip copied into pop/ is a pop clip: the console says so before any job.
+    shutil.copy(genres / "rock" / "rock.00000.wav", genres / "pop" / "rock.00077.wav")
+    plan = run_workflow(tmp_path, TINY_CONFIG, override, extra=["--dry-run"])
+    assert (
+        "dataset: 1 clip(s) named for another genre than their folder's are labelled by the "
+        "folder: pop/rock.00077.wav"
+    ) in plan.stdout + plan.stderr
 
 
 def copy_first_clips(gtzan_mini_dir: Path, genres: Path, n_per_genre: int) -> None:

@@ -38,6 +38,27 @@ class Discovery:
     tracks: list[Track]
     skipped: list[tuple[str, str]]  #: (path, reason) of folders and files left out
 
+    def folder_label_warning(self) -> str | None:
+        """One line naming the clips whose file name gives another genre than their
+        folder (``rock.00005.wav`` in ``pop/``), or None when there are none.
+
+        The folder is the label: moving a clip is how a mislabelled GTZAN clip is
+        relabelled. A copy into the wrong folder looks the same, so say it.
+        """
+        named = [
+            track
+            for track in self.tracks
+            if (prefix := track.track.split(".", 1)[0]) in GENRES and prefix != track.genre
+        ]
+        if not named:
+            return None
+        listed = ", ".join(f"{Path(t.path).parent.name}/{Path(t.path).name}" for t in named[:5])
+        more = f" and {len(named) - 5} more" if len(named) > 5 else ""
+        return (
+            f"{len(named)} clip(s) named for another genre than their folder's are labelled "
+            f"by the folder: {listed}{more}"
+        )
+
 
 #: Names of the folder of genre folders inside a dataset folder: the original archive's,
 #: and that of the widely shared ``.wav`` copy (``Data/genres_original/<genre>/``).
