@@ -31,6 +31,7 @@ from genrepipe.config import (
     schema_error_message,
     type_command_line_values,
     window_check_samples,
+    working_directory_path,
 )
 from genrepipe.features import stats_feature_names
 
@@ -865,3 +866,17 @@ def test_the_check_reads_only_settings_with_defaults():
     for feature_set in FEATURE_DEFAULTS:
         del config["features"][feature_set]
     check_config(config)
+
+
+def test_a_dataset_folder_inside_the_working_directory_is_named_relative(tmp_path, monkeypatch):
+    # Clip paths are job inputs: two spellings of one folder would rerun every job.
+    monkeypatch.chdir(tmp_path)
+    assert working_directory_path(tmp_path / "resources" / "genres") == "resources/genres"
+    assert working_directory_path(f"{tmp_path}/resources/genres/") == "resources/genres"
+    assert working_directory_path("resources/genres") == "resources/genres"
+    # Outside: as written, so a moved checkout still finds an absolute folder.
+    outside = tmp_path.parent / "elsewhere"
+    assert working_directory_path(outside) == str(outside)
+    assert working_directory_path("../elsewhere") == "../elsewhere"
+    # '..' may follow a link: never folded away by hand.
+    assert working_directory_path(f"{tmp_path}/link/../genres") == f"{tmp_path}/link/../genres"

@@ -321,6 +321,17 @@ def test_corrupt_and_truncated_files_are_reported_and_skipped(tmp_path):
         ("list_failed_tracks", ""),
         ("all", ""),
     ]
+    # The same folder written relative to the working directory names the same clips:
+    # only the run record (the config as written) and the stray file's list rerun.
+    relative = write_config(
+        tmp_path / "relative.yaml",
+        {"dataset": {"kind": "gtzan", "gtzan": {"root": "data/genres"}}},
+    )
+    assert planned_jobs(tmp_path, TINY_CONFIG, override, relative) == [
+        ("list_failed_tracks", ""),
+        ("record_run", ""),
+        ("all", ""),
+    ]
     # A rock clip copied into pop/ is a pop clip: the console says so before any job.
     shutil.copy(genres / "rock" / "rock.00000.wav", genres / "pop" / "rock.00077.wav")
     plan = run_workflow(tmp_path, TINY_CONFIG, override, extra=["--dry-run"])

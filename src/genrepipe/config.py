@@ -901,7 +901,25 @@ def dataset_tracks(config: Mapping[str, Any]) -> Discovery:
         return Discovery(tracks=synthetic_tracks(config), skipped=[])
     if gtzan_download_pending(config):
         return Discovery(tracks=[], skipped=[])
-    return discover_tracks(config["dataset"]["gtzan"]["root"])
+    return discover_tracks(working_directory_path(config["dataset"]["gtzan"]["root"]))
+
+
+def working_directory_path(path: str | os.PathLike) -> str:
+    """``path`` relative to the working directory when it lies inside it, else as given.
+
+    The clips' paths are their jobs' inputs, and Snakemake reruns a job whose inputs
+    are spelled otherwise: ``/home/me/genrepipe/resources/gtzan`` and
+    ``resources/gtzan`` must name the same clips. A folder outside is left as written
+    (relative, or absolute so that a moved checkout still finds it); ``..`` is left
+    alone, since it may follow a link.
+    """
+    if not os.path.isabs(path) or os.pardir in Path(path).parts:
+        return str(path)
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+    return str(path) if relative.split(os.sep, 1)[0] == os.pardir else relative
 
 
 def split_size_error(scheme: str, settings: Mapping[str, Any], genres: Sequence[str]) -> str | None:
