@@ -168,6 +168,14 @@ def test_svm_calibration_folds_keep_a_tracks_windows_together():
     assert type(by_track.cv).__name__ == "CalibrationFolds"  # its setting is left as it was
 
 
+def test_cnn_embedding_head_calibrates_the_svm_on_whole_tracks():
+    from genrepipe.windows import fit_embedding_head
+
+    X, y, tracks, new = _windows()
+    head = fit_embedding_head("svm", {"C": 10.0}, X, y, tracks, random_state=0)
+    assert head.predict_proba(new).max(axis=1).mean() < 0.7
+
+
 def test_svm_calibration_with_a_class_of_one_track_warns_and_still_fits():
     X, y, tracks, new = _windows()
     tracks = np.where(y == "a", 0, tracks)  # every "a" window from one track

@@ -119,6 +119,27 @@ def test_screen_scores_the_cnn_and_its_heads_on_a_fold(tool) -> None:
         tool.screen(X, tracks, genres, TINY_CNN, folds=[0], embeddings=["nope"])
 
 
+def test_the_screens_svm_head_calibrates_on_whole_tracks(tool, monkeypatch) -> None:
+    # As the workflow's cnn_svm: windows of one track on both sides of a calibration
+    # fold make its probabilities overconfident.
+    from genrepipe.models import CalibrationFolds
+
+    split, folds = CalibrationFolds.split, []
+
+    def recorded(self, X, y, groups=None):
+        for fit_rows, held_rows in split(self, X, y, groups):
+            folds.append((groups, fit_rows, held_rows))
+            yield fit_rows, held_rows
+
+    monkeypatch.setattr(CalibrationFolds, "split", recorded)
+    tracks, genres, X = three_genres(1, 3.0)
+    tool.screen(X, tracks, genres, {**TINY_CNN, "epochs": 1}, folds=[0])
+    assert folds
+    for groups, fit_rows, held_rows in folds:
+        assert groups is not None
+        assert not set(groups[fit_rows]) & set(groups[held_rows])
+
+
 def test_several_seeds_average_networks_and_keep_the_first_alone(tool) -> None:
     tracks, genres, X = three_genres(2, 1.0)
     params = {**TINY_CNN, "epochs": 2, "crops_per_track": 2}

@@ -168,13 +168,10 @@ def screen(
     per model (averaged over the seeds), its test probabilities: ``(n_tracks, n_classes)``
     in the classes' sorted order, NaN on the rows of tracks no screened fold tests.
     """
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from genrepipe.models import make_model
     from genrepipe.preprocess import RowStandardizer
     from genrepipe.segments import vote
     from genrepipe.tasks import fit_and_predict
+    from genrepipe.windows import fit_embedding_head
 
     spec = {"estimator": "cnn_windows", "features": "logmel", "input": "image", "params": params}
 
@@ -209,9 +206,15 @@ def screen(
                 train_emb, train_index = cnn.window_embeddings(Xs[train], layer=layer)
                 test_emb, test_index = cnn.window_embeddings(Xs[test], layer=layer)
                 for head, head_params in HEADS.items():
-                    model = make_pipeline(
-                        StandardScaler(), make_model(head, head_params, random_state=seed)
-                    ).fit(train_emb, genres[train][train_index])
+                    # As the workflow's heads: calibration folds keep a track's windows.
+                    model = fit_embedding_head(
+                        head,
+                        head_params,
+                        train_emb,
+                        genres[train][train_index],
+                        train_index,
+                        random_state=seed,
+                    )
                     assert np.array_equal(np.asarray(model.classes_), classes)
                     per_seed[head_name(head, k, layer)].append(
                         vote(

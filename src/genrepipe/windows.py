@@ -1000,15 +1000,6 @@ class CnnEmbeddingClassifier(_WindowVoting, ClassifierMixin, BaseEstimator):
         self.n_threads = n_threads
         self.log = log
 
-    def _make_head(self) -> Pipeline:
-        from genrepipe.models import make_model
-
-        if self.head not in ("svm", "gmm"):
-            raise ValueError(f"head must be 'svm' or 'gmm', got {self.head!r}")
-        seed = 0 if self.random_state is None else int(self.random_state)
-        estimator = make_model(self.head, dict(self.head_params or {}), random_state=seed)
-        return Pipeline([("scale", StandardScaler()), ("head", estimator)])
-
     def _layer(self) -> str | None:
         """The layer :meth:`WindowCNNClassifier.window_embeddings` reads (None: penultimate)."""
         if self.embedding not in EMBEDDING_LAYERS:
@@ -1059,12 +1050,11 @@ class CnnEmbeddingClassifier(_WindowVoting, ClassifierMixin, BaseEstimator):
             if not np.array_equal(np.unique(y), cnn.classes_):
                 raise ValueError("the given CNN was fitted on other classes than y")
         embeddings, tracks = cnn.window_embeddings(X, layer=layer)
-        head = self._make_head()
-        # An SVM head calibrates on folds of whole tracks (see CalibratedSVC).
-        head_kwargs = {"head__tracks": tracks} if self.head == "svm" else {}
-        head.fit(embeddings, y[tracks], **head_kwargs)
+        seed = 0 if self.random_state is None else int(self.random_state)
+        self.head_ = fit_embedding_head(
+            self.head, self.head_params, embeddings, y[tracks], tracks, random_state=seed
+        )
         self.cnn_ = cnn
-        self.head_ = head
         self.classes_ = cnn.classes_
         return self
 
@@ -1076,6 +1066,38 @@ class CnnEmbeddingClassifier(_WindowVoting, ClassifierMixin, BaseEstimator):
     def predict(self, X: ArrayLike) -> np.ndarray:
         """The class of highest voted probability."""
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def fit_embedding_head(
+    head: str,
+    params: Mapping[str, Any] | None,
+    embeddings: np.ndarray,
+    labels: ArrayLike,
+    tracks: np.ndarray,
+    random_state: int = 0,
+) -> Pipeline:
+    """Fit a head of :class:`CnnEmbeddingClassifier` on window embeddings.
+
+    Parameters
+    ----------
+    head
+        ``svm`` or ``gmm``, built by :func:`genrepipe.models.make_model` with ``params``
+        after a :class:`~sklearn.preprocessing.StandardScaler`.
+    embeddings, labels, tracks
+        One row per window: its embedding, its track's label and its track's index.
+        An SVM's probability calibration folds keep a track's windows together
+        (see :class:`~genrepipe.models.CalibratedSVC`): windows of a track on both
+        sides would make its probabilities overconfident.
+    """
+    from genrepipe.models import make_model
+
+    if head not in ("svm", "gmm"):
+        raise ValueError(f"head must be 'svm' or 'gmm', got {head!r}")
+    estimator = make_model(head, dict(params or {}), random_state=random_state)
+    pipeline = Pipeline([("scale", StandardScaler()), ("head", estimator)])
+    return pipeline.fit(
+        embeddings, np.asarray(labels), **({"head__tracks": tracks} if head == "svm" else {})
+    )
 
 
 def save_embedding_classifier(model: CnnEmbeddingClassifier, path: str | Path) -> None:
