@@ -177,7 +177,7 @@ def plot_accuracy(
             color="tab:red",
             zorder=3,
             # The study's numbers are GTZAN's, on a 90/10 split, with a leak.
-            label="reference study (GTZAN)",
+            label="reference study (GTZAN, one leaky 90/10 split)",
         )
         # Half the diamond's width past its centre.
         ends = np.fmax(ends, np.nan_to_num(reference, nan=0.0) + 0.02)
