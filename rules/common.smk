@@ -28,7 +28,11 @@ from genrepipe.config import (
     window_check_samples,
 )
 from genrepipe.dataset import assign_batches
-from genrepipe.estimators import CNN_ESTIMATORS, THREAD_DEPENDENT_ESTIMATORS
+from genrepipe.estimators import (
+    CNN_ESTIMATORS,
+    TENSORFLOW_ESTIMATORS,
+    THREAD_DEPENDENT_ESTIMATORS,
+)
 
 
 # Snakemake leaves the values inside a --config mapping as strings ('5'): type them first.
@@ -213,6 +217,17 @@ def final_base(wildcards):
     """A CNN head's `base` final model: its CNN is reused, as the fold heads reuse theirs."""
     base = config["models"][wildcards.model].get("base")
     return {"base": f"results/final/{base}/model"} if base else {}
+
+
+def final_epochs(wildcards):
+    """With the `lists` split, a network's fold model, which stopped early on the valid
+    list: a final model without a validation slice of its own, which learns from those
+    tracks too, trains as many epochs. Other schemes' fold models stop (if at all) on
+    a slice of their training tracks, as the final model does on its own."""
+    spec = config["models"][wildcards.model]
+    if SCHEME != "lists" or spec["estimator"] not in TENSORFLOW_ESTIMATORS or spec.get("base"):
+        return {}
+    return {"fold_model": f"results/models/{wildcards.model}/lists/fold0/model"}
 
 
 def final_tracks(wildcards):

@@ -14,6 +14,7 @@ rule train_final_model:
     input:
         unpack(final_base),
         unpack(final_tracks),
+        unpack(final_epochs),
         features=lambda wildcards: (
             f"results/features/{config['models'][wildcards.model]['features']}.parquet"
         ),

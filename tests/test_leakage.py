@@ -333,3 +333,80 @@ def test_final_model_of_a_lists_split_learns_from_listed_tracks_only(tmp_path):
 
     assert final("lists", lists_split_table=tmp_path / "lists.tsv")["n_train"] == 9
     assert final("kfold")["n_train"] == 12  # other schemes: every usable track
+
+
+@pytest.mark.parametrize("estimator", ["nn", "cnn_gmm"])
+def test_final_network_of_a_lists_split_trains_the_epochs_its_fold_model_kept(tmp_path, estimator):
+    """The fold network stops early on the valid list; the final one learns from those
+    tracks too, so it has none to stop on and trains as many epochs instead of all."""
+    import pandas as pd
+    from sklearn.preprocessing import FunctionTransformer
+
+    from genrepipe.bundle import save_bundle
+    from genrepipe.feature_table import write_feature_table
+    from genrepipe.tasks import train_final_model, write_table
+
+    if estimator == "nn":
+        X, y, _ = _tracks(n_tracks=30, shape=(6,))
+        features = "stats"
+        net = {"hidden_units": 4, "epochs": 40, "patience": 2, "validation_fraction": 0.0}
+        spec = {"estimator": "nn", "features": features, "input": "scaled", "params": net}
+        params = net
+    else:
+        X, y, _ = _tracks(n_tracks=30, shape=(4, 24))
+        features = "logmel"
+        net = {
+            "filters": [2],
+            "dense_units": 4,
+            "window_frames": 8,
+            "hop_frames": 8,
+            "crops_per_track": 2,
+            "epochs": 40,
+            "patience": 2,
+            "validation_fraction": 0.0,
+        }
+        params = {"cnn": net}
+        spec = {"estimator": estimator, "features": features, "input": "image", "params": params}
+    ids = [f"{genre}.{i:05d}" for i, genre in enumerate(y)]
+    write_table(
+        pd.DataFrame({"track": ids, "genre": y, "path": "", "duration": 30.0}),
+        tmp_path / "tracks.tsv",
+    )
+    write_feature_table(
+        tmp_path / "features.parquet", zip(ids, y, X, strict=True), feature_set=features
+    )
+    # A fold network whose validation tracks, of random genres, soon stop it.
+    rng = np.random.default_rng(0)
+    model = make_model(estimator, params, random_state=0, n_threads=1)
+    fold = np.arange(30) < 20
+    X_fold = X if estimator != "nn" else (X - X[fold].mean(0)) / X[fold].std(0)
+    model.fit(X_fold[fold], y[fold], validation_data=(X_fold[~fold], rng.permutation(y[~fold])))
+    network = getattr(model, "cnn_", model)
+    assert network.best_epoch_ < 40
+    save_bundle(tmp_path / "fold", transform=FunctionTransformer(), model=model, card={})
+
+    def final(spec, folder):
+        card = train_final_model(
+            spec,
+            {},
+            tmp_path / "features.parquet",
+            tmp_path / "tracks.tsv",
+            tmp_path / folder,
+            pca_components=None,
+            seed=0,
+            threads=1,
+            sample_rate=22050,
+            max_duration=31.0,
+            fold_model_dir=tmp_path / "fold",
+        )
+        return card["params"]["cnn"] if estimator != "nn" else card["params"]
+
+    assert final(spec, "final")["epochs"] == network.best_epoch_
+    # A network keeping a slice of its own stops on it: the fold's epochs do not apply.
+    sliced = {**net, "validation_fraction": 0.2}
+    sliced_spec = {**spec, "params": sliced if estimator == "nn" else {"cnn": sliced}}
+    assert final(sliced_spec, "sliced")["epochs"] == 40
+    from genrepipe.bundle import load_bundle
+
+    _, final, _ = load_bundle(tmp_path / "final")
+    assert len(getattr(final, "cnn_", final).history_["loss"]) == network.best_epoch_

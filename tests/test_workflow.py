@@ -409,9 +409,20 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
                     "features": "stats",
                     "input": "scaled",
                     "params": {"C": 10.0},
-                }
+                },
+                "nn_lists": {
+                    "estimator": "nn",
+                    "features": "stats",
+                    "input": "scaled",
+                    "params": {
+                        "hidden_units": 8,
+                        "epochs": 200,
+                        "patience": 3,
+                        "validation_fraction": 0.0,
+                    },
+                },
             },
-            "run_models": ["svm_lists"],
+            "run_models": ["svm_lists", "nn_lists"],
             "split": {"scheme": "lists", "lists": lists},
         },
     )
@@ -432,6 +443,17 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
     # from the 2 unlisted ones too (a filtered split's faulty or repeated clips).
     card = json.loads((tmp_path / "results" / "final" / "svm_lists" / "card.json").read_text())
     assert card["n_train"] == len(split) == 38
+    # The fold network stopped early on the valid list; the final one, learning from
+    # those clips too and keeping no slice of its own, trains the epochs it kept
+    # rather than all 200.
+    from genrepipe.bundle import load_bundle
+
+    _, fold_nn, _ = load_bundle(
+        tmp_path / "results" / "models" / "nn_lists" / "lists" / "fold0" / "model"
+    )
+    _, final_nn, final_card = load_bundle(tmp_path / "results" / "final" / "nn_lists" / "model")
+    assert fold_nn.best_epoch_ < 200
+    assert final_card["params"]["epochs"] == len(final_nn.history_["loss"]) == fold_nn.best_epoch_
     # A list edited in place reruns the split and what follows, nothing before it.
     assert planned_jobs(tmp_path, TINY_CONFIG, override) == []
     train = Path(lists["train"])

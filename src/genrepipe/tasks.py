@@ -727,6 +727,7 @@ def train_final_model(
     max_duration: float | None,
     base_model_dir=None,
     lists_split_table=None,
+    fold_model_dir=None,
 ) -> dict[str, Any]:
     """Fit preprocessing and one model on every usable track (every listed one with
     ``lists_split_table``); save the bundle.
@@ -756,6 +757,12 @@ def train_final_model(
         With the ``lists`` split scheme, its table: only the tracks it names are
         used (a filtered split's lists leave out faulty or repeated clips, which the
         final model must not learn from either).
+    fold_model_dir
+        With the ``lists`` split, the fold model of a network, which stopped early on
+        the split's validation tracks. A final network without a validation slice of
+        its own (``validation_fraction: 0``) has none left out to stop on (it learns
+        from them), so it trains the epochs the fold model kept, not every configured
+        epoch; one with a slice stops on it.
 
     Returns
     -------
@@ -801,6 +808,13 @@ def train_final_model(
 
         _, base_model, _ = load_bundle(base_model_dir)
         logger.info("reusing the fitted CNN of %s", base_model_dir)
+    elif fold_model_dir is not None and network_validation_fraction(spec) == 0:
+        spec = with_epochs(spec, kept_epochs(fold_model_dir))
+        logger.info(
+            "training %d epochs: where the fold model %s stopped on the split's valid tracks",
+            epochs_of(spec),
+            fold_model_dir,
+        )
     model, transform, proba, info = fit_and_predict(
         spec,
         X,
@@ -827,6 +841,52 @@ def train_final_model(
     }
     save_bundle(model_dir, transform=transform, model=model, card=card)
     return card
+
+
+def _network_params(spec: Mapping[str, Any]) -> str | None:
+    """Where a model's network settings sit in its params: ``cnn`` for a CNN head."""
+    return "cnn" if spec["estimator"] in ("cnn_svm", "cnn_gmm") else None
+
+
+def epochs_of(spec: Mapping[str, Any]) -> int | None:
+    """The configured epochs of a model's network (None: the estimator's default)."""
+    params = spec.get("params") or {}
+    if (key := _network_params(spec)) is not None:
+        params = params.get(key) or {}
+    return params.get("epochs")
+
+
+def with_epochs(spec: Mapping[str, Any], epochs: int) -> dict[str, Any]:
+    """``spec`` with its network trained for ``epochs`` (a copy)."""
+    params = dict(spec.get("params") or {})
+    if (key := _network_params(spec)) is not None:
+        params[key] = dict(params.get(key) or {}) | {"epochs": int(epochs)}
+    else:
+        params["epochs"] = int(epochs)
+    return dict(spec) | {"params": params}
+
+
+def network_validation_fraction(spec: Mapping[str, Any]) -> float:
+    """The share of its training tracks a model's network keeps aside to stop on."""
+    from genrepipe.models import make_model
+
+    model = make_model(spec["estimator"], dict(spec.get("params") or {}), random_state=0)
+    if _network_params(spec) is not None:  # a CNN head builds its network when fitted
+        from genrepipe.windows import WindowCNNClassifier
+
+        model = WindowCNNClassifier(**dict(model.cnn_params or {}))
+    return float(model.validation_fraction)
+
+
+def kept_epochs(fold_model_dir) -> int:
+    """The epochs a saved fold network kept: its best epoch when it stopped early."""
+    from genrepipe.bundle import load_bundle
+
+    _, model, _ = load_bundle(fold_model_dir)
+    network = getattr(model, "cnn_", model)  # a CNN head's own network
+    if not hasattr(network, "best_epoch_"):
+        raise ValueError(f"{fold_model_dir} holds no network trained in epochs")
+    return int(network.best_epoch_)
 
 
 def combine_final_ensemble(member_dirs: Sequence[str], members: Sequence[str], model_dir) -> dict:

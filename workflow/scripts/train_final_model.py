@@ -19,4 +19,5 @@ train_final_model(
     max_duration=snakemake.params.max_duration,
     base_model_dir=snakemake.input.get("base"),
     lists_split_table=snakemake.input.get("lists_split"),
+    fold_model_dir=snakemake.input.get("fold_model"),
 )
