@@ -101,6 +101,12 @@ def test_fold_test_masks_are_the_benchmark_folds_of_one_repeat(tool) -> None:
             np.testing.assert_array_equal(mask, (fold["subset"] == "test").to_numpy())
     first, third = tool.fold_test_masks(tracks, genres, 0), tool.fold_test_masks(tracks, genres, 2)
     assert not np.array_equal(first, third)
+    # Another split seed: the folds of `benchmark_accuracy.py --seed 7`, not the table's.
+    other = kfold_split(tracks, genres, n_splits=10, n_repeats=1, seed=7)
+    masks = tool.fold_test_masks(tracks, genres, 0, split_seed=7)
+    for k, mask in enumerate(masks):
+        np.testing.assert_array_equal(mask, (other.loc[other["fold"] == k, "subset"] == "test"))
+    assert not np.array_equal(masks, first)
 
 
 def test_screen_scores_the_cnn_and_its_heads_on_a_fold(tool) -> None:
@@ -221,6 +227,11 @@ def test_saved_probabilities_vote_as_the_workflow_ensemble_does(tool, tmp_path, 
     classes = np.array(["blues", "jazz", "rock"])
     expected = [float((classes[mean[m].argmax(1)] == genres[m]).mean()) for m in masks[0::3][:2]]
     assert voted["vote"] == expected
+    # Screens of another split's folds never vote with these.
+    other_split = tmp_path / "seed7.npz"
+    tool.save_proba(other_split, tracks, genres, 0, [0, 3], proba, split_seed=7)
+    with pytest.raises(ValueError, match="differ in their fold"):
+        vote_screens.soft_vote([f"{path}:cnn", f"{other_split}:cnn"])
 
     vote_screens.main([f"{path}:cnn", f"{path}:gmm"])
     printed = capsys.readouterr().out

@@ -3,7 +3,9 @@
 A quick comparison of CNN settings before a full ``benchmark_accuracy.py`` run (which
 trains every fold through the workflow). For every fold of one repeat (``--repeat``,
 default 0) of the benchmark's split (stratified 10-fold, seed 42: repeat ``r`` holds the
-same test tracks as folds ``10 r`` to ``10 r + 9`` of its table) it trains the window CNN
+same test tracks as folds ``10 r`` to ``10 r + 9`` of its table; ``--split-seed`` screens
+on other folds, so that settings chosen on them are measured by the table on folds they
+were not chosen on) it trains the window CNN
 of ``config/config.yaml``'s ``cnn_logmel``, with ``--params`` overriding its settings, on
 one thread with the workflow's own ``fit_and_predict``. It prints the CNN's test accuracy
 beside two heads on its window embeddings: an RBF SVM (``C=1``) and per-genre GMMs (2
@@ -133,12 +135,15 @@ def load_tracks(
     )
 
 
-def fold_test_masks(tracks: list[str], genres: np.ndarray, repeat: int) -> list[np.ndarray]:
-    """The test tracks of each fold of one repeat of the benchmark's split, as masks."""
+def fold_test_masks(
+    tracks: list[str], genres: np.ndarray, repeat: int, split_seed: int = SPLIT_SEED
+) -> list[np.ndarray]:
+    """The test tracks of each fold of one repeat of the benchmark's split (the one
+    ``benchmark_accuracy.py --seed split_seed`` makes), as masks."""
     from genrepipe.splits import kfold_split
 
     # The first repeats of a repeated k-fold do not depend on how many follow.
-    split = kfold_split(tracks, genres, n_splits=N_SPLITS, n_repeats=repeat + 1, seed=SPLIT_SEED)
+    split = kfold_split(tracks, genres, n_splits=N_SPLITS, n_repeats=repeat + 1, seed=split_seed)
     return [
         (split.loc[split["fold"] == repeat * N_SPLITS + k, "subset"] == "test").to_numpy()
         for k in range(N_SPLITS)
@@ -154,6 +159,7 @@ def screen(
     folds: list[int],
     embeddings: Sequence[str | None] = (None,),
     repeat: int = 0,
+    split_seed: int = SPLIT_SEED,
     seeds: tuple[int, ...] = (MODEL_SEED,),
     proba: dict[str, np.ndarray] | None = None,
 ) -> dict[str, list[float]]:
@@ -185,7 +191,7 @@ def screen(
     scores: dict[str, list[float]] = {name: [] for name in names}
     if len(seeds) > 1:
         scores.update({f"{name}_first": [] for name in names})
-    masks = fold_test_masks(tracks, genres, repeat)
+    masks = fold_test_masks(tracks, genres, repeat, split_seed)
     for fold in folds:
         started = time.perf_counter()
         test = masks[fold]
@@ -250,6 +256,7 @@ def save_proba(
     repeat: int,
     folds: list[int],
     proba: dict[str, np.ndarray],
+    split_seed: int = SPLIT_SEED,
 ) -> None:
     """Write a screen's test probabilities, with the tracks and the fold testing each.
 
@@ -257,7 +264,7 @@ def save_proba(
     screened fold does. Written under a temporary name, then renamed.
     """
     fold = np.full(len(tracks), -1)
-    for k, mask in enumerate(fold_test_masks(tracks, genres, repeat)):
+    for k, mask in enumerate(fold_test_masks(tracks, genres, repeat, split_seed)):
         if k in folds:
             fold[mask] = k
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -291,6 +298,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--untrained", action="store_true", help="heads on initial weights")
     parser.add_argument("--repeat", type=int, default=0, help="repeat of the 10-fold split")
     parser.add_argument("--folds", default="0-9", help="folds of the repeat, e.g. 0-9 or 0,3")
+    parser.add_argument(
+        "--split-seed",
+        type=int,
+        default=SPLIT_SEED,
+        help=f"seed of the 10-fold split ({SPLIT_SEED}, the benchmark's default): another "
+        "screens on folds whose accuracies the benchmark's table does not report",
+    )
     parser.add_argument(
         "--seeds",
         default=str(MODEL_SEED),
@@ -379,11 +393,12 @@ def main(argv: list[str] | None = None) -> int:
         folds=folds,
         embeddings=embeddings,
         repeat=args.repeat,
+        split_seed=args.split_seed,
         seeds=seeds,
         proba=proba,
     )
     if args.save_proba:
-        save_proba(args.save_proba, tracks, genres, args.repeat, folds, proba)
+        save_proba(args.save_proba, tracks, genres, args.repeat, folds, proba, args.split_seed)
     averaged = f", averaged over seeds {args.seeds}" if len(seeds) > 1 else ""
     layers = args.embedding.split(",")
     heads = "  ".join(
