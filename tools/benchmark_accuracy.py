@@ -223,7 +223,9 @@ def check_targets(table: pd.DataFrame) -> list[tuple[str, str, bool]]:
         checks.append(
             (
                 "best new model >= svm + 10 points and >= 88 %",
-                f"{best} {100 * best_accuracy:.1f} % ({100 * above:+.1f} vs svm)",
+                # The best of several by this very table: a little optimistic.
+                f"{best} {100 * best_accuracy:.1f} % ({100 * above:+.1f} vs svm; "
+                f"best of {len(new)} by this table)",
                 bool(above >= 0.10 and best_accuracy >= 0.88),
             )
         )
