@@ -453,6 +453,25 @@ def test_ctrl_c_keeps_the_answers_so_far_and_exits_130(svm_bundle, clips, capsys
     assert status == 0 and "interrupted" not in json.loads(out)
 
 
+def test_ctrl_c_while_the_model_loads_still_gives_a_json_document(
+    svm_bundle, clips, capsys, monkeypatch
+):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Classifier, "load", interrupted)
+    status, out, err = run([svm_bundle[0], "--format", "json", clips[0]], capsys)
+    assert status == 130 and err == "genrepipe-predict: interrupted\n"
+    assert json.loads(out) == {
+        "model": str(svm_bundle[0]),
+        "files": [],
+        "errors": [],
+        "interrupted": True,
+    }
+    status, out, err = run([svm_bundle[0], clips[0]], capsys)
+    assert status == 130 and out == "" and err == "genrepipe-predict: interrupted\n"
+
+
 def test_a_reader_closing_stdout_ends_quietly(svm_bundle, clips):
     """`genrepipe-predict ... | head -n 1`: no BrokenPipeError traceback once head exits."""
     folder, _, _ = svm_bundle
@@ -553,8 +572,11 @@ def test_real_clips_and_a_converted_copy(svm_bundle, gtzan_mini_dir, tmp_path, c
         assert files["copy.mp3"]["genre"] == wav["genre"]
 
 
-def run_with_terminal_stderr(argv) -> tuple[subprocess.CompletedProcess, bytes]:
-    """Run genrepipe-predict with stderr on a pseudo-terminal and stdout on a pipe."""
+def run_with_terminal_stderr(
+    argv, *, stdout_too: bool = False, env=None
+) -> tuple[subprocess.CompletedProcess, bytes]:
+    """Run genrepipe-predict with stderr on a pseudo-terminal and stdout on a pipe (or on
+    the same terminal, ``stdout_too``); return the run and what the terminal showed."""
     import os
     import pty
     import threading
@@ -577,9 +599,10 @@ def run_with_terminal_stderr(argv) -> tuple[subprocess.CompletedProcess, bytes]:
     script = Path(sys.executable).parent / "genrepipe-predict"
     result = subprocess.run(
         [str(script), *map(str, argv)],
-        stdout=subprocess.PIPE,
+        stdout=slave if stdout_too else subprocess.PIPE,
         stderr=slave,
         text=True,
+        env=env,
         check=False,
     )
     os.close(slave)
@@ -596,6 +619,55 @@ def test_progress_bar_on_a_terminal_leaves_stdout_to_the_answers(svm_bundle, cli
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [row["path"] for row in rows] == [str(c) for c in clips[:4]]
     assert b"classifying" in seen  # the bar was drawn on the terminal
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_answers_that_cannot_be_written_are_one_error_line(svm_bundle, clips):
+    script = Path(sys.executable).parent / "genrepipe-predict"
+    for output in ("text", "csv", "json"):
+        with open("/dev/full", "w") as full:
+            result = subprocess.run(
+                [str(script), str(svm_bundle[0]), str(clips[0]), "-q", "--format", output],
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                check=False,
+            )
+        assert result.returncode == 74
+        assert result.stderr == (
+            "genrepipe-predict: error: cannot write the answers: No space left on device\n"
+        )
+
+
+def test_answers_on_the_progress_bars_terminal_are_never_broken(svm_bundle, clips, tmp_path):
+    """stdout and stderr one narrow terminal: each CSV row stays one line."""
+    import os
+    import re
+
+    long_name = tmp_path / ("a_long_folder_name_" * 4) / "clip.wav"
+    long_name.parent.mkdir()
+    shutil.copy(clips[0], long_name)
+    result, seen = run_with_terminal_stderr(
+        [svm_bundle[0], long_name, *clips[:3], "--format", "csv"],
+        stdout_too=True,
+        env={**os.environ, "COLUMNS": "60", "LINES": "20"},
+    )
+    assert result.returncode == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode())
+    rows = [line for line in text.replace("\r", "\n").splitlines() if ".wav," in line]
+    assert len(str(long_name)) > 60 and len(rows) == 4
+    for row in rows:
+        assert len(next(csv.reader([row]))) == 10  # path, duration, windows, genre, 3 x 2
+
+
+def test_folders_are_searched_for_aiff_and_caf_too(gmm_bundle, clips, tmp_path, capsys):
+    audio, sr = sf.read(clips[0])
+    sf.write(tmp_path / "clip.aiff", audio, sr)
+    sf.write(tmp_path / "clip.caf", audio, sr)
+    status, out, _ = run([gmm_bundle, tmp_path, "--format", "csv"], capsys)
+    assert status == 0
+    paths = [row["path"] for row in csv.DictReader(io.StringIO(out))]
+    assert sorted(paths) == [str(tmp_path / "clip.aiff"), str(tmp_path / "clip.caf")]
 
 
 def test_progress_bar_counts_the_windows_of_one_long_file(gmm_bundle, nine_seconds):
@@ -709,7 +781,7 @@ def test_card_without_sample_rate_warns(svm_bundle, clips, tmp_path, capsys):
     assert quiet == ""
 
 
-def test_model_trained_on_generated_data_warns(gmm_bundle, clips, tmp_path, capsys):
+def test_model_trained_on_generated_data_warns(gmm_bundle, clips, tmp_path, capsys, monkeypatch):
     """A final model's card beside its bundle names its dataset; synthesized music is flagged."""
     folder = tmp_path / "final" / "gmm_stats"
     shutil.copytree(gmm_bundle, folder / "model")
@@ -718,8 +790,11 @@ def test_model_trained_on_generated_data_warns(gmm_bundle, clips, tmp_path, caps
         (folder / "card.json").write_text(json.dumps({"model": "gmm_stats", **card}))
 
     model_card(bundle="model", dataset={"kind": "synthetic", "n_per_genre": 4})
-    for model_dir in (folder, folder / "model"):
-        status, out, err = run([model_dir, clips[0]], capsys)
+    (tmp_path / "link").symlink_to(folder / "model")
+    for model_dir in (folder, folder / "model", tmp_path / "link", "."):
+        with monkeypatch.context() as inside:
+            inside.chdir(folder / "model")  # "." is the bundle itself
+            status, out, err = run([model_dir, clips[0]], capsys)
         assert status == 0 and out.startswith(str(clips[0]))
         assert "trained on the workflow's generated dataset" in err and "gtzan" in err
     assert run([folder, clips[0], "--quiet"], capsys)[2] == ""
@@ -846,6 +921,18 @@ def test_model_folder_mistakes_are_named(svm_bundle, clips, tmp_path, capsys):
     status, _, err = run([clips[0], folder], capsys)
     assert status == 2
     assert f"{clips[0]}: a file, not a model folder (the model folder comes first" in err
+    # ... a folder of audio first.
+    status, _, err = run([clips[0].parent, folder], capsys)
+    assert status == 2
+    assert "holds audio files: the model folder comes first, then the audio" in err
+    # A model file that cannot be opened (a folder in its place, no read permission).
+    blocked = tmp_path / "blocked"
+    shutil.copytree(folder, blocked)
+    (blocked / "transform.skops").unlink()
+    (blocked / "transform.skops").mkdir()
+    status, out, err = run([blocked, clips[0]], capsys)
+    assert status == 2 and out == "" and "Traceback" not in err
+    assert err.startswith(f"genrepipe-predict: error: {blocked}: not a usable model bundle: ")
     # results/models/<model>: the fold bundles lie in <scheme>/fold<k>/model/.
     models = tmp_path / "models" / "svm"
     for fold in ("fold0", "fold1"):
@@ -939,6 +1026,12 @@ def test_fold_bundle_takes_the_clip_length_of_its_run(gmm_bundle, clips, nine_se
     ).to_csv(results / "tracks.tsv", sep="\t", index=False)
     fold = json.loads(run([folder, nine_seconds, "--format", "json"], capsys)[1])
     assert fold["files"] == json.loads(final)["files"]
+    # A later run on 30 s clips rewrote the list: still no clip was read past 4 s.
+    pd.DataFrame(
+        {"track": ["a", "b"], "genre": "jazz", "path": "x.wav", "duration": [30.0, 30.0]}
+    ).to_csv(results / "tracks.tsv", sep="\t", index=False)
+    later = json.loads(run([folder, nine_seconds, "--format", "json"], capsys)[1])
+    assert later["files"][0]["windows"] == 3
 
 
 def test_an_ensembles_fold_folders_point_to_its_final_bundle(svm_bundle, clips, tmp_path, capsys):
@@ -976,9 +1069,18 @@ def test_linked_folders_are_searched_and_broken_links_named(gmm_bundle, clips, t
     assert f"{top / 'broken.wav'}: a link to a missing file" in err
 
 
-def test_a_hop_too_fine_to_mean_anything_is_a_usage_error(gmm_bundle, clips, capsys):
+def test_a_hop_too_fine_to_mean_anything_is_a_usage_error(gmm_bundle, clips, capsys, monkeypatch):
     with pytest.raises(SystemExit) as exit_info:
         main([str(gmm_bundle), str(clips[0]), "--timeline", "--hop", "0.0001"])
     out, err = capsys.readouterr()
     assert exit_info.value.code == 2 and out == ""
     assert "--hop 0.0001 is below 0.05 s" in err and "600,000" in err
+    # Without --hop, the window is the hop: the option given is the one named, and
+    # before the model loads (nothing of the model decides it).
+    monkeypatch.setattr(Classifier, "load", None)
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(gmm_bundle), str(clips[0]), "--timeline", "--window", "0.01"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2 and out == ""
+    (message,) = [line for line in err.splitlines() if "error:" in line]
+    assert "--window 0.01 (the hop) is below 0.05 s" in message and "--hop" not in message

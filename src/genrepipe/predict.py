@@ -88,7 +88,16 @@ __all__ = [
 ]
 
 #: Extensions searched for in folders (case-insensitive).
-AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".au", ".flac", ".ogg", ".mp3")
+AUDIO_SUFFIXES: tuple[str, ...] = (
+    ".wav",
+    ".au",
+    ".flac",
+    ".ogg",
+    ".mp3",
+    ".aiff",
+    ".aif",
+    ".caf",
+)
 #: Files longer than this many training clips are averaged over clip-length windows.
 LONG_FILE_FACTOR = 1.5
 #: Files shorter than this fraction of the training clips get a warning: the model
@@ -236,12 +245,13 @@ class Classifier:
             _card_number(folder, card, "sample_rate", integer=True) or SAMPLE_RATE
         )
         self.max_duration: float | None = _card_number(folder, card, "max_duration")
-        # Fold cards record no clip length: their run's track list gives it.
+        # Fold cards record no clip length: their run's track list gives it, which a
+        # later run on longer clips may have rewritten.
         clip = _card_number(folder, card, "clip_seconds") or _fold_clip_seconds(folder)
         if clip is None:
             clip = self._frames_seconds()
-            if self.max_duration is not None:
-                clip = min(clip, self.max_duration)  # no clip was read longer than that
+        if self.max_duration is not None:
+            clip = min(clip, self.max_duration)  # no clip was read longer than that
         self.clip_seconds: float = clip
 
     @classmethod
@@ -285,6 +295,10 @@ class Classifier:
                     f"{card.parent.parent.parent.name}/{card.parent.parent.name}" for card in cards
                 ]
             hint = f"; it holds the bundles {', '.join(inside)}: pass one" if inside else ""
+            if not inside and any(
+                f.suffix.lower() in AUDIO_SUFFIXES for f in folder.iterdir() if f.is_file()
+            ):
+                hint = "; it holds audio files: the model folder comes first, then the audio"
             raise BundleError(f"{folder}: not a model bundle (no card.json){hint}")
         if _card_estimator(folder) == "ensemble":
             if not (folder / "members").is_dir():
@@ -296,7 +310,8 @@ class Classifier:
                 transform, model, card = load_bundle(folder)
         except json.JSONDecodeError as error:
             raise BundleError(f"{folder / 'card.json'}: not valid JSON ({error})") from None
-        except (FileNotFoundError, UntrustedModelError, ValueError, TypeError, KeyError) as error:
+        # OSError: a file gone, a folder in a file's place, one without read permission.
+        except (OSError, UntrustedModelError, ValueError, TypeError, KeyError) as error:
             raise BundleError(_one_line(f"{folder}: not a usable model bundle: {error}")) from None
         for key in ("features", "input", "classes"):
             if key not in card:
@@ -573,6 +588,7 @@ def _training_dataset(folder: Path) -> dict[str, Any]:
     card: for ``results/models/<model>/<scheme>/<fold>/model`` the kind comes from
     the model's row of that run's ``results/summary.csv``.
     """
+    folder = folder.resolve()  # given as `.`, or through a link, its parent is elsewhere
     try:
         card = json.loads((folder.parent / "card.json").read_text())
     except (OSError, ValueError):
@@ -848,7 +864,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Classify audio files by genre with a model trained by the genrepipe "
         "workflow. Prints, per file, the predicted genre and its three most probable genres.",
         epilog="Exit status: 0 all files answered, 1 some file failed, 2 usage error, "
-        "130 interrupted, 141 stdout closed by its reader.",
+        "74 the answers could not be written, 130 interrupted, 141 stdout closed by its reader.",
     )
     parser.add_argument(
         "model_dir",
@@ -920,9 +936,9 @@ def _progress(enabled: bool):
         console=Console(stderr=True),
         transient=True,
         disable=not enabled,
-        # Answers printed while the bar shows go around it when stdout is the same
-        # terminal; redirected to a file or a pipe, they must go there untouched.
-        redirect_stdout=sys.stdout.isatty(),
+        # Answers are printed around the bar by _main itself when stdout is the same
+        # terminal: rich's redirection would break them at the terminal's width.
+        redirect_stdout=False,
     )
     if not enabled:
         # Not entered: rich before 14.3 prints an empty line to stderr when even a
@@ -945,6 +961,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _interrupted()
         except BrokenPipeError:
             return stdout_closed_by_reader()
+        except AnswersUnwritable as error:  # a full disk, say: the answers are lost
+            print(f"{_PROG}: error: cannot write the answers: {error}", file=sys.stderr)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing to flush
+            return 74  # EX_IOERR
+
+
+class AnswersUnwritable(OSError):
+    """stdout refused the answers (not a reader gone: that is ``BrokenPipeError``)."""
+
+
+def _write_answer(text: str) -> None:
+    """Print answer lines on stdout, flushed, so a write error surfaces here."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise AnswersUnwritable(error.strerror or str(error)) from None
 
 
 def _interrupted() -> int:
@@ -1083,11 +1117,28 @@ def _main(argv: Sequence[str] | None) -> int:
         if not args.quiet:
             print(f"{_PROG}: warning: {message}", file=sys.stderr)
 
+    # Settings wrong whatever the model: said before seconds of loading it.
+    timeline = None
+    if args.timeline:
+        window = args.window or DEFAULT_WINDOW_SECONDS
+        timeline = (window, args.hop or window)
+        if timeline[1] < MIN_HOP_SECONDS:
+            option = f"--hop {args.hop:g}" if args.hop else f"--window {window:g} (the hop)"
+            parser.error(
+                f"{option} is below {MIN_HOP_SECONDS:g} s: windows that close "
+                "repeat each other's features (a feature frame is about 23 ms), and a minute "
+                f"of audio would take {60 / timeline[1]:,.0f} of them"
+            )
     try:
         classifier = Classifier.load(args.model_dir, quiet_native=True)
     except BundleError as error:
         print(f"{_PROG}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.format == "json":  # a reader of JSON still gets a document
+            document = {"model": str(args.model_dir), "files": [], "errors": []}
+            _write_answer(json.dumps(document | {"interrupted": True}, indent=2))
+        raise
     if "sample_rate" not in classifier.card:
         # Bundles from before fold cards recorded it; a wrong rate gives wrong features.
         warn(
@@ -1101,16 +1152,8 @@ def _main(argv: Sequence[str] | None) -> int:
             "music), so its genres for recordings mean little; to classify real audio, "
             "train on GTZAN first (dataset.kind: gtzan)"
         )
-    timeline = None
-    if args.timeline:
-        window = args.window or DEFAULT_WINDOW_SECONDS
-        timeline = (window, args.hop or window)
-        if timeline[1] < MIN_HOP_SECONDS:
-            parser.error(
-                f"--hop {timeline[1]:g} is below {MIN_HOP_SECONDS:g} s: windows that close "
-                "repeat each other's features (a feature frame is about 23 ms), and a minute "
-                f"of audio would take {60 / timeline[1]:,.0f} of them"
-            )
+    if timeline is not None:
+        window = timeline[0]
         problem = _window_problem(classifier, window)
         if problem is not None:
             parser.error(f"--window {window:g} is too short for this model: {problem}")
@@ -1137,8 +1180,16 @@ def _main(argv: Sequence[str] | None) -> int:
             else:
                 print(line, file=sys.stderr, flush=True)
 
+        def answer(text: str) -> None:
+            if show_progress and sys.stdout.isatty():
+                # The bar's own terminal: printed around the bar, unbroken (soft_wrap),
+                # so that a row copied from the screen is one row.
+                progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+            else:
+                _write_answer(text)
+
         if args.format == "csv":
-            print(_csv_line(_csv_header(timeline is not None, min(3, len(classifier.classes)))))
+            answer(_csv_line(_csv_header(timeline is not None, min(3, len(classifier.classes)))))
         interrupted = False
         try:
             for path, problem in files:
@@ -1176,11 +1227,9 @@ def _main(argv: Sequence[str] | None) -> int:
                     entries.append(_json_entry(result, classifier))
                 elif args.format == "csv":
                     for row in _csv_rows(result, classifier, timeline is not None):
-                        print(_csv_line(row), flush=True)
+                        answer(_csv_line(row))
                 else:
-                    print(
-                        "\n".join(_text_lines(result, classifier, timeline is not None)), flush=True
-                    )
+                    answer("\n".join(_text_lines(result, classifier, timeline is not None)))
                 progress.advance(task)
         except KeyboardInterrupt:
             # Ctrl-C in a long run: the answers so far still reach stdout, in any format.
@@ -1198,7 +1247,7 @@ def _main(argv: Sequence[str] | None) -> int:
         }
         if interrupted:
             document["interrupted"] = True  # files after the last entry were not read
-        print(json.dumps(document, indent=2))
+        _write_answer(json.dumps(document, indent=2))
     if interrupted:
         return _interrupted()
     return 1 if failed else 0
