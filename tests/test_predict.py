@@ -1040,7 +1040,8 @@ def test_an_ensembles_fold_folders_point_to_its_final_bundle(svm_bundle, clips, 
     fold.mkdir(parents=True)
     card = {"estimator": "ensemble", "members": ["svm"], "classes": GENRES}
     (fold / "card.json").write_text(json.dumps(card))
-    for model_dir in (fold, tmp_path / "models" / "ensemble"):
+    # The fold's model folder, the fold, the scheme's folder, the model's.
+    for model_dir in (fold, fold.parent, fold.parent.parent, tmp_path / "models" / "ensemble"):
         status, _, err = run([model_dir, clips[0]], capsys)
         assert status == 2 and "results/final/ensemble" in err and "member bundle" not in err
     assert folder.is_dir()

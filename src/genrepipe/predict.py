@@ -282,18 +282,19 @@ class Classifier:
         if not is_bundle and (folder / "model").is_dir():
             folder = folder / "model"
         if not (folder / "card.json").is_file():
-            inside = sorted(
-                sub.name
+            bundles = sorted(
+                sub if (sub / "card.json").is_file() else sub / "model"
                 for sub in folder.iterdir()
                 if (sub / "card.json").is_file() or (sub / "model" / "card.json").is_file()
             )
-            if not inside:  # results/models/<model>: <scheme>/fold<k>/model/ hold the bundles
-                cards = sorted(folder.glob("*/*/model/card.json"))
-                if cards and all(_is_fold_ensemble(card.parent) for card in cards):
-                    raise _fold_ensemble_error(folder, folder.name)
-                inside = [
-                    f"{card.parent.parent.parent.name}/{card.parent.parent.name}" for card in cards
-                ]
+            inside = [bundle.relative_to(folder).parts[0] for bundle in bundles]
+            if not bundles:  # results/models/<model>: <scheme>/fold<k>/model/ hold the bundles
+                bundles = [card.parent for card in sorted(folder.glob("*/*/model/card.json"))]
+                inside = [f"{b.parent.parent.name}/{b.parent.name}" for b in bundles]
+            # An ensemble's <model>/<scheme>/ or <model>/: only folds it cannot classify with.
+            if bundles and all(_is_fold_ensemble(bundle) for bundle in bundles):
+                run = _fold_run(bundles[0])
+                raise _fold_ensemble_error(folder, run[1] if run else folder.name)
             hint = f"; it holds the bundles {', '.join(inside)}: pass one" if inside else ""
             if not inside and any(
                 f.suffix.lower() in AUDIO_SUFFIXES for f in folder.iterdir() if f.is_file()
