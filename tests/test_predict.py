@@ -864,7 +864,7 @@ def test_timeline_window_too_short_for_the_model_is_a_usage_error(
 
 
 def test_timeline_windows_longer_than_the_model_hears_warn(
-    svm_bundle, gmm_bundle, nine_seconds, capsys
+    svm_bundle, gmm_bundle, segment_bundle, nine_seconds, capsys
 ):
     folder, _, _ = svm_bundle
     # seed87 keeps 130 frames (3.0 s): the last 6 s of a 9 s window would go unheard.
@@ -875,6 +875,14 @@ def test_timeline_windows_longer_than_the_model_hears_warn(
     _, _, err = run([gmm_bundle, nine_seconds, "--timeline", "--window", "9"], capsys)
     assert "which shift on longer audio" in err
     _, _, err = run([gmm_bundle, nine_seconds, "--timeline", "--window", "4"], capsys)
+    assert err == ""
+    # segment_stats windows: three of 1 s spread over each 9 s window hear 3 s of it.
+    _, _, err = run([segment_bundle, nine_seconds, "--timeline", "--window", "9"], capsys)
+    assert (
+        "9 s windows are longer than the model hears: its segment_stats features take 3 "
+        "windows of 1 s spread over it, 3.0 s, so the rest of each window goes unheard"
+    ) in err
+    _, _, err = run([segment_bundle, nine_seconds, "--timeline", "--window", "3"], capsys)
     assert err == ""
     # A hop beyond the window leaves gaps.
     _, out, err = run(

@@ -339,6 +339,27 @@ class Classifier:
         values shift with the clip's length (the mean of MFCC deltas, tempo, spreads)."""
         return self.feature_set in _CLIP_STATISTICS_SETS
 
+    @property
+    def heard_seconds(self) -> float | None:
+        """Seconds of audio the features take in however long it is, or None where they
+        take it all: a fixed frame count's, or the ``segment_stats`` windows spread over it."""
+        if self.n_frames is not None:
+            return self._frames_seconds()
+        if self.feature_set == "segment_stats":
+            settings = self.feature_settings
+            return int(settings.get("n_windows", 10)) * float(settings.get("window", 3.0))
+        return None
+
+    def hearing(self) -> str:
+        """How the features take in audio, for a warning about what goes unheard."""
+        if self.n_frames is not None:
+            return "keep a fixed frame count"
+        settings = self.feature_settings
+        return (
+            f"take {int(settings.get('n_windows', 10))} windows of "
+            f"{float(settings.get('window', 3.0)):g} s spread over it"
+        )
+
     def _frames_seconds(self) -> float:
         """Length of the fixed frame count of seed87/logmel/mfcc, else 30 s."""
         if self.n_frames is None:
@@ -1067,15 +1088,17 @@ def _timeline_warnings(classifier: Classifier, window: float, hop: float) -> lis
             "clip, which shift on shorter audio, so window answers may mean little "
             f"(--window {clip:.1f} avoids it)"
         )
-    heard = min(
-        (member._frames_seconds() for member in _members(classifier) if member.n_frames),
+    hearing = min(
+        ((m.heard_seconds, m) for m in _members(classifier) if m.heard_seconds is not None),
         default=None,
+        key=lambda pair: pair[0],
     )
-    if heard is not None and window > 1.02 * heard:
+    if hearing is not None and window > 1.02 * hearing[0]:
+        heard, member = hearing
         warnings_.append(
             f"{window:g} s windows are longer than the model hears: its "
-            f"{classifier.feature_set} features keep a fixed frame count, {heard:.1f} s, so "
-            f"the rest of each window goes unheard (--window {clip:.1f} avoids it)"
+            f"{member.feature_set} features {member.hearing()}, {heard:.1f} s, so "
+            f"the rest of each window goes unheard (--window {min(clip, heard):.1f} avoids it)"
         )
     elif window > LONG_FILE_FACTOR * clip and classifier.summarizes_clips:
         warnings_.append(
