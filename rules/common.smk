@@ -163,6 +163,13 @@ def fit_threads(model):
     return config["threads"]["train"] if spec["estimator"] in THREAD_DEPENDENT_ESTIMATORS else None
 
 
+def training_threads(wildcards):
+    """The cores a training job takes: `threads.train` where the fit uses them, one
+    for the others (libsvm and the GMM use about one whatever they are granted, and
+    two such jobs side by side finish sooner than one after the other)."""
+    return fit_threads(wildcards.model) or 1
+
+
 def gpu_request(wildcards):
     """One GPU for a job training a model that trains or runs a CNN, none otherwise.
 

@@ -31,7 +31,7 @@ rule train_final_model:
         fit_threads=lambda wildcards: fit_threads(wildcards.model),
         sample_rate=config["audio"]["sample_rate"],
         max_duration=config["dataset"]["max_duration"],
-    threads: config["threads"]["train"]
+    threads: training_threads
     resources:
         mem_mb=4000,
         gpu=gpu_request,

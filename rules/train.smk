@@ -41,7 +41,7 @@ rule train_model:
         # Recorded in the bundle's card: genrepipe-predict reads audio the same way.
         sample_rate=config["audio"]["sample_rate"],
         max_duration=config["dataset"]["max_duration"],
-    threads: config["threads"]["train"]
+    threads: training_threads
     resources:
         mem_mb=4000,
         gpu=gpu_request,

@@ -154,3 +154,12 @@ def test_logistic_regression_gives_the_same_probabilities_whatever_the_job_threa
             pytest.skip("BLAS runs one thread here: the job's threads cannot move the sums")
         # The job's single thread gives other bits: the configured count is what holds them.
         assert np.abs(proba(threads=1, fit_threads=None) - configured).max() > 1e-6
+
+
+def test_the_reference_cnn_trains_on_one_thread_whatever_it_is_given(vectors, images):
+    # On two, its oneDNN 2-D convolutions over the 87 x 1400 image gave another set
+    # of probabilities at every run (SINGLE_THREADED_ESTIMATORS); the nn gives one.
+    for name, (X, y, train), threads in (("cnn", images, 1), ("nn", vectors, 2)):
+        spec = {"features": "seed87", **SPECS[name]}
+        model, _, _, _ = fit_and_predict(spec, X, y, train, seed=0, threads=2, fit_threads=2)
+        assert model.n_threads == threads

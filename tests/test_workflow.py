@@ -188,12 +188,13 @@ def test_changing_min_duration_rechecks_the_audio_but_reextracts_nothing(tiny_ru
 
 def test_changing_the_training_threads_reruns_only_the_tensorflow_models(tiny_run, tmp_path):
     # TensorFlow's results depend on its thread count; the GMM's and libsvm's do not
-    # (logistic regression's do: tests/test_workflow_extra.py).
+    # (logistic regression's do: tests/test_workflow_extra.py), and the reference cnn
+    # trains on one thread whatever the count.
     override = write_config(tmp_path / "threads.yaml", {"threads": {"train": 2}})
     jobs = planned_jobs(tiny_run, TINY_CONFIG, override)
     for rule in ("train_model", "train_final_model", "evaluate_model", "write_model_card"):
         models = sorted(w.split("model=")[1].split(",")[0] for r, w in jobs if r == rule)
-        assert models == ["cnn", "nn"], rule
+        assert models == ["nn"], rule
     assert not [rule for rule, _ in jobs if rule.startswith(("extract", "fit_preprocessing"))]
 
 
@@ -464,31 +465,40 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
     assert not [rule for rule in planned if rule.startswith(before)]
 
 
-def test_training_jobs_ask_for_a_gpu_by_estimator_not_by_name(tmp_path):
+def test_training_jobs_ask_for_cores_and_a_gpu_by_estimator_not_by_name(tmp_path):
     """A cluster executor requests the `gpu` resource: CNN models get one whatever
-    they are called, and a model named like a CNN that is none gets none."""
+    they are called, and a model named like a CNN that is none gets none. Cores:
+    `threads.train` where the fit uses them, one for the others and the reference cnn."""
     defaults = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())["models"]
     override = write_config(
         tmp_path / "override.yaml",
         {
             "models": {"convnet": defaults["cnn"], "cnn_named_svm": defaults["svm"]},
-            "run_models": ["convnet", "cnn_named_svm", "svm_stats"],
+            "run_models": ["convnet", "cnn_named_svm", "svm_stats", "nn"],
             "final_models": True,
+            "threads": {"train": 2},
         },
     )
     result = run_workflow(tmp_path, TINY_CONFIG, override, extra=["--dry-run"])
-    requests, rule, model = {}, None, None
+    requests, rule, model, threads = {}, None, None, 1
     for line in (result.stdout + result.stderr).splitlines():
         line = line.strip()
         if match := re.match(r"^(?:local)?rule (\S+):$", line):
-            rule, model = match.group(1), None
+            rule, model, threads = match.group(1), None, 1
         elif line.startswith("wildcards:") and (found := re.search(r"model=([^,\s]+)", line)):
             model = found.group(1)
+        elif line.startswith("threads:"):  # printed for more than one
+            threads = int(line.split()[1])
         elif line.startswith("resources:") and rule in ("train_model", "train_final_model"):
             gpus = re.search(r"\bgpu=(\d+)", line)
-            requests[rule, model] = gpus and gpus.group(1)
+            requests[rule, model] = (threads, gpus and gpus.group(1))
     assert requests == {
-        (rule, model): gpus
+        (rule, model): request
         for rule in ("train_model", "train_final_model")
-        for model, gpus in (("convnet", "1"), ("cnn_named_svm", "0"), ("svm_stats", "0"))
+        for model, request in (
+            ("convnet", (1, "1")),
+            ("cnn_named_svm", (1, "0")),
+            ("svm_stats", (1, "0")),
+            ("nn", (2, "0")),
+        )
     }

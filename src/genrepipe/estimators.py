@@ -22,11 +22,19 @@ TENSORFLOW_ESTIMATORS: frozenset[str] = frozenset(
 #: The estimators that train or run a CNN, which a GPU speeds up: their training jobs
 #: ask for one (the `gpu` resource; a cluster profile may set it to 0).
 CNN_ESTIMATORS: frozenset[str] = frozenset({"cnn", "cnn_windows", "cnn_svm", "cnn_gmm"})
+#: The estimators that always train on one thread: the reference CNN, whose oneDNN
+#: 2-D convolutions over the 87 x 1400 image add in a run-dependent order on more
+#: than one (three runs of the same 2 epochs on 2 threads gave three sets of
+#: probabilities; on one thread, or with the window CNNs on 2, one set).
+SINGLE_THREADED_ESTIMATORS: frozenset[str] = frozenset({"cnn"})
 #: The estimators whose results depend on the thread count: TensorFlow's, and
 #: logistic regression, whose lbfgs gradients are BLAS sums that more threads split
 #: (probabilities moved by 2e-2 between 1 and 2 threads on 2000 rows of 300
-#: features). The SVM (libsvm) and the GMM gave the same bits on either count.
-THREAD_DEPENDENT_ESTIMATORS: frozenset[str] = TENSORFLOW_ESTIMATORS | {"logreg"}
+#: features). The SVM (libsvm) and the GMM gave the same bits on either count. Their
+#: training jobs take `threads.train` cores; the others one.
+THREAD_DEPENDENT_ESTIMATORS: frozenset[str] = (
+    TENSORFLOW_ESTIMATORS | {"logreg"}
+) - SINGLE_THREADED_ESTIMATORS
 
 # Settings of the estimators' constructors a config may set: everything but the
 # seed and what the workflow fixes itself (SVC's probability, the window CNN's

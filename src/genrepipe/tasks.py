@@ -23,6 +23,7 @@ import pandas as pd
 
 from genrepipe import GENRES
 from genrepipe.audio import AudioError, load_audio
+from genrepipe.estimators import SINGLE_THREADED_ESTIMATORS
 from genrepipe.io import atomic_path, load_npy, staged_folder
 from genrepipe.log import Progress
 
@@ -456,6 +457,8 @@ def fit_and_predict(
     info: dict[str, Any] = {}
     segmented = is_segmented(spec["features"])
     threads = threads if fit_threads is None else fit_threads
+    if spec["estimator"] in SINGLE_THREADED_ESTIMATORS:
+        threads = 1  # see SINGLE_THREADED_ESTIMATORS: reproducible only so
     with threadpool_limits(limits=threads):
         if spec["input"] == "image":
             transform = make_preprocessor("image", int(train.sum()), 0, pca_components=None)
