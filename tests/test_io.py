@@ -61,3 +61,37 @@ def test_temporary_names_match_the_pattern_the_readme_gives_for_leftovers(tmp_pa
     with atomic_path(tmp_path / "summary.csv") as file, staged_folder(tmp_path / "model") as folder:
         names = [file.name, folder.name]
     assert all(fnmatch.fnmatch(name, ".*.tmp*") for name in names), names
+
+
+def test_a_bundle_links_the_transform_it_was_loaded_from(tmp_path, monkeypatch):
+    """A fold's PCA is hundreds of MB on GTZAN: each model's bundle links it, and copies
+    it where no link can be made, but never writes it anew."""
+    from sklearn.preprocessing import StandardScaler
+
+    from genrepipe.bundle import load_bundle, save_bundle
+    from genrepipe.models import make_model, save_model
+
+    X, y = np.arange(12.0).reshape(6, 2), np.array(["a", "b"] * 3)
+    scaler = StandardScaler().fit(X)
+    save_model(scaler, tmp_path / "transform.skops")
+    model = make_model("svm", {}, random_state=0).fit(scaler.transform(X), y)
+    fitted = tmp_path / "transform.skops"
+
+    def other_file_system(*args):
+        raise OSError(18, "Invalid cross-device link")
+
+    for name in ("linked", "copied"):
+        if name == "copied":
+            monkeypatch.setattr(os, "link", other_file_system)
+        save_bundle(
+            tmp_path / name, transform=None, model=model, card={"n": 1}, transform_file=fitted
+        )
+        transform, loaded, card = load_bundle(tmp_path / name)
+        np.testing.assert_array_equal(transform.transform(X), scaler.transform(X))
+        assert (tmp_path / name / "transform.skops").read_bytes() == fitted.read_bytes()
+        linked = os.path.samefile(tmp_path / name / "transform.skops", fitted)
+        assert linked == (name == "linked")
+    # A refit replaces the source: the bundle keeps the transform it was trained with.
+    before = (tmp_path / "linked" / "transform.skops").read_bytes()
+    save_model(StandardScaler().fit(X * 2), fitted)
+    assert (tmp_path / "linked" / "transform.skops").read_bytes() == before != fitted.read_bytes()

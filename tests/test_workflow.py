@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -85,6 +86,14 @@ def test_tiny_run_writes_summary_with_reference_models(tiny_run):
     # One cached file per track; stats is extracted though no model reads it.
     assert len(list((tiny_run / "results" / "features" / "seed87").glob("*/*.npy"))) == 80
     assert (tiny_run / "results" / "features" / "stats.parquet").is_file()
+
+
+def test_fold_bundles_link_their_folds_transform(tiny_run):
+    # Written anew into each model's bundle, a fold's PCA cost 26 GB over GTZAN's folds.
+    fold = tiny_run / "results" / "preprocessed" / "seed87-pca" / "holdout" / "fold0"
+    for model in ("gmm", "svm", "nn"):
+        bundle = tiny_run / "results" / "models" / model / "holdout" / "fold0" / "model"
+        assert os.path.samefile(bundle / "transform.skops", fold / "transform.skops"), model
 
 
 def test_same_config_gives_same_summary(tiny_run, tmp_path):

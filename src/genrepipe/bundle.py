@@ -18,10 +18,32 @@ from genrepipe.io import staged_folder
 from genrepipe.models import load_model, save_model
 
 
-def save_bundle(folder: str | os.PathLike, *, transform, model, card: dict[str, Any]) -> None:
-    """Write the bundle into a temporary folder, then rename it onto ``folder``."""
+def save_bundle(
+    folder: str | os.PathLike,
+    *,
+    transform,
+    model,
+    card: dict[str, Any],
+    transform_file: str | os.PathLike | None = None,
+) -> None:
+    """Write the bundle into a temporary folder, then rename it onto ``folder``.
+
+    ``transform_file``: where ``transform`` was loaded from, unchanged, to link into
+    the bundle rather than write again. A fold's PCA fitted on GTZAN's 121,800
+    seed87 values of 900 tracks is 877 MB: written anew into each model's bundle of
+    each fold, it cost seconds per job and 26 GB over three models and 10 folds. A
+    hard link takes no space; where none can be made (another file system), a copy.
+    The source is replaced, never rewritten, when refitted, so the link keeps the
+    transform this model was trained with.
+    """
     with staged_folder(folder) as tmp:
-        save_model(transform, tmp / "transform.skops")
+        if transform_file is None:
+            save_model(transform, tmp / "transform.skops")
+        else:
+            try:
+                os.link(transform_file, tmp / "transform.skops")
+            except OSError:
+                shutil.copyfile(transform_file, tmp / "transform.skops")
         estimator_path = tmp / _estimator_name(model)
         save_model(model, estimator_path)
         card = {**card, "estimator_file": estimator_path.name}

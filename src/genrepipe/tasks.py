@@ -660,7 +660,9 @@ def train_model(
         "sample_rate": int(sample_rate),
         "max_duration": max_duration,
     }
-    save_bundle(model_dir, transform=transform, model=model, card=card)
+    # The fold's transform as fitted by fit_preprocessing: linked, not written again.
+    linked = None if spec["input"] == "image" else transform_path
+    save_bundle(model_dir, transform=transform, model=model, card=card, transform_file=linked)
     write_table(predictions, predictions_out)
 
 
