@@ -947,6 +947,10 @@ def test_model_folder_mistakes_are_named(svm_bundle, clips, tmp_path, capsys):
         shutil.copytree(folder, models / "kfold" / fold / "model")
     status, _, err = run([models, clips[0]], capsys)
     assert status == 2 and "it holds the bundles kfold/fold0, kfold/fold1: pass one" in err
+    # results/models: every model's folds.
+    shutil.copytree(models, models.parent / "gmm")
+    status, _, err = run([models.parent, clips[0]], capsys)
+    assert status == 2 and "it holds the fold bundles of gmm, svm: pass a final model" in err
     # A damaged card is named as the file at fault.
     broken = tmp_path / "broken"
     shutil.copytree(folder, broken)

@@ -296,6 +296,13 @@ class Classifier:
                 run = _fold_run(bundles[0])
                 raise _fold_ensemble_error(folder, run[1] if run else folder.name)
             hint = f"; it holds the bundles {', '.join(inside)}: pass one" if inside else ""
+            # results/models: every model's folds, one level further down.
+            models = sorted({card.parts[-5] for card in folder.glob("*/*/*/model/card.json")})
+            if not inside and models:
+                hint = (
+                    f"; it holds the fold bundles of {', '.join(models)}: pass a final model "
+                    "(results/final/<model>) or one fold (<model>/<scheme>/fold<k>)"
+                )
             if not inside and any(
                 f.suffix.lower() in AUDIO_SUFFIXES for f in folder.iterdir() if f.is_file()
             ):
