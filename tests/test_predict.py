@@ -1009,6 +1009,23 @@ def test_a_card_value_that_cannot_be_right_is_one_bundle_error(
     assert err.strip() == f"genrepipe-predict: error: {folder / 'card.json'}: {message}"
 
 
+def test_features_of_another_layout_than_the_transform_is_one_bundle_error(
+    svm_bundle, gmm_bundle, clips, tmp_path, capsys
+):
+    # A bundle of a genrepipe whose features had another layout: every file failed
+    # alike, each error blaming the audio file, exit 1.
+    for name, bundle in (("svm", svm_bundle[0]), ("gmm", gmm_bundle)):
+        folder = tmp_path / name / "model"
+        shutil.copytree(bundle, folder)
+        card = json.loads((folder / "card.json").read_text())
+        card["feature_settings"] = card["feature_settings"] | {"n_mfcc": 17}
+        (folder / "card.json").write_text(json.dumps(card))
+        status, out, err = run([folder, clips[0], clips[1]], capsys)
+        assert status == 2 and out == "" and err.count("\n") == 1
+        assert f"genrepipe-predict: error: {folder}: card.json's {card['features']} settings" in err
+        assert "retrain it" in err
+
+
 def test_a_model_card_naming_no_dataset_mapping_is_ignored(gmm_bundle, clips, tmp_path, capsys):
     folder = tmp_path / "final" / "gmm_stats"
     shutil.copytree(gmm_bundle, folder / "model")

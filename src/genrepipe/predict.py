@@ -241,6 +241,7 @@ class Classifier:
             raise BundleError(f"{folder / 'card.json'}: feature_settings is not a mapping")
         self.feature_settings: dict[str, Any] = dict(settings)
         self.input: str = card["input"]
+        self._check_feature_count(folder)
         self.sample_rate: int = (
             _card_number(folder, card, "sample_rate", integer=True) or SAMPLE_RATE
         )
@@ -325,6 +326,26 @@ class Classifier:
             if key not in card:
                 raise BundleError(f"{folder / 'card.json'}: missing key {key!r}")
         return cls(folder, transform, model, card, quiet_native=quiet_native)
+
+    def _check_feature_count(self, folder: Path) -> None:
+        """The values a row of the card's features holds must be what the transform was
+        fitted on: else every file fails alike, each blamed on the audio (a bundle of
+        a genrepipe whose features had another layout, a card edited by hand)."""
+        from genrepipe.config import feature_dimension
+
+        fitted = getattr(self.transform, "n_features_in_", None)
+        try:
+            expected = feature_dimension(
+                {"features": {self.feature_set: self.feature_settings}}, self.feature_set
+            )
+        except (KeyError, TypeError, ValueError):
+            return  # settings the feature function refuses: said on the first file
+        if fitted is not None and expected is not None and int(fitted) != expected:
+            raise BundleError(
+                f"{folder}: card.json's {self.feature_set} settings give {expected} values a "
+                f"row, but its transform was fitted on {int(fitted)}: the bundle was written by "
+                "a genrepipe whose features differ, or its card was edited; retrain it"
+            )
 
     @property
     def n_frames(self) -> int | None:
