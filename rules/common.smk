@@ -152,8 +152,9 @@ def model_features(model):
 
 
 def fit_threads(model):
-    """The threads of a model whose results depend on the count (TensorFlow's,
-    logistic regression's BLAS sums); None for the others.
+    """The threads of a model whose results depend on the count (TensorFlow's but the
+    reference cnn's, which trains on one; logistic regression's BLAS sums); None for
+    the others.
 
     So the count is a param (changing `threads.train` reruns these models only)
     and comes from the config, not from the threads Snakemake grants a job
@@ -171,13 +172,14 @@ def training_threads(wildcards):
 
 
 def gpu_request(wildcards):
-    """One GPU for a job training a model that trains or runs a CNN, none otherwise.
+    """One GPU for a job training a model that trains or runs a CNN, no `gpu` resource
+    otherwise (the Kubernetes executor gives a pod with `gpu: 0` a GPU toleration).
 
     Decided by the estimator, not the model's name (a cluster profile sees only the
     name). Unconstrained on one machine unless `--resources gpu=N` is given, which
     runs at most N such jobs at once; a cluster executor requests the GPU.
     """
-    return int(config["models"][wildcards.model]["estimator"] in CNN_ESTIMATORS)
+    return 1 if config["models"][wildcards.model]["estimator"] in CNN_ESTIMATORS else None
 
 
 def feature_set_settings(wildcards):

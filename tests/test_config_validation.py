@@ -880,3 +880,11 @@ def test_a_dataset_folder_inside_the_working_directory_is_named_relative(tmp_pat
     assert working_directory_path("../elsewhere") == "../elsewhere"
     # '..' may follow a link: never folded away by hand.
     assert working_directory_path(f"{tmp_path}/link/../genres") == f"{tmp_path}/link/../genres"
+    # Reached through a link, the shell's spelling ($PWD) names it too.
+    (tmp_path.parent / f"{tmp_path.name}-link").symlink_to(tmp_path)
+    linked = tmp_path.parent / f"{tmp_path.name}-link"
+    monkeypatch.setenv("PWD", str(linked))
+    assert working_directory_path(linked / "resources" / "genres") == "resources/genres"
+    assert working_directory_path(tmp_path / "resources" / "genres") == "resources/genres"
+    monkeypatch.setenv("PWD", str(outside))  # stale: not the working directory
+    assert working_directory_path(linked / "genres") == str(linked / "genres")

@@ -402,10 +402,15 @@ def test_final_network_of_a_lists_split_trains_the_epochs_its_fold_model_kept(tm
         return card["params"]["cnn"] if estimator != "nn" else card["params"]
 
     assert final(spec, "final")["epochs"] == network.best_epoch_
+
+    def with_fraction(fraction):
+        settings = {**net, "validation_fraction": fraction}
+        return {**spec, "params": settings if estimator == "nn" else {"cnn": settings}}
+
+    # A null fraction is none, as the estimators read it.
+    assert final(with_fraction(None), "null")["epochs"] == network.best_epoch_
     # A network keeping a slice of its own stops on it: the fold's epochs do not apply.
-    sliced = {**net, "validation_fraction": 0.2}
-    sliced_spec = {**spec, "params": sliced if estimator == "nn" else {"cnn": sliced}}
-    assert final(sliced_spec, "sliced")["epochs"] == 40
+    assert final(with_fraction(0.2), "sliced")["epochs"] == 40
     from genrepipe.bundle import load_bundle
 
     _, final, _ = load_bundle(tmp_path / "final")

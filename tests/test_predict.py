@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -640,15 +641,17 @@ def test_answers_that_cannot_be_written_are_one_error_line(svm_bundle, clips):
 
 
 def test_answers_on_the_progress_bars_terminal_are_never_broken(svm_bundle, clips, tmp_path):
-    """stdout and stderr one narrow terminal: each CSV row stays one line."""
+    """stdout and stderr one narrow terminal: each CSV row stays one line, as named."""
     import os
     import re
 
     long_name = tmp_path / ("a_long_folder_name_" * 4) / "clip.wav"
     long_name.parent.mkdir()
     shutil.copy(clips[0], long_name)
+    emoji_code = tmp_path / "song:fire:.wav"  # not an emoji on the screen
+    shutil.copy(clips[1], emoji_code)
     result, seen = run_with_terminal_stderr(
-        [svm_bundle[0], long_name, *clips[:3], "--format", "csv"],
+        [svm_bundle[0], long_name, emoji_code, *clips[:2], "--format", "csv"],
         stdout_too=True,
         env={**os.environ, "COLUMNS": "60", "LINES": "20"},
     )
@@ -656,8 +659,12 @@ def test_answers_on_the_progress_bars_terminal_are_never_broken(svm_bundle, clip
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode())
     rows = [line for line in text.replace("\r", "\n").splitlines() if ".wav," in line]
     assert len(str(long_name)) > 60 and len(rows) == 4
+    paths = []
     for row in rows:
-        assert len(next(csv.reader([row]))) == 10  # path, duration, windows, genre, 3 x 2
+        cells = next(csv.reader([row]))
+        assert len(cells) == 10  # path, duration, windows, genre, 3 x 2
+        paths.append(cells[0])
+    assert paths == [str(long_name), str(emoji_code), *map(str, clips[:2])]
 
 
 def test_folders_are_searched_for_aiff_and_caf_too(gmm_bundle, clips, tmp_path, capsys):
@@ -1050,17 +1057,29 @@ def test_fold_bundle_takes_the_clip_length_of_its_run(gmm_bundle, clips, nine_se
     # Without the run's track list: no clip was read longer than max_duration, 4 s.
     no_list = json.loads(run([folder, nine_seconds, "--format", "json"], capsys)[1])
     assert no_list["files"][0]["windows"] == 3  # 9 s > 1.5 x 4 s: windows of 4 s
-    pd.DataFrame(
-        {"track": ["a", "b", "c"], "genre": "jazz", "path": "x.wav", "duration": [3.0, 3.0, 2.9]}
-    ).to_csv(results / "tracks.tsv", sep="\t", index=False)
+
+    def track_list(*durations: float, before_the_bundle: bool) -> None:
+        listed = results / "tracks.tsv"
+        pd.DataFrame(
+            {"track": [f"t{i}" for i in range(len(durations))], "duration": durations}
+        ).to_csv(listed, sep="\t", index=False)
+        if before_the_bundle:  # as in a run: the list, then the models trained on it
+            made = (folder / "card.json").stat().st_mtime - 60
+            os.utime(listed, (made, made))
+
+    track_list(3.0, 3.0, 2.9, before_the_bundle=True)
     fold = json.loads(run([folder, nine_seconds, "--format", "json"], capsys)[1])
     assert fold["files"] == json.loads(final)["files"]
     # A later run on 30 s clips rewrote the list: still no clip was read past 4 s.
-    pd.DataFrame(
-        {"track": ["a", "b"], "genre": "jazz", "path": "x.wav", "duration": [30.0, 30.0]}
-    ).to_csv(results / "tracks.tsv", sep="\t", index=False)
+    track_list(30.0, 30.0, before_the_bundle=False)
     later = json.loads(run([folder, nine_seconds, "--format", "json"], capsys)[1])
     assert later["files"][0]["windows"] == 3
+    # A bundle of 30 s clips (crop 31 s), the list rewritten by a later run on 3 s clips:
+    # the list is not this bundle's, so a 9 s file is one clip, not three.
+    (folder / "card.json").write_text(json.dumps(card | {"max_duration": 31.0}))
+    track_list(3.0, 3.0, before_the_bundle=False)
+    later = json.loads(run([folder, nine_seconds, "--format", "json"], capsys)[1])
+    assert later["files"][0]["windows"] == 1
 
 
 def test_an_ensembles_fold_folders_point_to_its_final_bundle(svm_bundle, clips, tmp_path, capsys):

@@ -915,11 +915,21 @@ def working_directory_path(path: str | os.PathLike) -> str:
     """
     if not os.path.isabs(path) or os.pardir in Path(path).parts:
         return str(path)
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:  # another drive (Windows)
-        return str(path)
-    return str(path) if relative.split(os.sep, 1)[0] == os.pardir else relative
+    # The working directory as the shell spells it ($PWD, through links such as macOS's
+    # /tmp), and as the system does: a path written either way is recognized.
+    shell = os.environ.get("PWD", "")
+    starts = [os.getcwd()]
+    if os.path.isabs(shell) and shell != starts[0] and os.path.isdir(shell):
+        if os.path.samefile(shell, os.curdir):
+            starts.append(shell)
+    for start in starts:
+        try:
+            relative = os.path.relpath(path, start)
+        except ValueError:  # another drive (Windows)
+            continue
+        if relative.split(os.sep, 1)[0] != os.pardir:
+            return relative
+    return str(path)
 
 
 def split_size_error(scheme: str, settings: Mapping[str, Any], genres: Sequence[str]) -> str | None:

@@ -677,12 +677,17 @@ def _fold_run(folder: Path) -> tuple[Path, str, str] | None:
 
 def _fold_clip_seconds(folder: Path) -> float | None:
     """For a fold bundle, the median length of its run's clips (``results/tracks.tsv``),
-    as a final bundle's card records it; None elsewhere or without a readable list."""
+    as a final bundle's card records it; None elsewhere, without a readable list, or
+    with a list newer than the bundle (a later run's, on other clips: the workflow
+    retrains every fold model after a new list)."""
     run = _fold_run(folder)
     if run is None:
         return None
+    listed = run[0] / "tracks.tsv"
     try:
-        with (run[0] / "tracks.tsv").open(newline="") as handle:
+        if listed.stat().st_mtime > (folder / "card.json").stat().st_mtime:
+            return None
+        with listed.open(newline="") as handle:
             durations = [float(row["duration"]) for row in csv.DictReader(handle, delimiter="\t")]
     except (OSError, ValueError, KeyError, TypeError, csv.Error):
         return None
@@ -1228,7 +1233,9 @@ def _main(argv: Sequence[str] | None) -> int:
             errors.append({"path": str(path), "error": message})
             line = f"{_PROG}: error: {message}"
             if show_progress:
-                progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+                progress.console.print(
+                    line, markup=False, highlight=False, emoji=False, soft_wrap=True
+                )
             else:
                 print(line, file=sys.stderr, flush=True)
 
@@ -1236,7 +1243,9 @@ def _main(argv: Sequence[str] | None) -> int:
             if show_progress and sys.stdout.isatty():
                 # The bar's own terminal: printed around the bar, unbroken (soft_wrap),
                 # so that a row copied from the screen is one row.
-                progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+                progress.console.print(
+                    text, markup=False, highlight=False, emoji=False, soft_wrap=True
+                )
             else:
                 _write_answer(text)
 

@@ -439,7 +439,9 @@ def fit_and_predict(
     fit_threads
         The threads of a model whose results depend on the count (TensorFlow's,
         logistic regression's BLAS sums): the workflow passes ``threads.train``
-        of the config for them, whatever the threads a job is granted.
+        of the config for them, whatever the threads a job is granted. The
+        estimators of :data:`~genrepipe.estimators.SINGLE_THREADED_ESTIMATORS`
+        train on one thread whatever either says.
 
     Returns
     -------
@@ -880,14 +882,16 @@ def network_validation_fraction(spec: Mapping[str, Any]) -> float:
         from genrepipe.windows import WindowCNNClassifier
 
         model = WindowCNNClassifier(**dict(model.cnn_params or {}))
-    return float(model.validation_fraction)
+    return float(model.validation_fraction or 0.0)  # null is 0, as the estimators read it
 
 
 def kept_epochs(fold_model_dir) -> int:
     """The epochs a saved fold network kept: its best epoch when it stopped early."""
-    from genrepipe.bundle import load_bundle
+    from genrepipe.models import load_model
 
-    _, model, _ = load_bundle(fold_model_dir)
+    # The estimator alone: the bundle's transform may be a PCA of hundreds of MB.
+    card = json.loads((Path(fold_model_dir) / "card.json").read_text())
+    model = load_model(Path(fold_model_dir) / card["estimator_file"])
     network = getattr(model, "cnn_", model)  # a CNN head's own network
     if not hasattr(network, "best_epoch_"):
         raise ValueError(f"{fold_model_dir} holds no network trained in epochs")
