@@ -156,6 +156,9 @@ def test_logistic_regression_gives_the_same_probabilities_whatever_the_job_threa
         assert np.abs(proba(threads=1, fit_threads=None) - configured).max() > 1e-6
 
 
+# One process initialises TensorFlow's threads once: the count the model is given is
+# what this test reads, not what TensorFlow then runs.
+@pytest.mark.filterwarnings("ignore:TensorFlow is already initialised:RuntimeWarning")
 def test_the_reference_cnn_trains_on_one_thread_whatever_it_is_given(vectors, images):
     # On two, its oneDNN 2-D convolutions over the 87 x 1400 image gave another set
     # of probabilities at every run (SINGLE_THREADED_ESTIMATORS); the nn gives one.
