@@ -293,58 +293,70 @@ def test_a_cnn_head_refuses_a_base_cnn_of_another_fold(tmp_path, base_card):
     assert not (tmp_path / "model").exists() and not (tmp_path / "p.tsv").exists()
 
 
+def _final_inputs(folder, X, y, feature_set: str) -> list[str]:
+    """``tracks.tsv`` and ``features.parquet`` of the tracks ``X``, ``y`` in ``folder``."""
+    import pandas as pd
+
+    from genrepipe.feature_table import write_feature_table
+    from genrepipe.tasks import write_table
+
+    ids = [f"{genre}.{i:05d}" for i, genre in enumerate(y)]
+    write_table(
+        pd.DataFrame({"track": ids, "genre": y, "path": "", "duration": 30.0}),
+        folder / "tracks.tsv",
+    )
+    write_feature_table(
+        folder / "features.parquet", zip(ids, y, X, strict=True), feature_set=feature_set
+    )
+    return ids
+
+
+def _final_model(folder, spec, model_dir: str, **options) -> dict:
+    """The card of a final model trained on :func:`_final_inputs`' tables in ``folder``."""
+    from genrepipe.tasks import train_final_model
+
+    return train_final_model(
+        spec,
+        {},
+        folder / "features.parquet",
+        folder / "tracks.tsv",
+        folder / model_dir,
+        pca_components=None,
+        seed=0,
+        threads=1,
+        sample_rate=22050,
+        max_duration=31.0,
+        **options,
+    )
+
+
 def test_final_model_of_a_lists_split_learns_from_listed_tracks_only(tmp_path):
     """A filtered split's lists leave out faulty or repeated clips (70 of GTZAN's): the
     final model trained on every usable track, those included."""
     import pandas as pd
 
-    from genrepipe.feature_table import write_feature_table
-    from genrepipe.tasks import train_final_model, write_table
+    from genrepipe.tasks import write_table
 
     X, y, _ = _tracks(n_tracks=12)
-    ids = [f"{genre}.{i:05d}" for i, genre in enumerate(y)]
-    write_table(
-        pd.DataFrame({"track": ids, "genre": y, "path": "", "duration": 30.0}),
-        tmp_path / "tracks.tsv",
-    )
-    write_feature_table(
-        tmp_path / "stats.parquet", zip(ids, y, X, strict=True), feature_set="stats"
-    )
+    ids = _final_inputs(tmp_path, X, y, "stats")
     listed = pd.DataFrame(
         {"fold": 0, "track": ids[:9], "genre": y[:9], "subset": ["train"] * 6 + ["test"] * 3}
     )
     write_table(listed, tmp_path / "lists.tsv")
     spec = {"estimator": "svm", "features": "stats", "input": "scaled", "params": {"C": 1.0}}
 
-    def final(model_dir, **lists):
-        return train_final_model(
-            spec,
-            {},
-            tmp_path / "stats.parquet",
-            tmp_path / "tracks.tsv",
-            tmp_path / model_dir,
-            pca_components=None,
-            seed=0,
-            threads=1,
-            sample_rate=22050,
-            max_duration=31.0,
-            **lists,
-        )
-
-    assert final("lists", lists_split_table=tmp_path / "lists.tsv")["n_train"] == 9
-    assert final("kfold")["n_train"] == 12  # other schemes: every usable track
+    lists = _final_model(tmp_path, spec, "lists", lists_split_table=tmp_path / "lists.tsv")
+    assert lists["n_train"] == 9
+    assert _final_model(tmp_path, spec, "kfold")["n_train"] == 12  # other schemes: every track
 
 
 @pytest.mark.parametrize("estimator", ["nn", "cnn_gmm"])
 def test_final_network_of_a_lists_split_trains_the_epochs_its_fold_model_kept(tmp_path, estimator):
     """The fold network stops early on the valid list; the final one learns from those
     tracks too, so it has none to stop on and trains as many epochs instead of all."""
-    import pandas as pd
     from sklearn.preprocessing import FunctionTransformer
 
     from genrepipe.bundle import save_bundle
-    from genrepipe.feature_table import write_feature_table
-    from genrepipe.tasks import train_final_model, write_table
 
     if estimator == "nn":
         X, y, _ = _tracks(n_tracks=30, shape=(6,))
@@ -367,14 +379,7 @@ def test_final_network_of_a_lists_split_trains_the_epochs_its_fold_model_kept(tm
         }
         params = {"cnn": net}
         spec = {"estimator": estimator, "features": features, "input": "image", "params": params}
-    ids = [f"{genre}.{i:05d}" for i, genre in enumerate(y)]
-    write_table(
-        pd.DataFrame({"track": ids, "genre": y, "path": "", "duration": 30.0}),
-        tmp_path / "tracks.tsv",
-    )
-    write_feature_table(
-        tmp_path / "features.parquet", zip(ids, y, X, strict=True), feature_set=features
-    )
+    _final_inputs(tmp_path, X, y, features)
     # A fold network whose validation tracks, of random genres, soon stop it.
     rng = np.random.default_rng(0)
     model = make_model(estimator, params, random_state=0, n_threads=1)
@@ -386,19 +391,7 @@ def test_final_network_of_a_lists_split_trains_the_epochs_its_fold_model_kept(tm
     save_bundle(tmp_path / "fold", transform=FunctionTransformer(), model=model, card={})
 
     def final(spec, folder):
-        card = train_final_model(
-            spec,
-            {},
-            tmp_path / "features.parquet",
-            tmp_path / "tracks.tsv",
-            tmp_path / folder,
-            pca_components=None,
-            seed=0,
-            threads=1,
-            sample_rate=22050,
-            max_duration=31.0,
-            fold_model_dir=tmp_path / "fold",
-        )
+        card = _final_model(tmp_path, spec, folder, fold_model_dir=tmp_path / "fold")
         return card["params"]["cnn"] if estimator != "nn" else card["params"]
 
     assert final(spec, "final")["epochs"] == network.best_epoch_
