@@ -95,3 +95,59 @@ def test_a_bundle_links_the_transform_it_was_loaded_from(tmp_path, monkeypatch):
     before = (tmp_path / "linked" / "transform.skops").read_bytes()
     save_model(StandardScaler().fit(X * 2), fitted)
     assert (tmp_path / "linked" / "transform.skops").read_bytes() == before != fitted.read_bytes()
+
+
+def test_a_fold_model_links_its_folds_transform_without_reading_it(tmp_path, monkeypatch):
+    """Its features are already transformed: the fold's PCA, hundreds of MB on GTZAN, was
+    read in every training job for nothing but writing it into the bundle again."""
+    import pandas as pd
+
+    import genrepipe.models
+    from genrepipe.bundle import load_bundle
+    from genrepipe.feature_table import write_feature_table
+    from genrepipe.tasks import fit_preprocessing, train_model, write_table
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(["blues", "jazz"], 6)
+    X = (rng.normal(size=(12, 5)) + (y == "jazz")[:, None]).astype(np.float32)
+    ids = [f"{genre}.{i:05d}" for i, genre in enumerate(y)]
+    write_feature_table(
+        tmp_path / "stats.parquet", zip(ids, y, X, strict=True), feature_set="stats"
+    )
+    subset = np.where(np.arange(12) % 3 == 0, "test", "train")
+    split = pd.DataFrame({"fold": 0, "track": ids, "genre": y, "subset": subset})
+    write_table(split, tmp_path / "split.tsv")
+    fold = tmp_path / "fold0"
+    fit_preprocessing(
+        tmp_path / "stats.parquet",
+        tmp_path / "split.tsv",
+        0,
+        "scaled",
+        fold / "transform.skops",
+        fold / "features.parquet",
+        pca_components=None,
+    )
+
+    def unread(path, *args, **kwargs):
+        raise AssertionError(f"{path} was read")
+
+    spec = {"estimator": "svm", "features": "stats", "input": "scaled", "params": {}}
+    with monkeypatch.context() as patched:
+        patched.setattr(genrepipe.models, "load_model", unread)
+        train_model(
+            spec,
+            {},
+            fold / "features.parquet",
+            tmp_path / "split.tsv",
+            0,
+            tmp_path / "model",
+            tmp_path / "predictions.tsv",
+            transform_path=fold / "transform.skops",
+            seed=0,
+            threads=1,
+            sample_rate=22050,
+            max_duration=None,
+        )
+    assert os.path.samefile(tmp_path / "model" / "transform.skops", fold / "transform.skops")
+    transform, _, _ = load_bundle(tmp_path / "model")
+    assert transform.n_features_in_ == 5
