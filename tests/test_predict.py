@@ -473,6 +473,25 @@ def test_ctrl_c_while_the_model_loads_still_gives_a_json_document(
     assert status == 130 and out == "" and err == "genrepipe-predict: interrupted\n"
 
 
+def test_ctrl_c_while_folders_are_scanned_still_gives_a_json_document(
+    svm_bundle, clips, capsys, monkeypatch
+):
+    # Between loading the model and reading the first file: a large music folder's scan.
+    def interrupted(paths):
+        raise KeyboardInterrupt
+        yield  # a generator, as find_audio
+
+    monkeypatch.setattr("genrepipe.predict.find_audio", interrupted)
+    status, out, err = run([svm_bundle[0], "--format", "json", clips[0]], capsys)
+    assert status == 130 and err == "genrepipe-predict: interrupted\n"
+    document = json.loads(out)
+    assert document["interrupted"] is True
+    assert document["files"] == [] and document["errors"] == []
+    assert document["classes"] == Classifier.load(svm_bundle[0]).classes
+    status, out, err = run([svm_bundle[0], clips[0]], capsys)
+    assert status == 130 and out == "" and err == "genrepipe-predict: interrupted\n"
+
+
 def test_a_reader_closing_stdout_ends_quietly(svm_bundle, clips):
     """`genrepipe-predict ... | head -n 1`: no BrokenPipeError traceback once head exits."""
     folder, _, _ = svm_bundle

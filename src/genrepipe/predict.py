@@ -1217,7 +1217,11 @@ def _main(argv: Sequence[str] | None) -> int:
         for message in _timeline_warnings(classifier, *timeline):
             warn(message)
 
-    files = list(find_audio(args.paths))
+    interrupted = False
+    try:
+        files = list(find_audio(args.paths))  # a large folder takes a while
+    except KeyboardInterrupt:
+        files, interrupted = [], True  # still the JSON document below, with the classes
     failed = 0
     short_files: list[tuple[Path, float]] = []
     silent_files: list[Path] = []
@@ -1251,7 +1255,6 @@ def _main(argv: Sequence[str] | None) -> int:
 
         if args.format == "csv":
             answer(_csv_line(_csv_header(timeline is not None, min(3, len(classifier.classes)))))
-        interrupted = False
         try:
             for path, problem in files:
                 progress.update(task, description=path.name)
