@@ -222,6 +222,16 @@ def training_inputs(wildcards):
     return inputs
 
 
+def final_features(wildcards):
+    """Raw features for image models; for the others, preprocessing fitted on the
+    final models' tracks (shared, as training_inputs' fold preprocessing is)."""
+    spec = config["models"][wildcards.model]
+    if spec["input"] == "image":
+        return {"features": f"results/features/{spec['features']}.parquet"}
+    folder = f"results/preprocessed/{spec['features']}-{spec['input']}/final"
+    return {"features": f"{folder}/features.parquet", "transform": f"{folder}/transform.skops"}
+
+
 def final_base(wildcards):
     """A CNN head's `base` final model: its CNN is reused, as the fold heads reuse theirs."""
     base = config["models"][wildcards.model].get("base")

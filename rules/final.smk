@@ -10,14 +10,38 @@ FINAL_MODELS = models_in_use(config)
 ENSEMBLES = [name for name, spec in config["models"].items() if spec["estimator"] == ENSEMBLE]
 
 
+# Preprocessing fitted on the final models' tracks, once for every final model that
+# reads it (as a fold's is for its fold models).
+rule fit_final_preprocessing:
+    input:
+        unpack(final_tracks),
+        features="results/features/{feature_set}.parquet",
+        tracks="results/tracks.tsv",
+    output:
+        transform="results/preprocessed/{feature_set}-{preprocessing}/final/transform.skops",
+        features="results/preprocessed/{feature_set}-{preprocessing}/final/features.parquet",
+    params:
+        preprocessing=lambda wildcards: wildcards.preprocessing,
+        pca_components=lambda wildcards: pca_components(wildcards.preprocessing),
+    threads: 1  # one BLAS thread, whatever the cores: see fit_transform_features
+    resources:
+        mem_mb=4000,
+    log:
+        "logs/fit_final_preprocessing/{feature_set}-{preprocessing}.log",
+    benchmark:
+        "benchmarks/fit_final_preprocessing/{feature_set}-{preprocessing}.tsv"
+    conda:
+        "../envs/genrepipe.yaml"
+    script:
+        "../workflow/scripts/fit_final_preprocessing.py"
+
+
 rule train_final_model:
     input:
         unpack(final_base),
         unpack(final_tracks),
         unpack(final_epochs),
-        features=lambda wildcards: (
-            f"results/features/{config['models'][wildcards.model]['features']}.parquet"
-        ),
+        unpack(final_features),
         tracks="results/tracks.tsv",
     output:
         model=directory("results/final/{model}/model"),
@@ -26,7 +50,6 @@ rule train_final_model:
     params:
         spec=lambda wildcards: model_spec(wildcards.model),
         feature_settings=lambda wildcards: model_feature_settings(wildcards.model),
-        pca_components=lambda wildcards: pca_components(config["models"][wildcards.model]["input"]),
         seed=config["seed"],
         fit_threads=lambda wildcards: fit_threads(wildcards.model),
         sample_rate=config["audio"]["sample_rate"],

@@ -26,6 +26,37 @@ def snakemake_command(workdir: Path, *configs: Path, extra=(), cores: int | None
     return workflow_command.snakemake_command(workdir, *extra, configfiles=configs, cores=cores)
 
 
+def train_final_model(spec, features_table, tracks_table, model_dir, **options) -> dict:
+    """A final model as the workflow trains one: its preprocessing fitted on the final
+    tracks first (beside ``features_table``), unless the input is an image; returns the card.
+
+    ``options``: :func:`genrepipe.tasks.train_final_model`'s, ``feature_settings``
+    ({} unless given), ``pca_components`` (None) and defaults for the rest.
+    """
+    from genrepipe import tasks
+
+    settings = options.pop("feature_settings", {})
+    pca_components = options.pop("pca_components", None)
+    options = {"seed": 0, "threads": 1, "sample_rate": 22050, "max_duration": 31.0} | options
+    if spec["input"] != "image":
+        folder = Path(features_table).parent / f"{Path(model_dir).name}-{spec['input']}"
+        folder.mkdir(parents=True)
+        tasks.fit_final_preprocessing(
+            features_table,
+            tracks_table,
+            spec["input"],
+            folder / "transform.skops",
+            folder / "features.parquet",
+            pca_components=pca_components,
+            lists_split_table=options.get("lists_split_table"),
+        )
+        features_table = folder / "features.parquet"
+        options["transform_path"] = folder / "transform.skops"
+    return tasks.train_final_model(
+        spec, settings, features_table, tracks_table, model_dir, **options
+    )
+
+
 def run_workflow(
     workdir: Path, *configs: Path, extra=(), cores: int | None = 2, check: bool = True
 ) -> subprocess.CompletedProcess:

@@ -13,6 +13,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
+from conftest import train_final_model
 
 from genrepipe.models import KerasClassifier, make_model
 from genrepipe.tasks import _inner_search, fit_and_predict, fit_transform_features
@@ -294,7 +295,7 @@ def test_a_cnn_head_refuses_a_base_cnn_of_another_fold(tmp_path, base_card):
 
 
 def _final_inputs(folder, X, y, feature_set: str) -> list[str]:
-    """``tracks.tsv`` and ``features.parquet`` of the tracks ``X``, ``y`` in ``folder``."""
+    """``tracks.tsv`` and ``<feature_set>.parquet`` of the tracks ``X``, ``y`` in ``folder``."""
     import pandas as pd
 
     from genrepipe.feature_table import write_feature_table
@@ -306,28 +307,15 @@ def _final_inputs(folder, X, y, feature_set: str) -> list[str]:
         folder / "tracks.tsv",
     )
     write_feature_table(
-        folder / "features.parquet", zip(ids, y, X, strict=True), feature_set=feature_set
+        folder / f"{feature_set}.parquet", zip(ids, y, X, strict=True), feature_set=feature_set
     )
     return ids
 
 
 def _final_model(folder, spec, model_dir: str, **options) -> dict:
     """The card of a final model trained on :func:`_final_inputs`' tables in ``folder``."""
-    from genrepipe.tasks import train_final_model
-
-    return train_final_model(
-        spec,
-        {},
-        folder / "features.parquet",
-        folder / "tracks.tsv",
-        folder / model_dir,
-        pca_components=None,
-        seed=0,
-        threads=1,
-        sample_rate=22050,
-        max_duration=31.0,
-        **options,
-    )
+    features = folder / f"{spec['features']}.parquet"
+    return train_final_model(spec, features, folder / "tracks.tsv", folder / model_dir, **options)
 
 
 def test_final_model_of_a_lists_split_learns_from_listed_tracks_only(tmp_path):
@@ -408,3 +396,21 @@ def test_final_network_of_a_lists_split_trains_the_epochs_its_fold_model_kept(tm
 
     _, final, _ = load_bundle(tmp_path / "final")
     assert len(getattr(final, "cnn_", final).history_["loss"]) == network.best_epoch_
+
+
+def test_a_final_model_refuses_features_its_transform_does_not_come_with(tmp_path):
+    """Scaled or PCA features come with the transform fitted on them, for the bundle;
+    an image input fits its own standardizer and takes none."""
+    from genrepipe.tasks import train_final_model as train
+
+    X, y, _ = _tracks(n_tracks=12)
+    _final_inputs(tmp_path, X, y, "stats")
+    spec = {"estimator": "svm", "features": "stats", "input": "scaled", "params": {}}
+    options = {"seed": 0, "threads": 1, "sample_rate": 22050, "max_duration": 31.0}
+    tables = (tmp_path / "stats.parquet", tmp_path / "tracks.tsv", tmp_path / "model")
+    with pytest.raises(ValueError, match="a scaled input needs transform_path"):
+        train(spec, {}, *tables, **options)
+    image = spec | {"input": "image", "estimator": "cnn"}
+    with pytest.raises(ValueError, match="an image input fits its own standardizer"):
+        train(image, {}, *tables, transform_path=tmp_path / "transform.skops", **options)
+    assert not (tmp_path / "model").exists()

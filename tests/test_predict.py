@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from conftest import train_final_model
 
 from genrepipe.audio import load_audio
 from genrepipe.bundle import save_bundle
@@ -62,7 +63,7 @@ def train_final_bundle(folder, clips, spec, settings) -> tuple[np.ndarray, dict]
     Returns the clips' features and the card; the bundle is ``folder / "final" / "model"``.
     """
     from genrepipe.feature_table import write_feature_table
-    from genrepipe.tasks import train_final_model, write_table
+    from genrepipe.tasks import write_table
 
     feature_set = spec["features"]
     X = training_features(clips, feature_set, settings)
@@ -82,13 +83,11 @@ def train_final_bundle(folder, clips, spec, settings) -> tuple[np.ndarray, dict]
     )
     card = train_final_model(
         spec,
-        settings,
         folder / f"{feature_set}.parquet",
         folder / "tracks.tsv",
         folder / "final" / "model",
+        feature_settings=settings,
         pca_components=8,
-        seed=0,
-        threads=1,
         sample_rate=SR,
         max_duration=MAX_DURATION,
     )

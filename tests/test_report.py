@@ -108,6 +108,15 @@ def test_final_models_trained_on_every_track_with_cards(tiny_run):
             estimator,
             "card.json",
         }
+    # The final models of a feature set and preprocessing share one fitted transform,
+    # linked into each bundle (the image models' standardizer is their own).
+    shared = tiny_run / "results" / "preprocessed" / "seed87-pca" / "final" / "transform.skops"
+    for model in ("gmm", "svm", "nn"):
+        bundled = tiny_run / "results" / "final" / model / "model" / "transform.skops"
+        assert os.path.samefile(bundled, shared), model
+    assert not os.path.samefile(
+        tiny_run / "results" / "final" / "cnn" / "model" / "transform.skops", shared
+    )
 
 
 def test_final_model_classifies_a_clip(tiny_run, capsys):

@@ -189,6 +189,9 @@ def test_changing_the_pca_size_reruns_only_the_pca_models(tiny_run, tmp_path):
     jobs = planned_jobs(tiny_run, TINY_CONFIG, override)
     refitted = {wildcards for rule, wildcards in jobs if rule == "fit_preprocessing"}
     assert refitted == {"feature_set=seed87, preprocessing=pca, scheme=holdout, fold=0"}
+    # One final PCA for the three final models: each refitted the same one of its own.
+    final = [wildcards for rule, wildcards in jobs if rule == "fit_final_preprocessing"]
+    assert final == ["feature_set=seed87, preprocessing=pca"]
     for rule in ("train_model", "train_final_model", "evaluate_model", "write_model_card"):
         models = sorted(w.split("model=")[1].split(",")[0] for r, w in jobs if r == rule)
         assert models == ["gmm", "nn", "svm"], rule

@@ -327,6 +327,66 @@ def fit_preprocessing(
     )
 
 
+def fit_final_preprocessing(
+    features_table,
+    tracks_table,
+    preprocessing: str,
+    transform_out,
+    features_out,
+    *,
+    pca_components: int | None,
+    lists_split_table=None,
+) -> None:
+    """Fit standardization (and PCA) on the final models' tracks; transform them.
+
+    :func:`fit_preprocessing` with every track of :func:`final_rows` on the
+    training side: the final models reading one feature set and preprocessing
+    share it, as the fold models share their fold's (a seed87 PCA on GTZAN's
+    1000 tracks takes about 30 s and 1 GB).
+    """
+    from genrepipe.feature_table import read_feature_table, write_feature_table
+    from genrepipe.models import save_model
+
+    feature_set = Path(features_table).stem
+    rows, which = final_rows(features_table, tracks_table, lists_split_table)
+    logger.info("%s-%s fitted on %d tracks (%s)", feature_set, preprocessing, len(rows), which)
+    _, _, X = read_feature_table(features_table, tracks=list(rows["track"]))
+    transform, Z = fit_transform_features(
+        X,
+        np.ones(len(rows), dtype=bool),
+        feature_set,
+        preprocessing,
+        pca_components=pca_components,
+    )
+    save_model(transform, transform_out)
+    write_feature_table(
+        features_out,
+        zip(rows["track"], rows["genre"], Z, strict=True),
+        feature_set=f"{feature_set}-{preprocessing}",
+    )
+
+
+def final_rows(features_table, tracks_table, lists_split_table=None) -> tuple[pd.DataFrame, str]:
+    """The ``results/tracks.tsv`` rows a final model trains on, and which they are.
+
+    Every usable track (one with features in ``features_table``); with the
+    ``lists`` split's table, only those it names (a filtered split's lists leave
+    out faulty or repeated clips, which the final model must not learn from either).
+    """
+    from genrepipe.feature_table import read_feature_index
+
+    ids, _ = read_feature_index(features_table)
+    tracks = read_table(tracks_table)
+    rows = tracks[tracks["track"].isin(set(ids))]
+    which = "all usable"
+    if lists_split_table is not None:
+        rows = rows[rows["track"].isin(set(read_table(lists_split_table)["track"]))]
+        which = "every listed usable track"
+    if rows.empty:
+        raise ValueError(f"no track of {tracks_table} has features in {features_table}")
+    return rows.reset_index(drop=True), which
+
+
 def fit_transform_features(
     X: np.ndarray,
     train: np.ndarray,
@@ -405,7 +465,6 @@ def fit_and_predict(
     y: np.ndarray,
     train: np.ndarray,
     *,
-    transform=None,
     valid: np.ndarray | None = None,
     base_model=None,
     seed: int,
@@ -424,9 +483,6 @@ def fit_and_predict(
         is ``image``), and genres.
     train
         Boolean mask of the training tracks; nothing else is fitted on.
-    transform
-        The fitted preprocessing for ``pca``/``scaled`` inputs; for ``image``
-        inputs a row standardizer is fitted here, on training tracks.
     valid
         Boolean mask of validation tracks (early stopping of Keras models).
     base_model
@@ -446,9 +502,11 @@ def fit_and_predict(
     Returns
     -------
     model, transform, proba, info
-        The fitted estimator and preprocessing, track-level probabilities of
-        every row (columns in ``model.classes_`` order), and a dict of details
-        (fit seconds, chosen hyperparameters).
+        The fitted estimator; for an ``image`` input the row standardizer fitted
+        here on training tracks, else None (``pca`` and ``scaled`` inputs come
+        transformed); track-level probabilities of every row (columns in
+        ``model.classes_`` order); and a dict of details (fit seconds, chosen
+        hyperparameters).
     """
     from threadpoolctl import threadpool_limits
 
@@ -461,6 +519,7 @@ def fit_and_predict(
     threads = threads if fit_threads is None else fit_threads
     if spec["estimator"] in SINGLE_THREADED_ESTIMATORS:
         threads = 1  # see SINGLE_THREADED_ESTIMATORS: reproducible only so
+    transform = None
     with threadpool_limits(limits=threads):
         if spec["input"] == "image":
             transform = make_preprocessor("image", int(train.sum()), 0, pca_components=None)
@@ -726,7 +785,7 @@ def train_final_model(
     tracks_table,
     model_dir,
     *,
-    pca_components: int | None,
+    transform_path=None,
     seed: int,
     threads: int,
     fit_threads: int | None = None,
@@ -736,23 +795,27 @@ def train_final_model(
     lists_split_table=None,
     fold_model_dir=None,
 ) -> dict[str, Any]:
-    """Fit preprocessing and one model on every usable track (every listed one with
+    """Fit one model on every usable track (every listed one with
     ``lists_split_table``); save the bundle.
 
     The model the workflow hands out, as opposed to the per-fold models that
-    measure how well it generalizes. Same code path as :func:`fit_preprocessing`
-    and :func:`train_model`, with every track on the training side.
+    measure how well it generalizes. Same code path as :func:`train_model`, with
+    every track on the training side.
 
     Parameters
     ----------
     spec, feature_settings
         The model's settings and its feature set's settings (see :func:`train_model`).
     features_table, tracks_table
-        The merged features of the model's set and ``results/tracks.tsv``: tracks
-        in both are used.
+        The model's features and ``results/tracks.tsv``: tracks in both are used.
+        The features are the merged ones of its set for an image input, else those
+        :func:`fit_final_preprocessing` wrote.
     model_dir
         Bundle folder to write (``transform.skops``, estimator, ``card.json``).
-    pca_components, seed, threads, fit_threads
+    transform_path
+        The transform :func:`fit_final_preprocessing` fitted (not an image input's):
+        linked into the bundle unread.
+    seed, threads, fit_threads
         As for the fold models.
     sample_rate, max_duration
         How training audio was read; stored in the card so that
@@ -762,8 +825,7 @@ def train_final_model(
         (trained on the same tracks) the head reuses instead of training its own.
     lists_split_table
         With the ``lists`` split scheme, its table: only the tracks it names are
-        used (a filtered split's lists leave out faulty or repeated clips, which the
-        final model must not learn from either).
+        used (see :func:`final_rows`).
     fold_model_dir
         With the ``lists`` split, the fold model of a network, which stopped early on
         the split's validation tracks. A final network without a validation slice of
@@ -777,18 +839,15 @@ def train_final_model(
         The bundle's card.
     """
     from genrepipe.bundle import save_bundle
-    from genrepipe.feature_table import read_feature_index, read_feature_table
+    from genrepipe.feature_table import read_feature_table
 
-    ids, _ = read_feature_index(features_table)
-    tracks = read_table(tracks_table)
-    rows = tracks[tracks["track"].isin(set(ids))]
-    which = "all usable"
-    if lists_split_table is not None:
-        rows = rows[rows["track"].isin(set(read_table(lists_split_table)["track"]))]
-        which = "every listed usable track"
-    rows = rows.reset_index(drop=True)
-    if rows.empty:
-        raise ValueError(f"no track of {tracks_table} has features in {features_table}")
+    if spec["input"] == "image" and transform_path is not None:
+        raise ValueError("an image input fits its own standardizer: no transform_path")
+    if spec["input"] != "image" and transform_path is None:
+        raise ValueError(
+            f"a {spec['input']} input needs transform_path, the transform of its features"
+        )
+    rows, which = final_rows(features_table, tracks_table, lists_split_table)
     _, _, X = read_feature_table(features_table, tracks=list(rows["track"]))
     y = rows["genre"].to_numpy(dtype=object)
     train = np.ones(len(rows), dtype=bool)
@@ -800,15 +859,6 @@ def train_final_model(
         which,
         X.shape[1:],
     )
-    transform = None
-    if spec["input"] != "image":
-        transform, X = fit_transform_features(
-            X,
-            train,
-            spec["features"],
-            spec["input"],
-            pca_components=pca_components,
-        )
     base_model = None
     if base_model_dir is not None:
         from genrepipe.bundle import load_bundle
@@ -827,7 +877,6 @@ def train_final_model(
         X,
         y,
         train,
-        transform=transform,
         base_model=base_model,
         seed=seed,
         threads=threads,
@@ -846,7 +895,9 @@ def train_final_model(
         # windows of this length over longer files.
         "clip_seconds": round(float(rows["duration"].median()), 3),
     }
-    save_bundle(model_dir, transform=transform, model=model, card=card)
+    save_bundle(
+        model_dir, transform=transform, model=model, card=card, transform_file=transform_path
+    )
     return card
 
 

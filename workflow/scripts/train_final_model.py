@@ -1,5 +1,5 @@
-"""Rule train_final_model: fit one model and its preprocessing on every usable track
-(every listed one with the `lists` split)."""
+"""Rule train_final_model: fit one model on every usable track (every listed one with
+the `lists` split)."""
 
 from genrepipe.log import log_to_file
 from genrepipe.tasks import train_final_model
@@ -11,7 +11,7 @@ train_final_model(
     snakemake.input.features,
     snakemake.input.tracks,
     snakemake.output.model,
-    pca_components=snakemake.params.pca_components,
+    transform_path=snakemake.input.get("transform"),
     seed=snakemake.params.seed,
     threads=snakemake.threads,
     fit_threads=snakemake.params.fit_threads,
