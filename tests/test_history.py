@@ -96,17 +96,26 @@ def test_same_second_and_config_get_distinct_entries(tmp_path):
     assert a != b and a.is_dir() and b.is_dir()
 
 
-def test_an_unchanged_summary_gets_no_second_entry(two_runs, tmp_path):
+def test_an_unchanged_summary_gets_no_second_entry(two_runs, tmp_path, caplog):
     """A setting the results do not depend on changed: nothing was rebuilt, nothing recorded."""
     latest = two_runs / "latest.txt"
     newest = list_runs(two_runs)[-1]
     config = changed(load_run(newest).config, **{"threads.train": 1})
-    entry = record_run(newest / "summary.csv", latest, config=config, repo=None)
+    with caplog.at_level("INFO", logger="genrepipe"):
+        entry = record_run(newest / "summary.csv", latest, config=config, repo=None)
     assert entry == newest and list_runs(two_runs)[-1] == newest
     assert latest.read_text().strip() == newest.name
+    # The log says so, and only so (it went on to say the run was recorded).
+    assert [r.getMessage() for r in caplog.records] == [
+        f"summary unchanged since {newest.name}: no new history entry"
+    ]
+    caplog.clear()
     # A changed summary is a new run.
     other = write_summary(tmp_path / "c.csv", {"gmm": 0.71, "svm": 0.80})
-    assert record_run(other, latest, config=config, repo=None) != newest
+    with caplog.at_level("INFO", logger="genrepipe"):
+        entry = record_run(other, latest, config=config, repo=None)
+    assert entry != newest
+    assert [r.getMessage() for r in caplog.records] == [f"recorded this run in {entry}"]
 
 
 def test_flatten_config_gives_dotted_paths():
@@ -173,6 +182,19 @@ def test_compare_command_text_csv_and_last(two_runs, capsys):
     # Runs named explicitly, by name inside --history or by path, in the order given.
     assert main(["--history", str(two_runs), names[1], str(two_runs / names[0])]) == 0
     assert capsys.readouterr().out.splitlines()[0].split() == [names[1], names[0]]
+
+
+def test_compare_csv_gives_the_summarys_accuracies_unrounded(tmp_path, capsys):
+    # 9 of 32 clips: rounded to 0.281 in the text table, a script reads 0.28125.
+    latest = tmp_path / "history" / "latest.txt"
+    for i, accuracy in enumerate((0.28125, 0.3125)):
+        summary = write_summary(tmp_path / f"{i}.csv", {"gmm": accuracy})
+        record_run(summary, latest, config=BASE_CONFIG, repo=None, now=datetime(2025, 1, 1 + i))
+    assert main(["--history", str(latest.parent), "--format", "csv"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out), index_col=0)
+    assert [float(v) for v in table.loc["test_accuracy.gmm"]] == [0.28125, 0.3125]
+    assert main(["--history", str(latest.parent)]) == 0
+    assert "0.312 (+0.031)" in capsys.readouterr().out
 
 
 def test_a_reader_closing_stdout_ends_quietly(two_runs):

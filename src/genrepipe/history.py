@@ -160,6 +160,7 @@ def record_run(
         (tmp / "run.json").write_text(json.dumps(info, indent=2))
     with atomic_path(latest_out) as out:
         out.write_text(entry.name + "\n")
+    logger.info("recorded this run in %s", entry)
     return entry
 
 
@@ -338,7 +339,9 @@ def compare_runs(
             value = acc.get(model)
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 cells.append(ABSENT)
-            elif not changes or i == 0 or base is None or math.isnan(base):
+            elif not changes:  # for a script: the summary's own value, not rounded
+                cells.append(f"{value:.10g}")
+            elif i == 0 or base is None or math.isnan(base):
                 cells.append(f"{value:.3f}")
             else:
                 # The change of the values shown, so that 0.812 -> 0.813 reads +0.001.

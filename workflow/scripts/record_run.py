@@ -5,11 +5,10 @@ from pathlib import Path
 from genrepipe.history import record_run
 from genrepipe.log import log_to_file
 
-logger = log_to_file(snakemake.log[0])
-entry = record_run(
+log_to_file(snakemake.log[0])
+record_run(
     snakemake.input.summary,
     snakemake.output.latest,
     config=snakemake.config,
     repo=Path(snakemake.scriptdir).parents[1],  # workflow/scripts/ -> the checkout
 )
-logger.info("recorded this run in %s", entry)
