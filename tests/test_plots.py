@@ -9,6 +9,7 @@ import pytest
 
 from genrepipe import plots
 from genrepipe.evaluate import plot_confusion
+from genrepipe.feature_table import write_feature_table
 
 
 @pytest.fixture
@@ -122,15 +123,16 @@ def test_accuracy_bars_keep_their_room_with_long_names(saved_figures):
     # Each bar's label: one decimal (a clip of 16 is 6.25 points), n/a for no value.
     labels = [text.get_text() for text in ax.texts]
     assert labels == ["50.0%", "n/a", "4.0%", "12.5%"]
-    # Past each interval, hiding neither of its ends, on its own bar's row.
-    ends = summary["test_accuracy_ci95_high"].fillna(0).to_numpy()
+    # In one column past 100%, on its own bar's row, clear of every interval's end.
     assert [text.xy for text in ax.texts] == [
-        pytest.approx((end + 0.015, row)) for row, end in enumerate(ends)
+        pytest.approx((plots.VALUE_COLUMN, row)) for row in range(len(summary))
     ]
+    assert plots.VALUE_COLUMN > summary["test_accuracy_ci95_high"].max()
 
 
 def test_accuracy_label_leaves_the_reference_marker_visible(saved_figures):
-    # svm's 74% from the study sat under the white box of its 31.3% label.
+    # svm's 74% from the study sat under the white box of its 31.3% label; then the
+    # label sat just past the marker, and read as the study's number.
     summary = pd.DataFrame(
         {
             "model": ["svm", "svm_stats"],
@@ -151,8 +153,10 @@ def test_accuracy_label_leaves_the_reference_marker_visible(saved_figures):
     marker_right = (
         ax.transData.transform((0.74, 0))[0] + np.sqrt(60) / 2 * saved_figures[0].dpi / 72
     )
-    assert ax.texts[0].get_window_extent(renderer).x0 > marker_right
-    assert ax.texts[1].xy == pytest.approx((0.915, 1))
+    # Apart from the marker by more than a label's own height: the value column.
+    label = ax.texts[0].get_window_extent(renderer)
+    assert label.x0 - marker_right > 2 * label.height
+    assert ax.texts[1].xy == pytest.approx((plots.VALUE_COLUMN, 1))
 
 
 def test_f1_heatmap_says_n_a_for_a_genre_without_test_clips(saved_figures):
@@ -294,7 +298,8 @@ def test_accuracy_chart_shows_every_fold_over_its_bar(saved_figures):
     assert np.all(np.abs(y - 0) < 0.4)  # over svm's bar, the first row
     assert "each fold" in [t.get_text() for t in ax.get_legend().get_texts()]
     # svm's label sits past its highest fold, not among the dots.
-    assert ax.texts[0].xy[0] == pytest.approx(0.715)
+    label = ax.texts[0].get_window_extent(saved_figures[0].canvas.get_renderer())
+    assert label.x0 > ax.transData.transform((0.7, 0))[0]
 
 
 def test_summary_table_shows_fit_seconds_under_one_tenth(tmp_path):
@@ -332,3 +337,40 @@ def test_accuracy_chart_without_intervals_draws_no_interval(saved_figures):
     (intervals,) = ax.containers[1:]
     _, caps, (lines,) = intervals.lines
     assert [segment[:, 1].tolist() for segment in lines.get_segments()] == [[0.0, 0.0]]
+
+
+def test_accuracy_chart_marks_chance_from_the_genres_tested(tmp_path, saved_figures):
+    """Models below 10% on ten genres do worse than guessing: a line says where that is."""
+    summary = pd.DataFrame(
+        {
+            "model": ["svm"],
+            "test_accuracy": [0.05],
+            "test_accuracy_ci95_low": [0.0],
+            "test_accuracy_ci95_high": [0.2],
+        }
+    )
+    summary.to_csv(tmp_path / "summary.csv", index=False)
+    # Four genres, one never tested (support 0): chance is one in three.
+    per_genre = pd.DataFrame(
+        {"genre": ["blues", "jazz", "pop", "rock"], "f1": 0.0, "support": [2, 2, 2, 0]}
+    )
+    per_genre.to_csv(tmp_path / "svm_per_genre.csv", index=False)
+    write_feature_table(
+        tmp_path / "stats.parquet",
+        [(f"{g}.0000{i}", g, np.full(4, float(i))) for i, g in enumerate(["blues", "jazz", "pop"])],
+        feature_set="stats",
+    )
+    outputs = [tmp_path / name for name in ("a.png", "f1.png", "map.png", "summary.html")]
+    plots.plot_results(
+        tmp_path / "summary.csv",
+        [tmp_path / "svm_per_genre.csv"],
+        ["svm"],
+        tmp_path / "stats.parquet",
+        *outputs,
+        feature_set="stats",
+    )
+    ax = saved_figures[0].axes[0]
+    (chance,) = [line for line in ax.get_lines() if line.get_label().startswith("chance")]
+    assert chance.get_label() == "chance (1 in 3 genres)"
+    assert chance.get_xdata()[0] == pytest.approx(1 / 3)
+    assert "chance (1 in 3 genres)" in [t.get_text() for t in ax.get_legend().get_texts()]

@@ -84,6 +84,11 @@ def wrap_name(name: str, width: int = 12) -> str:
     return "\n".join(lines)
 
 
+#: Where the accuracy chart writes each model's value: past 100%, which no bar,
+#: interval or marker passes.
+VALUE_COLUMN = 1.02
+
+
 def plot_accuracy(
     summary: pd.DataFrame,
     path: str | os.PathLike,
@@ -91,6 +96,7 @@ def plot_accuracy(
     lines: Mapping[str, float] | None = None,
     title: str | None = None,
     fold_accuracies: Mapping[str, Sequence[float]] | None = None,
+    chance: float | None = None,
 ) -> None:
     """Bar chart of each model's test accuracy with its 95% interval, a row per model.
 
@@ -111,6 +117,8 @@ def plot_accuracy(
         Each model's test accuracy in every fold (``fold_test_accuracy`` of its
         metrics), drawn as dots over its bar where there are several: the spread
         a mean and an interval summarize.
+    chance
+        The accuracy of guessing (one over the genres tested), drawn as a line.
     """
     plt = _pyplot()
     if title is None:
@@ -143,7 +151,6 @@ def plot_accuracy(
             capsize=4,
             label="95% CI",
         )
-    ends = np.fmax(np.nan_to_num(accuracy, nan=0.0), np.nan_to_num(high, nan=0.0))
     folds_drawn = False
     for i, model in enumerate(models):
         folds = np.asarray((fold_accuracies or {}).get(model, ()), dtype=float)
@@ -163,7 +170,6 @@ def plot_accuracy(
             label=None if folds_drawn else "each fold",
         )
         folds_drawn = True
-        ends[i] = max(ends[i], folds.max())
     reference = pd.to_numeric(
         summary.get("reference_test_accuracy", pd.Series(np.nan, index=summary.index)),
         errors="coerce",
@@ -179,14 +185,13 @@ def plot_accuracy(
             # The study's numbers are GTZAN's, on a 90/10 split, with a leak.
             label="reference study (GTZAN, one leaky 90/10 split)",
         )
-        # Half the diamond's width past its centre.
-        ends = np.fmax(ends, np.nan_to_num(reference, nan=0.0) + 0.02)
-    for bar, value, end in zip(bars, accuracy, ends, strict=True):
+    for bar, value in zip(bars, accuracy, strict=True):
         # One decimal: a clip of 16 is 6.25 points, and the confusion titles say 12.5%.
-        # Past the interval, the folds and the reference, so it hides none of them.
+        # In a column past 100%: it hides no interval, fold or reference marker, and is
+        # not read as the value of the marker it would sit beside.
         ax.annotate(
             percent(value),
-            (end + 0.015, bar.get_y() + bar.get_height() / 2),
+            (VALUE_COLUMN, bar.get_y() + bar.get_height() / 2),
             ha="left",
             va="center",
             fontsize=9,
@@ -197,9 +202,18 @@ def plot_accuracy(
     for i, (label, level) in enumerate((lines or {}).items()):
         style = ("--", ":", "-.")[i % 3]
         ax.axvline(level, color="tab:gray", linestyle=style, linewidth=1.2, label=label)
+    if chance is not None:
+        ax.axvline(
+            chance,
+            color="tab:red",
+            alpha=0.6,
+            linestyle=":",
+            linewidth=1.2,
+            label=f"chance (1 in {round(1 / chance)} genres)",
+        )
     ax.set_yticks(y, [wrap_name(model, 24) for model in models], fontsize=9)
     ax.set_ylim(len(models) - 0.5, -0.5)  # the first model on top
-    ax.set_xlim(0, 1.15)  # room for a label past an interval reaching 1
+    ax.set_xlim(0, 1.15)  # room for the column of values past 100%
     ax.set_xticks(np.linspace(0, 1, 6))
     ax.set_xlabel("test accuracy")
     ax.set_title(title)
@@ -315,7 +329,7 @@ table.summary th {{ border-bottom: 2px solid #444; }}
 table.summary td:first-child, table.summary th:first-child {{ text-align: left; }}
 table.summary tr:nth-child(even) {{ background: #f2f2f2; }}
 </style></head><body>
-<p>Dataset: {dataset}; split: {split}. Accuracies are means over folds on held-out tracks.</p>
+<p>Dataset: {dataset}; split: {split}. Test accuracies are means over folds on held-out tracks; train accuracies on each fold's training tracks, which the model learned from.</p>
 {table}
 </body></html>
 """
@@ -475,10 +489,14 @@ def plot_results(
         model: json.loads(Path(path).read_text()).get("fold_test_accuracy", [])
         for model, path in zip(models, metrics_files or [], strict=metrics_files is not None)
     }
-    plot_accuracy(summary, accuracy_png, fold_accuracies=folds)
     per_genre = {
         model: pd.read_csv(path) for model, path in zip(models, per_genre_files, strict=True)
     }
+    tested = {
+        genre for table in per_genre.values() for genre in table.loc[table["support"] > 0, "genre"]
+    }
+    chance = 1 / len(tested) if tested else None
+    plot_accuracy(summary, accuracy_png, fold_accuracies=folds, chance=chance)
     plot_f1_heatmap(per_genre, f1_png, protocol=protocol_text(summary))
     _, genres, X = read_feature_table(features_table)
     dataset = _shared_value(summary, "dataset")
