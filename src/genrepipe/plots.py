@@ -329,7 +329,8 @@ table.summary th {{ border-bottom: 2px solid #444; }}
 table.summary td:first-child, table.summary th:first-child {{ text-align: left; }}
 table.summary tr:nth-child(even) {{ background: #f2f2f2; }}
 </style></head><body>
-<p>Dataset: {dataset}; split: {split}. Test accuracies are means over folds on held-out tracks; train accuracies on each fold's training tracks, which the model learned from.</p>
+<p>Dataset: {dataset}; split: {split}. Test accuracies are means over folds on held-out tracks;
+train accuracies on each fold's training tracks, which the model learned from.</p>
 {table}
 </body></html>
 """
