@@ -177,6 +177,27 @@ def test_au_file_decodes(tmp_path):
     np.testing.assert_allclose(load_audio(path), y, atol=2.0 / 32768)
 
 
+@pytest.mark.parametrize(
+    "contents",
+    [b"\x00" * 20_000, b"<html><body>404 Not Found</body></html>\n" * 500],
+    ids=["zeros", "an error page"],
+)
+def test_au_name_on_bytes_without_an_audio_header_is_refused(tmp_path, contents):
+    """libsndfile opens any file named .au that lacks the header as headerless 8 kHz
+    mu-law: a broken download became a usable blues clip of noise."""
+    path = tmp_path / "blues.00000.au"
+    path.write_bytes(contents)
+    with pytest.raises(AudioError, match=r"blues\.00000\.au: cannot decode audio \(no header"):
+        load_audio(path)
+
+
+def test_au_name_on_another_format_decodes_as_that_format(tmp_path):
+    # libsndfile knows formats by their header, not their name: no raw fallback here.
+    y = _sine(440.0, 0.5, SAMPLE_RATE)
+    path = _write(tmp_path / "blues.00000.au", y, SAMPLE_RATE, "PCM_16", fmt="WAV")
+    np.testing.assert_allclose(load_audio(path), y, atol=2.0 / 32768)
+
+
 def test_flac_decodes_losslessly(tmp_path):
     if "FLAC" not in sf.available_formats():
         pytest.skip("libsndfile built without FLAC")

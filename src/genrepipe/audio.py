@@ -111,6 +111,13 @@ def _decode(path: Path, max_duration: float | None) -> tuple[np.ndarray, int]:
     """Decode with libsndfile, falling back to librosa (audioread) for other formats."""
     try:
         with sf.SoundFile(_native_path(path)) as f:
+            if f.format == "RAW":
+                # No header libsndfile knows: for a .au name it reads any bytes (an
+                # HTML error page, zeros) as 8 kHz mu-law samples rather than fail.
+                raise AudioError(
+                    f"{path}: cannot decode audio (no header of a known audio format; "
+                    "its bytes would be read as raw samples)"
+                )
             frames = f.frames
             if max_duration is not None:
                 frames = min(frames, int(np.ceil(max_duration * f.samplerate)))
