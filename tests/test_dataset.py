@@ -73,6 +73,35 @@ def test_discover_finds_audio_tracks_sorted_by_genre_then_id(dataset):
     assert Path(found.tracks[0].path).name == "blues.00000.au"
 
 
+def test_a_clip_copied_into_another_genre_folder_leaves_the_original_its_genre(tmp_path):
+    """pop/ sorts before rock/: its stray copy of rock.00000 was kept, labelled pop, and
+    the clip in its own folder was skipped as the duplicate."""
+    genres = tmp_path / "genres"
+    _touch(genres / "pop" / "pop.00000.wav")
+    _touch(genres / "pop" / "rock.00000.wav")  # the stray copy
+    _touch(genres / "rock" / "rock.00000.wav")
+    # Neither copy in the folder of its name: the first found, as before.
+    _touch(genres / "jazz" / "other.00000.wav")
+    _touch(genres / "pop" / "other.00000.wav")
+    found = discover_tracks(genres)
+    kept = {t.track: Path(t.path).relative_to(genres).as_posix() for t in found.tracks}
+    assert kept == {
+        "other.00000": "jazz/other.00000.wav",
+        "pop.00000": "pop/pop.00000.wav",
+        "rock.00000": "rock/rock.00000.wav",
+    }
+    assert [t.genre for t in found.tracks] == ["jazz", "pop", "rock"]  # scan order kept
+    skipped = dict(found.skipped)
+    assert skipped[str(genres / "pop" / "rock.00000.wav")] == (
+        f"duplicate track id rock.00000 (also {genres / 'rock' / 'rock.00000.wav'})"
+    )
+    assert str(genres / "rock" / "rock.00000.wav") not in skipped
+    # A folder whose only clip is a duplicate kept elsewhere holds no clip of its own.
+    _touch(genres / "metal" / "rock.00000.wav")
+    skipped = dict(discover_tracks(genres).skipped)
+    assert skipped[str(genres / "metal")] == "genre folder holds no audio clips"
+
+
 def test_discover_accepts_genres_folder_or_its_parent(dataset):
     direct = discover_tracks(dataset)
     from_parent = discover_tracks(dataset.parent)

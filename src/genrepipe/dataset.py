@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,26 @@ def find_genre_root(root: str | os.PathLike) -> Path:
     raise FileNotFoundError(message)
 
 
+def _one_clip_per_id(found: Sequence[Track], skipped: list[tuple[str, str]]) -> list[Track]:
+    """One clip of each track id, in scan order; the others go to ``skipped``.
+
+    The clip in the folder its name gives (rock/rock.00000.wav over a copy in pop/,
+    whichever folder sorts first), else the first found (sorted: .au before .wav).
+    """
+    by_id: dict[str, list[Track]] = {}
+    for track in found:
+        by_id.setdefault(track.track, []).append(track)
+    kept = set()
+    for track_id, clips in by_id.items():
+        named = [clip for clip in clips if track_id.split(".", 1)[0] == clip.genre]
+        keep = (named or clips)[0]
+        kept.add(keep.path)
+        for clip in clips:
+            if clip is not keep:
+                skipped.append((clip.path, f"duplicate track id {track_id} (also {keep.path})"))
+    return [track for track in found if track.path in kept]
+
+
 def discover_tracks(
     root: str | os.PathLike, genres: Sequence[str] = GENRES, extensions=AUDIO_EXTENSIONS
 ) -> Discovery:
@@ -144,9 +165,8 @@ def discover_tracks(
             f"dataset folder {genre_root} has {{ or }} in its path, which Snakemake reads as a "
             "wildcard: rename the folder, or point to a link to it without braces"
         )
-    tracks: list[Track] = []
+    found: list[Track] = []  # every clip, in scan order: an id may come twice
     skipped: list[tuple[str, str]] = []
-    seen: dict[str, str] = {}
     present: set[str] = set()  # folder names, for the genres without one
     for entry in sorted(genre_root.iterdir()):
         if entry.name.startswith("."):
@@ -158,7 +178,6 @@ def discover_tracks(
         if entry.name not in genres:
             skipped.append((str(entry), f"unknown genre folder (known: {', '.join(genres)})"))
             continue
-        found = 0
         for file in sorted(entry.iterdir()):
             if file.name.startswith("."):
                 continue  # hidden files such as .DS_Store are not tracks
@@ -184,17 +203,12 @@ def discover_tracks(
                 # Snakemake reads braces in a path as a wildcard: one such name stops the run.
                 skipped.append((str(file), "file name holds { or }, which Snakemake cannot use"))
                 continue
-            track_id = file.stem
-            if track_id in seen:
-                skipped.append(
-                    (str(file), f"duplicate track id {track_id} (also {seen[track_id]})")
-                )
-                continue
-            seen[track_id] = str(file)
-            tracks.append(Track(track=track_id, genre=entry.name, path=str(file)))
-            found += 1
-        if found == 0:
-            skipped.append((str(entry), "genre folder holds no audio clips"))
+            found.append(Track(track=file.stem, genre=entry.name, path=str(file)))
+    tracks = _one_clip_per_id(found, skipped)
+    counts = Counter(track.genre for track in tracks)
+    for genre in sorted(present & set(genres)):
+        if counts[genre] == 0:
+            skipped.append((str(genre_root / genre), "genre folder holds no audio clips"))
     # A genre without a folder is as absent as one with an empty folder: say so too,
     # in one line (a subset of a few genres would otherwise get a line for each other).
     if absent := [genre for genre in genres if genre not in present]:
