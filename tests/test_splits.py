@@ -153,7 +153,7 @@ def test_kfold_n_splits_larger_than_smallest_genre(collection):
     with pytest.raises(ValueError) as info:
         kfold_split(tracks, genres, n_splits=4)
     assert "n_splits=4" in str(info.value)
-    assert "3 tracks" in str(info.value)
+    assert "3 tracks of the smallest genre (a)" in str(info.value)
     # Exactly the smallest genre's size is fine.
     assert kfold_split(tracks, genres, n_splits=3)["fold"].nunique() == 3
 
@@ -296,8 +296,10 @@ def test_lists_naming_no_track_of_the_dataset_are_refused(tmp_path, small_collec
             tmp_path / "s.tsv",
             tmp_path / "s.json",
         )
-    assert f"is in the usable tracks of {tmp_path / 'tracks.tsv'} (see failed_tracks.tsv" in str(
-        info.value
+    table = tmp_path / "tracks.tsv"
+    assert str(info.value).endswith(
+        f"is in {table} (it lists 'rock.00001', {table} has 'blues.00000'): {table} holds the "
+        "usable tracks, not the clips that failed the audio check (see failed_tracks.tsv beside it)"
     )
     # A valid list is optional: naming nothing there is not an error.
     valid = _write_list(tmp_path / "valid.txt", ["rock/rock.00003.wav"])
@@ -430,3 +432,21 @@ def test_filtered_lists_on_gtzan_mini(kereliuk_splits_dir, gtzan_mini_dir):
     assert set(split["track"]) <= present
     assert np.isin(split["subset"], ["train", "valid", "test"]).all()
     check_split(split)
+
+
+def test_a_track_listed_twice_is_named_with_its_list_or_its_subsets(tmp_path, small_collection):
+    # A line repeated in one list was "listed in more than one subset", naming no list.
+    tracks, genres = small_collection
+    train = _write_list(
+        tmp_path / "train.txt", ["blues.00000", "blues/blues.00001.wav", "blues.00001"]
+    )
+    test = _write_list(tmp_path / "test.txt", ["classical.00000"])
+    with pytest.raises(ValueError) as info:
+        lists_split(tracks, genres, {"train": train, "test": test})
+    assert str(info.value) == f"split.lists.train: {train} lists blues.00001 more than once"
+    # Across lists: which ones.
+    train = _write_list(tmp_path / "train.txt", ["blues.00000", "blues.00001"])
+    test = _write_list(tmp_path / "test.txt", ["classical.00000", "blues/blues.00001.wav"])
+    with pytest.raises(ValueError) as info:
+        lists_split(tracks, genres, {"train": train, "test": test})
+    assert str(info.value) == "tracks listed in more than one subset: blues.00001 (train and test)"

@@ -954,9 +954,10 @@ def split_size_error(scheme: str, settings: Mapping[str, Any], genres: Sequence[
     elif scheme == "kfold":
         n_splits, smallest = settings.get("n_splits", 10), min(counts.values())
         if n_splits >= 2 and smallest < n_splits:
+            fewest = sorted(genre for genre, count in counts.items() if count == smallest)
             return (
                 f"split.kfold.n_splits={n_splits} exceeds the {smallest} tracks of the "
-                "smallest genre"
+                f"smallest genre ({', '.join(fewest)}): each fold tests a track of every genre"
             )
     return None
 

@@ -9,6 +9,7 @@ never sits on both sides.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
@@ -87,6 +88,7 @@ def lists_split(
     list_files: dict[str, str | os.PathLike],
     *,
     pool: str = "the dataset",
+    pool_note: str = "",
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Train/valid/test membership read from list files (one fold).
 
@@ -94,7 +96,7 @@ def lists_split(
     track id is the file name without its audio extension (:func:`listed_track`).
     Tracks named in no list are left out. Listed tracks absent from the dataset are
     counted, not fatal, unless none of a train or test list's is there; ``pool``
-    names the tracks given in that message.
+    names the tracks given in that message, and ``pool_note`` ends it.
 
     Returns
     -------
@@ -112,6 +114,11 @@ def lists_split(
             raise FileNotFoundError(f"split.lists.{subset}: list file {list_file} does not exist")
         listed = [listed_track(line) for line in list_file.read_text().splitlines()]
         listed = [track for track in listed if track]
+        if repeated := [track for track, n in Counter(listed).items() if n > 1]:
+            raise ValueError(
+                f"split.lists.{subset}: {list_file} lists {', '.join(repeated[:5])}"
+                f"{' and more' if len(repeated) > 5 else ''} more than once"
+            )
         missing[subset] = sum(track not in genre_of for track in listed)
         found = [(0, t, genre_of[t], subset) for t in listed if t in genre_of]
         if not found and subset in ("train", "test"):
@@ -120,13 +127,17 @@ def lists_split(
             example = f" (it lists {listed[0]!r}, {pool} has {tracks[0]!r})" if len(tracks) else ""
             raise ValueError(
                 f"split.lists.{subset}: none of the {len(listed)} tracks listed in {list_file} "
-                f"is in {pool}{example}"
+                f"is in {pool}{example}{pool_note}"
             )
         rows += found
     split = pd.DataFrame(rows, columns=["fold", "track", "genre", "subset"])
-    duplicated = split["track"][split["track"].duplicated()]
+    duplicated = split[split["track"].duplicated(keep=False)]
     if len(duplicated):
-        raise ValueError(f"tracks listed in more than one subset: {', '.join(duplicated[:5])}")
+        named = [
+            f"{track} ({' and '.join(subsets)})"
+            for track, subsets in duplicated.groupby("track", sort=False)["subset"]
+        ]
+        raise ValueError(f"tracks listed in more than one subset: {', '.join(named[:5])}")
     return split, missing
 
 

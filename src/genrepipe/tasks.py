@@ -233,10 +233,22 @@ def make_split(
         split = splits.kfold_split(tracks, genres, **settings)
     elif scheme == "lists":
         # The usable tracks: clips that failed the audio check are not among them.
-        pool = f"the usable tracks of {tracks_table} (see failed_tracks.tsv beside it)"
-        split, missing = splits.lists_split(tracks, genres, settings, pool=pool)
+        split, missing = splits.lists_split(
+            tracks,
+            genres,
+            settings,
+            pool=str(tracks_table),
+            pool_note=f": {tracks_table} holds the usable tracks, not the clips that failed "
+            "the audio check (see failed_tracks.tsv beside it)",
+        )
         for subset, count in missing.items():
-            logger.warning("split.lists.%s: %d listed tracks are not in the dataset", subset, count)
+            if count:
+                logger.warning(
+                    "split.lists.%s: %d listed tracks are not usable: not in the dataset, "
+                    "or failed the audio check",
+                    subset,
+                    count,
+                )
         unlisted = sorted(set(tracks) - set(split["track"]))
         if unlisted:
             more = f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else ""
