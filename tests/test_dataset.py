@@ -235,6 +235,17 @@ def test_find_genre_root_names_sub_folders_holding_genre_folders(tmp_path):
     assert str(info.value).endswith(f"genre folders are in {root / 'gtzan'}: point there")
 
 
+def test_find_genre_root_names_the_folder_of_kaggles_download(tmp_path):
+    # Kaggle's GTZAN unpacks to Data/genres_original/<genre>/: its top folder got no hint.
+    root = tmp_path / "archive"
+    _touch(root / "Data" / "genres_original" / "blues" / "blues.00000.wav")
+    _touch(root / "Data" / "features_30_sec.csv")
+    with pytest.raises(FileNotFoundError) as info:
+        find_genre_root(root)
+    assert str(info.value).endswith(f"genre folders are in {root / 'Data'}: point there")
+    assert find_genre_root(root / "Data") == root / "Data" / "genres_original"
+
+
 def test_find_genre_root_missing_folder_is_named(tmp_path):
     missing = tmp_path / "no_such_dataset"
     with pytest.raises(FileNotFoundError, match="no_such_dataset"):

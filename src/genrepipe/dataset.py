@@ -88,18 +88,18 @@ def find_genre_root(root: str | os.PathLike) -> Path:
         raise FileNotFoundError(f"dataset folder {root} is a file, not a folder")
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder {root} does not exist")
-    for candidate in (root, *(root / name for name in GENRE_FOLDER_NAMES)):
-        if _holds_genre_folders(candidate):
-            return candidate
+    if (found := _accepted_genre_root(root)) is not None:
+        return found
     message = (
         f"dataset folder {root} holds no genre folder (expected e.g. {root}/blues/ or "
         f"{root}/genres/blues/)"
     )
-    # Another copy's layout: say which sub-folder to point at rather than guess.
+    # Another copy's layout: say which sub-folder to point at rather than guess (Kaggle's
+    # download holds Data/genres_original/).
     inside = [
         str(folder)
         for folder in sorted(root.iterdir())
-        if not folder.name.startswith(".") and _holds_genre_folders(folder)
+        if not folder.name.startswith(".") and _accepted_genre_root(folder) is not None
     ]
     if inside:
         message += f"; genre folders are in {' and '.join(inside)}: point there"
@@ -110,6 +110,14 @@ def find_genre_root(root: str | os.PathLike) -> Path:
             f"holding all ten, {root.parent}"
         )
     raise FileNotFoundError(message)
+
+
+def _accepted_genre_root(folder: Path) -> Path | None:
+    """The genre folders' parent that :func:`find_genre_root` accepts for ``folder``."""
+    for candidate in (folder, *(folder / name for name in GENRE_FOLDER_NAMES)):
+        if _holds_genre_folders(candidate):
+            return candidate
+    return None
 
 
 def _one_clip_per_id(found: Sequence[Track], skipped: list[tuple[str, str]]) -> list[Track]:
