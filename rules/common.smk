@@ -14,6 +14,7 @@ from genrepipe.config import (
     GTZAN_DOWNLOAD_ROOT,
     ConfigError,
     check_config,
+    check_unique_keys,
     config_hash,
     dataset_tracks,
     drop_null_searches,
@@ -35,6 +36,11 @@ from genrepipe.estimators import (
 )
 
 
+# Snakemake's YAML loader keeps the last of a key given twice: say so instead.
+try:
+    check_unique_keys(workflow.configfiles)
+except ConfigError as error:
+    raise WorkflowError(f"Invalid configuration: {error}") from None
 # Snakemake leaves the values inside a --config mapping as strings ('5'): type them first.
 with open(workflow.source_path("../config/schema.yaml")) as schema_file:
     type_command_line_values(config, yaml.safe_load(schema_file))

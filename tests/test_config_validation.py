@@ -116,7 +116,41 @@ BAD_CONFIGS = {
         {"split": {"holdout": {"test_size": 1.5}}},
         "split.holdout.test_size",
     ),
+    # Passed every range check (NaN compares false), or crashed the check itself.
+    "a NaN duration": (
+        {"dataset": {"min_duration": float("nan")}},
+        "dataset.min_duration must be a finite number, got nan",
+    ),
+    "models given as a list": ({"models": ["svm"]}, "models: ['svm'] is not of type 'object'"),
 }
+
+
+@pytest.mark.slow
+def test_a_key_given_twice_in_a_config_file_is_refused(tmp_path):
+    # YAML keeps the last: a split block added at the end of a file dropped the first's
+    # scheme without a word, and the run used holdout.
+    override = tmp_path / "override.yaml"
+    override.write_text("split:\n  scheme: kfold\nseed: 1\nsplit:\n  kfold:\n    n_splits: 3\n")
+    result = run_workflow(tmp_path, TINY_CONFIG, override, extra=["-n"], cores=1, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert (
+        f"Invalid configuration: {override}, line 4: 'split' is given twice in one mapping "
+        "(also on line 1)"
+    ) in output
+
+
+def test_keys_given_twice_are_found_at_any_depth(tmp_path):
+    from genrepipe.config import check_unique_keys
+
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("models:\n  svm:\n    params: {C: 2.0, C: 3.0}\n")
+    with pytest.raises(ConfigError, match=r"nested\.yaml, line 3: 'C' is given twice"):
+        check_unique_keys([nested])
+    # The same key in two mappings, and the default config, are fine.
+    apart = tmp_path / "apart.yaml"
+    apart.write_text("models:\n  svm: {params: {C: 2.0}}\n  gmm: {params: {C: 2.0}}\n")
+    check_unique_keys([apart, PROJECT_ROOT / "config" / "config.yaml", TINY_CONFIG])
 
 
 @pytest.mark.slow
@@ -688,6 +722,35 @@ def test_a_fixed_setting_that_the_search_also_sets_is_an_error():
         (
             {"models": {"ensemble": {"features": "stats", "input": "pca"}}},
             "models.ensemble: an ensemble fits nothing; remove features, input",
+        ),
+        # null reached the estimator, which failed in every training job after the
+        # extraction (or, for window_frames, crashed this check with a TypeError).
+        (
+            {"models": {"svm_stats": {"params": {"C": None}}}},
+            "models.svm_stats.params.C cannot be null: leave it out for the svm model's default",
+        ),
+        (
+            {"models": {"svm_stats": {"search": {"param_grid": {"C": [1.0, None]}}}}},
+            "models.svm_stats.search.param_grid.C cannot be null",
+        ),
+        ({"models": {"gmm": {"params": {"reg_covar": None}}}}, "gmm.params.reg_covar cannot be"),
+        ({"models": {"cnn": {"params": {"epochs": None}}}}, "models.cnn.params.epochs cannot be"),
+        (
+            {"models": {"cnn_logmel": {"params": {"window_frames": None}}}},
+            "models.cnn_logmel.params.window_frames cannot be null",
+        ),
+        # Cut to a whole number by the estimator: 2.5 components fitted 2.
+        (
+            {"models": {"gmm": {"params": {"n_components": 2.5}}}},
+            "models.gmm.params.n_components must be a whole number, got 2.5",
+        ),
+        (
+            {"models": {"cnn_logmel": {"params": {"epochs": 5.5}}}},
+            "models.cnn_logmel.params.epochs must be a whole number, got 5.5",
+        ),
+        (
+            {"models": {"svm_stats": {"params": {"C": float("inf")}}}},
+            "models.svm_stats.params.C must be a finite number, got inf",
         ),
     ],
 )

@@ -12,7 +12,7 @@ import hashlib
 import math
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ MODEL_NAME_FORBIDDEN = frozenset("/\\{}")
 
 def check_config(config: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigError` naming the first key whose value cannot work."""
+    _check_finite(config, "")
     models = config["models"]
     for name in models:
         if not isinstance(name, str):
@@ -491,7 +492,8 @@ def type_command_line_values(config: dict[str, Any], schema: Mapping[str, Any]) 
     changed in place; other values already typed, as in a config file, are left alone.
     """
     _type_values(config, schema)
-    for spec in (config.get("models") or {}).values():
+    models = config.get("models")
+    for spec in models.values() if isinstance(models, Mapping) else ():  # else the schema says
         if isinstance(spec, dict):
             _real_model_params(spec)
 
@@ -546,7 +548,8 @@ def drop_null_searches(config: Mapping[str, Any]) -> None:
     before validation, whose defaults cannot be set on null; ``"null"`` (or ``"~"``)
     is how ``--config`` hands it over.
     """
-    for spec in (config.get("models") or {}).values():
+    models = config.get("models")
+    for spec in models.values() if isinstance(models, Mapping) else ():  # else the schema says
         if not isinstance(spec, dict) or "search" not in spec:
             continue
         search = spec["search"]
@@ -675,6 +678,51 @@ def _check_feature_bands(config: Mapping[str, Any]) -> None:
             )
 
 
+def _check_finite(value: Any, key: str) -> None:
+    """Refuse YAML's .nan and .inf anywhere: every range check passes NaN."""
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            _check_finite(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for item in value:
+            _check_finite(item, key)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key} must be a finite number, got {value}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            try:
+                first = lines.get(key)
+            except TypeError:  # an unhashable key: the loader itself refuses it
+                continue
+            lines[key] = line
+            if first is not None:
+                raise ConfigError(
+                    f"{key_node.start_mark.name}, line {line}: {key!r} is given twice in one "
+                    f"mapping (also on line {first}); YAML keeps only the last, so the "
+                    "settings under the first would be ignored: merge the two"
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def check_unique_keys(config_files: Iterable[str | os.PathLike]) -> None:
+    """Raise :class:`ConfigError` naming a key repeated in one mapping of a config file.
+
+    Snakemake's loader keeps the last of two ``split:`` blocks, and the settings
+    of the first are dropped without a word (a block added at the end of the file).
+    """
+    for path in config_files:
+        with open(path, encoding="utf-8") as stream:
+            yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+
+
 def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: str) -> None:
     """Raise :class:`ConfigError` if ``params`` are not arguments of ``estimator``.
 
@@ -738,8 +786,18 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
                 raise ConfigError(f"{key}.{name} must be scale, auto or a positive number")
             continue
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if value is None:  # the estimator's own default (validation_fraction: null is 0)
-            continue
+        if value is None:
+            # Where null is a value (validation_fraction: none kept aside; scikit-learn's
+            # class_weight, ...); elsewhere it reached the estimator, and every training
+            # job failed, after the extraction, in words naming neither model nor key.
+            if name in _NULLABLE or _sklearn_accepts_none(_HEAD_OF.get(estimator, estimator), name):
+                continue
+            raise ConfigError(
+                f"{key}.{name} cannot be null: leave it out for the {estimator} model's default"
+            )
+        if name in _WHOLE and is_number and not isinstance(value, int):
+            # The estimators cut it to a whole number: 2.5 components fitted 2.
+            raise ConfigError(f"{key}.{name} must be a whole number, got {value}")
         if name == "global_pool" and estimator == "cnn" and not isinstance(value, bool):
             # The reference CNN's is a switch; mean_max (the window CNN's) read as true.
             raise ConfigError(f"{key}.global_pool must be true or false, got {value!r}")
@@ -771,6 +829,17 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
             _check_sklearn_value(_HEAD_OF.get(estimator, estimator), name, value, key=key)
 
 
+def _sklearn_accepts_none(head: str, name: str) -> bool:
+    """Whether ``head``'s scikit-learn class takes None for setting ``name``."""
+    if head not in _SKLEARN_CLASSES:
+        return False
+    try:
+        _check_sklearn_value(head, name, None, key="")
+    except ConfigError:
+        return False
+    return name in _sklearn_constraints(head)
+
+
 #: The scikit-learn class each head estimator passes its other settings to.
 _SKLEARN_CLASSES = {
     "svm": ("sklearn.svm", "SVC"),
@@ -786,9 +855,6 @@ def _check_sklearn_value(head: str, name: str, value: Any, *, key: str) -> None:
     failed in every training job, in words naming cross_val_predict and not the key.
     Imports scikit-learn (about 2 s), so only when a config holds such a setting.
     """
-    import importlib
-
-    module, class_name = _SKLEARN_CLASSES[head]
     try:
         from sklearn.utils._param_validation import (
             InvalidParameterError,
@@ -796,9 +862,8 @@ def _check_sklearn_value(head: str, name: str, value: Any, *, key: str) -> None:
         )
     except ImportError:  # a private module: where it moves, the estimator checks in the job
         return
-    constraints = getattr(
-        getattr(importlib.import_module(module), class_name), "_parameter_constraints", {}
-    )
+    constraints = _sklearn_constraints(head)
+    class_name = _SKLEARN_CLASSES[head][1]
     if name not in constraints:
         return
     try:
@@ -807,6 +872,16 @@ def _check_sklearn_value(head: str, name: str, value: Any, *, key: str) -> None:
         )
     except InvalidParameterError as error:
         raise ConfigError(f"{key}.{name}: {error}") from None
+
+
+def _sklearn_constraints(head: str) -> Mapping[str, Any]:
+    """The declared parameter constraints of ``head``'s scikit-learn class."""
+    import importlib
+
+    module, class_name = _SKLEARN_CLASSES[head]
+    return getattr(
+        getattr(importlib.import_module(module), class_name), "_parameter_constraints", {}
+    )
 
 
 _POSITIVE = {
@@ -853,6 +928,27 @@ _NAMED_VALUES = {
     ("gmm", "covariance_type"): ("full", "tied", "diag", "spherical"),
 }
 _HEAD_OF = {"cnn_svm": "svm", "cnn_gmm": "gmm"}
+#: Settings whose null the estimators read as a value (no validation slice).
+_NULLABLE = {"validation_fraction"}
+#: Counts: the estimators cut a fraction to a whole number without a word.
+_WHOLE = {
+    "n_components",
+    "max_iter",
+    "hidden_units",
+    "dense_units",
+    "epochs",
+    "batch_size",
+    "patience",
+    "window_frames",
+    "hop_frames",
+    "crops_per_track",
+    "band_stride",
+    "time_masks",
+    "time_mask_frames",
+    "freq_masks",
+    "freq_mask_bins",
+    "lr_patience",
+}
 
 
 def synthetic_tracks(
