@@ -436,7 +436,7 @@ def test_mfcc_settings_that_cannot_work_are_errors(settings, message):
 
 def test_segment_window_longer_than_the_read_clips_is_an_error():
     """Clips are cropped to dataset.max_duration: a longer segment window fits in none."""
-    config = _validated()
+    config = _validated({"dataset": {"kind": "gtzan", "gtzan": {"root": "resources/gtzan"}}})
     assert "segment_stats" in extracted_feature_sets(config)  # svm_segments reads it
     max_duration = config["dataset"]["max_duration"]
     config["features"]["segment_stats"]["window"] = max_duration
@@ -446,6 +446,20 @@ def test_segment_window_longer_than_the_read_clips_is_an_error():
         ConfigError, match=rf"features\.segment_stats\.window \({max_duration + 1:g} s\) is longer"
     ):
         check_config(config)
+    # Generated clips all last dataset.synthetic.duration: a window longer than that
+    # failed every track's extraction, after the run had started.
+    config["features"]["segment_stats"]["window"] = max_duration
+    config["dataset"]["kind"] = "synthetic"
+    config["dataset"]["synthetic"]["duration"] = max_duration - 0.5
+    with pytest.raises(ConfigError) as info:
+        check_config(config)
+    assert str(info.value) == (
+        f"features.segment_stats.window ({max_duration:g} s) is longer than "
+        f"dataset.synthetic.duration ({max_duration - 0.5:g} s), every generated clip's: "
+        "no clip would hold one window"
+    )
+    config["features"]["segment_stats"]["window"] = max_duration - 0.5
+    check_config(config)
     # Not extracted (no model reads it, not listed in features.sets): not checked.
     config["run_models"] = ["svm"]
     config["features"]["sets"] = []

@@ -192,13 +192,19 @@ def check_config(config: Mapping[str, Any]) -> None:
         )
 
     if "segment_stats" in extracted_feature_sets(config):
-        # Clips are cropped to max_duration: a longer window fits in none of them.
+        # Clips are cropped to max_duration, and generated ones all last the same: a
+        # longer window fits in none of them (every track failed its extraction).
         window = feature_settings(config, "segment_stats")["window"]
         max_duration = dataset.get("max_duration", 31.0)
+        limit = f"dataset.max_duration ({max_duration:g} s), the most of a clip that is read"
+        generated = (dataset.get("synthetic") or {}).get("duration")
+        if dataset.get("kind") == "synthetic" and generated is not None:
+            if generated < max_duration:
+                max_duration = generated
+                limit = f"dataset.synthetic.duration ({generated:g} s), every generated clip's"
         if window > max_duration:
             raise ConfigError(
-                f"features.segment_stats.window ({window:g} s) is longer than "
-                f"dataset.max_duration ({max_duration:g} s), the most of a clip that is read: "
+                f"features.segment_stats.window ({window:g} s) is longer than {limit}: "
                 "no clip would hold one window"
             )
 
