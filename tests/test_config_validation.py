@@ -965,3 +965,15 @@ def test_a_dataset_folder_inside_the_working_directory_is_named_relative(tmp_pat
     assert working_directory_path(tmp_path / "resources" / "genres") == "resources/genres"
     monkeypatch.setenv("PWD", str(outside))  # stale: not the working directory
     assert working_directory_path(linked / "genres") == str(linked / "genres")
+
+
+@pytest.mark.parametrize(
+    ("model", "name"),
+    [("logreg_stats", "n_jobs"), ("nn", "log"), ("cnn_logmel", "log")],
+)
+def test_settings_without_effect_are_not_settings(model, name):
+    # logistic regression's n_jobs does nothing since scikit-learn 1.8, and the
+    # networks' log is pointed at the job's log: both retrained a model for nothing.
+    override = {"run_models": [model], "models": {model: {"params": {name: True}}}}
+    with pytest.raises(ConfigError, match=rf"models\.{model}\.params\.{name} is not a setting"):
+        check_config(_validated(override))

@@ -12,9 +12,19 @@ from genrepipe.models import GaussianMixtureClassifier, KerasClassifier
 from genrepipe.windows import CnnEmbeddingClassifier, WindowCNNClassifier
 
 # What the workflow sets itself, never a config: the seed, SVC's probability
-# (calibration is done by CalibratedSVC), logistic regression's deprecated
-# `penalty`, and the Keras wrappers' architecture and thread count.
-FIXED_BY_WORKFLOW = {"random_state", "probability", "penalty", "architecture", "n_threads"}
+# (calibration is done by CalibratedSVC), the Keras wrappers' architecture, thread
+# count and log (the job's); and what does nothing: logistic regression's deprecated
+# `penalty`, and its `n_jobs` (no effect since scikit-learn 1.8; a config setting
+# it retrained the model for nothing).
+FIXED_BY_WORKFLOW = {
+    "random_state",
+    "probability",
+    "penalty",
+    "n_jobs",
+    "architecture",
+    "n_threads",
+    "log",
+}
 # KerasClassifier holds the settings of both reference architectures.
 NN_ONLY = {"hidden_units"}
 CNN_ONLY = {"filters", "kernel_size", "pool_size", "dense_units", "global_pool"}

@@ -38,7 +38,9 @@ THREAD_DEPENDENT_ESTIMATORS: frozenset[str] = (
 
 # Settings of the estimators' constructors a config may set: everything but the
 # seed and what the workflow fixes itself (SVC's probability, the window CNN's
-# architecture and thread count, logistic regression's deprecated `penalty`).
+# architecture and thread count, the networks' `log`, which it points at the job's
+# log), and what does nothing (logistic regression's deprecated `penalty`, and its
+# `n_jobs`, without effect since scikit-learn 1.8: `threads.train` sets its BLAS threads).
 _GMM = frozenset({"covariance_type", "max_iter", "n_components", "reg_covar", "use_priors"})
 _SVM = frozenset(
     {
@@ -63,7 +65,6 @@ _KERAS_COMMON = frozenset(
         "dropout",
         "epochs",
         "learning_rate",
-        "log",
         "negative_slope",
         "patience",
         "validation_fraction",
@@ -79,7 +80,6 @@ _LOGREG = frozenset(
         "intercept_scaling",
         "l1_ratio",
         "max_iter",
-        "n_jobs",
         "solver",
         "tol",
         "verbose",
