@@ -129,6 +129,28 @@ def test_targets_compare_new_rows_with_the_reference_rows(bench) -> None:
     assert bench.check_targets(table)[0][2] is False
 
 
+def test_targets_met_exactly_hold_whatever_the_float_sums_give(bench) -> None:
+    # Fold means as accuracy_table computes them: 25 points above nn came out as
+    # 0.2499999999999999, and 88 % as 0.8799999999999999, both printed MISSED.
+    cnn = pd.Series([0.8, 0.7, 0.7, 1, 0.8, 1, 0.7, 0.7, 0.8, 1]).mean()
+    nn = pd.Series([0.6, 0.4, 0.5, 0.8, 0.5, 0.7, 0.7, 0.6, 0.9, 0]).mean()
+    best = pd.Series([0.8, 0.9, 1, 0.8, 0.9, 0.8, 0.9, 1, 0.8, 0.9]).mean()
+    assert cnn - nn < 0.25 and best < 0.88  # what the comparison met
+    table = pd.DataFrame(
+        {"model": ["svm", "nn", "cnn_mfcc", "svm_rich"], "accuracy": [0.5, nn, cnn, best]}
+    )
+    checks = {target.split()[0]: holds for target, _, holds in bench.check_targets(table)}
+    assert checks == {"best": True, "cnn_mfcc": True}
+    # A track short of a target still misses it.
+    table.loc[table["model"] == "cnn_mfcc", "accuracy"] = cnn - 0.01
+    assert (
+        dict((target.split()[0], holds) for target, _, holds in bench.check_targets(table))[
+            "cnn_mfcc"
+        ]
+        is False
+    )
+
+
 def test_lists_option_trains_on_one_list_and_tests_on_another(bench, tmp_path) -> None:
     train, test = tmp_path / "train.txt", tmp_path / "test.txt"
     config = bench.benchmark_config(
@@ -182,6 +204,10 @@ def test_chart_marks_the_targets_of_the_run(bench, tmp_path) -> None:
     )
     assert bench.target_lines(table[table["model"] != "nn"])["cnn + 25 points (CNN rows)"] == (
         pytest.approx(0.55)
+    )
+    # No CNN row: no target for one, and no line.
+    assert "nn + 25 points (CNN rows)" not in bench.target_lines(
+        table[table["model"] != "cnn_logmel"]
     )
     path = tmp_path / "benchmark_accuracy.png"
     bench.plot_table(table, path, "made-up run")

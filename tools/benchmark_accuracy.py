@@ -207,6 +207,12 @@ def accuracy_table(workdir: Path, models: list[str], scheme: str = "kfold") -> p
 REFERENCE_MODELS = ("gmm", "svm", "nn", "cnn")
 
 
+def _at_least(value: float, threshold: float) -> bool:
+    """``value >= threshold`` for means of fold accuracies, which float sums leave a
+    hair under a whole number of tracks (25 points above computed as 0.2499999999999999)."""
+    return bool(value >= threshold - 1e-9)
+
+
 def check_targets(table: pd.DataFrame) -> list[tuple[str, str, bool]]:
     """Issue 4's accuracy targets on a table of :func:`accuracy_table`: (target, measured, holds).
 
@@ -226,7 +232,7 @@ def check_targets(table: pd.DataFrame) -> list[tuple[str, str, bool]]:
                 # The best of several by this very table: a little optimistic.
                 f"{best} {100 * best_accuracy:.1f} % ({100 * above:+.1f} vs svm; "
                 f"best of {len(new)} by this table)",
-                bool(above >= 0.10 and best_accuracy >= 0.88),
+                _at_least(above, 0.10) and _at_least(best_accuracy, 0.88),
             )
         )
     baselines = [m for m in ("cnn", "nn") if m in accuracy.index]
@@ -238,7 +244,7 @@ def check_targets(table: pd.DataFrame) -> list[tuple[str, str, bool]]:
             (
                 f"{model} >= {' and '.join(baselines)} + 25 points",
                 ", ".join(f"{100 * d:+.1f} vs {b}" for b, d in margins.items()),
-                bool(min(margins.values()) >= 0.25),
+                _at_least(min(margins.values()), 0.25),
             )
         )
     return checks
@@ -251,7 +257,8 @@ def target_lines(table: pd.DataFrame) -> dict[str, float]:
     if REFERENCE in accuracy.index:
         lines[f"{REFERENCE} + 10 points"] = accuracy[REFERENCE] + 0.10
     baselines = [m for m in ("cnn", "nn") if m in accuracy.index]
-    if baselines:
+    cnn_rows = [m for m in accuracy.index if m.startswith("cnn_")]
+    if baselines and cnn_rows:  # the line of a target no row is held to would mislead
         best = max(baselines, key=accuracy.get)
         lines[f"{best} + 25 points (CNN rows)"] = accuracy[best] + 0.25
     return lines
