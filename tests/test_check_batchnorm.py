@@ -93,6 +93,27 @@ def test_only_the_current_splits_folds_are_checked(tiny_run, tmp_path, capsys):
     assert "seed87.parquet: no such feature table" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_fold_models_of_another_split_are_refused(tiny_run, tmp_path, capsys):
+    # A rerun with another seed rewrites the split but not a model it no longer runs:
+    # the tool scored the old models on tracks they had trained on.
+    import pandas as pd
+
+    results = tmp_path / "results"
+    (results / "splits").mkdir(parents=True)
+    (results / "features").symlink_to(tiny_run / "results" / "features")
+    folds = results / "models" / "cnn" / "holdout"
+    folds.mkdir(parents=True)
+    (folds / "fold0").symlink_to(tiny_run / "results" / "models" / "cnn" / "holdout" / "fold0")
+    split = pd.read_csv(tiny_run / "results" / "splits" / "holdout.tsv", sep="\t")
+    first_train = split.index[split["subset"] == "train"][0]
+    first_test = split.index[split["subset"] == "test"][0]
+    split.loc[[first_train, first_test], "subset"] = ["test", "train"]  # two tracks swap sides
+    split.to_csv(results / "splits" / "holdout.tsv", sep="\t", index=False)
+    assert check_batchnorm.main([str(tmp_path), "cnn"]) == 2
+    assert "was trained on other tracks than fold 0 of" in capsys.readouterr().err
+
+
 def test_a_folder_that_is_no_run_is_refused(tmp_path, capsys):
     # It said "no fold models (did this run train cnn?)" of a folder that did not exist.
     with pytest.raises(SystemExit) as stop:

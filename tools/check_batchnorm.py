@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     from genrepipe.feature_table import read_feature_table
     from genrepipe.models import KerasClassifier
     from genrepipe.predict import Classifier
-    from genrepipe.tasks import fold_rows, read_table
+    from genrepipe.tasks import fold_rows, read_table, train_tracks_digest
 
     results = args.run_dir / "results"
     schemes = sorted(p.name for p in (results / "models" / args.model).glob("*") if p.is_dir())
@@ -139,6 +139,16 @@ def main(argv: list[str] | None = None) -> int:
         rows = rows[rows["subset"].isin(["train", "test"])]
         index = [position[track] for track in rows["track"]]
         train = (rows["subset"] == "train").to_numpy()
+        # A model of an earlier split (another seed, say) would be scored on tracks
+        # it trained on, and its statistics re-estimated on its own test tracks.
+        recorded = classifier.card.get("train_tracks_sha256")
+        if recorded is not None and recorded != train_tracks_digest(rows["track"][train]):
+            print(
+                f"{bundle_dir} was trained on other tracks than fold {fold} of {split}: the "
+                "split changed since it was trained; run the workflow with this split first",
+                file=sys.stderr,
+            )
+            return 2
         before, after = check_fold(classifier, X[index], genres[index], train)
         print(
             f"{fold:>4}  {before[0]:6.3f} -> {after[0]:5.3f}  {before[1]:6.3f} -> {after[1]:5.3f}"
