@@ -56,6 +56,36 @@ def test_extraction_benchmark_refuses_too_few_tracks_for_the_split(gtzan_mini_di
     assert "would refuse these 50 tracks" in capsys.readouterr().err
 
 
+def test_copies_are_batched_as_a_collection_of_their_size():
+    # --limit 10 --copies 10 (clip 0 of each genre, ten times) gave ten batches of ten
+    # tracks, where a real collection of 100 has two of 50: each paid a job's start-up.
+    from genrepipe.dataset import Track, assign_batches
+
+    tool = _tool("benchmark_extraction")
+    genres = ["blues", "jazz", "rock", "pop", "metal", "disco", "reggae", "hiphop", "country"]
+    firsts = [Track(f"{g}.00000", g, f"{g}/{g}.00000.wav") for g in [*genres, "classical"]]
+    copies = tool.copy_tracks(firsts, 10)
+    assert len({t.track for t in copies}) == 100
+    assert [len(batch) for batch in assign_batches(copies, 50).values()] == [50, 50]
+    # The mini set (ten clips a genre; jazz's numbered up to 12) ten times: two batches
+    # of 50 for each hundred clips, as the README's --copies 10 measured.
+    clips = [Track(f"{g}.{i:05d}", g, "x.wav") for g in genres for i in range(10)]
+    clips += [Track(f"classical.{i:05d}", "classical", "x.wav") for i in (*range(8), 11, 12)]
+    copies = tool.copy_tracks(clips, 10)
+    assert len({t.track for t in copies}) == 1000
+    assert [len(batch) for batch in assign_batches(copies, 50).values()] == [50] * 20
+
+
+def test_cpu_per_track_needs_a_clip_besides_the_warm_up(tmp_path, capsys):
+    # --limit 1 (or a one-clip folder) divided by the 0 tracks left after the warm-up.
+    (tmp_path / "rock").mkdir()
+    (tmp_path / "rock" / "rock.00000.wav").write_bytes(b"")
+    with pytest.raises(SystemExit) as stop:
+        _tool("benchmark_extraction").main(["--data", str(tmp_path), "--skip-wall"])
+    assert stop.value.code == 2
+    assert "CPU per track needs 2 clips (one warms up), found 1" in capsys.readouterr().err
+
+
 def test_workflow_benchmark_removes_its_folder_when_interrupted(tmp_path, monkeypatch):
     tool = _tool("benchmark_workflow")
 

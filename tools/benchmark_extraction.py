@@ -61,21 +61,24 @@ def select_tracks(data: Path, limit: int | None):
 
 
 def copy_tracks(tracks, copies: int):
-    """``copies`` times each track, the copies numbered 100, 200, ... clips further on.
+    """``copies`` times each track, a genre's clips renumbered 0, 1, 2, ... through the copies.
 
     A larger collection of real audio from a small one, to see how the workflow's
-    fixed costs (Snakemake's own start and finish) weigh as the work grows.
+    fixed costs (Snakemake's own start and finish) weigh as the work grows. Numbered
+    without gaps, the copies are batched as a collection of their size is: numbered
+    100 apart, the first clip of each genre copied ten times made ten batches of ten
+    tracks where 100 clips make two of 50, and each batch paid the job start-up.
     """
-    from genrepipe.dataset import Track, track_number
+    from genrepipe.dataset import Track
 
+    by_genre: dict[str, list] = {}
+    for track in tracks:
+        by_genre.setdefault(track.genre, []).append(track)
     return [
-        Track(
-            track=f"{t.genre}.{track_number(t.track) + 100 * k:05d}",
-            genre=t.genre,
-            path=t.path,
-        )
+        Track(track=f"{genre}.{k * len(clips) + rank:05d}", genre=genre, path=clip.path)
+        for genre, clips in by_genre.items()
         for k in range(copies)
-        for t in tracks
+        for rank, clip in enumerate(clips)
     ]
 
 
@@ -334,6 +337,8 @@ def main(argv=None) -> int:
     if not tracks:
         parser.error(f"--data {data}: its genre folders hold no audio clips")
     genres = [track.genre for track in tracks] * args.copies  # the workflow sees the copies
+    if not args.skip_cpu and len(tracks) < 2:
+        parser.error(f"--data {data}: CPU per track needs 2 clips (one warms up), found 1")
     # Only the workflow's run splits the tracks: (d) and (e) take any number.
     if not args.skip_wall and (problem := split_problem(workflow_config(), genres)):
         parser.error(f"the workflow would refuse these {len(genres)} tracks: {problem}")
