@@ -181,6 +181,9 @@ def test_a_missing_dataset_folder_is_refused(tool, tmp_path, capsys) -> None:
         (["--n-fft", "0"], "--n-fft and --n-mels must be positive, got 0 and"),
         (["--input", "mfcc", "--n-mfcc", "999"], "--n-mfcc must be in [1, 96]"),
         (["--params", '{"nosuch": 1}'], "--params: unknown parameter(s) nosuch of cnn_windows"),
+        (["--params", '{"epochs": 0}'], "--params.epochs must be positive, got 0"),
+        (["--params", '{"filters": "x"}'], "--params.filters must be positive whole numbers"),
+        (["--embedding", "nosuchlayer"], "--embedding nosuchlayer: one of penultimate, global"),
         ([], "too few clips for its 10 folds: split.kfold.n_splits=10 exceeds"),
     ],
 )

@@ -292,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--embedding",
         default="penultimate",
-        help="layers the heads read, comma-separated (penultimate, or a layer name such "
-        "as global_pool): e.g. penultimate,global_pool",
+        help="layers the heads read, comma-separated: penultimate, global_pool (the layers "
+        "the workflow's cnn_svm and cnn_gmm can read), e.g. penultimate,global_pool",
     )
     parser.add_argument("--untrained", action="store_true", help="heads on initial weights")
     parser.add_argument("--repeat", type=int, default=0, help="repeat of the 10-fold split")
@@ -348,11 +348,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.input == "frames" and (args.n_fft is not None or args.n_mels is not None):
         parser.error("--n-fft and --n-mels set the log-mel; --input frames has its own")
 
+    from genrepipe.estimators import EMBEDDING_LAYERS
+
+    if unknown := [v for v in args.embedding.split(",") if v not in EMBEDDING_LAYERS]:
+        parser.error(f"--embedding {unknown[0]}: one of {', '.join(EMBEDDING_LAYERS)}")
     embeddings = [None if v == "penultimate" else v for v in args.embedding.split(",")]
     if len(set(embeddings)) != len(embeddings):
         parser.error("--embedding names a layer twice")
     config = read_config()
-    from genrepipe.config import feature_settings, split_size_error
+    from genrepipe.config import (
+        ConfigError,
+        check_estimator_params,
+        feature_settings,
+        split_size_error,
+    )
     from genrepipe.dataset import discover_tracks
     from genrepipe.models import allowed_params
 
@@ -366,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
     params = network_params(config, overrides, input_kind=args.input, untrained=args.untrained)
     if unknown := sorted(set(params) - allowed_params("cnn_windows")):
         parser.error(f"--params: unknown parameter(s) {', '.join(unknown)} of cnn_windows")
+    try:  # values too, as the workflow checks a config's: they failed after every clip loaded
+        check_estimator_params("cnn_windows", params, key="--params")
+    except ConfigError as error:
+        parser.error(str(error))
     # Before the minutes of reading every clip: what would stop the screen after them.
     try:
         found = discover_tracks(args.dataset).tracks
