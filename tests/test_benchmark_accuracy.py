@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import PROJECT_ROOT
 
 
@@ -262,6 +263,32 @@ def test_a_configfile_may_not_set_the_split_or_models_the_table_reads(
     assert bench.taken_settings(settings, {"dataset": {"gtzan": {"root": "x"}}}) == [
         "dataset.gtzan.root"
     ]
+
+
+def test_the_run_settings_file_holds_the_configfiles_too(bench, tmp_path, monkeypatch) -> None:
+    # The README reruns a benchmark's jobs with --configfile DIR/benchmark_config.yaml;
+    # it held the benchmark's settings only, so a --configfile's params changed and
+    # every model they touch retrained.
+    data = tmp_path / "genres"
+    (data / "rock").mkdir(parents=True)
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("models: {cnn: {params: {epochs: 3}}}\nthreads: {train: 1}\n")
+    ran = []
+
+    def run_workflow(workdir, configfiles, cores):
+        ran.append(configfiles)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(bench, "run_workflow", run_workflow)
+    with pytest.raises(SystemExit):
+        bench.main([str(data), "--configfile", str(mine), "--workdir", str(tmp_path / "run")])
+    written = tmp_path / "run" / "benchmark_config.yaml"
+    assert ran == [[written]]
+    settings = yaml.safe_load(written.read_text())
+    assert settings["models"]["cnn"]["params"] == {"epochs": 3}
+    assert settings["threads"] == {"train": 1}
+    assert settings["split"]["scheme"] == "kfold" and settings["run_models"][0] == "svm"
+    assert written.read_text().startswith(f"# {mine} and this benchmark's settings, merged")
 
 
 def test_missing_list_files_are_named_before_the_run(bench, tmp_path, capsys) -> None:

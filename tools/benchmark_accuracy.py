@@ -114,6 +114,18 @@ def taken_settings(benchmark: dict, user: dict) -> list[str]:
     return sorted(filter(clashes, theirs))
 
 
+def merged_settings(base: dict, over: dict) -> dict:
+    """``over`` layered on ``base`` as Snakemake layers config files (mappings merge,
+    anything else is replaced); a new dict."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merged_settings(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def run_workflow(workdir: Path, configfiles: list[Path], cores: int) -> float:
     """Run the workflow up to results/summary.csv; return its wall time in seconds."""
     command = snakemake_command(
@@ -125,9 +137,11 @@ def run_workflow(workdir: Path, configfiles: list[Path], cores: int) -> float:
     # traceback of this script would only bury that.
     status = subprocess.run(command, cwd=workdir).returncode
     if status != 0:
+        logs = workdir / "logs"  # none when it stopped at its settings, before any job
+        where = f", the jobs' logs under {logs}" if logs.is_dir() else ""
         sys.exit(
             f"benchmark_accuracy.py: the workflow stopped (snakemake exit status {status}); "
-            f"the reason is above, the jobs' logs under {workdir / 'logs'}"
+            f"the reason is above{where}"
         )
     return time.perf_counter() - start
 
@@ -378,11 +392,17 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as error:
         parser.error(str(error))
     workdir.mkdir(parents=True, exist_ok=True)
+    # One file with every setting the run layers over config/config.yaml (the
+    # --configfile ones, then the benchmark's, which hold whatever they say), so that
+    # `--configfile DIR/benchmark_config.yaml` reruns exactly this run's jobs.
+    layered: dict = {}
+    for path in args.configfile:
+        layered = merged_settings(layered, yaml.safe_load(path.read_text()) or {})
     override = workdir / "benchmark_config.yaml"
-    override.write_text(yaml.safe_dump(settings))
-    # The benchmark's settings last, so that they hold whatever the others say.
-    configfiles = [*(path.resolve() for path in args.configfile), override]
-    wall = run_workflow(workdir, configfiles, args.cores)
+    sources = ", ".join(str(path.resolve()) for path in args.configfile)
+    header = f"# {sources} and this benchmark's settings, merged\n" if sources else ""
+    override.write_text(header + yaml.safe_dump(merged_settings(layered, settings)))
+    wall = run_workflow(workdir, [override], args.cores)
     scheme = "lists" if args.lists else "kfold"
     table = accuracy_table(workdir, models, scheme)
     table.to_csv(workdir / "benchmark_accuracy.csv", index=False, float_format="%.4f")
