@@ -114,18 +114,6 @@ def taken_settings(benchmark: dict, user: dict) -> list[str]:
     return sorted(filter(clashes, theirs))
 
 
-def merged_settings(base: dict, over: dict) -> dict:
-    """``over`` layered on ``base`` as Snakemake layers config files (mappings merge,
-    anything else is replaced); a new dict."""
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merged_settings(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def run_workflow(workdir: Path, configfiles: list[Path], cores: int) -> float:
     """Run the workflow up to results/summary.csv; return its wall time in seconds."""
     command = snakemake_command(
@@ -395,13 +383,16 @@ def main(argv: list[str] | None = None) -> int:
     # One file with every setting the run layers over config/config.yaml (the
     # --configfile ones, then the benchmark's, which hold whatever they say), so that
     # `--configfile DIR/benchmark_config.yaml` reruns exactly this run's jobs.
+    from snakemake.utils import update_config
+
     layered: dict = {}
     for path in args.configfile:
-        layered = merged_settings(layered, yaml.safe_load(path.read_text()) or {})
+        update_config(layered, yaml.safe_load(path.read_text()) or {})
+    update_config(layered, settings)
     override = workdir / "benchmark_config.yaml"
     sources = ", ".join(str(path.resolve()) for path in args.configfile)
     header = f"# {sources} and this benchmark's settings, merged\n" if sources else ""
-    override.write_text(header + yaml.safe_dump(merged_settings(layered, settings)))
+    override.write_text(header + yaml.safe_dump(layered))
     wall = run_workflow(workdir, [override], args.cores)
     scheme = "lists" if args.lists else "kfold"
     table = accuracy_table(workdir, models, scheme)
