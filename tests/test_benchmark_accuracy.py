@@ -186,7 +186,12 @@ def test_lists_option_trains_on_one_list_and_tests_on_another(bench, tmp_path) -
     assert table.loc["gmm", "difference"] == pytest.approx(0.3)
     # One fold has no spread to make an interval from: none is shown, not [0, 100] %.
     assert np.isnan(table.loc["gmm", "ci95_low"]) and np.isnan(table.loc["gmm", "ci95_high"])
-    assert "[   nan,    nan]" in bench.format_table(table.reset_index())
+    text = bench.format_table(table.reset_index())
+    assert "[   nan,    nan]" in text
+    # Nor a spread (it printed ± 0.0 %), nor an interval of the difference ([+nan, +nan]).
+    assert np.isnan(table.loc["gmm", "std"])
+    (gmm,) = [line for line in text.splitlines() if line.startswith("gmm")]
+    assert "70.0 % ±   nan %" in gmm and "+nan" not in gmm
 
 
 def test_chart_marks_the_targets_of_the_run(bench, tmp_path) -> None:

@@ -192,7 +192,7 @@ def accuracy_table(workdir: Path, models: list[str], scheme: str = "kfold") -> p
                 "features": summary.loc[model, "feature_set"],
                 "n_folds": len(accuracy),
                 "accuracy": accuracy.mean(),
-                "std": accuracy.std(ddof=1) if len(accuracy) > 1 else 0.0,
+                "std": accuracy.std(ddof=1),  # NaN for one fold: no spread to measure
                 "ci95_low": low,
                 "ci95_high": high,
                 "svm_accuracy": reference.mean(),
@@ -283,8 +283,8 @@ def plot_table(table: pd.DataFrame, path: Path, title: str) -> None:
 def format_table(table: pd.DataFrame) -> str:
     """The table as aligned text, accuracies in percent."""
 
-    def pct(value: float) -> str:
-        return "   nan" if math.isnan(value) else f"{100 * value:6.1f}"
+    def pct(value: float, sign: str = "") -> str:
+        return "   nan" if math.isnan(value) else f"{100 * value:{sign}6.1f}"
 
     # An ensemble's features name every member's set: widen the column to fit.
     wide = max([14, *(len(str(name)) for name in table["features"])])
@@ -298,7 +298,7 @@ def format_table(table: pd.DataFrame) -> str:
             f"{pct(row.accuracy)} % ± {pct(row.std).strip():>5} %   "
             f"[{pct(row.ci95_low)}, {pct(row.ci95_high)}]  "
             f"{100 * row.difference:+7.1f}  "
-            f"[{100 * row.difference_ci95_low:+6.1f}, {100 * row.difference_ci95_high:+6.1f}]  "
+            f"[{pct(row.difference_ci95_low, '+')}, {pct(row.difference_ci95_high, '+')}]  "
             f"{row.fit_seconds:7.1f}"
         )
     return "\n".join(lines)
