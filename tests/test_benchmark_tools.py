@@ -86,6 +86,21 @@ def test_cpu_per_track_needs_a_clip_besides_the_warm_up(tmp_path, capsys):
     assert "CPU per track needs 2 clips (one warms up), found 1" in capsys.readouterr().err
 
 
+def test_copies_of_one_clip_are_enough_for_the_cpu_measurement(tmp_path, monkeypatch):
+    (tmp_path / "rock").mkdir()
+    (tmp_path / "rock" / "rock.00000.wav").write_bytes(b"")
+    tool = _tool("benchmark_extraction")
+    measured = []
+
+    def cpu_per_track(tracks, n):
+        measured.append(len(tracks))
+        return {"reference": 2.0, "seed87": 1.0, "rich": 0.5}, n, 0
+
+    monkeypatch.setattr(tool, "cpu_per_track", cpu_per_track)
+    assert tool.main(["--data", str(tmp_path), "--copies", "3", "--skip-wall"]) == 0
+    assert measured == [3]
+
+
 def test_workflow_benchmark_removes_its_folder_when_interrupted(tmp_path, monkeypatch):
     tool = _tool("benchmark_workflow")
 

@@ -151,6 +151,35 @@ def test_keys_given_twice_are_found_at_any_depth(tmp_path):
     apart = tmp_path / "apart.yaml"
     apart.write_text("models:\n  svm: {params: {C: 2.0}}\n  gmm: {params: {C: 2.0}}\n")
     check_unique_keys([apart, PROJECT_ROOT / "config" / "config.yaml", TINY_CONFIG])
+    # YAML merge keys share settings (a key after them overrides the merged one), and
+    # Snakemake reads JSON indented with tabs, which is no YAML: both were refused.
+    shared = tmp_path / "shared.yaml"
+    shared.write_text(
+        "base: &net {epochs: 3, patience: 2}\n"
+        "models:\n  nn: {params: {<<: *net, epochs: 4}}\n  cnn: {params: {<<: *net}}\n"
+    )
+    check_unique_keys([shared])
+    json_file = tmp_path / "override.json"
+    json_file.write_text('{\n\t"seed": 3\n}\n')
+    check_unique_keys([json_file])
+    merged_twice = tmp_path / "merged_twice.yaml"
+    merged_twice.write_text("base: &net {epochs: 3}\nnn: {<<: *net, patience: 1, patience: 2}\n")
+    with pytest.raises(ConfigError, match=r"line 2: 'patience' is given twice"):
+        check_unique_keys([merged_twice])
+
+
+def test_a_count_written_as_a_whole_decimal_is_the_integer():
+    # epochs: 10.0 was refused as not whole; the schema's integers read it as 10.
+    schema = yaml.safe_load(SCHEMA.read_text())
+    config = _config({"models": {"nn": {"params": {"epochs": 10.0}}}})
+    config["models"]["gmm"]["params"]["n_components"] = 4.0
+    type_command_line_values(config, schema)
+    assert config["models"]["nn"]["params"]["epochs"] == 10
+    assert type(config["models"]["nn"]["params"]["epochs"]) is int
+    assert type(config["models"]["gmm"]["params"]["n_components"]) is int
+    from genrepipe.config import check_estimator_params
+
+    check_estimator_params("nn", {"epochs": 10.0}, key="models.nn.params")  # whole: fine
 
 
 @pytest.mark.slow

@@ -99,7 +99,9 @@ def test_a_clip_copied_into_another_genre_folder_leaves_the_original_its_genre(t
     # A folder whose only clip is a duplicate kept elsewhere holds no clip of its own.
     _touch(genres / "metal" / "rock.00000.wav")
     skipped = dict(discover_tracks(genres).skipped)
-    assert skipped[str(genres / "metal")] == "genre folder holds no audio clips"
+    assert skipped[str(genres / "metal")] == (
+        "genre folder holds only duplicates of clips kept in other folders"
+    )
 
 
 def test_discover_accepts_genres_folder_or_its_parent(dataset):

@@ -335,6 +335,12 @@ def test_final_model_of_a_lists_split_learns_from_listed_tracks_only(tmp_path):
 
     lists = _final_model(tmp_path, spec, "lists", lists_split_table=tmp_path / "lists.tsv")
     assert lists["n_train"] == 9
+    # The final scaler, too, saw the listed tracks alone.
+    from genrepipe.bundle import load_bundle
+
+    transform, _, _ = load_bundle(tmp_path / "lists")
+    scaler = transform[-1] if hasattr(transform, "steps") else transform
+    assert scaler.n_samples_seen_ == 9
     assert _final_model(tmp_path, spec, "kfold")["n_train"] == 12  # other schemes: every track
 
 

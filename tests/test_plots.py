@@ -350,7 +350,7 @@ def test_accuracy_chart_marks_chance_from_the_genres_tested(tmp_path, saved_figu
         }
     )
     summary.to_csv(tmp_path / "summary.csv", index=False)
-    # Four genres, one never tested (support 0): chance is one in three.
+    # Four genres, one never tested (support 0) but answerable: chance is one in four.
     per_genre = pd.DataFrame(
         {"genre": ["blues", "jazz", "pop", "rock"], "f1": 0.0, "support": [2, 2, 2, 0]}
     )
@@ -371,6 +371,6 @@ def test_accuracy_chart_marks_chance_from_the_genres_tested(tmp_path, saved_figu
     )
     ax = saved_figures[0].axes[0]
     (chance,) = [line for line in ax.get_lines() if line.get_label().startswith("chance")]
-    assert chance.get_label() == "chance (1 in 3 genres)"
-    assert chance.get_xdata()[0] == pytest.approx(1 / 3)
-    assert "chance (1 in 3 genres)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert chance.get_label() == "chance (1 in 4 genres)"
+    assert chance.get_xdata()[0] == pytest.approx(1 / 4)
+    assert "chance (1 in 4 genres)" in [t.get_text() for t in ax.get_legend().get_texts()]

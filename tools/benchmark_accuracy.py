@@ -363,9 +363,15 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         lists=args.lists,
     )
+    from genrepipe.config import ConfigError, check_unique_keys
+
     for path in args.configfile:
         if not path.is_file():
             parser.error(f"--configfile {path}: no such file")
+        try:  # merged below, where a key given twice would keep its last without a word
+            check_unique_keys([path])
+        except ConfigError as error:
+            parser.error(f"--configfile {error}")
         # Its split or models would make the run another than the one the table reads.
         if taken := taken_settings(settings, yaml.safe_load(path.read_text()) or {}):
             parser.error(

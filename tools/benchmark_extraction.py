@@ -337,7 +337,7 @@ def main(argv=None) -> int:
     if not tracks:
         parser.error(f"--data {data}: its genre folders hold no audio clips")
     genres = [track.genre for track in tracks] * args.copies  # the workflow sees the copies
-    if not args.skip_cpu and len(tracks) < 2:
+    if not args.skip_cpu and len(genres) < 2:  # the copies count
         parser.error(f"--data {data}: CPU per track needs 2 clips (one warms up), found 1")
     # Only the workflow's run splits the tracks: (d) and (e) take any number.
     if not args.skip_wall and (problem := split_problem(workflow_config(), genres)):

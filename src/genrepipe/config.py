@@ -494,7 +494,9 @@ def type_command_line_values(config: dict[str, Any], schema: Mapping[str, Any]) 
     (``n_mfcc: 13.0``, from the command line or a file) becomes the integer.
     A model setting that takes any real number (:data:`REAL_PARAMS`: ``C``,
     ``learning_rate``, ...) written as a whole number becomes a float, so that
-    ``C: 1`` gives the params ``C: 1.0`` gave and retrains nothing. ``config`` is
+    ``C: 1`` gives the params ``C: 1.0`` gave and retrains nothing; a count
+    (:data:`_WHOLE`: ``epochs``, ``n_components``, ...) written ``10.0`` becomes
+    the integer. ``config`` is
     changed in place; other values already typed, as in a config file, are left alone.
     """
     _type_values(config, schema)
@@ -505,7 +507,8 @@ def type_command_line_values(config: dict[str, Any], schema: Mapping[str, Any]) 
 
 
 def _real_model_params(spec: dict[str, Any]) -> None:
-    """``C: 1`` as ``C: 1.0`` in a model's params, its cnn's and its search grid."""
+    """``C: 1`` as ``C: 1.0``, and ``epochs: 10.0`` as ``epochs: 10``, in a model's params,
+    its cnn's and its search grid."""
 
     def mapping(value: Any) -> dict:
         return value if isinstance(value, dict) else {}
@@ -543,7 +546,11 @@ REAL_PARAMS = frozenset(
 
 
 def _real_param(name: str, value: Any) -> Any:
-    return float(value) if name in REAL_PARAMS and type(value) is int else value
+    if name in REAL_PARAMS and type(value) is int:
+        return float(value)
+    if name in _WHOLE and type(value) is float and value.is_integer():
+        return int(value)  # a count written 10.0 reads as 10, as schema integers do
+    return value
 
 
 def drop_null_searches(config: Mapping[str, Any]) -> None:
@@ -702,6 +709,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         lines: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`, merged below
+                continue
             key = self.construct_object(key_node, deep=deep)
             line = key_node.start_mark.line + 1
             try:
@@ -726,7 +735,10 @@ def check_unique_keys(config_files: Iterable[str | os.PathLike]) -> None:
     """
     for path in config_files:
         with open(path, encoding="utf-8") as stream:
-            yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+            try:
+                yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+            except yaml.YAMLError:  # JSON indented with tabs: Snakemake read it as JSON
+                continue
 
 
 def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: str) -> None:
@@ -801,7 +813,7 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
             raise ConfigError(
                 f"{key}.{name} cannot be null: leave it out for the {estimator} model's default"
             )
-        if name in _WHOLE and is_number and not isinstance(value, int):
+        if name in _WHOLE and is_number and not float(value).is_integer():
             # The estimators cut it to a whole number: 2.5 components fitted 2.
             raise ConfigError(f"{key}.{name} must be a whole number, got {value}")
         if name == "global_pool" and estimator == "cnn" and not isinstance(value, bool):
@@ -837,13 +849,19 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
 
 def _sklearn_accepts_none(head: str, name: str) -> bool:
     """Whether ``head``'s scikit-learn class takes None for setting ``name``."""
-    if head not in _SKLEARN_CLASSES:
+    if head not in _SKLEARN_CLASSES or name not in _sklearn_constraints(head):
         return False
     try:
-        _check_sklearn_value(head, name, None, key="")
-    except ConfigError:
+        from sklearn.utils._param_validation import validate_parameter_constraints
+    except ImportError:  # a private module: without it, null is not taken on trust
         return False
-    return name in _sklearn_constraints(head)
+    try:
+        validate_parameter_constraints(
+            {name: _sklearn_constraints(head)[name]}, {name: None}, caller_name=head
+        )
+    except ValueError:  # InvalidParameterError
+        return False
+    return True
 
 
 #: The scikit-learn class each head estimator passes its other settings to.

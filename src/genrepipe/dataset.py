@@ -213,10 +213,15 @@ def discover_tracks(
                 continue
             found.append(Track(track=file.stem, genre=entry.name, path=str(file)))
     tracks = _one_clip_per_id(found, skipped)
-    counts = Counter(track.genre for track in tracks)
+    counts, clips = Counter(track.genre for track in tracks), Counter(t.genre for t in found)
     for genre in sorted(present & set(genres)):
         if counts[genre] == 0:
-            skipped.append((str(genre_root / genre), "genre folder holds no audio clips"))
+            reason = (
+                "genre folder holds only duplicates of clips kept in other folders"
+                if clips[genre]
+                else "genre folder holds no audio clips"
+            )
+            skipped.append((str(genre_root / genre), reason))
     # A genre without a folder is as absent as one with an empty folder: say so too,
     # in one line (a subset of a few genres would otherwise get a line for each other).
     if absent := [genre for genre in genres if genre not in present]:

@@ -118,7 +118,7 @@ def plot_accuracy(
         metrics), drawn as dots over its bar where there are several: the spread
         a mean and an interval summarize.
     chance
-        The accuracy of guessing (one over the genres tested), drawn as a line.
+        The accuracy of guessing (one over the genres a model may answer), drawn as a line.
     """
     plt = _pyplot()
     if title is None:
@@ -493,10 +493,9 @@ def plot_results(
     per_genre = {
         model: pd.read_csv(path) for model, path in zip(models, per_genre_files, strict=True)
     }
-    tested = {
-        genre for table in per_genre.values() for genre in table.loc[table["support"] > 0, "genre"]
-    }
-    chance = 1 / len(tested) if tested else None
+    # Guessing among the classes a model may answer (a genre never tested is one).
+    classes = {genre for table in per_genre.values() for genre in table["genre"]}
+    chance = 1 / len(classes) if classes else None
     plot_accuracy(summary, accuracy_png, fold_accuracies=folds, chance=chance)
     plot_f1_heatmap(per_genre, f1_png, protocol=protocol_text(summary))
     _, genres, X = read_feature_table(features_table)
