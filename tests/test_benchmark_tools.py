@@ -10,6 +10,18 @@ import pytest
 from conftest import PROJECT_ROOT
 
 
+def _count_cpu_tracks(tool, monkeypatch) -> list[int]:
+    """Stand in for the extraction benchmark's CPU timing: record how many tracks it got."""
+    measured = []
+
+    def cpu_per_track(tracks, n):
+        measured.append(len(tracks))
+        return {"reference": 2.0, "seed87": 1.0, "rich": 0.5}, n, 0
+
+    monkeypatch.setattr(tool, "cpu_per_track", cpu_per_track)
+    return measured
+
+
 def _tool(name: str):
     spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
@@ -90,13 +102,7 @@ def test_copies_of_one_clip_are_enough_for_the_cpu_measurement(tmp_path, monkeyp
     (tmp_path / "rock").mkdir()
     (tmp_path / "rock" / "rock.00000.wav").write_bytes(b"")
     tool = _tool("benchmark_extraction")
-    measured = []
-
-    def cpu_per_track(tracks, n):
-        measured.append(len(tracks))
-        return {"reference": 2.0, "seed87": 1.0, "rich": 0.5}, n, 0
-
-    monkeypatch.setattr(tool, "cpu_per_track", cpu_per_track)
+    measured = _count_cpu_tracks(tool, monkeypatch)
     assert tool.main(["--data", str(tmp_path), "--copies", "3", "--skip-wall"]) == 0
     assert measured == [3]
 
@@ -132,13 +138,7 @@ def test_cpu_measurements_alone_take_fewer_tracks_than_the_split(
 ):
     # The split check is the workflow's: --skip-wall runs no workflow, so 20 tracks do.
     tool = _tool("benchmark_extraction")
-    measured = []
-
-    def cpu_per_track(tracks, n):
-        measured.append(len(tracks))
-        return {"reference": 2.0, "seed87": 1.0, "rich": 0.5}, n, 0
-
-    monkeypatch.setattr(tool, "cpu_per_track", cpu_per_track)
+    measured = _count_cpu_tracks(tool, monkeypatch)
     assert tool.main(["--data", str(gtzan_mini_dir), "--limit", "20", "--skip-wall"]) == 0
     assert measured == [20]
     assert "(e) rich CPU per track" in capsys.readouterr().out

@@ -62,7 +62,8 @@ _ALWAYS_UNSAFE = {
     "sio.load",  # skops: only through genrepipe.models.load_model, which audits types first
 }
 _PICKLE_MODULES = {"pickle", "cPickle", "dill", "cloudpickle", "shelve", "marshal"}
-_SAFE_YAML_LOADERS = {"SafeLoader", "CSafeLoader"}
+#: config.py's duplicate-key check loads with a SafeLoader subclass (checked below).
+_SAFE_YAML_LOADERS = {"SafeLoader", "CSafeLoader", "_UniqueKeyLoader"}
 
 
 def _dotted(node: ast.AST) -> str:
@@ -155,6 +156,19 @@ def test_package_and_scripts_never_deserialize_code(path):
     if path.name == "models.py":  # load_model: skops behind the allow-list (tested below)
         found = [problem for problem in found if not problem.endswith(": sio.load")]
     assert found == [], path
+
+
+def test_the_duplicate_key_loader_is_a_safe_loader(tmp_path):
+    import yaml
+
+    from genrepipe.config import _UniqueKeyLoader, check_unique_keys
+
+    assert issubclass(_UniqueKeyLoader, yaml.SafeLoader)
+    config = tmp_path / "config.yaml"
+    config.write_text("seed: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(yaml.constructor.ConstructorError):
+        yaml.load(config.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506
+    check_unique_keys([config])  # refused as no YAML it reads: Snakemake's load refuses it
 
 
 def test_skops_is_loaded_only_behind_the_allow_list():
