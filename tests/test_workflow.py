@@ -224,7 +224,7 @@ def test_changing_the_seed_refits_no_preprocessing(tiny_run, tmp_path):
     override = write_config(tmp_path / "seed.yaml", {"seed": 7})
     jobs = planned_jobs(tiny_run, TINY_CONFIG, override)
     rules = {rule for rule, _ in jobs}
-    assert "fit_preprocessing" not in rules
+    assert "fit_preprocessing" not in rules and "fit_final_preprocessing" not in rules
     assert {"train_model", "train_final_model"} <= rules
 
 
@@ -239,8 +239,10 @@ def test_changing_a_feature_setting_reextracts_only_that_set(tiny_run, tmp_path)
         "extract_features_batch0000",
         "extract_features_batch0001",
         "merge_features",
-        # svm_stats reads stats: its preprocessing, fold and final models, evaluation and card
+        # svm_stats reads stats: its preprocessing (fold and final), fold and final models,
+        # evaluation and card
         "fit_preprocessing",
+        "fit_final_preprocessing",
         "train_model",
         "train_final_model",
         "evaluate_model",
@@ -254,7 +256,7 @@ def test_changing_a_feature_setting_reextracts_only_that_set(tiny_run, tmp_path)
     for rule, wildcards in jobs:
         if rule in ("train_model", "train_final_model", "evaluate_model", "write_model_card"):
             assert "model=svm_stats" in wildcards
-        if rule == "fit_preprocessing":
+        if rule in ("fit_preprocessing", "fit_final_preprocessing"):
             assert "feature_set=stats" in wildcards
 
 
