@@ -45,6 +45,13 @@ def _write_split(workdir, folds, n_train: int = 90, n_test: int = 10, scheme="kf
     pd.DataFrame(rows).to_csv(workdir / "results" / "splits" / f"{scheme}.tsv", sep="\t")
 
 
+def _genres_folder(tmp_path: Path) -> Path:
+    """A dataset folder the benchmark accepts before it runs anything: one genre folder."""
+    data = tmp_path / "genres"
+    (data / "rock").mkdir(parents=True)
+    return data
+
+
 def test_accuracy_table_pairs_folds_with_the_reference(bench, tmp_path) -> None:
     svm, better = [5, 6, 7], [8, 8, 9]  # correct test tracks of 10, per fold
     for fold in range(3):
@@ -222,8 +229,7 @@ def test_chart_marks_the_targets_of_the_run(bench, tmp_path) -> None:
 def test_a_failed_workflow_ends_with_one_line_not_a_traceback(bench, tmp_path, capfd) -> None:
     # A misspelled model: Snakemake refuses the config and says why; the tool then
     # exits with one line pointing there.
-    data = tmp_path / "genres"
-    (data / "rock").mkdir(parents=True)
+    data = _genres_folder(tmp_path)
     with pytest.raises(SystemExit) as stop:
         bench.main([str(data), "--models", "svm_rihc", "--workdir", str(tmp_path / "run")])
     assert "snakemake exit status 1" in str(stop.value.code)
@@ -246,8 +252,7 @@ def test_a_configfile_may_not_set_the_split_or_models_the_table_reads(
 ) -> None:
     # Layered after the benchmark's settings, a holdout split ran while the table
     # still read the k-fold folds of an earlier run in the same folder.
-    data = tmp_path / "genres"
-    (data / "rock").mkdir(parents=True)
+    data = _genres_folder(tmp_path)
     holdout = tmp_path / "holdout.yaml"
     holdout.write_text("split: {scheme: holdout, holdout: {test_size: 0.2}}\nrun_models: [gmm]\n")
     with pytest.raises(SystemExit) as stop:
@@ -273,8 +278,7 @@ def test_the_run_settings_file_holds_the_configfiles_too(bench, tmp_path, monkey
     # The README reruns a benchmark's jobs with --configfile DIR/benchmark_config.yaml;
     # it held the benchmark's settings only, so a --configfile's params changed and
     # every model they touch retrained.
-    data = tmp_path / "genres"
-    (data / "rock").mkdir(parents=True)
+    data = _genres_folder(tmp_path)
     mine = tmp_path / "mine.yaml"
     mine.write_text("models: {cnn: {params: {epochs: 3}}}\nthreads: {train: 1}\n")
     ran = []
@@ -297,8 +301,7 @@ def test_the_run_settings_file_holds_the_configfiles_too(bench, tmp_path, monkey
 
 def test_a_configfile_with_a_key_given_twice_is_refused(bench, tmp_path, capsys) -> None:
     # Merged into benchmark_config.yaml, the first of two blocks was dropped unseen.
-    data = tmp_path / "genres"
-    (data / "rock").mkdir(parents=True)
+    data = _genres_folder(tmp_path)
     twice = tmp_path / "twice.yaml"
     twice.write_text("threads: {train: 1}\nthreads: {train: 2}\n")
     with pytest.raises(SystemExit) as stop:
@@ -308,8 +311,7 @@ def test_a_configfile_with_a_key_given_twice_is_refused(bench, tmp_path, capsys)
 
 
 def test_missing_list_files_are_named_before_the_run(bench, tmp_path, capsys) -> None:
-    data = tmp_path / "genres"
-    (data / "rock").mkdir(parents=True)
+    data = _genres_folder(tmp_path)
     train = tmp_path / "train.txt"
     train.write_text("rock/rock.00000.wav\n")
     with pytest.raises(SystemExit) as stop:
