@@ -45,6 +45,19 @@ def _write_split(workdir, folds, n_train: int = 90, n_test: int = 10, scheme="kf
     pd.DataFrame(rows).to_csv(workdir / "results" / "splits" / f"{scheme}.tsv", sep="\t")
 
 
+def _refused_configfile(bench, tmp_path: Path, capsys, text: str) -> tuple[Path, str]:
+    """Run the benchmark with a --configfile holding ``text``; it must refuse it before
+    any run (usage error, no working folder). Returns the file and stderr."""
+    path = tmp_path / "override.yaml"
+    path.write_text(text)
+    data, workdir = _genres_folder(tmp_path), tmp_path / "run"
+    with pytest.raises(SystemExit) as stop:
+        bench.main([str(data), "--configfile", str(path), "--workdir", str(workdir)])
+    assert stop.value.code == 2
+    assert not workdir.exists()
+    return path, capsys.readouterr().err
+
+
 def _genres_folder(tmp_path: Path) -> Path:
     """A dataset folder the benchmark accepts before it runs anything: one genre folder."""
     data = tmp_path / "genres"
@@ -252,19 +265,14 @@ def test_a_configfile_may_not_set_the_split_or_models_the_table_reads(
 ) -> None:
     # Layered after the benchmark's settings, a holdout split ran while the table
     # still read the k-fold folds of an earlier run in the same folder.
-    data = _genres_folder(tmp_path)
-    holdout = tmp_path / "holdout.yaml"
-    holdout.write_text("split: {scheme: holdout, holdout: {test_size: 0.2}}\nrun_models: [gmm]\n")
-    with pytest.raises(SystemExit) as stop:
-        bench.main([str(data), "--configfile", str(holdout), "--workdir", str(tmp_path / "run")])
-    assert stop.value.code == 2
+    holdout = "split: {scheme: holdout, holdout: {test_size: 0.2}}\nrun_models: [gmm]\n"
+    path, err = _refused_configfile(bench, tmp_path, capsys, holdout)
     assert (
-        f"--configfile {holdout} sets run_models, split.holdout.test_size, split.scheme, "
-        "which this benchmark sets itself" in capsys.readouterr().err
+        f"--configfile {path} sets run_models, split.holdout.test_size, split.scheme, "
+        "which this benchmark sets itself" in err
     )
-    assert not (tmp_path / "run").exists()
     settings = bench.benchmark_config(
-        data, ["svm"], workdir=tmp_path, n_splits=10, n_repeats=3, seed=42
+        tmp_path / "genres", ["svm"], workdir=tmp_path, n_splits=10, n_repeats=3, seed=42
     )
     # Other settings pass: a model's params, the threads, the clips' minimum length.
     other = {"models": {"cnn": {"params": {"epochs": 3}}}, "dataset": {"min_duration": 20.0}}
@@ -301,13 +309,10 @@ def test_the_run_settings_file_holds_the_configfiles_too(bench, tmp_path, monkey
 
 def test_a_configfile_with_a_key_given_twice_is_refused(bench, tmp_path, capsys) -> None:
     # Merged into benchmark_config.yaml, the first of two blocks was dropped unseen.
-    data = _genres_folder(tmp_path)
-    twice = tmp_path / "twice.yaml"
-    twice.write_text("threads: {train: 1}\nthreads: {train: 2}\n")
-    with pytest.raises(SystemExit) as stop:
-        bench.main([str(data), "--configfile", str(twice), "--workdir", str(tmp_path / "run")])
-    assert stop.value.code == 2
-    assert f"--configfile {twice}, line 2: 'threads' is given twice" in capsys.readouterr().err
+    path, err = _refused_configfile(
+        bench, tmp_path, capsys, "threads: {train: 1}\nthreads: {train: 2}\n"
+    )
+    assert f"--configfile {path}, line 2: 'threads' is given twice" in err
 
 
 def test_missing_list_files_are_named_before_the_run(bench, tmp_path, capsys) -> None:
