@@ -27,6 +27,7 @@ from genrepipe.config import (
     split_size_error,
     type_command_line_values,
     window_check_samples,
+    working_directory_path,
 )
 from genrepipe.dataset import assign_batches
 from genrepipe.estimators import (
@@ -60,6 +61,15 @@ with open(workflow.source_path("../config/config.yaml")) as defaults_file:
     CONFIG_ORDER = yaml.safe_load(defaults_file)
 validate(CONFIG_ORDER, schema="../config/schema.yaml")  # adds the schema's defaults
 order_config_keys(config, CONFIG_ORDER)
+# A file inside the working directory written absolute or relative is one file: one
+# spelling in params and inputs, so that respelling it reruns nothing (the model cards
+# record the root, the split reads the lists).
+if root := (config["dataset"].get("gtzan") or {}).get("root"):
+    config["dataset"]["gtzan"]["root"] = working_directory_path(root)
+if lists := config["split"].get("lists"):
+    config["split"]["lists"] = {
+        subset: working_directory_path(path) for subset, path in lists.items()
+    }
 
 try:
     DISCOVERY = dataset_tracks(config)

@@ -87,6 +87,8 @@ rule combine_final_ensemble:
         "../envs/genrepipe.yaml"
     script:
         "../workflow/scripts/combine_final_ensemble.py"
+
+
 rule write_model_card:
     input:
         model="results/final/{model}/model",

@@ -477,8 +477,14 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
     _, final_nn, final_card = load_bundle(tmp_path / "results" / "final" / "nn_lists" / "model")
     assert fold_nn.best_epoch_ < 200
     assert final_card["params"]["epochs"] == len(final_nn.history_["loss"]) == fold_nn.best_epoch_
-    # A list edited in place reruns the split and what follows, nothing before it.
     assert planned_jobs(tmp_path, TINY_CONFIG, override) == []
+    # The root and the lists, inside the working directory, written relative: the same
+    # files, so nothing reruns (the split and every model, and the cards, did).
+    relative = yaml.safe_load(override.read_text())
+    relative["dataset"]["gtzan"]["root"] = "genres"
+    relative["split"]["lists"] = {subset: f"lists/{subset}.txt" for subset in lists}
+    assert planned_jobs(tmp_path, TINY_CONFIG, write_config(override, relative)) == []
+    # A list edited in place reruns the split and what follows, nothing before it.
     train = Path(lists["train"])
     train.write_text("".join(train.read_text().splitlines(keepends=True)[1:]))
     planned = {rule for rule, _ in planned_jobs(tmp_path, TINY_CONFIG, override)}
