@@ -61,15 +61,6 @@ with open(workflow.source_path("../config/config.yaml")) as defaults_file:
     CONFIG_ORDER = yaml.safe_load(defaults_file)
 validate(CONFIG_ORDER, schema="../config/schema.yaml")  # adds the schema's defaults
 order_config_keys(config, CONFIG_ORDER)
-# A file inside the working directory written absolute or relative is one file: one
-# spelling in params and inputs, so that respelling it reruns nothing (the model cards
-# record the root, the split reads the lists).
-if root := (config["dataset"].get("gtzan") or {}).get("root"):
-    config["dataset"]["gtzan"]["root"] = working_directory_path(root)
-if lists := config["split"].get("lists"):
-    config["split"]["lists"] = {
-        subset: working_directory_path(path) for subset, path in lists.items()
-    }
 
 try:
     DISCOVERY = dataset_tracks(config)
@@ -113,6 +104,15 @@ if SCHEME == "lists" and TRACKS:
             logging.getLogger("snakemake").warning(message)
     except (FileNotFoundError, ValueError) as error:
         raise WorkflowError(f"Invalid configuration: {error}") from None
+# A file inside the working directory written absolute or relative is one file: one
+# spelling in params and inputs, so that respelling it reruns nothing (the model cards
+# record the root, the split reads the lists); the messages above keep the user's.
+if root := (config["dataset"].get("gtzan") or {}).get("root"):
+    config["dataset"]["gtzan"]["root"] = working_directory_path(root)
+if lists := config["split"].get("lists"):
+    config["split"]["lists"] = {
+        subset: working_directory_path(path) for subset, path in lists.items()
+    }
 FOLDS = list(range(n_folds(config)))
 RUN_MODELS = config["run_models"]
 
