@@ -1051,6 +1051,43 @@ def test_features_of_another_layout_than_the_transform_is_one_bundle_error(
         assert "retrain it" in err
 
 
+def test_feature_settings_this_genrepipe_does_not_know_are_one_bundle_error(
+    svm_bundle, clips, tmp_path, capsys
+):
+    # A setting of another genrepipe's feature function: every file failed alike with
+    # "unknown parameter(s)", each blamed on the audio file, exit 1.
+    folder = tmp_path / "model"
+    shutil.copytree(svm_bundle[0], folder)
+    card = json.loads((folder / "card.json").read_text())
+    card["feature_settings"] = card["feature_settings"] | {"center": True}
+    (folder / "card.json").write_text(json.dumps(card))
+    status, out, err = run([folder, clips[0], clips[1]], capsys)
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert f"error: {folder / 'card.json'}: seed87 settings ['center'] are unknown" in err
+
+
+@pytest.mark.slow
+def test_image_bundles_of_another_layout_are_one_bundle_error(clips, tmp_path, capsys):
+    """The reference CNN's image input: rows or frames other than its model was fitted
+    on failed every file alike, each blamed on the audio (exit 1)."""
+    cnn = {"filters": [2, 2], "dense_units": 4, "epochs": 1, "batch_size": 8}
+    cnn |= {"validation_fraction": 0.0}
+    spec = {"estimator": "cnn", "features": "seed87", "input": "image", "params": cnn}
+    train_final_bundle(tmp_path, clips, spec, SEED87)
+    bundle = tmp_path / "final" / "model"
+    status, _, _ = run([bundle, clips[0]], capsys)
+    assert status == 0
+    for setting, value, what in (("n_mfcc", 7, "matrix rows"), ("n_frames", 40, "frames")):
+        folder = tmp_path / setting
+        shutil.copytree(bundle, folder)
+        card = json.loads((folder / "card.json").read_text())
+        card["feature_settings"] = card["feature_settings"] | {setting: value}
+        (folder / "card.json").write_text(json.dumps(card))
+        status, out, err = run([folder, clips[0], clips[1]], capsys)
+        assert status == 2 and out == "" and err.count("\n") == 1, err
+        assert f"error: {folder}: card.json's seed87 settings give" in err and what in err
+
+
 def test_a_model_card_naming_no_dataset_mapping_is_ignored(gmm_bundle, clips, tmp_path, capsys):
     folder = tmp_path / "final" / "gmm_stats"
     shutil.copytree(gmm_bundle, folder / "model")

@@ -274,15 +274,27 @@ def feature_dimension(config: Mapping[str, Any], feature_set: str) -> int | None
     """
     settings = feature_settings(config, feature_set)
     if feature_set == "seed87":
-        return (settings["n_mfcc"] + settings["n_mels"] + 47) * settings["n_frames"]
+        return feature_rows(config, feature_set) * settings["n_frames"]
     if feature_set in ("stats", "segment_stats"):
         return 2 * (2 * settings["n_mfcc"] + 25) + 1
     if feature_set == "rich":  # rich_feature_names: stats, tonal, tempo and window statistics
         return 8 * settings["n_mfcc"] + 2 * settings["tempo_bands"] + 141
-    if feature_set == "logmel" and settings.get("n_frames"):
-        return settings["n_mels"] * settings["n_frames"]
-    if feature_set == "mfcc" and settings.get("n_frames"):
-        return 2 * settings["n_mfcc"] * settings["n_frames"]
+    if feature_set in ("logmel", "mfcc") and settings.get("n_frames"):
+        return feature_rows(config, feature_set) * settings["n_frames"]
+    return None
+
+
+def feature_rows(config: Mapping[str, Any], feature_set: str) -> int | None:
+    """Rows of a matrix feature set's per-track matrix (its frames are the columns):
+    ``seed87`` ``n_mfcc + n_mels + 47``, ``logmel`` ``n_mels``, ``mfcc`` ``2 n_mfcc``
+    (coefficients and their deltas); ``None`` for the vector sets."""
+    settings = feature_settings(config, feature_set)
+    if feature_set == "seed87":
+        return settings["n_mfcc"] + settings["n_mels"] + 47
+    if feature_set == "logmel":
+        return settings["n_mels"]
+    if feature_set == "mfcc":
+        return 2 * settings["n_mfcc"]
     return None
 
 

@@ -328,24 +328,42 @@ class Classifier:
         return cls(folder, transform, model, card, quiet_native=quiet_native)
 
     def _check_feature_count(self, folder: Path) -> None:
-        """The values a row of the card's features holds must be what the transform was
-        fitted on: else every file fails alike, each blamed on the audio (a bundle of
-        a genrepipe whose features had another layout, a card edited by hand)."""
-        from genrepipe.config import feature_dimension
+        """The card's feature settings must be ones this genrepipe knows, and give the
+        values (or matrix rows, and the reference CNN's frames) that the transform and
+        model were fitted on: else every file fails alike, each blamed on the audio (a
+        bundle of a genrepipe whose features had another layout, a card edited by hand)."""
+        from genrepipe.config import feature_dimension, feature_rows
+        from genrepipe.features import FEATURE_SETS, _keyword_params
 
-        fitted = getattr(self.transform, "n_features_in_", None)
-        try:
-            expected = feature_dimension(
-                {"features": {self.feature_set: self.feature_settings}}, self.feature_set
-            )
-        except (KeyError, TypeError, ValueError):
-            return  # settings the feature function refuses: said on the first file
-        if fitted is not None and expected is not None and int(fitted) != expected:
+        stale = (
+            "the bundle was written by a genrepipe whose features differ, or its card was "
+            "edited; retrain it"
+        )
+        accepted = _keyword_params(FEATURE_SETS[self.feature_set])
+        if unknown := sorted(set(self.feature_settings) - accepted):
             raise BundleError(
-                f"{folder}: card.json's {self.feature_set} settings give {expected} values a "
-                f"row, but its transform was fitted on {int(fitted)}: the bundle was written by "
-                "a genrepipe whose features differ, or its card was edited; retrain it"
+                f"{folder / 'card.json'}: {self.feature_set} settings {unknown} are unknown to "
+                f"this genrepipe (it knows {sorted(accepted)}): {stale}"
             )
+        settings = {"features": {self.feature_set: self.feature_settings}}
+        try:
+            expected = feature_dimension(settings, self.feature_set)
+            rows = feature_rows(settings, self.feature_set)
+        except (KeyError, TypeError, ValueError):
+            return  # values the feature function refuses: said on the first file
+        checks = [
+            ("values a row", expected, getattr(self.transform, "n_features_in_", None)),
+            ("matrix rows", rows, getattr(self.transform, "n_rows_", None)),
+        ]
+        if self.card.get("estimator") == "cnn":  # its input is the whole fixed-size matrix
+            shape = getattr(self.model, "input_shape_", None)
+            checks.append(("frames", self.n_frames, shape[1] if shape else None))
+        for what, expected, fitted in checks:
+            if fitted is not None and expected is not None and int(fitted) != expected:
+                raise BundleError(
+                    f"{folder}: card.json's {self.feature_set} settings give {expected} "
+                    f"{what}, but its model was fitted on {int(fitted)}: {stale}"
+                )
 
     @property
     def n_frames(self) -> int | None:
