@@ -1066,6 +1066,30 @@ def test_feature_settings_this_genrepipe_does_not_know_are_one_bundle_error(
     assert f"error: {folder / 'card.json'}: seed87 settings ['center'] are unknown" in err
 
 
+def rewrite_member(archive: Path, member: str, data: bytes) -> None:
+    """Replace one member of a zip archive (a damaged estimator file)."""
+    import zipfile
+
+    with zipfile.ZipFile(archive) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    assert member in members
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, content in (members | {member: data}).items():
+            zf.writestr(name, content)
+
+
+def test_a_damaged_estimator_archive_is_named_not_the_card(svm_bundle, clips, tmp_path, capsys):
+    # Its JSON inside was reported as "card.json: not valid JSON", the card being intact.
+    for damaged in ("transform.skops", "estimator.skops"):
+        folder = tmp_path / damaged / "model"
+        shutil.copytree(svm_bundle[0], folder)
+        rewrite_member(folder / damaged, "schema.json", b"{bad")
+        status, out, err = run([folder, clips[0]], capsys)
+        assert status == 2 and out == "" and err.count("\n") == 1, err
+        assert f"{folder / damaged}: damaged, or not written by save_model" in err
+        assert "card.json" not in err
+
+
 @pytest.mark.slow
 def test_image_bundles_of_another_layout_are_one_bundle_error(clips, tmp_path, capsys):
     """The reference CNN's image input: rows or frames other than its model was fitted
@@ -1086,6 +1110,16 @@ def test_image_bundles_of_another_layout_are_one_bundle_error(clips, tmp_path, c
         status, out, err = run([folder, clips[0], clips[1]], capsys)
         assert status == 2 and out == "" and err.count("\n") == 1, err
         assert f"error: {folder}: card.json's seed87 settings give" in err and what in err
+    # A damaged member of the Keras archive is named in it, not by the card, nor by the
+    # temporary folder the archive was unpacked to.
+    for member in ("genrepipe_keras.json", "model.keras"):
+        folder = tmp_path / member / "model"
+        shutil.copytree(bundle, folder)
+        rewrite_member(folder / "estimator.keras", member, b"{bad")
+        status, out, err = run([folder, clips[0]], capsys)
+        assert status == 2 and out == "" and err.count("\n") == 1, err
+        assert f"{folder / 'estimator.keras'}: damaged, or not written by save_model" in err
+        assert "card.json" not in err and "genrepipe-keras-" not in err, err
 
 
 def test_a_model_card_naming_no_dataset_mapping_is_ignored(gmm_bundle, clips, tmp_path, capsys):

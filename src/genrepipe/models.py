@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 import warnings
 import zipfile
@@ -1062,6 +1063,21 @@ def load_model(path: str | os.PathLike) -> BaseEstimator:
             names = set(zf.namelist())
     except zipfile.BadZipFile as err:
         raise ValueError(f"{path} is not a model file written by save_model") from err
+    try:
+        return _load_archive(path, names)
+    except UntrustedModelError:
+        raise
+    except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as error:
+        # A damaged member (JSON, a network, a head): name the archive, not the
+        # temporary folder it was unpacked to, nor card.json beside it.
+        message = re.sub(r"\S*genrepipe-(?:keras|composite)-[^/\s]*/", f"{path.name}:", str(error))
+        if str(path) in message:
+            raise
+        raise ValueError(f"{path}: damaged, or not written by save_model ({message})") from error
+
+
+def _load_archive(path: Path, names: set[str]) -> BaseEstimator:
+    """:func:`load_model` for a zip archive holding ``names``."""
     if _KERAS_ARCHIVE_META in names:
         return _load_keras(path)
     if "genrepipe_composite.json" in names:
