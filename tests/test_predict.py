@@ -1184,6 +1184,30 @@ def test_an_ensembles_fold_folders_point_to_its_final_bundle(svm_bundle, clips, 
     assert folder.is_dir()
 
 
+def test_a_final_folder_whose_bundle_is_gone_is_named_so(svm_bundle, clips, tmp_path, capsys):
+    # A failed retraining removes results/final/<model>/model and leaves the model card:
+    # that card was read as a bundle's ("no such file ... transform.skops").
+    final = tmp_path / "final" / "svm"
+    final.mkdir(parents=True)
+    card = json.loads((svm_bundle[0] / "card.json").read_text())
+    (final / "card.json").write_text(json.dumps(card | {"bundle": "model"}))
+    status, out, err = run([final, clips[0]], capsys)
+    assert status == 2 and out == ""
+    assert (
+        f"error: {final / 'model'}: no such bundle ({final / 'card.json'} is the model card" in err
+    )
+    # An ensemble's final bundle without its members is no fold folder: it was sent to
+    # "classify with its final bundle", the folder given.
+    ensemble = tmp_path / "final" / "ensemble" / "model"
+    ensemble.mkdir(parents=True)
+    card = {"estimator": "ensemble", "members": ["svm"], "classes": GENRES}
+    (ensemble / "card.json").write_text(json.dumps(card))
+    for folder in (ensemble, ensemble.parent):
+        status, out, err = run([folder, clips[0]], capsys)
+        assert status == 2 and out == "" and "fold folders" not in err
+        assert f"error: {ensemble / 'members'}: no such folder: an ensemble bundle holds" in err
+
+
 def test_csv_quotes_a_file_name_holding_a_line_break(gmm_bundle, clips, tmp_path, capsys):
     path = tmp_path / "two\nlines.wav"
     shutil.copy(clips[0], path)

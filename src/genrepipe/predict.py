@@ -282,6 +282,13 @@ class Classifier:
         is_bundle = (folder / "transform.skops").is_file() or (folder / "members").is_dir()
         if not is_bundle and (folder / "model").is_dir():
             folder = folder / "model"
+        elif _is_model_card(folder):
+            # results/final/<model>/ whose model/ a failed retraining removed.
+            raise BundleError(
+                f"{folder / 'model'}: no such bundle ({folder / 'card.json'} is the model "
+                "card of a final model whose bundle is gone, as when its retraining failed); "
+                "rerun the workflow to rebuild it"
+            )
         if not (folder / "card.json").is_file():
             bundles = sorted(
                 sub if (sub / "card.json").is_file() else sub / "model"
@@ -311,8 +318,12 @@ class Classifier:
             raise BundleError(f"{folder}: not a model bundle (no card.json){hint}")
         if _card_estimator(folder) == "ensemble":
             if not (folder / "members").is_dir():
-                run = _fold_run(folder)
-                raise _fold_ensemble_error(folder, run[1] if run else "<ensemble>")
+                if run := _fold_run(folder):
+                    raise _fold_ensemble_error(folder, run[1])
+                raise BundleError(
+                    f"{folder / 'members'}: no such folder: an ensemble bundle holds its "
+                    "members' bundles there; rerun the workflow to rebuild it"
+                )
             return EnsembleClassifier.load(folder, quiet_native=quiet_native)
         try:
             with _native_stderr_silenced(quiet_native and _is_keras(folder)):
@@ -738,6 +749,16 @@ def _card_estimator(folder: Path) -> str | None:
         return json.loads((folder / "card.json").read_text()).get("estimator")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def _is_model_card(folder: Path) -> bool:
+    """Whether ``folder/card.json`` is a final model's card (``results/final/<model>/``),
+    which names its bundle folder, not a bundle's own card."""
+    try:
+        card = json.loads((folder / "card.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(card, dict) and "bundle" in card
 
 
 def _fold_ensemble_error(folder: Path, name: str) -> BundleError:
