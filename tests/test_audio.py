@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -298,7 +299,14 @@ def test_missing_file(tmp_path):
 def test_directory_is_not_a_file(tmp_path):
     folder = tmp_path / "folder.wav"
     folder.mkdir()
-    _assert_audio_error_naming(folder)
+    assert str(_assert_audio_error_naming(folder)).endswith(": not a regular file")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_is_refused_unread_and_not_called_missing(tmp_path):
+    pipe = tmp_path / "pipe.wav"
+    os.mkfifo(pipe)  # reading it would block until a writer came
+    assert str(_assert_audio_error_naming(pipe)).endswith(": not a regular file")
 
 
 def test_empty_file(tmp_path):

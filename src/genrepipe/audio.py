@@ -58,7 +58,9 @@ def load_audio(
     if sr <= 0:
         raise ValueError(f"sample rate must be positive, got sr={sr}")
     if not path.is_file():
-        raise AudioError(f"{path}: no such file")
+        # A pipe or a device would block or never end: refused, but not as missing.
+        what = "not a regular file" if path.exists() else "no such file"
+        raise AudioError(f"{path}: {what}")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: file is empty")
 
