@@ -22,7 +22,7 @@ if config["dataset"]["kind"] == "synthetic":
             benchmark:
                 f"benchmarks/generate_synthetic/{_batch}.tsv"
             group:
-                "tracks"  # per-batch jobs: a cluster profile packs several in one cluster job
+                "tracks"  # per-batch jobs: a cluster profile may pack several in one cluster job
             conda:
                 "../envs/genrepipe.yaml"
             script:

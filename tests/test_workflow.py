@@ -493,6 +493,35 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
     assert not [rule for rule in planned if rule.startswith(before)]
 
 
+def test_the_cluster_profiles_set_resources_of_real_rules_and_no_gpu(tmp_path):
+    """The profiles' set-resources name rules of the workflow (a renamed rule would
+    silently lose its memory and time), and keep training on CPUs: the project installs
+    tensorflow-cpu, and a GPU request was refused by CPU partitions or idled a GPU."""
+    listed = run_workflow(tmp_path, TINY_CONFIG, extra=["--list-rules"], cores=None)
+    rules = set(listed.stdout.split())
+    for profile in ("slurm", "kubernetes"):
+        settings = yaml.safe_load((PROJECT_ROOT / "profiles" / profile / "config.yaml").read_text())
+        assert set(settings["set-resources"]) <= rules, profile
+    # The SLURM profile's resources as its executor gets them (the local one plans alike).
+    override = write_config(tmp_path / "override.yaml", {"run_models": ["cnn", "svm"]})
+    extra = ["--profile", str(PROJECT_ROOT / "profiles" / "slurm"), "--executor", "local"]
+    result = run_workflow(tmp_path, TINY_CONFIG, override, extra=[*extra, "--dry-run"])
+    requests, rule, model = {}, None, None
+    for line in result.stdout.splitlines():
+        line = line.strip()
+        if match := re.match(r"^(?:local)?rule (\S+):$", line):
+            rule, model = match.group(1), None
+        elif line.startswith("wildcards:") and (found := re.search(r"model=([^,\s]+)", line)):
+            model = found.group(1)
+        elif line.startswith("resources:") and rule in ("train_model", "train_final_model"):
+            requests[rule, model] = ("gpu=" in line, "mem_mb=8000" in line)
+    assert requests == {
+        (rule, model): (False, True)
+        for rule in ("train_model", "train_final_model")
+        for model in ("cnn", "svm")
+    }
+
+
 def test_training_jobs_ask_for_cores_and_a_gpu_by_estimator_not_by_name(tmp_path):
     """A cluster executor requests the `gpu` resource: CNN models get one whatever
     they are called, and a model named like a CNN that is none gets none. Cores:
