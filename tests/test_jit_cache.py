@@ -48,3 +48,50 @@ def test_jobs_starting_together_on_an_empty_cache_all_survive(tmp_path):
     later = _start(tmp_path)
     out = later.communicate(timeout=600)[0]
     assert later.returncode == 0 and "compiling" not in out
+
+
+def test_the_marker_names_the_cpu_model_numba_compiles_for(monkeypatch):
+    """numba keeps one cache per CPU model: a cluster node of another model, finding a
+    marker left by the first, skipped the lock and compiled beside its neighbours."""
+    import numba
+
+    from genrepipe import jit_cache
+
+    here = jit_cache.marker_path()
+    monkeypatch.setattr(numba.config, "CPU_NAME", "another-cpu")
+    assert jit_cache.marker_path() != here
+    assert jit_cache.marker_path().parent == here.parent
+
+
+def test_a_file_system_without_locks_still_fills_the_cache(monkeypatch, tmp_path, caplog):
+    """NFS mounted without locks: flock fails with ENOLCK, which failed every extraction."""
+    import errno
+
+    from genrepipe import jit_cache
+
+    def no_locks(handle, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    runs = []
+    monkeypatch.setattr(jit_cache.fcntl, "flock", no_locks)
+    monkeypatch.setattr(jit_cache, "marker_path", lambda: tmp_path / "genrepipe-filled-test")
+    monkeypatch.setattr(jit_cache, "_run_every_feature_set", lambda: runs.append(1))
+    monkeypatch.setattr(jit_cache, "_filled", False)
+    with caplog.at_level("WARNING", logger="genrepipe"):
+        jit_cache.ensure_filled()
+    assert runs == [1] and (tmp_path / "genrepipe-filled-test").exists()
+    assert "compiling without one" in caplog.text
+
+
+def test_a_read_only_librosa_puts_the_marker_where_numba_caches(monkeypatch):
+    """numba caches a read-only installation's functions in the user's cache folder:
+    the marker beside librosa could never be written, so every job compiled again."""
+    import numba
+    from numba.misc.appdirs import AppDirs
+
+    from genrepipe import jit_cache
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")
+    monkeypatch.setattr(jit_cache.os, "access", lambda path, mode: False)
+    user_cache = AppDirs(appname="numba", appauthor=False).user_cache_dir
+    assert jit_cache.cache_folder() == jit_cache.Path(user_cache)

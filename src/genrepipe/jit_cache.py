@@ -10,13 +10,15 @@ that loads a half-written one dies with a segmentation fault (seen with
 :func:`ensure_filled` runs every feature set once on a short signal under an
 exclusive file lock, then leaves a marker beside the cache: later processes
 see the marker and skip the lock altogether, so a warm environment pays one
-``stat`` per process.
+``stat`` per process. numba keeps one cache per CPU model, so the marker names
+the CPU too: a cluster node of another model fills its own under the lock.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import tempfile
@@ -31,31 +33,58 @@ _filled = False
 
 
 def cache_folder() -> Path:
-    """Where numba caches librosa's functions: ``NUMBA_CACHE_DIR``, else beside librosa."""
+    """Where numba caches librosa's functions: ``NUMBA_CACHE_DIR``, else beside librosa,
+    else (a read-only install) numba's cache folder of the user, as numba itself falls
+    back."""
     import librosa
     import numba
 
     if numba.config.CACHE_DIR:
         return Path(numba.config.CACHE_DIR)
-    return Path(librosa.__file__).parent / "__pycache__"
+    beside = Path(librosa.__file__).parent / "__pycache__"
+    if os.access(beside if beside.is_dir() else beside.parent, os.W_OK):
+        return beside
+    from numba.misc.appdirs import AppDirs
+
+    return Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)
 
 
 def marker_path() -> Path:
-    """The file that says the cache of these librosa and numba versions is filled."""
+    """The file that says the cache of these librosa and numba versions, of this
+    librosa installation and for this CPU model, is filled."""
     import librosa
     import numba
+    from llvmlite import binding
 
-    return cache_folder() / f"genrepipe-filled-{librosa.__version__}-{numba.__version__}"
+    # What numba keys its cached machine code by (its codegen's magic tuple), and the
+    # installation: the user's cache folder may hold the caches of several.
+    cpu = numba.config.CPU_NAME or binding.get_host_cpu_name()
+    try:
+        features = numba.config.CPU_FEATURES or binding.get_host_cpu_features().flatten()
+    except RuntimeError:  # as numba: no features known
+        features = ""
+    key = f"{cpu}|{features}|{Path(librosa.__file__).resolve()}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    versions = f"{librosa.__version__}-{numba.__version__}"
+    return cache_folder() / f"genrepipe-filled-{versions}-{digest}"
 
 
 @contextlib.contextmanager
 def _exclusive(lock: Path) -> Iterator[None]:
     with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        locked = True
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as error:
+            # A network file system mounted without locks (NFS nolock): carry on
+            # unlocked rather than fail every extraction job.
+            logger.warning("no lock on %s (%s): compiling without one", lock, error.strerror)
+            locked = False
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            if locked:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ensure_filled() -> None:
