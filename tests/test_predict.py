@@ -1101,7 +1101,10 @@ def test_image_bundles_of_another_layout_are_one_bundle_error(clips, tmp_path, c
     bundle = tmp_path / "final" / "model"
     status, _, _ = run([bundle, clips[0]], capsys)
     assert status == 0
-    for setting, value, what in (("n_mfcc", 7, "matrix rows"), ("n_frames", 40, "frames")):
+    for setting, value, what in (
+        ("n_mfcc", 7, "matrix rows, but its transform"),
+        ("n_frames", 40, "frames, but its model"),
+    ):
         folder = tmp_path / setting
         shutil.copytree(bundle, folder)
         card = json.loads((folder / "card.json").read_text())
@@ -1110,6 +1113,15 @@ def test_image_bundles_of_another_layout_are_one_bundle_error(clips, tmp_path, c
         status, out, err = run([folder, clips[0], clips[1]], capsys)
         assert status == 2 and out == "" and err.count("\n") == 1, err
         assert f"error: {folder}: card.json's seed87 settings give" in err and what in err
+    # A frame count that is no number is the feature function's to refuse, file by
+    # file, as before the check: not a traceback.
+    folder = tmp_path / "no_number"
+    shutil.copytree(bundle, folder)
+    card = json.loads((folder / "card.json").read_text())
+    card["feature_settings"] = card["feature_settings"] | {"n_frames": "abc"}
+    (folder / "card.json").write_text(json.dumps(card))
+    status, out, err = run([folder, clips[0]], capsys)
+    assert status == 1 and "n_frames must be a positive integer" in err and "Traceback" not in err
     # A damaged member of the Keras archive is named in it, not by the card, nor by the
     # temporary folder the archive was unpacked to.
     for member in ("genrepipe_keras.json", "model.keras"):

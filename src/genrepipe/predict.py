@@ -360,20 +360,22 @@ class Classifier:
         try:
             expected = feature_dimension(settings, self.feature_set)
             rows = feature_rows(settings, self.feature_set)
+            frames = self.n_frames
         except (KeyError, TypeError, ValueError):
             return  # values the feature function refuses: said on the first file
+        transform = self.transform
         checks = [
-            ("values a row", expected, getattr(self.transform, "n_features_in_", None)),
-            ("matrix rows", rows, getattr(self.transform, "n_rows_", None)),
+            ("values a row", expected, "transform", getattr(transform, "n_features_in_", None)),
+            ("matrix rows", rows, "transform", getattr(transform, "n_rows_", None)),
         ]
-        if self.card.get("estimator") == "cnn":  # its input is the whole fixed-size matrix
-            shape = getattr(self.model, "input_shape_", None)
-            checks.append(("frames", self.n_frames, shape[1] if shape else None))
-        for what, expected, fitted in checks:
+        shape = getattr(self.model, "input_shape_", None)
+        if self.card.get("estimator") == "cnn" and shape:  # it reads the whole matrix
+            checks.append(("frames", frames, "model", shape[1]))
+        for what, expected, part, fitted in checks:
             if fitted is not None and expected is not None and int(fitted) != expected:
                 raise BundleError(
                     f"{folder}: card.json's {self.feature_set} settings give {expected} "
-                    f"{what}, but its model was fitted on {int(fitted)}: {stale}"
+                    f"{what}, but its {part} was fitted on {int(fitted)}: {stale}"
                 )
 
     @property
