@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -64,23 +65,44 @@ def test_the_marker_names_the_cpu_model_numba_compiles_for(monkeypatch):
 
 
 def test_a_file_system_without_locks_still_fills_the_cache(monkeypatch, tmp_path, caplog):
-    """NFS mounted without locks: flock fails with ENOLCK, which failed every extraction."""
+    """NFS mounted without locks: flock fails with ENOLCK, which failed every extraction.
+    The jobs of one machine then serialize on a lock in its temporary folder, so that
+    a local run does not bring back the crash the lock prevents; with no lock at all,
+    the cache is filled unlocked."""
     import errno
 
     from genrepipe import jit_cache
 
-    def no_locks(handle, operation):
-        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+    cache, local = tmp_path / "cache", tmp_path / "local"
+    cache.mkdir()
+    local.mkdir()
+    locked, runs, lockable = [], [], {cache: False, local: True}
+    real_flock = jit_cache.fcntl.flock
 
-    runs = []
-    monkeypatch.setattr(jit_cache.fcntl, "flock", no_locks)
-    monkeypatch.setattr(jit_cache, "marker_path", lambda: tmp_path / "genrepipe-filled-test")
-    monkeypatch.setattr(jit_cache, "_run_every_feature_set", lambda: runs.append(1))
-    monkeypatch.setattr(jit_cache, "_filled", False)
-    with caplog.at_level("WARNING", logger="genrepipe"):
-        jit_cache.ensure_filled()
-    assert runs == [1] and (tmp_path / "genrepipe-filled-test").exists()
-    assert "compiling without one" in caplog.text
+    def flock(handle, operation):
+        if not lockable[Path(handle.name).parent]:
+            raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+        if operation == jit_cache.fcntl.LOCK_EX:
+            locked.append(Path(handle.name))
+        real_flock(handle, operation)
+
+    monkeypatch.setattr(jit_cache.fcntl, "flock", flock)
+    monkeypatch.setattr(jit_cache.tempfile, "gettempdir", lambda: str(local))
+    monkeypatch.setattr(jit_cache, "marker_path", lambda: cache / "genrepipe-filled-test")
+    monkeypatch.setattr(jit_cache, "_run_every_feature_set", lambda: runs.append(len(locked)))
+    for local_locks in (True, False):
+        lockable[local] = local_locks
+        (cache / "genrepipe-filled-test").unlink(missing_ok=True)
+        monkeypatch.setattr(jit_cache, "_filled", False)
+        locked.clear()
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="genrepipe"):
+            jit_cache.ensure_filled()
+        assert (cache / "genrepipe-filled-test").exists()
+        assert locked == ([local / "genrepipe-numba.lock"] if local_locks else [])
+        assert f"cannot lock {cache / 'genrepipe-numba.lock'}" in caplog.text
+        assert ("compiling without a lock" in caplog.text) is not local_locks
+    assert runs == [1, 0]
 
 
 def test_a_read_only_librosa_puts_the_marker_where_numba_caches(monkeypatch):

@@ -70,21 +70,23 @@ def marker_path() -> Path:
 
 
 @contextlib.contextmanager
-def _exclusive(lock: Path) -> Iterator[None]:
-    with open(lock, "a") as handle:
-        locked = True
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except OSError as error:
-            # A network file system mounted without locks (NFS nolock): carry on
-            # unlocked rather than fail every extraction job.
-            logger.warning("no lock on %s (%s): compiling without one", lock, error.strerror)
-            locked = False
-        try:
-            yield
-        finally:
-            if locked:
+def _exclusive(*locks: Path) -> Iterator[None]:
+    """Hold the first of ``locks`` that can be locked, or none (with a warning)."""
+    for lock in locks:
+        with open(lock, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            except OSError as error:
+                # A network file system mounted without locks (NFS nolock): try the next.
+                logger.warning("cannot lock %s (%s)", lock, error.strerror)
+                continue
+            try:
+                yield
+            finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+    logger.warning("compiling without a lock")
+    yield
 
 
 def ensure_filled() -> None:
@@ -103,9 +105,11 @@ def ensure_filled() -> None:
     except OSError:
         writable = False
     # Without a writable cache folder numba caches elsewhere (or not at all): still
-    # serialize the first calls, with the lock in the temporary folder.
-    lock = (folder if writable else Path(tempfile.gettempdir())) / "genrepipe-numba.lock"
-    with _exclusive(lock):
+    # serialize the first calls, with the lock in the temporary folder, which also
+    # serves the jobs of this machine where the cache's file system has no locks.
+    local = Path(tempfile.gettempdir()) / "genrepipe-numba.lock"
+    locks = [folder / "genrepipe-numba.lock", local] if writable else [local]
+    with _exclusive(*locks):
         if marker.exists():  # another process filled it while this one waited
             return
         logger.info("compiling librosa's numba functions once for this environment")
