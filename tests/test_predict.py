@@ -733,6 +733,15 @@ def test_window_cnn_bundles_predict_like_their_training(estimator, params, clips
     assert got.shape == (len(clips), len(GENRES))
     status, out, _ = run([tmp_path / "final", clips[0]], capsys)
     assert status == 0 and clips[0].name in out
+    if estimator == "cnn_svm":  # its archive holds the CNN's: a damaged one named once
+        broken = tmp_path / "broken"
+        shutil.copytree(tmp_path / "final" / "model", broken)
+        (archive,) = broken.glob("estimator.*")
+        for data in (b"{bad", zip_holding({"schema.json": b"{bad"})):
+            rewrite_member(archive, "cnn.zip", data)
+            status, out, err = run([broken, clips[0]], capsys)
+            assert status == 2 and out == "" and err.count("damaged") == 1, err
+            assert f"{archive}: damaged, or not written by save_model (cnn.zip" in err
 
 
 # -- ensemble bundles ------------------------------------------------------------------------------
@@ -1064,6 +1073,17 @@ def test_feature_settings_this_genrepipe_does_not_know_are_one_bundle_error(
     status, out, err = run([folder, clips[0], clips[1]], capsys)
     assert status == 2 and out == "" and err.count("\n") == 1
     assert f"error: {folder / 'card.json'}: seed87 settings ['center'] are unknown" in err
+
+
+def zip_holding(members: dict[str, bytes]) -> bytes:
+    """The bytes of a zip archive holding ``members``."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, content in members.items():
+            zf.writestr(name, content)
+    return buffer.getvalue()
 
 
 def rewrite_member(archive: Path, member: str, data: bytes) -> None:

@@ -1065,15 +1065,28 @@ def load_model(path: str | os.PathLike) -> BaseEstimator:
         raise ValueError(f"{path} is not a model file written by save_model") from err
     try:
         return _load_archive(path, names)
-    except UntrustedModelError:
-        raise
-    except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as error:
-        # A damaged member (JSON, a network, a head): name the archive, not the
+    except DamagedModelError as error:
+        if error.path == path:
+            raise
+        # A member archive's (a CNN head's network): name the outer file.
+        raise DamagedModelError(path, f"{error.path.name}: {error.reason}") from error
+    except (ValueError, TypeError, KeyError, zipfile.BadZipFile) as error:
+        # A damaged member (JSON, a network): name the archive and the member, not the
         # temporary folder it was unpacked to, nor card.json beside it.
-        message = re.sub(r"\S*genrepipe-(?:keras|composite)-[^/\s]*/", f"{path.name}:", str(error))
+        message = re.sub(r"\S*genrepipe-(?:keras|composite)-[^/\s]*/", "", str(error))
+        if isinstance(error, UntrustedModelError):
+            raise UntrustedModelError(message) from None
         if str(path) in message:
             raise
-        raise ValueError(f"{path}: damaged, or not written by save_model ({message})") from error
+        raise DamagedModelError(path, message) from error
+
+
+class DamagedModelError(ValueError):
+    """A model file whose archive opens but whose contents cannot be read back."""
+
+    def __init__(self, path: Path, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: damaged, or not written by save_model ({reason})")
 
 
 def _load_archive(path: Path, names: set[str]) -> BaseEstimator:
