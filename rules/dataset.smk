@@ -21,8 +21,6 @@ if config["dataset"]["kind"] == "synthetic":
                 f"logs/generate_synthetic/{_batch}.log",
             benchmark:
                 f"benchmarks/generate_synthetic/{_batch}.tsv"
-            group:
-                "tracks"  # per-batch jobs: a cluster profile may pack several in one cluster job
             conda:
                 "../envs/genrepipe.yaml"
             script:
@@ -50,7 +48,7 @@ for _batch, _tracks in BATCHES.items():
         benchmark:
             f"benchmarks/check_audio/{_batch}.tsv"
         group:
-            "tracks"
+            "tracks"  # no job of its batch reads its output: a profile packs N such jobs
         conda:
             "../envs/genrepipe.yaml"
         script:

@@ -29,7 +29,7 @@ for _batch, _tracks in BATCHES.items():
         benchmark:
             f"benchmarks/extract_features/{{feature_set}}/{_batch}.tsv"
         group:
-            "tracks"  # ignored locally; on a cluster, --group-components tracks=N
+            "tracks"  # ignored locally; on a cluster, --group-components tracks=N packs N
         conda:
             "../envs/genrepipe.yaml"
         script:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -493,7 +494,7 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
     assert not [rule for rule in planned if rule.startswith(before)]
 
 
-def test_the_cluster_profiles_set_resources_of_real_rules_and_no_gpu(tmp_path):
+def test_cluster_jobs_name_real_rules_ask_no_gpu_and_sum_no_chain(tmp_path):
     """The profiles' set-resources name rules of the workflow (a renamed rule would
     silently lose its memory and time), and keep training on CPUs: the project installs
     tensorflow-cpu, and a GPU request was refused by CPU partitions or idled a GPU."""
@@ -520,6 +521,20 @@ def test_the_cluster_profiles_set_resources_of_real_rules_and_no_gpu(tmp_path):
         for rule in ("train_model", "train_final_model")
         for model in ("cnn", "svm")
     }
+    # On a cluster, jobs of one group that depend on each other form one cluster job
+    # with their resources summed, run one after another by the SLURM plugin: the
+    # generated clips' batch made one with its check and extractions (4 CPUs held for
+    # one busy). Now no per-batch job reads another's output: without
+    # --group-components, each is a cluster job of its own.
+    cluster = ["--executor", "cluster-generic", "--cluster-generic-submit-cmd", "true"]
+    result = run_workflow(tmp_path, TINY_CONFIG, extra=[*cluster, "--jobs", "2", "--dry-run"])
+    groups = result.stdout.split("Group job ")[1:]
+    assert len(groups) >= 4  # the tiny run's batches' checks and extractions
+    for group in groups:
+        body = itertools.takewhile(
+            lambda line: not line or line[0].isspace(), group.split("\n")[1:]
+        )
+        assert len([line for line in body if re.match(r"^\s+rule ", line)]) == 1, group
 
 
 def test_training_jobs_ask_for_cores_and_a_gpu_by_estimator_not_by_name(tmp_path):
