@@ -110,7 +110,10 @@ def test_copies_of_one_clip_are_enough_for_the_cpu_measurement(tmp_path, monkeyp
 def test_workflow_benchmark_removes_its_folder_when_interrupted(tmp_path, monkeypatch):
     tool = _tool("benchmark_workflow")
 
+    made = []
+
     def interrupted(args, tmp):
+        made.append(tmp)
         (tmp / "genres").mkdir()
         raise KeyboardInterrupt
 
@@ -118,6 +121,8 @@ def test_workflow_benchmark_removes_its_folder_when_interrupted(tmp_path, monkey
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.raises(KeyboardInterrupt):
         tool.main(["--n-per-genre", "10"])
+    (tmp,) = made
+    assert tmp.parent == tmp_path and not tmp.exists()
     assert list(tmp_path.iterdir()) == []
 
 

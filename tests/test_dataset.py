@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import zlib
 from pathlib import Path
 
@@ -421,6 +422,9 @@ def test_filling_a_gap_changes_only_its_batch():
 def test_batches_do_not_depend_on_input_order_or_other_tracks():
     tracks = _collection()
     full = assign_batches(tracks, 100)
+    shuffled = list(tracks)
+    random.Random(0).shuffle(shuffled)
+    assert _membership(assign_batches(shuffled, 100)) == _membership(full)
     subset = assign_batches(tracks[::3], 100)
     for name, batch in subset.items():
         assert {t.track for t in batch} <= {t.track for t in full[name]}

@@ -101,6 +101,7 @@ def test_a_fold_model_links_its_folds_transform_without_reading_it(tmp_path, mon
     """Its features are already transformed: the fold's PCA, hundreds of MB on GTZAN, was
     read in every training job for nothing but writing it into the bundle again."""
     import pandas as pd
+    import skops.io
 
     import genrepipe.models
     from genrepipe.bundle import load_bundle
@@ -133,7 +134,9 @@ def test_a_fold_model_links_its_folds_transform_without_reading_it(tmp_path, mon
 
     spec = {"estimator": "svm", "features": "stats", "input": "scaled", "params": {}}
     with monkeypatch.context() as patched:
+        # Every route to a skops file: load_model, as bound anywhere, reads through it.
         patched.setattr(genrepipe.models, "load_model", unread)
+        patched.setattr(skops.io, "load", unread)
         train_model(
             spec,
             {},

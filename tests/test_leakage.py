@@ -138,7 +138,9 @@ def test_early_stopping_reads_the_validation_tracks_not_the_test_tracks():
         np.testing.assert_array_equal(
             _train_proba(spec, X, y, train, **kwargs), _train_proba(spec, X2, y2, train, **kwargs)
         )
-    # And it does read them: the six validation tracks, apart from the 18 it fits on.
+    # And it does read them: the six validation tracks, apart from the 18 it fits on
+    # (one fit per run above).
+    assert len(seen) == 2
     for n_fitted, validation in seen:
         assert n_fitted == 18 and validation is not None
         assert list(validation[1]) == list(y[valid])

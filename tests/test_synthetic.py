@@ -111,7 +111,7 @@ def test_bad_index_seed_or_sample_rate_is_rejected_by_value(kwargs, needle):
 
 
 def test_write_dataset_rejects_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="0"):
+    with pytest.raises(ValueError, match="n_per_genre must be a positive integer, got 0"):
         write_dataset(tmp_path, n_per_genre=0, duration=0.1, seed=0)
     with pytest.raises(ValueError, match="'polka'"):
         write_dataset(tmp_path, n_per_genre=1, duration=0.1, seed=0, genres=["rock", "polka"])
