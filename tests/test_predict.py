@@ -815,6 +815,47 @@ def test_card_without_sample_rate_warns(svm_bundle, clips, tmp_path, capsys):
     assert quiet == ""
 
 
+def test_bundles_trained_with_other_library_releases_warn_once(
+    svm_bundle, gmm_bundle, clips, tmp_path, capsys
+):
+    """The card records librosa's and scikit-learn's versions; another release is named."""
+    import librosa
+
+    from genrepipe.bundle import save_ensemble_bundle
+
+    folder = tmp_path / "model"
+    shutil.copytree(svm_bundle[0], folder)
+    card_path = folder / "card.json"
+    card = json.loads(card_path.read_text())
+    assert card["versions"]["librosa"] == librosa.__version__
+    status, _, err = run([folder, clips[0]], capsys)
+    assert status == 0 and err == ""  # trained here: nothing to say
+
+    major, minor, *_ = card["versions"]["librosa"].split(".")
+    patch_only = f"{major}.{minor}.99"
+    card["versions"]["librosa"] = patch_only
+    card_path.write_text(json.dumps(card))
+    assert run([folder, clips[0]], capsys)[2] == ""  # a patch release changes no result
+
+    card["versions"] |= {"librosa": "0.8.1", "scikit-learn": "0.24.2"}
+    card_path.write_text(json.dumps(card))
+    status, out, err = run([folder, clips[0]], capsys)
+    assert status == 0 and clips[0].name in out  # still answered
+    assert err.count("warning") == 1
+    assert str(card_path) in err and "librosa 0.8.1" in err and "scikit-learn 0.24.2" in err
+    assert f"librosa {librosa.__version__}" in err and "'librosa==0.8.1'" in err
+
+    # An ensemble names its members' training once, not once a member.
+    ensemble = tmp_path / "ensemble"
+    save_ensemble_bundle(ensemble, {"a": folder, "b": folder, "gmm": gmm_bundle}, {"classes": []})
+    status, _, err = run([ensemble, clips[0]], capsys)
+    assert status == 0 and err.count("trained with") == 1 and "librosa 0.8.1" in err
+
+    del card["versions"]  # a bundle from before cards recorded versions
+    card_path.write_text(json.dumps(card))
+    assert run([folder, clips[0]], capsys)[2] == ""
+
+
 def test_model_trained_on_generated_data_warns(gmm_bundle, clips, tmp_path, capsys, monkeypatch):
     """A final model's card beside its bundle names its dataset; synthesized music is flagged."""
     folder = tmp_path / "final" / "gmm_stats"

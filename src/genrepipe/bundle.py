@@ -3,7 +3,7 @@
 ``transform.skops`` (preprocessing fitted on training rows), the estimator
 (``estimator.skops`` or ``estimator.keras``, via :func:`genrepipe.models.save_model`)
 and ``card.json`` (feature set and settings, input kind, class names, fit
-details). Nothing in it is unpickled on load.
+details, library versions). Nothing in it is unpickled on load.
 """
 
 from __future__ import annotations
@@ -16,6 +16,25 @@ from typing import Any
 
 from genrepipe.io import staged_folder
 from genrepipe.models import load_model, save_model
+
+#: The libraries whose versions change what a bundle answers: librosa computes its
+#: features, scikit-learn (read back by skops) its transform and estimator.
+RECORDED_LIBRARIES = ("librosa", "scikit-learn")
+
+
+def library_versions() -> dict[str, str]:
+    """The installed versions of genrepipe and :data:`RECORDED_LIBRARIES`, for a card."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from genrepipe import __version__
+
+    versions = {"genrepipe": __version__}
+    for name in RECORDED_LIBRARIES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover - a declared dependency
+            continue
+    return versions
 
 
 def save_bundle(
@@ -46,7 +65,7 @@ def save_bundle(
                 shutil.copyfile(transform_file, tmp / "transform.skops")
         estimator_path = tmp / _estimator_name(model)
         save_model(model, estimator_path)
-        card = {**card, "estimator_file": estimator_path.name}
+        card = {**card, "estimator_file": estimator_path.name, "versions": library_versions()}
         (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True))
 
 
@@ -62,7 +81,12 @@ def save_ensemble_bundle(
     with staged_folder(folder) as tmp:
         for name, member in members.items():
             shutil.copytree(member, tmp / "members" / name)
-        card = {**card, "estimator": "ensemble", "members": list(members)}
+        card = {
+            **card,
+            "estimator": "ensemble",
+            "members": list(members),
+            "versions": library_versions(),
+        }
         (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True))
 
 

@@ -1108,6 +1108,45 @@ def _members(classifier: Classifier) -> list[Classifier]:
     return list(getattr(classifier, "members", [classifier]))
 
 
+def _version_warnings(classifier: Classifier) -> list[str]:
+    """One line per bundle trained with another librosa or scikit-learn release.
+
+    Another minor release may compute features or read an estimator differently
+    (the libraries' own warnings are silenced with the decoders' noise), so the
+    answers may not be those the run's accuracy was measured on.
+    """
+    from genrepipe.bundle import RECORDED_LIBRARIES, library_versions
+
+    installed = library_versions()
+    messages: dict[tuple, str] = {}  # an ensemble's members trained alike: one line
+    for member in _members(classifier):
+        recorded = member.card.get("versions")
+        if not isinstance(recorded, dict):
+            continue  # bundles from before cards recorded versions
+        differ = [
+            (name, str(recorded[name]), installed[name])
+            for name in RECORDED_LIBRARIES
+            if name in recorded
+            and name in installed
+            and _release(str(recorded[name])) != _release(installed[name])
+        ]
+        if differ and tuple(differ) not in messages:
+            then = " and ".join(f"{name} {was}" for name, was, _ in differ)
+            now = " and ".join(f"{name} {now}" for name, _, now in differ)
+            pins = " ".join(f"'{name}=={was}'" for name, was, _ in differ)
+            messages[tuple(differ)] = (
+                f"{member.folder / 'card.json'}: trained with {then}, this environment has "
+                f"{now}, so features or model may differ from training and the answers from "
+                f"those its accuracy was measured on; pip install {pins} to match"
+            )
+    return list(messages.values())
+
+
+def _release(version: str) -> tuple[str, ...]:
+    """A version's major and minor numbers: patch releases do not change results."""
+    return tuple(version.split(".")[:2])
+
+
 def _silent_files_warning(silent_files: Sequence[Path]) -> str:
     """One line naming the files without audible sound."""
     shown = ", ".join(str(path) for path in silent_files[:3])
@@ -1244,6 +1283,8 @@ def _main(argv: Sequence[str] | None) -> int:
             f"{classifier.sample_rate} Hz, the default, and not cropped to a training length; "
             "the final bundle (results/final/<model>/model) records both"
         )
+    for message in _version_warnings(classifier):
+        warn(message)
     if _training_dataset(classifier.folder).get("kind") == "synthetic":
         warn(
             f"{args.model_dir} was trained on the workflow's generated dataset (synthesized "
