@@ -105,6 +105,61 @@ def test_a_clip_copied_into_another_genre_folder_leaves_the_original_its_genre(t
     )
 
 
+def test_file_manager_copies_of_a_clip_are_skipped_naming_the_original(tmp_path):
+    """A copy made beside its clip is the same recording under another id: it could sit in
+    testing while its original trains, scoring a clip the model heard."""
+    genres = tmp_path / "genres"
+    for name in ("blues.00001", "blues.00002", "jazz.00000"):
+        _touch(genres / name.split(".")[0] / f"{name}.wav")
+    copies = {
+        "blues/blues.00001 copy.wav": "blues.00001",  # macOS Finder
+        "blues/blues.00001 copy 2.wav": "blues.00001",
+        "blues/blues.00002 - Copy.wav": "blues.00002",  # Windows Explorer
+        "blues/blues.00002 - Copy (2).wav": "blues.00002",
+        "jazz/jazz.00000 (1).wav": "jazz.00000",  # a second download
+        "jazz/jazz.00000 (copy).wav": "jazz.00000",  # GNOME Files
+        "jazz/jazz.00000 (another copy).wav": "jazz.00000",
+        "jazz/jazz.00000 (3rd copy).WAV": "jazz.00000",
+    }
+    for name in copies:
+        _touch(genres / name)
+    _touch(genres / "jazz" / "jazz.00007 (1).wav")  # its original is not there: a clip
+    _touch(genres / "jazz" / "my copy.wav")  # "copy" in the name alone says nothing
+    found = discover_tracks(genres)
+    assert [t.track for t in found.tracks] == [
+        "blues.00001",
+        "blues.00002",
+        "jazz.00000",
+        "jazz.00007 (1)",
+        "my copy",
+    ]
+    skipped = {Path(path).relative_to(genres).as_posix(): why for path, why in found.skipped}
+    for name, original in copies.items():
+        assert skipped[name].startswith(f"named as a copy of {original}, whose clip is kept")
+
+
+def test_capitalized_genre_folders_give_the_lower_case_genre(tmp_path):
+    """Some copies capitalize the folders (Blues/): they were all unknown genre folders."""
+    genres = tmp_path / "Genres"
+    _touch(genres / "Blues" / "blues.00000.wav")
+    _touch(genres / "HipHop" / "hiphop.00000.wav")
+    _touch(genres / "Polka" / "polka.00000.wav")
+    _touch(genres / "Jazz" / ".DS_Store")
+    assert find_genre_root(genres) == genres
+    found = discover_tracks(genres)
+    assert [(t.track, t.genre) for t in found.tracks] == [
+        ("blues.00000", "blues"),
+        ("hiphop.00000", "hiphop"),
+    ]
+    assert found.tracks[0].path == str(genres / "Blues" / "blues.00000.wav")
+    skipped = dict(found.skipped)
+    assert skipped[str(genres / "Polka")].startswith("unknown genre folder")
+    assert skipped[str(genres / "Jazz")] == "genre folder holds no audio clips"
+    assert found.folder_label_warning() is None  # blues.00000 in Blues/ is in its folder
+    with pytest.raises(FileNotFoundError, match="the folder of one genre"):
+        find_genre_root(genres / "Blues")
+
+
 def test_discover_accepts_genres_folder_or_its_parent(dataset):
     direct = discover_tracks(dataset)
     from_parent = discover_tracks(dataset.parent)

@@ -67,7 +67,14 @@ GENRE_FOLDER_NAMES: tuple[str, ...] = ("genres", "genres_original")
 
 
 def _holds_genre_folders(folder: Path) -> bool:
-    return folder.is_dir() and any((folder / genre).is_dir() for genre in GENRES)
+    return folder.is_dir() and any(
+        _genre_of_folder(entry.name) in GENRES for entry in folder.iterdir() if entry.is_dir()
+    )
+
+
+def _genre_of_folder(name: str) -> str:
+    """The genre a folder name gives: some copies capitalize them (``Blues/``)."""
+    return name.lower()
 
 
 def find_genre_root(root: str | os.PathLike) -> Path:
@@ -96,14 +103,9 @@ def find_genre_root(root: str | os.PathLike) -> Path:
     )
     # Another copy's layout: say which sub-folder to point at rather than guess (Kaggle's
     # download holds Data/genres_original/).
-    inside = [
-        str(folder)
-        for folder in sorted(root.iterdir())
-        if not folder.name.startswith(".") and _accepted_genre_root(folder) is not None
-    ]
-    if inside:
-        message += f"; genre folders are in {' and '.join(inside)}: point there"
-    elif root.name in GENRES and _holds_genre_folders(root.parent):
+    if inside := genre_roots_inside(root):
+        message += f"; genre folders are in {' and '.join(map(str, inside))}: point there"
+    elif _genre_of_folder(root.name) in GENRES and _holds_genre_folders(root.parent):
         # One genre's folder: its clips sit right there.
         message = (
             f"dataset folder {root} is the folder of one genre; point at the folder "
@@ -112,12 +114,56 @@ def find_genre_root(root: str | os.PathLike) -> Path:
     raise FileNotFoundError(message)
 
 
+def genre_roots_inside(folder: Path) -> list[Path]:
+    """The sub-folders of ``folder`` (not hidden) that :func:`find_genre_root` accepts."""
+    return [
+        sub
+        for sub in sorted(folder.iterdir())
+        if not sub.name.startswith(".") and _accepted_genre_root(sub) is not None
+    ]
+
+
 def _accepted_genre_root(folder: Path) -> Path | None:
     """The genre folders' parent that :func:`find_genre_root` accepts for ``folder``."""
     for candidate in (folder, *(folder / name for name in GENRE_FOLDER_NAMES)):
         if _holds_genre_folders(candidate):
             return candidate
     return None
+
+
+#: The names file managers give a copy made beside its original: macOS Finder's
+#: ``x copy``, ``x copy 2``; Windows Explorer's ``x - Copy``, ``x - Copy (2)``;
+#: GNOME Files' ``x (copy)``, ``x (another copy)``, ``x (3rd copy)``; a browser's
+#: second download ``x (1)``.
+_FILE_MANAGER_COPY = re.compile(
+    r"^(?P<original>.+?)(?: copy(?: \d+)?| - copy(?: \(\d+\))?"
+    r"| \((?:copy|another copy|\d+(?:st|nd|rd|th) copy|\d+)\))$",
+    re.IGNORECASE,
+)
+
+
+def _without_file_manager_copies(found: Sequence[Track], skipped: list) -> list[Track]:
+    """``found`` less the clips named as a file manager's copy of another clip found.
+
+    A copy is the same recording under another id: it would sit on one side of a split
+    and its original on the other, and score as if the model had heard it.
+    """
+    ids = {track.track for track in found}
+    kept = []
+    for track in found:
+        match = _FILE_MANAGER_COPY.match(track.track)
+        if match and match["original"] in ids:
+            skipped.append(
+                (
+                    track.path,
+                    f"named as a copy of {match['original']}, whose clip is kept: a copy "
+                    "in training and its original in testing would score a clip the model "
+                    "heard (rename it if it is another recording)",
+                )
+            )
+        else:
+            kept.append(track)
+    return kept
 
 
 def _one_clip_per_id(found: Sequence[Track], skipped: list[tuple[str, str]]) -> list[Track]:
@@ -175,15 +221,16 @@ def discover_tracks(
         )
     found: list[Track] = []  # every clip, in scan order: an id may come twice
     skipped: list[tuple[str, str]] = []
-    present: set[str] = set()  # folder names, for the genres without one
+    present: dict[str, Path] = {}  # genre folders by genre, for the genres without one
     for entry in sorted(genre_root.iterdir()):
         if entry.name.startswith("."):
             continue  # hidden files and folders (.DS_Store, .ipynb_checkpoints) are not data
         if not entry.is_dir():
             skipped.append((str(entry), "not a genre folder"))
             continue
-        present.add(entry.name)
-        if entry.name not in genres:
+        genre = _genre_of_folder(entry.name)
+        present.setdefault(genre, entry)
+        if genre not in genres:
             skipped.append((str(entry), f"unknown genre folder (known: {', '.join(genres)})"))
             continue
         for file in sorted(entry.iterdir()):
@@ -211,17 +258,18 @@ def discover_tracks(
                 # Snakemake reads braces in a path as a wildcard: one such name stops the run.
                 skipped.append((str(file), "file name holds { or }, which Snakemake cannot use"))
                 continue
-            found.append(Track(track=file.stem, genre=entry.name, path=str(file)))
+            found.append(Track(track=file.stem, genre=genre, path=str(file)))
+    found = _without_file_manager_copies(found, skipped)
     tracks = _one_clip_per_id(found, skipped)
     counts, clips = Counter(track.genre for track in tracks), Counter(t.genre for t in found)
-    for genre in sorted(present & set(genres)):
+    for genre in sorted(present.keys() & set(genres)):
         if counts[genre] == 0:
             reason = (
                 "genre folder holds only duplicates of clips kept in other folders"
                 if clips[genre]
                 else "genre folder holds no audio clips"
             )
-            skipped.append((str(genre_root / genre), reason))
+            skipped.append((str(present[genre]), reason))
     # A genre without a folder is as absent as one with an empty folder: say so too,
     # in one line (a subset of a few genres would otherwise get a line for each other).
     if absent := [genre for genre in genres if genre not in present]:
