@@ -18,6 +18,7 @@ from genrepipe.config import (
     config_hash,
     dataset_tracks,
     drop_null_searches,
+    expand_home_paths,
     gtzan_download_pending,
     model_feature_sets,
     models_in_use,
@@ -50,6 +51,7 @@ try:
     validate(config, schema="../config/schema.yaml")
 except WorkflowError as error:  # its message is the whole schema: name the key instead
     raise WorkflowError(f"Invalid configuration: {schema_error_message(error)}") from None
+expand_home_paths(config)
 try:
     check_config(config)
 except (ConfigError, FileNotFoundError) as error:

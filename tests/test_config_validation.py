@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,9 @@ from snakemake.utils import validate
 from genrepipe.config import (
     ConfigError,
     check_config,
+    dataset_tracks,
     drop_null_searches,
+    expand_home_paths,
     extracted_feature_sets,
     feature_dimension,
     feature_settings,
@@ -209,6 +212,29 @@ def test_braces_in_the_dataset_folder_are_refused_by_name(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_root_in_the_home_folder_holding_one_genre_is_refused_when_parsed(tmp_path, monkeypatch):
+    """`~/gtz` named a folder "~" here; one genre found (the others' folders capitalized,
+    then unknown) passed the parse and failed in train_model with scikit-learn's traceback."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    genres = tmp_path / "home" / "gtz" / "genres"
+    for i in range(5):
+        for folder in ("blues", "Classical"):
+            clip = genres / folder / f"{folder.lower()}.{i:05d}.wav"
+            clip.parent.mkdir(parents=True, exist_ok=True)
+            clip.touch()
+    override = {"dataset": {"kind": "gtzan", "gtzan": {"root": "~/gtz"}}}
+    returncode, output = _dry_run(tmp_path, override)
+    assert returncode == 0, output  # Classical/ is classical
+    shutil.rmtree(genres / "Classical")
+    returncode, output = _dry_run(tmp_path, override)
+    assert returncode != 0, output
+    assert "Invalid configuration: the dataset holds clips of one genre only (blues)" in output, (
+        output
+    )
+    assert "Traceback" not in output, output
+
+
+@pytest.mark.slow
 def test_gtzan_before_its_download_plans_the_download_alone(tmp_path):
     """`dataset.kind: gtzan` at the default root, not downloaded yet: the configuration check
     used to stop every command, `snakemake --cores 1 download_gtzan` included."""
@@ -281,8 +307,28 @@ def test_clips_of_their_own_under_the_download_folders_parent_are_read(tmp_path,
     config = {"dataset": {"kind": "gtzan", "gtzan": {"root": "resources/gtzan"}}}
     (tmp_path / "resources" / "gtzan").mkdir(parents=True)
     assert gtzan_download_pending(config)  # only the archive there, say
+    # Kaggle's layout one level down: its error says where to point, no download hides it.
+    (tmp_path / "resources" / "gtzan" / "Data" / "genres_original" / "blues").mkdir(parents=True)
+    assert not gtzan_download_pending(config)
+    with pytest.raises(FileNotFoundError, match="genre folders are in resources/gtzan/Data"):
+        dataset_tracks(config)
     (tmp_path / "resources" / "gtzan" / "genres_original" / "blues").mkdir(parents=True)
     assert not gtzan_download_pending(config)
+
+
+def test_a_home_folder_in_the_dataset_root_and_lists_is_expanded(tmp_path, monkeypatch):
+    # YAML and a quoted --config leave ~ to the program: it named a folder "~" here.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = {
+        "dataset": {"kind": "gtzan", "gtzan": {"root": "~/gtzan"}},
+        "split": {"scheme": "lists", "lists": {"train": "~/l/train.txt", "test": "lists/t.txt"}},
+    }
+    expand_home_paths(config)
+    assert config["dataset"]["gtzan"]["root"] == str(tmp_path / "gtzan")
+    assert config["split"]["lists"] == {
+        "train": str(tmp_path / "l/train.txt"),
+        "test": "lists/t.txt",
+    }
 
 
 def test_a_missing_relative_root_is_named_with_where_it_was_looked_for(tmp_path, monkeypatch):

@@ -158,6 +158,27 @@ def test_kfold_n_splits_larger_than_smallest_genre(collection):
     assert kfold_split(tracks, genres, n_splits=3)["fold"].nunique() == 3
 
 
+def test_a_genre_of_one_track_is_named_before_sklearn_refuses_it():
+    tracks = ["a.0", "a.1", "a.2", "b.0", "b.1", "b.2", "c.0"]
+    genres = [t.split(".")[0] for t in tracks]
+    # test_size 0.5 gives enough tracks on each side; c's one track cannot be on both.
+    with pytest.raises(ValueError) as info:
+        holdout_split(tracks, genres, test_size=0.5)
+    assert str(info.value).startswith("c: one track, and a stratified split")
+    with pytest.raises(ValueError, match="^c, d: one track each"):
+        holdout_split([*tracks, "d.0"], [*genres, "d"], test_size=0.5)
+
+
+def test_one_genre_alone_is_no_classification_task():
+    tracks = ["a.0", "a.1", "a.2", "a.3"]
+    for split in (
+        lambda: holdout_split(tracks, ["a"] * 4, test_size=0.5),
+        lambda: kfold_split(tracks, ["a"] * 4, n_splits=2),
+    ):
+        with pytest.raises(ValueError, match=r"one genre only \(a\): a classifier needs"):
+            split()
+
+
 def test_kfold_needs_two_splits(collection):
     tracks, genres = collection
     with pytest.raises(ValueError, match="n_splits must be at least 2"):

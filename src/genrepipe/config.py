@@ -19,7 +19,13 @@ from typing import Any
 import yaml
 
 from genrepipe import GENRES
-from genrepipe.dataset import Discovery, Track, discover_tracks, find_genre_root
+from genrepipe.dataset import (
+    Discovery,
+    Track,
+    discover_tracks,
+    find_genre_root,
+    genre_roots_inside,
+)
 from genrepipe.estimators import (
     EMBEDDING_LAYERS,
     ESTIMATOR_NAMES,
@@ -582,6 +588,22 @@ def drop_null_searches(config: Mapping[str, Any]) -> None:
             del spec["search"]
 
 
+def expand_home_paths(config: Mapping[str, Any]) -> None:
+    """Expand a leading ``~`` in the dataset root and the split's list files.
+
+    A shell expands ``~/gtzan`` on the command line, but not inside YAML or a
+    quoted ``--config`` value: read literally, it names a folder ``~`` in the
+    working directory. Done after validation, which checks that they are text.
+    """
+    gtzan = config["dataset"].get("gtzan") or {}
+    if isinstance(gtzan.get("root"), str):
+        gtzan["root"] = os.path.expanduser(gtzan["root"])
+    lists = config["split"].get("lists") or {}
+    for subset, path in lists.items():
+        if isinstance(path, str):
+            lists[subset] = os.path.expanduser(path)
+
+
 def _type_values(node: Any, schema: Mapping[str, Any]) -> Any:
     """``node`` with its strings typed as ``schema`` asks (containers changed in place)."""
     if isinstance(node, dict):
@@ -1018,11 +1040,14 @@ def gtzan_download_pending(config: Mapping[str, Any]) -> bool:
     if download.is_dir() or given not in (download, download.parent):
         return False
     if given == download.parent and given.is_dir():
-        try:  # genre folders of their own there (a Kaggle copy): read them, download nothing
+        # Genre folders of their own there (a Kaggle copy): read them, or say where they
+        # are (Data/genres_original: point there), but download nothing.
+        try:
             find_genre_root(given)
             return False
         except FileNotFoundError:
-            pass
+            if genre_roots_inside(given):
+                return False
     return True
 
 
@@ -1073,7 +1098,19 @@ def split_size_error(scheme: str, settings: Mapping[str, Any], genres: Sequence[
     counts = Counter(genres)
     if not counts:
         return None
+    if len(counts) < 2:
+        return (
+            f"the dataset holds clips of one genre only ({next(iter(counts))}): a classifier "
+            "needs at least two"
+        )
     if scheme == "holdout":
+        if alone := sorted(genre for genre, count in counts.items() if count < 2):
+            each = " each" if len(alone) > 1 else ""
+            return (
+                f"{', '.join(alone)}: one track{each}, and a stratified split "
+                "(split.scheme: holdout) needs at least two of every genre, one for "
+                "training and one for testing"
+            )
         test_size, n = settings.get("test_size", 0.1), len(genres)
         n_test = math.ceil(test_size * n)
         # sklearn rounds the test count up; each side needs a track of every genre.
