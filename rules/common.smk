@@ -182,6 +182,20 @@ def fit_threads(model):
     return config["threads"]["train"] if spec["estimator"] in THREAD_DEPENDENT_ESTIMATORS else None
 
 
+def fit_settings(model):
+    """The seed and, where results depend on it, the thread count of a model's fit, as
+    one mapping: a param's name is not part of what Snakemake compares."""
+    return {"seed": config["seed"], "threads": fit_threads(model)}
+
+
+# How clips are read, recorded in each bundle's card so that genrepipe-predict reads
+# audio the same way.
+AUDIO_SETTINGS = {
+    "sample_rate": config["audio"]["sample_rate"],
+    "max_duration": config["dataset"]["max_duration"],
+}
+
+
 def training_threads(wildcards):
     """The cores a training job takes: `threads.train` where the fit uses them, one
     for the others (libsvm and the GMM use about one whatever they are granted, and

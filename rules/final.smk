@@ -50,10 +50,8 @@ rule train_final_model:
     params:
         spec=lambda wildcards: model_spec(wildcards.model),
         feature_settings=lambda wildcards: model_feature_settings(wildcards.model),
-        seed=config["seed"],
-        fit_threads=lambda wildcards: fit_threads(wildcards.model),
-        sample_rate=config["audio"]["sample_rate"],
-        max_duration=config["dataset"]["max_duration"],
+        fit=lambda wildcards: fit_settings(wildcards.model),  # mappings: see train_model
+        audio=AUDIO_SETTINGS,
     threads: training_threads
     resources:
         mem_mb=4000,

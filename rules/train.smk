@@ -35,12 +35,12 @@ rule train_model:
     params:
         spec=lambda wildcards: model_spec(wildcards.model),
         feature_settings=lambda wildcards: model_feature_settings(wildcards.model),
-        fold=lambda wildcards: int(wildcards.fold),
-        seed=config["seed"],
-        fit_threads=lambda wildcards: fit_threads(wildcards.model),
+        # Snakemake compares a job's params as a set of values, names left out: bare
+        # numbers traded places unnoticed (seed 0 -> 1 on fold 0 with one thread kept
+        # {0, 1}, and the model), so numbers go in mappings, which name them.
+        fit=lambda wildcards: fit_settings(wildcards.model),
         # Recorded in the bundle's card: genrepipe-predict reads audio the same way.
-        sample_rate=config["audio"]["sample_rate"],
-        max_duration=config["dataset"]["max_duration"],
+        audio=AUDIO_SETTINGS,
     threads: training_threads
     resources:
         mem_mb=4000,

@@ -230,6 +230,23 @@ def test_changing_the_seed_refits_no_preprocessing(tiny_run, tmp_path):
     assert {"train_model", "train_final_model"} <= rules
 
 
+def test_a_seed_taking_the_place_of_the_fold_or_thread_count_still_retrains(tiny_run, tmp_path):
+    """Snakemake compares a job's params as a set of values, names left out: nn's fold 0
+    trained with seed 0 on one thread recorded {0, 1}, and seed 1 gave {0, 1} again, so
+    the fold kept its seed-0 model while the final model and its card took seed 1."""
+    workdir = tmp_path / "run"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    seed0 = write_config(tmp_path / "seed0.yaml", {"seed": 0})
+    nn_fold = "results/models/nn/holdout/fold0/model"
+    run_workflow(workdir, TINY_CONFIG, seed0, extra=["--forcerun", "train_model", nn_fold])
+    card = json.loads((workdir / nn_fold / "card.json").read_text())
+    assert card["seed"] == 0  # tiny trains on one thread: the recorded values were {0, 1}
+    seed1 = write_config(tmp_path / "seed1.yaml", {"seed": 1})
+    jobs = planned_jobs(workdir, TINY_CONFIG, seed1)
+    retrained = [w for rule, w in jobs if rule == "train_model" and w.startswith("model=nn,")]
+    assert retrained == ["model=nn, scheme=holdout, fold=0"], jobs
+
+
 def test_changing_a_feature_setting_reextracts_only_that_set(tiny_run, tmp_path):
     # A window longer than any other set's, too: 2 s clips hold it, so no clip is rechecked.
     stats = {"n_mfcc": 13, "n_fft": 4096}
