@@ -67,9 +67,11 @@ GENRE_FOLDER_NAMES: tuple[str, ...] = ("genres", "genres_original")
 
 
 def _holds_genre_folders(folder: Path) -> bool:
-    return folder.is_dir() and any(
-        _genre_of_folder(entry.name) in GENRES for entry in folder.iterdir() if entry.is_dir()
-    )
+    try:
+        entries = list(folder.iterdir())
+    except OSError:  # not a folder, or one we may not list
+        return False
+    return any(_genre_of_folder(entry.name) in GENRES and entry.is_dir() for entry in entries)
 
 
 def _genre_of_folder(name: str) -> str:
