@@ -187,6 +187,27 @@ def test_svm_calibration_with_a_class_of_one_track_warns_and_still_fits():
     np.testing.assert_allclose(model.predict_proba(new).sum(axis=1), 1.0)
 
 
+def test_a_class_of_one_track_splits_only_its_own_windows_for_calibration():
+    """A genre with one training track (a sparse list split, an inner fold) fell back to
+    folds of windows for every genre, and the sigmoids learned the tracks the SVM knew."""
+    from genrepipe.models import CalibrationFolds
+
+    X, y, tracks, new = _windows()
+    far = np.full((8, X.shape[1]), 10.0)  # genre c: one track, far from the others
+    X_c, y_c = np.concatenate([X, far]), np.concatenate([y, ["c"] * 8])
+    tracks_c = np.concatenate([tracks, [999] * 8])
+    with pytest.warns(UserWarning, match=r"^c: a single training track"):
+        folds = list(CalibrationFolds(5, random_state=0).split(X_c, y_c, groups=tracks_c))
+    for fit_rows, calibration_rows in folds:
+        shared = set(tracks_c[fit_rows]) & set(tracks_c[calibration_rows])
+        assert shared <= {999}  # only c's track has windows on both sides
+    assert all(999 in tracks_c[calibration] for _, calibration in folds[:2])
+    with pytest.warns(UserWarning, match="single training track"):
+        model = make_model("svm", {"C": 10.0}, random_state=0).fit(X_c, y_c, tracks=tracks_c)
+    # As calibrated on whole tracks (test above): no confidence on tracks never heard.
+    assert model.predict_proba(new).max(axis=1).mean() < 0.7
+
+
 @pytest.mark.parametrize("search", [None, {"inner_folds": 3, "param_grid": {"C": [10.0]}}])
 def test_segment_mode_calibrates_the_svm_on_whole_tracks(search):
     X, y, tracks, new = _windows()

@@ -795,8 +795,8 @@ class CalibrationFolds(BaseCrossValidator):
     cross-validation fold, a small test dataset) still gets calibrated
     probabilities instead of an error. With ``groups`` (the track of each
     window) a group never sits on both sides, and the smallest class counts
-    its groups; a class of one group cannot be split so, and falls back to
-    rows with a warning.
+    its groups; a class of one group cannot be split so: its windows, and only
+    its, are split, with a warning.
     """
 
     def __init__(self, max_splits: int = 5, random_state: int | None = None):
@@ -815,18 +815,23 @@ class CalibrationFolds(BaseCrossValidator):
         return max(2, min(self.max_splits, smallest))
 
     def _usable_groups(self, y, groups):
-        """``groups``, or None (with a warning) when a class holds a single group."""
+        """``groups`` as integer codes, a class of a single group's rows each a group of
+        its own (with a warning): the other classes' tracks stay whole."""
         if groups is None:
             return None
-        try:
-            self._n_splits(y, groups)
-        except ValueError:
+        y = np.asarray(y)
+        codes = np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1)
+        lonely = [label for label in np.unique(y) if len(np.unique(codes[y == label])) < 2]
+        if lonely:
             warnings.warn(
-                "a class has a single training track: calibration folds split its windows",
+                f"{', '.join(map(str, lonely))}: a single training track, whose windows the "
+                "calibration folds split (the other classes' tracks stay whole)",
                 stacklevel=3,
             )
-            return None
-        return groups
+            rows = np.flatnonzero(np.isin(y, lonely))
+            codes = codes.copy()
+            codes[rows] = codes.max() + 1 + np.arange(len(rows))
+        return codes
 
     def split(self, X, y, groups=None):
         groups = self._usable_groups(y, groups)
