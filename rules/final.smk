@@ -53,6 +53,7 @@ rule train_final_model:
         fit=lambda wildcards: fit_settings(wildcards.model),  # mappings: see train_model
         audio=AUDIO_SETTINGS,
     threads: training_threads
+    priority: training_priority
     resources:
         mem_mb=4000,
         gpu=gpu_request,

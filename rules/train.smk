@@ -42,6 +42,7 @@ rule train_model:
         # Recorded in the bundle's card: genrepipe-predict reads audio the same way.
         audio=AUDIO_SETTINGS,
     threads: training_threads
+    priority: training_priority
     resources:
         mem_mb=4000,
         gpu=gpu_request,
