@@ -583,6 +583,21 @@ def test_logmel_without_n_frames_has_no_fixed_dimension():
     assert feature_dimension(config, "logmel") is None
 
 
+def test_the_default_run_extracts_no_feature_set_that_nothing_reads():
+    """`logmel` (79 MB, three extraction jobs and a merge) was in the default
+    features.sets while no default model, nor the map of tracks, read it."""
+    from genrepipe.config import map_feature_set, model_feature_sets
+
+    defaults = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())
+    validate(defaults, schema=str(SCHEMA))
+    read = [s for model in defaults["run_models"] for s in model_feature_sets(defaults, model)]
+    read.append(map_feature_set(defaults["features"]["sets"], read))
+    assert set(defaults["features"]["sets"]) <= set(read)
+    schema = yaml.safe_load(SCHEMA.read_text())
+    sets_default = schema["properties"]["features"]["properties"]["sets"]["default"]
+    assert sets_default == defaults["features"]["sets"]  # the schema's default agrees
+
+
 def test_min_clip_samples_is_the_longest_window_of_the_extracted_sets():
     config = _validated({"features": {"sets": ["logmel"]}, "run_models": ["gmm"]})
     assert min_clip_samples(config) == 2048  # seed87 (read by gmm) beats logmel's 1024
