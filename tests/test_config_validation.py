@@ -1041,10 +1041,14 @@ def test_a_dataset_folder_inside_the_working_directory_is_named_relative(tmp_pat
     assert working_directory_path(tmp_path / "resources" / "genres") == "resources/genres"
     assert working_directory_path(f"{tmp_path}/resources/genres/") == "resources/genres"
     assert working_directory_path("resources/genres") == "resources/genres"
+    assert working_directory_path("./resources//genres/") == "resources/genres"
     # Outside: as written, so a moved checkout still finds an absolute folder.
     outside = tmp_path.parent / "elsewhere"
     assert working_directory_path(outside) == str(outside)
+    assert working_directory_path(f"{outside}//x/") == str(outside / "x")
     assert working_directory_path("../elsewhere") == "../elsewhere"
+    assert working_directory_path("./../elsewhere/") == "../elsewhere"
+    assert working_directory_path("data/../elsewhere") == "data/../elsewhere"  # a link?
     # '..' may follow a link: never folded away by hand.
     assert working_directory_path(f"{tmp_path}/link/../genres") == f"{tmp_path}/link/../genres"
     # Reached through a link, the shell's spelling ($PWD) names it too.

@@ -523,6 +523,10 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
     relative["dataset"]["gtzan"]["root"] = "genres"
     relative["split"]["lists"] = {subset: f"lists/{subset}.txt" for subset in lists}
     assert planned_jobs(tmp_path, TINY_CONFIG, write_config(override, relative)) == []
+    # Spelled with ./ and a trailing slash too (the split reran, and every model).
+    relative["dataset"]["gtzan"]["root"] = "./genres/"
+    relative["split"]["lists"] = {subset: f"./lists//{subset}.txt" for subset in lists}
+    assert planned_jobs(tmp_path, TINY_CONFIG, write_config(override, relative)) == []
     # A list edited in place reruns the split and what follows, nothing before it.
     train = Path(lists["train"])
     train.write_text("".join(train.read_text().splitlines(keepends=True)[1:]))

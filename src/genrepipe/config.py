@@ -1065,13 +1065,14 @@ def working_directory_path(path: str | os.PathLike) -> str:
     """``path`` relative to the working directory when it lies inside it, else as given.
 
     The clips' paths are their jobs' inputs, and Snakemake reruns a job whose inputs
-    are spelled otherwise: ``/home/me/genrepipe/resources/gtzan`` and
-    ``resources/gtzan`` must name the same clips. A folder outside is left as written
-    (relative, or absolute so that a moved checkout still finds it); ``..`` is left
+    are spelled otherwise: ``/home/me/genrepipe/resources/gtzan``,
+    ``./resources/gtzan/`` and ``resources/gtzan`` must name the same clips. A folder
+    outside is left as written (relative, or absolute so that a moved checkout still
+    finds it), but for ``.`` parts and repeated or trailing slashes; ``..`` is left
     alone, since it may follow a link.
     """
     if not os.path.isabs(path) or os.pardir in Path(path).parts:
-        return str(path)
+        return str(Path(path))  # drops ./, // and a trailing /; keeps every ..
     # The working directory as the shell spells it ($PWD, through links such as macOS's
     # /tmp), and as the system does: a path written either way is recognized.
     shell = os.environ.get("PWD", "")
@@ -1086,7 +1087,7 @@ def working_directory_path(path: str | os.PathLike) -> str:
             continue
         if relative.split(os.sep, 1)[0] != os.pardir:
             return relative
-    return str(path)
+    return str(Path(path))
 
 
 def split_size_error(scheme: str, settings: Mapping[str, Any], genres: Sequence[str]) -> str | None:
