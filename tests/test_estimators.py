@@ -46,8 +46,10 @@ def signature_params(name):
         wrapped = {"head", "head_params", "cnn_params", "log"}
         own = set(CnnEmbeddingClassifier().get_params()) - wrapped - FIXED_BY_WORKFLOW
         return signature_params(name.removeprefix("cnn_")) | {"cnn"} | own
-    else:
+    elif name in ("nn", "cnn"):
         keys = set(KerasClassifier().get_params()) - (CNN_ONLY if name == "nn" else NN_ONLY)
+    else:
+        pytest.fail(f"a new estimator {name!r}: add the class whose settings it takes here")
     return keys - FIXED_BY_WORKFLOW
 
 
@@ -66,6 +68,27 @@ def test_tensorflow_estimators_are_those_taking_a_thread_count():
         if "n_threads" in make_model(name, {}, random_state=0).get_params()
     }
     assert takes_threads == TENSORFLOW_ESTIMATORS
+
+
+def test_an_estimator_registered_but_not_built_is_named(monkeypatch):
+    """A new name in ESTIMATOR_NAMES without its branch in make_model fell through to the
+    Keras network: "KerasClassifier.__init__() got an unexpected keyword argument"."""
+    import genrepipe.models as models
+
+    monkeypatch.setattr(models, "ESTIMATOR_NAMES", (*ESTIMATOR_NAMES, "knn"))
+    monkeypatch.setattr(models, "allowed_params", lambda name: {"n_neighbors"})
+    with pytest.raises(ValueError, match="make_model has no branch building estimator 'knn'"):
+        models.make_model("knn", {"n_neighbors": 3}, random_state=0)
+
+
+def test_every_scikit_learn_estimator_has_its_values_checked_before_any_job():
+    """Values of a scikit-learn estimator's settings (class_weight, tol, ...) are checked
+    against its class by genrepipe.config._SKLEARN_CLASSES; a new one missing there let
+    `weights: bogus` through to fail in every training job."""
+    from genrepipe.config import _SKLEARN_CLASSES
+    from genrepipe.estimators import TENSORFLOW_ESTIMATORS
+
+    assert set(ESTIMATOR_NAMES) - TENSORFLOW_ESTIMATORS == set(_SKLEARN_CLASSES)
 
 
 def test_every_estimator_has_a_table():

@@ -815,6 +815,28 @@ def test_card_without_sample_rate_warns(svm_bundle, clips, tmp_path, capsys):
     assert quiet == ""
 
 
+def test_every_set_of_clip_vectors_counts_as_clip_statistics():
+    """A new set of per-clip statistics gets the timeline's warning as stats and rich do;
+    a hand list of those two left it silent."""
+    from types import SimpleNamespace
+
+    from genrepipe.config import FEATURE_DEFAULTS
+
+    def summarizes(feature_set):
+        return Classifier.summarizes_clips.fget(SimpleNamespace(feature_set=feature_set))
+
+    kinds = {name: summarizes(name) for name in FEATURE_DEFAULTS}
+    assert kinds == {
+        "seed87": False,
+        "stats": True,
+        "logmel": False,
+        "mfcc": False,
+        "segment_stats": False,
+        "rich": True,
+    }
+    assert summarizes("flux")  # a set added beside them, of vectors
+
+
 def test_bundles_trained_with_other_library_releases_warn_once(
     svm_bundle, gmm_bundle, clips, tmp_path, capsys
 ):

@@ -936,7 +936,11 @@ def make_model(
             random_state=random_state,
             n_threads=n_threads,
         )
-    return KerasClassifier(name, **params, random_state=random_state, n_threads=n_threads)
+    if name in ("nn", "cnn"):
+        return KerasClassifier(name, **params, random_state=random_state, n_threads=n_threads)
+    # An estimator registered in genrepipe.estimators but built nowhere here: say so,
+    # rather than hand its settings to the Keras network.
+    raise ValueError(f"make_model has no branch building estimator {name!r}")
 
 
 # ------------------------------------------------------------------ persistence

@@ -112,10 +112,6 @@ MIN_HOP_SECONDS = 0.05
 SILENT_PEAK = 10 ** (-60 / 20)
 #: Assumed training clip length when the card does not say (GTZAN's 30 s).
 DEFAULT_CLIP_SECONDS = 30.0
-#: Feature sets cropped or padded to a fixed number of frames.
-_FIXED_FRAME_SETS = ("seed87", "logmel", "mfcc")
-#: Feature sets of statistics over a whole clip (each window of segment_stats is one).
-_CLIP_STATISTICS_SETS = ("stats", "rich")
 _PROG = "genrepipe-predict"
 
 
@@ -381,7 +377,9 @@ class Classifier:
     @property
     def n_frames(self) -> int | None:
         """The fixed frame count of the feature set (seed87 always has one), or None."""
-        if self.feature_set not in _FIXED_FRAME_SETS:
+        from genrepipe.config import MATRIX_FEATURE_SETS  # cropped or padded to n_frames
+
+        if self.feature_set not in MATRIX_FEATURE_SETS:
             return None
         default = 1400 if self.feature_set == "seed87" else None
         n_frames = self.feature_settings.get("n_frames", default)
@@ -394,9 +392,12 @@ class Classifier:
 
     @property
     def summarizes_clips(self) -> bool:
-        """Whether the features are statistics of a whole clip (``stats``, ``rich``), whose
-        values shift with the clip's length (the mean of MFCC deltas, tempo, spreads)."""
-        return self.feature_set in _CLIP_STATISTICS_SETS
+        """Whether the features are statistics of a whole clip (``stats``, ``rich``: every
+        set of vectors, neither a matrix nor windows), whose values shift with the clip's
+        length (the mean of MFCC deltas, tempo, spreads)."""
+        from genrepipe.config import MATRIX_FEATURE_SETS, SEGMENT_FEATURE_SETS
+
+        return self.feature_set not in (*MATRIX_FEATURE_SETS, *SEGMENT_FEATURE_SETS)
 
     @property
     def heard_seconds(self) -> float | None:
