@@ -11,6 +11,7 @@ import yaml
 from genrepipe.config import (
     ENSEMBLE,
     FEATURE_DEFAULTS,
+    GTZAN_DOWNLOAD_RECORD,
     GTZAN_DOWNLOAD_ROOT,
     ConfigError,
     check_config,

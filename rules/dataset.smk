@@ -90,12 +90,17 @@ rule list_failed_tracks:
         "../workflow/scripts/list_failed_tracks.py"
 
 
+# Its output is a record of the download, not the genres folder: Snakemake deletes a
+# job's outputs before it runs, so a rerun (another url or md5, a lost benchmark file)
+# deleted a good dataset before the new archive was in hand. The script replaces the
+# folder only once the new one is unpacked.
 rule download_gtzan:
     output:
-        directory(GTZAN_DOWNLOAD_ROOT),
+        record=GTZAN_DOWNLOAD_RECORD,
     params:
         url=config["dataset"]["download"]["url"],
         md5=config["dataset"]["download"]["md5"],
+        folder=GTZAN_DOWNLOAD_ROOT,
     log:
         "logs/download_gtzan.log",
     benchmark:

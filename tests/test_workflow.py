@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -401,6 +403,49 @@ def test_corrupt_and_truncated_files_are_reported_and_skipped(tmp_path):
         "dataset: 1 clip(s) named for another genre than their folder's are labelled by the "
         "folder: pop/rock.00077.wav"
     ) in plan.stdout + plan.stderr
+
+
+def test_a_failed_download_keeps_the_dataset_already_there(tmp_path):
+    """Snakemake deletes a job's outputs before running it: with the genres folder as the
+    download's output, a rerun (another url or md5, a lost benchmark file, a copy put
+    there by hand) deleted a good dataset before failing to fetch the new archive."""
+    genres = tmp_path / "resources" / "gtzan" / "genres"
+    for genre in ("blues", "jazz"):
+        (genres / genre).mkdir(parents=True)
+        for i in range(5):
+            (genres / genre / f"{genre}.{i:05d}.wav").write_bytes(b"RIFF")
+    before = sorted(p.relative_to(genres) for p in genres.rglob("*"))
+    moved = (tmp_path / "moved.tar.gz").as_uri()  # nothing there: the download fails
+    override = write_config(
+        tmp_path / "download.yaml",
+        {"dataset": {"kind": "gtzan", "download": {"url": moved, "md5": "0" * 32}}},
+    )
+    result = run_workflow(
+        tmp_path, TINY_CONFIG, override, extra=["download_gtzan"], cores=1, check=False
+    )
+    assert result.returncode != 0
+    assert sorted(p.relative_to(genres) for p in genres.rglob("*")) == before
+    log = (tmp_path / "logs" / "download_gtzan.log").read_text()
+    assert f"job failed: cannot download {moved}" in log and "Traceback" not in log
+    # A good archive there: the folder is replaced once it is unpacked, and recorded.
+    archive = tmp_path / "mirror" / "genres.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(genres / "jazz", arcname="genres/jazz")
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
+    override = write_config(
+        tmp_path / "download.yaml",
+        {"dataset": {"kind": "gtzan", "download": {"url": archive.as_uri(), "md5": md5}}},
+    )
+    run_workflow(tmp_path, TINY_CONFIG, override, extra=["download_gtzan"], cores=1)
+    assert sorted(p.name for p in genres.iterdir()) == ["jazz"]
+    record = json.loads((genres.parent / "download.json").read_text())
+    assert record == {
+        "url": archive.as_uri(),
+        "md5": md5,
+        "folder": str(genres.relative_to(tmp_path)),
+        "files": 5,
+    }
 
 
 def copy_first_clips(gtzan_mini_dir: Path, genres: Path, n_per_genre: int) -> None:

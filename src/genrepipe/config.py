@@ -49,6 +49,8 @@ EMBEDDING_ESTIMATORS = ("cnn_svm", "cnn_gmm")
 ENSEMBLE = "ensemble"
 #: Where the ``download_gtzan`` rule unpacks GTZAN (the default ``dataset.gtzan.root``).
 GTZAN_DOWNLOAD_ROOT = "resources/gtzan/genres"
+#: The ``download_gtzan`` rule's output: a record of the archive it unpacked.
+GTZAN_DOWNLOAD_RECORD = "resources/gtzan/download.json"
 
 
 class ConfigError(ValueError):

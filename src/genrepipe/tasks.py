@@ -134,11 +134,21 @@ def list_failed_tracks(
     logger.info("%d clips failed, %d files or folders skipped", len(failed), len(scan))
 
 
-def download_dataset(url: str, md5: str, destination) -> None:
-    """Download the GTZAN archive, verify its checksum and unpack its ``genres`` folder."""
+def download_dataset(url: str, md5: str, destination, record_out) -> None:
+    """Download the GTZAN archive, verify its checksum and unpack its ``genres`` folder
+    to ``destination`` (replacing one there only once unpacked); ``record_out`` says what
+    was unpacked from where."""
     from genrepipe.download import download_and_unpack
 
-    download_and_unpack(url, md5, destination)
+    folder = download_and_unpack(url, md5, destination)
+    record = {
+        "url": url,
+        "md5": md5,
+        "folder": str(folder),
+        "files": sum(1 for path in folder.rglob("*") if path.is_file()),
+    }
+    with atomic_path(record_out) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
 
 
 # -- features ------------------------------------------------------------------------------------

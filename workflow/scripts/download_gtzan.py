@@ -4,4 +4,6 @@ from genrepipe.log import log_to_file
 from genrepipe.tasks import download_dataset
 
 log_to_file(snakemake.log[0])
-download_dataset(snakemake.params.url, snakemake.params.md5, snakemake.output[0])
+download_dataset(
+    snakemake.params.url, snakemake.params.md5, snakemake.params.folder, snakemake.output.record
+)
