@@ -304,6 +304,24 @@ def test_find_genre_root_names_the_folder_of_kaggles_download(tmp_path):
     assert find_genre_root(root / "Data") == root / "Data" / "genres_original"
 
 
+def test_folders_that_cannot_be_listed_are_named_not_a_traceback(tmp_path, monkeypatch):
+    """A dataset folder, or one inside it, that may not be listed (another user's) ended
+    the parse in a PermissionError traceback."""
+    root = tmp_path / "data"
+    _touch(root / "private" / "blues" / "blues.00000.wav")
+    _touch(root / "readme.txt")
+    listed = Path.iterdir
+
+    def iterdir(folder):
+        if folder.name in ("private", "data"):
+            raise PermissionError(13, "Permission denied", str(folder))
+        return listed(folder)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    with pytest.raises(FileNotFoundError, match="holds no genre folder"):
+        find_genre_root(root)
+
+
 def test_find_genre_root_missing_folder_is_named(tmp_path):
     missing = tmp_path / "no_such_dataset"
     with pytest.raises(FileNotFoundError, match="no_such_dataset"):

@@ -118,11 +118,11 @@ def find_genre_root(root: str | os.PathLike) -> Path:
 
 def genre_roots_inside(folder: Path) -> list[Path]:
     """The sub-folders of ``folder`` (not hidden) that :func:`find_genre_root` accepts."""
-    return [
-        sub
-        for sub in sorted(folder.iterdir())
-        if not sub.name.startswith(".") and _accepted_genre_root(sub) is not None
-    ]
+    try:
+        subs = sorted(folder.iterdir())
+    except OSError:  # a folder we may not list holds none we can read
+        return []
+    return [sub for sub in subs if not sub.name.startswith(".") and _accepted_genre_root(sub)]
 
 
 def _accepted_genre_root(folder: Path) -> Path | None:
