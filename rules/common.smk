@@ -197,13 +197,6 @@ AUDIO_SETTINGS = {
 }
 
 
-def training_priority(wildcards):
-    """Train the CNNs first among the jobs ready to run: they are the longest jobs of a
-    run (minutes each, the rest seconds), so started beside the remaining extractions
-    and small fits rather than after them, they do not end the run alone."""
-    return 1 if config["models"][wildcards.model]["estimator"] in CNN_ESTIMATORS else 0
-
-
 def training_threads(wildcards):
     """The cores a training job takes: `threads.train` where the fit uses them, one
     for the others (libsvm and the GMM use about one whatever they are granted, and

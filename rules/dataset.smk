@@ -90,10 +90,10 @@ rule list_failed_tracks:
         "../workflow/scripts/list_failed_tracks.py"
 
 
-# Its output is a record of the download, not the genres folder: Snakemake deletes a
-# job's outputs before it runs, so a rerun (another url or md5, a lost benchmark file)
-# deleted a good dataset before the new archive was in hand. The script replaces the
-# folder only once the new one is unpacked.
+# Its output is a record of the download hidden inside the genres folder, not the
+# folder: Snakemake deletes a job's outputs before it runs, so a rerun (another url or
+# md5, a lost benchmark file) deleted a good dataset before failing to fetch another.
+# A folder already there is kept; deleting it downloads again.
 rule download_gtzan:
     output:
         record=GTZAN_DOWNLOAD_RECORD,

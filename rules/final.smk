@@ -53,7 +53,7 @@ rule train_final_model:
         fit=lambda wildcards: fit_settings(wildcards.model),  # mappings: see train_model
         audio=AUDIO_SETTINGS,
     threads: training_threads
-    priority: training_priority
+    priority: 1  # as train_model's
     resources:
         mem_mb=4000,
         gpu=gpu_request,

@@ -42,7 +42,11 @@ rule train_model:
         # Recorded in the bundle's card: genrepipe-predict reads audio the same way.
         audio=AUDIO_SETTINGS,
     threads: training_threads
-    priority: training_priority
+    # Training before the extractions and small jobs also ready: the CNNs, whose inputs
+    # (a merged feature table) are ready first, train for minutes where every other job
+    # takes seconds, and started after those they ended the run alone. (A number: a
+    # function per model needs Snakemake 9.17.)
+    priority: 1
     resources:
         mem_mb=4000,
         gpu=gpu_request,

@@ -246,8 +246,16 @@ def test_gtzan_before_its_download_plans_the_download_alone(tmp_path):
     assert "resources/gtzan/genres does not exist yet" in output, output
     planned = re.findall(r"^(\w+)\s+\d+$", output, flags=re.MULTILINE)
     assert set(planned) == {"all", "download_gtzan", "total"}, output
-    # Elsewhere a missing folder is still an error (BAD_CONFIGS), and so is an empty one.
-    (tmp_path / "resources" / "gtzan" / "genres").mkdir(parents=True)
+    # Empty, or holding only the hidden record (Snakemake makes the folder for it, and
+    # leaves it so when the download fails), it still plans the download...
+    genres = tmp_path / "resources" / "gtzan" / "genres"
+    genres.mkdir(parents=True)
+    (genres / ".download.json").write_text("{}")
+    returncode, output = _dry_run(tmp_path, {"dataset": {"kind": "gtzan"}})
+    assert returncode == 0 and "download_gtzan" in output, output
+    # ... while one holding anything else is read, here an error as holding no genre.
+    # (Elsewhere a missing folder is an error too: BAD_CONFIGS.)
+    (genres / "notes.txt").write_text("to do\n")
     returncode, output = _dry_run(tmp_path, {"dataset": {"kind": "gtzan"}})
     assert returncode != 0 and "Invalid configuration: dataset.gtzan.root" in output, output
 
@@ -301,6 +309,8 @@ def test_the_download_folder_however_written_waits_for_the_download(
     if pending:
         check_config(_config(config))  # no error: the run downloads first
     (tmp_path / "resources" / "gtzan" / "genres").mkdir(parents=True)
+    assert gtzan_download_pending(config) is pending  # empty: a failed download's
+    (tmp_path / "resources" / "gtzan" / "genres" / "blues").mkdir()
     assert not gtzan_download_pending(config)  # downloaded: read it
 
 

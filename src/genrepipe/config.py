@@ -49,8 +49,9 @@ EMBEDDING_ESTIMATORS = ("cnn_svm", "cnn_gmm")
 ENSEMBLE = "ensemble"
 #: Where the ``download_gtzan`` rule unpacks GTZAN (the default ``dataset.gtzan.root``).
 GTZAN_DOWNLOAD_ROOT = "resources/gtzan/genres"
-#: The ``download_gtzan`` rule's output: a record of the archive it unpacked.
-GTZAN_DOWNLOAD_RECORD = "resources/gtzan/download.json"
+#: The ``download_gtzan`` rule's output: a record of the archive it unpacked, hidden
+#: inside the folder (the scan skips it), so that deleting the folder downloads again.
+GTZAN_DOWNLOAD_RECORD = f"{GTZAN_DOWNLOAD_ROOT}/.download.json"
 
 
 class ConfigError(ValueError):
@@ -1039,7 +1040,7 @@ def gtzan_download_pending(config: Mapping[str, Any]) -> bool:
     # the download, the same error stopped.
     download = Path(os.path.abspath(GTZAN_DOWNLOAD_ROOT))
     given = Path(os.path.abspath(root))
-    if download.is_dir() or given not in (download, download.parent):
+    if holds_unhidden_files(download) or given not in (download, download.parent):
         return False
     if given == download.parent and given.is_dir():
         # Genre folders of their own there (a Kaggle copy): read them, or say where they
@@ -1051,6 +1052,15 @@ def gtzan_download_pending(config: Mapping[str, Any]) -> bool:
             if genre_roots_inside(given):
                 return False
     return True
+
+
+def holds_unhidden_files(folder: Path) -> bool:
+    """Whether ``folder`` holds anything but hidden files: Snakemake makes the download's
+    folder, empty, for its record before the job runs, and may leave it so when it fails."""
+    try:
+        return any(not entry.name.startswith(".") for entry in folder.iterdir())
+    except OSError:  # not there, or not a folder
+        return False
 
 
 def dataset_tracks(config: Mapping[str, Any]) -> Discovery:

@@ -136,16 +136,30 @@ def list_failed_tracks(
 
 def download_dataset(url: str, md5: str, destination, record_out) -> None:
     """Download the GTZAN archive, verify its checksum and unpack its ``genres`` folder
-    to ``destination`` (replacing one there only once unpacked); ``record_out`` says what
-    was unpacked from where."""
+    to ``destination``; ``record_out`` says what was unpacked from where.
+
+    A folder already at ``destination`` is kept and nothing is downloaded: a copy put
+    there by hand, one downloaded before the rule recorded its downloads, or one whose
+    clips were moved to relabel them (unpacked again, new file times would re-extract
+    every clip). Deleting it, and the record inside it, downloads again.
+    """
+    from genrepipe.config import holds_unhidden_files
     from genrepipe.download import download_and_unpack
 
-    folder = download_and_unpack(url, md5, destination)
+    folder = Path(destination)
+    downloaded = not holds_unhidden_files(folder)  # Snakemake makes it, empty, for the record
+    if downloaded:
+        download_and_unpack(url, md5, folder)
+    else:
+        logger.warning(
+            "%s is already there: kept, nothing downloaded (delete it to fetch %s)", folder, url
+        )
     record = {
         "url": url,
         "md5": md5,
         "folder": str(folder),
-        "files": sum(1 for path in folder.rglob("*") if path.is_file()),
+        "downloaded": downloaded,
+        "files": sum(1 for path in folder.rglob("[!.]*") if path.is_file()),  # not hidden
     }
     with atomic_path(record_out) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
