@@ -733,6 +733,16 @@ def test_window_cnn_bundles_predict_like_their_training(estimator, params, clips
     assert got.shape == (len(clips), len(GENRES))
     status, out, _ = run([tmp_path / "final", clips[0]], capsys)
     assert status == 0 and clips[0].name in out
+    # The network's Keras is recorded and compared, as librosa and scikit-learn are.
+    import keras
+
+    card_path = tmp_path / "final" / "model" / "card.json"
+    card = json.loads(card_path.read_text())
+    assert card["versions"]["keras"] == keras.__version__
+    card["versions"]["keras"] = "2.15.0"
+    card_path.write_text(json.dumps(card))
+    _, _, err = run([tmp_path / "final", clips[0]], capsys)
+    assert f"trained with keras 2.15.0, this environment has keras {keras.__version__}" in err
     if estimator == "cnn_svm":  # its archive holds the CNN's: a damaged one named once
         broken = tmp_path / "broken"
         shutil.copytree(tmp_path / "final" / "model", broken)
@@ -852,6 +862,7 @@ def test_bundles_trained_with_other_library_releases_warn_once(
     card_path = folder / "card.json"
     card = json.loads(card_path.read_text())
     assert card["versions"]["librosa"] == librosa.__version__
+    assert "keras" not in card["versions"]  # no network in it: Keras's release is no matter
     status, _, err = run([folder, clips[0]], capsys)
     assert status == 0 and err == ""  # trained here: nothing to say
 

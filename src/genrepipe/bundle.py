@@ -18,18 +18,20 @@ from genrepipe.io import staged_folder
 from genrepipe.models import load_model, save_model
 
 #: The libraries whose versions change what a bundle answers: librosa computes its
-#: features, scikit-learn (read back by skops) its transform and estimator.
-RECORDED_LIBRARIES = ("librosa", "scikit-learn")
+#: features, scikit-learn (read back by skops) its transform and estimator, and Keras
+#: runs the network of a ``.keras`` estimator.
+RECORDED_LIBRARIES = ("librosa", "scikit-learn", "keras")
 
 
-def library_versions() -> dict[str, str]:
-    """The installed versions of genrepipe and :data:`RECORDED_LIBRARIES`, for a card."""
+def library_versions(*, keras: bool = True) -> dict[str, str]:
+    """The installed versions of genrepipe and :data:`RECORDED_LIBRARIES`, for a card
+    (without Keras for a bundle that holds no network)."""
     from importlib.metadata import PackageNotFoundError, version
 
     from genrepipe import __version__
 
     versions = {"genrepipe": __version__}
-    for name in RECORDED_LIBRARIES:
+    for name in RECORDED_LIBRARIES if keras else RECORDED_LIBRARIES[:-1]:
         try:
             versions[name] = version(name)
         except PackageNotFoundError:  # pragma: no cover - a declared dependency
@@ -65,7 +67,11 @@ def save_bundle(
                 shutil.copyfile(transform_file, tmp / "transform.skops")
         estimator_path = tmp / _estimator_name(model)
         save_model(model, estimator_path)
-        card = {**card, "estimator_file": estimator_path.name, "versions": library_versions()}
+        card = {
+            **card,
+            "estimator_file": estimator_path.name,
+            "versions": library_versions(keras=estimator_path.suffix == ".keras"),
+        }
         (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True))
 
 
@@ -85,7 +91,7 @@ def save_ensemble_bundle(
             **card,
             "estimator": "ensemble",
             "members": list(members),
-            "versions": library_versions(),
+            "versions": library_versions(keras=False),  # each member's card has its own
         }
         (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True))
 
