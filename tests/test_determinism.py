@@ -10,6 +10,12 @@ ops). The whole workflow twice with one config is
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -166,3 +172,85 @@ def test_the_reference_cnn_trains_on_one_thread_whatever_it_is_given(vectors, im
         spec = {"features": "seed87", **SPECS[name]}
         model, _, _, _ = fit_and_predict(spec, X, y, train, seed=0, threads=2, fit_threads=2)
         assert model.n_threads == threads
+
+
+# What the subprocess of the next test runs: a training task in a fresh process, whose
+# TensorFlow has not started yet, then the thread counts TensorFlow runs on.
+_TRAIN_AND_REPORT_THREADS = """
+import json, sys
+import tensorflow as tf
+from conftest import train_final_model
+from genrepipe import tasks
+
+how, folder, spec = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+if how == "fold":
+    tasks.train_model(
+        spec, {}, f"{folder}/logmel.parquet", f"{folder}/split.tsv", 0, f"{folder}/model",
+        f"{folder}/predictions.tsv", base_dir=f"{folder}/base", seed=0, threads=1,
+        fit_threads=1, sample_rate=22050, max_duration=31.0,
+    )
+else:
+    base = {"base_model_dir": f"{folder}/base"} if how == "final head" else {}
+    kept = {"fold_model_dir": f"{folder}/base"} if how == "final kept epochs" else {}
+    train_final_model(
+        spec, f"{folder}/{spec['features']}.parquet", f"{folder}/tracks.tsv",
+        f"{folder}/model", fit_threads=1, **base, **kept,
+    )
+threading = tf.config.threading
+print(threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads())
+"""
+
+
+@pytest.mark.parametrize("how", ["fold", "final head", "final kept epochs"])
+def test_a_network_loaded_before_the_fit_still_runs_on_the_models_threads(tmp_path, how):
+    """Loading a saved network starts TensorFlow, which fixes its thread pools then: a CNN
+    head's base (fold and final jobs) or the fold network whose epochs a final one keeps
+    was loaded before the model asked for its threads, and ran on every core."""
+    import pandas as pd
+    from sklearn.preprocessing import FunctionTransformer
+
+    from genrepipe.bundle import save_bundle
+    from genrepipe.feature_table import write_feature_table
+    from genrepipe.models import make_model
+    from genrepipe.tasks import train_tracks_digest, write_table
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(GENRES, 6)
+    ids = [f"{genre}.{i:05d}" for i, genre in enumerate(y)]
+    train = np.arange(len(y)) % 3 != 0
+    if how == "final kept epochs":
+        feature_set, X = "stats", rng.normal(size=(len(y), 6)).astype(np.float32)
+        params = {"hidden_units": 4, "epochs": 3, "validation_fraction": 0.0}
+        spec = {"estimator": "nn", "features": feature_set, "input": "scaled", "params": params}
+        base = make_model("nn", params, random_state=0, n_threads=1)
+        base.fit(X, y, validation_data=(X, y))
+    else:
+        feature_set, X = "logmel", rng.normal(size=(len(y), 4, 16)).astype(np.float32)
+        cnn = {"filters": [2], "dense_units": 4, "window_frames": 8, "hop_frames": 8}
+        cnn |= {"crops_per_track": 2, "epochs": 1, "validation_fraction": 0.0}
+        spec = {"estimator": "cnn_svm", "features": feature_set, "input": "image"}
+        spec["params"] = {"cnn": cnn}
+        base = make_model("cnn_windows", cnn, random_state=0, n_threads=1)
+        base.fit(X[train], y[train])
+    write_feature_table(
+        tmp_path / f"{feature_set}.parquet", zip(ids, y, X, strict=True), feature_set=feature_set
+    )
+    tracks = pd.DataFrame({"track": ids, "genre": y, "path": "", "duration": 30.0})
+    write_table(tracks, tmp_path / "tracks.tsv")
+    split = tracks[["track", "genre"]].assign(fold=0, subset=np.where(train, "train", "test"))
+    write_table(split, tmp_path / "split.tsv")
+    card = {"fold": 0, "n_train": int(train.sum())}
+    card["train_tracks_sha256"] = train_tracks_digest(np.asarray(ids)[train])
+    save_bundle(tmp_path / "base", transform=FunctionTransformer(), model=base, card=card)
+
+    tests = Path(__file__).parent
+    result = subprocess.run(
+        [sys.executable, "-c", _TRAIN_AND_REPORT_THREADS, how, str(tmp_path), json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        cwd=tests,
+        env={**os.environ, "PYTHONPATH": str(tests)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-2:] == ["1", "1"], result.stderr[-2000:]
+    assert "cannot take effect" not in result.stderr

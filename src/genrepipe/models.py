@@ -269,6 +269,12 @@ def _import_keras() -> tuple[Any, Any]:
     return keras, tf
 
 
+def set_tensorflow_threads(n_threads: int | None) -> None:
+    """Hold TensorFlow to ``n_threads`` intra- and inter-op threads (see below)."""
+    _, tf = _import_keras()
+    _configure_threads(tf, n_threads)
+
+
 def _configure_threads(tf: Any, n_threads: int | None) -> None:
     """Ask TensorFlow for ``n_threads`` intra- and inter-op threads.
 

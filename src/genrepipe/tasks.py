@@ -23,7 +23,7 @@ import pandas as pd
 
 from genrepipe import GENRES
 from genrepipe.audio import AudioError, load_audio
-from genrepipe.estimators import SINGLE_THREADED_ESTIMATORS
+from genrepipe.estimators import SINGLE_THREADED_ESTIMATORS, TENSORFLOW_ESTIMATORS
 from genrepipe.io import atomic_path, load_npy, staged_folder
 from genrepipe.log import Progress
 
@@ -552,9 +552,7 @@ def fit_and_predict(
 
     info: dict[str, Any] = {}
     segmented = is_segmented(spec["features"])
-    threads = threads if fit_threads is None else fit_threads
-    if spec["estimator"] in SINGLE_THREADED_ESTIMATORS:
-        threads = 1  # see SINGLE_THREADED_ESTIMATORS: reproducible only so
+    threads = fitting_threads(spec, threads, fit_threads)
     transform = None
     with threadpool_limits(limits=threads):
         if spec["input"] == "image":
@@ -604,6 +602,27 @@ def fit_and_predict(
 
 #: Estimators that stop early on a split's validation tracks when it has some.
 _VALIDATED = ("nn", "cnn", "cnn_windows", "cnn_svm", "cnn_gmm")
+
+
+def fitting_threads(spec: Mapping[str, Any], threads: int, fit_threads: int | None) -> int:
+    """The threads a model fits and predicts on (see :func:`fit_and_predict`)."""
+    if spec["estimator"] in SINGLE_THREADED_ESTIMATORS:
+        return 1  # see SINGLE_THREADED_ESTIMATORS: reproducible only so
+    return threads if fit_threads is None else fit_threads
+
+
+def hold_tensorflow_threads(spec: Mapping[str, Any], threads: int, fit_threads: int | None):
+    """Start TensorFlow on the model's threads, before anything loads a network.
+
+    TensorFlow fixes its thread pools when it starts, which loading a saved
+    network does (a head's base CNN, a fold network's kept epochs): asked later,
+    when the model fits, the count could no longer take effect, and the network
+    would run on every core of the machine, its sums in another order.
+    """
+    if spec["estimator"] in TENSORFLOW_ESTIMATORS:
+        from genrepipe.models import set_tensorflow_threads
+
+        set_tensorflow_threads(fitting_threads(spec, threads, fit_threads))
 
 
 def _fit_kwargs(model, transform, base_model, tracks=None) -> dict[str, Any]:
@@ -696,6 +715,7 @@ def train_model(
     from genrepipe.bundle import save_bundle
     from genrepipe.feature_table import read_feature_index, read_feature_table
 
+    hold_tensorflow_threads(spec, threads, fit_threads)
     ids, _ = read_feature_index(features_table)
     rows = fold_rows(split_table, fold, ids)
     _, _, X = read_feature_table(features_table, tracks=list(rows["track"]))
@@ -883,6 +903,7 @@ def train_final_model(
         raise ValueError(
             f"a {spec['input']} input needs transform_path, the transform of its features"
         )
+    hold_tensorflow_threads(spec, threads, fit_threads)
     rows, which = final_rows(features_table, tracks_table, lists_split_table)
     _, _, X = read_feature_table(features_table, tracks=list(rows["track"]))
     y = rows["genre"].to_numpy(dtype=object)
