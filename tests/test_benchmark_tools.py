@@ -161,3 +161,75 @@ def test_a_failed_run_shows_the_failed_jobs_logs(tmp_path):
     shown = tool.failed_job_logs(tmp_path)
     assert "--- logs/list_tracks.log ---" in shown and "no usable track" in shown
     assert "batch0000" not in shown
+
+
+def test_the_timed_workflow_runs_the_extraction_jobs_alone(gtzan_mini_dir, tmp_path):
+    """It targeted the merged table with --omit-from merge_features, which still ran the
+    audio check of every clip and the track list: a second decoding the floor did not do."""
+    import subprocess
+
+    tool = _tool("benchmark_extraction")
+    command = tool.extraction_command(gtzan_mini_dir, "seed87", 1, tmp_path, "--dry-run")
+    planned = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, check=True)
+    table = planned.stdout.split("Job stats:")[1].split("total")[0].splitlines()[3:]
+    jobs = {line.split()[0] for line in table if line.strip()}
+    assert jobs == {"extract_features_batch0000", "extract_features_batch0001"}
+
+
+def _two_clips_and_a_broken_one(folder):
+    """Two 25 s tones (over the default min_duration) and a file that does not decode."""
+    import numpy as np
+    import soundfile
+
+    (folder / "rock").mkdir(parents=True)
+    t = np.arange(25 * 22050) / 22050
+    for i, pitch in enumerate((220.0, 330.0), start=1):
+        tone = 0.3 * np.sin(2 * np.pi * pitch * t)
+        soundfile.write(folder / "rock" / f"rock.0000{i}.wav", tone, 22050, subtype="PCM_16")
+    broken = folder / "rock" / "rock.00000.wav"
+    broken.write_bytes(b"RIFF, but no audio after it")
+    return broken
+
+
+def test_the_benchmarks_leave_out_a_clip_the_workflow_leaves_out(tmp_path, capsys):
+    # Full GTZAN's .wav copies hold one such clip (jazz.00054): the floor's pool ended in
+    # AudioError after the timed workflow run, (d) and (e) before timing anything.
+    from genrepipe.dataset import discover_tracks
+
+    tool = _tool("benchmark_extraction")
+    broken = _two_clips_and_a_broken_one(tmp_path)
+    config = tool.workflow_config()
+    tool._SETTINGS.update(
+        feature_set="stats",
+        params=config["features"]["stats"],
+        sr=22050,
+        min_duration=config["dataset"]["min_duration"],
+        max_duration=config["dataset"]["max_duration"],
+    )
+    assert tool._extract_one(str(broken)) is None
+    assert tool._extract_one(str(tmp_path / "rock" / "rock.00001.wav"))[0] > 0
+    tracks = discover_tracks(tmp_path).tracks
+    cpu, timed, differ = tool.cpu_per_track(tracks, 5)
+    assert timed == 1 and differ == 0 and cpu["seed87"] > 0  # one warms up, one is timed
+    assert f"left out of (d) and (e): {broken}" in capsys.readouterr().err
+
+
+def test_the_tools_import_this_checkouts_package(tmp_path):
+    """Another genrepipe first on the path (another clone's editable install): the tools
+    ran its code, where the workflow runs its own checkout's."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "genrepipe").mkdir()
+    (tmp_path / "genrepipe" / "__init__.py").write_text("")
+    code = "import workflow_command, genrepipe; print(genrepipe.__file__)"
+    found = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PROJECT_ROOT / "tools",
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert found.stdout.strip() == str(PROJECT_ROOT / "src" / "genrepipe" / "__init__.py")

@@ -48,6 +48,31 @@ def test_statistics_become_the_mean_of_batch_statistics(network):
     assert bn.momentum == 0.99 and dropout.rate == 0.5
 
 
+def test_statistics_come_from_the_training_rows_shuffled(network):
+    """In split order a batch held one or two genres (9 blues, 9 classical, ...): the mean
+    of batch variances left out the spread between genres, which training's shuffled
+    batches hold."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(1)
+    genres = np.repeat(np.array(["blues", "jazz", "rock", "pop"]), 32)
+    X = (
+        rng.normal(size=(128, 5))
+        + 6.0 * np.searchsorted(["blues", "jazz", "pop", "rock"], genres)[:, None]
+    )
+    train = np.arange(128) % 8 != 0  # the test rows hold nothing the statistics may read
+    X[~train] = 1e3
+    model = SimpleNamespace(model_=network, batch_size=16, predict=lambda Z: genres)
+    classifier = SimpleNamespace(model=model, model_input=lambda X: X.astype(np.float32))
+    check_batchnorm.check_fold(classifier, X, genres, train)
+
+    hidden = network.get_layer("hidden")(X[train].astype(np.float32)).numpy()
+    bn = network.get_layer("bn")
+    np.testing.assert_allclose(bn.moving_mean.numpy(), hidden.mean(axis=0), rtol=1e-4, atol=1e-4)
+    # Shuffled batches of 16 hold about 15/16 of the whole variance; a genre's alone, 1/50.
+    np.testing.assert_allclose(bn.moving_variance.numpy(), hidden.var(axis=0), rtol=0.25)
+
+
 @pytest.mark.slow
 def test_the_tool_reports_every_fold_and_leaves_the_run_alone(tiny_run, capsys):
     bundle = tiny_run / "results" / "models" / "cnn" / "holdout" / "fold0" / "model"

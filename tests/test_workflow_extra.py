@@ -176,3 +176,14 @@ def test_final_cnn_heads_and_ensemble_bundles_classify_audio(extra_run) -> None:
         .set_index("model")
         .loc["ensemble", "test_accuracy"]
     )
+
+
+def test_check_batchnorm_refuses_a_window_cnn(extra_run, capsys) -> None:
+    # A window CNN is a KerasClassifier too: the tool passed it whole tracks where its
+    # network takes windows, and ended in Keras's shape error after its header.
+    import check_batchnorm
+
+    assert check_batchnorm.main([str(extra_run), "cnn_logmel"]) == 2
+    captured = capsys.readouterr()
+    assert "not a KerasClassifier model (the reference nn or cnn)" in captured.err
+    assert "accuracy as trained" not in captured.out

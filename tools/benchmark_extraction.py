@@ -4,8 +4,8 @@ Prints, measured side by side in one run:
 
 (a) wall time of the workflow extracting one feature set: ``snakemake --cores N`` in a
     temporary working directory on the dataset (``dataset.kind: gtzan``), targeting only
-    ``results/features/<set>.parquet`` but omitting its merge (``--omit-from
-    merge_features``): the extraction jobs, the audio check and the track list;
+    the extraction batches' reports ``results/features/<set>/reports/<batch>.tsv``: the
+    extraction jobs alone (not the audio check and merge the table would need);
 (b) wall time of the floor: a ``multiprocessing`` pool of N workers, each importing librosa
     once, decoding and computing the same features of the same tracks;
 (c) their ratio (target: at most 1.15);
@@ -94,27 +94,39 @@ def link_dataset(tracks, destination: Path) -> Path:
 # -- (a) the workflow ----------------------------------------------------------------------------
 
 
-def run_workflow(root: Path, feature_set: str, cores: int, workdir: Path) -> tuple[float, float]:
-    """Wall and CPU seconds of ``snakemake --cores N results/features/<set>.parquet``.
+def extraction_targets(root: Path, feature_set: str) -> list[str]:
+    """The report of every extraction batch of ``feature_set`` the workflow makes of ``root``.
 
-    The run happens in ``workdir``; CPU seconds count Snakemake and all its jobs.
+    The extraction jobs alone: the merged table would bring in the audio check of every
+    clip and the track list (its input), a second decoding the floor does not do.
     """
-    workdir.mkdir(parents=True)
+    from genrepipe.dataset import assign_batches, discover_tracks
+
+    batches = assign_batches(
+        discover_tracks(root).tracks, workflow_config()["features"]["tracks_per_job"]
+    )
+    return [f"results/features/{feature_set}/reports/{batch}.tsv" for batch in batches]
+
+
+def extraction_command(root: Path, feature_set: str, cores: int, workdir: Path, *extra: str):
+    """The Snakemake command :func:`run_workflow` times (its config written in ``workdir``)."""
     config = workdir / "benchmark.yaml"
     config.write_text(
         yaml.safe_dump({"dataset": {"kind": "gtzan", "gtzan": {"root": str(root.resolve())}}})
     )
-    command = snakemake_command(
-        workdir,
-        f"results/features/{feature_set}.parquet",
-        "--quiet",
-        "all",
-        # Only the extraction jobs: the floor computes features and writes no table either.
-        "--omit-from",
-        "merge_features",
-        configfiles=[config],
-        cores=cores,
+    targets = extraction_targets(root, feature_set)
+    return snakemake_command(
+        workdir, *targets, "--quiet", "all", *extra, configfiles=[config], cores=cores
     )
+
+
+def run_workflow(root: Path, feature_set: str, cores: int, workdir: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of ``snakemake --cores N`` making :func:`extraction_targets`.
+
+    The run happens in ``workdir``; CPU seconds count Snakemake and all its jobs.
+    """
+    workdir.mkdir(parents=True)
+    command = extraction_command(root, feature_set, cores, workdir)
     cpu = children_cpu()
     start = time.time()
     result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
@@ -154,15 +166,10 @@ def timeline(workdir: Path, feature_set: str) -> str:
 
     started = float((workdir / "started").read_text())
     spans = []
-    for rule in ("extract_features", "merge_features"):
-        folder = workdir / "benchmarks" / rule
-        for path in sorted(folder.glob(f"{feature_set}/*.tsv")) + sorted(
-            folder.glob(f"{feature_set}.tsv")
-        ):
-            seconds = float(pd.read_csv(path, sep="\t").iloc[0]["s"])
-            end = path.stat().st_mtime - started
-            name = path.stem if rule == "extract_features" else "merge"
-            spans.append((end - seconds, end, name))
+    for path in sorted((workdir / "benchmarks" / "extract_features" / feature_set).glob("*.tsv")):
+        seconds = float(pd.read_csv(path, sep="\t").iloc[0]["s"])
+        end = path.stat().st_mtime - started
+        spans.append((end - seconds, end, path.stem))
     return ", ".join(f"{name} {a:.1f}-{b:.1f}" for a, b, name in sorted(spans))
 
 
@@ -196,13 +203,19 @@ def _init_worker(settings: dict) -> None:
     _SETTINGS.update(settings)
 
 
-def _extract_one(path: str) -> tuple[int, ...]:
-    from genrepipe.audio import load_audio
+def _extract_one(path: str) -> tuple[int, ...] | None:
+    """The features' shape, or None for a clip the extraction jobs would skip too."""
+    from genrepipe.audio import AudioError, load_audio
     from genrepipe.features import extract
 
     s = _SETTINGS
-    y = load_audio(path, sr=s["sr"], min_duration=s["min_duration"], max_duration=s["max_duration"])
-    return extract(s["feature_set"], y, s["sr"], s["params"]).shape
+    try:
+        y = load_audio(
+            path, sr=s["sr"], min_duration=s["min_duration"], max_duration=s["max_duration"]
+        )
+        return extract(s["feature_set"], y, s["sr"], s["params"]).shape
+    except (AudioError, ValueError):  # what extract_features jobs catch, list and go on
+        return None
 
 
 def run_floor(tracks, feature_set: str, cores: int) -> tuple[float, float]:
@@ -253,7 +266,6 @@ def cpu_per_track(tracks, n_tracks: int) -> tuple[dict[str, float], int, int]:
     """
     from threadpoolctl import threadpool_limits
 
-    from genrepipe.audio import load_audio
     from genrepipe.features import extract, seed87, seed87_reference
 
     config = workflow_config()
@@ -267,16 +279,17 @@ def cpu_per_track(tracks, n_tracks: int) -> tuple[dict[str, float], int, int]:
     }
     # Spread the timed tracks over genres: tuning (and so the CQT filters) varies by track.
     spread = sorted(tracks, key=lambda t: (t.track.rsplit(".", 1)[-1], t.genre))
-    chosen = spread[: n_tracks + 1]
     load = {"sr": sr, "min_duration": 0.0, "max_duration": config["dataset"]["max_duration"]}
+    chosen = readable(spread, n_tracks + 1, load)
+    if len(chosen) < 2:
+        raise SystemExit("(d) and (e) need 2 clips that decode (one warms up)")
     cpu = dict.fromkeys(functions, 0.0)
     differ = 0
     with threadpool_limits(limits=1):  # as in the extraction jobs
-        warm = load_audio(chosen[0].path, **load)
+        warm = chosen[0][1]
         for function in functions.values():
             function(warm)
-        for i, track in enumerate(chosen[1:]):
-            y = load_audio(track.path, **load)
+        for i, (_, y) in enumerate(chosen[1:]):
             names = list(functions)
             out = {}
             for name in names[i % 3 :] + names[: i % 3]:
@@ -286,6 +299,21 @@ def cpu_per_track(tracks, n_tracks: int) -> tuple[dict[str, float], int, int]:
             differ += not rows_close(out["seed87"], out["reference"])
     n = len(chosen) - 1
     return {name: seconds / n for name, seconds in cpu.items()}, n, differ
+
+
+def readable(tracks, n: int, load: dict) -> list:
+    """The first ``n`` of ``tracks`` that decode, as ``(track, samples)``; warns of others."""
+    from genrepipe.audio import AudioError, load_audio
+
+    found = []
+    for track in tracks:
+        if len(found) == n:
+            break
+        try:
+            found.append((track, load_audio(track.path, **load)))
+        except AudioError as error:
+            print(f"left out of (d) and (e): {error}", file=sys.stderr)
+    return found
 
 
 # -- main ----------------------------------------------------------------------------------------

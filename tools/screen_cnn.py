@@ -92,7 +92,7 @@ def load_tracks(
     """Every clip's track id, genre and log-mel in dB (or, with ``frames``, its
     :func:`stats_frames`), sorted by track id."""
     from genrepipe import jit_cache
-    from genrepipe.audio import load_audio
+    from genrepipe.audio import AudioError, load_audio
     from genrepipe.dataset import discover_tracks
     from genrepipe.features import logmel
 
@@ -104,11 +104,19 @@ def load_tracks(
     found = sorted(discover_tracks(dataset).tracks, key=lambda t: t.track)
     if not found:
         raise SystemExit(f"no GTZAN clips under {dataset}")
-    mels = []
+    mels, kept = [], []
     for i, track in enumerate(found, start=1):
-        y = load_audio(
-            track.path, sr=sr, min_duration=0.0, max_duration=config["dataset"]["max_duration"]
-        )
+        try:  # the clips the workflow leaves out (results/failed_tracks.tsv), left out here too
+            y = load_audio(
+                track.path,
+                sr=sr,
+                min_duration=config["dataset"]["min_duration"],
+                max_duration=config["dataset"]["max_duration"],
+            )
+        except AudioError as error:
+            print(f"left out: {error}", file=sys.stderr, flush=True)
+            continue
+        kept.append(track)
         if frames:
             mels.append(
                 stats_frames(
@@ -128,9 +136,11 @@ def load_tracks(
             )
         if i % 25 == 0 or i == len(found):
             print(f"features of {i}/{len(found)} clips", file=sys.stderr, flush=True)
+    if not kept:
+        raise SystemExit(f"no clip under {dataset} could be read")
     return (
-        [t.track for t in found],
-        np.array([t.genre for t in found], dtype=object),
+        [t.track for t in kept],
+        np.array([t.genre for t in kept], dtype=object),
         np.stack(mels),
     )
 

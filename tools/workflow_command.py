@@ -7,6 +7,10 @@ import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# This checkout's package, as the workflow's jobs import it (see the README's "Layout"),
+# not another genrepipe installed in the environment (another clone's editable install).
+if sys.path[:1] != [str(PROJECT_ROOT / "src")]:
+    sys.path.insert(0, str(PROJECT_ROOT / "src"))
 
 
 def snakemake_command(
