@@ -1,12 +1,17 @@
 # A record of each completed run under results/history/<UTC time>-<config hash>/
-# (summary, resolved config, git revision), for `genrepipe-compare`. Its input is
-# the summary, so it runs when the summary was (re)built or the config changed; a
-# summary equal to the newest entry's adds no entry.
+# (summary, resolved config, git revision, digests of the track list and split), for
+# `genrepipe-compare`. Its inputs are the summary and those two tables, so it runs
+# when one was (re)built or the config changed; a summary equal to the newest
+# entry's adds no entry.
 
 
 rule record_run:
     input:
         summary="results/summary.csv",
+        # What the results depend on beyond the config (a split's list files, the
+        # clips found): their digests go into the record.
+        tracks="results/tracks.tsv",
+        split=f"results/splits/{SCHEME}.tsv",
     output:
         latest="results/history/latest.txt",
     params:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from genrepipe.history import (
+    ABSENT,
     compare_runs,
     config_hash,
     flatten_config,
@@ -71,6 +73,37 @@ def two_runs(tmp_path) -> Path:
         second, latest, config=second_config, repo=None, now=datetime(2025, 1, 3, tzinfo=UTC)
     )
     return latest.parent
+
+
+def test_runs_of_the_same_settings_on_other_split_lists_show_the_difference(tmp_path):
+    """A split's list files (split.lists) are no setting: editing them reran the split and
+    every model, and the two entries' configs were the same, the accuracies not."""
+    latest = tmp_path / "history" / "latest.txt"
+    tracks = tmp_path / "tracks.tsv"
+    tracks.write_text("track\tgenre\nrock.00000\trock\n")
+    for i, test_track in enumerate(["classical.00004", "classical.00005"]):
+        split = tmp_path / f"split{i}.tsv"
+        split.write_text(f"fold\ttrack\tsubset\n0\t{test_track}\ttest\n")
+        summary = write_summary(tmp_path / f"{i}.csv", {"svm": 0.5 + i / 10})
+        record_run(
+            summary,
+            latest,
+            config=BASE_CONFIG,
+            repo=None,
+            now=datetime(2025, 1, 1 + i),
+            inputs={"tracks": tracks, "split": split},
+        )
+    runs = [load_run(entry) for entry in list_runs(latest.parent)]
+    split0 = (tmp_path / "split0.tsv").read_bytes()
+    assert runs[0].info["inputs"]["split"] == hashlib.sha256(split0).hexdigest()
+    table = compare_runs(runs)
+    first, second = (runs[i].info["inputs"]["split"][:12] for i in (0, 1))
+    assert list(table.loc["inputs.split"]) == [first, second] and first != second
+    assert "inputs.tracks" not in table.index  # the same clips: not a difference
+    # A run recorded before the digests were: shown as absent, not an error.
+    (list_runs(latest.parent)[0] / "run.json").write_text(json.dumps({"date": "2024"}))
+    table = compare_runs([load_run(entry) for entry in list_runs(latest.parent)])
+    assert list(table.loc["inputs.tracks"]) == [ABSENT, runs[1].info["inputs"]["tracks"][:12]]
 
 
 def test_record_run_writes_an_entry(two_runs):

@@ -326,8 +326,14 @@ def test_a_moved_checkout_reruns_nothing_and_records_its_revision(tiny_run, tmp_
     )
     history = tiny_run / "results" / "history"
     entry = history / (history / "latest.txt").read_text().strip()
-    recorded = json.loads((entry / "run.json").read_text())["git_revision"]
-    assert recorded == (head.stdout.strip() if head.returncode == 0 else "unknown")
+    recorded = json.loads((entry / "run.json").read_text())
+    assert recorded["git_revision"] == (head.stdout.strip() if head.returncode == 0 else "unknown")
+    # And the track list and split it ran on, which no setting names (a split's lists).
+    results = tiny_run / "results"
+    assert recorded["inputs"] == {
+        "tracks": hashlib.sha256((results / "tracks.tsv").read_bytes()).hexdigest(),
+        "split": hashlib.sha256((results / "splits" / "holdout.tsv").read_bytes()).hexdigest(),
+    }
 
 
 def test_the_same_settings_in_another_key_order_rerun_nothing(tiny_run):

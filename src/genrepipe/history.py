@@ -9,7 +9,9 @@ After each run whose summary was (re)built, the ``record_run`` rule writes
     The resolved configuration (defaults, config files and ``--config`` merged).
 ``run.json``
     Date, the code's git revision and whether its tracked files had uncommitted
-    changes, the genrepipe version and the config hash.
+    changes, the genrepipe version, the config hash, and the SHA-256 of the
+    track list and the split table (``inputs``): a split's list files or the
+    clips found under the same root change results that no setting explains.
 
 The suffix is the first 8 hex digits of the SHA-256 of the resolved config, so
 runs of the same settings share it. ``genrepipe-compare`` prints runs side by
@@ -54,6 +56,7 @@ __all__ = [
     "Run",
     "compare_runs",
     "config_hash",
+    "file_sha256",
     "flatten_config",
     "git_revision",
     "list_runs",
@@ -105,6 +108,7 @@ def record_run(
     config: Mapping[str, Any],
     repo: str | os.PathLike | None,
     now: datetime | None = None,
+    inputs: Mapping[str, str | os.PathLike] | None = None,
 ) -> Path:
     """Record a completed run in the history folder (the parent of ``latest_out``).
 
@@ -121,6 +125,10 @@ def record_run(
         The workflow's source folder, for its git revision.
     now
         The run's date (default: now, UTC).
+    inputs
+        Files the results depend on beyond the config, by name (the workflow's:
+        ``tracks``, ``results/tracks.tsv``; ``split``, the split table): their
+        SHA-256 goes into ``run.json`` for :func:`compare_runs` to show.
 
     Returns
     -------
@@ -153,6 +161,7 @@ def record_run(
         "git_dirty": dirty,
         "genrepipe_version": __version__,
         "config_hash": digest,
+        "inputs": {name: file_sha256(path) for name, path in (inputs or {}).items()},
     }
     with staged_folder(entry) as tmp:
         shutil.copyfile(summary_csv, tmp / "summary.csv")
@@ -162,6 +171,17 @@ def record_run(
         out.write_text(entry.name + "\n")
     logger.info("recorded this run in %s", entry)
     return entry
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # -- reading and comparing -----------------------------------------------------------------------
@@ -292,9 +312,11 @@ def compare_runs(
     """A table of runs side by side: one column per run, rows of what differs.
 
     Rows: ``date`` and ``git`` (revision, ``+dirty`` when tracked files had
-    changes), then every config setting (dotted path) whose value differs
-    between the runs, then ``test_accuracy.<model>`` for each model of any run,
-    with the change from the first run in parentheses.
+    changes), ``inputs.tracks`` and ``inputs.split`` (the first 12 hex digits
+    of the track list's and split table's SHA-256) where they differ, then
+    every config setting (dotted path) whose value differs between the runs,
+    then ``test_accuracy.<model>`` for each model of any run, with the change
+    from the first run in parentheses.
 
     Parameters
     ----------
@@ -317,6 +339,12 @@ def compare_runs(
             for run in runs
         ],
     }
+    # The same settings on other clips or other split lists: the files' digests say so.
+    recorded = [run.info.get("inputs") or {} for run in runs]
+    for name in sorted(set().union(*recorded)):
+        values = [str(inputs.get(name, ABSENT))[:12] for inputs in recorded]
+        if len(set(values)) > 1:
+            rows[f"inputs.{name}"] = values
     flat = [
         flatten_config(run.config) if every_setting else used_settings(run.config) for run in runs
     ]

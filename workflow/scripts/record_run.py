@@ -11,4 +11,5 @@ record_run(
     snakemake.output.latest,
     config=snakemake.config,
     repo=Path(snakemake.scriptdir).parents[1],  # workflow/scripts/ -> the checkout
+    inputs={"tracks": snakemake.input.tracks, "split": snakemake.input.split},
 )
