@@ -343,6 +343,28 @@ def test_truncated_wav_is_short_or_rejected(tmp_path):
     _assert_audio_error_naming(path, min_duration=seconds * 0.9)
 
 
+@pytest.mark.parametrize("channels", [1, 2])
+def test_a_cut_off_mp3_holds_what_is_left_whatever_its_channels(tmp_path, channels):
+    """An mp3's header says how long it is; a cut-off download holds less. Mono read what
+    is there; stereo was filled up to the header's length with a reused buffer's leftovers
+    (earlier blocks, zeros, or values of 1e19), so it passed min_duration and fed them on."""
+    if "MP3" not in sf.available_formats():
+        pytest.skip(f"this libsndfile ({sf.__libsndfile_version__}) writes no mp3")
+    tone = _sine(440.0, 3.0, SAMPLE_RATE)
+    y = np.stack([tone, 0.5 * tone], axis=1) if channels == 2 else tone
+    path = tmp_path / "cut.mp3"
+    sf.write(path, y, SAMPLE_RATE, format="MP3", subtype="MPEG_LAYER_III")
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * 0.7)])
+    with sf.SoundFile(path) as f:
+        assert f.frames == 3 * SAMPLE_RATE  # the header's promise
+    there = sf.read(path, dtype="float32")[0]  # read whole, short reads trimmed
+    assert len(there) < 2.5 * SAMPLE_RATE
+    expected = there.mean(axis=1) if channels == 2 else there
+    np.testing.assert_allclose(load_audio(path), expected, atol=1e-6)
+    _assert_audio_error_naming(path, min_duration=2.5)
+
+
 def test_header_only_wav_holds_no_samples(tmp_path):
     path = _write(tmp_path / "nothing.wav", np.zeros(0, dtype=np.float32), SAMPLE_RATE, "PCM_16")
     assert path.stat().st_size > 0

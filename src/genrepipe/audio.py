@@ -127,9 +127,15 @@ def _decode(path: Path, max_duration: float | None) -> tuple[np.ndarray, int]:
                 return f.read(frames=frames, dtype="float32"), f.samplerate
             # Averaged to mono block by block: an hour of stereo read whole would hold
             # the interleaved channels and their mean at once (1.9 GB at 44.1 kHz).
+            # Not SoundFile.blocks(): a stream shorter than its header says (a cut-off
+            # download) came back in full blocks, the missing tail whatever its reused
+            # buffer held before, and the clip as long as the header claims.
             y = np.empty(frames, dtype=np.float32)
             filled = 0
-            for block in f.blocks(blocksize=_BLOCK_FRAMES, frames=frames, dtype="float32"):
+            while filled < frames:
+                block = f.read(min(_BLOCK_FRAMES, frames - filled), dtype="float32")
+                if not len(block):
+                    break
                 y[filled : filled + len(block)] = block.mean(axis=1)
                 filled += len(block)
             return y[:filled], f.samplerate
