@@ -773,6 +773,11 @@ def test_ensemble_bundle_averages_its_members(svm_bundle, gmm_bundle, clips, tmp
         np.testing.assert_allclose(ensemble.predict_file(clip).proba, expected, atol=1e-9)
     status, out, _ = run([folder.parent, clips[0]], capsys)
     assert status == 0 and clips[0].name in out
+    # A short file: the member whose features pad it is named, not the one of statistics.
+    short = tmp_path / "short.wav"
+    sf.write(short, sf.read(clips[0], dtype="float32")[0][: SR // 2], SR, subtype="PCM_16")
+    _, _, err = run([folder.parent, short], capsys)
+    assert "the model's seed87 features pad it" in err
 
     # The folder stands alone: members are copies, and a missing one is named.
     moved = tmp_path / "moved"
@@ -1031,6 +1036,38 @@ def test_silent_files_are_answered_and_named_in_one_warning(gmm_bundle, clips, t
     )
     _, _, err = run([gmm_bundle, silent, "--quiet"], capsys)
     assert err == ""
+
+
+def test_a_file_whose_classified_audio_is_silent_is_named(gmm_bundle, clips, tmp_path, capsys):
+    # 4.2 s of silence, then 0.2 s of music: under 1.5 clips, so read as in training, its
+    # first MAX_DURATION (4 s) seconds alone, all silence. The music after the crop kept
+    # the file from counting as silent, and its answer was silence's, unwarned.
+    y = sf.read(clips[0], dtype="float32")[0]
+    intro = tmp_path / "silent_intro.wav"
+    sf.write(intro, np.concatenate([np.zeros(int(4.2 * SR)), y[: int(0.2 * SR)]]), SR)
+    status, _, err = run([gmm_bundle, intro, clips[0]], capsys)
+    assert status == 0
+    assert err.strip().endswith(f"so its genre means nothing: {intro}")
+    # The same music inside the classified seconds: not silent.
+    inside = tmp_path / "music_inside.wav"
+    sf.write(inside, np.concatenate([np.zeros(int(3.8 * SR)), y[: int(0.6 * SR)]]), SR)
+    assert run([gmm_bundle, inside], capsys)[2] == ""
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("classes", 5), ("features", ["stats"]), ("classes", None)]
+)
+def test_a_card_value_of_the_wrong_type_is_one_bundle_error(
+    gmm_bundle, clips, tmp_path, capsys, key, value
+):
+    # A hand-edited or damaged card ended in a TypeError's traceback, exit 1.
+    folder = tmp_path / "model"
+    shutil.copytree(gmm_bundle, folder)
+    card = json.loads((folder / "card.json").read_text())
+    (folder / "card.json").write_text(json.dumps(card | {key: value}))
+    status, out, err = run([folder, clips[0]], capsys)
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"genrepipe-predict: error: {folder / 'card.json'}: ")
 
 
 def test_model_folder_mistakes_are_named(svm_bundle, clips, tmp_path, capsys):

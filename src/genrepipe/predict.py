@@ -154,6 +154,12 @@ class FilePrediction:
         return self.peak < SILENT_PEAK
 
 
+def _peak(y: np.ndarray, spans: Sequence[tuple[int, int]]) -> float:
+    """The largest absolute sample inside ``spans`` (no ``|y|`` copy of an hour of audio)."""
+    peaks = [max(float(y[a:b].max()), -float(y[a:b].min())) for a, b in spans if b > a]
+    return max(peaks, default=0.0)
+
+
 def window_spans(n_samples: int, sr: int, window: float, hop: float) -> list[tuple[int, int]]:
     """Sample ranges of windows of ``window`` seconds every ``hop`` seconds covering a signal.
 
@@ -332,7 +338,15 @@ class Classifier:
         for key in ("features", "input", "classes"):
             if key not in card:
                 raise BundleError(f"{folder / 'card.json'}: missing key {key!r}")
-        return cls(folder, transform, model, card, quiet_native=quiet_native)
+        try:
+            return cls(folder, transform, model, card, quiet_native=quiet_native)
+        except BundleError:
+            raise
+        # A card edited by hand or damaged: "classes": 5, "features": ["seed87"], ...
+        except (TypeError, ValueError, KeyError) as error:
+            raise BundleError(
+                _one_line(f"{folder / 'card.json'}: not a usable model card ({error!r})")
+            ) from None
 
     def _check_feature_count(self, folder: Path) -> None:
         """The card's feature settings must be ones this genrepipe knows, and give the
@@ -556,7 +570,8 @@ class Classifier:
             proba=proba,
             spans=[(start / sr, stop / sr) for start, stop in spans],
             timeline=windows,
-            peak=max(float(y.max()), -float(y.min())),  # no |y| copy of an hour of audio
+            # Of what was classified: a long file's first clip alone may be silence.
+            peak=_peak(y, spans),
         )
 
     def top(self, proba: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
@@ -594,10 +609,12 @@ class EnsembleClassifier(Classifier):
     @classmethod
     def load(cls, model_dir: str | Path, *, quiet_native: bool = False) -> EnsembleClassifier:
         folder = Path(model_dir)
-        card = json.loads((folder / "card.json").read_text())
-        names = card.get("members") or []
+        card = json.loads((folder / "card.json").read_text())  # read by Classifier.load
+        names = card.get("members")
         if not names:
             raise BundleError(f"{folder / 'card.json'}: an ensemble without members")
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise BundleError(f"{folder / 'card.json'}: members is not a list of model names")
         members = []
         for name in names:
             member = folder / "members" / name
@@ -1093,7 +1110,7 @@ def _short_files_warning(short_files: Sequence[tuple[Path, float]], classifier) 
     count = "1 file lasts" if one else f"{len(short_files)} files last"
     answers = "its answer rests" if one else "their answers rest"
     padding = (
-        f"; the model's {classifier.feature_set} features pad {'it' if one else 'them'} "
+        f"; the model's {_padding_sets(classifier)} features pad {'it' if one else 'them'} "
         "to a fixed frame count"
         if classifier.pads_short_windows
         else ""
@@ -1102,6 +1119,12 @@ def _short_files_warning(short_files: Sequence[tuple[Path, float]], classifier) 
         f"{count} less than half the {classifier.clip_seconds:.1f} s clips the model learned "
         f"from, so {answers} on little audio{padding}: {shown}"
     )
+
+
+def _padding_sets(classifier: Classifier) -> str:
+    """The feature sets of a classifier (an ensemble's members) that pad short audio."""
+    sets = [m.feature_set for m in _members(classifier) if m.pads_short_windows]
+    return "+".join(dict.fromkeys(sets))
 
 
 def _members(classifier: Classifier) -> list[Classifier]:
@@ -1191,7 +1214,7 @@ def _timeline_warnings(classifier: Classifier, window: float, hop: float) -> lis
     if window < 0.9 * clip and classifier.pads_short_windows:
         warnings_.append(
             f"{window:g} s windows are shorter than the {clip:.1f} s clips the model was "
-            f"trained on; its {classifier.feature_set} features pad them to a fixed frame count "
+            f"trained on; its {_padding_sets(classifier)} features pad them to a fixed frame count "
             "the model never saw padded, so window answers may be less reliable "
             f"(--window {clip:.1f} avoids it)"
         )
