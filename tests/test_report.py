@@ -175,3 +175,22 @@ def test_final_models_switch(tmp_path):
     rules = planned_rules(tmp_path, TINY_CONFIG, off)
     assert "train_final_model" not in rules and "write_model_card" not in rules
     assert "plot_results" in rules and "record_run" in rules
+
+
+@pytest.mark.parametrize("model, in_summary", [("svm", True), ("svm_rich", False)])
+def test_a_confusion_caption_says_when_its_model_is_not_in_the_summary(model, in_summary):
+    """Final models evaluate an ensemble's members and a head's base, and their matrices
+    join the report beside the summary's models, unexplained (without final models, not)."""
+    from types import SimpleNamespace
+
+    import jinja2
+    from conftest import PROJECT_ROOT
+
+    template = (PROJECT_ROOT / "report" / "confusion.rst").read_text()
+    snakemake = SimpleNamespace(
+        wildcards=SimpleNamespace(model=model, scheme="kfold"),
+        config={"run_models": ["svm", "ensemble"]},
+    )
+    caption = jinja2.Environment().from_string(template).render(snakemake=snakemake)
+    assert caption.startswith(f"Confusion matrix of {model} (kfold split)")
+    assert ("is not in run_models, so not in the summary" in caption) is not in_summary

@@ -1227,11 +1227,17 @@ def evaluate_model(
     tested = predictions.loc[predictions["subset"] == "test", "track"].value_counts()
     repeats = int(tested.iloc[0]) if len(tested) and tested.min() == tested.max() else 1
     counted = f", each clip counted {repeats} times" if repeats > 1 else ""
+    # The summary's accuracy is the mean over folds; folds of unequal size pool to
+    # another share of the cells' diagonal, which a reader checking the figure finds.
+    cells = np.asarray(metrics["confusion"])
+    accuracy = percent(metrics["test_accuracy"])
+    if cells.sum() and (pooled := percent(np.trace(cells) / cells.sum())) != accuracy:
+        accuracy += f" (mean of {metrics['n_folds']} folds; the cells pool to {pooled})"
     plot_confusion(
-        np.asarray(metrics["confusion"]),
+        cells,
         classes,
         confusion_plot,
-        title=f"{title}\ntest accuracy {percent(metrics['test_accuracy'])}{counted}",
+        title=f"{title}\ntest accuracy {accuracy}{counted}",
         unit="test clips" if repeats == 1 else f"test predictions ({repeats} per clip)",
     )
     logger.info(
