@@ -100,7 +100,6 @@ rule download_gtzan:
     params:
         url=config["dataset"]["download"]["url"],
         md5=config["dataset"]["download"]["md5"],
-        folder=GTZAN_DOWNLOAD_ROOT,
     log:
         "logs/download_gtzan.log",
     benchmark:

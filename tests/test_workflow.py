@@ -411,6 +411,15 @@ def test_corrupt_and_truncated_files_are_reported_and_skipped(tmp_path):
     ) in plan.stdout + plan.stderr
 
 
+def test_snakemake_lint_finds_nothing(tmp_path):
+    """The standards' `snakemake --lint` stays clean (a folder param hard-coding the
+    download's output prefix slipped through unnoticed)."""
+    command = snakemake_command(tmp_path, TINY_CONFIG, extra=["--lint"])
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
 def test_a_download_keeps_the_dataset_already_there(tmp_path):
     """Snakemake deletes a job's outputs before running it: with the genres folder as the
     download's output, a rerun (another url or md5, a lost benchmark file, a copy put
