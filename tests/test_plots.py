@@ -247,30 +247,37 @@ def test_map_prefers_track_level_features_over_spectrogram_pixels():
     assert map_feature_set([], ["mfcc", "logmel"]) == "logmel"
 
 
-def test_confusion_of_repeated_k_fold_counts_predictions_not_clips(saved_figures, tmp_path):
-    """Each clip is tested once per repeat: cells add up to twice the clips with 2 repeats."""
+def _evaluate_folds(folder, folds: list[pd.DataFrame], title: str = "svm (kfold)"):
+    """tasks.evaluate_model on these folds' prediction rows; its metrics and output paths."""
     import json
 
     from genrepipe.tasks import evaluate_model, write_table
 
     tables, models = [], []
-    for fold, (test, train) in enumerate([("a", "b"), ("b", "a"), ("a", "b"), ("b", "a")]):
-        rows = pd.DataFrame(
+    for fold, rows in enumerate(folds):
+        tables.append(folder / f"fold{fold}.tsv")
+        write_table(rows.assign(fold=fold), tables[-1])
+        models.append(folder / f"model{fold}")
+        models[-1].mkdir()
+        (models[-1] / "card.json").write_text(json.dumps({"fit_seconds": 1.0}))
+    outputs = [folder / name for name in ("m.json", "g.csv", "c.csv", "c.png")]
+    return evaluate_model(tables, models, *outputs, title=title), outputs
+
+
+def test_confusion_of_repeated_k_fold_counts_predictions_not_clips(saved_figures, tmp_path):
+    """Each clip is tested once per repeat: cells add up to twice the clips with 2 repeats."""
+    folds = [
+        pd.DataFrame(
             {
-                "fold": fold,
                 "track": [f"blues.{test}", f"jazz.{test}", f"blues.{train}", f"jazz.{train}"],
                 "genre": ["blues", "jazz", "blues", "jazz"],
                 "subset": ["test", "test", "train", "train"],
                 "predicted": ["blues", "blues", "blues", "jazz"],
             }
         )
-        tables.append(tmp_path / f"fold{fold}.tsv")
-        write_table(rows, tables[-1])
-        models.append(tmp_path / f"model{fold}")
-        models[-1].mkdir()
-        (models[-1] / "card.json").write_text(json.dumps({"fit_seconds": 1.0}))
-    outputs = [tmp_path / name for name in ("m.json", "g.csv", "c.csv", "c.png")]
-    evaluate_model(tables, models, *outputs, title="svm (kfold)")
+        for test, train in [("a", "b"), ("b", "a"), ("a", "b"), ("b", "a")]
+    ]
+    _, outputs = _evaluate_folds(tmp_path, folds)
     (ax, colorbar) = saved_figures[0].axes
     assert colorbar.get_ylabel() == "test predictions (2 per clip)"
     assert ax.get_title().endswith("test accuracy 50.0%, each clip counted 2 times")
@@ -379,28 +386,18 @@ def test_accuracy_chart_marks_chance_from_the_genres_tested(tmp_path, saved_figu
 def test_confusion_title_of_unequal_folds_says_what_the_cells_pool_to(saved_figures, tmp_path):
     """The title gave the summary's mean over folds (fold of 1 clip right, of 3 clips one
     right: 67%), the cells 2 of 4 right: a reader checking the diagonal found 50%."""
-    import json
-
-    from genrepipe.tasks import evaluate_model, write_table
-
-    tables, models = [], []
-    for fold, tests in enumerate([["blues.a"], ["blues.b", "jazz.c", "jazz.d"]]):
-        rows = pd.DataFrame(
+    folds = [
+        pd.DataFrame(
             {
-                "fold": fold,
                 "track": tests + ["blues.x", "jazz.y"],
                 "genre": [t.split(".")[0] for t in tests] + ["blues", "jazz"],
                 "subset": ["test"] * len(tests) + ["train", "train"],
                 "predicted": ["blues"] * len(tests) + ["blues", "jazz"],
             }
         )
-        tables.append(tmp_path / f"fold{fold}.tsv")
-        write_table(rows, tables[-1])
-        models.append(tmp_path / f"model{fold}")
-        models[-1].mkdir()
-        (models[-1] / "card.json").write_text(json.dumps({"fit_seconds": 1.0}))
-    outputs = [tmp_path / name for name in ("m.json", "g.csv", "c.csv", "c.png")]
-    metrics = evaluate_model(tables, models, *outputs, title="svm (kfold)")
+        for tests in [["blues.a"], ["blues.b", "jazz.c", "jazz.d"]]
+    ]
+    metrics, _ = _evaluate_folds(tmp_path, folds)
     assert metrics["test_accuracy"] == pytest.approx(2 / 3)
     (ax, _) = saved_figures[0].axes
     assert ax.get_title().endswith("test accuracy 66.7% (mean of 2 folds; the cells pool to 50.0%)")
