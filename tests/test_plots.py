@@ -401,3 +401,13 @@ def test_confusion_title_of_unequal_folds_says_what_the_cells_pool_to(saved_figu
     assert metrics["test_accuracy"] == pytest.approx(2 / 3)
     (ax, _) = saved_figures[0].axes
     assert ax.get_title().endswith("test accuracy 66.7% (mean of 2 folds; the cells pool to 50.0%)")
+
+
+def test_the_summary_table_rounds_an_accuracy_as_the_figures_do(tmp_path):
+    # One clip of 16 right: 6.3% in the accuracy chart and the confusion title, 0.062
+    # in this table (Python's format rounds a half to the even digit).
+    summary = pd.DataFrame({"model": ["cnn", "svm"], "test_accuracy": [0.0625, np.nan]})
+    plots.summary_html(summary, tmp_path / "summary.html")
+    cells = re.findall(r"<td>([^<]*)</td>", (tmp_path / "summary.html").read_text())
+    assert cells == ["cnn", "0.063", "svm", ""]
+    assert plots.percent(0.0625) == "6.3%" and plots.rounded(0.4375, 3) == "0.438"

@@ -34,6 +34,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ import yaml
 from genrepipe.config import config_hash
 from genrepipe.config import plain_config as _plain
 from genrepipe.io import atomic_path, staged_folder, stdout_closed_by_reader
+from genrepipe.plots import rounded
 
 logger = logging.getLogger("genrepipe")
 
@@ -370,11 +372,12 @@ def compare_runs(
             elif not changes:  # for a script: the summary's own value, not rounded
                 cells.append(f"{value:.10g}")
             elif i == 0 or base is None or math.isnan(base):
-                cells.append(f"{value:.3f}")
+                cells.append(rounded(value, 3))
             else:
-                # The change of the values shown, so that 0.812 -> 0.813 reads +0.001.
-                change = round(value, 3) - round(base, 3)
-                cells.append(f"{value:.3f} ({change:+.3f})")
+                # The change of the values shown, so that 0.812 -> 0.813 reads +0.001;
+                # rounded as the figures round (0.0625 reads 0.063 there and here).
+                change = Decimal(rounded(value, 3)) - Decimal(rounded(base, 3))
+                cells.append(f"{rounded(value, 3)} ({change:+.3f})")
         rows[f"test_accuracy.{model}"] = cells
     return pd.DataFrame.from_dict(rows, orient="index", columns=[run.name for run in runs])
 

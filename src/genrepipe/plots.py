@@ -57,16 +57,25 @@ def genre_order(genres) -> list[str]:
     return [g for g in GENRES if g in present] + sorted(present - set(GENRES))
 
 
-def percent(value: float) -> str:
-    """An accuracy as a percentage with one decimal, halves rounded up: 6.25% of a
-    16-clip test set reads 6.3%, as 43.75% reads 43.8% (Python's format rounds a
-    half to the even digit: 6.2% beside 43.8%); NaN reads "n/a"."""
+def rounded(value: float, places: int, nan: str = "n/a") -> str:
+    """``value`` with ``places`` decimals, halves rounded up: 0.0625 (one clip of 16)
+    reads 0.063, as 0.4375 reads 0.438 (Python's format rounds a half to the even
+    digit: 0.062 beside 0.438). Every figure, table and comparison rounds so, and
+    reads one accuracy alike."""
     from decimal import ROUND_HALF_UP, Decimal
 
     if np.isnan(value):
+        return nan
+    # repr's shortest decimal (0.4375), not the binary expansion of the float.
+    return str(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
+
+
+def percent(value: float) -> str:
+    """An accuracy as a percentage with one decimal, halves rounded up (see
+    :func:`rounded`): 6.25% of a 16-clip test set reads 6.3%; NaN reads "n/a"."""
+    if np.isnan(value):
         return "n/a"
-    # repr's shortest decimal of value x 100 (43.75 for 0.4375), not its binary expansion.
-    return f"{Decimal(repr(float(value) * 100)).quantize(Decimal('0.1'), ROUND_HALF_UP)}%"
+    return f"{rounded(float(value) * 100, 1)}%"
 
 
 def wrap_name(name: str, width: int = 12) -> str:
@@ -306,7 +315,7 @@ def summary_html(summary: pd.DataFrame, path: str | os.PathLike) -> None:
         HTML file to write.
     """
     shown = summary[[c for c in SUMMARY_COLUMNS if c in summary]].copy()
-    formats = {c: "{:.3f}".format for c in shown.select_dtypes("number").columns}
+    formats = {c: lambda v: rounded(v, 3, nan="") for c in shown.select_dtypes("number").columns}
     formats |= {c: "{:g}".format for c in ("n_folds", "n_train", "n_test") if c in shown}
     if "fit_seconds" in shown:
         formats["fit_seconds"] = _seconds
