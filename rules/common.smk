@@ -20,6 +20,7 @@ from genrepipe.config import (
     dataset_tracks,
     drop_null_searches,
     expand_home_paths,
+    extracted_feature_sets,
     gtzan_download_pending,
     model_feature_sets,
     models_in_use,
@@ -289,11 +290,54 @@ def final_tracks(wildcards):
     return {"lists_split": "results/splits/lists.tsv"} if SCHEME == "lists" else {}
 
 
+def intermediate_outputs():
+    """Every file a later job of a plain run reads, itself a target of the run.
+
+    Snakemake skips a job whose output is missing when the jobs reading it look up
+    to date (snakemake issue 1978). A job that fails on a rerun for a changed
+    setting (killed, out of memory, a cluster's time limit) has lost its outputs:
+    the next run then had "Nothing to be done" and left the previous results in
+    results/summary.csv, or fold models of two settings side by side. As targets,
+    a missing one is made again, and the jobs reading it rerun.
+    """
+    final = config.get("final_models", True)
+    models = models_in_use(config)
+    sets = extracted_feature_sets(config)
+    outputs = [track.path for track in TRACKS] if config["dataset"]["kind"] == "synthetic" else []
+    outputs += expand("results/tracks/{batch}.tsv", batch=BATCHES) + ["results/tracks.tsv"]
+    outputs += expand(
+        "results/features/{feature_set}/reports/{batch}.tsv", feature_set=sets, batch=BATCHES
+    )
+    outputs += expand("results/features/{feature_set}.parquet", feature_set=sets)
+    outputs += expand("results/features/{feature_set}_failed.tsv", feature_set=sets)
+    outputs += [f"results/splits/{SCHEME}.tsv", f"results/splits/{SCHEME}.json"]
+    for model in models:
+        spec = config["models"][model]
+        fold = f"results/models/{model}/{SCHEME}/fold{{fold}}"
+        outputs += expand(f"{fold}/model", fold=FOLDS) + expand(f"{fold}/predictions.tsv", fold=FOLDS)
+        if spec["estimator"] != ENSEMBLE and spec["input"] != "image":
+            prefix = f"results/preprocessed/{spec['features']}-{spec['input']}"
+            for folder in expand(f"{prefix}/{SCHEME}/fold{{fold}}", fold=FOLDS) + (
+                [f"{prefix}/final"] if final else []
+            ):
+                outputs += [f"{folder}/transform.skops", f"{folder}/features.parquet"]
+    # Every model's metrics where final models are made (each one's card reads them).
+    for model in models if final else RUN_MODELS:
+        outputs += [
+            f"results/metrics/{model}/{SCHEME}{suffix}"
+            for suffix in (".json", "_per_genre.csv", "_confusion.csv", "_confusion.png")
+        ]
+    if final:
+        outputs += expand("results/final/{model}/model", model=models)
+    return list(dict.fromkeys(outputs))
+
+
 def run_outputs():
     """What a plain run makes (rule all); only the download while GTZAN is pending."""
     if DOWNLOAD_PENDING:
         return rules.download_gtzan.output
     return [
+        intermediate_outputs(),
         "results/summary.csv",
         "results/failed_tracks.tsv",
         expand("results/features/{feature_set}.parquet", feature_set=config["features"]["sets"]),

@@ -305,6 +305,28 @@ def test_nothing_to_do_after_a_complete_run(tiny_run):
     assert planned_jobs(tiny_run, TINY_CONFIG) == []
 
 
+@pytest.mark.parametrize(
+    "lost, first_rules",
+    [
+        ("results/splits/holdout.tsv", {"make_split", "fit_preprocessing", "train_model"}),
+        ("results/features/segment_stats.parquet", {"merge_features", "train_model"}),
+        ("results/models/svm/holdout/fold0/predictions.tsv", {"train_model", "evaluate_model"}),
+    ],
+)
+def test_a_lost_intermediate_is_made_again_with_what_reads_it(
+    tiny_run, tmp_path, lost, first_rules
+):
+    """A job that fails on a rerun for a changed setting (killed, out of memory, a
+    cluster's time limit) loses its outputs, and Snakemake skips a missing file whose
+    readers look up to date: the next run had nothing to do and kept the old results
+    in the summary (or fold models of two settings). A lost file is the same state."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, symlinks=True)  # file times and metadata kept
+    (run / lost).unlink()
+    planned = {rule for rule, _ in planned_jobs(run, TINY_CONFIG)}
+    assert first_rules | {"summarize_results", "record_run"} <= planned, planned
+
+
 def test_a_moved_checkout_reruns_nothing_and_records_its_revision(tiny_run, tmp_path):
     """No job's params hold the checkout's path: the same workflow elsewhere finds the
     results up to date. The history entry still names the commit it ran."""
