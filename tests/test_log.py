@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+
+import pytest
 
 
 def _fail(tmp_path, raise_statement: str) -> str:
@@ -32,8 +35,10 @@ def test_the_packages_own_error_is_one_line(tmp_path):
     assert "Traceback" not in text and len(text.splitlines()) == 1
 
 
-def test_sigterm_mid_write_leaves_no_temporary_file(tmp_path):
-    """A batch system's limit sends SIGTERM: the half-done write is undone, the job logged."""
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_mid_write_leaves_no_temporary_file(tmp_path, stop):
+    """A batch system's limit sends SIGTERM, a closed terminal or dropped ssh session
+    SIGHUP (which left the temporary file): the half-done write is undone, the job logged."""
     log, target = tmp_path / "job.log", tmp_path / "out" / "table.tsv"
     code = (
         "import os, signal\n"
@@ -42,13 +47,13 @@ def test_sigterm_mid_write_leaves_no_temporary_file(tmp_path):
         f"log_to_file({str(log)!r})\n"
         f"with atomic_path({str(target)!r}) as tmp:\n"
         "    tmp.write_text('half a table')\n"
-        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        f"    os.kill(os.getpid(), signal.{stop})\n"
         "    tmp.write_text('never reached')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 128 + 15, result.stderr
+    assert result.returncode == 128 + getattr(signal, stop), result.stderr
     assert list(target.parent.iterdir()) == []  # neither the table nor its temporary file
-    assert "CRITICAL genrepipe: job stopped by SIGTERM" in log.read_text()
+    assert f"CRITICAL genrepipe: job stopped by {stop}" in log.read_text()
 
 
 def test_what_a_job_prints_reaches_its_log_not_the_terminal(tmp_path):

@@ -14,8 +14,8 @@ from pathlib import Path
 def log_to_file(path: str | os.PathLike, name: str = "genrepipe") -> logging.Logger:
     """Send log records, warnings and uncaught errors of this process to ``path``.
 
-    SIGTERM then stops the process as an exception would, so its half-done
-    writes leave no temporary files behind.
+    SIGTERM and SIGHUP then stop the process as an exception would, so its
+    half-done writes leave no temporary files behind.
 
     Returns the package logger. Tail the file (``tail -f logs/<rule>/...log``)
     to follow a running job.
@@ -51,14 +51,16 @@ def log_to_file(path: str | os.PathLike, name: str = "genrepipe") -> logging.Log
 
     sys.excepthook = log_uncaught
 
-    def stop_on_sigterm(signum, frame):
-        # A batch system's time or memory limit, or a cancelled job, sends SIGTERM, which
-        # by default ends Python on the spot: unwinding instead removes the temporary
-        # file or folder of a half-done write (genrepipe.io), as Ctrl-C's SIGINT does.
-        logging.getLogger(name).critical("job stopped by SIGTERM")
+    def stop_on_signal(signum, frame):
+        # A batch system's time or memory limit, or a cancelled job, sends SIGTERM; a
+        # closed terminal or a dropped ssh session SIGHUP. Either by default ends Python
+        # on the spot: unwinding instead removes the temporary file or folder of a
+        # half-done write (genrepipe.io), as Ctrl-C's SIGINT does.
+        logging.getLogger(name).critical("job stopped by %s", signal.Signals(signum).name)
         raise SystemExit(128 + signum)
 
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, stop_on_signal)
     return logging.getLogger(name)
 
 
