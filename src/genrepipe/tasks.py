@@ -611,7 +611,7 @@ def fitting_threads(spec: Mapping[str, Any], threads: int, fit_threads: int | No
     return threads if fit_threads is None else fit_threads
 
 
-def hold_tensorflow_threads(spec: Mapping[str, Any], threads: int, fit_threads: int | None):
+def hold_tensorflow_threads(spec: Mapping[str, Any], threads: int, fit_threads: int | None) -> None:
     """Start TensorFlow on the model's threads, before anything loads a network.
 
     TensorFlow fixes its thread pools when it starts, which loading a saved
