@@ -356,10 +356,10 @@ def test_a_cut_off_mp3_holds_what_is_left_whatever_its_channels(tmp_path, channe
     sf.write(path, y, SAMPLE_RATE, format="MP3", subtype="MPEG_LAYER_III")
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * 0.7)])
-    with sf.SoundFile(path) as f:
-        assert f.frames == 3 * SAMPLE_RATE  # the header's promise
     there = sf.read(path, dtype="float32")[0]  # read whole, short reads trimmed
     assert len(there) < 2.5 * SAMPLE_RATE
+    with sf.SoundFile(path) as f:
+        assert f.frames > len(there) + SAMPLE_RATE // 2  # the header promises more
     expected = there.mean(axis=1) if channels == 2 else there
     np.testing.assert_allclose(load_audio(path), expected, atol=1e-6)
     _assert_audio_error_naming(path, min_duration=2.5)

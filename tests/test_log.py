@@ -56,6 +56,25 @@ def test_a_stop_signal_mid_write_leaves_no_temporary_file(tmp_path, stop):
     assert f"CRITICAL genrepipe: job stopped by {stop}" in log.read_text()
 
 
+def test_a_job_of_a_nohup_run_keeps_ignoring_sighup(tmp_path):
+    """`nohup snakemake ... &` ignores SIGHUP, and its jobs inherit that: a dropped ssh
+    session must not stop them (the stop on SIGHUP above ended every running job)."""
+    log, target = tmp_path / "job.log", tmp_path / "table.tsv"
+    code = (
+        "import os, signal\n"
+        "from genrepipe.io import atomic_path\n"
+        "from genrepipe.log import log_to_file\n"
+        "signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+        f"log_to_file({str(log)!r})\n"
+        f"with atomic_path({str(target)!r}) as tmp:\n"
+        "    os.kill(os.getpid(), signal.SIGHUP)\n"
+        "    tmp.write_text('whole table')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert target.read_text() == "whole table" and "stopped" not in log.read_text()
+
+
 def test_what_a_job_prints_reaches_its_log_not_the_terminal(tmp_path):
     """Keras prints its progress (verbose > 0) to stdout; native code writes to fd 1 and 2."""
     log = tmp_path / "job.log"

@@ -1031,8 +1031,8 @@ def test_silent_files_are_answered_and_named_in_one_warning(gmm_bundle, clips, t
     status, out, err = run([gmm_bundle, silent, quiet, clips[0]], capsys)
     assert status == 0 and len(out.splitlines()) == 3
     assert err.strip() == (
-        "genrepipe-predict: warning: 1 file is silent (peak under -60 dBFS), so its genre "
-        f"means nothing: {silent}"
+        "genrepipe-predict: warning: 1 file is silent in the audio classified (peak under "
+        f"-60 dBFS), so its genre means nothing: {silent}"
     )
     _, _, err = run([gmm_bundle, silent, "--quiet"], capsys)
     assert err == ""

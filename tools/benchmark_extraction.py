@@ -225,7 +225,8 @@ def run_floor(tracks, feature_set: str, cores: int) -> tuple[float, float]:
         "feature_set": feature_set,
         "params": config["features"].get(feature_set) or {},
         "sr": config["audio"]["sample_rate"],
-        "min_duration": config["dataset"]["min_duration"],
+        # As the extraction jobs read clips: which are long enough is the audio check's call.
+        "min_duration": 0.0,
         "max_duration": config["dataset"]["max_duration"],
     }
     cpu = children_cpu()

@@ -60,7 +60,8 @@ def log_to_file(path: str | os.PathLike, name: str = "genrepipe") -> logging.Log
         raise SystemExit(128 + signum)
 
     for stop in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop, stop_on_signal)
+        if signal.getsignal(stop) is not signal.SIG_IGN:  # `nohup snakemake`: keep ignoring
+            signal.signal(stop, stop_on_signal)
     return logging.getLogger(name)
 
 

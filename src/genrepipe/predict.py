@@ -41,7 +41,8 @@ training: a warning says so, and ``--window`` equal to the clip length avoids it
 Longer windows warn as well (fixed frame counts leave the rest unheard; whole-clip
 statistics leave the training range); a window too short for the features (one
 ``n_fft``, one ``segment_stats`` window) is a usage error, said before any file is read.
-A silent file (peak under -60 dBFS) is answered, and named in one warning.
+A file silent in the audio classified (peak under -60 dBFS; a long file read as in
+training, its first ``max_duration`` seconds) is answered, and named in one warning.
 Files shorter than half a training clip are answered, with one warning naming them:
 the answer rests on less audio than any the model learned from.
 A model trained on the workflow's generated dataset (its model card, beside the
@@ -137,8 +138,8 @@ class FilePrediction:
     timeline
         With ``--timeline``: the probabilities of each window, same order as ``spans``.
     peak
-        The largest absolute sample value (1.0 is full scale); under
-        :data:`SILENT_PEAK` the file is :attr:`silent`.
+        The largest absolute sample value in ``spans``, the audio classified (1.0 is
+        full scale); under :data:`SILENT_PEAK` the file is :attr:`silent`.
     """
 
     path: Path
@@ -150,7 +151,7 @@ class FilePrediction:
 
     @property
     def silent(self) -> bool:
-        """Whether the file holds no audible sound (peak under -60 dBFS)."""
+        """Whether the audio classified holds no audible sound (peak under -60 dBFS)."""
         return self.peak < SILENT_PEAK
 
 
@@ -1172,15 +1173,18 @@ def _release(version: str) -> tuple[str, ...]:
 
 
 def _silent_files_warning(silent_files: Sequence[Path]) -> str:
-    """One line naming the files without audible sound."""
+    """One line naming the files without audible sound in the audio classified."""
     shown = ", ".join(str(path) for path in silent_files[:3])
     if len(silent_files) > 3:
         shown += f" and {len(silent_files) - 3} more"
     if len(silent_files) == 1:
-        return f"1 file is silent (peak under -60 dBFS), so its genre means nothing: {shown}"
+        return (
+            "1 file is silent in the audio classified (peak under -60 dBFS), so its genre "
+            f"means nothing: {shown}"
+        )
     return (
-        f"{len(silent_files)} files are silent (peak under -60 dBFS), so their genres mean "
-        f"nothing: {shown}"
+        f"{len(silent_files)} files are silent in the audio classified (peak under -60 dBFS), "
+        f"so their genres mean nothing: {shown}"
     )
 
 
