@@ -44,6 +44,8 @@ def test_a_stop_signal_mid_write_leaves_no_temporary_file(tmp_path, stop):
         "import os, signal\n"
         "from genrepipe.io import atomic_path\n"
         "from genrepipe.log import log_to_file\n"
+        # As from a terminal, whatever runs the suite (nohup makes its children ignore it).
+        f"signal.signal(signal.{stop}, signal.SIG_DFL)\n"
         f"log_to_file({str(log)!r})\n"
         f"with atomic_path({str(target)!r}) as tmp:\n"
         "    tmp.write_text('half a table')\n"
