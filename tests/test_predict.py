@@ -1070,6 +1070,22 @@ def test_a_card_value_of_the_wrong_type_is_one_bundle_error(
     assert err.startswith(f"genrepipe-predict: error: {folder / 'card.json'}: ")
 
 
+def test_a_file_name_holding_a_newline_keeps_one_answer_a_line(gmm_bundle, clips, tmp_path, capsys):
+    # Text output printed the name raw: one answer over two lines, the second looking
+    # like the answer of a file "b.wav".
+    odd = tmp_path / "a\nb.wav"
+    shutil.copy(clips[0], odd)
+    short = tmp_path / "tab\tshort.wav"
+    sf.write(short, sf.read(clips[0], dtype="float32")[0][: SR // 2], SR, subtype="PCM_16")
+    status, out, err = run([gmm_bundle, odd, short], capsys)
+    assert status == 0 and len(out.splitlines()) == 2
+    assert out.startswith(f"{tmp_path}/a\\nb.wav: ")
+    assert f"{tmp_path}/tab\\tshort.wav (0.50 s)" in err and "\t" not in err
+    # CSV and JSON quote the name as it is.
+    _, out, _ = run([gmm_bundle, odd, "--format", "json"], capsys)
+    assert json.loads(out)["files"][0]["path"] == str(odd)
+
+
 def test_model_folder_mistakes_are_named(svm_bundle, clips, tmp_path, capsys):
     folder, _, _ = svm_bundle
     # The audio first, the model second.

@@ -915,6 +915,18 @@ def _csv_rows(result: FilePrediction, classifier: Classifier, timeline: bool) ->
     ]
 
 
+#: Control characters as escapes: a file name holding a newline would split one answer
+#: of the text output over two lines (CSV quotes it, JSON escapes it).
+_CONTROL_ESCAPES = {
+    code: {9: "\\t", 10: "\\n", 13: "\\r"}.get(code, f"\\x{code:02x}") for code in (*range(32), 127)
+}
+
+
+def printable(path: str | Path) -> str:
+    """``path`` for a line of text: control characters escaped, any other kept."""
+    return str(path).translate(_CONTROL_ESCAPES)
+
+
 def _text_lines(result: FilePrediction, classifier: Classifier, timeline: bool) -> list[str]:
     top = classifier.top(result.proba)
     n = len(result.spans)
@@ -923,9 +935,9 @@ def _text_lines(result: FilePrediction, classifier: Classifier, timeline: bool) 
         if n > 1:
             length = result.spans[0][1] - result.spans[0][0]
             note = f"  [mean of {n} windows of {length:.0f} s]"
-        return [f"{result.path}: {top[0][0]}  ({_top_text(top)}){note}"]
+        return [f"{printable(result.path)}: {top[0][0]}  ({_top_text(top)}){note}"]
     windows = "1 window" if n == 1 else f"mean of {n} windows"  # a file shorter than one
-    lines = [f"{result.path}: {top[0][0]}  ({windows}: {_top_text(top)})"]
+    lines = [f"{printable(result.path)}: {top[0][0]}  ({windows}: {_top_text(top)})"]
     width = max(len(g) for g in classifier.classes)
     for (start, end), proba in zip(result.spans, result.timeline, strict=True):
         window_top = classifier.top(proba)
@@ -1104,7 +1116,7 @@ def _interrupted() -> int:
 
 def _short_files_warning(short_files: Sequence[tuple[Path, float]], classifier) -> str:
     """One line naming the files much shorter than the model's training clips."""
-    shown = ", ".join(f"{path} ({duration:.2f} s)" for path, duration in short_files[:3])
+    shown = ", ".join(f"{printable(path)} ({duration:.2f} s)" for path, duration in short_files[:3])
     if len(short_files) > 3:
         shown += f" and {len(short_files) - 3} more"
     one = len(short_files) == 1
@@ -1174,7 +1186,7 @@ def _release(version: str) -> tuple[str, ...]:
 
 def _silent_files_warning(silent_files: Sequence[Path]) -> str:
     """One line naming the files without audible sound in the audio classified."""
-    shown = ", ".join(str(path) for path in silent_files[:3])
+    shown = ", ".join(printable(path) for path in silent_files[:3])
     if len(silent_files) > 3:
         shown += f" and {len(silent_files) - 3} more"
     if len(silent_files) == 1:
