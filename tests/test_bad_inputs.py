@@ -30,8 +30,15 @@ from genrepipe import features as F
 from genrepipe.audio import load_audio
 from genrepipe.dataset import discover_tracks
 from genrepipe.extraction import FAILED_FEATURES, extract_features
+from genrepipe.feature_table import read_feature_table
 from genrepipe.io import load_npy
-from genrepipe.tasks import check_audio, list_failed_tracks, list_tracks, merge_features
+from genrepipe.tasks import (
+    check_audio,
+    list_failed_tracks,
+    list_tracks,
+    merge_features,
+    read_table,
+)
 
 SR = SAMPLE_RATE
 TINY_SEED87 = {"n_frames": 130}
@@ -266,8 +273,6 @@ def test_nan_features_are_reported_and_never_merged(tmp_path, monkeypatch):
 
 
 def _merge(tmp_path, feature_set: str, tracks: list[str], usable_tracks=None) -> pd.DataFrame:
-    from genrepipe.feature_table import read_feature_table
-
     merge_features(
         feature_set,
         {},
@@ -281,10 +286,8 @@ def _merge(tmp_path, feature_set: str, tracks: list[str], usable_tracks=None) ->
     )
     ids, _, X = read_feature_table(tmp_path / "merged.parquet")
     assert np.isfinite(X).all()
-    failed = pd.read_csv(tmp_path / "failed.tsv", sep="\t", keep_default_na=False)
-    usable = (
-        set(tracks) if usable_tracks is None else set(pd.read_csv(usable_tracks, sep="\t")["track"])
-    )
+    failed = pd.read_csv(tmp_path / "failed.tsv", sep="\t", keep_default_na=False, dtype=str)
+    usable = set(tracks) if usable_tracks is None else set(read_table(usable_tracks)["track"])
     assert set(ids) == (set(tracks) & usable) - set(failed["track"])
     return failed
 
@@ -354,6 +357,34 @@ def test_clips_the_audio_check_refused_are_extracted_but_not_merged(tmp_path):
     assert "shorter than min_duration" in refused.loc[0, "reason"]
     failed = _merge(tmp_path, "stats", list(clips), usable_tracks=tmp_path / "tracks.tsv")
     assert failed.empty  # listed once, in failed_tracks.tsv, not again as a failed extraction
+
+
+def test_track_ids_that_look_like_numbers_stay_text(tmp_path):
+    """A dataset of genres/rock/001.wav: tables read back "001", not 1, so the merge finds
+    the tracks the audio check listed (read as numbers, none matched and the run stopped)."""
+    clips = {
+        "001": _wav(tmp_path / "001.wav", _music()),
+        "002": _wav(tmp_path / "002.wav", _music(seed=1)),
+    }
+    report, _ = _extract(tmp_path, "stats", {}, clips)
+    assert list(report["status"]) == ["ok", "ok"]
+    check_audio(
+        [str(path) for path in clips.values()],
+        list(clips),
+        ["07", "07"],  # a genre folder named by number
+        tmp_path / "check.tsv",
+        sr=SR,
+        min_duration=1.0,
+        max_duration=MAX_DURATION,
+    )
+    list_tracks([tmp_path / "check.tsv"], tmp_path / "tracks.tsv")
+    assert read_table(tmp_path / "tracks.tsv")[["track", "genre"]].values.tolist() == [
+        ["001", "07"],
+        ["002", "07"],
+    ]
+    failed = _merge(tmp_path, "stats", list(clips), usable_tracks=tmp_path / "tracks.tsv")
+    assert failed.empty
+    assert list(read_feature_table(tmp_path / "merged.parquet")[0]) == ["001", "002"]
 
 
 def test_no_usable_track_is_an_error_giving_the_first_reason(tmp_path):

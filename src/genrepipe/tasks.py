@@ -36,9 +36,19 @@ def write_table(frame: pd.DataFrame, path, **kwargs) -> None:
         frame.to_csv(tmp, sep="\t", index=False, **kwargs)
 
 
+#: Columns of names, read as text: a track "001" or a genre folder "07" is not a number.
+_TEXT_COLUMNS = ("track", "genre", "predicted", "subset", "path", "status", "reason")
+
+
 def read_table(path) -> pd.DataFrame:
     """Read a tab-separated table written by :func:`write_table`."""
-    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+    return pd.read_csv(
+        path,
+        sep="\t",
+        keep_default_na=False,
+        na_values=[""],
+        dtype=dict.fromkeys(_TEXT_COLUMNS, str),
+    )
 
 
 # -- dataset -------------------------------------------------------------------------------------
