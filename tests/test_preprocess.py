@@ -102,14 +102,27 @@ def test_pca_components_capped_with_warning(caplog):
     X = rng.standard_normal((6, 40))
     with caplog.at_level(logging.WARNING, logger="genrepipe.preprocess"):
         pipeline = make_preprocessor("pca", *X.shape, pca_components=20)
-    assert pipeline.named_steps["pca"].n_components == 6
+    assert pipeline.named_steps["pca"].n_components == 5
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     message = warnings[0].getMessage()
     assert "20 components requested" in message
-    assert "6 training rows x 40 features" in message
-    assert message.endswith("using 6")
-    assert pipeline.fit_transform(X).shape == (6, 6)
+    assert "6 training rows (centred, they span one direction fewer) x 40 features" in message
+    assert message.endswith("using 5")
+    assert pipeline.fit_transform(X).shape == (6, 5)
+
+
+def test_pca_keeps_no_component_without_training_variance():
+    """n training rows, centred, span n - 1 directions: an n-th component is noise of the
+    SVD, near 0 on every training row and of ordinary size on a new one (an input the
+    reference nn never learned a weight for, and a GMM's regularized variance penalizes)."""
+    rng = np.random.default_rng(3)
+    train, new = rng.standard_normal((30, 400)), rng.standard_normal((10, 400))
+    pipeline = make_preprocessor("pca", *train.shape, pca_components=900).fit(train)
+    on_train, on_new = pipeline.transform(train), pipeline.transform(new)
+    assert on_train.shape[1] == 29
+    train_spread, new_spread = on_train.std(axis=0), on_new.std(axis=0)
+    assert train_spread.min() > 0.1 * new_spread.max()
 
 
 def test_pca_components_capped_by_features(caplog):

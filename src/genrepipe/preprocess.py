@@ -75,7 +75,9 @@ def make_preprocessor(
         Size of the training matrix, to cap the PCA components.
     pca_components
         Requested PCA components (``pca`` only; None for the others). Capped,
-        with a warning, at what the training rows allow (``min(n_samples, n_features)``).
+        with a warning, at what the training rows allow: ``min(n_samples - 1, n_features)``,
+        since n centred rows span at most n - 1 directions (an n-th component would be
+        one the training rows have no variance along, yet new rows do).
         The PCA is an exact SVD: no random state, so the workflow's ``seed`` refits none.
     """
     if input_kind not in INPUT_KINDS:
@@ -86,10 +88,11 @@ def make_preprocessor(
         return StandardScaler()
     if pca_components is None or pca_components < 1:
         raise ValueError(f"preprocess.pca_components must be at least 1, got {pca_components}")
-    n_components = min(pca_components, n_samples, n_features)
+    n_components = min(pca_components, max(1, n_samples - 1), n_features)
     if n_components < pca_components:
         logger.warning(
-            "PCA: %d components requested but only %d training rows x %d features; using %d",
+            "PCA: %d components requested but only %d training rows (centred, they span one "
+            "direction fewer) x %d features; using %d",
             pca_components,
             n_samples,
             n_features,
