@@ -731,6 +731,18 @@ def test_window_cnn_bundles_predict_like_their_training(estimator, params, clips
     got = np.stack([classifier.predict_file(p).proba for p in clips])
     np.testing.assert_allclose(got, expected, atol=1e-5)
     assert got.shape == (len(clips), len(GENRES))
+    # A file shorter than the 128 frames: its 65 frames' windows vote, none of the padding.
+    short = tmp_path / "short.wav"
+    audio, _ = sf.read(clips[0], dtype="float32")
+    sf.write(short, audio[: int(1.5 * SR)], SR)
+    short_audio = load_audio(short, sr=SR)
+    own_frames = extract("logmel", short_audio, SR, {**LOGMEL, "n_frames": None})
+    padded = extract("logmel", short_audio, SR, LOGMEL)
+    assert own_frames.shape[1] == 65 and padded.shape[1] == 128
+    short_proba = classifier.predict_file(short).proba
+    np.testing.assert_allclose(short_proba, classifier.predict_features(own_frames[None])[0])
+    assert not np.allclose(short_proba, classifier.predict_features(padded[None])[0], atol=1e-4)
+    assert not classifier.pads_short_windows  # so no warning speaks of padding
     status, out, _ = run([tmp_path / "final", clips[0]], capsys)
     assert status == 0 and clips[0].name in out
     # The network's Keras is recorded and compared, as librosa and scikit-learn are.

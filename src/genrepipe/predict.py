@@ -38,6 +38,9 @@ beginning, exactly as training would have read the file.
 instead. Windows shorter than the training clips are padded by ``seed87``, ``mfcc`` and
 ``logmel`` to their fixed frame count, something the model never saw in
 training: a warning says so, and ``--window`` equal to the clip length avoids it.
+A window CNN (and an SVM or GMM on its embeddings) votes over the windows of the audio
+alone instead, so short files and windows need no padding (shorter than one of its
+windows, they are padded to one).
 Longer windows warn as well (fixed frame counts leave the rest unheard; whole-clip
 statistics leave the training range); a window too short for the features (one
 ``n_fft``, one ``segment_stats`` window) is a usage error, said before any file is read.
@@ -402,8 +405,19 @@ class Classifier:
 
     @property
     def pads_short_windows(self) -> bool:
-        """Whether windows shorter than a training clip get padded features."""
-        return self.n_frames is not None
+        """Whether windows shorter than a training clip get padded features.
+
+        A window CNN (and a head on its embeddings) votes over the windows of the audio
+        itself: its features are cut to the audio's frames, not padded (see :meth:`features`).
+        """
+        return self.n_frames is not None and self.voted_window_frames is None
+
+    @property
+    def voted_window_frames(self) -> int | None:
+        """Frames of the windows a window CNN, or a head on its embeddings, votes over."""
+        network = getattr(self.model, "cnn_", self.model)  # a cnn_svm / cnn_gmm head's CNN
+        frames = getattr(network, "window_frames", None)
+        return None if frames is None else int(frames)
 
     @property
     def summarizes_clips(self) -> bool:
@@ -445,10 +459,22 @@ class Classifier:
     # -- features and probabilities ------------------------------------------------------------
 
     def features(self, y: np.ndarray) -> np.ndarray:
-        """The bundle's feature set of one waveform (at :attr:`sample_rate`), as in training."""
+        """The bundle's feature set of one waveform (at :attr:`sample_rate`), as in training.
+
+        For a window CNN, audio shorter than the fixed frame count keeps its own frames
+        (at least one window): padded to ``n_frames``, a short file's vote would count
+        windows of padding alone, one fixed answer the network never trained on, added
+        to every short file's.
+        """
         from genrepipe.features import extract
 
-        return extract(self.feature_set, y, self.sample_rate, self.feature_settings)
+        settings = self.feature_settings
+        window = self.voted_window_frames
+        if window is not None and self.n_frames is not None:
+            hop = int(settings.get("hop_length", 512))
+            audio_frames = 1 + len(y) // hop  # librosa's centred frames
+            settings = {**settings, "n_frames": max(window, min(self.n_frames, audio_frames))}
+        return extract(self.feature_set, y, self.sample_rate, settings)
 
     def predict_features(self, F: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n_clips, n_classes)`` of stacked per-clip features."""
