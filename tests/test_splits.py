@@ -16,6 +16,7 @@ from genrepipe.splits import (
     kfold_split,
     listed_track,
     lists_split,
+    read_list,
     untrained_genres,
 )
 
@@ -453,6 +454,48 @@ def test_filtered_lists_on_gtzan_mini(kereliuk_splits_dir, gtzan_mini_dir):
     assert set(split["track"]) <= present
     assert np.isin(split["subset"], ["train", "valid", "test"]).all()
     check_split(split)
+
+
+def test_list_comments_and_a_byte_order_mark_name_no_clip(tmp_path, small_collection):
+    """A clip commented out stays out (it was tested, and counted its comment a missing
+    clip); an editor's byte-order mark no longer hides the first name."""
+    tracks, genres = small_collection
+    train = _write_list(
+        tmp_path / "train.txt",
+        [
+            "# Kereliuk et al. (2015), filtered",
+            "blues/blues.00000.wav",
+            "blues/blues.00001.wav  # same artist as 00000",
+            "classical.00000\t# tab before the note",
+            "#classical/classical.00001.wav",
+            "  # blues/blues.00004.wav repeated clip",
+        ],
+    )
+    test = tmp_path / "test.txt"
+    test.write_bytes(b"\xef\xbb\xbfblues.00002.wav\r\nclassical.00002.wav\r\n")
+    split, missing = lists_split(tracks, genres, {"train": train, "test": test})
+    membership = dict(zip(split["track"], split["subset"], strict=True))
+    assert membership == {
+        "blues.00000": "train",
+        "blues.00001": "train",
+        "classical.00000": "train",
+        "blues.00002": "test",
+        "classical.00002": "test",
+    }
+    assert missing == {"train": 0, "test": 0}
+    # A '#' inside a name is part of it.
+    assert read_list(_write_list(tmp_path / "odd.txt", ["blues/take#2.wav"])) == ["take#2"]
+
+
+def test_lists_that_overlap_are_refused_whatever_clips_the_dataset_has(tmp_path, small_collection):
+    """The mini set holds none of the shared clip: the overlap was checked among present
+    clips only, so the same lists stopped on full GTZAN and ran on the mini set."""
+    tracks, genres = small_collection
+    train = _write_list(tmp_path / "train.txt", ["blues.00000", "rock/rock.00030.wav"])
+    test = _write_list(tmp_path / "test.txt", ["classical.00000", "rock/rock.00030.au"])
+    with pytest.raises(ValueError) as info:
+        lists_split(tracks, genres, {"train": train, "test": test})
+    assert str(info.value) == "tracks listed in more than one subset: rock.00030 (train and test)"
 
 
 def test_a_track_listed_twice_is_named_with_its_list_or_its_subsets(tmp_path, small_collection):

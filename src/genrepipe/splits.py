@@ -9,6 +9,7 @@ never sits on both sides.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
@@ -20,6 +21,8 @@ from genrepipe.config import split_size_error
 from genrepipe.dataset import AUDIO_EXTENSIONS
 
 SUBSETS = ("train", "valid", "test")
+#: A comment of a list file: from a ``#`` that starts the line or follows a blank.
+_COMMENT = re.compile(r"(^|\s)#.*$")
 
 
 def holdout_split(
@@ -105,15 +108,15 @@ def lists_split(
     """
     tracks, genres = _check_tracks(tracks, genres)
     genre_of = dict(zip(tracks, genres, strict=True))
-    rows, missing = [], {}
+    rows, missing, listed_in = [], {}, {}
     for subset, list_file in list_files.items():
         if subset not in SUBSETS:
             raise ValueError(f"split.lists has unknown subset {subset!r} (known: {SUBSETS})")
         list_file = Path(list_file)
         if not list_file.is_file():
             raise FileNotFoundError(f"split.lists.{subset}: list file {list_file} does not exist")
-        listed = [listed_track(line) for line in list_file.read_text().splitlines()]
-        listed = [track for track in listed if track]
+        listed = read_list(list_file)
+        listed_in[subset] = listed
         if repeated := [track for track, n in Counter(listed).items() if n > 1]:
             raise ValueError(
                 f"split.lists.{subset}: {list_file} lists {', '.join(repeated[:5])}"
@@ -130,15 +133,30 @@ def lists_split(
                 f"is in {pool}{example}{pool_note}"
             )
         rows += found
-    split = pd.DataFrame(rows, columns=["fold", "track", "genre", "subset"])
-    duplicated = split[split["track"].duplicated(keep=False)]
-    if len(duplicated):
-        named = [
-            f"{track} ({' and '.join(subsets)})"
-            for track, subsets in duplicated.groupby("track", sort=False)["subset"]
-        ]
+    # Every line counts, not only the clips this dataset has: lists that overlap are wrong
+    # whatever subset of GTZAN they meet.
+    subsets_of: dict[str, list[str]] = {}
+    for subset, listed in listed_in.items():
+        for track in listed:
+            subsets_of.setdefault(track, []).append(subset)
+    if named := [f"{t} ({' and '.join(s)})" for t, s in subsets_of.items() if len(s) > 1]:
         raise ValueError(f"tracks listed in more than one subset: {', '.join(named[:5])}")
-    return split, missing
+    return pd.DataFrame(rows, columns=["fold", "track", "genre", "subset"]), missing
+
+
+def read_list(list_file: str | os.PathLike) -> list[str]:
+    """The track ids a list file names, one per line (:func:`listed_track`).
+
+    Blank lines and comments (from ``#`` at a line's start, or after a blank, to its end)
+    are skipped, so a clip commented out is out; a UTF-8 byte-order mark is not part of
+    the first name.
+    """
+    listed = []
+    for line in Path(list_file).read_text(encoding="utf-8-sig").splitlines():
+        entry = _COMMENT.sub("", line).strip()
+        if entry:
+            listed.append(listed_track(entry))
+    return listed
 
 
 def lists_warnings(
