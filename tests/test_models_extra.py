@@ -708,3 +708,31 @@ def test_config_accepts_an_ensemble_with_final_models() -> None:
     config["run_models"] = ["ensemble"]
     config["final_models"] = True
     check_config(config)
+
+
+def test_validation_tracks_of_untrained_genres_are_named(caplog) -> None:
+    """A lists split's valid list held genres its train list lacked (the mini set with
+    Kereliuk's lists: 30 of 49): early stopping dropped them without a word."""
+    from genrepipe.tasks import fit_and_predict
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.array(["blues", "jazz", "rock"]), 8)
+    X = (rng.normal(size=(24, 6)) + (y[:, None] == "jazz")).astype(np.float32)
+    train = np.tile([True, True, True, False], 6) & (y != "blues")
+    valid = ~train & (np.arange(24) % 4 == 3)
+    spec = {
+        "features": "stats",
+        "estimator": "nn",
+        "input": "scaled",
+        "params": {"hidden_units": 4, "epochs": 2, "batch_size": 8, "validation_fraction": 0.0},
+    }
+    with caplog.at_level("WARNING", logger="genrepipe"):
+        fit_and_predict(spec, X, y, train, valid=valid, seed=0, threads=1)
+    assert (
+        "early stopping: 2 of 6 validation tracks are of genres with no training track "
+        "(blues) and are left out of its validation loss" in caplog.text
+    )
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="genrepipe"):
+        fit_and_predict(spec, X, y, train, valid=valid & (y == "blues"), seed=0, threads=1)
+    assert "2 of 2 validation tracks" in caplog.text and "it trains every epoch" in caplog.text

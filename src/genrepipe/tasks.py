@@ -594,6 +594,7 @@ def fit_and_predict(
             logger.info("inner CV chose %s (accuracy %.3f)", model.best_params_, model.best_score_)
             model = model.best_estimator_
         elif valid is not None and valid.any() and spec["estimator"] in _VALIDATED:
+            _warn_unscorable_validation(y, train, valid, groups)
             model.fit(
                 X[train],
                 y[train],
@@ -608,6 +609,24 @@ def fit_and_predict(
     if segmented:
         proba = vote(proba, groups, n_tracks, spec.get("vote") or "mean_log_proba")
     return model, transform, proba, info
+
+
+def _warn_unscorable_validation(y, train, valid, groups) -> None:
+    """Say which validation tracks early stopping cannot score: those of genres with no
+    training track (a lists split's valid list can hold genres its train list lacks)."""
+    unseen = valid & ~np.isin(y, np.unique(y[train]))
+    if not unseen.any():
+        return
+    n_unseen, n_valid = len(np.unique(groups[unseen])), len(np.unique(groups[valid]))
+    genres = ", ".join(sorted(map(str, np.unique(y[unseen]))))
+    logger.warning(
+        "early stopping: %d of %d validation tracks are of genres with no training track "
+        "(%s) and are left out of its validation loss%s",
+        n_unseen,
+        n_valid,
+        genres,
+        "; none is left, so it trains every epoch" if n_unseen == n_valid else "",
+    )
 
 
 #: Estimators that stop early on a split's validation tracks when it has some.
