@@ -247,11 +247,14 @@ def test_make_split_names_the_usable_tracks_in_no_list(tmp_path, small_collectio
     from genrepipe.tasks import make_split
 
     tracks, genres = small_collection
+    tracks, genres = tracks + ["jazz.00000", "jazz.00001"], genres + ["jazz", "jazz"]
     pd.DataFrame({"track": tracks, "genre": genres}).to_csv(
         tmp_path / "tracks.tsv", sep="\t", index=False
     )
     lists = {
-        "train": _write_list(tmp_path / "train.txt", [f"blues/{t}.wav" for t in tracks[:4]]),
+        "train": _write_list(
+            tmp_path / "train.txt", [f"blues/{t}.wav" for t in tracks[:4]] + tracks[-2:]
+        ),
         "test": _write_list(
             tmp_path / "test.txt",
             [f"classical/{t}.wav" for t in tracks[5:9]] + ["pop/pop.00000.wav"],
@@ -265,7 +268,7 @@ def test_make_split_names_the_usable_tracks_in_no_list(tmp_path, small_collectio
     assert (
         "2 usable tracks are in no list and left out: blues.00004, classical.00004" in caplog.text
     )
-    # Its lists train on blues alone and test classical: said, as the console did.
+    # Its lists train on blues and jazz and test classical: said, as the console did.
     assert "fold 0: no training track of classical: their test tracks" in caplog.text
     make_split(
         "holdout",
@@ -334,17 +337,20 @@ def test_genres_tested_but_never_trained_are_named(tmp_path, small_collection):
     from genrepipe.splits import lists_warnings
 
     tracks, genres = small_collection
+    tracks, genres = tracks + ["jazz.00000"], genres + ["jazz"]
     lists = {
-        "train": _write_list(tmp_path / "train.txt", ["blues.00000", "blues.00001", "jazz.00000"]),
+        "train": _write_list(
+            tmp_path / "train.txt", ["blues.00000", "blues.00001", "jazz.00000", "rock.00000"]
+        ),
         "test": _write_list(tmp_path / "test.txt", ["blues.00002", "classical.00003"]),
     }
     split, _ = lists_split(tracks, genres, lists)
     assert untrained_genres(split) == {0: ["classical"]}
     assert lists_warnings(tracks, genres, lists) == [
-        f"split.lists.train: 1 of the 3 tracks listed in {lists['train']} are not in the dataset",
+        f"split.lists.train: 1 of the 4 tracks listed in {lists['train']} are not in the dataset",
         "split.lists: no training track of classical: their test tracks can only be misclassified",
     ]
-    assert untrained_genres(kfold_split(tracks, genres, n_splits=5, seed=0)) == {}
+    assert untrained_genres(kfold_split(tracks[:-1], genres[:-1], n_splits=5, seed=0)) == {}
 
 
 def test_check_split_refuses_an_empty_split():
@@ -514,3 +520,16 @@ def test_a_track_listed_twice_is_named_with_its_list_or_its_subsets(tmp_path, sm
     with pytest.raises(ValueError) as info:
         lists_split(tracks, genres, {"train": train, "test": test})
     assert str(info.value) == "tracks listed in more than one subset: blues.00001 (train and test)"
+
+
+def test_a_train_list_of_one_genre_is_refused(tmp_path, small_collection):
+    """Only a warning before: every classifier then failed in its training job."""
+    tracks, genres = small_collection
+    train = _write_list(tmp_path / "train.txt", ["blues.00000", "blues.00001", "jazz.00001"])
+    test = _write_list(tmp_path / "test.txt", ["classical.00000", "blues.00002"])
+    with pytest.raises(ValueError) as info:
+        lists_split(tracks, genres, {"train": train, "test": test})
+    assert str(info.value) == (
+        f"split.lists.train: the 2 tracks of {train} in the dataset are all of one genre, "
+        "blues: a classifier needs two"
+    )

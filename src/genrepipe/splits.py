@@ -109,6 +109,7 @@ def lists_split(
     tracks, genres = _check_tracks(tracks, genres)
     genre_of = dict(zip(tracks, genres, strict=True))
     rows, missing, listed_in = [], {}, {}
+    train_found: list[tuple] = []
     for subset, list_file in list_files.items():
         if subset not in SUBSETS:
             raise ValueError(f"split.lists has unknown subset {subset!r} (known: {SUBSETS})")
@@ -132,6 +133,8 @@ def lists_split(
                 f"split.lists.{subset}: none of the {len(listed)} tracks listed in {list_file} "
                 f"is in {pool}{example}{pool_note}"
             )
+        if subset == "train":
+            train_found = found
         rows += found
     # Every line counts, not only the clips this dataset has: lists that overlap are wrong
     # whatever subset of GTZAN they meet.
@@ -141,6 +144,11 @@ def lists_split(
             subsets_of.setdefault(track, []).append(subset)
     if named := [f"{t} ({' and '.join(s)})" for t, s in subsets_of.items() if len(s) > 1]:
         raise ValueError(f"tracks listed in more than one subset: {', '.join(named[:5])}")
+    if "train" in list_files and len({genre for _, _, genre, _ in train_found}) == 1:
+        raise ValueError(
+            f"split.lists.train: the {len(train_found)} tracks of {list_files['train']} in "
+            f"{pool} are all of one genre, {train_found[0][2]}: a classifier needs two{pool_note}"
+        )
     return pd.DataFrame(rows, columns=["fold", "track", "genre", "subset"]), missing
 
 
