@@ -15,6 +15,7 @@ from genrepipe.config import (
     GTZAN_DOWNLOAD_ROOT,
     ConfigError,
     check_config,
+    check_model_fits,
     check_unique_keys,
     config_hash,
     dataset_tracks,
@@ -94,6 +95,10 @@ if problem := split_size_error(
     SCHEME, config["split"].get(SCHEME) or {}, [track.genre for track in TRACKS]
 ):
     raise WorkflowError(f"Invalid configuration: {problem}")
+try:  # settings that clash with each other or with the genres found
+    check_model_fits(config, [track.genre for track in TRACKS])
+except ConfigError as error:
+    raise WorkflowError(f"Invalid configuration: {error}") from None
 if SCHEME == "lists" and TRACKS:
     # The lists are known now too: a list naming no clip of the dataset stops here,
     # before any extraction, and the listed clips it lacks are said on the console.

@@ -103,6 +103,15 @@ BAD_CONFIGS = {
         "models.cnn_logmel.params.convolution",
     ),
     "misspelled top-level key": ({"seeed": 1}, "seeed"),
+    # Settings each valid alone, clashing with each other or with the genres found:
+    # every training job failed, after the extraction.
+    "liblinear with ten genres": (
+        {
+            "run_models": ["logreg_stats"],
+            "models": {"logreg_stats": {"params": {"solver": "liblinear"}}},
+        },
+        "models.logreg_stats.params: The 'liblinear' solver does not support multiclass",
+    ),
     "misspelled nested key": ({"models": {"svm": {"parms": {"C": 1.0}}}}, "models.svm.parms"),
     # Known from the config before any clip is generated: these failed in list_tracks or
     # make_split after every clip had been made and checked.
@@ -1084,3 +1093,121 @@ def test_settings_without_effect_are_not_settings(model, name):
     override = {"run_models": [model], "models": {model: {"params": {name: True}}}}
     with pytest.raises(ConfigError, match=rf"models\.{model}\.params\.{name} is not a setting"):
         check_config(_validated(override))
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        # Read as `if use_priors:`, the text "no" switched the priors on.
+        ({"models": {"gmm": {"params": {"use_priors": "no"}}}}, "use_priors must be true or false"),
+        ({"models": {"gmm": {"params": {"use_priors": 0}}}}, "use_priors must be true or false"),
+        ({"models": {"nn": {"params": {"negative_slope": -0.5}}}}, "negative_slope must be 0 or"),
+        ({"models": {"nn": {"params": {"negative_slope": "abc"}}}}, "negative_slope must be a nu"),
+        ({"features": {"stats": {"n_fft": 131072}}}, "features.stats.n_fft (131072 samples"),
+        (
+            {"dataset": {"min_duration": 0.0, "max_duration": 0.05}},
+            "dataset.max_duration (0.05 s), the most of a clip that is read: no clip would hold",
+        ),
+        ({"features": {"stats": {"n_fft": 64, "hop_length": 64}}}, "at least 111)"),
+        (
+            {"features": {"sets": ["mfcc"], "mfcc": {"n_frames": 130, "delta_width": 131}}},
+            "features.mfcc.delta_width (131) exceeds the 130 frames",
+        ),
+    ],
+)
+def test_more_settings_every_job_would_refuse_are_refused_first(override, message):
+    """Each passed the check and failed inside a job (some after every clip's extraction)."""
+    with pytest.raises(ConfigError) as info:
+        check_config(_validated({"run_models": ["gmm", "nn"], **override}))
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("override", [{"seed": 2**32}, {"split": {"holdout": {"seed": 2**32}}}])
+def test_seeds_beyond_32_bits_are_refused_by_the_schema(override):
+    # numpy's legacy seeding and scikit-learn's random_state take 32 bits: the split or
+    # every training job failed.
+    from snakemake.exceptions import WorkflowError
+
+    with pytest.raises(WorkflowError) as info:
+        _validated(override)
+    assert "4294967295" in schema_error_message(info.value)
+    _validated({"seed": 2**32 - 1})
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"band_heights": [1.5]}, "band_heights must be shares of the bands in (0, 1], got [1.5]"),
+        ({"band_heights": "abc"}, "band_heights must be shares of the bands in (0, 1], got 'abc'"),
+        (
+            {"convolution": "timbral", "filters": [1, 4], "band_heights": [0.4, 0.7]},
+            "filters[0] (1) cannot give a map to each of the 2 band_heights",
+        ),
+    ],
+)
+def test_window_cnn_band_heights_are_checked_first(params, message):
+    from genrepipe.config import check_estimator_params
+
+    with pytest.raises(ConfigError) as info:
+        check_estimator_params("cnn_windows", params, key="models.cnn_logmel.params")
+    assert str(info.value) == f"models.cnn_logmel.params.{message}"
+    check_estimator_params(
+        "cnn_windows", {"convolution": "timbral", "band_heights": [0.5]}, key="k"
+    )
+
+
+@pytest.mark.parametrize(("sr", "n_fft"), [(22050, 110), (22050, 111), (44100, 220), (16000, 80)])
+def test_the_contrast_n_fft_check_agrees_with_librosa(sr, n_fft):
+    """Refused exactly where librosa's spectral contrast gives NaN or fails."""
+    import warnings
+
+    import librosa
+
+    from genrepipe import features
+
+    stats = {"n_fft": n_fft, "hop_length": n_fft // 2}
+    override = {"audio": {"sample_rate": sr}, "features": {"stats": stats}}
+    config = _validated({"run_models": ["svm_stats"], **override})
+    try:
+        check_config(config)
+        refused = False
+    except ConfigError as error:
+        refused = "too small for the spectral contrast" in str(error)
+    y = np.random.default_rng(0).normal(size=sr).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            contrast = librosa.feature.spectral_contrast(
+                y=y, sr=sr, n_fft=n_fft, hop_length=n_fft // 2, fmin=features._CONTRAST_FMIN
+            )
+            fails = not np.isfinite(contrast).all()
+        except (IndexError, librosa.util.exceptions.ParameterError):
+            fails = True
+    assert refused == fails
+
+
+def test_sklearn_settings_that_clash_are_refused_with_the_genres_found():
+    from genrepipe import GENRES
+    from genrepipe.config import check_model_fits
+
+    def check(model, params, genres=GENRES):
+        config = _validated({"run_models": [model], "models": {model: {"params": params}}})
+        check_model_fits(config, list(genres))
+
+    with pytest.raises(ConfigError) as info:
+        check("logreg_stats", {"dual": True})
+    assert str(info.value) == (
+        "models.logreg_stats.params: Solver lbfgs supports only dual=False, got dual=True"
+    )
+    with pytest.raises(ConfigError) as info:
+        check("svm", {"class_weight": {"blues": 2.0, "polka": 3.0}})
+    assert str(info.value) == (
+        "models.svm.params.class_weight names polka, no genre of the dataset "
+        f"({', '.join(sorted(GENRES))})"
+    )
+    check("svm", {"class_weight": {"blues": 2.0}})
+    check("logreg_stats", {"solver": "liblinear"}, genres=["blues", "rock"])  # two: one-vs-rest
+    with pytest.raises(ConfigError, match=r"with search \{'C': 0\.01, 'penalty': 'l1'\}: Solver"):
+        override = {"search": {"inner_folds": 2, "param_grid": {"penalty": ["l2", "l1"]}}}
+        config = _validated({"run_models": ["logreg_stats"], "models": {"logreg_stats": override}})
+        check_model_fits(config, list(GENRES))

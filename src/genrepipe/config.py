@@ -200,21 +200,32 @@ def check_config(config: Mapping[str, Any]) -> None:
             f"features.mfcc.delta_width must be odd (a centred filter), got {mfcc['delta_width']}"
         )
 
+    # Clips are cropped to max_duration, and generated ones all last the same: what
+    # needs more audio fits in none of them (every track failed its extraction, or the
+    # audio check refused every clip, after the dataset was read or generated).
+    longest, limit = _longest_clip(dataset)
+    sr = config.get("audio", {}).get("sample_rate", 22050)
     if "segment_stats" in extracted_feature_sets(config):
-        # Clips are cropped to max_duration, and generated ones all last the same: a
-        # longer window fits in none of them (every track failed its extraction).
         window = feature_settings(config, "segment_stats")["window"]
-        max_duration = dataset.get("max_duration", 31.0)
-        limit = f"dataset.max_duration ({max_duration:g} s), the most of a clip that is read"
-        generated = (dataset.get("synthetic") or {}).get("duration")
-        if dataset.get("kind") == "synthetic" and generated is not None:
-            if generated < max_duration:
-                max_duration = generated
-                limit = f"dataset.synthetic.duration ({generated:g} s), every generated clip's"
-        if window > max_duration:
+        if window > longest:
             raise ConfigError(
                 f"features.segment_stats.window ({window:g} s) is longer than {limit}: "
                 "no clip would hold one window"
+            )
+    for set_name in extracted_feature_sets(config):
+        n_fft = feature_settings(config, set_name)["n_fft"]
+        if n_fft > longest * sr:
+            raise ConfigError(
+                f"features.{set_name}.n_fft ({n_fft} samples, {n_fft / sr:.3g} s) is longer "
+                f"than {limit}: no clip would hold one analysis window"
+            )
+    if "mfcc" in extracted_feature_sets(config):
+        # librosa's delta filter needs as many frames; a fixed n_frames pads short clips.
+        frames = mfcc.get("n_frames") or 1 + int(longest * sr) // mfcc.get("hop_length", 512)
+        if mfcc.get("delta_width", 9) > frames:
+            raise ConfigError(
+                f"features.mfcc.delta_width ({mfcc['delta_width']}) exceeds the {frames} frames "
+                "of a track (features.mfcc.n_frames, or the longest clip read)"
             )
 
     # A window CNN crops windows from fixed-length tracks: a longer window fits in none.
@@ -697,6 +708,20 @@ def _read_scalar(text: str) -> Any:
 SHARED_MEL_BANDS = 128
 CONTRAST_SETS = ("seed87", "stats", "segment_stats", "rich")
 CONTRAST_MIN_SAMPLE_RATE = 12800
+#: The lower edge of spectral contrast's second band, in Hz (genrepipe.features reads it).
+CONTRAST_FMIN = 200.0
+
+
+def _longest_clip(dataset: Mapping[str, Any]) -> tuple[float, str]:
+    """The most seconds of a clip the workflow reads, and the setting that says so."""
+    max_duration = dataset.get("max_duration", 31.0)
+    generated = (dataset.get("synthetic") or {}).get("duration")
+    if dataset.get("kind") == "synthetic" and generated is not None and generated < max_duration:
+        return generated, f"dataset.synthetic.duration ({generated:g} s), every generated clip's"
+    return (
+        max_duration,
+        f"dataset.max_duration ({max_duration:g} s), the most of a clip that is read",
+    )
 
 
 def _check_feature_bands(config: Mapping[str, Any]) -> None:
@@ -712,6 +737,17 @@ def _check_feature_bands(config: Mapping[str, Any]) -> None:
             f"audio.sample_rate={sr} is too low for the spectral contrast of "
             f"{', '.join(low)} (needs more than {CONTRAST_MIN_SAMPLE_RATE} Hz)"
         )
+    for name in CONTRAST_SETS:
+        # librosa's lowest contrast band, 0 to fmin Hz, needs two frequency bins: wider
+        # bins gave NaN (or an IndexError) in every track's features.
+        n_fft = feature_settings(config, name)["n_fft"]
+        if name in extracted and sr / n_fft > CONTRAST_FMIN:
+            raise ConfigError(
+                f"features.{name}.n_fft ({n_fft}) is too small for the spectral contrast at "
+                f"audio.sample_rate={sr}: its frequency bins would be {sr / n_fft:.0f} Hz wide, "
+                f"more than the {CONTRAST_FMIN:g} Hz of its lowest band (use n_fft of at least "
+                f"{math.ceil(sr / CONTRAST_FMIN)})"
+            )
     for name, limit in (("seed87", "mel_fmax"), ("logmel", "fmax")):
         value = feature_settings(config, name).get(limit)
         if name in extracted and value is not None and value > sr / 2:
@@ -853,9 +889,30 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
         if name in _WHOLE and is_number and not float(value).is_integer():
             # The estimators cut it to a whole number: 2.5 components fitted 2.
             raise ConfigError(f"{key}.{name} must be a whole number, got {value}")
-        if name == "global_pool" and estimator == "cnn" and not isinstance(value, bool):
-            # The reference CNN's is a switch; mean_max (the window CNN's) read as true.
-            raise ConfigError(f"{key}.global_pool must be true or false, got {value!r}")
+        if (name in _SWITCHES or (name == "global_pool" and estimator == "cnn")) and not (
+            isinstance(value, bool)
+        ):
+            # Read as `if value:`, a text "no" or "off" (--config hands words over as
+            # text) switched it on; the reference CNN's global_pool read mean_max as true.
+            raise ConfigError(f"{key}.{name} must be true or false, got {value!r}")
+        if name == "band_heights":
+            heights = value if isinstance(value, list) else [value]
+            if not heights or any(
+                not isinstance(h, int | float) or isinstance(h, bool) or not 0 < h <= 1
+                for h in heights
+            ):
+                raise ConfigError(
+                    f"{key}.band_heights must be shares of the bands in (0, 1], got {value!r}"
+                )
+            filters = params.get("filters", [16])  # WindowCNNClassifier's (16, 32, 64, 64)
+            first = filters[0] if isinstance(filters, list) and filters else filters
+            if params.get("convolution") == "timbral" and isinstance(first, int):
+                if first < len(heights):
+                    raise ConfigError(
+                        f"{key}.filters[0] ({first}) cannot give a map to each of the "
+                        f"{len(heights)} band_heights"
+                    )
+            continue
         if name in ("filters", "kernel_size", "pool_size"):
             # filters: a count per block; kernel_size, pool_size: n, or [bands, frames].
             sizes = value if isinstance(value, list) else [value]
@@ -882,6 +939,66 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
                 raise ConfigError(f"{key}.{name} must be 0 or more, got {value}")
         elif _HEAD_OF.get(estimator, estimator) in _SKLEARN_CLASSES:
             _check_sklearn_value(_HEAD_OF.get(estimator, estimator), name, value, key=key)
+
+
+#: scikit-learn settings each valid alone but not in every combination (a solver with a
+#: penalty, dual or l1_ratio; liblinear with more than two genres, in recent releases) or
+#: not for every dataset (class_weight's genre names): :func:`check_model_fits` fits them.
+_COMBINED_SETTINGS = frozenset(
+    {"solver", "penalty", "dual", "l1_ratio", "class_weight", "multi_class", "intercept_scaling"}
+)
+
+
+def check_model_fits(config: Mapping[str, Any], genres: Sequence[str]) -> None:
+    """Fit each SVM and logistic regression in use whose settings can clash on a few random
+    rows of the dataset's genres, every combination of its search grid; raise
+    :class:`ConfigError` naming the model where scikit-learn refuses.
+
+    Without this they failed in every training job, after the extraction. Imports
+    scikit-learn only for such settings (not for the default config).
+    """
+    classes = sorted(set(map(str, genres)))
+    if len(classes) < 2:  # no dataset yet (a pending download), or refused elsewhere
+        return
+    for name in models_in_use(config):
+        spec = config["models"][name]
+        head = _HEAD_OF.get(spec["estimator"], spec["estimator"])
+        params = dict(spec.get("params") or {})
+        grid = dict((spec.get("search") or {}).get("param_grid") or {})
+        if head not in ("svm", "logreg") or not _COMBINED_SETTINGS & {*params, *grid}:
+            continue
+        for weights in [params.get("class_weight"), *grid.get("class_weight", [])]:
+            if isinstance(weights, Mapping) and (unknown := set(map(str, weights)) - {*classes}):
+                raise ConfigError(
+                    f"models.{name}.params.class_weight names {', '.join(sorted(unknown))}, "
+                    f"no genre of the dataset ({', '.join(classes)})"
+                )
+        import importlib
+        import itertools
+        import warnings
+
+        import numpy as np
+
+        module, class_name = _SKLEARN_CLASSES[head]
+        estimator_class = getattr(importlib.import_module(module), class_name)
+        accepted = estimator_class().get_params()
+        y = np.repeat(classes, 3)
+        X = np.random.default_rng(0).normal(size=(len(y), 4))
+        for values in itertools.product(*grid.values()):
+            combination = dict(zip(grid, values, strict=True))
+            settings = {**params, **combination}
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # convergence on random rows
+                    estimator_class(**{k: v for k, v in settings.items() if k in accepted}).fit(
+                        X, y
+                    )
+            except (ValueError, TypeError) as error:
+                # The grid's values only where they can take part in the clash.
+                searched = (
+                    f" with search {combination}" if _COMBINED_SETTINGS & {*combination} else ""
+                )
+                raise ConfigError(f"models.{name}.params{searched}: {error}") from None
 
 
 def _sklearn_accepts_none(head: str, name: str) -> bool:
@@ -972,7 +1089,10 @@ _NON_NEGATIVE = {
     "freq_mask_bins",
     "lr_patience",
     "weight_decay",
+    "negative_slope",
 }
+#: Settings that are switches: true or false only.
+_SWITCHES = {"use_priors"}
 #: The window CNN's layout and schedule settings and their values (checked before any job starts).
 _CHOICES = {
     "convolution": ("time_frequency", "time", "timbral"),

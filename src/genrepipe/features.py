@@ -61,6 +61,7 @@ import numpy as np
 import scipy.fft
 
 from genrepipe import jit_cache
+from genrepipe.config import CONTRAST_FMIN
 from genrepipe.librosa_reuse import cached_cqt_filters, estimate_tuning
 
 __all__ = [
@@ -87,7 +88,7 @@ _CQT_N_OCTAVES = 7
 _MEL_BANDS_SHARED = 128
 #: Spectral contrast settings (``n_bands=6`` gives ``n_bands + 1`` rows).
 _CONTRAST_BANDS = 6
-_CONTRAST_FMIN = 200.0
+_CONTRAST_FMIN = CONTRAST_FMIN  # the config check refuses an n_fft too coarse for it
 _N_CHROMA = 12
 #: STFT settings that ``librosa.estimate_tuning(y=...)`` uses internally.
 _TUNING_N_FFT = 2048
