@@ -31,6 +31,7 @@ from genrepipe.windows import (
     CnnEmbeddingClassifier,
     WindowCNNClassifier,
     _augmented_dataset,
+    audio_frames,
     augment_windows,
     crop_windows,
     epoch_plan,
@@ -736,3 +737,45 @@ def test_validation_tracks_of_untrained_genres_are_named(caplog) -> None:
     with caplog.at_level("WARNING", logger="genrepipe"):
         fit_and_predict(spec, X, y, train, valid=valid & (y == "blues"), seed=0, threads=1)
     assert "2 of 2 validation tracks" in caplog.text and "it trains every epoch" in caplog.text
+
+
+def test_audio_frames_end_where_the_padding_starts() -> None:
+    X = np.random.default_rng(0).normal(size=(4, 3, 20)).astype(np.float32)
+    X[1, :, 12:] = -100.0  # padded after 12 frames
+    X[2, :, 17:] = -100.0  # three columns of padding
+    X[3] = 7.0  # nothing but padding: one window still
+    X[1, 0, 12:] += 1e-9  # rounding of a standardized padding: still padding
+    np.testing.assert_array_equal(audio_frames(X, 5), [20, 12, 17, 5])
+
+
+def test_crops_and_votes_stay_in_the_audio_of_padded_tracks(cnn_fit, tracks) -> None:
+    """A 20 s clip padded to the 30 s frames gave windows of padding alone: one input for
+    every short track, learned and voted as its genre."""
+    X, _ = tracks
+    frames = np.array([48, 30] * 5)
+    plan = epoch_plan(
+        10, frames, 16, crops_per_track=50, gain_db=0.0, time_masks=0, time_mask_frames=0,
+        freq_masks=0, freq_mask_bins=0, n_mels=16, mixup_alpha=0.0, seed=0, epoch=0,
+    )  # fmt: skip
+    assert (plan["start"] + 16 <= frames[plan["track"]]).all()
+    assert plan["start"][frames[plan["track"]] == 48].max() > 30 - 16  # the long ones: all
+    # One length: the draws of before, so results on full clips stay as they were.
+    same = epoch_plan(
+        10, np.full(10, 48), 16, crops_per_track=3, gain_db=0.0, time_masks=0,
+        time_mask_frames=0, freq_masks=0, freq_mask_bins=0, n_mels=16, mixup_alpha=0.0,
+        seed=1, epoch=0,
+    )  # fmt: skip
+    scalar = epoch_plan(
+        10, 48, 16, crops_per_track=3, gain_db=0.0, time_masks=0, time_mask_frames=0,
+        freq_masks=0, freq_mask_bins=0, n_mels=16, mixup_alpha=0.0, seed=1, epoch=0,
+    )  # fmt: skip
+    np.testing.assert_array_equal(same["start"], scalar["start"])
+    # A padded track votes with the windows of its audio alone.
+    padded = X[:3].copy()
+    padded[:, :, 30:] = padded[:, :, 29:30].min()
+    _, track_index = cnn_fit.window_log_proba(padded)
+    np.testing.assert_array_equal(np.bincount(track_index), [3, 3, 3])  # 0, 8, 14 of 30
+    for i in range(3):
+        np.testing.assert_allclose(
+            cnn_fit.predict_proba(padded[i : i + 1]), cnn_fit.predict_proba(X[i : i + 1, :, :30])
+        )

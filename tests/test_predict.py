@@ -741,7 +741,8 @@ def test_window_cnn_bundles_predict_like_their_training(estimator, params, clips
     assert own_frames.shape[1] == 65 and padded.shape[1] == 128
     short_proba = classifier.predict_file(short).proba
     np.testing.assert_allclose(short_proba, classifier.predict_features(own_frames[None])[0])
-    assert not np.allclose(short_proba, classifier.predict_features(padded[None])[0], atol=1e-4)
+    # The network finds the padding itself too (features of a fold's short clips).
+    np.testing.assert_allclose(short_proba, classifier.predict_features(padded[None])[0])
     assert not classifier.pads_short_windows  # so no warning speaks of padding
     status, out, _ = run([tmp_path / "final", clips[0]], capsys)
     assert status == 0 and clips[0].name in out

@@ -134,7 +134,7 @@ def crop_windows(
 
 def epoch_plan(
     n_tracks: int,
-    n_frames: int,
+    n_frames: int | np.ndarray,
     window_frames: int,
     *,
     crops_per_track: int,
@@ -153,7 +153,8 @@ def epoch_plan(
     Parameters
     ----------
     n_tracks, n_frames, window_frames, n_mels
-        Training tracks, their frames, frames per window, mel bands.
+        Training tracks, their frames (one count, or one per track: crops stay in a
+        track's audio, :func:`audio_frames`), frames per window, mel bands.
     crops_per_track
         Windows cut from every track in the epoch.
     gain_db
@@ -177,7 +178,11 @@ def epoch_plan(
     rng = np.random.default_rng([0 if seed is None else int(seed), int(epoch)])
     n = n_tracks * crops_per_track
     track = rng.permutation(np.repeat(np.arange(n_tracks), crops_per_track))
-    start = rng.integers(0, n_frames - window_frames + 1, size=n)
+    frames = np.broadcast_to(np.asarray(n_frames), (n_tracks,))
+    if np.all(frames == frames[0]):  # one bound: the draws of tracks of one length as before
+        start = rng.integers(0, int(frames[0]) - window_frames + 1, size=n)
+    else:
+        start = rng.integers(0, frames[track] - window_frames + 1)
     gain = rng.uniform(-gain_db, gain_db, size=n) if gain_db > 0 else np.zeros(n)
     time_width = rng.integers(0, min(time_mask_frames, window_frames) + 1, size=(n, time_masks))
     time_start = rng.integers(0, window_frames - time_width + 1)
@@ -242,12 +247,51 @@ def augment_windows(
     return windows
 
 
+def audio_frames(X: np.ndarray, window_frames: int) -> np.ndarray:
+    """Frames of each track before the padding its features end in, at least one window.
+
+    ``logmel`` and ``mfcc`` pad a clip shorter than ``n_frames`` with one repeated
+    column (the -100 dB floor, or its MFCC), which any per-band standardization keeps
+    one column; audio gives no two equal columns but in digital silence, which holds no
+    genre either. Windows of the padding alone are one input for every short track,
+    one the network would learn, or vote with, as the track's genre.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Tracks, shape ``(n_tracks, n_mels, n_frames)``.
+    window_frames : int
+        Frames per window: the least a track is given.
+
+    Returns
+    -------
+    numpy.ndarray
+        int array of shape ``(n_tracks,)``.
+    """
+    n_frames = np.shape(X)[2]
+    frames = np.full(len(X), n_frames)
+    for i, track in enumerate(X):  # a track at a time: a bool copy of all is as large as X
+        # Equal within float32 rounding: the MFCC and deltas of a constant stretch vary
+        # in their last digits.
+        last = track[:, -1:]
+        tolerance = 1e-5 * (1.0 + float(np.max(np.abs(last))))
+        differs = np.any(np.abs(track - last) > tolerance, axis=0)
+        if n_frames > 1 and not differs[-2]:
+            changed = np.flatnonzero(differs)
+            frames[i] = changed[-1] + 1 if len(changed) else 0
+    return np.maximum(frames, min(int(window_frames), n_frames))
+
+
 def _window_grid(
-    n_tracks: int, n_frames: int, window_frames: int, hop_frames: int
+    frames: np.ndarray, window_frames: int, hop_frames: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Track index and start of every covering window of every track."""
-    starts = window_starts(n_frames, window_frames, hop_frames)
-    return np.repeat(np.arange(n_tracks), len(starts)), np.tile(starts, n_tracks)
+    """Track index and start of every covering window of every track of ``frames`` frames."""
+    tracks, starts = [], []
+    grids = {n: window_starts(int(n), window_frames, hop_frames) for n in np.unique(frames)}
+    for track, n in enumerate(frames):
+        tracks.append(np.full(len(grids[n]), track))
+        starts.append(grids[n])
+    return np.concatenate(tracks), np.concatenate(starts)
 
 
 def _as_int(value: int | Sequence[int], name: str) -> int:
@@ -328,6 +372,7 @@ def _augmented_dataset(
     when Keras's prefetching asks for it.
     """
     n_samples = len(X) * int(clf.crops_per_track)
+    frames = audio_frames(X, int(clf.window_frames))
 
     class AugmentedWindows(keras.utils.PyDataset):
         def __init__(self) -> None:
@@ -341,7 +386,7 @@ def _augmented_dataset(
                     self._plans.pop(min(self._plans))
                 self._plans[epoch] = epoch_plan(
                     len(X),
-                    X.shape[2],
+                    frames,
                     int(clf.window_frames),
                     crops_per_track=int(clf.crops_per_track),
                     gain_db=float(clf.gain_db),
@@ -823,7 +868,9 @@ class WindowCNNClassifier(_WindowVoting, KerasClassifier):
         validation = None
         if len(y_v):
             v_tracks, v_starts = _window_grid(
-                len(X_v), X_v.shape[2], int(self.window_frames), int(self.hop_frames)
+                audio_frames(X_v, int(self.window_frames)),
+                int(self.window_frames),
+                int(self.hop_frames),
             )
             validation = (
                 crop_windows(X_v, v_tracks, v_starts, int(self.window_frames)),
@@ -874,7 +921,7 @@ class WindowCNNClassifier(_WindowVoting, KerasClassifier):
         check_is_fitted(self, "model_")
         X = self._check_X(X)
         wf, hop, batch = int(self.window_frames), int(self.hop_frames), int(self.batch_size)
-        tracks, starts = _window_grid(len(X), X.shape[2], wf, hop)
+        tracks, starts = _window_grid(audio_frames(X, wf), wf, hop)
         outputs = []
         for first in range(0, len(X), _PREDICT_TRACKS):
             rows = (tracks >= first) & (tracks < first + _PREDICT_TRACKS)
