@@ -22,6 +22,7 @@ from genrepipe.config import (
     drop_null_searches,
     expand_home_paths,
     extracted_feature_sets,
+    frame_count_warnings,
     gtzan_download_pending,
     model_feature_sets,
     models_in_use,
@@ -73,6 +74,8 @@ except (FileNotFoundError, ValueError) as error:
     raise WorkflowError(f"Invalid configuration: dataset.gtzan.root: {error}") from None
 for skipped_path, reason in DISCOVERY.skipped:
     logging.getLogger("snakemake").warning(f"dataset: skipped {skipped_path}: {reason}")
+for message in frame_count_warnings(config):
+    logging.getLogger("snakemake").warning(message)
 if folder_label_warning := DISCOVERY.folder_label_warning():
     logging.getLogger("snakemake").warning(f"dataset: {folder_label_warning}")
 # GTZAN read from the download's folder before the download: plan the download alone.

@@ -105,12 +105,9 @@ BAD_CONFIGS = {
     "misspelled top-level key": ({"seeed": 1}, "seeed"),
     # Settings each valid alone, clashing with each other or with the genres found:
     # every training job failed, after the extraction.
-    "liblinear with ten genres": (
-        {
-            "run_models": ["logreg_stats"],
-            "models": {"logreg_stats": {"params": {"solver": "liblinear"}}},
-        },
-        "models.logreg_stats.params: The 'liblinear' solver does not support multiclass",
+    "a solver without a dual form": (
+        {"run_models": ["logreg_stats"], "models": {"logreg_stats": {"params": {"dual": True}}}},
+        "models.logreg_stats.params: Solver lbfgs supports only dual=False, got dual=True",
     ),
     "misspelled nested key": ({"models": {"svm": {"parms": {"C": 1.0}}}}, "models.svm.parms"),
     # Known from the config before any clip is generated: these failed in list_tracks or
@@ -1206,8 +1203,34 @@ def test_sklearn_settings_that_clash_are_refused_with_the_genres_found():
         f"({', '.join(sorted(GENRES))})"
     )
     check("svm", {"class_weight": {"blues": 2.0}})
-    check("logreg_stats", {"solver": "liblinear"}, genres=["blues", "rock"])  # two: one-vs-rest
-    with pytest.raises(ConfigError, match=r"with search \{'C': 0\.01, 'penalty': 'l1'\}: Solver"):
-        override = {"search": {"inner_folds": 2, "param_grid": {"penalty": ["l2", "l1"]}}}
+    check("logreg_stats", {"solver": "liblinear", "dual": True}, genres=["blues", "rock"])
+    with pytest.raises(ConfigError, match=r"with search \{'C': 0\.01, 'dual': True\}: Solver"):
+        override = {"search": {"inner_folds": 2, "param_grid": {"dual": [False, True]}}}
         config = _validated({"run_models": ["logreg_stats"], "models": {"logreg_stats": override}})
         check_model_fits(config, list(GENRES))
+
+
+def test_frame_counts_that_keep_little_of_the_clips_warn():
+    """Frames count samples: seed87's 1400 at hop 512 keep 32.5 s at 22050 Hz but 16.3 s at
+    44100 Hz, and the CNNs' 1290 keep 15.0 s: the rest of every clip went unheard, unsaid."""
+    from genrepipe.config import frame_count_warnings
+
+    sets = {
+        "sets": ["seed87", "logmel"],
+        "seed87": {"n_frames": 1400},
+        "logmel": {"n_frames": 1290},
+    }
+    dataset = {"synthetic": {"duration": 30.0}, "max_duration": 31.0, "min_duration": 20.0}
+    config = _validated({"dataset": dataset, "features": sets})
+    assert frame_count_warnings(config) == []  # logmel's 1290 keep 29.95 s of 30: as meant
+    config = _validated({"dataset": dataset, "features": sets, "audio": {"sample_rate": 44100}})
+    assert frame_count_warnings(config) == [
+        "features.seed87.n_frames=1400 at hop_length 512 keeps 16.3 s of audio at "
+        "audio.sample_rate=44100, less than dataset.synthetic.duration (30 s), every generated "
+        "clip's: the rest of every clip goes unheard (frames count samples: scale n_frames, or "
+        "hop_length, with the rate)",
+        "features.logmel.n_frames=1290 at hop_length 512 keeps 15.0 s of audio at "
+        "audio.sample_rate=44100, less than dataset.synthetic.duration (30 s), every generated "
+        "clip's: the rest of every clip goes unheard (frames count samples: scale n_frames, or "
+        "hop_length, with the rate)",
+    ]

@@ -246,7 +246,7 @@ def check_config(config: Mapping[str, Any]) -> None:
                 f".n_frames ({n_frames}): no track holds one window"
             )
 
-    # PCA is capped, with a warning, at the training rows a fold has (known only
+    # PCA is capped, with a warning, at the training rows a fold has less one (known only
     # later); more components than features per row can never work: an error now.
     pca_components = (config.get("preprocess") or {}).get("pca_components", 900)
     for name in models_in_use(config):
@@ -316,6 +316,31 @@ def feature_rows(config: Mapping[str, Any], feature_set: str) -> int | None:
     if feature_set == "mfcc":
         return 2 * settings["n_mfcc"]
     return None
+
+
+def frame_count_warnings(config: Mapping[str, Any]) -> list[str]:
+    """The fixed frame counts that keep much less audio than the clips read hold.
+
+    ``n_frames`` and ``hop_length`` count samples: set for 22050 Hz, they keep half
+    as many seconds at 44100 Hz, and the rest of every clip goes unheard.
+    """
+    sr = config.get("audio", {}).get("sample_rate", 22050)
+    longest, limit = _longest_clip(config["dataset"])
+    messages = []
+    for name in MATRIX_FEATURE_SETS:
+        settings = feature_settings(config, name)
+        n_frames = settings.get("n_frames")
+        if name not in extracted_feature_sets(config) or n_frames is None:
+            continue
+        heard = n_frames * settings.get("hop_length", 512) / sr
+        if heard < 0.9 * longest:
+            messages.append(
+                f"features.{name}.n_frames={n_frames} at hop_length "
+                f"{settings.get('hop_length', 512)} keeps {heard:.1f} s of audio at "
+                f"audio.sample_rate={sr}, less than {limit}: the rest of every clip goes "
+                "unheard (frames count samples: scale n_frames, or hop_length, with the rate)"
+            )
+    return messages
 
 
 def extracted_feature_sets(config: Mapping[str, Any]) -> list[str]:
@@ -817,10 +842,12 @@ def check_unique_keys(config_files: Iterable[str | os.PathLike]) -> None:
 def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: str) -> None:
     """Raise :class:`ConfigError` if ``params`` are not arguments of ``estimator``.
 
-    Names are checked from the constructor's signature, without importing
-    TensorFlow; so are numbers that must be positive or fractions, and settings
-    whose values are names (:data:`_NAMED_VALUES`, the window CNN's choices).
-    Other values are checked by the estimator when it is built.
+    Names are checked against :data:`genrepipe.estimators.ESTIMATOR_PARAMS`, without
+    importing TensorFlow; so are numbers that must be positive or fractions, switches,
+    and settings whose values are names (:data:`_NAMED_VALUES`, the window CNN's
+    choices). Other scikit-learn values are checked against the class's declared
+    constraints (:func:`_check_sklearn_value`), and settings that clash together by
+    :func:`check_model_fits`; the rest by the estimator when it is built.
     """
     if estimator not in ESTIMATOR_NAMES:
         raise ConfigError(
@@ -941,12 +968,10 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
             _check_sklearn_value(_HEAD_OF.get(estimator, estimator), name, value, key=key)
 
 
-#: scikit-learn settings each valid alone but not in every combination (a solver with a
-#: penalty, dual or l1_ratio; liblinear with more than two genres, in recent releases) or
-#: not for every dataset (class_weight's genre names): :func:`check_model_fits` fits them.
-_COMBINED_SETTINGS = frozenset(
-    {"solver", "penalty", "dual", "l1_ratio", "class_weight", "multi_class", "intercept_scaling"}
-)
+#: scikit-learn settings each valid alone but not in every combination (a solver with dual
+#: or l1_ratio; liblinear with more than two genres, in recent releases) or not for every
+#: dataset (class_weight's genre names): :func:`check_model_fits` fits them.
+_COMBINED_SETTINGS = frozenset({"solver", "dual", "l1_ratio", "class_weight", "intercept_scaling"})
 
 
 def check_model_fits(config: Mapping[str, Any], genres: Sequence[str]) -> None:
