@@ -332,7 +332,8 @@ def main(argv=None) -> int:
         type=positive_int,
         default=None,
         help="use only the first this many tracks; the workflow's default split (a 10%% "
-        "holdout of ten genres) needs 100 in all, --copies included (--limit 10 --copies 10)",
+        "holdout of ten genres) needs at least 91 in all, a test track of each genre, --copies "
+        "included (--limit 10 --copies 10)",
     )
     parser.add_argument(
         "--copies",

@@ -15,6 +15,9 @@ registered by name in :data:`FEATURE_SETS` and dispatched by :func:`extract`:
 ``stats``
     A compact 1-D vector of means and standard deviations of frame features
     plus a global tempo, for fast classic models.
+``segment_stats``
+    The ``stats`` vector of each of ``n_windows`` windows of ``window`` seconds
+    spread over the clip (segment mode: a row per window).
 ``logmel``
     A log-mel spectrogram in dB against a fixed reference, for CNNs.
 ``mfcc``
@@ -1035,21 +1038,22 @@ def extract(
 
 
 def feature_names(feature_set: str, params: Mapping[str, Any] | None = None) -> list[str] | None:
-    """Name the rows (``seed87``) or entries (``stats``) of a feature set.
+    """Name the rows (``seed87``, ``mfcc``) or entries (``stats``, ``rich``) of a feature set.
 
     Parameters
     ----------
     feature_set : str
         A key of :data:`FEATURE_SETS`.
     params : mapping or None
-        The same parameters as given to :func:`extract`; only ``n_mfcc`` and
-        ``n_mels`` matter.
+        The same parameters as given to :func:`extract`; only ``n_mfcc``, ``n_mels``
+        and ``tempo_bands`` (``rich``) matter.
 
     Returns
     -------
     list of str or None
-        Row names for ``seed87`` and ``mfcc``, vector entry names for ``stats``, ``None``
-        for ``logmel`` (its rows are plain mel bands).
+        Row names for ``seed87`` and ``mfcc``, vector entry names for ``stats`` and
+        ``rich``, the entries of one window for ``segment_stats``, ``None`` for
+        ``logmel`` (its rows are plain mel bands).
 
     Raises
     ------

@@ -142,7 +142,7 @@ def record_run(
     previous = list_runs(history)
     if previous and filecmp.cmp(summary_csv, previous[-1] / "summary.csv", shallow=False):
         # Nothing was rebuilt (a setting the results do not depend on changed, such as
-        # the threads): the newest entry already records this summary.
+        # a model not in run_models): the newest entry already records this summary.
         logger.info("summary unchanged since %s: no new history entry", previous[-1].name)
         with atomic_path(latest_out) as out:
             out.write_text(previous[-1].name + "\n")

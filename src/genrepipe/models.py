@@ -885,8 +885,9 @@ def make_model(
     random_state : int
         The workflow's seed.
     n_threads : int or None, default=None
-        TensorFlow threads for ``nn``/``cnn``; ignored by ``gmm`` and ``svm``
-        (single-threaded).
+        TensorFlow threads for ``nn``, ``cnn``, ``cnn_windows``, ``cnn_svm`` and
+        ``cnn_gmm``; ignored by ``gmm``, ``svm`` (single-threaded) and ``logreg``
+        (its BLAS threads are set around its fit).
 
     Returns
     -------
@@ -895,7 +896,10 @@ def make_model(
         ``CalibratedClassifierCV(SVC(...), method="sigmoid", ensemble=False)``
         for ``svm`` (scikit-learn 1.9's replacement of ``SVC(probability=True)``:
         Platt scaling on 5-fold cross-validated decision values);
-        ``KerasClassifier`` for ``nn`` and ``cnn``.
+        ``KerasClassifier`` for ``nn`` and ``cnn``;
+        :class:`sklearn.linear_model.LogisticRegression` for ``logreg``;
+        :class:`genrepipe.windows.WindowCNNClassifier` for ``cnn_windows``;
+        :class:`genrepipe.windows.CnnEmbeddingClassifier` for ``cnn_svm`` and ``cnn_gmm``.
 
     Raises
     ------

@@ -8,8 +8,9 @@
 ``results/final/<model>``, or a fold's ``results/models/.../model``); an
 ensemble's bundle holds its members' bundles, whose probabilities are averaged
 (:class:`EnsembleClassifier`). ``PATH``
-is an audio file or a folder searched recursively for ``.wav``, ``.au``,
-``.flac``, ``.ogg`` and ``.mp3`` files. Files of any length, sample rate and
+is an audio file or a folder searched recursively for audio files
+(:data:`AUDIO_SUFFIXES`: ``.wav``, ``.au``, ``.flac``, ``.ogg``, ``.mp3``, ``.aiff``,
+``.aif``, ``.caf``). Files of any length, sample rate and
 channel count are read with :func:`genrepipe.audio.load_audio` (resampled to the
 model's rate, stereo averaged to mono).
 
@@ -26,9 +27,10 @@ A clip up to 1.5 times as long as the training clips (``clip_seconds`` in the
 card: the median training duration; for cards without it, the length of the
 fixed frame count of ``seed87``/``logmel``/``mfcc``, else 30 s) is read as training read
 its clips: cropped to the training ``max_duration``; ``seed87`` then keeps its
-first ``n_frames`` frames (32.5 s with the defaults), so the rest of a longer
+first ``n_frames`` frames (32.5 s with the defaults at 22050 Hz), so the rest of a longer
 file would go unheard. A longer file is therefore cut into consecutive windows
-of ``clip_seconds`` (the last one aligned to the end of the file), each
+of ``clip_seconds`` (one more aligned to the end of the file when at least a
+quarter of a window is left over), each
 classified like a training clip, and the window probabilities are averaged
 (``--long average``, the default): the answer reflects the whole file, and one
 unusual passage cannot veto the rest. ``--long first`` classifies only the
@@ -54,7 +56,8 @@ knows synthesized music only: a warning says so too.
 
 Exit status: 0 when every file got an answer, 1 when any file failed (each
 failure is one line on stderr naming the file), 2 for usage errors (a missing
-or unreadable model bundle, bad options), 130 when interrupted (Ctrl-C), after
+or unreadable model bundle, bad options), 74 when the answers could not be
+written (a full disk), 130 when interrupted (Ctrl-C), after
 the answers so far (with ``--format json``, a document holding them and
 ``"interrupted": true``), 141 when the reader of stdout stops reading (``| head``),
 quietly, as other command-line tools do.

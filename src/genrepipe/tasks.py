@@ -252,7 +252,8 @@ def make_split(
     """Split the usable tracks by the configured scheme.
 
     ``report`` (JSON) counts tracks per fold and subset and, for list files,
-    the listed tracks absent from the dataset and names the usable tracks in no
+    the listed tracks absent from the dataset (or whose clip failed the audio check)
+    and names the usable tracks in no
     list (a filtered split such as Kereliuk et al.'s leaves out faulty clips).
     """
     from genrepipe import splits
@@ -388,7 +389,7 @@ def fit_final_preprocessing(
     :func:`fit_preprocessing` with every track of :func:`final_rows` on the
     training side: the final models reading one feature set and preprocessing
     share it, as the fold models share their fold's (a seed87 PCA on GTZAN's
-    1000 tracks takes about 30 s and 1 GB).
+    1000 tracks takes about 35 s and 3.5 GB).
     """
     from genrepipe.feature_table import read_feature_table, write_feature_table
     from genrepipe.models import save_model
@@ -453,7 +454,7 @@ def fit_transform_features(
     feature_set, preprocessing
         The feature set's name and ``pca`` or ``scaled``.
     pca_components
-        Requested PCA components (capped by the training rows); only a ``pca``
+        Requested PCA components (capped at the training rows less one); only a ``pca``
         input reads them (the workflow passes None for others).
 
     Returns
@@ -1292,7 +1293,7 @@ def summarize_results(
     """One row per model: accuracy, uncertainty, fit time, and the reference's accuracy.
 
     With the ``lists`` scheme, ``listed_missing`` counts the tracks named in the
-    list files that the dataset does not hold.
+    list files that the dataset does not hold or whose clip failed the audio check.
     """
     from genrepipe.evaluate import track_count
 

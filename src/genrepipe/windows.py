@@ -14,15 +14,16 @@ tracks, ``(n_tracks, n_mels, n_frames)``, and does its own windowing:
 * early stopping: on windows of validation *tracks*, whole tracks carved from
   the training tracks (or given), never windows of tracks that also train;
 * prediction: windows every ``hop_frames`` frames covering the track (the
-  last one ends at its last frame); the track's class probabilities are the
-  softmax of the mean window log-probability.
+  last one ends at its last frame; a padded track's windows end where its
+  padding starts, :func:`audio_frames`); the track's class probabilities are
+  the softmax of the mean window log-probability.
 
 :class:`CnnEmbeddingClassifier` (``cnn_svm``, ``cnn_gmm``) fits an SVM or one
-Gaussian mixture per genre on the window CNN's penultimate-layer embeddings of
-the training tracks' windows, and predicts a track by the mean log-probability
-of its windows. It trains its own CNN, or takes an already fitted one of the
-same fold (``fit(..., cnn=...)``): the workflow reuses the ``cnn_windows``
-model named by the entry's ``base``.
+Gaussian mixture per genre on the window CNN's penultimate-layer embeddings (or
+its pooled maps, ``embedding="global_pool"``) of the training tracks' windows, and
+predicts a track by the mean log-probability of its windows. It trains its own
+CNN, or takes an already fitted one of the same fold (``fit(..., cnn=...)``): the
+workflow reuses the ``cnn_windows`` model named by the entry's ``base``.
 
 Both save and load with :func:`genrepipe.models.save_model` /
 :func:`~genrepipe.models.load_model`.
