@@ -1203,6 +1203,18 @@ def test_sklearn_settings_that_clash_are_refused_with_the_genres_found():
         f"({', '.join(sorted(GENRES))})"
     )
     check("svm", {"class_weight": {"blues": 2.0}})
+    # Weights of every genre, and of more: as scikit-learn takes them.
+    check("svm", {"class_weight": {"blues": 2.0, "rock": 1.0, "polka": 3.0}}, ["blues", "rock"])
+    with pytest.raises(ConfigError) as info:
+        grid = {"class_weight": [None, {"blues": 2.0, "polka": 3.0}]}
+        override = {"search": {"inner_folds": 2, "param_grid": grid}}
+        check_model_fits(
+            _validated({"run_models": ["svm_stats"], "models": {"svm_stats": override}}),
+            list(GENRES),
+        )
+    assert str(info.value).startswith(
+        "models.svm_stats.search.param_grid.class_weight names polka, no genre of the dataset"
+    )
     check("logreg_stats", {"solver": "liblinear", "dual": True}, genres=["blues", "rock"])
     with pytest.raises(ConfigError, match=r"with search \{'C': 0\.01, 'dual': True\}: Solver"):
         override = {"search": {"inner_folds": 2, "param_grid": {"dual": [False, True]}}}

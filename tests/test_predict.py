@@ -744,6 +744,20 @@ def test_window_cnn_bundles_predict_like_their_training(estimator, params, clips
     # The network finds the padding itself too (features of a fold's short clips).
     np.testing.assert_allclose(short_proba, classifier.predict_features(padded[None])[0])
     assert not classifier.pads_short_windows  # so no warning speaks of padding
+    # In an ensemble beside a member whose logmel pads: each gets its own features.
+    from genrepipe.bundle import save_ensemble_bundle
+
+    build_bundle(
+        tmp_path / "padding_svm", clips, feature_set="logmel", settings=LOGMEL,
+        estimator="svm", params={}, input_kind="pca", card={},
+    )  # fmt: skip
+    members = {"window_cnn": tmp_path / "final" / "model", "svm": tmp_path / "padding_svm"}
+    for order in (members, dict(reversed(members.items()))):
+        save_ensemble_bundle(tmp_path / "ensemble", order, {"classes": []})
+        alone = [Classifier.load(folder).predict_file(short).proba for folder in order.values()]
+        ensemble_proba = Classifier.load(tmp_path / "ensemble").predict_file(short).proba
+        np.testing.assert_allclose(ensemble_proba, np.mean(alone, axis=0), atol=1e-9)
+        shutil.rmtree(tmp_path / "ensemble")
     status, out, _ = run([tmp_path / "final", clips[0]], capsys)
     assert status == 0 and clips[0].name in out
     # The network's Keras is recorded and compared, as librosa and scikit-learn are.

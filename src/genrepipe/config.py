@@ -222,9 +222,9 @@ def check_config(config: Mapping[str, Any]) -> None:
     if "mfcc" in extracted_feature_sets(config):
         # librosa's delta filter needs as many frames; a fixed n_frames pads short clips.
         frames = mfcc.get("n_frames") or 1 + int(longest * sr) // mfcc.get("hop_length", 512)
-        if mfcc.get("delta_width", 9) > frames:
+        if (delta_width := mfcc.get("delta_width", 9)) > frames:
             raise ConfigError(
-                f"features.mfcc.delta_width ({mfcc['delta_width']}) exceeds the {frames} frames "
+                f"features.mfcc.delta_width ({delta_width}) exceeds the {frames} frames "
                 "of a track (features.mfcc.n_frames, or the longest clip read)"
             )
 
@@ -992,10 +992,15 @@ def check_model_fits(config: Mapping[str, Any], genres: Sequence[str]) -> None:
         grid = dict((spec.get("search") or {}).get("param_grid") or {})
         if head not in ("svm", "logreg") or not _COMBINED_SETTINGS & {*params, *grid}:
             continue
-        for weights in [params.get("class_weight"), *grid.get("class_weight", [])]:
-            if isinstance(weights, Mapping) and (unknown := set(map(str, weights)) - {*classes}):
+        weight_sets = [("params", params.get("class_weight"))]
+        weight_sets += [("search.param_grid", w) for w in grid.get("class_weight", [])]
+        for where, weights in weight_sets:
+            # scikit-learn takes weights of other classes too, when every genre has one.
+            if not isinstance(weights, Mapping) or {*classes} <= set(map(str, weights)):
+                continue
+            if unknown := set(map(str, weights)) - {*classes}:
                 raise ConfigError(
-                    f"models.{name}.params.class_weight names {', '.join(sorted(unknown))}, "
+                    f"models.{name}.{where}.class_weight names {', '.join(sorted(unknown))}, "
                     f"no genre of the dataset ({', '.join(classes)})"
                 )
         import importlib

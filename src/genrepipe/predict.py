@@ -416,6 +416,13 @@ class Classifier:
         return self.n_frames is not None and self.voted_window_frames is None
 
     @property
+    def features_key(self) -> str:
+        """What :meth:`features` computes from a waveform: members of an ensemble with one
+        key share it (a window CNN keeps a short file's own frames, the others pad)."""
+        settings = [self.feature_set, self.feature_settings, self.voted_window_frames]
+        return json.dumps(settings, sort_keys=True)
+
+    @property
     def voted_window_frames(self) -> int | None:
         """Frames of the windows a window CNN, or a head on its embeddings, votes over."""
         network = getattr(self.model, "cnn_", self.model)  # a cnn_svm / cnn_gmm head's CNN
@@ -673,10 +680,7 @@ class EnsembleClassifier(Classifier):
         ``svm`` on ``seed87``) share one computation of it. ``on_window(done,
         total)`` counts windows over the feature sets computed.
         """
-        keys = [
-            json.dumps([member.feature_set, member.feature_settings], sort_keys=True)
-            for member in self.members
-        ]
+        keys = [member.features_key for member in self.members]
         distinct = list(dict.fromkeys(keys))
         features: dict[str, np.ndarray] = {}
         probas = []
@@ -1240,10 +1244,7 @@ def _window_problem(classifier: Classifier, window: float) -> str | None:
         return None
     size = max(1, round(window * classifier.sample_rate))
     noise = np.random.default_rng(0).normal(scale=0.01, size=size).astype(np.float32)
-    distinct = {
-        json.dumps([member.feature_set, member.feature_settings], sort_keys=True): member
-        for member in _members(classifier)
-    }
+    distinct = {member.features_key: member for member in _members(classifier)}
     for member in distinct.values():
         try:
             member.features(noise)

@@ -595,7 +595,8 @@ def fit_and_predict(
             logger.info("inner CV chose %s (accuracy %.3f)", model.best_params_, model.best_score_)
             model = model.best_estimator_
         elif valid is not None and valid.any() and spec["estimator"] in _VALIDATED:
-            _warn_unscorable_validation(y, train, valid, groups)
+            if base_model is None:  # a head on a fold's CNN stops on nothing itself
+                _warn_unscorable_validation(y, train, valid, groups)
             model.fit(
                 X[train],
                 y[train],
