@@ -744,6 +744,11 @@ def test_window_cnn_bundles_predict_like_their_training(estimator, params, clips
     # The network finds the padding itself too (features of a fold's short clips).
     np.testing.assert_allclose(short_proba, classifier.predict_features(padded[None])[0])
     assert not classifier.pads_short_windows  # so no warning speaks of padding
+    # Timeline windows shorter than one network window are padded to one: said.
+    _, _, err = run([tmp_path / "final", clips[0], "--timeline", "--window", "0.5"], capsys)
+    assert "0.5 s windows are shorter than the 0.7 s windows the network votes over" in err
+    _, _, err = run([tmp_path / "final", clips[0], "--timeline", "--window", "1"], capsys)
+    assert "windows the network votes over" not in err and "pad" not in err
     # In an ensemble beside a member whose logmel pads: each gets its own features.
     from genrepipe.bundle import save_ensemble_bundle
 

@@ -423,6 +423,14 @@ class Classifier:
         return json.dumps(settings, sort_keys=True)
 
     @property
+    def voted_window_seconds(self) -> float | None:
+        """Seconds of audio in one window a window CNN votes over, or None."""
+        if self.voted_window_frames is None:
+            return None
+        hop = self.feature_settings.get("hop_length", 512)
+        return self.voted_window_frames * hop / self.sample_rate
+
+    @property
     def voted_window_frames(self) -> int | None:
         """Frames of the windows a window CNN, or a head on its embeddings, votes over."""
         network = getattr(self.model, "cnn_", self.model)  # a cnn_svm / cnn_gmm head's CNN
@@ -1270,6 +1278,16 @@ def _timeline_warnings(classifier: Classifier, window: float, hop: float) -> lis
             f"trained on; its {classifier.feature_set} features are statistics of a whole "
             "clip, which shift on shorter audio, so window answers may mean little "
             f"(--window {clip:.1f} avoids it)"
+        )
+    shortest = min(
+        (m.voted_window_seconds for m in _members(classifier) if m.voted_window_frames),
+        default=None,
+    )
+    if shortest is not None and window < shortest:  # a window CNN pads it to one window
+        warnings_.append(
+            f"{window:g} s windows are shorter than the {shortest:.1f} s windows the network "
+            "votes over; their features are padded to one, something it never saw, so window "
+            f"answers may be less reliable (--window {shortest:.1f} avoids it)"
         )
     hearing = min(
         ((m.heard_seconds, m) for m in _members(classifier) if m.heard_seconds is not None),
