@@ -741,7 +741,7 @@ def test_window_cnn_bundles_predict_like_their_training(estimator, params, clips
     assert own_frames.shape[1] == 65 and padded.shape[1] == 128
     short_proba = classifier.predict_file(short).proba
     np.testing.assert_allclose(short_proba, classifier.predict_features(own_frames[None])[0])
-    # The network finds the padding itself too (features of a fold's short clips).
+    # The network finds the padding itself (as for a fold's short clips).
     np.testing.assert_allclose(short_proba, classifier.predict_features(padded[None])[0])
     assert not classifier.pads_short_windows  # so no warning speaks of padding
     # Timeline windows shorter than one network window are padded to one: said.

@@ -41,8 +41,8 @@ instead. Windows shorter than the training clips are padded by ``seed87``, ``mfc
 ``logmel`` to their fixed frame count, something the model never saw in
 training: a warning says so, and ``--window`` equal to the clip length avoids it.
 A window CNN (and an SVM or GMM on its embeddings) votes over the windows of the audio
-alone instead, so short files and windows need no padding (shorter than one of its
-windows, they are padded to one).
+alone instead, its padding left out (shorter than one of its windows, a window holds
+some: a warning says so).
 Longer windows warn as well (fixed frame counts leave the rest unheard; whole-clip
 statistics leave the training range); a window too short for the features (one
 ``n_fft``, one ``segment_stats`` window) is a usage error, said before any file is read.
@@ -411,16 +411,9 @@ class Classifier:
         """Whether windows shorter than a training clip get padded features.
 
         A window CNN (and a head on its embeddings) votes over the windows of the audio
-        itself: its features are cut to the audio's frames, not padded (see :meth:`features`).
+        itself: it finds where the padding starts (:func:`genrepipe.windows.audio_frames`).
         """
         return self.n_frames is not None and self.voted_window_frames is None
-
-    @property
-    def features_key(self) -> str:
-        """What :meth:`features` computes from a waveform: members of an ensemble with one
-        key share it (a window CNN keeps a short file's own frames, the others pad)."""
-        settings = [self.feature_set, self.feature_settings, self.voted_window_frames]
-        return json.dumps(settings, sort_keys=True)
 
     @property
     def voted_window_seconds(self) -> float | None:
@@ -477,22 +470,10 @@ class Classifier:
     # -- features and probabilities ------------------------------------------------------------
 
     def features(self, y: np.ndarray) -> np.ndarray:
-        """The bundle's feature set of one waveform (at :attr:`sample_rate`), as in training.
-
-        For a window CNN, audio shorter than the fixed frame count keeps its own frames
-        (at least one window): padded to ``n_frames``, a short file's vote would count
-        windows of padding alone, one fixed answer the network never trained on, added
-        to every short file's.
-        """
+        """The bundle's feature set of one waveform (at :attr:`sample_rate`), as in training."""
         from genrepipe.features import extract
 
-        settings = self.feature_settings
-        window = self.voted_window_frames
-        if window is not None and self.n_frames is not None:
-            hop = int(settings.get("hop_length", 512))
-            audio_frames = 1 + len(y) // hop  # librosa's centred frames
-            settings = {**settings, "n_frames": max(window, min(self.n_frames, audio_frames))}
-        return extract(self.feature_set, y, self.sample_rate, settings)
+        return extract(self.feature_set, y, self.sample_rate, self.feature_settings)
 
     def predict_features(self, F: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n_clips, n_classes)`` of stacked per-clip features."""
@@ -688,7 +669,10 @@ class EnsembleClassifier(Classifier):
         ``svm`` on ``seed87``) share one computation of it. ``on_window(done,
         total)`` counts windows over the feature sets computed.
         """
-        keys = [member.features_key for member in self.members]
+        keys = [
+            json.dumps([member.feature_set, member.feature_settings], sort_keys=True)
+            for member in self.members
+        ]
         distinct = list(dict.fromkeys(keys))
         features: dict[str, np.ndarray] = {}
         probas = []
@@ -1252,7 +1236,10 @@ def _window_problem(classifier: Classifier, window: float) -> str | None:
         return None
     size = max(1, round(window * classifier.sample_rate))
     noise = np.random.default_rng(0).normal(scale=0.01, size=size).astype(np.float32)
-    distinct = {member.features_key: member for member in _members(classifier)}
+    distinct = {
+        json.dumps([member.feature_set, member.feature_settings], sort_keys=True): member
+        for member in _members(classifier)
+    }
     for member in distinct.values():
         try:
             member.features(noise)
