@@ -27,6 +27,7 @@ from genrepipe.config import (
     expand_home_paths,
     extracted_feature_sets,
     feature_dimension,
+    feature_rows,
     feature_settings,
     gtzan_download_pending,
     min_clip_samples,
@@ -586,6 +587,53 @@ def test_cnn_window_longer_than_the_tracks_frames_is_an_error():
     config["features"]["logmel"]["n_frames"] = 100
     config["models"]["probe"]["params"]["window_frames"] = 100
     with pytest.raises(ConfigError, match=r"models\.head\.params\.cnn\.window_frames \(128\)"):
+        check_config(config)
+
+
+def test_a_convolution_kernel_larger_than_its_input_is_an_error():
+    """Such kernels see padding; some aborted inside TensorFlow with no Python error."""
+    reference = {"estimator": "cnn", "features": "seed87", "input": "image", "params": {}}
+    window = {"estimator": "cnn_windows", "features": "logmel", "input": "image", "params": {}}
+    head = {"estimator": "cnn_svm", "features": "logmel", "input": "image", "params": {}}
+    config = _validated(
+        {
+            "features": {"seed87": {"n_frames": 60}, "logmel": {"n_mels": 16}},
+            "models": {"ref": reference, "win": window, "head": head},
+            "run_models": ["ref", "win", "head"],
+        }
+    )
+    rows = feature_rows(config, "seed87")
+    fits = {
+        "ref": [rows, 60],
+        "win": [16, 32],
+        "head": {"cnn": {"kernel_size": [16, 32], "window_frames": 32}},
+    }
+    config["models"]["ref"]["params"]["kernel_size"] = fits["ref"]
+    config["models"]["win"]["params"] |= {"kernel_size": fits["win"], "window_frames": 32}
+    config["models"]["head"]["params"] = fits["head"]
+    check_config(config)  # as large as the input: fine
+    too_large = [
+        ("ref", [rows + 1, 3], rf"models\.ref\.params\.kernel_size \(\[{rows + 1}, 3\]\)"),
+        ("ref", [3, 61], r"spans 61 frames, more than the features\.seed87 image"),
+        ("ref", 1000, r"models\.ref\.params\.kernel_size \(1000\) spans 1000 rows"),
+        ("win", [17, 3], r"models\.win\.params\.kernel_size .* window of features\.logmel"),
+        ("win", 17, r"kernel_size \(17\) spans 17 rows"),  # one size: 17 x 17
+        ("win", [3, 33], r"spans 33 frames, more than a window of features\.logmel \(16 rows x 32"),
+    ]
+    for name, kernel, message in too_large:
+        broken = copy.deepcopy(config)
+        broken["models"][name]["params"]["kernel_size"] = kernel
+        with pytest.raises(ConfigError, match=message):
+            check_config(broken)
+    broken = copy.deepcopy(config)
+    broken["models"]["head"]["params"]["cnn"]["kernel_size"] = [3, 33]
+    with pytest.raises(ConfigError, match=r"models\.head\.params\.cnn\.kernel_size"):
+        check_config(broken)
+    # Convolving along time, a kernel spans every band: only its frames are checked.
+    config["models"]["win"]["params"] |= {"convolution": "time", "kernel_size": 32}
+    check_config(config)
+    config["models"]["win"]["params"]["kernel_size"] = 33
+    with pytest.raises(ConfigError, match=r"spans 33 frames, more than a window .* \(32 frames\)"):
         check_config(config)
 
 

@@ -277,6 +277,17 @@ def test_keras_rejects_wrong_input_rank(nn_fit, cnn_fit):
         nn_fit.predict(np.zeros((4, 5)))
 
 
+def test_cnn_refuses_a_kernel_larger_than_its_input():
+    # A kernel a few hundred times taller than its input aborted inside TensorFlow.
+    X, y = np.zeros((4, 8, 40), dtype=np.float32), ["a", "b", "a", "b"]
+    for kernel, message in (
+        ([1000, 3], r"\(1000, 3\).*\(8 rows x 40 frames\)"),
+        (41, r"\(41, 41\)"),
+    ):
+        with pytest.raises(ValueError, match=rf"kernel_size {message}"):
+            KerasClassifier("cnn", kernel_size=kernel, epochs=1).fit(X, y)
+
+
 def test_embedding_is_what_the_output_layer_reads(nn_fit, cnn_fit, blobs, images):
     """The embedding's values, not only its shape: the softmax of the output layer's
     weights applied to it gives the model's probabilities."""

@@ -245,6 +245,25 @@ def check_config(config: Mapping[str, Any]) -> None:
                 f"{key}.window_frames ({window_frames}) exceeds features.{spec['features']}"
                 f".n_frames ({n_frames}): no track holds one window"
             )
+        two_d = cnn.get("convolution", "time_frequency") == "time_frequency"
+        _check_kernel_fits(
+            cnn.get("kernel_size", 3),
+            (feature_rows(config, spec["features"]) if two_d else None, window_frames),
+            key=f"{key}.kernel_size",
+            image=f"a window of features.{spec['features']} ({{}})",
+        )
+    for name in models_in_use(config):
+        spec = config["models"][name]
+        if spec["estimator"] == "cnn" and spec.get("input") == "image":
+            _check_kernel_fits(
+                (spec.get("params") or {}).get("kernel_size", 3),
+                (
+                    feature_rows(config, spec["features"]),
+                    feature_settings(config, spec["features"]).get("n_frames"),
+                ),
+                key=f"models.{name}.params.kernel_size",
+                image=f"the features.{spec['features']} image ({{}})",
+            )
 
     # PCA is capped, with a warning, at the training rows a fold has less one (known only
     # later); more components than features per row can never work: an error now.
@@ -786,6 +805,34 @@ def _check_feature_bands(config: Mapping[str, Any]) -> None:
             raise ConfigError(
                 f"features.{name}.n_mfcc ({n_mfcc}) exceeds the {SHARED_MEL_BANDS} mel bands "
                 "its coefficients are taken from"
+            )
+
+
+def _check_kernel_fits(
+    kernel_size: Any, shape: tuple[int | None, int | None], *, key: str, image: str
+) -> None:
+    """Raise :class:`ConfigError` if a first convolution's kernel is larger than its input.
+
+    ``shape`` is (rows, frames) of the input, ``None`` where not known before the clips
+    are (or, for a 1-D convolution, the rows); a single ``kernel_size`` is both sides
+    of a 2-D kernel, the frames of a 1-D one. Such a kernel sees little but padding,
+    and a kernel some hundred times taller than its input aborted inside TensorFlow
+    (a failed C++ check, no Python error) in every training job.
+    """
+    sizes = kernel_size if isinstance(kernel_size, list) else [kernel_size]
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in sizes):
+        return  # refused by check_estimator_params
+    rows, frames = shape
+    kernel = (None, sizes[0]) if rows is None else (sizes[0], sizes[-1])
+    for size, length, side in zip(kernel, (rows, frames), ("rows", "frames"), strict=True):
+        if size is not None and length is not None and size > length:
+            known = " x ".join(
+                f"{n} {label}" for n, label in zip(shape, ("rows", "frames"), strict=True) if n
+            )
+            raise ConfigError(
+                f"{key} ({kernel_size!r}) spans {size} {side}, more than "
+                + image.format(known)
+                + " holds"
             )
 
 

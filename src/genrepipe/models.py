@@ -317,6 +317,16 @@ def _as_pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
     return pair  # type: ignore[return-value]
 
 
+def _check_kernel_fits(kernel: Sequence[int], shape: Sequence[int]) -> None:
+    """Refuse a first convolution kernel larger than its input (rows, frames), or than
+    its frames for a 1-D kernel: it sees padding, and one a few hundred times taller
+    than its input aborted the process inside TensorFlow, without a Python error."""
+    if any(k > n for k, n in zip(kernel, shape, strict=True)):
+        sides = ("rows", "frames")[-len(shape) :]
+        size = " x ".join(f"{n} {side}" for n, side in zip(shape, sides, strict=True))
+        raise ValueError(f"kernel_size {tuple(kernel)} is larger than the input ({size})")
+
+
 def _epoch_logger(keras: Any, log: Callable[[str], Any], epochs: int) -> Any:
     """A Keras callback calling ``log`` with a one-line summary after each epoch."""
 
@@ -503,6 +513,7 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
             rows, frames = input_shape
             x = layers.Reshape((rows, frames, 1), name="add_channel")(inputs)
             kernel = _as_pair(self.kernel_size, "kernel_size")
+            _check_kernel_fits(kernel, (rows, frames))
             pool = _as_pair(self.pool_size, "pool_size")
             filters = [int(f) for f in np.atleast_1d(self.filters)]
             if not filters or min(filters) < 1:

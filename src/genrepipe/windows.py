@@ -52,6 +52,7 @@ from genrepipe.io import atomic_path
 from genrepipe.models import (
     KerasClassifier,
     _as_pair,
+    _check_kernel_fits,
     _import_keras,
 )
 from genrepipe.segments import vote
@@ -697,6 +698,7 @@ class WindowCNNClassifier(_WindowVoting, KerasClassifier):
             x = layers.Reshape((rows, frames, 1), name="add_channel")(inputs)
             conv, pool_layer, ndim = layers.Conv2D, layers.MaxPooling2D, 2
             kernel = _as_pair(self.kernel_size, "kernel_size")
+            _check_kernel_fits(kernel, (rows, frames))
             pool = _as_pair(self.pool_size, "pool_size")
         elif self.convolution in ("time", "timbral"):
             conv, pool_layer, ndim = layers.Conv1D, layers.MaxPooling1D, 1
@@ -704,6 +706,7 @@ class WindowCNNClassifier(_WindowVoting, KerasClassifier):
                 _as_int(self.kernel_size, "kernel_size"),
                 _as_int(self.pool_size, "pool_size"),
             )
+            _check_kernel_fits((kernel,), (frames,))
             if self.convolution == "time":
                 # Mel bands become channels: every kernel sees the whole spectrum of a few
                 # frames, a learned spectral envelope and its change (timbre), as MFCC and
