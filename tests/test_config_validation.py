@@ -590,6 +590,21 @@ def test_cnn_window_longer_than_the_tracks_frames_is_an_error():
         check_config(config)
 
 
+def test_max_duration_must_exceed_min_duration():
+    """Every clip would be cropped below the length it must reach, and left out."""
+    config = _validated()
+    config["dataset"] |= {"kind": "synthetic", "min_duration": 20.0, "max_duration": 20.5}
+    config["dataset"]["synthetic"]["duration"] = 20.0
+    check_config(config)
+    for max_duration in (20.0, 10.0):
+        config["dataset"]["max_duration"] = max_duration
+        with pytest.raises(
+            ConfigError,
+            match=rf"dataset\.max_duration={max_duration} must exceed dataset\.min_duration=20\.0",
+        ):
+            check_config(config)
+
+
 def test_a_convolution_kernel_larger_than_its_input_is_an_error():
     """Such kernels see padding; some aborted inside TensorFlow with no Python error."""
     reference = {"estimator": "cnn", "features": "seed87", "input": "image", "params": {}}

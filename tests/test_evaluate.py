@@ -205,6 +205,9 @@ def test_macro_f1_counts_a_genre_only_predicted_as_zero(predictions):
 
     per_genre = result["per_genre"]
     assert per_genre["d"]["f1"] == 0.0
+    # Calls, the confusion matrix's column sums, apart from clips, its row sums.
+    assert [per_genre[g]["predicted"] for g in CLASSES] == [3, 3, 1, 1]
+    assert [per_genre[g]["support"] for g in CLASSES] == [3, 3, 2, 0]
     f1 = [per_genre[g]["f1"] for g in CLASSES]
     assert result["test_macro_f1"] == pytest.approx(sum(f1) / 4)
     assert result["test_macro_f1"] < sum(f1) / 3
@@ -236,7 +239,14 @@ def test_evaluate_without_train_rows(predictions):
 def test_evaluate_unequal_folds_give_a_mean_count(predictions):
     # One test row fewer in fold 1: 4 and 3 test tracks, 3.5 a fold.
     dropped = predictions.drop(index=predictions.index[-1])
-    assert evaluate_predictions(dropped, CLASSES)["n_test"] == 3.5
+    result = evaluate_predictions(dropped, CLASSES)
+    assert result["n_test"] == 3.5
+    # The mean of the folds' accuracies (3/4 and 2/3), not that of the pooled tracks (5/7).
+    assert result["test_accuracy"] == pytest.approx((0.75 + 2 / 3) / 2)
+    # So is the training accuracy: fold 0 keeps one training track (1/1), fold 1 1/2.
+    is_train = (predictions["subset"] == "train") & (predictions["fold"] == 0)
+    one_train_row = predictions.drop(index=predictions.index[is_train][-1])
+    assert evaluate_predictions(one_train_row, CLASSES)["train_accuracy"] == pytest.approx(0.75)
 
 
 def test_evaluate_ignores_train_rows_in_test_scores(predictions):

@@ -389,6 +389,25 @@ def test_mfcc_rejects_settings_that_cannot_work(mixture, settings, message) -> N
         F.extract("mfcc", mixture, SR, settings)
 
 
+def test_segment_starts_spread_windows_from_the_first_frame_to_the_last():
+    np.testing.assert_array_equal(F.segment_starts(100, 10, 4), [0, 30, 60, 90])
+    starts = F.segment_starts(1291, 129, 10)
+    assert starts[0] == 0 and starts[-1] + 129 == 1291  # the last window ends the track
+    assert np.all(np.diff(starts) > 0)
+    np.testing.assert_array_equal(F.segment_starts(10, 10, 3), [0, 0, 0])  # one fits
+    with pytest.raises(ValueError, match="11 frames does not fit in 10"):
+        F.segment_starts(10, 11, 3)
+
+
+def test_segment_stats_estimate_each_windows_own_tempo():
+    # 90 BPM for 6 s, then 150 BPM: each window's tempo is that of its own clicks.
+    y = np.concatenate([_clicks(6.0, bpm=90.0), _clicks(6.0, bpm=150.0, seed=3)])
+    windows = F.segment_stats(y, SR, window=6.0, n_windows=2)
+    tempo = windows[:, F.stats_feature_names().index("tempo")]
+    assert tempo[0] == pytest.approx(90.0, rel=0.05)
+    assert tempo[1] == pytest.approx(150.0, rel=0.05)
+
+
 def test_segment_stats_summarizes_each_window_like_stats():
     sr = 22050
     rng = np.random.default_rng(0)

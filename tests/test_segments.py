@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -38,3 +40,25 @@ def test_vote_rejects_unknown_method_and_empty_tracks():
         vote(proba, np.array([0, 0]), 1, "median")
     with pytest.raises(ValueError, match="without windows"):
         vote(proba, np.array([0, 0]), 2, "majority")
+
+
+def test_a_window_of_probability_zero_does_not_veto_a_genre():
+    # An SVM or GMM can give a window exactly 0: floored at 1e-12, thirty windows for
+    # class 0 outweigh one at 0, without a warning of a log of zero.
+    proba = np.array([[0.9, 0.1]] * 30 + [[0.0, 1.0]] + [[0.2, 0.8], [0.4, 0.6]])
+    track_index = np.array([0] * 31 + [1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = vote(proba, track_index, 2, "mean_log_proba")
+    assert np.isfinite(out).all() and (out > 0).all()
+    assert out[0].argmax() == 0 and out[1].argmax() == 1
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+
+
+def test_majority_ties_go_to_the_first_class_and_each_track_counts_its_own_windows():
+    proba = np.array([[0.9, 0.1, 0.0], [0.1, 0.0, 0.9], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8]])
+    out = vote(proba, np.array([1, 1, 0, 1]), 2, "majority")
+    np.testing.assert_allclose(out, [[0, 1, 0], [1 / 3, 0, 2 / 3]])
+    tie = vote(np.array([[0.2, 0.8], [0.7, 0.3]]), np.array([0, 0]), 1, "majority")
+    np.testing.assert_allclose(tie, [[0.5, 0.5]])
+    assert tie[0].argmax() == 0

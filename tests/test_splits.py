@@ -68,7 +68,8 @@ def test_holdout_is_reproducible_and_seed_dependent(collection):
 @pytest.mark.parametrize("test_size", [0.0, 1.0, -0.1, 1.5])
 def test_holdout_rejects_bad_test_size(collection, test_size):
     tracks, genres = collection
-    with pytest.raises(ValueError, match="test_size"):
+    # Our message, not scikit-learn's own (also a ValueError naming test_size).
+    with pytest.raises(ValueError, match=r"^split\.holdout\.test_size must be in \(0, 1\)"):
         holdout_split(tracks, genres, test_size=test_size)
 
 
@@ -351,6 +352,22 @@ def test_genres_tested_but_never_trained_are_named(tmp_path, small_collection):
         "split.lists: no training track of classical: their test tracks can only be misclassified",
     ]
     assert untrained_genres(kfold_split(tracks[:-1], genres[:-1], n_splits=5, seed=0)) == {}
+
+
+def test_untrained_genres_are_those_tested_and_never_trained():
+    def split(train: list[str], test: list[str]) -> pd.DataFrame:
+        rows = [
+            (0, f"{g}.{subset}", g, subset)
+            for subset, gs in (("train", train), ("test", test))
+            for g in gs
+        ]
+        return pd.DataFrame(rows, columns=COLUMNS)
+
+    assert untrained_genres(split(["blues", "jazz"], ["blues", "jazz", "classical"])) == {
+        0: ["classical"]
+    }
+    # A genre trained and never tested is no error of the model's.
+    assert untrained_genres(split(["blues", "classical", "jazz"], ["blues", "classical"])) == {}
 
 
 def test_check_split_refuses_an_empty_split():
