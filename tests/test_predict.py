@@ -1070,6 +1070,28 @@ def test_silent_files_are_answered_and_named_in_one_warning(gmm_bundle, clips, t
     assert err == ""
 
 
+def test_files_sampled_below_the_models_rate_are_named_in_one_warning(
+    gmm_bundle, clips, tmp_path, capsys
+):
+    # Upsampled, an 8 kHz file holds nothing above 4 kHz: files at 8 and 11 kHz got one
+    # confident genre whatever their music, without a word.
+    from genrepipe.audio import load_audio_and_rate, resample
+
+    y = sf.read(clips[0], dtype="float32")[0]
+    narrow, wide = tmp_path / "phone.wav", tmp_path / "studio.wav"
+    sf.write(narrow, resample(y, SR, 8000), 8000, subtype="PCM_16")
+    sf.write(wide, resample(y, SR, 44100), 44100, subtype="PCM_16")
+    assert load_audio_and_rate(narrow, sr=SR)[1] == 8000
+    status, out, err = run([gmm_bundle, narrow, wide, clips[0]], capsys)
+    assert status == 0 and len(out.splitlines()) == 3
+    assert err.strip() == (
+        f"genrepipe-predict: warning: 1 file is sampled below the {SR} Hz of the model's "
+        "audio, so it holds no sound above half its rate, unlike anything the model learned "
+        f"from: its answer may mean little: {narrow} (8000 Hz)"
+    )
+    assert run([gmm_bundle, wide, clips[0]], capsys)[2] == ""  # a higher rate loses nothing
+
+
 def test_a_file_whose_classified_audio_is_silent_is_named(gmm_bundle, clips, tmp_path, capsys):
     # 4.2 s of silence, then 0.2 s of music: under 1.5 clips, so read as in training, its
     # first MAX_DURATION (4 s) seconds alone, all silence. The music after the crop kept

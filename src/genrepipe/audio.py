@@ -30,6 +30,8 @@ def load_audio(
 ) -> np.ndarray:
     """Decode ``path`` to a float32 mono waveform at ``sr`` Hz.
 
+    :func:`load_audio_and_rate` also gives the file's own sample rate.
+
     Parameters
     ----------
     path
@@ -54,6 +56,18 @@ def load_audio(
         If the file is missing, empty, undecodable, too short, silent-but-invalid
         (NaN or infinite samples).
     """
+    return load_audio_and_rate(path, sr=sr, min_duration=min_duration, max_duration=max_duration)[0]
+
+
+def load_audio_and_rate(
+    path: str | os.PathLike,
+    *,
+    sr: int = SAMPLE_RATE,
+    min_duration: float = 0.0,
+    max_duration: float | None = None,
+) -> tuple[np.ndarray, int]:
+    """:func:`load_audio`'s waveform at ``sr`` Hz, and the sample rate the file holds
+    (below ``sr``, the waveform holds nothing above half that rate)."""
     path = Path(path)
     if sr <= 0:
         raise ValueError(f"sample rate must be positive, got sr={sr}")
@@ -86,7 +100,7 @@ def load_audio(
         raise AudioError(
             f"{path}: clip lasts {duration:.2f} s, shorter than min_duration={min_duration:g} s"
         )
-    return y
+    return y, int(native_sr)
 
 
 def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:

@@ -49,7 +49,8 @@ statistics leave the training range); a window too short for the features (one
 A file silent in the audio classified (peak under -60 dBFS; a long file read as in
 training, its first ``max_duration`` seconds) is answered, and named in one warning.
 Files shorter than half a training clip are answered, with one warning naming them:
-the answer rests on less audio than any the model learned from.
+the answer rests on less audio than any the model learned from. So are files sampled
+below the model's rate: they hold no sound above half their own rate.
 A model trained on the workflow's generated dataset (its model card, beside the
 bundle, says ``dataset.kind: synthetic``; for a fold bundle, its run's summary)
 knows synthesized music only: a warning says so too.
@@ -146,6 +147,8 @@ class FilePrediction:
     peak
         The largest absolute sample value in ``spans``, the audio classified (1.0 is
         full scale); under :data:`SILENT_PEAK` the file is :attr:`silent`.
+    file_sample_rate
+        The sample rate the file holds (the audio was resampled to the model's).
     """
 
     path: Path
@@ -154,6 +157,7 @@ class FilePrediction:
     spans: list[tuple[float, float]]
     timeline: np.ndarray | None = field(default=None)
     peak: float = 1.0
+    file_sample_rate: int | None = None
 
     @property
     def silent(self) -> bool:
@@ -574,11 +578,11 @@ class Classifier:
             When its features cannot be computed (e.g. a clip shorter than one
             analysis frame); the message names the file.
         """
-        from genrepipe.audio import load_audio
+        from genrepipe.audio import load_audio_and_rate
 
         path = Path(path)
         with _native_stderr_silenced(self.quiet_decoders):
-            y = load_audio(path, sr=self.sample_rate)
+            y, file_sample_rate = load_audio_and_rate(path, sr=self.sample_rate)
         sr = self.sample_rate
         try:
             if timeline is None:
@@ -598,6 +602,7 @@ class Classifier:
             timeline=windows,
             # Of what was classified: a long file's first clip alone may be silence.
             peak=_peak(y, spans),
+            file_sample_rate=file_sample_rate,
         )
 
     def top(self, proba: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
@@ -1225,6 +1230,22 @@ def _silent_files_warning(silent_files: Sequence[Path]) -> str:
     )
 
 
+def _narrow_files_warning(narrow_files: Sequence[tuple[Path, int]], model_rate: int) -> str:
+    """One line naming the files sampled below the model's rate: upsampled, they hold
+    nothing above half their own rate, a spectrum the model never learned from (files
+    at 8 or 11 kHz got one confident genre, whatever their music)."""
+    shown = ", ".join(f"{printable(path)} ({rate} Hz)" for path, rate in narrow_files[:3])
+    if len(narrow_files) > 3:
+        shown += f" and {len(narrow_files) - 3} more"
+    one = len(narrow_files) == 1
+    return (
+        f"{'1 file is' if one else f'{len(narrow_files)} files are'} sampled below the "
+        f"{model_rate} Hz of the model's audio, so {'it holds' if one else 'they hold'} no "
+        f"sound above half {'its' if one else 'their'} rate, unlike anything the model "
+        f"learned from: {'its answer' if one else 'their answers'} may mean little: {shown}"
+    )
+
+
 def _window_problem(classifier: Classifier, window: float) -> str | None:
     """Why ``--timeline`` windows of ``window`` seconds cannot be classified, or None.
 
@@ -1382,6 +1403,7 @@ def _main(argv: Sequence[str] | None) -> int:
     failed = 0
     short_files: list[tuple[Path, float]] = []
     silent_files: list[Path] = []
+    narrow_files: list[tuple[Path, int]] = []
     entries: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
     # Also for one file: an hour-long mix is minutes of windows.
@@ -1444,6 +1466,8 @@ def _main(argv: Sequence[str] | None) -> int:
                     short_files.append((path, result.duration))
                 if result.silent:
                     silent_files.append(path)
+                if (result.file_sample_rate or classifier.sample_rate) < classifier.sample_rate:
+                    narrow_files.append((path, result.file_sample_rate))
                 if args.format == "json":
                     entries.append(_json_entry(result, classifier))
                 elif args.format == "csv":
@@ -1459,6 +1483,8 @@ def _main(argv: Sequence[str] | None) -> int:
         warn(_short_files_warning(short_files, classifier))
     if silent_files:
         warn(_silent_files_warning(silent_files))
+    if narrow_files:
+        warn(_narrow_files_warning(narrow_files, classifier.sample_rate))
     if args.format == "json":
         document = {
             "model": str(classifier.folder),
