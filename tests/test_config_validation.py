@@ -534,7 +534,7 @@ def test_segment_window_longer_than_the_read_clips_is_an_error():
     config = _validated({"dataset": {"kind": "gtzan", "gtzan": {"root": "resources/gtzan"}}})
     assert "segment_stats" in extracted_feature_sets(config)  # svm_segments reads it
     max_duration = config["dataset"]["max_duration"]
-    config["features"]["segment_stats"]["window"] = max_duration
+    config["features"]["segment_stats"] |= {"window": max_duration, "n_windows": 1}
     check_config(config)  # a window as long as the crop: fine
     config["features"]["segment_stats"]["window"] = max_duration + 1
     with pytest.raises(
@@ -560,6 +560,58 @@ def test_segment_window_longer_than_the_read_clips_is_an_error():
     config["features"]["sets"] = []
     assert "segment_stats" not in extracted_feature_sets(config)
     check_config(config)
+
+
+def test_windows_of_window_statistics_that_cannot_work_are_errors():
+    config = _validated({"run_models": ["svm_segments", "logreg_rich"]})
+    assert {"segment_stats", "rich"} <= set(extracted_feature_sets(config))
+    check_config(config)
+    # Under two frames (46 ms at hop 512): the features stretched it to two, unsaid.
+    for set_name in ("segment_stats", "rich"):
+        broken = copy.deepcopy(config)
+        broken["features"][set_name] = {"window": 0.001}
+        with pytest.raises(
+            ConfigError,
+            match=rf"features\.{set_name}\.window \(0\.001 s\) is shorter than two frames "
+            rf"of features\.{set_name}\.hop_length \(0\.0464 s at 22050 Hz\)",
+        ):
+            check_config(broken)
+    # rich's window longer than the clips: its window statistics were 0 for every track.
+    broken = copy.deepcopy(config)
+    broken["features"]["rich"] = {"window": 60.0}
+    with pytest.raises(ConfigError, match=r"features\.rich\.window \(60 s\) is longer than"):
+        check_config(broken)
+    # Tiny clips last 3 s (130 frames): 1 s windows (43 frames) have 88 distinct starts.
+    config["features"]["segment_stats"] = {"window": 1.0, "n_windows": 88}
+    check_config(config)
+    config["features"]["segment_stats"]["n_windows"] = 89
+    with pytest.raises(
+        ConfigError,
+        match=r"features\.segment_stats\.n_windows \(89\) exceeds the 88 distinct windows "
+        r"of 1 s in dataset\.synthetic\.duration \(3 s\)",
+    ):
+        check_config(config)
+
+
+def test_cnn_window_longer_than_the_clips_is_an_error():
+    """Within n_frames, a window longer than the audio is mostly the features' padding."""
+    cnn = {"estimator": "cnn_windows", "features": "logmel", "input": "image", "params": {}}
+    config = _validated(
+        {
+            "features": {"logmel": {"n_frames": 1290}},
+            "models": {"probe": cnn},
+            "run_models": ["probe"],
+        }
+    )
+    config["models"]["probe"]["params"]["window_frames"] = 130  # the 3 s clips' frames
+    check_config(config)
+    config["models"]["probe"]["params"]["window_frames"] = 131
+    with pytest.raises(
+        ConfigError,
+        match=r"models\.probe\.params\.window_frames \(131\) exceeds the 130 frames of "
+        r"features\.logmel in dataset\.synthetic\.duration \(3 s\)",
+    ):
+        check_config(config)
 
 
 def test_cnn_window_longer_than_the_tracks_frames_is_an_error():
@@ -1112,6 +1164,10 @@ def test_the_check_reads_only_settings_with_defaults():
 
     config = _validated()
     config["run_models"] = list(config["models"])
+    # Clips of 30 s: the tiny run's 3 s hold 2 distinct windows of the default 3 s, not
+    # 10, and no window of cnn_mfcc's 256 frames.
+    config["dataset"]["synthetic"]["duration"] = 30.0
+    config["dataset"]["max_duration"] = 31.0
     for feature_set in FEATURE_DEFAULTS:
         config["features"].pop(feature_set, None)  # a new set may have no block at all
     check_config(config)

@@ -205,13 +205,32 @@ def check_config(config: Mapping[str, Any]) -> None:
     # audio check refused every clip, after the dataset was read or generated).
     longest, limit = _longest_clip(dataset)
     sr = config.get("audio", {}).get("sample_rate", 22050)
-    if "segment_stats" in extracted_feature_sets(config):
-        window = feature_settings(config, "segment_stats")["window"]
+    for set_name in ("segment_stats", "rich"):
+        if set_name not in extracted_feature_sets(config):
+            continue
+        settings = feature_settings(config, set_name)
+        window, hop_length = settings["window"], settings.get("hop_length", 512)
         if window > longest:
+            # rich's window statistics shrank the window to the clip: zero for every track.
             raise ConfigError(
-                f"features.segment_stats.window ({window:g} s) is longer than {limit}: "
+                f"features.{set_name}.window ({window:g} s) is longer than {limit}: "
                 "no clip would hold one window"
             )
+        if round(window * sr / hop_length) < 2:
+            # The features stretched it to two frames without a word.
+            raise ConfigError(
+                f"features.{set_name}.window ({window:g} s) is shorter than two frames "
+                f"of features.{set_name}.hop_length ({2 * hop_length / sr:.3g} s at {sr} Hz): "
+                "a window's spread needs two"
+            )
+        if set_name == "segment_stats":
+            positions = 1 + int(longest * sr) // hop_length - round(window * sr / hop_length) + 1
+            if (n_windows := settings["n_windows"]) > positions:
+                # Windows beyond that repeat others: counted twice in the track's vote.
+                raise ConfigError(
+                    f"features.segment_stats.n_windows ({n_windows}) exceeds the "
+                    f"{positions} distinct windows of {window:g} s in {limit}"
+                )
     for set_name in extracted_feature_sets(config):
         n_fft = feature_settings(config, set_name)["n_fft"]
         if n_fft > longest * sr:
@@ -239,11 +258,19 @@ def check_config(config: Mapping[str, Any]) -> None:
         else:
             continue
         window_frames = cnn.get("window_frames", WINDOW_FRAMES_DEFAULT)
-        n_frames = feature_settings(config, spec["features"]).get("n_frames")
+        settings = feature_settings(config, spec["features"])
+        n_frames = settings.get("n_frames")
         if n_frames is not None and window_frames > n_frames:
             raise ConfigError(
                 f"{key}.window_frames ({window_frames}) exceeds features.{spec['features']}"
                 f".n_frames ({n_frames}): no track holds one window"
+            )
+        clip_frames = 1 + int(longest * sr) // settings.get("hop_length", 512)
+        if window_frames > clip_frames:
+            # Within n_frames, yet every window would be mostly the features' padding.
+            raise ConfigError(
+                f"{key}.window_frames ({window_frames}) exceeds the {clip_frames} frames "
+                f"of features.{spec['features']} in {limit}"
             )
         two_d = cnn.get("convolution", "time_frequency") == "time_frequency"
         _check_kernel_fits(
@@ -287,8 +314,8 @@ def check_config(config: Mapping[str, Any]) -> None:
 FEATURE_DEFAULTS: dict[str, dict[str, Any]] = {
     "seed87": {"n_frames": 1400, "n_fft": 2048, "n_mfcc": 20, "n_mels": 20},
     "stats": {"n_fft": 2048, "n_mfcc": 20},
-    "segment_stats": {"n_fft": 2048, "n_mfcc": 20, "window": 3.0},
-    "rich": {"n_fft": 2048, "n_mfcc": 20, "tempo_bands": 8},
+    "segment_stats": {"n_fft": 2048, "n_mfcc": 20, "window": 3.0, "n_windows": 10},
+    "rich": {"n_fft": 2048, "n_mfcc": 20, "tempo_bands": 8, "window": 3.0},
     "logmel": {"n_fft": 1024, "n_mels": 96, "n_frames": None},
     "mfcc": {"n_fft": 2048, "n_mels": 128, "n_mfcc": 20, "n_frames": None},
 }
