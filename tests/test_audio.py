@@ -309,6 +309,55 @@ def test_a_named_pipe_is_refused_unread_and_not_called_missing(tmp_path):
     assert str(_assert_audio_error_naming(pipe)).endswith(": not a regular file")
 
 
+def _unreadable(monkeypatch, path: Path, error: OSError | None = None):
+    """Make ``open`` of ``path`` fail inside genrepipe.audio (chmod 000 binds no root)."""
+
+    def refusing_open(file, *args, **kwargs):
+        if Path(file) == path:
+            raise error or PermissionError(13, "Permission denied")
+        return open(file, *args, **kwargs)
+
+    monkeypatch.setattr(genrepipe.audio, "open", refusing_open, raising=False)
+
+
+def test_an_unreadable_file_is_an_os_error_naming_it_not_a_bad_clip(tmp_path, monkeypatch):
+    # libsndfile said "System error" and the clip was listed as undecodable: cached as
+    # failed, and never read again after the permissions were fixed.
+    path = _write(tmp_path / "locked.wav", _sine(440, 1.0, SAMPLE_RATE), SAMPLE_RATE)
+    _unreadable(monkeypatch, path)
+    with pytest.raises(PermissionError) as info:
+        load_audio(path)
+    assert not isinstance(info.value, AudioError)
+    assert (
+        str(info.value) == f"{path}: cannot read the file (Permission denied); fix that and rerun"
+    )
+    _unreadable(monkeypatch, path, OSError(5, "Input/output error"))
+    with pytest.raises(OSError, match=r"locked\.wav: cannot read the file \(Input/output error\)"):
+        load_audio(path)
+    monkeypatch.undo()
+    assert load_audio(path).size == SAMPLE_RATE
+
+
+def test_the_audio_check_fails_on_an_unreadable_clip_instead_of_listing_it(tmp_path, monkeypatch):
+    from genrepipe.tasks import check_audio
+
+    good = _write(tmp_path / "a.wav", _sine(440, 1.0, SAMPLE_RATE), SAMPLE_RATE)
+    locked = _write(tmp_path / "b.wav", _sine(440, 1.0, SAMPLE_RATE), SAMPLE_RATE)
+    _unreadable(monkeypatch, locked)
+    output = tmp_path / "check.tsv"
+    with pytest.raises(PermissionError, match="b.wav"):
+        check_audio(
+            [str(good), str(locked)],
+            ["a", "b"],
+            ["rock", "rock"],
+            output,
+            sr=SAMPLE_RATE,
+            min_duration=0.5,
+            max_duration=2.0,
+        )
+    assert not output.exists()  # nothing cached: the rerun reads the clip again
+
+
 def test_empty_file(tmp_path):
     path = tmp_path / "empty.wav"
     path.touch()

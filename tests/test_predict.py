@@ -1444,6 +1444,43 @@ def test_linked_folders_are_searched_and_broken_links_named(gmm_bundle, clips, t
     assert f"{top / 'broken.wav'}: a link to a missing file" in err
 
 
+def test_unreadable_folders_and_files_are_named_and_fail(
+    gmm_bundle, clips, tmp_path, capsys, monkeypatch
+):
+    # os.walk skipped a folder it could not list: exit 0, its files never mentioned. An
+    # unreadable file was "cannot decode audio (System error)". (chmod binds no root.)
+    import genrepipe.audio
+
+    top = tmp_path / "top"
+    (top / "ok").mkdir(parents=True)
+    (top / "locked").mkdir()
+    shutil.copy(clips[0], top / "ok" / "a.wav")
+    shutil.copy(clips[1], top / "ok" / "b.wav")
+    shutil.copy(clips[2], top / "locked" / "c.wav")
+    scandir, real_open = os.scandir, open
+
+    def refusing_scandir(folder="."):
+        if Path(folder) == top / "locked":
+            raise PermissionError(13, "Permission denied", str(folder))
+        return scandir(folder)
+
+    def refusing_open(file, *args, **kwargs):
+        if Path(file).name == "b.wav":
+            raise PermissionError(13, "Permission denied")
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(os, "scandir", refusing_scandir)
+    monkeypatch.setattr(genrepipe.audio, "open", refusing_open, raising=False)
+    status, out, err = run([gmm_bundle, top], capsys)
+    assert status == 1
+    assert out.startswith(str(top / "ok" / "a.wav")) and len(out.splitlines()) == 1
+    assert err.splitlines() == [
+        f"genrepipe-predict: error: {top / 'locked'}: cannot list this folder (Permission denied)",
+        f"genrepipe-predict: error: {top / 'ok' / 'b.wav'}: cannot read the file "
+        "(Permission denied); fix that and rerun",
+    ]
+
+
 def test_a_hop_too_fine_to_mean_anything_is_a_usage_error(gmm_bundle, clips, capsys, monkeypatch):
     with pytest.raises(SystemExit) as exit_info:
         main([str(gmm_bundle), str(clips[0]), "--timeline", "--hop", "0.0001"])

@@ -55,6 +55,9 @@ def load_audio(
     AudioError
         If the file is missing, empty, undecodable, too short, silent-but-invalid
         (NaN or infinite samples).
+    OSError
+        If the file cannot be read at all (no permission, an I/O error): not a
+        property of the clip, so the workflow's jobs fail rather than list it.
     """
     return load_audio_and_rate(path, sr=sr, min_duration=min_duration, max_duration=max_duration)[0]
 
@@ -77,6 +80,16 @@ def load_audio_and_rate(
         raise AudioError(f"{path}: {what}")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: file is empty")
+    try:
+        with open(path, "rb") as stream:
+            stream.read(1)
+    except OSError as error:
+        # No property of the clip (libsndfile said "System error", as for a damaged
+        # file): an OSError, not an AudioError, so no list caches it and a rerun
+        # after the fix reads the clip again.
+        raise type(error)(
+            f"{path}: cannot read the file ({error.strerror or error}); fix that and rerun"
+        ) from None
 
     try:
         y, native_sr = _decode(path, max_duration)

@@ -850,12 +850,13 @@ def _native_stderr_silenced(active: bool) -> Iterator[None]:
 # -- files -----------------------------------------------------------------------------------------
 
 
-def _audio_in(folder: Path) -> Iterator[Path]:
+def _audio_in(folder: Path, unreadable: list[OSError]) -> Iterator[Path]:
     """The audio files under ``folder``, through linked folders too (each real folder
     once, so a link to a folder above cannot loop), leaving out hidden names; a link
-    to a missing audio file is yielded, for the caller to report."""
+    to a missing audio file is yielded, for the caller to report. Folders that cannot
+    be listed are appended to ``unreadable`` (os.walk skipped them without a word)."""
     seen: set[str] = set()
-    for root, folders, files in os.walk(folder, followlinks=True):
+    for root, folders, files in os.walk(folder, followlinks=True, onerror=unreadable.append):
         real = os.path.realpath(root)
         if real in seen:
             folders[:] = []
@@ -873,15 +874,19 @@ def find_audio(paths: Sequence[str | Path]) -> Iterator[tuple[Path, str | None]]
     A folder yields its audio files (:data:`AUDIO_SUFFIXES`, recursively, sorted),
     leaving out hidden files and folders as the workflow's dataset scan does: a
     folder copied from a Mac holds a ``._<name>.wav`` resource fork beside each
-    clip. A file is yielded whatever its extension or name. A missing path, or a
-    folder with no audio file, or a link to a missing file, yields ``(path, message)``.
-    Linked folders are followed.
+    clip. A file is yielded whatever its extension or name. A missing path, a
+    folder with no audio file or one that cannot be listed, or a link to a missing
+    file, yields ``(path, message)``. Linked folders are followed.
     """
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(_audio_in(path))
-            if not found:
+            unreadable: list[OSError] = []
+            found = sorted(_audio_in(path, unreadable))
+            for error in unreadable:
+                where = Path(error.filename or path)
+                yield where, f"{where}: cannot list this folder ({error.strerror or error})"
+            if not found and not unreadable:
                 kinds = ", ".join(s.lstrip(".") for s in AUDIO_SUFFIXES)
                 yield path, f"{path}: no audio files ({kinds}) in this folder"
             for file in found:
@@ -1454,7 +1459,8 @@ def _main(argv: Sequence[str] | None) -> int:
                 except Exception as error:  # one file's failure must not cost the others theirs
                     failed += 1
                     # AudioError and feature errors name the file; anything else gets its type.
-                    message = str(error) if isinstance(error, ValueError) else repr(error)
+                    readable = isinstance(error, ValueError | OSError)
+                    message = str(error) if readable else repr(error)
                     report_error(path, message if str(path) in message else f"{path}: {message}")
                     progress.advance(task)
                     continue
