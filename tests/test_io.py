@@ -8,7 +8,7 @@ import stat
 import numpy as np
 import pytest
 
-from genrepipe.io import atomic_path, save_npy, staged_folder
+from genrepipe.io import atomic_path, load_npy, read_json, save_npy, staged_folder
 
 
 @pytest.fixture(params=[0o022, 0o027, 0o077])
@@ -154,3 +154,28 @@ def test_a_fold_model_links_its_folds_transform_without_reading_it(tmp_path, mon
     assert os.path.samefile(tmp_path / "model" / "transform.skops", fold / "transform.skops")
     transform, _, _ = load_bundle(tmp_path / "model")
     assert transform.n_features_in_ == 5
+
+
+def test_a_damaged_npy_is_named_with_what_to_do(tmp_path):
+    # numpy named no file, and for bytes that are no array advised unpickling them.
+    path = tmp_path / "blues.00000.npy"
+    save_npy(path, np.arange(2000, dtype=np.float32).reshape(20, 100))
+    np.testing.assert_array_equal(load_npy(path)[1], np.arange(100, 200))
+    whole = path.read_bytes()
+    for damaged in (whole[:2000], b"garbage\n", whole[:40]):
+        path.write_bytes(damaged)
+        with pytest.raises(ValueError) as info:
+            load_npy(path)
+        message = str(info.value)
+        assert message.startswith(f"{path}: damaged, not a whole .npy array (")
+        assert message.endswith("delete it, and the next run makes it again")
+        assert "allow_pickle" not in message
+
+
+def test_a_damaged_json_is_named(tmp_path):
+    path = tmp_path / "kfold.json"
+    path.write_text('{"test_accuracy": 0.75, "fold_test_accuracy": [0.5, 1.0]}')
+    assert read_json(path)["fold_test_accuracy"] == [0.5, 1.0]
+    path.write_text('{"test_accuracy": 0.75, "fold_te')
+    with pytest.raises(ValueError, match=rf"^{path}: damaged, not a whole JSON document \("):
+        read_json(path)

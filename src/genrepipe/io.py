@@ -9,6 +9,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,8 +80,35 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
 
 
 def load_npy(path: str | os.PathLike) -> np.ndarray:
-    """Load a ``.npy`` file without ever unpickling objects."""
-    return np.load(path, allow_pickle=False)
+    """Load a ``.npy`` file without ever unpickling objects.
+
+    A damaged file (cut short, overwritten) raises a ValueError naming it: numpy's own
+    words named no file, and for bytes that are no array advised unpickling them.
+    """
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, EOFError) as error:
+        raise ValueError(
+            f"{path}: damaged, not a whole .npy array ({_first_sentence(error)}); delete "
+            "it, and the next run makes it again"
+        ) from None
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """The JSON document in ``path``; a damaged one raises a ValueError naming the file."""
+    import json
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"{path}: damaged, not a whole JSON document ({error}); delete it, and the "
+            "next run makes it again"
+        ) from None
+
+
+def _first_sentence(error: BaseException) -> str:
+    return str(error).split(". ")[0].rstrip(".") or type(error).__name__
 
 
 def stdout_closed_by_reader() -> int:

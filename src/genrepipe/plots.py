@@ -7,18 +7,16 @@ wires the workflow's files to them for the ``plot_results`` rule.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from genrepipe import GENRES
-from genrepipe.io import atomic_path
+from genrepipe.io import atomic_path, read_json
 
 logger = logging.getLogger("genrepipe")
 
@@ -496,7 +494,7 @@ def plot_results(
     summary = pd.read_csv(summary_csv)
     summary_html(summary, summary_out)
     folds = {
-        model: json.loads(Path(path).read_text()).get("fold_test_accuracy", [])
+        model: read_json(path).get("fold_test_accuracy", [])
         for model, path in zip(models, metrics_files or [], strict=metrics_files is not None)
     }
     per_genre = {

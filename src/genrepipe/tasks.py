@@ -24,7 +24,7 @@ import pandas as pd
 from genrepipe import GENRES
 from genrepipe.audio import AudioError, load_audio
 from genrepipe.estimators import SINGLE_THREADED_ESTIMATORS, TENSORFLOW_ESTIMATORS
-from genrepipe.io import atomic_path, load_npy, staged_folder
+from genrepipe.io import atomic_path, load_npy, read_json, staged_folder
 from genrepipe.log import Progress
 
 logger = logging.getLogger("genrepipe")
@@ -1029,7 +1029,7 @@ def kept_epochs(fold_model_dir) -> int:
     from genrepipe.models import load_model
 
     # The estimator alone: the bundle's transform may be a PCA of hundreds of MB.
-    card = json.loads((Path(fold_model_dir) / "card.json").read_text())
+    card = read_json(Path(fold_model_dir) / "card.json")
     model = load_model(Path(fold_model_dir) / card["estimator_file"])
     network = getattr(model, "cnn_", model)  # a CNN head's own network
     if not hasattr(network, "best_epoch_"):
@@ -1045,7 +1045,7 @@ def combine_final_ensemble(member_dirs: Sequence[str], members: Sequence[str], m
     """
     from genrepipe.bundle import save_ensemble_bundle
 
-    cards = [json.loads((Path(d) / "card.json").read_text()) for d in member_dirs]
+    cards = [read_json(Path(d) / "card.json") for d in member_dirs]
     for name, card in zip(members[1:], cards[1:], strict=True):
         if card["classes"] != cards[0]["classes"]:
             raise ValueError(f"ensemble member {name} has other classes than {members[0]}")
@@ -1065,7 +1065,7 @@ def combine_final_ensemble(member_dirs: Sequence[str], members: Sequence[str], m
     }
     save_ensemble_bundle(model_dir, dict(zip(members, member_dirs, strict=True)), card)
     logger.info("final ensemble of %s", ", ".join(members))
-    return json.loads((Path(model_dir) / "card.json").read_text())
+    return read_json(Path(model_dir) / "card.json")
 
 
 def write_model_card(
@@ -1096,8 +1096,8 @@ def write_model_card(
 
     from genrepipe import __version__
 
-    bundle = json.loads((Path(model_dir) / "card.json").read_text())
-    metrics = json.loads(Path(metrics_file).read_text())
+    bundle = read_json(Path(model_dir) / "card.json")
+    metrics = read_json(metrics_file)
     card = {
         "model": model,
         "bundle": Path(model_dir).name,
@@ -1202,7 +1202,7 @@ def combine_ensemble(
     for subset, part in predictions.groupby("subset"):
         logger.info("%s accuracy %.3f", subset, (part["genre"] == part["predicted"]).mean())
 
-    cards = [json.loads((Path(d) / "card.json").read_text()) for d in member_dirs]
+    cards = [read_json(Path(d) / "card.json") for d in member_dirs]
     card = {
         "estimator": "ensemble",
         "members": members,
@@ -1242,7 +1242,7 @@ def evaluate_model(
     present = set(predictions["genre"])
     classes = [g for g in GENRES if g in present] + sorted(present - set(GENRES))
     metrics = evaluate_predictions(predictions, classes)
-    cards = [json.loads((Path(d) / "card.json").read_text()) for d in model_dirs]
+    cards = [read_json(Path(d) / "card.json") for d in model_dirs]
     metrics["fit_seconds"] = float(np.mean([card["fit_seconds"] for card in cards]))
     with atomic_path(metrics_out) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
@@ -1300,12 +1300,12 @@ def summarize_results(
 
     missing = None
     if split_report is not None and scheme == "lists":
-        missing = sum(json.loads(Path(split_report).read_text())["listed_missing"].values())
+        missing = sum(read_json(split_report)["listed_missing"].values())
     rows = []
     for path, model, feature_set, reference in zip(
         metrics_files, models, features, references, strict=True
     ):
-        m = json.loads(Path(path).read_text())
+        m = read_json(path)
         rows.append(
             {
                 "model": model,
