@@ -151,6 +151,31 @@ def test_an_unchanged_summary_gets_no_second_entry(two_runs, tmp_path, caplog):
     assert [r.getMessage() for r in caplog.records] == [f"recorded this run in {entry}"]
 
 
+def test_folders_of_the_users_own_in_the_history_are_no_entries(two_runs, tmp_path, capsys):
+    # An "old/" folder sorted after the dated entries: record_run took it for the newest
+    # and failed on its missing summary.csv; genrepipe-compare --last 2 refused it.
+    entries = list_runs(two_runs)
+    assert len(entries) == 2
+    (two_runs / "old").mkdir()
+    (two_runs / "zz backup").mkdir()
+    assert list_runs(two_runs) == entries
+    newest = load_run(entries[-1])
+    other = write_summary(tmp_path / "c.csv", {"gmm": 0.71, "svm": 0.80})
+    entry = record_run(other, two_runs / "latest.txt", config=newest.config, repo=None)
+    assert list_runs(two_runs) == [*entries, entry]
+    # Two records of one second and config: the counted name is an entry too.
+    again = record_run(
+        write_summary(tmp_path / "d.csv", {"gmm": 0.5}),
+        two_runs / "latest.txt",
+        config=newest.config,
+        repo=None,
+        now=datetime.strptime(entry.name[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC),
+    )
+    assert again.name.endswith(".2") and list_runs(two_runs)[-1] == again
+    assert main(["--history", str(two_runs), "--last", "2"]) == 0
+    assert "genrepipe-compare: error" not in capsys.readouterr().err
+
+
 def test_flatten_config_gives_dotted_paths():
     flat = flatten_config(BASE_CONFIG)
     assert flat["models.svm.params.C"] == 1.0

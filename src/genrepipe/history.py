@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -200,11 +201,19 @@ class Run:
 
 
 def list_runs(history: str | os.PathLike = HISTORY_DIR) -> list[Path]:
-    """The entries of a history folder, oldest first (names start with the UTC time)."""
+    """The entries of a history folder, oldest first (names start with the UTC time).
+
+    Other folders (a user's ``old/``, a copy) are no entries: taken as the newest,
+    one stopped every run's ``record_run`` job, after the training.
+    """
     history = Path(history)
     if not history.is_dir():
         return []
-    return sorted(p for p in history.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p for p in history.iterdir() if p.is_dir() and _ENTRY_NAME.match(p.name))
+
+
+#: How :func:`record_run` names an entry: the UTC time, the config hash, a count if needed.
+_ENTRY_NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]+(\.\d+)?$")
 
 
 def load_run(path: str | os.PathLike) -> Run:
