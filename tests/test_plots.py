@@ -259,7 +259,8 @@ def _evaluate_folds(folder, folds: list[pd.DataFrame], title: str = "svm (kfold)
         write_table(rows.assign(fold=fold), tables[-1])
         models.append(folder / f"model{fold}")
         models[-1].mkdir()
-        (models[-1] / "card.json").write_text(json.dumps({"fit_seconds": 1.0}))
+        classes = sorted({genre for rows in folds for genre in rows["genre"]})
+        (models[-1] / "card.json").write_text(json.dumps({"fit_seconds": 1.0, "classes": classes}))
     outputs = [folder / name for name in ("m.json", "g.csv", "c.csv", "c.png")]
     return evaluate_model(tables, models, *outputs, title=title), outputs
 
@@ -283,6 +284,23 @@ def test_confusion_of_repeated_k_fold_counts_predictions_not_clips(saved_figures
     assert ax.get_title().endswith("test accuracy 50.0%, each clip counted 2 times")
     per_genre = pd.read_csv(outputs[1])
     assert per_genre["predicted"].tolist() == [8, 0] and per_genre["support"].tolist() == [4, 4]
+
+
+def test_a_prediction_table_naming_a_genre_its_model_lacks_is_refused(saved_figures, tmp_path):
+    # A table cut outside the workflow: its last row's label "meta" was counted a genre.
+    fold = pd.DataFrame(
+        {
+            "track": ["blues.a", "metal.a", "blues.b", "metal.b"],
+            "genre": ["blues", "metal", "blues", "metal"],
+            "subset": ["test", "test", "train", "train"],
+            "predicted": ["blues", "meta", "blues", "metal"],
+        }
+    )
+    with pytest.raises(
+        ValueError, match=r"fold0\.tsv: predictions of genres its model does not know \(meta\)"
+    ):
+        _evaluate_folds(tmp_path, [fold])
+    assert not (tmp_path / "m.json").exists()
 
 
 def test_accuracy_chart_shows_every_fold_over_its_bar(saved_figures):

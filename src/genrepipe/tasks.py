@@ -1238,11 +1238,20 @@ def evaluate_model(
     from genrepipe.evaluate import evaluate_predictions, plot_confusion
     from genrepipe.plots import percent
 
-    predictions = pd.concat([read_table(path) for path in prediction_tables], ignore_index=True)
+    tables = [read_table(path) for path in prediction_tables]
+    cards = [read_json(Path(d) / "card.json") for d in model_dirs]
+    for path, table, card in zip(prediction_tables, tables, cards, strict=True):
+        # A table cut or edited outside the workflow (its own writes are atomic) gave an
+        # accuracy of its surviving rows, a cut label ("meta") counted as a genre.
+        if unknown := sorted(set(table["predicted"]) - set(map(str, card["classes"]))):
+            raise ValueError(
+                f"{path}: predictions of genres its model does not know ({', '.join(unknown)}): "
+                "the table is damaged; delete it, and the next run makes it again"
+            )
+    predictions = pd.concat(tables, ignore_index=True)
     present = set(predictions["genre"])
     classes = [g for g in GENRES if g in present] + sorted(present - set(GENRES))
     metrics = evaluate_predictions(predictions, classes)
-    cards = [read_json(Path(d) / "card.json") for d in model_dirs]
     metrics["fit_seconds"] = float(np.mean([card["fit_seconds"] for card in cards]))
     with atomic_path(metrics_out) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
