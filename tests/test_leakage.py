@@ -335,6 +335,49 @@ def _final_inputs(folder, X, y, feature_set: str) -> list[str]:
     return ids
 
 
+def test_the_preprocessing_job_fits_on_the_folds_training_tracks_alone(tmp_path):
+    """The rule's task, not only the function it calls: a fold's valid and test tracks
+    (the lists split has all three) never reach the scaler or the PCA."""
+    import pandas as pd
+
+    from genrepipe.feature_table import read_feature_table
+    from genrepipe.models import load_model
+    from genrepipe.tasks import fit_preprocessing, write_table
+
+    X, y, _ = _tracks(n_tracks=18, shape=(6, 10))
+    ids = _final_inputs(tmp_path, X, y, "seed87")
+    subsets = ["train"] * 10 + ["valid"] * 4 + ["test"] * 4
+    split = pd.DataFrame({"fold": 0, "track": ids, "genre": y, "subset": subsets})
+    write_table(split, tmp_path / "split.tsv")
+
+    def fit(features_table, name):
+        fit_preprocessing(
+            features_table,
+            tmp_path / "split.tsv",
+            0,
+            "pca",
+            tmp_path / f"{name}.skops",
+            tmp_path / f"{name}.parquet",
+            pca_components=5,
+        )
+        return load_model(tmp_path / f"{name}.skops"), read_feature_table(
+            tmp_path / f"{name}.parquet"
+        )
+
+    transform, (tracks, _, Z) = fit(tmp_path / "seed87.parquet", "a")
+    assert transform.named_steps["scale"].n_samples_seen_ == 10
+    assert list(tracks) == ids  # every row transformed, by the training rows' fit
+    # Other valid and test tracks change no training row's output.
+    X2 = X.copy()
+    X2[10:] = 50 + 10 * np.random.default_rng(1).normal(size=X2[10:].shape)
+    other = tmp_path / "other"
+    other.mkdir()
+    _final_inputs(other, X2, y, "seed87")
+    _, (_, _, Z2) = fit(other / "seed87.parquet", "b")
+    np.testing.assert_allclose(Z2[:10], Z[:10], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(Z2[10:], Z[10:])
+
+
 def _final_model(folder, spec, model_dir: str, **options) -> dict:
     """The card of a final model trained on :func:`_final_inputs`' tables in ``folder``."""
     features = folder / f"{spec['features']}.parquet"

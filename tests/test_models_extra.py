@@ -192,6 +192,33 @@ def test_training_batches_change_between_epochs_and_repeat_for_a_seed(tracks) ->
     np.testing.assert_allclose(ya0.sum(axis=1), 1.0, rtol=1e-6)
 
 
+def test_mixup_mixes_windows_and_labels_alike(tracks) -> None:
+    # Rows summing to one held with the labels or the audio left unmixed: each batch
+    # must be lam * own + (1 - lam) * partner, in the windows and in the labels.
+    from genrepipe.models import _import_keras
+
+    keras, _ = _import_keras()
+    X, y = tracks
+    onehot = np.eye(3, dtype=np.float32)[np.unique(y, return_inverse=True)[1]]
+    model = WindowCNNClassifier(**(CNN_PARAMS | {"mixup_alpha": 0.4}), random_state=3)
+    dataset = _augmented_dataset(keras, model, X, onehot, np.ones(16), n_epochs=1)
+    x, labels = dataset[1]
+    plan = dataset.plan(0)
+    idx = np.arange(16, 32)
+    partner, lam = plan["partner"][idx], plan["lam"][idx].astype(np.float32)
+    own, other = dataset._samples(plan, idx), dataset._samples(plan, partner)
+    np.testing.assert_allclose(
+        x, lam[:, None, None] * own + (1 - lam[:, None, None]) * other, rtol=1e-5, atol=1e-5
+    )
+    expected = (
+        lam[:, None] * onehot[plan["track"][idx]]
+        + (1 - lam[:, None]) * onehot[plan["track"][partner]]
+    )
+    np.testing.assert_allclose(labels, expected, rtol=1e-6)
+    assert (labels.max(axis=1) < 0.99).any()  # some rows are truly mixed
+    assert not np.allclose(x, own)
+
+
 # ------------------------------------------------------------------ the window CNN
 
 
@@ -782,3 +809,24 @@ def test_crops_and_votes_stay_in_the_audio_of_padded_tracks(cnn_fit, tracks) -> 
         np.testing.assert_allclose(
             cnn_fit.predict_proba(padded[i : i + 1]), cnn_fit.predict_proba(X[i : i + 1, :, :30])
         )
+
+
+def test_early_stopping_scores_the_audio_of_padded_validation_tracks(tracks, monkeypatch) -> None:
+    # The validation windows too: padding alone would be one input scored for every
+    # short validation track.
+    from genrepipe import windows
+
+    grids = []
+
+    def spy(frames, window_frames, hop_frames):
+        grids.append(np.asarray(frames).copy())
+        return grid(frames, window_frames, hop_frames)
+
+    grid = windows._window_grid
+    monkeypatch.setattr(windows, "_window_grid", spy)
+    X, y = tracks
+    padded = X[:6].copy()
+    padded[:, :, 30:] = padded[:, :, 29:30].min()
+    model = WindowCNNClassifier(**(CNN_PARAMS | {"epochs": 1}), random_state=0)
+    model.fit(X, y, validation_data=(padded, y[:6]))
+    np.testing.assert_array_equal(grids[0], np.full(6, 30))
