@@ -232,6 +232,46 @@ def test_row_standardizer_checks_shapes(images):
         scaler.transform(train[:, :4])
 
 
+def test_row_standardizer_can_leave_out_the_padding_of_short_tracks(images):
+    train, _ = images
+    # Tracks 0 to 4 end in 13 frames of one repeated column, as logmel pads a short clip
+    # with its -100 dB floor.
+    padded = train.copy()
+    padded[:5, :, 20:] = -100.0
+    audio = np.concatenate([padded[i, :, :20] for i in range(5)] + list(padded[5:]), axis=1)
+    scaler = RowStandardizer(exclude_padding=True).fit(padded)
+    np.testing.assert_allclose(scaler.mean_, audio.mean(axis=1, dtype=np.float64), rtol=1e-6)
+    np.testing.assert_allclose(
+        scaler.scale_, np.maximum(audio.std(axis=1, dtype=np.float64), scaler.eps), rtol=1e-5
+    )
+    # Counting every frame (the reference CNN's), the padding moves the statistics.
+    every_frame = RowStandardizer().fit(padded)
+    assert not np.allclose(every_frame.mean_[:4], scaler.mean_[:4], rtol=1e-3)
+    # Without padding, the same bytes either way: results on full clips stay as they were.
+    exact = RowStandardizer(exclude_padding=True).fit(train)
+    np.testing.assert_array_equal(exact.mean_, RowStandardizer().fit(train).mean_)
+    np.testing.assert_array_equal(exact.scale_, RowStandardizer().fit(train).scale_)
+
+
+def test_window_cnns_standardize_the_audio_and_the_reference_cnn_every_frame(images):
+    from genrepipe.tasks import fit_and_predict
+
+    train, _ = images
+    padded = train[:12, :4].copy()  # the constant row left out: 4 bands
+    padded[:6, :, 20:] = -100.0
+    y = np.array(["a", "b"] * 6)
+    mask = np.ones(12, dtype=bool)
+    net = {"epochs": 1, "filters": [2], "dense_units": 2, "batch_size": 12}
+    window = {"window_frames": 8, "hop_frames": 8, "crops_per_track": 1}
+    for estimator, params, expected in (
+        ("cnn", {**net, "pool_size": [1, 2]}, RowStandardizer().fit(padded)),
+        ("cnn_windows", {**net, **window}, RowStandardizer(exclude_padding=True).fit(padded)),
+    ):
+        spec = {"estimator": estimator, "features": "logmel", "input": "image", "params": params}
+        _, transform, _, _ = fit_and_predict(spec, padded, y, mask, seed=0, threads=1)
+        np.testing.assert_array_equal(transform.mean_, expected.mean_)
+
+
 def test_flatten():
     X = np.arange(2 * 3 * 4).reshape(2, 3, 4)
     flat = flatten(X)

@@ -33,16 +33,31 @@ class RowStandardizer(TransformerMixin, BaseEstimator):
     ----------
     eps
         Floor on the standard deviation, so constant rows (zero padding) stay finite.
+    exclude_padding
+        Compute the statistics over each track's frames before the padding its
+        features end in (:func:`genrepipe.windows.audio_frames`), as the window CNNs
+        read them: a clip of 20 s padded to 30 s with the -100 dB floor pulled every
+        band's mean down and its spread up, for every track. ``False`` (the reference
+        CNN's) counts every frame.
     """
 
-    def __init__(self, eps: float = 1e-6):
+    def __init__(self, eps: float = 1e-6, exclude_padding: bool = False):
         self.eps = eps
+        self.exclude_padding = exclude_padding
 
     def fit(self, X, y=None):
         X = _check_3d(X)
-        # Accumulate in float64 row by row: exact, and no float64 copy of X.
-        self.mean_ = np.array([X[:, r, :].mean(dtype=np.float64) for r in range(X.shape[1])])
-        self.scale_ = np.array([X[:, r, :].std(dtype=np.float64) for r in range(X.shape[1])])
+        frames = None
+        if self.exclude_padding:
+            from genrepipe.windows import audio_frames
+
+            frames = audio_frames(X, 1)
+        if frames is not None and (frames < X.shape[2]).any():
+            self.mean_, self.scale_ = _frame_statistics(X, frames)
+        else:  # no padding: every frame, summed as always (the same bytes as before)
+            # Accumulate in float64 row by row: exact, and no float64 copy of X.
+            self.mean_ = np.array([X[:, r, :].mean(dtype=np.float64) for r in range(X.shape[1])])
+            self.scale_ = np.array([X[:, r, :].std(dtype=np.float64) for r in range(X.shape[1])])
         self.scale_ = np.maximum(self.scale_, self.eps)
         self.n_rows_ = X.shape[1]
         return self
@@ -55,6 +70,15 @@ class RowStandardizer(TransformerMixin, BaseEstimator):
         mean = self.mean_[None, :, None].astype(np.float32)
         scale = self.scale_[None, :, None].astype(np.float32)
         return ((X - mean) / scale).astype(np.float32, copy=False)
+
+
+def _frame_statistics(X: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row mean and standard deviation over the first ``frames[i]`` frames of each
+    track ``X[i]``: two passes in float64, a track at a time (no copy of X)."""
+    count = float(np.sum(frames))
+    mean = sum(X[i, :, :n].sum(axis=1, dtype=np.float64) for i, n in enumerate(frames)) / count
+    squares = sum(((X[i, :, :n] - mean[:, None]) ** 2).sum(axis=1) for i, n in enumerate(frames))
+    return mean, np.sqrt(squares / count)
 
 
 def make_preprocessor(

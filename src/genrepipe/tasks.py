@@ -568,6 +568,9 @@ def fit_and_predict(
     with threadpool_limits(limits=threads):
         if spec["input"] == "image":
             transform = make_preprocessor("image", int(train.sum()), 0, pca_components=None)
+            # The window CNNs crop and vote before the features' padding: so do their
+            # band statistics. The reference CNN reads every frame, padding included.
+            transform.set_params(exclude_padding=spec["estimator"] != "cnn")
             X = transform.fit(X[train]).transform(X)
         n_tracks = len(X)
         groups = np.arange(n_tracks)
