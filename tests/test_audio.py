@@ -271,6 +271,22 @@ def test_max_duration_crops_a_clip_of_another_rate(tmp_path):
     assert abs(out.size - SAMPLE_RATE / 2) <= 1
 
 
+def test_max_duration_crops_in_the_librosa_fallback_too(tmp_path, monkeypatch):
+    # Formats libsndfile cannot read go through librosa: cropped there as well, so a
+    # long file in such a format is not decoded whole.
+    from types import SimpleNamespace
+
+    def refusing(*args, **kwargs):
+        raise sf.LibsndfileError(1, prefix="Error opening file: ")
+
+    path = _write(tmp_path / "long.wav", _sine(440.0, 2.0, SAMPLE_RATE), SAMPLE_RATE, "FLOAT")
+    # Only genrepipe's own libsndfile call refuses; librosa still reads with soundfile.
+    fake = SimpleNamespace(SoundFile=refusing, LibsndfileError=sf.LibsndfileError)
+    monkeypatch.setattr(genrepipe.audio, "sf", fake)
+    assert load_audio(path, max_duration=0.5).size == SAMPLE_RATE // 2
+    assert load_audio(path).size == 2 * SAMPLE_RATE  # the fallback was the one reading
+
+
 def test_max_duration_longer_than_clip_keeps_everything(tmp_path):
     y = _sine(440.0, 0.5, SAMPLE_RATE)
     path = _write(tmp_path / "clip.wav", y, SAMPLE_RATE, "FLOAT")

@@ -387,6 +387,28 @@ def test_track_ids_that_look_like_numbers_stay_text(tmp_path):
     assert list(read_feature_table(tmp_path / "merged.parquet")[0]) == ["001", "002"]
 
 
+def test_track_ids_and_genres_that_pandas_reads_as_missing_stay_text(tmp_path):
+    """Clips NA.wav, null.wav and nan.wav in a genre folder named NA: pandas reads those
+    words as missing values by default; the tables keep them as the names they are."""
+    names = ("NA", "null", "nan")
+    clips = {name: _wav(tmp_path / f"{name}.wav", _music(seed=i)) for i, name in enumerate(names)}
+    check_audio(
+        [str(path) for path in clips.values()],
+        list(clips),
+        ["NA"] * len(clips),
+        tmp_path / "check.tsv",
+        sr=SR,
+        min_duration=1.0,
+        max_duration=MAX_DURATION,
+    )
+    list_tracks([tmp_path / "check.tsv"], tmp_path / "tracks.tsv")
+    listed = read_table(tmp_path / "tracks.tsv")
+    assert sorted(listed[["track", "genre"]].values.tolist()) == sorted(
+        [name, "NA"] for name in names
+    )
+    assert not listed[["track", "genre"]].isna().any().any()
+
+
 def test_no_usable_track_is_an_error_giving_the_first_reason(tmp_path):
     """All clips refused: one error here, not sklearn's about an empty split and empty merges."""
     clips = [_wav(tmp_path / f"blues.0000{i}.wav", _music(seed=i)[: SR // 2]) for i in range(2)]

@@ -522,3 +522,24 @@ def test_small_blocks_do_not_chain():
     tracks = [Track(track=name, genre="rock", path=f"genres/rock/{name}.wav") for name in names]
     batches = assign_batches(tracks, tracks_per_job=50)
     assert max(len(batch) for batch in batches.values()) <= 2
+
+
+def test_a_small_block_after_a_small_one_stays_a_batch_of_its_own():
+    # Clips 0-9 of jazz and rock fill blocks 0 and 1 (5 clip numbers each, 10 tracks);
+    # stray clips 12, 17 and 22 are one track in each of blocks 2, 3 and 4. Clip 12 joins
+    # the full block before it; clip 17's block before is small, so it stays alone, and
+    # clip 22 must not join that small batch: a batch's tracks depend on its own block
+    # and the one before, never on a chain of small blocks.
+    tracks = _collection(n_per_genre=10, genres=("jazz", "rock"))
+    tracks += [
+        Track(f"jazz.{i:05d}", "jazz", f"genres/jazz/jazz.{i:05d}.wav") for i in (12, 17, 22)
+    ]
+    batches = _membership(assign_batches(tracks, tracks_per_job=10, n_genres=2))
+    assert {name: len(batch) for name, batch in batches.items()} == {
+        "batch0000": 10,
+        "batch0001": 11,
+        "batch0003": 1,
+        "batch0004": 1,
+    }
+    assert "jazz.00012" in batches["batch0001"]
+    assert batches["batch0003"] == {"jazz.00017"} and batches["batch0004"] == {"jazz.00022"}

@@ -127,6 +127,15 @@ def test_same_second_and_config_get_distinct_entries(tmp_path):
     second = write_summary(tmp_path / "b.csv", {"gmm": 0.6})
     b = record_run(second, latest, config=BASE_CONFIG, repo=None, now=now)
     assert a != b and a.is_dir() and b.is_dir()
+    # A third in that second counts on past the second's name instead of replacing it.
+    third = write_summary(tmp_path / "c.csv", {"gmm": 0.7})
+    c = record_run(third, latest, config=BASE_CONFIG, repo=None, now=now)
+    assert len({a, b, c}) == 3 and all(entry.is_dir() for entry in (a, b, c))
+    assert [load_run(entry).summary["test_accuracy"].item() for entry in (a, b, c)] == [
+        0.5,
+        0.6,
+        0.7,
+    ]
 
 
 def test_an_unchanged_summary_gets_no_second_entry(two_runs, tmp_path, caplog):
@@ -174,6 +183,24 @@ def test_folders_of_the_users_own_in_the_history_are_no_entries(two_runs, tmp_pa
     assert again.name.endswith(".2") and list_runs(two_runs)[-1] == again
     assert main(["--history", str(two_runs), "--last", "2"]) == 0
     assert "genrepipe-compare: error" not in capsys.readouterr().err
+
+
+def test_a_staging_folder_left_by_a_killed_record_is_no_entry(two_runs, tmp_path, capsys):
+    # A record_run job killed while writing leaves ".<entry>.<random>.tmp" beside the
+    # entries: taken for a run, genrepipe-compare failed on its missing files.
+    entries = list_runs(two_runs)
+    staging = two_runs / ".20250101T000000Z-abcd1234.tmp"
+    staging.mkdir()
+    write_summary(staging / "summary.csv", {"gmm": 0.1})  # half written: no run.json
+    assert list_runs(two_runs) == entries
+    assert main(["--history", str(two_runs)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split() == [e.name for e in entries]
+    # Alone in the history, it is no previous run for the next record to compare with.
+    alone = tmp_path / "alone"
+    shutil.copytree(staging, alone / staging.name)
+    summary = write_summary(tmp_path / "s.csv", {"gmm": 0.5})
+    entry = record_run(summary, alone / "latest.txt", config=BASE_CONFIG, repo=None)
+    assert list_runs(alone) == [entry]
 
 
 def test_flatten_config_gives_dotted_paths():
@@ -302,6 +329,23 @@ def test_a_damaged_entry_names_its_file(two_runs, name, text, reason, capsys):
     assert f"{entry / name.split('.')[0]}" in line and reason in line
 
 
+def test_a_model_without_accuracy_in_the_first_run_shows_the_later_value(tmp_path, capsys):
+    # A model whose first run gave no test accuracy (an empty cell, NaN when read):
+    # no change can be computed against it, so the later value is shown alone.
+    latest = tmp_path / "h" / "latest.txt"
+    first = tmp_path / "a.csv"
+    first.write_text("model,test_accuracy\ngmm,\nsvm,0.74\n")
+    second = write_summary(tmp_path / "b.csv", {"gmm": 0.7, "svm": 0.75})
+    for i, summary in enumerate((first, second)):
+        record_run(summary, latest, config=BASE_CONFIG, repo=None, now=datetime(2025, 1, 1 + i))
+    table = compare_runs([load_run(p) for p in list_runs(latest.parent)])
+    assert list(table.loc["test_accuracy.gmm"]) == [ABSENT, "0.700"]
+    assert list(table.loc["test_accuracy.svm"]) == ["0.740", "0.750 (+0.010)"]
+    assert main(["--history", str(latest.parent)]) == 0
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if "accuracy.gmm" in line]
+    assert row.split() == ["test_accuracy.gmm", ABSENT, "0.700"]
+
+
 def test_changes_are_those_of_the_values_shown(tmp_path):
     latest = tmp_path / "h" / "latest.txt"
     for i, accuracy in enumerate((0.8124, 0.8126)):
@@ -358,3 +402,20 @@ def test_settings_a_run_did_not_use_are_left_out_unless_asked(tmp_path):
     assert shown == {"models.gmm.params.n_components", "features.stats.n_mfcc"}
     everything = set(compare_runs(runs, every_setting=True).index)
     assert {"models.unused.estimator", "features.rich.window"} <= everything
+    # A CNN head's base network is used by it though not in run_models: its settings count.
+    head = {
+        "run_models": ["cnn_svm"],
+        "models": {
+            "cnn_svm": {"estimator": "cnn_svm", "base": "cnn_logmel", "params": {"C": 1.0}},
+            "cnn_logmel": {"estimator": "cnn_windows", "params": {"epochs": 20}},
+        },
+        "features": {"sets": ["logmel"]},
+    }
+    latest = tmp_path / "heads" / "latest.txt"
+    longer = changed(head, **{"models.cnn_logmel.params.epochs": 40})
+    for i, config in enumerate([head, longer]):
+        summary = write_summary(tmp_path / f"head{i}.csv", {"cnn_svm": 0.7 + 0.01 * i})
+        record_run(summary, latest, config=config, repo=None, now=datetime(2025, 3, 1 + i))
+    table = compare_runs([load_run(p) for p in list_runs(latest.parent)])
+    assert "models.cnn_logmel.params.epochs" in table.index
+    assert list(table.loc["models.cnn_logmel.params.epochs"]) == ["20", "40"]

@@ -45,6 +45,32 @@ def test_estimate_tuning_equals_librosa_at_other_rates(sr):
     assert estimate_tuning(S, sr, 36) == librosa.estimate_tuning(S=S, sr=sr, bins_per_octave=36)
 
 
+@pytest.mark.parametrize("bins_per_octave", [12, 36])
+def test_a_strong_tone_just_above_the_band_is_no_peak(bins_per_octave):
+    # piptrack keeps peaks under 4000 Hz only. The row above the band is read as a
+    # neighbour; a loud tone there, about a quarter semitone off A440, must not count.
+    n_fft = 2048
+    above = librosa.fft_frequencies(sr=SR, n_fft=n_fft)
+    above = above[above >= 4000.0][0]  # the first row outside the band
+    t = np.arange(2 * SR) / SR
+    y = 0.3 * np.sin(2 * np.pi * 440.0 * t) + 0.6 * np.sin(2 * np.pi * above * t)
+    S = np.abs(librosa.stft(y.astype(np.float32), n_fft=n_fft))
+    expected = librosa.estimate_tuning(S=S, sr=SR, bins_per_octave=bins_per_octave)
+    assert estimate_tuning(S, SR, bins_per_octave=bins_per_octave) == expected
+
+
+@pytest.mark.parametrize("bins_per_octave", [12, 36])
+def test_below_8_khz_the_band_stops_under_the_nyquist_frequency(bins_per_octave):
+    # At 6 kHz piptrack's band ends under 3000 Hz, not 4000 Hz: a loud tone at the
+    # Nyquist frequency (3000 Hz, off the A440 scale) lies outside it.
+    sr = 6000
+    t = np.arange(2 * sr) / sr
+    y = 0.3 * np.sin(2 * np.pi * 440.0 * t) + 0.6 * np.cos(np.pi * sr * t)
+    S = np.abs(librosa.stft(y.astype(np.float32)))
+    expected = librosa.estimate_tuning(S=S, sr=sr, bins_per_octave=bins_per_octave)
+    assert estimate_tuning(S, sr, bins_per_octave=bins_per_octave) == expected
+
+
 def test_estimate_tuning_of_silence_is_librosas():
     S = np.zeros((1025, 50), dtype=np.float32)
     with pytest.warns(UserWarning, match="empty frequency set"):

@@ -287,6 +287,12 @@ def test_timeline_hop_gives_overlapping_windows(gmm_bundle, nine_seconds, capsys
     assert starts == [0.0, 1.5, 3.0, 4.5, 6.0]
     assert all(w["end"] - w["start"] == pytest.approx(3.0) for w in entry["timeline"])
     assert entry["windows"] == 5
+    # The file's answer is the mean of its windows', not the first window's.
+    classes = json.loads(out)["classes"]
+    windows = np.array([[w["probabilities"][c] for c in classes] for w in entry["timeline"]])
+    got = np.array([entry["probabilities"][c] for c in classes])
+    np.testing.assert_allclose(got, windows.mean(axis=0), atol=2e-6)
+    assert not np.allclose(windows[0], windows[-1], atol=1e-3)  # the mean is no one window's
 
 
 def test_short_windows_of_padded_features_warn(svm_bundle, nine_seconds, capsys):
@@ -1060,11 +1066,15 @@ def test_silent_files_are_answered_and_named_in_one_warning(gmm_bundle, clips, t
     sf.write(silent, np.zeros_like(y), SR, subtype="PCM_16")
     quiet = tmp_path / "quiet.wav"  # 40 dB down: quiet, not silent
     sf.write(quiet, 0.01 * y, SR, subtype="PCM_16")
-    status, out, err = run([gmm_bundle, silent, quiet, clips[0]], capsys)
-    assert status == 0 and len(out.splitlines()) == 3
+    # Noise peaking at -70 dBFS: not digital zero, but under -60 dBFS, so silent too.
+    faint = tmp_path / "faint_noise.wav"
+    noise = np.random.default_rng(0).uniform(-1.0, 1.0, y.size)
+    sf.write(faint, 10 ** (-70 / 20) * noise / np.abs(noise).max(), SR, subtype="FLOAT")
+    status, out, err = run([gmm_bundle, silent, quiet, faint, clips[0]], capsys)
+    assert status == 0 and len(out.splitlines()) == 4
     assert err.strip() == (
-        "genrepipe-predict: warning: 1 file is silent in the audio classified (peak under "
-        f"-60 dBFS), so its genre means nothing: {silent}"
+        "genrepipe-predict: warning: 2 files are silent in the audio classified (peak under "
+        f"-60 dBFS), so their genres mean nothing: {silent}, {faint}"
     )
     _, _, err = run([gmm_bundle, silent, "--quiet"], capsys)
     assert err == ""
@@ -1106,6 +1116,38 @@ def test_a_file_whose_classified_audio_is_silent_is_named(gmm_bundle, clips, tmp
     inside = tmp_path / "music_inside.wav"
     sf.write(inside, np.concatenate([np.zeros(int(3.8 * SR)), y[: int(0.6 * SR)]]), SR)
     assert run([gmm_bundle, inside], capsys)[2] == ""
+
+
+def test_a_long_file_with_a_silent_first_window_is_not_named_silent(
+    gmm_bundle, clips, tmp_path, capsys
+):
+    # 3 s of silence, then 6 s of music: three training clips long, so its three windows
+    # are averaged; the music in the later two is classified, so the file is not silent.
+    y = sf.read(clips[0], dtype="float32")[0]
+    late = tmp_path / "late_start.wav"
+    sf.write(late, np.concatenate([np.zeros(3 * SR), y, y]), SR, subtype="PCM_16")
+    status, out, err = run([gmm_bundle, late, "--long", "average"], capsys)
+    assert status == 0 and "[mean of 3 windows of 3 s]" in out
+    assert err == ""
+
+
+def test_a_segment_model_votes_over_windows_as_its_card_says(segment_bundle, clips, tmp_path):
+    # A model trained with vote: majority was evaluated on the share of windows voting
+    # for each genre; the predictor must answer the same way, not by mean log-probability.
+    from genrepipe.segments import expand_windows, vote
+
+    folder = tmp_path / "majority"
+    shutil.copytree(segment_bundle / "model", folder)
+    card = json.loads((folder / "card.json").read_text())
+    (folder / "card.json").write_text(json.dumps(card | {"vote": "majority"}))
+    classifier = Classifier.load(folder)
+    for clip in clips[::5]:
+        F = classifier.features(load_audio(clip, sr=SR, max_duration=MAX_DURATION))
+        windows, groups = expand_windows(F[None])
+        window_proba = classifier.model.predict_proba(classifier.model_input(windows))
+        expected = vote(window_proba, groups, 1, "majority")[0]
+        assert not np.allclose(expected, vote(window_proba, groups, 1, "mean_log_proba")[0])
+        np.testing.assert_allclose(classifier.predict_file(clip).proba, expected, atol=1e-12)
 
 
 @pytest.mark.parametrize(
