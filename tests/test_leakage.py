@@ -317,6 +317,25 @@ def test_a_cnn_head_refuses_a_base_cnn_of_another_fold(tmp_path, base_card):
     assert not (tmp_path / "model").exists() and not (tmp_path / "p.tsv").exists()
 
 
+def test_a_cnn_head_reads_its_base_cnns_scale_not_one_of_its_own():
+    """The head feeds its base's network: the base's row standardizer, as fitted with it
+    (a refit may differ: one fitted by an earlier release counted padding frames)."""
+    from genrepipe.models import make_model
+    from genrepipe.preprocess import RowStandardizer
+    from genrepipe.tasks import fit_and_predict
+
+    X, y, train = _tracks(shape=(6, 16))
+    base_transform = RowStandardizer().fit(2.0 * X[train] + 1.0)  # not what a refit gives
+    net = {"filters": [2], "dense_units": 2, "epochs": 1, "window_frames": 8, "hop_frames": 8}
+    base = make_model("cnn_windows", net, random_state=0)
+    base.fit(base_transform.transform(X[train]), y[train])
+    spec = {"estimator": "cnn_svm", "features": "logmel", "input": "image", "params": {}}
+    _, transform, _, _ = fit_and_predict(
+        spec, X, y, train, base_model=base, base_transform=base_transform, seed=0, threads=1
+    )
+    assert transform is base_transform
+
+
 def _final_inputs(folder, X, y, feature_set: str) -> list[str]:
     """``tracks.tsv`` and ``<feature_set>.parquet`` of the tracks ``X``, ``y`` in ``folder``."""
     import pandas as pd

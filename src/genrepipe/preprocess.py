@@ -37,9 +37,13 @@ class RowStandardizer(TransformerMixin, BaseEstimator):
         Compute the statistics over each track's frames before the padding its
         features end in (:func:`genrepipe.windows.audio_frames`), as the window CNNs
         read them: a clip of 20 s padded to 30 s with the -100 dB floor pulled every
-        band's mean down and its spread up, for every track. ``False`` (the reference
-        CNN's) counts every frame.
+        band's mean down and its spread up, for every track. A track ending in digital
+        silence loses that too, as its crops and votes do (it holds no genre). ``False``
+        (the reference CNN's) counts every frame.
     """
+
+    #: Bundles saved before the parameter existed load without it: counted every frame.
+    exclude_padding = False
 
     def __init__(self, eps: float = 1e-6, exclude_padding: bool = False):
         self.eps = eps

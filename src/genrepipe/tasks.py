@@ -514,6 +514,7 @@ def fit_and_predict(
     *,
     valid: np.ndarray | None = None,
     base_model=None,
+    base_transform=None,
     seed: int,
     threads: int,
     fit_threads: int | None = None,
@@ -536,6 +537,10 @@ def fit_and_predict(
         For ``cnn_svm`` / ``cnn_gmm``: the window CNN fitted on the same
         training tracks (the fold model of the entry's ``base``), reused
         instead of training the same CNN again.
+    base_transform
+        That CNN's fitted row standardizer (``image`` input), used as it is: the
+        network learned its scale, which a refit here need not give (a base fitted
+        by an earlier release of this code, say).
     seed, threads
         The model's seed and the job's threads (BLAS and TensorFlow, unless
         ``fit_threads`` is given).
@@ -566,7 +571,10 @@ def fit_and_predict(
     threads = fitting_threads(spec, threads, fit_threads)
     transform = None
     with threadpool_limits(limits=threads):
-        if spec["input"] == "image":
+        if spec["input"] == "image" and base_transform is not None:
+            transform = base_transform
+            X = transform.transform(X)
+        elif spec["input"] == "image":
             transform = make_preprocessor("image", int(train.sum()), 0, pca_components=None)
             # The window CNNs crop and vote before the features' padding: so do their
             # band statistics. The reference CNN reads every frame, padding included.
@@ -765,11 +773,11 @@ def train_model(
         X.shape[1:],
     )
     train_digest = train_tracks_digest(rows["track"][train])
-    base_model = None
+    base_model = base_transform = None
     if base_dir is not None:
         from genrepipe.bundle import load_bundle
 
-        _, base_model, base_card = load_bundle(base_dir)
+        base_transform, base_model, base_card = load_bundle(base_dir)
         # The training tracks themselves where the card names them (the count alone
         # matches another split's fold of the same size: stale or copied outputs).
         recorded = base_card.get("train_tracks_sha256")
@@ -789,6 +797,7 @@ def train_model(
         train,
         valid=valid,
         base_model=base_model,
+        base_transform=base_transform,
         seed=seed,
         threads=threads,
         fit_threads=fit_threads,
@@ -950,11 +959,11 @@ def train_final_model(
         which,
         X.shape[1:],
     )
-    base_model = None
+    base_model = base_transform = None
     if base_model_dir is not None:
         from genrepipe.bundle import load_bundle
 
-        _, base_model, _ = load_bundle(base_model_dir)
+        base_transform, base_model, _ = load_bundle(base_model_dir)
         logger.info("reusing the fitted CNN of %s", base_model_dir)
     elif fold_model_dir is not None and network_validation_fraction(spec) == 0:
         spec = with_epochs(spec, kept_epochs(fold_model_dir))
@@ -969,6 +978,7 @@ def train_final_model(
         y,
         train,
         base_model=base_model,
+        base_transform=base_transform,
         seed=seed,
         threads=threads,
         fit_threads=fit_threads,
@@ -1246,10 +1256,19 @@ def evaluate_model(
     for path, table, card in zip(prediction_tables, tables, cards, strict=True):
         # A table cut or edited outside the workflow (its own writes are atomic) gave an
         # accuracy of its surviving rows, a cut label ("meta") counted as a genre.
-        if unknown := sorted(set(table["predicted"]) - set(map(str, card["classes"]))):
+        columns = ["track", "genre", "subset", "predicted"]
+        unknown = sorted(
+            map(str, set(table["predicted"].dropna()) - set(map(str, card["classes"])))
+        )
+        if table[columns].isna().any(axis=None) or unknown:
+            what = (
+                f"genres its model does not know ({', '.join(unknown)})"
+                if unknown
+                else ("empty cells")
+            )
             raise ValueError(
-                f"{path}: predictions of genres its model does not know ({', '.join(unknown)}): "
-                "the table is damaged; delete it, and the next run makes it again"
+                f"{path}: predictions with {what}: the table is damaged; delete it, and the "
+                "next run makes it again"
             )
     predictions = pd.concat(tables, ignore_index=True)
     present = set(predictions["genre"])
