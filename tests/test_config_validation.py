@@ -563,7 +563,9 @@ def test_segment_window_longer_than_the_read_clips_is_an_error():
 
 
 def test_windows_of_window_statistics_that_cannot_work_are_errors():
-    config = _validated({"run_models": ["svm_segments", "logreg_rich"]})
+    config = _validated(
+        {"run_models": ["svm_segments", "logreg_rich"], "features": {"rich": {"window": 1.0}}}
+    )
     assert {"segment_stats", "rich"} <= set(extracted_feature_sets(config))
     check_config(config)
     # Under two frames (46 ms at hop 512): the features stretched it to two, unsaid.
@@ -572,14 +574,25 @@ def test_windows_of_window_statistics_that_cannot_work_are_errors():
         broken["features"][set_name] = {"window": 0.001}
         with pytest.raises(
             ConfigError,
-            match=rf"features\.{set_name}\.window \(0\.001 s\) is shorter than two frames "
-            rf"of features\.{set_name}\.hop_length \(0\.0464 s at 22050 Hz\)",
+            match=rf"features\.{set_name}\.window \(0\.001 s\) rounds to fewer than two "
+            rf"frames of features\.{set_name}\.hop_length \(at least 0\.0348 s at 22050 Hz\)",
         ):
             check_config(broken)
     # rich's window longer than the clips: its window statistics were 0 for every track.
     broken = copy.deepcopy(config)
     broken["features"]["rich"] = {"window": 60.0}
     with pytest.raises(ConfigError, match=r"features\.rich\.window \(60 s\) is longer than"):
+        check_config(broken)
+    # Its windows start every half window: in the 3 s clips (130 frames), 2 s windows (86
+    # frames) fit twice; 2.5 s once, and one window has no spread of window means.
+    broken["features"]["rich"] = {"window": 2.0}
+    check_config(broken)
+    broken["features"]["rich"] = {"window": 2.5}
+    with pytest.raises(
+        ConfigError,
+        match=r"features\.rich\.window \(2\.5 s\) leaves fewer than two of its "
+        r"half-overlapping windows in dataset\.synthetic\.duration \(3 s\)",
+    ):
         check_config(broken)
     # Tiny clips last 3 s (130 frames): 1 s windows (43 frames) have 88 distinct starts.
     config["features"]["segment_stats"] = {"window": 1.0, "n_windows": 88}
@@ -1012,7 +1025,8 @@ def test_what_the_new_checks_refuse_has_a_valid_spelling():
         "models": {
             "cnn": {"params": {"kernel_size": [3, 5], "pool_size": 2}},
             "svm_segments": {"features": "rich", "vote": None},
-        }
+        },
+        "features": {"rich": {"window": 1.0}},  # windows of 3 s: one in the tiny 3 s clips
     }
     config = _config(run | override)
     validate(config, schema=str(SCHEMA))
@@ -1138,7 +1152,9 @@ def test_a_feature_block_deleted_from_the_defaults_uses_the_feature_functions_de
     del defaults["features"]["rich"]
     (project / "config" / "config.yaml").write_text(yaml.safe_dump(defaults, sort_keys=False))
     override = tmp_path / "override.yaml"
-    override.write_text(yaml.safe_dump({"run_models": ["logreg_rich"]}))
+    # Clips of 7 s: the default 3 s windows of rich fit but once in the tiny 3 s clips.
+    longer = {"dataset": {"synthetic": {"duration": 7.0}, "max_duration": 8.0}}
+    override.write_text(yaml.safe_dump({"run_models": ["logreg_rich"]} | longer))
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--snakefile",
          str(project / "Snakefile"), "--directory", str(tmp_path),

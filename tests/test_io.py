@@ -162,14 +162,21 @@ def test_a_damaged_npy_is_named_with_what_to_do(tmp_path):
     save_npy(path, np.arange(2000, dtype=np.float32).reshape(20, 100))
     np.testing.assert_array_equal(load_npy(path)[1], np.arange(100, 200))
     whole = path.read_bytes()
-    for damaged in (whole[:2000], b"garbage\n", whole[:40]):
+    # Cut inside the data or the header, or bytes that are no .npy file at all (numpy
+    # called those "pickled (object) data").
+    for damaged, reason in (
+        (whole[:2000], "Failed to read all data for array"),
+        (whole[:40], ""),
+        (b"garbage\n", "no .npy header"),
+        (bytes(200), "no .npy header"),
+    ):
         path.write_bytes(damaged)
         with pytest.raises(ValueError) as info:
             load_npy(path)
         message = str(info.value)
-        assert message.startswith(f"{path}: damaged, not a whole .npy array (")
+        assert message.startswith(f"{path}: damaged, not a whole .npy array ({reason}")
         assert message.endswith("delete it, and the next run makes it again")
-        assert "allow_pickle" not in message
+        assert "pickle" not in message
 
 
 def test_a_damaged_json_is_named(tmp_path):

@@ -259,7 +259,7 @@ def _evaluate_folds(folder, folds: list[pd.DataFrame], title: str = "svm (kfold)
         write_table(rows.assign(fold=fold), tables[-1])
         models.append(folder / f"model{fold}")
         models[-1].mkdir()
-        classes = sorted({genre for rows in folds for genre in rows["genre"]})
+        classes = sorted({g for rows in folds for g in rows["genre"] if isinstance(g, str)})
         (models[-1] / "card.json").write_text(json.dumps({"fit_seconds": 1.0, "classes": classes}))
     outputs = [folder / name for name in ("m.json", "g.csv", "c.csv", "c.png")]
     return evaluate_model(tables, models, *outputs, title=title), outputs
@@ -297,10 +297,18 @@ def test_a_prediction_table_naming_a_genre_its_model_lacks_is_refused(saved_figu
         }
     )
     with pytest.raises(
-        ValueError, match=r"fold0\.tsv: predictions of genres its model does not know \(meta\)"
+        ValueError, match=r"fold0\.tsv: predictions with genres its model does not know \(meta\)"
     ):
         _evaluate_folds(tmp_path, [fold])
     assert not (tmp_path / "m.json").exists()
+    # Cut inside a row's genre or after its subset: empty cells (read as NaN) are refused
+    # too, where joining them into the message raised a TypeError naming no file.
+    for i, empty in enumerate((["predicted"], ["genre", "subset", "predicted"])):
+        cut = fold.assign(predicted=["blues", "metal", "blues", "metal"]).astype(object)
+        cut.loc[1, empty] = None
+        (tmp_path / str(i)).mkdir()
+        with pytest.raises(ValueError, match=r"fold0\.tsv: predictions with empty cells"):
+            _evaluate_folds(tmp_path / str(i), [cut])
 
 
 def test_accuracy_chart_shows_every_fold_over_its_bar(saved_figures):

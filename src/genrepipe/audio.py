@@ -87,9 +87,7 @@ def load_audio_and_rate(
         # No property of the clip (libsndfile said "System error", as for a damaged
         # file): an OSError, not an AudioError, so no list caches it and a rerun
         # after the fix reads the clip again.
-        raise type(error)(
-            f"{path}: cannot read the file ({error.strerror or error}); fix that and rerun"
-        ) from None
+        raise type(error)(f"{path}: cannot read the file ({error.strerror or error})") from None
 
     try:
         y, native_sr = _decode(path, max_duration)

@@ -211,20 +211,31 @@ def check_config(config: Mapping[str, Any]) -> None:
         settings = feature_settings(config, set_name)
         window, hop_length = settings["window"], settings.get("hop_length", 512)
         if window > longest:
-            # rich's window statistics shrank the window to the clip: zero for every track.
             raise ConfigError(
                 f"features.{set_name}.window ({window:g} s) is longer than {limit}: "
                 "no clip would hold one window"
             )
-        if round(window * sr / hop_length) < 2:
+        window_frames = round(window * sr / hop_length)
+        if window_frames < 2:
             # The features stretched it to two frames without a word.
             raise ConfigError(
-                f"features.{set_name}.window ({window:g} s) is shorter than two frames "
-                f"of features.{set_name}.hop_length ({2 * hop_length / sr:.3g} s at {sr} Hz): "
-                "a window's spread needs two"
+                f"features.{set_name}.window ({window:g} s) rounds to fewer than two frames "
+                f"of features.{set_name}.hop_length (at least {1.5 * hop_length / sr:.3g} s "
+                f"at {sr} Hz): a window's spread needs two"
+            )
+        # Frames of the longest clip read (librosa's centred frames). On GTZAN, whose
+        # clips last 30 s, max_duration (31 s) is a bound a little above theirs.
+        clip_frames = 1 + round(longest * sr) // hop_length
+        if set_name == "rich" and clip_frames - window_frames < max(1, window_frames // 2):
+            # Windows every half window: one alone has no spread of window means, and
+            # those statistics were 0 for every track.
+            raise ConfigError(
+                f"features.rich.window ({window:g} s) leaves fewer than two of its half-"
+                f"overlapping windows in {limit}: its window statistics would be 0 for "
+                "every track"
             )
         if set_name == "segment_stats":
-            positions = 1 + int(longest * sr) // hop_length - round(window * sr / hop_length) + 1
+            positions = clip_frames - window_frames + 1
             if (n_windows := settings["n_windows"]) > positions:
                 # Windows beyond that repeat others: counted twice in the track's vote.
                 raise ConfigError(
@@ -265,7 +276,7 @@ def check_config(config: Mapping[str, Any]) -> None:
                 f"{key}.window_frames ({window_frames}) exceeds features.{spec['features']}"
                 f".n_frames ({n_frames}): no track holds one window"
             )
-        clip_frames = 1 + int(longest * sr) // settings.get("hop_length", 512)
+        clip_frames = 1 + round(longest * sr) // settings.get("hop_length", 512)
         if window_frames > clip_frames:
             # Within n_frames, yet every window would be mostly the features' padding.
             raise ConfigError(

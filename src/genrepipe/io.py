@@ -88,9 +88,13 @@ def load_npy(path: str | os.PathLike) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, EOFError) as error:
+        with open(path, "rb") as stream:
+            magic = stream.read(6)
+        # numpy reads bytes without its magic as a pickle: say what they are instead.
+        reason = _first_sentence(error) if magic == b"\x93NUMPY" else "no .npy header"
         raise ValueError(
-            f"{path}: damaged, not a whole .npy array ({_first_sentence(error)}); delete "
-            "it, and the next run makes it again"
+            f"{path}: damaged, not a whole .npy array ({reason}); delete it, and the next "
+            "run makes it again"
         ) from None
 
 
