@@ -767,6 +767,8 @@ def test_the_window_check_applies_only_below_min_duration():
         ({"seeed": 1}, "seeed: unknown setting at the top level"),
         ({"dataset": {"gtzn": {}}}, "dataset.gtzn: unknown setting under dataset"),
         ({"models": {"x": {"estimator": "svm"}}}, "models.x.features, models.x.input: required"),
+        # Only what is missing, not every required setting of the mapping.
+        ({"models": {"x": {"estimator": "svm", "input": "scaled"}}}, "models.x.features: required"),
         # jsonschema's own words follow ("should be non-empty"; "is too short" before 4.21).
         ({"run_models": []}, "run_models: [] "),
         ({"threads": {"train": 0}}, "threads.train: 0 is less than the minimum of 1"),
@@ -844,6 +846,31 @@ def test_command_line_model_params_read_as_yaml_would():
     cnn = config["models"]["cnn_logmel"]["params"]
     assert cnn["filters"] == [64, 128] and cnn["mixup_alpha"] == 0.2
     check_config(config)
+
+
+def test_command_line_model_params_keep_what_yaml_keeps():
+    # YAML reads nan and inf as words, and 10.5 epochs stays 10.5 (for the estimator
+    # check to refuse), not 10 trained without a word.
+    config = _from_command_line(
+        models="{svm: {params: {gamma: nan, tol: inf}}, cnn_logmel: {params: {epochs: 10.5}}}"
+    )
+    assert config["models"]["svm"]["params"]["gamma"] == "nan"
+    assert config["models"]["svm"]["params"]["tol"] == "inf"
+    assert config["models"]["cnn_logmel"]["params"]["epochs"] == 10.5
+
+
+def test_plain_config_turns_mappings_inside_lists_into_dicts():
+    # A config object inside a list (an ensemble's members, a grid of mappings) must
+    # become a dict too, or the config's YAML hash cannot be written.
+    from types import MappingProxyType
+
+    from genrepipe.config import config_hash, plain_config
+
+    config = {"models": {"x": {"grid": [MappingProxyType({"C": 1}), (2, 3)]}}}
+    plain = plain_config(config)
+    assert plain == {"models": {"x": {"grid": [{"C": 1}, [2, 3]]}}}
+    assert type(plain["models"]["x"]["grid"][0]) is dict
+    assert config_hash(config) == config_hash(plain)
 
 
 def test_command_line_typing_leaves_typed_and_unreadable_values_alone():

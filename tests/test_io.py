@@ -97,6 +97,16 @@ def test_a_bundle_links_the_transform_it_was_loaded_from(tmp_path, monkeypatch):
     assert (tmp_path / "linked" / "transform.skops").read_bytes() == before != fitted.read_bytes()
 
 
+def test_a_folder_without_a_card_is_named_as_no_bundle(tmp_path):
+    # A model folder given by mistake (a fold's transform alone, a half-copied bundle):
+    # say what it lacks, before any file in it is read as a model.
+    from genrepipe.bundle import load_bundle
+
+    (tmp_path / "transform.skops").write_bytes(b"not read")
+    with pytest.raises(FileNotFoundError, match=r"is not a model bundle \(no card.json\)"):
+        load_bundle(tmp_path)
+
+
 def test_a_fold_model_links_its_folds_transform_without_reading_it(tmp_path, monkeypatch):
     """Its features are already transformed: the fold's PCA, hundreds of MB on GTZAN, was
     read in every training job for nothing but writing it into the bundle again."""

@@ -117,3 +117,26 @@ def test_a_read_only_librosa_puts_the_marker_where_numba_caches(monkeypatch):
     monkeypatch.setattr(jit_cache.os, "access", lambda path, mode: False)
     user_cache = AppDirs(appname="numba", appauthor=False).user_cache_dir
     assert jit_cache.cache_folder() == jit_cache.Path(user_cache)
+
+
+def test_a_job_that_waited_for_the_lock_does_not_compile_again(monkeypatch, tmp_path):
+    """Jobs started together queue on the lock: those after the first find the marker
+    the first left and must not compile (and race on the cache files) again."""
+    import contextlib
+
+    from genrepipe import jit_cache
+
+    marker = tmp_path / "genrepipe-filled-test"
+    runs = []
+
+    @contextlib.contextmanager
+    def filled_by_another_job(*locks):
+        marker.touch()  # the job holding the lock finished while this one waited
+        yield
+
+    monkeypatch.setattr(jit_cache, "marker_path", lambda: marker)
+    monkeypatch.setattr(jit_cache, "_exclusive", filled_by_another_job)
+    monkeypatch.setattr(jit_cache, "_run_every_feature_set", lambda: runs.append(1))
+    monkeypatch.setattr(jit_cache, "_filled", False)
+    jit_cache.ensure_filled()
+    assert runs == []

@@ -105,3 +105,22 @@ def test_ctrl_c_is_one_line_not_a_traceback(tmp_path):
     assert result.returncode != 0 and result.stderr == ""
     (line,) = log.read_text().splitlines()
     assert line.endswith("CRITICAL genrepipe: job stopped by Ctrl-C (SIGINT)")
+
+
+def test_progress_reports_every_interval_and_at_the_end(monkeypatch, caplog):
+    # A line per `every` seconds, counted from the last line, and one when all is done
+    # however soon: a job's log must end saying how far it got.
+    import logging
+
+    from genrepipe import log
+
+    clock = iter([0.0, 1.0, 2.0, 6.0, 7.0, 8.0])
+    monkeypatch.setattr(log.time, "perf_counter", lambda: next(clock))
+    progress = log.Progress(5, "stats features", logging.getLogger("genrepipe.test"), every=5.0)
+    with caplog.at_level(logging.INFO, logger="genrepipe.test"):
+        for _ in range(5):
+            progress.step()
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "stats features: 3/5 done",
+        "stats features: 5/5 done",
+    ]

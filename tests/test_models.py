@@ -6,6 +6,8 @@ module-scoped fixtures so the whole file stays well under a minute on 2 cores.
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import warnings
 import zipfile
@@ -154,6 +156,39 @@ def test_gmm_class_with_fewer_samples_than_components():
     assert model.predict([[-6, -6, -6]])[0] == "solo"
 
 
+def test_gmm_mixtures_take_the_classifiers_settings():
+    # covariance_type, reg_covar and max_iter are the config's gmm params: dropped on
+    # the way to each class's GaussianMixture, changing them would change nothing.
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(60, 3)), rng.normal(size=(60, 3)) + 4, [[9.0, 9.0, 9.0]]])
+    y = np.repeat(["a", "b", "solo"], [60, 60, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter=2 stops EM before it converges
+        model = GaussianMixtureClassifier(
+            n_components=3, covariance_type="diag", reg_covar=0.25, max_iter=2, random_state=0
+        ).fit(X, y)
+    for gmm in model.gmms_[:2]:
+        assert gmm.covariances_.shape == (3, 3)  # diagonal: a variance per component and feature
+        assert gmm.n_iter_ == 2 and not gmm.converged_  # EM needs 4 or more iterations here
+    # The single row is a Gaussian at that row with covariance reg_covar.
+    solo = model.gmms_[2]
+    np.testing.assert_allclose(solo.means_, [[9.0, 9.0, 9.0]])
+    np.testing.assert_allclose(solo.covariances_, [[0.25, 0.25, 0.25]], rtol=1e-6)
+
+
+def test_gmm_same_seed_gives_the_same_mixtures():
+    # The seed reaches each mixture's k-means initialisation: without it, several
+    # components on one blob land on other local optima in every fit.
+    rng = np.random.default_rng(1)
+    X = np.vstack([rng.normal(size=(60, 3)), rng.normal(size=(60, 3)) + 3])
+    y = np.repeat([0, 1], 60)
+    fits = [GaussianMixtureClassifier(n_components=4, random_state=7).fit(X, y) for _ in range(4)]
+    for other in fits[1:]:
+        np.testing.assert_array_equal(
+            other.predict_log_likelihood(X), fits[0].predict_log_likelihood(X)
+        )
+
+
 def test_gmm_rejects_wrong_feature_count(gmm_fit):
     with pytest.raises(ValueError, match="features"):
         gmm_fit.predict(np.zeros((2, 5)))
@@ -177,6 +212,12 @@ def test_make_model_types_and_injected_settings():
     assert isinstance(cnn, KerasClassifier)
     assert (cnn.architecture, cnn.epochs, cnn.random_state, cnn.n_threads) == ("cnn", 3, 5, 2)
     assert make_model("nn", {}, random_state=0).architecture == "nn"
+
+
+def test_svm_calibrates_on_five_folds_where_classes_allow():
+    # The documented Platt scaling on 5-fold cross-validated decision values.
+    svm = make_model("svm", {}, random_state=0)
+    assert svm.cv.get_n_splits(y=np.repeat(["a", "b", "c"], 10)) == 5
 
 
 def test_make_model_rejects_unknown_name():
@@ -266,6 +307,38 @@ def test_validation_slice_early_stopping_and_epoch_log():
     assert len(lines) == n_epochs
     assert lines[0].startswith("epoch 1/60 loss ")
     assert " acc " in lines[0] and " val_loss " in lines[0] and " val_acc " in lines[0]
+    # The network holds the best epoch's weights, not the last one's: its loss on the
+    # validation slice is the lowest val_loss of the history.
+    _, _, X_val, y_val = model._split(X.astype(np.float32), y)
+    proba = model.predict_proba(X_val)
+    loss = -np.mean(np.log(proba[np.arange(len(y_val)), y_val]))
+    np.testing.assert_allclose(loss, min(history["val_loss"]), rtol=1e-4)
+    assert loss < history["val_loss"][-1]
+
+
+def test_validation_slice_is_a_stratified_share_of_the_training_rows():
+    # The slice is the asked share (rounded up) of the rows, the rest trains: swapped,
+    # the network trained on the small slice. Each class keeps its share in it: 9:1
+    # imbalanced labels give 9 + 1 of 10 validation rows for every seed.
+    y = np.repeat([0, 1], [90, 10])
+    X = np.arange(100, dtype=np.float32)[:, None]
+    for seed in range(8):
+        model = KerasClassifier("nn", validation_fraction=0.1, random_state=seed)
+        X_tr, y_tr, X_val, y_val = model._split(X, y)
+        assert (len(y_tr), len(y_val)) == (90, 10)
+        assert np.bincount(y_val).tolist() == [9, 1]
+        assert sorted(np.concatenate([X_tr, X_val])[:, 0]) == list(range(100))
+    # 0.25 of 10 rows is 2.5: three validate, not two.
+    model = KerasClassifier("nn", validation_fraction=0.25, random_state=0)
+    assert len(model._split(X[:10], np.arange(10) % 2)[3]) == 3
+
+
+def test_validation_fraction_that_leaves_no_training_row_is_refused():
+    # ceil(0.8 * 4) = 4 rows would validate and none train: say so, rather than fail
+    # inside scikit-learn's splitter with its own message.
+    model = KerasClassifier("nn", validation_fraction=0.8, random_state=0)
+    with pytest.raises(ValueError, match="leaves no training tracks"):
+        model._split(np.zeros((4, 2), dtype=np.float32), np.array([0, 1, 0, 1]))
 
 
 def test_keras_rejects_wrong_input_rank(nn_fit, cnn_fit):
@@ -337,6 +410,34 @@ def test_save_load_round_trip(name, request, tmp_path, blobs, images):
         np.testing.assert_array_equal(
             loaded.transform_embedding(X_test), model.transform_embedding(X_test)
         )
+
+
+def test_a_network_logging_its_epochs_saves_and_loads_without_its_log(nn_fit, tmp_path):
+    # The workflow points `log` at the job's logger before training: a callable that
+    # JSON cannot hold, left out of the saved parameters.
+    logging_model = copy.copy(nn_fit)
+    logging_model.log = print
+    save_model(logging_model, tmp_path / "nn.model")
+    loaded = load_model(tmp_path / "nn.model")
+    assert loaded.log is None and loaded.n_features_in_ == nn_fit.n_features_in_
+
+
+def test_a_keras_archive_of_another_format_version_is_refused(nn_fit, tmp_path):
+    # A later format may store its state otherwise: read as this one, it would load wrong.
+    path, newer = tmp_path / "nn.model", tmp_path / "newer.model"
+    save_model(nn_fit, path)
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(newer, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "genrepipe_keras.json":
+                meta = json.loads(data)
+                meta["format_version"] += 1
+                data = json.dumps(meta)
+            dst.writestr(name, data)
+    with pytest.raises(
+        ValueError, match="unsupported Keras archive format 'genrepipe-keras' version 2"
+    ):
+        load_model(newer)
 
 
 def test_saving_a_network_leaves_the_training_log_quiet(nn_fit, tmp_path):

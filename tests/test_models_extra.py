@@ -716,6 +716,26 @@ def test_config_accepts_the_new_entries_and_resolves_what_they_need() -> None:
             },
             "band_stride must be positive",
         ),
+        # A CNN on a vector per track: no image to convolve.
+        ({"estimator": "cnn", "features": "stats", "input": "image"}, "is a vector per track"),
+        # An ensemble of ensembles: its members' probabilities exist only after its own.
+        ({"estimator": "ensemble", "members": ["svm", "ensemble"]}, "is an ensemble itself"),
+        # Members of a model that fits: ignored by it, yet trained as models in use.
+        (
+            {"estimator": "svm", "features": "stats", "input": "scaled", "members": ["svm", "nn"]},
+            "members is only for estimator 'ensemble'",
+        ),
+        # A head on a base reuses the base's fitted CNN: CNN settings of its own do nothing.
+        (
+            {
+                "estimator": "cnn_svm",
+                "features": "logmel",
+                "input": "image",
+                "base": "cnn_logmel",
+                "params": {"cnn": {"epochs": 3}},
+            },
+            "the CNN is that of base 'cnn_logmel'",
+        ),
     ],
 )
 def test_config_refuses_what_cannot_work(entry, match) -> None:

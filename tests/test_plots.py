@@ -210,6 +210,9 @@ def test_protocol_of_repeated_k_fold_says_k_and_the_repeats():
     assert "10-fold x 3 repeats" in plots.protocol_text(thirty)
     once = summary.assign(n_folds=10, n_train=90, n_test=10)
     assert "10-fold, 10 test tracks" in plots.protocol_text(once)
+    # 7 folds of 2 test tracks in 10 are no whole number of 5-fold repeats: say 7 folds.
+    uneven = summary.assign(n_folds=7, n_train=8, n_test=2)
+    assert "kfold split, 7 folds, 2 test tracks" in plots.protocol_text(uneven)
 
 
 def test_f1_heatmap_scores_a_genre_only_predicted_as_zero(saved_figures):
@@ -333,6 +336,52 @@ def test_accuracy_chart_shows_every_fold_over_its_bar(saved_figures):
     # svm's label sits past its highest fold, not among the dots.
     label = ax.texts[0].get_window_extent(saved_figures[0].canvas.get_renderer())
     assert label.x0 > ax.transData.transform((0.7, 0))[0]
+
+
+def test_accuracy_chart_draws_only_the_folds_that_were_scored(saved_figures):
+    # A fold without a score (NaN) is no dot, and a model left with one scored fold has
+    # no spread to show: a lone dot would read as one fold among several.
+    from matplotlib.collections import PathCollection
+
+    summary = pd.DataFrame(
+        {
+            "model": ["svm", "nn"],
+            "test_accuracy": [0.5, 0.6],
+            "test_accuracy_ci95_low": [0.4, 0.5],
+            "test_accuracy_ci95_high": [0.6, 0.7],
+        }
+    )
+    folds = {"svm": [0.3, np.nan, 0.7], "nn": [0.6, np.nan]}
+    plots.plot_accuracy(summary, "unused.png", fold_accuracies=folds)
+    (ax,) = saved_figures[0].axes
+    (dots,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+    x, y = dots.get_offsets().T
+    assert x.tolist() == [0.3, 0.7]
+    assert y.tolist() == [-0.25, 0.25]  # spread over svm's bar, the first row
+
+
+def test_f1_heatmap_writes_each_score_in_its_own_cell(saved_figures):
+    # Row i is the model, column j the genre: a score in another cell is another genre's.
+    scores = pd.DataFrame({"genre": ["blues", "classical", "country"], "f1": [0.1, 0.5, 0.9]})
+    plots.plot_f1_heatmap({"svm": scores}, "unused.png")
+    (ax, _) = saved_figures[0].axes
+    cells = {text.get_text(): tuple(text.get_position()) for text in ax.texts}
+    assert cells == {"0.10": (0, 0), "0.50": (1, 0), "0.90": (2, 0)}
+
+
+def test_genres_outside_gtzan_follow_gtzans_sorted():
+    # The same order in every figure and run, whatever order the tables list them in.
+    extra = ["zydeco", "ambient", "techno", "folk", "ska", "grunge", "house", "dub"]
+    assert plots.genre_order([*extra, "rock", "blues"]) == ["blues", "rock", *sorted(extra)]
+
+
+def test_map_of_tracks_with_a_constant_feature_stays_finite():
+    # A feature equal on every track (a silent band, a padded frame) has no spread:
+    # standardized as 0/0 it turned the whole map into NaN.
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=(6, 4)), np.full(6, 3.0)])
+    points, explained = plots.project_2d(X)
+    assert np.all(np.isfinite(points)) and np.all(np.isfinite(explained))
 
 
 def test_summary_table_shows_fit_seconds_under_one_tenth(tmp_path):

@@ -164,6 +164,9 @@ def test_write_dataset_rejects_bad_arguments(tmp_path):
         write_dataset(tmp_path, n_per_genre=1, duration=0.1, seed=0, genres=["rock", "polka"])
     with pytest.raises(ValueError, match="-2.0"):
         write_dataset(tmp_path, n_per_genre=1, duration=-2.0, seed=0)
+    # A genre named twice would write (and list) its clips twice.
+    with pytest.raises(ValueError, match="duplicates"):
+        write_dataset(tmp_path, n_per_genre=1, duration=0.1, seed=0, genres=["rock", "rock"])
     assert not any(tmp_path.iterdir())  # validated before writing anything
 
 
@@ -178,6 +181,26 @@ def test_clip_filename_is_gtzan_style():
     assert clip_filename("rock", 99) == "rock.00099.wav"
     with pytest.raises(ValueError, match="-1"):
         clip_filename("rock", -1)
+    # Six digits would break GTZAN's fixed-width names (and their sort order).
+    assert clip_filename("rock", 99999) == "rock.99999.wav"
+    with pytest.raises(ValueError, match="5-digit"):
+        clip_filename("rock", 100000)
+
+
+def test_classical_never_borrows_drums_bass_or_production():
+    # The documented exception to borrowing: classical clips keep no drum kit or bass
+    # guitar of a neighbour, while their other components do borrow now and then.
+    from genrepipe.synthetic import _render
+
+    borrowed = set()
+    for index in range(30):
+        plan: dict = {}
+        rng = np.random.default_rng([0, GENRES.index("classical"), index])
+        _render("classical", rng, 2000, 8000, plan)
+        sources = plan["sources"]
+        assert sources["drums"] == sources["bass"] == sources["production"] == "classical"
+        borrowed |= {part for part, genre in sources.items() if genre != "classical"}
+    assert borrowed  # 30 clips of 4 borrowing parts at 10%: a borrow is all but certain
 
 
 def test_write_clip_writes_16bit_pcm_mono_wav(tmp_path):
