@@ -125,8 +125,6 @@ def check_config(config: Mapping[str, Any]) -> None:
                 f"{key}.features is {spec['features']!r} (the window CNNs always average their "
                 "windows' log-probabilities): remove it, or set it to null in an overlay"
             )
-        if spec["input"] == "image" and spec["features"] in SEGMENT_FEATURE_SETS:
-            raise ConfigError(f"{key}: segmented features {spec['features']!r} are not images")
         if estimator in IMAGE_ESTIMATORS and spec["input"] != "image":
             raise ConfigError(
                 f"{key}: the {estimator} estimator needs input: image, got {spec['input']!r}"
