@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import io
 import itertools
@@ -47,6 +48,20 @@ def planned_jobs(workdir: Path, *configs: Path, extra=()) -> list[tuple[str, str
             jobs.append((rule, ""))
         elif rule and line.strip().startswith("wildcards:"):
             jobs[-1] = (rule, line.strip().removeprefix("wildcards:").strip())
+    return jobs
+
+
+def planned_job_details(workdir: Path, *configs: Path, extra=()) -> list[dict[str, str]]:
+    """Every job a dry run plans, as the fields Snakemake prints for it (rule, input,
+    output, log, benchmark, wildcards, ...), each as printed, comma-separated."""
+    result = run_workflow(workdir, *configs, extra=["--dry-run", *extra])
+    jobs = []
+    for line in (result.stdout + result.stderr).splitlines():
+        line = line.strip()
+        if match := re.match(r"^(?:local)?rule (\S+):$", line):
+            jobs.append({"rule": match.group(1)})
+        elif jobs and (field := re.match(r"^(\w+): (.*)$", line)):
+            jobs[-1].setdefault(field.group(1), field.group(2))
     return jobs
 
 
@@ -301,6 +316,57 @@ def test_changing_a_feature_setting_reextracts_only_that_set(tiny_run, tmp_path)
             assert "feature_set=stats" in wildcards
 
 
+def test_changing_the_split_seed_resplits_but_reextracts_nothing(tiny_run, tmp_path):
+    # make_split's settings are its param: read from the config by the script instead,
+    # a new seed reran nothing and every model kept the old split's folds.
+    override = write_config(tmp_path / "split.yaml", {"split": {"holdout": {"seed": 43}}})
+    rules = {rule for rule, _ in planned_jobs(tiny_run, TINY_CONFIG, override)}
+    assert {"make_split", "fit_preprocessing", "train_model", "summarize_results"} <= rules
+    assert not [rule for rule in rules if rule.startswith(("generate", "check", "extract"))]
+
+
+def test_changing_the_synthetic_seed_regenerates_the_clips(tiny_run, tmp_path):
+    # The model cards record the dataset's settings: a seed that regenerated nothing
+    # left cards naming seed 8 on models of the seed-7 clips.
+    override = write_config(tmp_path / "synth.yaml", {"dataset": {"synthetic": {"seed": 8}}})
+    rules = {rule for rule, _ in planned_jobs(tiny_run, TINY_CONFIG, override)}
+    assert {"generate_synthetic_batch0000", "generate_synthetic_batch0001"} <= rules
+    assert {"check_audio_batch0000", "train_model", "write_model_card"} <= rules
+
+
+def test_changing_a_reference_accuracy_rewrites_only_the_summary(tiny_run, tmp_path):
+    # The reference accuracies are summarize_results' param, and no model's: the
+    # summary must show the new one, and no model retrains for it.
+    override = write_config(
+        tmp_path / "reference.yaml", {"models": {"svm": {"reference_test_accuracy": 0.5}}}
+    )
+    rules = {rule for rule, _ in planned_jobs(tiny_run, TINY_CONFIG, override)}
+    assert rules == {"summarize_results", "plot_results", "record_run", "all"}
+
+
+def test_each_folds_preprocessing_is_fitted_on_that_folds_training_tracks(tiny_run, tmp_path):
+    """The holdout split has one fold, so a fold number lost on the way to the script
+    (every fold fitting fold 0's transform) showed nowhere: with k folds, fold 1's
+    scaler learnt from fold 0's training tracks, among them fold 1's test tracks."""
+    from genrepipe.feature_table import read_feature_table
+    from genrepipe.models import load_model
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, symlinks=True)  # its features: only the fits run
+    kfold = write_config(
+        tmp_path / "kfold.yaml", {"split": {"scheme": "kfold", "kfold": {"n_splits": 3}}}
+    )
+    folder = "results/preprocessed/stats-scaled/kfold/fold{}/transform.skops"
+    run_workflow(run, TINY_CONFIG, kfold, extra=[folder.format(1), folder.format(2)])
+    split = pd.read_csv(run / "results" / "splits" / "kfold.tsv", sep="\t")
+    for fold in (1, 2):
+        train = split[(split["fold"] == fold) & (split["subset"] == "train")]["track"]
+        _, _, X = read_feature_table(run / "results" / "features" / "stats.parquet", list(train))
+        scaler = load_model(run / folder.format(fold))  # "scaled": a StandardScaler
+        assert scaler.n_samples_seen_ == len(train), fold
+        np.testing.assert_allclose(scaler.mean_, X.mean(axis=0), rtol=1e-6, atol=1e-9)
+
+
 def test_nothing_to_do_after_a_complete_run(tiny_run):
     assert planned_jobs(tiny_run, TINY_CONFIG) == []
 
@@ -440,6 +506,60 @@ def test_snakemake_lint_finds_nothing(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_scripts_take_their_settings_from_params_not_the_config():
+    """A setting a script reads from snakemake.config is no param of its job: changing
+    it reruns nothing. record_run alone reads the config, whose hash is its param."""
+    for path in sorted((PROJECT_ROOT / "workflow" / "scripts").glob("*.py")):
+        if path.name == "record_run.py":
+            continue
+        reads = [
+            node.lineno
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Attribute)
+            and node.attr == "config"
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "snakemake"
+        ]
+        assert not reads, f"{path.name} reads snakemake.config on line(s) {reads}"
+
+
+@pytest.fixture(scope="module")
+def kfold_plan(tmp_path_factory) -> list[dict[str, str]]:
+    """Every job of a fresh 3-fold run with an ensemble, as a dry run plans it."""
+    workdir = tmp_path_factory.mktemp("kfold_plan")
+    settings = {
+        "split": {"scheme": "kfold", "kfold": {"n_splits": 3}},
+        "models": {"svm_nn": {"estimator": "ensemble", "members": ["svm", "nn"]}},
+        "run_models": ["svm", "svm_stats", "cnn", "svm_nn"],
+    }
+    return planned_job_details(workdir, TINY_CONFIG, write_config(workdir / "k.yaml", settings))
+
+
+def test_every_fold_job_reads_and_writes_its_own_fold_only(kfold_plan):
+    # One fold in the tiny run: a fold wildcard swapped or fixed (an ensemble of fold 2
+    # averaging its members' fold-0 predictions, a fold model reading another fold's
+    # preprocessing) mixed test tracks into training unseen.
+    fold_jobs = [job for job in kfold_plan if "fold=" in job.get("wildcards", "")]
+    assert {job["rule"] for job in fold_jobs} == {"fit_preprocessing", "train_model"}
+    # Per fold: the seed87 PCA and the stats scaling; svm, nn, svm_stats, cnn and svm_nn.
+    assert len(fold_jobs) == 3 * 7
+    for job in fold_jobs:
+        fold = re.search(r"fold=(\d+)", job["wildcards"]).group(1)
+        for path in job["input"].split(", ") + job["output"].split(", "):
+            if "results/splits/" not in path and "results/features/" not in path:
+                assert f"/fold{fold}/" in path, (job["rule"], job["wildcards"], path)
+
+
+def test_every_job_has_one_log_and_one_benchmark(kfold_plan):
+    # The standards: a job's messages and its time and memory, each in a file of its own.
+    rules = {job["rule"] for job in kfold_plan}
+    assert {"generate_synthetic_batch0000", "combine_final_ensemble", "record_run"} <= rules
+    for job in kfold_plan:
+        if job["rule"] != "all":
+            assert "," not in job.get("log", ","), (job["rule"], job.get("log"))
+            assert "," not in job.get("benchmark", ","), (job["rule"], job.get("benchmark"))
 
 
 def test_a_download_keeps_the_dataset_already_there(tmp_path):
