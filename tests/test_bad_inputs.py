@@ -600,3 +600,125 @@ def test_extraction_leaves_the_callers_blas_threads_as_they_were(tmp_path):
             warnings.simplefilter("ignore")
             _extract(tmp_path, "stats", {}, clips)
         assert [pool["num_threads"] for pool in threadpool_info()] == before
+
+
+# -- merge_features and the extraction report: cases found by mutation testing ----------------
+
+
+def _cached(tmp_path, arrays: dict[str, np.ndarray]) -> list[str]:
+    """Per-track cache files as the extraction jobs leave them; returns their paths."""
+    from genrepipe.io import save_npy
+
+    paths = []
+    for track, array in arrays.items():
+        save_npy(tmp_path / "out" / f"{track}.npy", array)
+        paths.append(str(tmp_path / "out" / f"{track}.npy"))
+    return paths
+
+
+def _report(path: Path, rows: list[tuple[str, str, str]]) -> str:
+    pd.DataFrame(rows, columns=["track", "status", "reason"]).to_csv(path, sep="\t", index=False)
+    return str(path)
+
+
+def test_merge_keeps_each_genre_with_its_track_after_leaving_out_unusable_ones(tmp_path):
+    # Filtering by usable_tracks must drop a track's genre with it: shifting the genres
+    # (the refused track's genre given to the next track) mislabels every later track.
+    tracks = ["blues.00000", "jazz.00000", "rock.00000"]
+    genres = ["blues", "jazz", "rock"]
+    paths = _cached(tmp_path, {t: np.full(131, i, np.float32) for i, t in enumerate(tracks)})
+    pd.DataFrame({"track": ["blues.00000", "rock.00000"], "genre": ["blues", "rock"]}).to_csv(
+        tmp_path / "tracks.tsv", sep="\t", index=False
+    )
+    merge_features(
+        "stats",
+        {},
+        paths,
+        tracks,
+        genres,
+        tmp_path / "merged.parquet",
+        tmp_path / "failed.tsv",
+        usable_tracks=tmp_path / "tracks.tsv",
+    )
+    ids, got_genres, X = read_feature_table(tmp_path / "merged.parquet")
+    assert ids.tolist() == ["blues.00000", "rock.00000"]
+    assert got_genres.tolist() == ["blues", "rock"]
+    np.testing.assert_array_equal(X[:, 0], [0, 2])
+
+
+def test_failed_table_gives_each_failed_tracks_genre_and_reasons_from_every_batch(tmp_path):
+    # The reasons come from all the batch reports (not only the last one read), and each
+    # failed row keeps its track's genre: failed tables are counted per genre.
+    arrays = {
+        "blues.00000": FAILED_FEATURES,
+        "jazz.00000": np.ones(131, np.float32),
+        "rock.00000": FAILED_FEATURES,
+    }
+    paths = _cached(tmp_path, arrays)
+    reports = [
+        _report(tmp_path / "batch0.tsv", [("blues.00000", "failed", "b.wav: broken")]),
+        _report(
+            tmp_path / "batch1.tsv",
+            [("jazz.00000", "ok", ""), ("rock.00000", "failed", "r.wav: cut")],
+        ),
+    ]
+    merge_features(
+        "stats",
+        {},
+        paths,
+        list(arrays),
+        ["blues", "jazz", "rock"],
+        tmp_path / "merged.parquet",
+        tmp_path / "failed.tsv",
+        reports=reports,
+    )
+    failed = pd.read_csv(tmp_path / "failed.tsv", sep="\t", keep_default_na=False, dtype=str)
+    assert failed.values.tolist() == [
+        ["blues.00000", "blues", "b.wav: broken"],
+        ["rock.00000", "rock", "r.wav: cut"],
+    ]
+    assert read_feature_table(tmp_path / "merged.parquet")[0].tolist() == ["jazz.00000"]
+
+
+def test_merge_with_some_tracks_failed_reports_a_shape_mismatch_as_such(tmp_path):
+    # "all N failed" is only the message when every track failed: with a few failed and
+    # arrays of two shapes, the error is the shape mismatch, naming the odd track.
+    arrays = {
+        "blues.00000": np.ones(131, np.float32),
+        "blues.00001": FAILED_FEATURES,
+        "blues.00002": np.ones(130, np.float32),
+    }
+    with pytest.raises(ValueError) as info:
+        merge_features(
+            "stats",
+            {},
+            _cached(tmp_path, arrays),
+            list(arrays),
+            ["blues"] * 3,
+            tmp_path / "merged.parquet",
+            tmp_path / "failed.tsv",
+        )
+    message = str(info.value)
+    assert "blues.00002" in message and "(130,)" in message and "(131,)" in message
+    assert "failed" not in message
+    assert not (tmp_path / "merged.parquet").exists()
+
+
+def test_extraction_report_gives_each_tracks_own_cpu_seconds(tmp_path, monkeypatch):
+    # The report's cpu_seconds column is the process time of that track alone, read from
+    # the clock around each track: not a constant, not a running total.
+    import itertools
+
+    import genrepipe.extraction as extraction
+
+    monkeypatch.setitem(F.FEATURE_SETS, "plain", lambda y, sr: np.ones(4, dtype=np.float32))
+    clips = {
+        f"blues.0000{i}": _wav(tmp_path / f"blues.0000{i}.wav", _music(seed=i)) for i in range(3)
+    }
+    ticks = itertools.count(start=10.0, step=0.25)
+    monkeypatch.setattr(extraction.time, "process_time", lambda: next(ticks))
+    report, _ = _extract(tmp_path, "plain", {}, clips)
+    monkeypatch.undo()
+    header = (tmp_path / "report.tsv").read_text().splitlines()[0]
+    assert header.split("\t") == ["track", "status", "reason", "cpu_seconds"]
+    assert report["cpu_seconds"].tolist() == [0.25] * 3

@@ -339,3 +339,14 @@ def test_a_python_without_tarfiles_data_filter_refuses_to_unpack(tmp_path, monke
     with pytest.raises(ArchiveError, match=r"cannot unpack .*genres.tar.gz safely.*tar xzf"):
         unpack_genres(source, tmp_path / "out" / "genres")
     assert not (tmp_path / "out" / "genres").exists()
+
+
+def test_a_file_named_genres_is_not_the_genres_folder(tmp_path):
+    # Only a folder named genres is GTZAN's: a file of that name (a list of the genres,
+    # say) must not be moved into place as the dataset.
+    source = _make_tar(tmp_path / "odd.tar.gz", {"gtzan/genres": b"blues\njazz\n"})
+    destination = tmp_path / "out" / "genres"
+    with pytest.raises(ArchiveError, match="no 'genres' folder"):
+        unpack_genres(source, destination)
+    assert not destination.exists()
+    assert list(destination.parent.iterdir()) == []

@@ -159,3 +159,32 @@ def test_every_setting_with_a_float_default_is_a_real_param(name):
     }
     floats = {p for p in allowed_params(name) if type(defaults.get(p)) is float}
     assert floats and floats <= REAL_PARAMS, floats - REAL_PARAMS
+
+
+def test_cnn_estimators_are_those_that_build_a_convolutional_network():
+    # CNN_ESTIMATORS decides which training jobs ask a cluster for a GPU: every estimator
+    # that builds a CNN (the reference one, the window CNN, the embedding heads) and no other.
+    from genrepipe.estimators import CNN_ESTIMATORS
+    from genrepipe.models import make_model
+
+    def builds_a_cnn(model):
+        if isinstance(model, WindowCNNClassifier | CnnEmbeddingClassifier):
+            return True
+        return isinstance(model, KerasClassifier) and model.architecture == "cnn"
+
+    built = {name for name in ESTIMATOR_NAMES if builds_a_cnn(make_model(name, {}, random_state=0))}
+    assert built == CNN_ESTIMATORS
+
+
+def test_thread_dependent_estimators_leave_out_the_single_threaded_cnn():
+    # Their training jobs take `threads.train` cores: the TensorFlow estimators and logistic
+    # regression, but not the reference cnn, which always trains on one thread.
+    from genrepipe.estimators import (
+        SINGLE_THREADED_ESTIMATORS,
+        TENSORFLOW_ESTIMATORS,
+        THREAD_DEPENDENT_ESTIMATORS,
+    )
+
+    assert SINGLE_THREADED_ESTIMATORS == {"cnn"}
+    assert THREAD_DEPENDENT_ESTIMATORS == (TENSORFLOW_ESTIMATORS | {"logreg"}) - {"cnn"}
+    assert not THREAD_DEPENDENT_ESTIMATORS & SINGLE_THREADED_ESTIMATORS

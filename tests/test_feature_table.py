@@ -202,3 +202,14 @@ def test_not_a_feature_table(tmp_path):
     pq.write_table(pa.table({"x": [1, 2]}), path)
     with pytest.raises(ValueError, match="not a genrepipe feature table"):
         feature_table_metadata(path)
+
+
+def test_integer_input_is_stored_as_float32(tmp_path):
+    # Any numeric array is cast to float32 as numpy casts it: an integer beyond float32's
+    # exact range (2**24 + 1) is rounded, where pyarrow alone refused it.
+    X = np.array([[2**24 + 1, 3, -7]], dtype=np.int64)
+    path = tmp_path / "t.parquet"
+    write_feature_table(path, [("a.0", "a", X[0])], feature_set="x")
+    _, _, got = read_feature_table(path)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, X.astype(np.float32))
