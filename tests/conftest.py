@@ -93,3 +93,38 @@ def tiny_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("tiny")
     run_workflow(workdir, TINY_CONFIG)
     return workdir
+
+
+def unreadable(monkeypatch, matches, error: OSError | None = None):
+    """Make every file ``matches(path)`` accepts unreadable to genrepipe.audio, as chmod
+    000 would for a user (it binds no root): libsndfile and librosa's fallback fail on
+    it, and ``open`` raises ``error`` (permission denied by default)."""
+    import os
+    from types import SimpleNamespace
+
+    import soundfile as sf
+
+    import genrepipe.audio
+
+    def refusing_open(file, *args, **kwargs):
+        if matches(file):
+            raise error or PermissionError(13, "Permission denied")
+        return open(file, *args, **kwargs)
+
+    def refusing_soundfile(file, *args, **kwargs):
+        if matches(os.fsdecode(file)):
+            raise sf.LibsndfileError(2, prefix=f"Error opening {file!r}: ")  # "System error."
+        return sf.SoundFile(file, *args, **kwargs)
+
+    def refusing_load(file, *args, **kwargs):  # librosa's fallback decoder fails as well
+        if matches(os.fsdecode(file)):
+            raise error or PermissionError(13, "Permission denied")
+        return load(file, *args, **kwargs)
+
+    import librosa
+
+    load = librosa.load
+    fake = SimpleNamespace(SoundFile=refusing_soundfile, LibsndfileError=sf.LibsndfileError)
+    monkeypatch.setattr(genrepipe.audio, "sf", fake)
+    monkeypatch.setattr(librosa, "load", refusing_load)
+    monkeypatch.setattr(genrepipe.audio, "open", refusing_open, raising=False)

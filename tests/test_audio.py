@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import unreadable
 
 import genrepipe.audio
 from genrepipe import SAMPLE_RATE
@@ -326,14 +327,9 @@ def test_a_named_pipe_is_refused_unread_and_not_called_missing(tmp_path):
 
 
 def _unreadable(monkeypatch, path: Path, error: OSError | None = None):
-    """Make ``open`` of ``path`` fail inside genrepipe.audio (chmod 000 binds no root)."""
-
-    def refusing_open(file, *args, **kwargs):
-        if Path(file) == path:
-            raise error or PermissionError(13, "Permission denied")
-        return open(file, *args, **kwargs)
-
-    monkeypatch.setattr(genrepipe.audio, "open", refusing_open, raising=False)
+    """Make ``path`` unreadable to genrepipe.audio (chmod 000 binds no root): libsndfile
+    fails on it with its "System error", and ``open`` with ``error``."""
+    unreadable(monkeypatch, lambda file: Path(file) == path, error)
 
 
 def test_an_unreadable_file_is_an_os_error_naming_it_not_a_bad_clip(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-from conftest import train_final_model
+from conftest import train_final_model, unreadable
 
 from genrepipe.audio import load_audio
 from genrepipe.bundle import save_bundle
@@ -1491,7 +1491,6 @@ def test_unreadable_folders_and_files_are_named_and_fail(
 ):
     # os.walk skipped a folder it could not list: exit 0, its files never mentioned. An
     # unreadable file was "cannot decode audio (System error)". (chmod binds no root.)
-    import genrepipe.audio
 
     top = tmp_path / "top"
     (top / "ok").mkdir(parents=True)
@@ -1499,20 +1498,15 @@ def test_unreadable_folders_and_files_are_named_and_fail(
     shutil.copy(clips[0], top / "ok" / "a.wav")
     shutil.copy(clips[1], top / "ok" / "b.wav")
     shutil.copy(clips[2], top / "locked" / "c.wav")
-    scandir, real_open = os.scandir, open
+    scandir = os.scandir
 
     def refusing_scandir(folder="."):
         if Path(folder) == top / "locked":
             raise PermissionError(13, "Permission denied", str(folder))
         return scandir(folder)
 
-    def refusing_open(file, *args, **kwargs):
-        if Path(file).name == "b.wav":
-            raise PermissionError(13, "Permission denied")
-        return real_open(file, *args, **kwargs)
-
     monkeypatch.setattr(os, "scandir", refusing_scandir)
-    monkeypatch.setattr(genrepipe.audio, "open", refusing_open, raising=False)
+    unreadable(monkeypatch, lambda file: Path(file).name == "b.wav")
     status, out, err = run([gmm_bundle, top], capsys)
     assert status == 1
     assert out.startswith(str(top / "ok" / "a.wav")) and len(out.splitlines()) == 1

@@ -80,20 +80,14 @@ def load_audio_and_rate(
         raise AudioError(f"{path}: {what}")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: file is empty")
-    try:
-        with open(path, "rb") as stream:
-            stream.read(1)
-    except OSError as error:
-        # No property of the clip (libsndfile said "System error", as for a damaged
-        # file): an OSError, not an AudioError, so no list caches it and a rerun
-        # after the fix reads the clip again.
-        raise type(error)(f"{path}: cannot read the file ({error.strerror or error})") from None
 
     try:
         y, native_sr = _decode(path, max_duration)
     except AudioError:
+        _check_readable(path)
         raise
     except Exception as error:  # decoders raise many types; all mean "unreadable"
+        _check_readable(path)
         raise AudioError(f"{path}: cannot decode audio ({type(error).__name__}: {error})") from None
 
     if y.ndim == 2:
@@ -177,6 +171,20 @@ def _decode(path: Path, max_duration: float | None) -> tuple[np.ndarray, int]:
                 reason = "no decoder recognises its contents"
             raise AudioError(f"{path}: cannot decode audio ({reason})") from None
         return y, int(native_sr)
+
+
+def _check_readable(path: Path) -> None:
+    """Raise an OSError naming ``path`` if the file cannot be opened and read.
+
+    libsndfile says "System error" alike for that and for some damaged files. Not a
+    property of the clip: an OSError, not an AudioError, so no list caches it and a
+    rerun after the fix reads the clip again. Asked only once decoding has failed.
+    """
+    try:
+        with open(path, "rb") as stream:
+            stream.read(1)
+    except OSError as error:
+        raise type(error)(f"{path}: cannot read the file ({error.strerror or error})") from None
 
 
 def _native_path(path: Path) -> str | bytes:

@@ -1261,11 +1261,8 @@ def evaluate_model(
             map(str, set(table["predicted"].dropna()) - set(map(str, card["classes"])))
         )
         if table[columns].isna().any(axis=None) or unknown:
-            what = (
-                f"genres its model does not know ({', '.join(unknown)})"
-                if unknown
-                else ("empty cells")
-            )
+            what = f"genres its model does not know ({', '.join(unknown)})" if unknown else ""
+            what = what or "empty cells"
             raise ValueError(
                 f"{path}: predictions with {what}: the table is damaged; delete it, and the "
                 "next run makes it again"
