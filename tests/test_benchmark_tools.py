@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import tempfile
+from pathlib import Path
 
 import pytest
 from conftest import PROJECT_ROOT
@@ -124,6 +125,23 @@ def test_workflow_benchmark_removes_its_folder_when_interrupted(tmp_path, monkey
     (tmp,) = made
     assert tmp.parent == tmp_path and not tmp.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_extraction_benchmark_names_an_unreadable_clip_before_timing(tmp_path, monkeypatch, capsys):
+    """A clip without read permission stops the workflow's audio check; the benchmark
+    ended in a traceback, after the untimed warm-up (--skip-wall: after the CPU loads)."""
+    from conftest import unreadable
+
+    _two_clips_and_a_broken_one(tmp_path)
+    locked = tmp_path / "rock" / "rock.00002.wav"
+    unreadable(monkeypatch, lambda file: Path(file) == locked)
+    tool = _tool("benchmark_extraction")
+    for argv in ([], ["--skip-wall"]):
+        with pytest.raises(SystemExit) as stop:
+            tool.main(["--data", str(tmp_path), *argv])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and "Traceback" not in err
+        assert f"{locked}: cannot read the file (Permission denied)" in err
 
 
 def test_extraction_benchmark_names_a_folder_without_clips(tmp_path, capsys):

@@ -366,6 +366,13 @@ def main(argv=None) -> int:
         parser.error(f"--data {data}: {error}")
     if not tracks:
         parser.error(f"--data {data}: its genre folders hold no audio clips")
+    from genrepipe.audio import check_readable
+
+    try:  # the workflow's audio check stops on such a clip; here, before anything is timed
+        for track in tracks:
+            check_readable(track.path)
+    except OSError as error:
+        parser.error(str(error))
     genres = [track.genre for track in tracks] * args.copies  # the workflow sees the copies
     if not args.skip_cpu and len(genres) < 2:  # the copies count
         parser.error(f"--data {data}: CPU per track needs 2 clips (one warms up), found 1")

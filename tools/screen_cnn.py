@@ -394,6 +394,13 @@ def main(argv: list[str] | None = None) -> int:
         found = discover_tracks(args.dataset).tracks
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
+    from genrepipe.audio import check_readable
+
+    try:  # the workflow's audio check stops on such a clip; here, before minutes of loading
+        for track in found:
+            check_readable(track.path)
+    except OSError as error:
+        parser.error(str(error))
     if problem := split_size_error("kfold", {"n_splits": N_SPLITS}, [t.genre for t in found]):
         parser.error(f"{args.dataset}: too few clips for its {N_SPLITS} folds: {problem}")
     source = (

@@ -84,10 +84,10 @@ def load_audio_and_rate(
     try:
         y, native_sr = _decode(path, max_duration)
     except AudioError:
-        _check_readable(path)
+        check_readable(path)
         raise
     except Exception as error:  # decoders raise many types; all mean "unreadable"
-        _check_readable(path)
+        check_readable(path)
         raise AudioError(f"{path}: cannot decode audio ({type(error).__name__}: {error})") from None
 
     if y.ndim == 2:
@@ -173,12 +173,13 @@ def _decode(path: Path, max_duration: float | None) -> tuple[np.ndarray, int]:
         return y, int(native_sr)
 
 
-def _check_readable(path: Path) -> None:
+def check_readable(path: Path) -> None:
     """Raise an OSError naming ``path`` if the file cannot be opened and read.
 
     libsndfile says "System error" alike for that and for some damaged files. Not a
     property of the clip: an OSError, not an AudioError, so no list caches it and a
-    rerun after the fix reads the clip again. Asked only once decoding has failed.
+    rerun after the fix reads the clip again. :func:`load_audio` asks only once decoding
+    has failed; the tools ask of every clip before minutes of work that one would stop.
     """
     try:
         with open(path, "rb") as stream:
