@@ -348,6 +348,27 @@ def test_an_unreadable_file_is_an_os_error_naming_it_not_a_bad_clip(tmp_path, mo
     assert load_audio(path).size == SAMPLE_RATE
 
 
+def test_a_read_error_past_the_header_is_an_os_error_too(tmp_path, monkeypatch):
+    # The file opens and its first bytes read; a bad sector later fails the decoder
+    # alike, which was listed as "cannot decode audio" and cached as a bad clip.
+    import io
+
+    import genrepipe.audio
+
+    path = _write(tmp_path / "sector.wav", _sine(440, 3.0, SAMPLE_RATE), SAMPLE_RATE)
+    _unreadable(monkeypatch, path)
+
+    class FailingLater(io.BytesIO):
+        def read(self, size=-1):
+            if self.tell() > 0:
+                raise OSError(5, "Input/output error")
+            return super().read(1000)
+
+    monkeypatch.setattr(genrepipe.audio, "open", lambda *a: FailingLater(path.read_bytes()))
+    with pytest.raises(OSError, match=r"sector\.wav: cannot read the file \(Input/output"):
+        load_audio(path)
+
+
 def test_the_audio_check_fails_on_an_unreadable_clip_instead_of_listing_it(tmp_path, monkeypatch):
     from genrepipe.tasks import check_audio
 

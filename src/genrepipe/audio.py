@@ -181,9 +181,10 @@ def check_readable(path: Path) -> None:
     rerun after the fix reads the clip again. :func:`load_audio` asks only once decoding
     has failed; the tools ask of every clip before minutes of work that one would stop.
     """
-    try:
+    try:  # to its end: a disk error past the header fails decoding alike
         with open(path, "rb") as stream:
-            stream.read(1)
+            while stream.read(1 << 20):
+                pass
     except OSError as error:
         raise type(error)(f"{path}: cannot read the file ({error.strerror or error})") from None
 
