@@ -298,3 +298,28 @@ def test_pca_features_do_not_depend_on_the_blas_thread_count():
             _, Z = fit_transform_features(X, train, "seed87", "pca", pca_components=80)
         features.append(Z)
     np.testing.assert_array_equal(features[0], features[1])
+
+
+@pytest.mark.parametrize("preprocessing", ["pca", "scaled"])
+def test_fitting_on_a_copy_in_place_changes_no_input_and_no_output(preprocessing):
+    """The fit scales and centres its private copy of the training rows in place (less
+    memory); the features, the fitted transform and every input stay as with copies."""
+    from threadpoolctl import threadpool_limits
+
+    from genrepipe.tasks import fit_transform_features
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(2.0, 3.0, size=(40, 3, 50)).astype(np.float32)
+    train = np.arange(40) % 4 != 0
+    before = X.copy()
+    transform, Z = fit_transform_features(X, train, "seed87", preprocessing, pca_components=12)
+    np.testing.assert_array_equal(X, before)
+    expected = make_preprocessor(preprocessing, 30, 150, pca_components=12)
+    with threadpool_limits(limits=1):
+        expected.fit(flatten(X)[train])
+        np.testing.assert_array_equal(Z, expected.transform(flatten(X)).astype(np.float32))
+    # The saved transform copies again: predicting leaves the caller's rows as they were.
+    new_rows = flatten(rng.normal(size=(5, 3, 50)).astype(np.float32))
+    kept = new_rows.copy()
+    transform.transform(new_rows)
+    np.testing.assert_array_equal(new_rows, kept)

