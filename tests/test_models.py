@@ -377,6 +377,34 @@ def test_embedding_is_what_the_output_layer_reads(nn_fit, cnn_fit, blobs, images
         np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-5)
 
 
+def test_networks_predict_a_few_batches_at_a_time_with_the_same_outputs(
+    cnn_fit, images, monkeypatch
+):
+    """Keras copies what predict is given: 1000 reference images at once cost 0.9 GB.
+    In parts of whole batches, every output is the one a single call gives."""
+    import genrepipe.models
+
+    X = images[2]  # 30 rows: parts of 2 batches of 8 leave a short last part
+    monkeypatch.setattr(cnn_fit, "batch_size", 8)
+    whole = np.asarray(cnn_fit.model_.predict(X, batch_size=8, verbose=0), dtype=np.float64)
+    embedding = cnn_fit.transform_embedding(X)
+    monkeypatch.setattr(genrepipe.models, "_PREDICT_BATCHES", 2)
+    sizes = []
+    predict = type(cnn_fit.model_).predict
+
+    def counting(network, rows, **kwargs):
+        sizes.append(len(rows))
+        return predict(network, rows, **kwargs)
+
+    monkeypatch.setattr(type(cnn_fit.model_), "predict", counting)
+    np.testing.assert_array_equal(
+        cnn_fit.predict_proba(X), whole / whole.sum(axis=1, keepdims=True)
+    )
+    assert sizes == [16, 14]
+    np.testing.assert_array_equal(cnn_fit.transform_embedding(X), embedding)
+    assert sizes[2:] == [16, 14]
+
+
 def test_thread_change_after_tf_start_warns(nn_fit):
     import tensorflow as tf
 

@@ -256,6 +256,8 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
 
 #: Parameters stored as tuples that JSON turns into lists.
 _KERAS_TUPLE_PARAMS = ("filters", "kernel_size", "pool_size")
+#: Batches a network predicts in one call (bounds the copy Keras makes of its input).
+_PREDICT_BATCHES = 32
 
 
 def _import_keras() -> tuple[Any, Any]:
@@ -720,9 +722,7 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "model_")
         X = self._check_X(X)
-        proba = np.asarray(
-            self.model_.predict(X, batch_size=int(self.batch_size), verbose=0), dtype=np.float64
-        )
+        proba = _predict_in_parts(self.model_, X, int(self.batch_size)).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
@@ -760,7 +760,21 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
         embedder = keras.Model(
             self.model_.inputs, self.model_.get_layer("output").input, name="embedding"
         )
-        return np.asarray(embedder.predict(X, batch_size=int(self.batch_size), verbose=0))
+        return _predict_in_parts(embedder, X, int(self.batch_size))
+
+
+def _predict_in_parts(network, X: np.ndarray, batch_size: int) -> np.ndarray:
+    """``network.predict(X)``, a few batches at a time: Keras copies what it is given
+    into a tensor (0.9 GB for 1000 reference feature images at once). Each part is
+    whole batches, so every batch, and every output, is the one a single call gives."""
+    rows = batch_size * _PREDICT_BATCHES
+    parts = [
+        np.asarray(network.predict(X[i : i + rows], batch_size=batch_size, verbose=0))
+        for i in range(0, len(X), rows)
+    ]
+    if not parts:  # no rows: as Keras answers them
+        return np.asarray(network.predict(X, batch_size=batch_size, verbose=0))
+    return np.concatenate(parts)
 
 
 # ---------------------------------------------------------------------- factory
