@@ -12,7 +12,11 @@ prints against the targets:
    of every job of the first run, the merges of all clips included, and the exact peak of
    the largest process of that run (target: none above 2 GiB);
 4. after adding one clip to every genre (10 clips), how many tracks the plan re-extracts:
-   the extraction jobs of the dry run times their batch sizes (target: at most 100).
+   the extraction jobs of the dry run times their batch sizes (target: at most 100);
+5. with ``--fit``, the heaviest fitting jobs of the default run at this scale: fold 0's
+   ``seed87`` PCA (``fit_preprocessing``) and the reference ``cnn`` trained for one epoch
+   (memory does not grow with epochs), each job's peak against the ``mem_mb`` its rule
+   declares (target: within it; a cluster kills a job above it).
 
 Run from the project root::
 
@@ -75,7 +79,9 @@ _MEASURE = (
 )
 
 
-def snakemake(workdir: Path, config: Path, cores: int, *args: str) -> tuple[float, str, float]:
+def snakemake(
+    workdir: Path, config: Path | list[Path], cores: int, *args: str
+) -> tuple[float, str, float]:
     """Run the project's workflow in ``workdir``.
 
     Returns wall seconds, its output, and the peak resident memory in MB of Snakemake
@@ -85,7 +91,12 @@ def snakemake(workdir: Path, config: Path, cores: int, *args: str) -> tuple[floa
         sys.executable,
         "-c",
         _MEASURE,
-        *snakemake_command(workdir, *args, configfiles=[config], cores=cores),
+        *snakemake_command(
+            workdir,
+            *args,
+            configfiles=config if isinstance(config, list) else [config],
+            cores=cores,
+        ),
     ]
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
@@ -114,6 +125,19 @@ def peak_memory(workdir: Path) -> list[tuple[float, str]]:
     return peaks
 
 
+def declared_memory(output: str) -> dict[str, float]:
+    """The ``mem_mb`` each rule of a run's jobs declares, from Snakemake's job lines."""
+    declared = {}
+    for rule, resources in re.findall(
+        r"^\s*(?:local)?rule (\S+):\n(?:\s+\w+: .*\n)*?\s+resources: (.*)$",
+        output,
+        flags=re.MULTILINE,
+    ):
+        if found := re.search(r"\bmem_mb=(\d+)", resources):
+            declared[rule] = float(found.group(1))
+    return declared
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cores", type=positive_int, default=2, help="snakemake --cores")
@@ -127,12 +151,20 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--sets", nargs="+", default=["stats", "seed87"], help="feature sets of the first run"
     )
+    parser.add_argument(
+        "--fit",
+        action="store_true",
+        help="5.: also fit fold 0's seed87 PCA and train the reference cnn one epoch (about "
+        "3 min on 1000 clips), their memory against their rules' mem_mb",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args(argv)
     from genrepipe import GENRES
     from genrepipe.config import FEATURE_DEFAULTS
 
     # Before generating the clips, not after, in a MissingRuleException.
+    if args.fit and "seed87" not in args.sets:
+        args.sets.append("seed87")  # what the fitting jobs read, extracted in 2.
     if unknown := [name for name in args.sets if name not in FEATURE_DEFAULTS]:
         parser.error(
             f"--sets {' '.join(unknown)}: not a feature set ({', '.join(FEATURE_DEFAULTS)})"
@@ -226,7 +258,46 @@ def measure(args: argparse.Namespace, tmp: Path) -> int:
         f"feature sets, re-extracting {reextracted} tracks per set "
         f"(target <= {TARGET_REEXTRACTED}: {'holds' if holds else 'MISSED'})"
     )
+    if args.fit:
+        ok &= measure_fitting(workdir, config, args.cores, tmp)
     return 0 if ok else 1
+
+
+#: Fold 0 of the default holdout: the seed87 PCA, and the reference CNN that reads seed87.
+FIT_TARGETS = (
+    "results/preprocessed/seed87-pca/holdout/fold0/transform.skops",
+    "results/models/cnn/holdout/fold0/predictions.tsv",
+)
+
+
+def measure_fitting(workdir: Path, config: Path, cores: int, tmp: Path) -> bool:
+    """5.: run :data:`FIT_TARGETS` (the CNN one epoch) and compare each fitting job's
+    peak with its rule's ``mem_mb``; True when every one is within it."""
+    one_epoch = tmp / "one_epoch.yaml"
+    one_epoch.write_text(yaml.safe_dump({"models": {"cnn": {"params": {"epochs": 1}}}}))
+    wall, output, largest = snakemake(workdir, [config, one_epoch], cores, *FIT_TARGETS)
+    declared = declared_memory(output)
+    jobs = {
+        "fit_preprocessing": "fit_preprocessing/seed87-pca/holdout/fold0.tsv",
+        "train_model": "train_model/cnn/holdout/fold0.tsv",
+    }
+    peaks = dict((job, rss) for rss, job in peak_memory(workdir))
+    holds, lines = True, []
+    for rule, job in jobs.items():
+        if job not in peaks or rule not in declared:
+            sys.exit(f"5.: the run left no benchmark file {job} or no mem_mb of {rule}")
+        within = peaks[job] <= declared[rule]
+        holds &= within
+        lines.append(f"{job.removesuffix('.tsv')} {peaks[job]:.0f} MB of {declared[rule]:.0f}")
+    # The files sample once a second; the largest process of the run is exact.
+    holds &= largest <= max(declared[rule] for rule in jobs)
+    print(
+        f"5. fitting on these clips ({wall:.0f} s; the cnn one epoch): peak of each job "
+        f"(benchmark files) against its rule's mem_mb: {', '.join(lines)}; largest process "
+        f"of the run (getrusage, exact): {largest:.0f} MB "
+        f"(target: within: {'holds' if holds else 'MISSED'})"
+    )
+    return holds
 
 
 if __name__ == "__main__":
