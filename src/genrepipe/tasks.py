@@ -487,11 +487,15 @@ def fit_transform_features(
     # X[train] is a fresh copy: the scaler and PCA may scale and centre it in place (a
     # seed87 PCA of 900 tracks peaked 0.8 GB lower, the same bytes out), then copy again,
     # so the transform below and the saved one leave their input as it was.
-    copy_flags = [key for key in transform.get_params() if key.split("__")[-1] == "copy"]
+    copy_flags = {
+        key: value for key, value in transform.get_params().items() if key.endswith("copy")
+    }
     with threadpool_limits(limits=1):
         transform.set_params(**dict.fromkeys(copy_flags, False))
-        transform.fit(X[train])
-        transform.set_params(**dict.fromkeys(copy_flags, True))
+        try:
+            transform.fit(X[train])
+        finally:
+            transform.set_params(**copy_flags)
         logger.info(
             "fitted %s on %d training rows x %d features in %.1f s",
             preprocessing,
