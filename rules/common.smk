@@ -22,6 +22,7 @@ from genrepipe.config import (
     drop_null_searches,
     expand_home_paths,
     extracted_feature_sets,
+    feature_rows,
     frame_count_warnings,
     gtzan_download_pending,
     model_feature_sets,
@@ -222,6 +223,33 @@ def gpu_request(wildcards):
     runs at most N such jobs at once; a cluster executor requests the GPU.
     """
     return 1 if config["models"][wildcards.model]["estimator"] in CNN_ESTIMATORS else None
+
+
+# Memory a job asks for (`mem_mb`): what a cluster reserves and, under `--resources
+# mem_mb=N`, what one machine counts. On full GTZAN (tools/benchmark_workflow.py --fit)
+# a job holding a matrix feature set (seed87, logmel, mfcc) whole took up to 3.3 GB,
+# the others under 1 GB: asking all for the most ran two SVMs where eight fit.
+MATRIX_JOB_MB = 4000
+VECTOR_JOB_MB = 1500
+
+
+def set_memory(feature_set):
+    """The memory of a job holding ``feature_set``'s features of every track whole."""
+    return MATRIX_JOB_MB if feature_rows(config, feature_set) else VECTOR_JOB_MB
+
+
+def preprocessing_memory(wildcards):
+    return set_memory(wildcards.feature_set)
+
+
+def training_memory(wildcards):
+    """A model reading images (a CNN, or a head running its base CNN) or the scaled
+    values of a matrix set holds that set whole; a PCA's components are a few hundred
+    values a track, and an ensemble reads its members' predictions."""
+    spec = config["models"][wildcards.model]
+    if spec.get("input", "pca") == "pca":
+        return VECTOR_JOB_MB
+    return set_memory(spec["features"])
 
 
 def feature_set_settings(wildcards):

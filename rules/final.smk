@@ -25,7 +25,7 @@ rule fit_final_preprocessing:
         pca_components=lambda wildcards: pca_components(wildcards.preprocessing),
     threads: 1  # one BLAS thread, whatever the cores: see fit_transform_features
     resources:
-        mem_mb=4000,
+        mem_mb=preprocessing_memory,
     log:
         "logs/fit_final_preprocessing/{feature_set}-{preprocessing}.log",
     benchmark:
@@ -55,7 +55,7 @@ rule train_final_model:
     threads: training_threads
     priority: 1  # as train_model's
     resources:
-        mem_mb=4000,
+        mem_mb=training_memory,
         gpu=gpu_request,
     log:
         "logs/train_final_model/{model}.log",

@@ -44,7 +44,7 @@ rule plot_results:
         feature_set=MAP_FEATURE_SET,
         seed=config["seed"],
     resources:
-        mem_mb=4000,
+        mem_mb=set_memory(MAP_FEATURE_SET),  # its map holds that set whole
     log:
         "logs/plot_results.log",
     benchmark:

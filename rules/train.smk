@@ -15,7 +15,7 @@ rule fit_preprocessing:
         pca_components=lambda wildcards: pca_components(wildcards.preprocessing),
     threads: 1  # one BLAS thread, whatever the cores: see fit_transform_features
     resources:
-        mem_mb=4000,
+        mem_mb=preprocessing_memory,
     log:
         "logs/fit_preprocessing/{feature_set}-{preprocessing}/{scheme}/fold{fold}.log",
     benchmark:
@@ -48,7 +48,7 @@ rule train_model:
     # function per model needs Snakemake 9.17.)
     priority: 1
     resources:
-        mem_mb=4000,
+        mem_mb=training_memory,
         gpu=gpu_request,
     log:
         "logs/train_model/{model}/{scheme}/fold{fold}.log",

@@ -785,16 +785,23 @@ def test_cluster_jobs_name_real_rules_ask_no_gpu_and_sum_no_chain(tmp_path):
         assert len([line for line in body if re.match(r"^\s+rule ", line)]) == 1, group
 
 
-def test_training_jobs_ask_for_cores_and_a_gpu_by_estimator_not_by_name(tmp_path):
+def test_training_jobs_ask_for_cores_a_gpu_and_memory_by_estimator_not_by_name(tmp_path):
     """A cluster executor requests the `gpu` resource: CNN models get one whatever
     they are called, and a model named like a CNN that is none gets none. Cores:
-    `threads.train` where the fit uses them, one for the others and the reference cnn."""
+    `threads.train` where the fit uses them, one for the others and the reference cnn.
+    Memory: 4000 MB for a job holding a matrix set's values whole (a CNN's images, a
+    matrix set scaled), 1500 for one reading a PCA's components or vectors (asking all
+    for 4000 ran two SVMs side by side under --resources mem_mb=8000 where eight fit)."""
     defaults = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())["models"]
     override = write_config(
         tmp_path / "override.yaml",
         {
-            "models": {"convnet": defaults["cnn"], "cnn_named_svm": defaults["svm"]},
-            "run_models": ["convnet", "cnn_named_svm", "svm_stats", "nn"],
+            "models": {
+                "convnet": defaults["cnn"],
+                "cnn_named_svm": defaults["svm"],
+                "svm_scaled": defaults["svm"] | {"input": "scaled"},
+            },
+            "run_models": ["convnet", "cnn_named_svm", "svm_stats", "nn", "svm_scaled"],
             "final_models": True,
             "threads": {"train": 2},
         },
@@ -809,16 +816,30 @@ def test_training_jobs_ask_for_cores_and_a_gpu_by_estimator_not_by_name(tmp_path
             model = found.group(1)
         elif line.startswith("threads:"):  # printed for more than one
             threads = int(line.split()[1])
+        elif line.startswith("wildcards:") and (found := re.search(r"feature_set=(\S+),", line)):
+            model = found.group(1) + "-" + re.search(r"preprocessing=(\w+)", line).group(1)
         elif line.startswith("resources:") and rule in ("train_model", "train_final_model"):
             gpus = re.search(r"\bgpu=(\d+)", line)
-            requests[rule, model] = (threads, gpus and gpus.group(1))
+            memory = int(re.search(r"\bmem_mb=(\d+)", line).group(1))
+            requests[rule, model] = (threads, gpus and gpus.group(1), memory)
+        elif line.startswith("resources:") and ("preprocessing" in rule or rule == "plot_results"):
+            requests[rule, model] = int(re.search(r"\bmem_mb=(\d+)", line).group(1))
     assert requests == {
         (rule, model): request
         for rule in ("train_model", "train_final_model")
         for model, request in (
-            ("convnet", (1, "1")),
-            ("cnn_named_svm", (1, None)),  # no gpu resource: Kubernetes tolerates even 0
-            ("svm_stats", (1, None)),
-            ("nn", (2, None)),
+            ("convnet", (1, "1", 4000)),
+            ("cnn_named_svm", (1, None, 1500)),  # no gpu resource: Kubernetes tolerates even 0
+            ("svm_stats", (1, None, 1500)),
+            ("nn", (2, None, 1500)),
+            ("svm_scaled", (1, None, 4000)),
         )
-    }
+    } | {
+        (rule, preprocessing): memory
+        for rule in ("fit_preprocessing", "fit_final_preprocessing")
+        for preprocessing, memory in (
+            ("seed87-pca", 4000),
+            ("stats-scaled", 1500),
+            ("seed87-scaled", 4000),
+        )
+    } | {("plot_results", None): 1500}  # its map of stats
