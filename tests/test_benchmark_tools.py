@@ -253,53 +253,68 @@ def test_the_tools_import_this_checkouts_package(tmp_path):
     assert found.stdout.strip() == str(PROJECT_ROOT / "src" / "genrepipe" / "__init__.py")
 
 
-def test_the_memory_each_rule_declares_is_read_from_snakemakes_job_lines(tmp_path):
+def test_the_memory_each_job_declares_is_read_from_snakemakes_job_lines(tmp_path):
     import subprocess
     import sys
 
     (tmp_path / "Snakefile").write_text(
         "localrules: b\n"
-        "rule all:\n    input: 'a/1.txt', 'b.txt'\n"
+        "rule all:\n    input: 'a/1.txt', 'a/2.txt', 'b.txt'\n"
         "rule a:\n    input: 'b.txt'\n    output: 'a/{n}.txt'\n    log: 'a{n}.log'\n"
-        "    threads: 2\n    resources: mem_mb=4000\n    shell: 'touch {output}'\n"
-        "rule b:\n    output: 'b.txt'\n    resources: mem_mb=250, gpu=0\n"
+        "    benchmark: 'benchmarks/a/{n}.tsv'\n    threads: 2\n"
+        "    resources: mem_mb=lambda wildcards: 1000 * int(wildcards.n)\n"
+        "    shell: 'touch {output}'\n"
+        "rule b:\n    output: 'b.txt'\n    benchmark: 'benchmarks/b.tsv'\n"
+        "    resources: mem_mb=250, gpu=0\n    shell: 'touch {output}'\n"
+        "rule c:\n    output: 'c.txt'\n    benchmark: 'benchmarks/c.tsv'\n"
         "    shell: 'touch {output}'\n"
     )
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(tmp_path),
-         "--snakefile", str(tmp_path / "Snakefile")],
+         "--snakefile", str(tmp_path / "Snakefile"), "all", "c.txt"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert _tool("benchmark_workflow").declared_memory(run.stdout + run.stderr) == {
-        "a": 4000.0,
-        "b": 250.0,
+        "a/1.tsv": 954.0,  # MiB, as Snakemake gives mem_mib: 1000 MB is 953.7
+        "a/2.tsv": 1908.0,
+        "b.tsv": 239.0,
     }
 
 
 @pytest.mark.parametrize(
     ("cnn_peak", "largest", "holds"),
-    [(3900.0, 3950.0, True), (4100.0, 3950.0, False), (3900.0, 4050.0, False)],
+    [(3700.0, 3750.0, True), (3900.0, 3750.0, False), (3700.0, 3850.0, False)],
 )
-def test_fitting_memory_holds_only_within_each_rules_mem_mb(
+def test_fitting_memory_holds_only_within_each_jobs_mem_mb(
     tmp_path, monkeypatch, capsys, cnn_peak, largest, holds
 ):
     tool = _tool("benchmark_workflow")
     output = (
-        "rule fit_preprocessing:\n    output: x\n    resources: tmpdir=/tmp, mem_mb=4000\n"
-        "rule train_model:\n    input: x\n    wildcards: model=cnn\n"
-        "    resources: tmpdir=/tmp, mem_mb=4000, gpu=1\n"
+        "rule fit_preprocessing:\n    benchmark: benchmarks/fit_preprocessing/s-pca/holdout/"
+        "fold0.tsv\n    resources: tmpdir=/tmp, mem_mb=4000, mem=4 GB, mem_mib=3815\n"
+        "rule train_model:\n    input: x\n    benchmark: benchmarks/train_model/cnn/holdout/"
+        "fold0.tsv\n    wildcards: model=cnn\n"
+        "    resources: tmpdir=/tmp, mem_mb=4000, mem=4 GB, mem_mib=3815, gpu=1\n"
+        "rule train_model:\n    benchmark: benchmarks/train_model/svm/holdout/fold0.tsv\n"
+        "    resources: tmpdir=/tmp, mem_mb=1500, mem=2 GB, mem_mib=1431\n"
+        "rule merge_features:\n    benchmark: benchmarks/merge_features/s.tsv\n"
+        "    resources: tmpdir=/tmp, mem_mb=100, mem_mib=96\n"  # not a fitting job: not compared
     )
     monkeypatch.setattr(tool, "snakemake", lambda *args: (12.0, output, largest))
     monkeypatch.setattr(
         tool,
         "peak_memory",
         lambda workdir: [
-            (2700.0, "fit_preprocessing/seed87-pca/holdout/fold0.tsv"),
+            (2700.0, "fit_preprocessing/s-pca/holdout/fold0.tsv"),
             (cnn_peak, "train_model/cnn/holdout/fold0.tsv"),
+            (1400.0, "train_model/svm/holdout/fold0.tsv"),
+            (300.0, "merge_features/s.tsv"),
         ],
     )
     assert tool.measure_fitting(tmp_path, tmp_path / "c.yaml", 2, tmp_path) is holds
     printed = capsys.readouterr().out
-    assert f"train_model/cnn/holdout/fold0 {cnn_peak:.0f} MB of 4000" in printed
-    assert f"(getrusage, exact): {largest:.0f} MB" in printed
+    assert f"train_model/cnn/holdout/fold0 {cnn_peak:.0f} MiB of 3815" in printed
+    assert "train_model/svm/holdout/fold0 1400 MiB of 1431" in printed
+    assert "merge_features" not in printed
+    assert f"(getrusage, exact): {largest:.0f} MiB" in printed
     assert ("holds" if holds else "MISSED") in printed

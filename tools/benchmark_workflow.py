@@ -13,10 +13,11 @@ prints against the targets:
    the largest process of that run (target: none above 2 GiB);
 4. after adding one clip to every genre (10 clips), how many tracks the plan re-extracts:
    the extraction jobs of the dry run times their batch sizes (target: at most 100);
-5. with ``--fit``, the heaviest fitting jobs of the default run at this scale: fold 0's
-   ``seed87`` PCA (``fit_preprocessing``) and the reference ``cnn`` trained for one epoch
-   (memory does not grow with epochs), each job's peak against the ``mem_mb`` its rule
-   declares (target: within it; a cluster kills a job above it).
+5. with ``--fit``, fitting at this scale: fold 0's ``seed87`` PCA, the heaviest job, and
+   the reference ``cnn`` on ``seed87`` images, ``nn`` on the PCA (both one epoch: memory
+   does not grow with epochs) and ``svm_stats`` on the scaled ``stats``, each fitting
+   and training job's peak against the ``mem_mb`` it declares (target: within it; a
+   cluster kills a job above it, and ``--resources mem_mb=N`` counts it).
 
 Run from the project root::
 
@@ -43,7 +44,7 @@ from genrepipe.predict import positive_seconds
 TARGET_DRY_RUN_S = 10.0
 TARGET_NOOP_S = 15.0
 TARGET_REEXTRACTED = 100
-TARGET_RSS_MB = 2048.0
+TARGET_RSS_MIB = 2048.0
 
 
 def _write_clip(job: tuple[str, str, int, float, int]) -> None:
@@ -80,23 +81,18 @@ _MEASURE = (
 
 
 def snakemake(
-    workdir: Path, config: Path | list[Path], cores: int, *args: str
+    workdir: Path, configs: list[Path], cores: int, *args: str
 ) -> tuple[float, str, float]:
     """Run the project's workflow in ``workdir``.
 
-    Returns wall seconds, its output, and the peak resident memory in MB of Snakemake
+    Returns wall seconds, its output, and the peak resident memory in MiB of Snakemake
     and every job it ran (the largest single process).
     """
     command = [
         sys.executable,
         "-c",
         _MEASURE,
-        *snakemake_command(
-            workdir,
-            *args,
-            configfiles=config if isinstance(config, list) else [config],
-            cores=cores,
-        ),
+        *snakemake_command(workdir, *args, configfiles=configs, cores=cores),
     ]
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
@@ -114,7 +110,7 @@ def planned_jobs(output: str) -> list[str]:
 
 
 def peak_memory(workdir: Path) -> list[tuple[float, str]]:
-    """(max_rss in MB, job) of every job that wrote a benchmark file."""
+    """(max_rss in MiB, job) of every job that wrote a benchmark file."""
     import pandas as pd
 
     peaks = []
@@ -126,15 +122,19 @@ def peak_memory(workdir: Path) -> list[tuple[float, str]]:
 
 
 def declared_memory(output: str) -> dict[str, float]:
-    """The ``mem_mb`` each rule of a run's jobs declares, from Snakemake's job lines."""
-    declared = {}
-    for rule, resources in re.findall(
-        r"^\s*(?:local)?rule (\S+):\n(?:\s+\w+: .*\n)*?\s+resources: (.*)$",
-        output,
-        flags=re.MULTILINE,
-    ):
-        if found := re.search(r"\bmem_mb=(\d+)", resources):
-            declared[rule] = float(found.group(1))
+    """The memory each job of a run declares, in MiB (``mem_mib``, from its ``mem_mb``:
+    the benchmark files' ``max_rss`` and getrusage count MiB), by its benchmark file (as
+    named under ``benchmarks/``), from the lines Snakemake prints for the job."""
+    declared, benchmark = {}, None
+    for line in output.splitlines():
+        line = line.strip()
+        if re.match(r"^(?:local)?(?:rule|checkpoint) \S+:$", line):
+            benchmark = None
+        elif line.startswith("benchmark: "):
+            benchmark = line.removeprefix("benchmark: ").removeprefix("benchmarks/")
+        elif benchmark and line.startswith("resources: "):
+            if found := re.search(r"\bmem_mib=(\d+)", line):
+                declared[benchmark] = float(found.group(1))
     return declared
 
 
@@ -154,8 +154,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--fit",
         action="store_true",
-        help="5.: also fit fold 0's seed87 PCA and train the reference cnn one epoch (about "
-        "3 min on 1000 clips), their memory against their rules' mem_mb",
+        help="5.: also fit fold 0's preprocessing and train cnn, nn (one epoch each) and "
+        "svm_stats (about 2 min on 1000 clips), each job's memory against its mem_mb",
     )
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args(argv)
@@ -182,7 +182,7 @@ def main(argv=None) -> int:
 
 
 def measure(args: argparse.Namespace, tmp: Path) -> int:
-    """Generate the clips in ``tmp``, run the four measurements; 0 when every target holds."""
+    """Generate the clips in ``tmp``, run the measurements; 0 when every target holds."""
     from genrepipe.dataset import assign_batches, discover_tracks
 
     root, workdir = tmp / "genres", tmp / "work"
@@ -210,7 +210,7 @@ def measure(args: argparse.Namespace, tmp: Path) -> int:
         f" (tracks_per_job {tracks_per_job}, --cores {args.cores}); working directory {tmp}"
     )
 
-    dry, output, _ = snakemake(workdir, config, args.cores, "--dry-run")
+    dry, output, _ = snakemake(workdir, [config], args.cores, "--dry-run")
     holds = dry < TARGET_DRY_RUN_S
     ok &= holds
     print(
@@ -218,8 +218,8 @@ def measure(args: argparse.Namespace, tmp: Path) -> int:
         f"{dry:.1f} s (target < {TARGET_DRY_RUN_S:g} s: {'holds' if holds else 'MISSED'})"
     )
 
-    first, _, first_peak = snakemake(workdir, config, args.cores, *targets)
-    noop, output, _ = snakemake(workdir, config, args.cores, *targets)
+    first, _, first_peak = snakemake(workdir, [config], args.cores, *targets)
+    noop, output, _ = snakemake(workdir, [config], args.cores, *targets)
     nothing = "Nothing to be done" in output
     holds = noop < TARGET_NOOP_S and nothing
     ok &= holds
@@ -231,19 +231,19 @@ def measure(args: argparse.Namespace, tmp: Path) -> int:
 
     peaks = peak_memory(workdir)
     top, job = max(peaks)
-    merges = [f"{job.removesuffix('.tsv')} {rss:.0f} MB" for rss, job in peaks if "merge" in job]
-    holds = max(top, first_peak) <= TARGET_RSS_MB
+    merges = [f"{job.removesuffix('.tsv')} {rss:.0f} MiB" for rss, job in peaks if "merge" in job]
+    holds = max(top, first_peak) <= TARGET_RSS_MIB
     ok &= holds
     print(
         f"3. peak memory of the first run's {len(peaks)} jobs (benchmark files, sampled each "
-        f"second): highest {top:.0f} MB ({job}); merges of {n} clips: {', '.join(merges)}; "
+        f"second): highest {top:.0f} MiB ({job}); merges of {n} clips: {', '.join(merges)}; "
         f"largest process of the run, Snakemake included (getrusage, exact): "
-        f"{first_peak:.0f} MB (target <= {TARGET_RSS_MB:.0f} MB: "
+        f"{first_peak:.0f} MiB (target <= {TARGET_RSS_MIB:.0f} MiB: "
         f"{'holds' if holds else 'MISSED'})"
     )
 
     added = write_clips(root, range(args.n_per_genre, args.n_per_genre + 1), args.duration, 1)
-    dry_added, output, _ = snakemake(workdir, config, args.cores, "--dry-run", *targets)
+    dry_added, output, _ = snakemake(workdir, [config], args.cores, "--dry-run", *targets)
     batches = assign_batches(discover_tracks(root).tracks, tracks_per_job)
     extract = [rule for rule in planned_jobs(output) if rule.startswith("extract_features_")]
     # A job extracts one feature set for one batch, and each set's jobs for a batch
@@ -263,38 +263,45 @@ def measure(args: argparse.Namespace, tmp: Path) -> int:
     return 0 if ok else 1
 
 
-#: Fold 0 of the default holdout: the seed87 PCA, and the reference CNN that reads seed87.
+#: Fold 0 of the default holdout: the seed87 PCA and the reference CNN, the heaviest
+#: jobs; the stats scaler, the nn on the PCA and svm_stats, jobs asking for less.
 FIT_TARGETS = (
     "results/preprocessed/seed87-pca/holdout/fold0/transform.skops",
     "results/models/cnn/holdout/fold0/predictions.tsv",
+    "results/models/nn/holdout/fold0/predictions.tsv",
+    "results/models/svm_stats/holdout/fold0/predictions.tsv",
 )
+#: The networks train one epoch: memory does not grow with epochs.
+ONE_EPOCH = {"models": {name: {"params": {"epochs": 1}} for name in ("cnn", "nn")}}
 
 
 def measure_fitting(workdir: Path, config: Path, cores: int, tmp: Path) -> bool:
-    """5.: run :data:`FIT_TARGETS` (the CNN one epoch) and compare each fitting job's
-    peak with its rule's ``mem_mb``; True when every one is within it."""
+    """5.: run :data:`FIT_TARGETS` and compare each fitting and training job's peak
+    with the ``mem_mb`` it declares; True when every one is within it."""
     one_epoch = tmp / "one_epoch.yaml"
-    one_epoch.write_text(yaml.safe_dump({"models": {"cnn": {"params": {"epochs": 1}}}}))
+    one_epoch.write_text(yaml.safe_dump(ONE_EPOCH))
     wall, output, largest = snakemake(workdir, [config, one_epoch], cores, *FIT_TARGETS)
-    declared = declared_memory(output)
-    jobs = {
-        "fit_preprocessing": "fit_preprocessing/seed87-pca/holdout/fold0.tsv",
-        "train_model": "train_model/cnn/holdout/fold0.tsv",
+    declared = {
+        job: mb
+        for job, mb in declared_memory(output).items()
+        if job.startswith(("fit_preprocessing/", "train_model/"))
     }
-    peaks = dict((job, rss) for rss, job in peak_memory(workdir))
-    holds, lines = True, []
-    for rule, job in jobs.items():
-        if job not in peaks or rule not in declared:
-            sys.exit(f"5.: the run left no benchmark file {job} or no mem_mb of {rule}")
-        within = peaks[job] <= declared[rule]
-        holds &= within
-        lines.append(f"{job.removesuffix('.tsv')} {peaks[job]:.0f} MB of {declared[rule]:.0f}")
+    peaks = {job: rss for rss, job in peak_memory(workdir)}
+    if not declared:
+        sys.exit("5.: Snakemake printed the mem_mb of no fitting or training job")
+    if unmeasured := sorted(set(declared) - set(peaks)):
+        sys.exit(f"5.: no benchmark file of {', '.join(unmeasured)}")
+    holds = all(peaks[job] <= mb for job, mb in declared.items())
+    lines = [
+        f"{job.removesuffix('.tsv')} {peaks[job]:.0f} MiB of {mb:.0f}"
+        for job, mb in sorted(declared.items())
+    ]
     # The files sample once a second; the largest process of the run is exact.
-    holds &= largest <= max(declared[rule] for rule in jobs)
+    holds &= largest <= max(declared.values())
     print(
-        f"5. fitting on these clips ({wall:.0f} s; the cnn one epoch): peak of each job "
-        f"(benchmark files) against its rule's mem_mb: {', '.join(lines)}; largest process "
-        f"of the run (getrusage, exact): {largest:.0f} MB "
+        f"5. fitting on these clips ({wall:.0f} s; networks one epoch): peak of each job "
+        f"(benchmark files) against the memory it declares (its mem_mb in MiB): "
+        f"{', '.join(lines)}; largest process of the run (getrusage, exact): {largest:.0f} MiB "
         f"(target: within: {'holds' if holds else 'MISSED'})"
     )
     return holds
