@@ -763,11 +763,12 @@ def test_cluster_jobs_name_real_rules_ask_no_gpu_and_sum_no_chain(tmp_path):
         elif line.startswith("wildcards:") and (found := re.search(r"model=([^,\s]+)", line)):
             model = found.group(1)
         elif line.startswith("resources:") and rule in ("train_model", "train_final_model"):
-            requests[rule, model] = ("gpu=" in line, "mem_mb=8000" in line)
+            requests[rule, model] = ("gpu=" in line, re.search(r"\bmem_mb=(\d+)", line).group(1))
+    # The memory is the rules' own (a profile's 8000 for every job reserved 8 GB for SVMs).
     assert requests == {
-        (rule, model): (False, True)
+        (rule, model): (False, memory)
         for rule in ("train_model", "train_final_model")
-        for model in ("cnn", "svm")
+        for model, memory in (("cnn", "4000"), ("svm", "1500"))
     }
     # On a cluster, jobs of one group that depend on each other form one cluster job
     # with their resources summed, run one after another by the SLURM plugin: the
