@@ -227,8 +227,9 @@ def gpu_request(wildcards):
 
 # Memory a job asks for (`mem_mb`): what a cluster reserves and, under `--resources
 # mem_mb=N`, what one machine counts. On full GTZAN (tools/benchmark_workflow.py --fit)
-# a job holding a matrix feature set (seed87, logmel, mfcc) whole took up to 3.3 GB,
-# the others under 1 GB: asking all for the most ran two SVMs where eight fit.
+# the reference cnn, holding the seed87 matrices whole, took 3.4 GB (3270 MiB), the
+# seed87 PCA 2.3 GB, the others under 1 GB; the window CNNs hold log-mel or MFCC
+# matrices of about the same size. Asking all for the most ran two SVMs where eight fit.
 MATRIX_JOB_MB = 4000
 VECTOR_JOB_MB = 1500
 
@@ -247,7 +248,7 @@ def training_memory(wildcards):
     values of a matrix set holds that set whole; a PCA's components are a few hundred
     values a track, and an ensemble reads its members' predictions."""
     spec = config["models"][wildcards.model]
-    if spec.get("input", "pca") == "pca":
+    if spec["estimator"] == ENSEMBLE or spec["input"] == "pca":
         return VECTOR_JOB_MB
     return set_memory(spec["features"])
 

@@ -21,6 +21,8 @@ import soundfile as sf
 import yaml
 from conftest import PROJECT_ROOT, TINY_CONFIG, run_workflow, snakemake_command
 
+TINY_EXTRA = PROJECT_ROOT / "tests" / "configs" / "tiny_extra.yaml"
+
 pytestmark = pytest.mark.slow
 
 SUMMARY_COLUMNS = [
@@ -802,12 +804,17 @@ def test_training_jobs_ask_for_cores_a_gpu_and_memory_by_estimator_not_by_name(t
                 "cnn_named_svm": defaults["svm"],
                 "svm_scaled": defaults["svm"] | {"input": "scaled"},
             },
-            "run_models": ["convnet", "cnn_named_svm", "svm_stats", "nn", "svm_scaled"],
+            # tiny_extra's: a window CNN's head (and so the CNN) and an ensemble of
+            # svm_rich and cnn_logmel
+            "run_models": [
+                *("convnet", "cnn_named_svm", "svm_stats", "nn", "svm_scaled"),
+                *("cnn_svm", "ensemble"),
+            ],
             "final_models": True,
             "threads": {"train": 2},
         },
     )
-    result = run_workflow(tmp_path, TINY_CONFIG, override, extra=["--dry-run"])
+    result = run_workflow(tmp_path, TINY_CONFIG, TINY_EXTRA, override, extra=["--dry-run"])
     requests, rule, model, threads = {}, None, None, 1
     for line in (result.stdout + result.stderr).splitlines():
         line = line.strip()
@@ -834,7 +841,12 @@ def test_training_jobs_ask_for_cores_a_gpu_and_memory_by_estimator_not_by_name(t
             ("svm_stats", (1, None, 1500)),
             ("nn", (2, None, 1500)),
             ("svm_scaled", (1, None, 4000)),
+            ("cnn_logmel", (2, "1", 4000)),
+            ("cnn_svm", (2, "1", 4000)),  # a head runs its base CNN on the whole log-mel
+            ("svm_rich", (1, None, 1500)),
         )
+    } | {
+        ("train_model", "ensemble"): (1, None, 1500),  # its members' predictions
     } | {
         (rule, preprocessing): memory
         for rule in ("fit_preprocessing", "fit_final_preprocessing")
@@ -842,5 +854,6 @@ def test_training_jobs_ask_for_cores_a_gpu_and_memory_by_estimator_not_by_name(t
             ("seed87-pca", 4000),
             ("stats-scaled", 1500),
             ("seed87-scaled", 4000),
+            ("rich-scaled", 1500),
         )
     } | {("plot_results", None): 1500}  # its map of stats
