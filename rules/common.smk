@@ -227,9 +227,9 @@ def gpu_request(wildcards):
 
 # Memory a job asks for (`mem_mb`): what a cluster reserves and, under `--resources
 # mem_mb=N`, what one machine counts. On full GTZAN (tools/benchmark_workflow.py --fit)
-# the reference cnn, holding the seed87 matrices whole, took 3.4 GB (3270 MiB), the
-# seed87 PCA 2.3 GB, the others under 1 GB; the window CNNs hold log-mel or MFCC
-# matrices of about the same size. Asking all for the most ran two SVMs where eight fit.
+# the reference cnn, holding the seed87 matrices whole, took 3.5 GB (3301 MiB),
+# cnn_logmel 2.5 GB, the seed87 PCA 2.1 GB, the others under 1 GB. Asking all for the
+# most ran two SVMs side by side where eight fit.
 MATRIX_JOB_MB = 4000
 VECTOR_JOB_MB = 1500
 
