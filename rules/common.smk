@@ -2,6 +2,7 @@
 # configured dataset, their extraction batches, input functions). No rules.
 
 import logging
+import math
 import re
 
 from snakemake.utils import validate
@@ -25,6 +26,7 @@ from genrepipe.config import (
     feature_rows,
     frame_count_warnings,
     gtzan_download_pending,
+    matrix_megabytes,
     model_feature_sets,
     models_in_use,
     n_folds,
@@ -232,25 +234,32 @@ def gpu_request(wildcards):
 # most ran two SVMs side by side where eight fit.
 MATRIX_JOB_MB = 4000
 VECTOR_JOB_MB = 1500
+# A larger collection, or longer matrices, asks for more in proportion: the cnn's
+# 3.5 GB was 7 times the 0.49 GB of seed87 values it held.
+MB_PER_MATRIX_MB = 8
 
 
-def set_memory(feature_set):
-    """The memory of a job holding ``feature_set``'s features of every track whole."""
-    return MATRIX_JOB_MB if feature_rows(config, feature_set) else VECTOR_JOB_MB
+def set_memory(feature_set, attempt=1):
+    """The memory of a job holding ``feature_set``'s features of every track whole;
+    ``attempt`` times as much on a retry (`--retries`), after a kill for memory."""
+    values_mb = matrix_megabytes(config, feature_set, len(TRACKS))
+    if values_mb is None:
+        return VECTOR_JOB_MB * attempt
+    return max(MATRIX_JOB_MB, math.ceil(MB_PER_MATRIX_MB * values_mb)) * attempt
 
 
-def preprocessing_memory(wildcards):
-    return set_memory(wildcards.feature_set)
+def preprocessing_memory(wildcards, attempt):
+    return set_memory(wildcards.feature_set, attempt)
 
 
-def training_memory(wildcards):
+def training_memory(wildcards, attempt):
     """A model reading images (a CNN, or a head running its base CNN) or the scaled
     values of a matrix set holds that set whole; a PCA's components are a few hundred
     values a track, and an ensemble reads its members' predictions."""
     spec = config["models"][wildcards.model]
     if spec["estimator"] == ENSEMBLE or spec["input"] == "pca":
-        return VECTOR_JOB_MB
-    return set_memory(spec["features"])
+        return VECTOR_JOB_MB * attempt
+    return set_memory(spec["features"], attempt)
 
 
 def feature_set_settings(wildcards):

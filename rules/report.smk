@@ -44,7 +44,8 @@ rule plot_results:
         feature_set=MAP_FEATURE_SET,
         seed=config["seed"],
     resources:
-        mem_mb=set_memory(MAP_FEATURE_SET),  # its map holds that set whole
+        # its map holds that set whole
+        mem_mb=lambda wildcards, attempt: set_memory(MAP_FEATURE_SET, attempt),
     log:
         "logs/plot_results.log",
     benchmark:

@@ -30,6 +30,7 @@ from genrepipe.config import (
     feature_rows,
     feature_settings,
     gtzan_download_pending,
+    matrix_megabytes,
     min_clip_samples,
     order_config_keys,
     schema_error_message,
@@ -476,6 +477,21 @@ def test_rich_dimension_follows_its_feature_names(n_mfcc, tempo_bands):
 
     config = {"features": {"rich": {"n_mfcc": n_mfcc, "tempo_bands": tempo_bands}}}
     assert feature_dimension(config, "rich") == len(rich_feature_names(n_mfcc, tempo_bands))
+
+
+@pytest.mark.parametrize("duration", [3.0, 30.0])
+def test_matrix_megabytes_are_those_of_the_extracted_arrays(duration):
+    """The memory a fitting or training job asks for grows with this size: without
+    n_frames, the frames of the longest clip read, as the extraction pads to."""
+    from genrepipe import features
+
+    config = _config({"dataset": {"synthetic": {"duration": duration}, "max_duration": 31.0}})
+    config["features"]["logmel"]["n_frames"] = None
+    y = np.random.default_rng(0).normal(0, 0.1, int(duration * 22050)).astype(np.float32)
+    for name in ("logmel", "seed87"):
+        array = features.extract(name, y, 22050, config["features"][name])
+        assert matrix_megabytes(config, name, 25) == pytest.approx(25 * array.nbytes / 1e6), name
+    assert matrix_megabytes(config, "stats", 25) is None
 
 
 def test_feature_limits_are_those_the_feature_functions_check():

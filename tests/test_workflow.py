@@ -7,6 +7,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 import os
 import re
 import shutil
@@ -766,12 +767,17 @@ def test_cluster_jobs_name_real_rules_ask_no_gpu_and_sum_no_chain(tmp_path):
             model = found.group(1)
         elif line.startswith("resources:") and rule in ("train_model", "train_final_model"):
             requests[rule, model] = ("gpu=" in line, re.search(r"\bmem_mb=(\d+)", line).group(1))
+        elif line.startswith("resources:"):  # the profile's, times the attempt (here 1)
+            kind = rule if rule == "merge_features" else rule.split("_batch")[0]
+            requests.setdefault(kind, set()).add(re.search(r"\bmem_mb=(\d+)", line).group(1))
     # The memory is the rules' own (a profile's 8000 for every job reserved 8 GB for SVMs).
-    assert requests == {
+    assert {key: requests[key] for key in requests if isinstance(key, tuple)} == {
         (rule, model): (False, memory)
         for rule in ("train_model", "train_final_model")
         for model, memory in (("cnn", "4000"), ("svm", "1500"))
     }
+    assert requests["extract_features"] == requests["check_audio"] == {"1000"}
+    assert requests["merge_features"] == {"2000"}
     # On a cluster, jobs of one group that depend on each other form one cluster job
     # with their resources summed, run one after another by the SLURM plugin: the
     # generated clips' batch made one with its check and extractions (4 CPUs held for
@@ -857,3 +863,92 @@ def test_training_jobs_ask_for_cores_a_gpu_and_memory_by_estimator_not_by_name(t
             ("rich-scaled", 1500),
         )
     } | {("plot_results", None): 1500}  # its map of stats
+
+
+def memory_requests(output: str, rules: tuple[str, ...]) -> list[tuple[str, str, int]]:
+    """(rule, wildcards, mem_mb) of every job of ``rules`` Snakemake printed, in order
+    (a retried job twice)."""
+    requests, rule, wildcards = [], None, ""
+    for line in output.splitlines():
+        line = line.strip()
+        if match := re.match(r"^(?:local)?rule (\S+):$", line):
+            rule, wildcards = match.group(1), ""
+        elif line.startswith("wildcards:"):
+            wildcards = line.removeprefix("wildcards:").strip()
+        elif line.startswith("resources:") and rule in rules:
+            memory = int(re.search(r"\bmem_mb=(\d+)", line).group(1))
+            requests.append((rule, wildcards, memory))
+    return requests
+
+
+def test_memory_grows_with_the_matrices_a_job_holds(tmp_path):
+    """4000 MB held full GTZAN's seed87 matrices (0.49 GB of values; the cnn took
+    3.5 GB): longer matrices or more tracks ask for 8 MB per MB of values where that
+    is more. A cluster killed such a job at 4000, and `--resources mem_mb=N` counted
+    it as a small one. Vector sets and PCA components stay small."""
+    n_frames = 20_000  # 80 tracks x 87 rows: 557 MB of values
+    override = write_config(
+        tmp_path / "long.yaml",
+        {
+            "features": {"seed87": {"n_frames": n_frames}},
+            "run_models": ["cnn", "nn", "svm_stats"],
+        },
+    )
+    result = run_workflow(tmp_path, TINY_CONFIG, override, extra=["--dry-run"])
+    rules = ("fit_preprocessing", "fit_final_preprocessing", "train_model", "train_final_model")
+    requests = {
+        (rule, re.search(r"(?:model|feature_set)=([^,\s]+)", wildcards).group(1)): memory
+        for rule, wildcards, memory in memory_requests(result.stdout + result.stderr, rules)
+    }
+    grown = math.ceil(8 * 80 * 87 * n_frames * 4 / 1e6)
+    assert grown > 4000
+    assert requests == {
+        ("fit_preprocessing", "seed87"): grown,  # the PCA of nn
+        ("fit_final_preprocessing", "seed87"): grown,
+        ("fit_preprocessing", "stats"): 1500,
+        ("fit_final_preprocessing", "stats"): 1500,
+        ("train_model", "cnn"): grown,
+        ("train_final_model", "cnn"): grown,
+        ("train_model", "nn"): 1500,
+        ("train_final_model", "nn"): 1500,
+        ("train_model", "svm_stats"): 1500,
+        ("train_final_model", "svm_stats"): 1500,
+    }
+
+
+def test_a_job_retried_after_a_kill_asks_for_more_memory(tiny_run, tmp_path):
+    """The cluster profiles retry a failed job once; killed for its memory, it failed
+    again with the same request. Each attempt now asks for that many times as much:
+    the rules' own memory and the profile's (here SLURM's, run locally)."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, symlinks=True)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    # The first attempt of an extraction and of a preprocessing fit ends as the
+    # kernel's out-of-memory killer ends one.
+    (hook / "sitecustomize.py").write_text(
+        "import os, sys\n"
+        "for script in ('extract_features.py', 'fit_preprocessing.py'):\n"
+        f"    marker = os.path.join({str(tmp_path)!r}, 'killed_' + script)\n"
+        "    if sys.argv[0].endswith(script) and not os.path.exists(marker):\n"
+        "        open(marker, 'w').close()\n"
+        "        os._exit(137)\n"
+    )
+    profile = ["--profile", str(PROJECT_ROOT / "profiles" / "slurm"), "--executor", "local"]
+    target = "results/preprocessed/stats-scaled/holdout/fold0/transform.skops"
+    forced = ["--forcerun", "extract_features_batch0000", "fit_preprocessing"]
+    command = snakemake_command(run, TINY_CONFIG, extra=[target, *profile, *forced])
+    environment = os.environ | {"PYTHONPATH": str(hook)}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=run, env=environment)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert len(list(tmp_path.glob("killed_*"))) == 2  # both first attempts were killed
+    rules = ("extract_features_batch0000", "merge_features", "fit_preprocessing")
+    requests = [(rule, memory) for rule, _, memory in memory_requests(output, rules)]
+    assert requests == [
+        ("extract_features_batch0000", 1000),
+        ("extract_features_batch0000", 2000),
+        ("merge_features", 2000),
+        ("fit_preprocessing", 1500),
+        ("fit_preprocessing", 3000),
+    ], output[-4000:]

@@ -359,6 +359,22 @@ def feature_dimension(config: Mapping[str, Any], feature_set: str) -> int | None
     return None
 
 
+def matrix_megabytes(config: Mapping[str, Any], feature_set: str, n_tracks: int) -> float | None:
+    """The size in MB of a matrix feature set's values of ``n_tracks`` tracks (float32),
+    what a job holding them whole reads; without ``n_frames``, the frames of the longest
+    clip read. ``None`` for the vector sets."""
+    rows = feature_rows(config, feature_set)
+    if rows is None:
+        return None
+    settings = feature_settings(config, feature_set)
+    frames = settings.get("n_frames")
+    if frames is None:  # padded to the longest clip's frames
+        longest, _ = _longest_clip(config["dataset"])
+        sr = config.get("audio", {}).get("sample_rate", 22050)
+        frames = 1 + int(longest * sr) // settings.get("hop_length", 512)
+    return n_tracks * rows * frames * 4 / 1e6
+
+
 def feature_rows(config: Mapping[str, Any], feature_set: str) -> int | None:
     """Rows of a matrix feature set's per-track matrix (its frames are the columns):
     ``seed87`` ``n_mfcc + n_mels + 47``, ``logmel`` ``n_mels``, ``mfcc`` ``2 n_mfcc``
