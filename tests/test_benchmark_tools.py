@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import PROJECT_ROOT
 
 
@@ -318,3 +319,30 @@ def test_fitting_memory_holds_only_within_each_jobs_mem_mb(
     assert "merge_features" not in printed
     assert f"(getrusage, exact): {largest:.0f} MiB" in printed
     assert ("holds" if holds else "MISSED") in printed
+
+
+def test_fitting_on_longer_seed87_matrices_passes_them_to_the_workflow(
+    tmp_path, monkeypatch, capsys
+):
+    """--seed87-frames: the fitting jobs run on matrices that long, the networks still
+    one epoch (the memory asked for grows with the matrices: the check of that)."""
+    tool = _tool("benchmark_workflow")
+    output = (
+        "rule train_model:\n    benchmark: benchmarks/train_model/cnn/holdout/fold0.tsv\n"
+        "    resources: tmpdir=/tmp, mem_mb=7874, mem=7.87 GB, mem_mib=7510, gpu=1\n"
+    )
+    overlays = []
+
+    def snakemake(workdir, configs, cores, *targets):
+        overlays.append(yaml.safe_load(configs[-1].read_text()))
+        return 12.0, output, 5000.0
+
+    monkeypatch.setattr(tool, "snakemake", snakemake)
+    monkeypatch.setattr(
+        tool, "peak_memory", lambda workdir: [(4900.0, "train_model/cnn/holdout/fold0.tsv")]
+    )
+    assert tool.measure_fitting(tmp_path, tmp_path / "c.yaml", 2, tmp_path, 2800)
+    assert overlays == [tool.ONE_EPOCH | {"features": {"seed87": {"n_frames": 2800}}}]
+    assert "seed87 matrices of 2800 frames" in capsys.readouterr().out
+    tool.measure_fitting(tmp_path, tmp_path / "c.yaml", 2, tmp_path)
+    assert overlays[-1] == tool.ONE_EPOCH
