@@ -865,9 +865,11 @@ def test_training_jobs_ask_for_cores_a_gpu_and_memory_by_estimator_not_by_name(t
     } | {("plot_results", None): 1500}  # its map of stats
 
 
-def memory_requests(output: str, rules: tuple[str, ...]) -> list[tuple[str, str, int]]:
-    """(rule, wildcards, mem_mb) of every job of ``rules`` Snakemake printed, in order
-    (a retried job twice)."""
+def memory_requests(
+    output: str, rules: tuple[str, ...], resource: str = "mem_mb"
+) -> list[tuple[str, str, int]]:
+    """(rule, wildcards, mem_mb or another resource) of every job of ``rules`` Snakemake
+    printed, in order (a retried job twice)."""
     requests, rule, wildcards = [], None, ""
     for line in output.splitlines():
         line = line.strip()
@@ -876,8 +878,8 @@ def memory_requests(output: str, rules: tuple[str, ...]) -> list[tuple[str, str,
         elif line.startswith("wildcards:"):
             wildcards = line.removeprefix("wildcards:").strip()
         elif line.startswith("resources:") and rule in rules:
-            memory = int(re.search(r"\bmem_mb=(\d+)", line).group(1))
-            requests.append((rule, wildcards, memory))
+            value = int(re.search(rf"\b{resource}=(\d+)", line).group(1))
+            requests.append((rule, wildcards, value))
     return requests
 
 
@@ -917,9 +919,10 @@ def test_memory_grows_with_the_matrices_a_job_holds(tmp_path):
 
 
 def test_a_job_retried_after_a_kill_asks_for_more_memory(tiny_run, tmp_path):
-    """The cluster profiles retry a failed job once; killed for its memory, it failed
-    again with the same request. Each attempt now asks for that many times as much:
-    the rules' own memory and the profile's (here SLURM's, run locally)."""
+    """The cluster profiles retry a failed job once; killed for its memory (or its
+    time), it failed again with the same request. Each attempt now asks for that many
+    times as much: the rules' own memory and the profile's (here SLURM's, run
+    locally), and the profile's time."""
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run, symlinks=True)
     hook = tmp_path / "hook"
@@ -952,3 +955,11 @@ def test_a_job_retried_after_a_kill_asks_for_more_memory(tiny_run, tmp_path):
         ("fit_preprocessing", 1500),
         ("fit_preprocessing", 3000),
     ], output[-4000:]
+    minutes = [(rule, value) for rule, _, value in memory_requests(output, rules, "runtime")]
+    assert minutes == [
+        ("extract_features_batch0000", 15),
+        ("extract_features_batch0000", 30),
+        ("merge_features", 30),
+        ("fit_preprocessing", 60),
+        ("fit_preprocessing", 120),
+    ]
