@@ -4,6 +4,7 @@ they leave behind (their measurements run the workflow for minutes: not here).""
 from __future__ import annotations
 
 import importlib.util
+import re
 import tempfile
 from pathlib import Path
 
@@ -346,3 +347,17 @@ def test_fitting_on_longer_seed87_matrices_passes_them_to_the_workflow(
     assert "seed87 matrices of 2800 frames" in capsys.readouterr().out
     tool.measure_fitting(tmp_path, tmp_path / "c.yaml", 2, tmp_path)
     assert overlays[-1] == tool.ONE_EPOCH
+
+
+def test_the_fitting_targets_are_fold_jobs_of_the_workflow(tmp_path):
+    """What --fit asks the workflow for: a renamed model or output path would fail
+    the benchmark after minutes of extraction."""
+    from conftest import TINY_CONFIG, run_workflow
+
+    tool = _tool("benchmark_workflow")
+    overlay = tmp_path / "one_epoch.yaml"
+    overlay.write_text(yaml.safe_dump(tool.ONE_EPOCH))
+    result = run_workflow(tmp_path, TINY_CONFIG, overlay, extra=["--dry-run", *tool.FIT_TARGETS])
+    planned = set(re.findall(r"wildcards: model=([^,\s]+), scheme=holdout, fold=0", result.stdout))
+    assert planned == {"cnn", "cnn_logmel", "cnn_mfcc", "cnn_svm", "nn", "svm_stats"}
+    assert "feature_set=seed87, preprocessing=pca, scheme=holdout, fold=0" in result.stdout

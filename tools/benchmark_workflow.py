@@ -14,12 +14,13 @@ prints against the targets:
 4. after adding one clip to every genre (10 clips), how many tracks the plan re-extracts:
    the extraction jobs of the dry run times their batch sizes (target: at most 100);
 5. with ``--fit``, fitting at this scale: fold 0's ``seed87`` PCA, the reference ``cnn``
-   on ``seed87`` images, ``cnn_logmel`` on log-mel windows, ``nn`` on the PCA (the
-   networks one epoch: memory does not grow with epochs) and ``svm_stats`` on the
-   scaled ``stats``, each fitting and training job's peak against the ``mem_mb`` it
-   declares (target: within it; a cluster kills a job above it, and ``--resources
-   mem_mb=N`` counts it); ``--seed87-frames 2800`` makes the seed87 matrices twice as
-   long, and the jobs holding them ask for more.
+   on ``seed87`` images, ``cnn_logmel`` and ``cnn_mfcc`` on log-mel and MFCC windows,
+   ``cnn_svm`` on ``cnn_logmel``'s embeddings, ``nn`` on the PCA (the networks one
+   epoch: memory does not grow with epochs) and ``svm_stats`` on the scaled ``stats``,
+   each fitting and training job's peak against the ``mem_mb`` it declares (target:
+   within it; a cluster kills a job above it, and ``--resources mem_mb=N`` counts it);
+   ``--seed87-frames 2800`` makes the seed87 matrices twice as long, and the jobs
+   holding them ask for more.
 
 Run from the project root::
 
@@ -156,8 +157,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--fit",
         action="store_true",
-        help="5.: also fit fold 0's preprocessing and train cnn, cnn_logmel, nn (one epoch "
-        "each) and svm_stats (about 3 min on 1000 clips), each job's memory against its mem_mb",
+        help="5.: also fit fold 0's preprocessing and train cnn, cnn_logmel, cnn_mfcc, nn "
+        "(one epoch each), cnn_svm and svm_stats (about 6 min on 1000 clips), each job's "
+        "memory against its mem_mb",
     )
     parser.add_argument(
         "--seed87-frames",
@@ -271,18 +273,22 @@ def measure(args: argparse.Namespace, tmp: Path) -> int:
     return 0 if ok else 1
 
 
-#: Fold 0 of the default holdout: the seed87 PCA, the reference CNN and the log-mel
-#: window CNN, the heaviest jobs; the stats scaler, the nn on the PCA and svm_stats,
-#: jobs asking for less.
+#: Fold 0 of the default holdout: the seed87 PCA, the reference CNN, the window CNNs
+#: on log-mel and MFCC and the SVM head on the log-mel one's embeddings, the heaviest
+#: jobs; the stats scaler, the nn on the PCA and svm_stats, jobs asking for less.
 FIT_TARGETS = (
     "results/preprocessed/seed87-pca/holdout/fold0/transform.skops",
     "results/models/cnn/holdout/fold0/predictions.tsv",
     "results/models/cnn_logmel/holdout/fold0/predictions.tsv",
+    "results/models/cnn_mfcc/holdout/fold0/predictions.tsv",
+    "results/models/cnn_svm/holdout/fold0/predictions.tsv",
     "results/models/nn/holdout/fold0/predictions.tsv",
     "results/models/svm_stats/holdout/fold0/predictions.tsv",
 )
 #: The networks train one epoch: memory does not grow with epochs.
-ONE_EPOCH = {"models": {name: {"params": {"epochs": 1}} for name in ("cnn", "cnn_logmel", "nn")}}
+ONE_EPOCH = {
+    "models": {name: {"params": {"epochs": 1}} for name in ("cnn", "cnn_logmel", "cnn_mfcc", "nn")}
+}
 
 
 def measure_fitting(
