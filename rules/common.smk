@@ -230,7 +230,7 @@ def gpu_request(wildcards):
 # Memory a job asks for (`mem_mb`): what a cluster reserves and, under `--resources
 # mem_mb=N`, what one machine counts. On full GTZAN (tools/benchmark_workflow.py --fit)
 # the reference cnn, holding the seed87 matrices whole, took 3.5 GB (3301 MiB),
-# cnn_logmel 2.5 GB, the seed87 PCA 2.1 GB, the others under 1 GB. Asking all for the
+# cnn_logmel 2.8 GB, the seed87 PCA 2.2 GB, the others under 1 GB. Asking all for the
 # most ran two SVMs side by side where eight fit.
 MATRIX_JOB_MB = 4000
 VECTOR_JOB_MB = 1500
@@ -239,7 +239,7 @@ VECTOR_JOB_MB = 1500
 MB_PER_MATRIX_MB = 8
 
 
-def set_memory(feature_set, attempt=1):
+def feature_set_memory(feature_set, attempt=1):
     """The memory of a job holding ``feature_set``'s features of every track whole;
     ``attempt`` times as much on a retry (`--retries`), after a kill for memory."""
     values_mb = matrix_megabytes(config, feature_set, len(TRACKS))
@@ -249,7 +249,7 @@ def set_memory(feature_set, attempt=1):
 
 
 def preprocessing_memory(wildcards, attempt):
-    return set_memory(wildcards.feature_set, attempt)
+    return feature_set_memory(wildcards.feature_set, attempt)
 
 
 def training_memory(wildcards, attempt):
@@ -259,7 +259,7 @@ def training_memory(wildcards, attempt):
     spec = config["models"][wildcards.model]
     if spec["estimator"] == ENSEMBLE or spec["input"] == "pca":
         return VECTOR_JOB_MB * attempt
-    return set_memory(spec["features"], attempt)
+    return feature_set_memory(spec["features"], attempt)
 
 
 def feature_set_settings(wildcards):

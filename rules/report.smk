@@ -45,7 +45,7 @@ rule plot_results:
         seed=config["seed"],
     resources:
         # its map holds that set whole
-        mem_mb=lambda wildcards, attempt: set_memory(MAP_FEATURE_SET, attempt),
+        mem_mb=lambda wildcards, attempt: feature_set_memory(MAP_FEATURE_SET, attempt),
     log:
         "logs/plot_results.log",
     benchmark:

@@ -39,6 +39,7 @@ def _tool(name: str):
         ("benchmark_workflow", ["--duration", "0"], "expected positive seconds, got '0'"),
         ("benchmark_workflow", ["--cores", "0"], "expected at least 1, got 0"),
         ("benchmark_workflow", ["--sets", "stats", "nosuch"], "--sets nosuch: not a feature set"),
+        ("benchmark_workflow", ["--seed87-frames", "2800"], "--seed87-frames sets the matrices"),
         ("benchmark_extraction", ["--data", "no/such/folder"], "no/such/folder: no such folder"),
         ("benchmark_extraction", ["--repeats", "0"], "expected at least 1, got 0"),
         ("benchmark_extraction", ["--cpu-tracks", "x"], "expected a whole number, got 'x'"),

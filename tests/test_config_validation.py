@@ -482,13 +482,13 @@ def test_rich_dimension_follows_its_feature_names(n_mfcc, tempo_bands):
 @pytest.mark.parametrize("duration", [3.0, 30.0])
 def test_matrix_megabytes_are_those_of_the_extracted_arrays(duration):
     """The memory a fitting or training job asks for grows with this size: without
-    n_frames, the frames of the longest clip read, as the extraction pads to."""
+    n_frames, the frames of a clip as long as the longest read."""
     from genrepipe import features
 
     config = _config({"dataset": {"synthetic": {"duration": duration}, "max_duration": 31.0}})
-    config["features"]["logmel"]["n_frames"] = None
+    config["features"]["logmel"]["n_frames"] = config["features"]["mfcc"]["n_frames"] = None
     y = np.random.default_rng(0).normal(0, 0.1, int(duration * 22050)).astype(np.float32)
-    for name in ("logmel", "seed87"):
+    for name in ("logmel", "mfcc", "seed87"):
         array = features.extract(name, y, 22050, config["features"][name])
         assert matrix_megabytes(config, name, 25) == pytest.approx(25 * array.nbytes / 1e6), name
     assert matrix_megabytes(config, "stats", 25) is None

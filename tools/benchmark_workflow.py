@@ -158,7 +158,7 @@ def main(argv=None) -> int:
         "--fit",
         action="store_true",
         help="5.: also fit fold 0's preprocessing and train cnn, cnn_logmel, cnn_mfcc, nn "
-        "(one epoch each), cnn_svm and svm_stats (about 6 min on 1000 clips), each job's "
+        "(one epoch each), cnn_svm and svm_stats (about 4 min on 1000 clips), each job's "
         "memory against its mem_mb",
     )
     parser.add_argument(
@@ -169,6 +169,8 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args(argv)
+    if args.seed87_frames and not args.fit:
+        parser.error("--seed87-frames sets the matrices of the fitting jobs: it needs --fit")
     from genrepipe import GENRES
     from genrepipe.config import FEATURE_DEFAULTS
 

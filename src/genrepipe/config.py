@@ -361,14 +361,14 @@ def feature_dimension(config: Mapping[str, Any], feature_set: str) -> int | None
 
 def matrix_megabytes(config: Mapping[str, Any], feature_set: str, n_tracks: int) -> float | None:
     """The size in MB of a matrix feature set's values of ``n_tracks`` tracks (float32),
-    what a job holding them whole reads; without ``n_frames``, the frames of the longest
-    clip read. ``None`` for the vector sets."""
+    what a job holding them whole reads; without ``n_frames``, at most the frames of the
+    longest clip read. ``None`` for the vector sets."""
     rows = feature_rows(config, feature_set)
     if rows is None:
         return None
     settings = feature_settings(config, feature_set)
     frames = settings.get("n_frames")
-    if frames is None:  # padded to the longest clip's frames
+    if frames is None:  # every clip's own: at most the longest clip's
         longest, _ = _longest_clip(config["dataset"])
         sr = config.get("audio", {}).get("sample_rate", 22050)
         frames = 1 + int(longest * sr) // settings.get("hop_length", 512)
