@@ -767,17 +767,14 @@ def test_cluster_jobs_name_real_rules_ask_no_gpu_and_sum_no_chain(tmp_path):
             model = found.group(1)
         elif line.startswith("resources:") and rule in ("train_model", "train_final_model"):
             requests[rule, model] = ("gpu=" in line, re.search(r"\bmem_mb=(\d+)", line).group(1))
-        elif line.startswith("resources:"):  # the profile's, times the attempt (here 1)
-            kind = rule if rule == "merge_features" else rule.split("_batch")[0]
-            requests.setdefault(kind, set()).add(re.search(r"\bmem_mb=(\d+)", line).group(1))
     # The memory is the rules' own (a profile's 8000 for every job reserved 8 GB for SVMs).
-    assert {key: requests[key] for key in requests if isinstance(key, tuple)} == {
+    # (The profile's own values: test_a_job_retried_after_a_kill_asks_for_more_memory;
+    # Snakemake 9.11 prints them as <TBD> in a dry run.)
+    assert requests == {
         (rule, model): (False, memory)
         for rule in ("train_model", "train_final_model")
         for model, memory in (("cnn", "4000"), ("svm", "1500"))
     }
-    assert requests["extract_features"] == requests["check_audio"] == {"1000"}
-    assert requests["merge_features"] == {"2000"}
     # On a cluster, jobs of one group that depend on each other form one cluster job
     # with their resources summed, run one after another by the SLURM plugin: the
     # generated clips' batch made one with its check and extractions (4 CPUs held for
