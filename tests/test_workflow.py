@@ -259,7 +259,9 @@ def test_a_seed_taking_the_place_of_the_fold_or_thread_count_still_retrains(tiny
     shutil.copytree(tiny_run, workdir, symlinks=True)
     seed0 = write_config(tmp_path / "seed0.yaml", {"seed": 0})
     nn_fold = "results/models/nn/holdout/fold0/model"
-    run_workflow(workdir, TINY_CONFIG, seed0, extra=["--forcerun", "train_model", nn_fold])
+    # The target first: --forcerun takes every value after it, and a target there
+    # becomes another name to force, leaving the default target (every model) to run.
+    run_workflow(workdir, TINY_CONFIG, seed0, extra=[nn_fold, "--forcerun", "train_model"])
     card = json.loads((workdir / nn_fold / "card.json").read_text())
     assert card["seed"] == 0  # tiny trains on one thread: the recorded values were {0, 1}
     seed1 = write_config(tmp_path / "seed1.yaml", {"seed": 1})
