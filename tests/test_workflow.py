@@ -131,7 +131,7 @@ def test_same_config_gives_same_summary(tiny_run, tmp_path):
         assert same, f"{model}: other probabilities in a second run of the same config"
 
 
-def test_the_number_of_cores_changes_no_prediction(tmp_path):
+def test_the_number_of_cores_changes_no_prediction(tiny_run, tmp_path):
     """--cores 1 grants a 2-thread job one thread; the thread count of the fits that
     depend on it (PCA's BLAS, TensorFlow) must come from the config, not the grant."""
     config = write_config(tmp_path / "threads.yaml", {"threads": {"train": 2}})
@@ -141,18 +141,15 @@ def test_the_number_of_cores_changes_no_prediction(tmp_path):
     targets = [f"results/models/{model}/holdout/fold0/predictions.tsv" for model in models]
     predictions = {}
     for cores in (1, 2):
+        # Extraction jobs take one core whatever --cores says: both runs start from the
+        # tiny run's features and fit everything again.
         workdir = tmp_path / f"cores{cores}"
-        if cores == 2:
-            # Extraction jobs take one core whatever --cores says: the second run
-            # starts from the first's features and fits everything again.
-            shutil.copytree(tmp_path / "cores1", workdir, symlinks=True)
-            for fitted in ("preprocessed", "models"):
-                shutil.rmtree(workdir / "results" / fitted)
-        else:
-            workdir.mkdir()
+        shutil.copytree(tiny_run, workdir, symlinks=True)
+        for fitted in ("preprocessed", "models"):
+            shutil.rmtree(workdir / "results" / fitted)
         result = run_workflow(workdir, TINY_CONFIG, config, extra=targets, cores=cores)
+        assert "extract_features" not in result.stdout + result.stderr
         predictions[cores] = [(workdir / target).read_bytes() for target in targets]
-    assert "extract_features" not in result.stdout + result.stderr
     for model, one, two in zip(models, predictions[1], predictions[2], strict=True):
         assert one == two, f"{model}: other predictions with --cores 1 than with --cores 2"
 
