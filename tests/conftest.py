@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,23 @@ GTZAN_MINI = SHARED_DATA / "gtzan_mini" / "genres"
 KERELIUK_SPLITS = SHARED_DATA / "gtzan_splits" / "kereliuk2015_filtered"
 #: 80 generated clips of 3 s and small models: the end-to-end tests' workflow settings.
 TINY_CONFIG = PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """Workers for ``-n auto``: one per core this process may use, at most 4, as each
+    end-to-end test runs Snakemake on 2 cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, 4))
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """The modules with the most slow end-to-end tests first, each module's tests in their
+    own order: pytest-xdist hands modules out in this order (pyproject.toml), so the
+    minute-long runs start early and short tests fill the workers at the end."""
+    slow = Counter(
+        item.getparent(pytest.Module) for item in items if item.get_closest_marker("slow")
+    )
+    items.sort(key=lambda item: -slow[item.getparent(pytest.Module)])
 
 
 def snakemake_command(workdir: Path, *configs: Path, extra=(), cores: int | None = 2) -> list[str]:
@@ -68,6 +89,16 @@ def run_workflow(
     return result
 
 
+@pytest.fixture(scope="session", autouse=True)
+def tensorflow_on_one_thread() -> None:
+    """TensorFlow fixes its thread pools at its first op, for the whole process, and the
+    suite's in-process Keras fits ask for one thread: set before any test runs, so that
+    whichever test a pytest-xdist worker runs first, the fits after it get their thread."""
+    from genrepipe.models import set_tensorflow_threads
+
+    set_tensorflow_threads(1)
+
+
 @pytest.fixture(scope="session")
 def gtzan_mini_dir() -> Path:
     """The 100-clip GTZAN mini set, or a skip when ``../shared`` is absent."""
@@ -86,13 +117,38 @@ def kereliuk_splits_dir() -> Path:
     return KERELIUK_SPLITS
 
 
+def made_once(tmp_path_factory, name: str, make) -> Path:
+    """The folder ``name``, filled by ``make(folder)`` once per test session.
+
+    pytest-xdist's workers are processes with session fixtures of their own: the
+    first to ask makes the folder under a lock in the base folder they share, the
+    others wait for it and read it. A folder a failed ``make`` left is made again.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # each worker's base folder sits in the session's
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    """One complete run of the workflow on the tiny generated dataset, shared by the
-    end-to-end tests that only read its outputs or dry-run against it."""
-    workdir = tmp_path_factory.mktemp("tiny")
-    run_workflow(workdir, TINY_CONFIG)
-    return workdir
+    """One complete run of the workflow on the tiny generated dataset, then its report as
+    one HTML file (``results/report.html``), shared by the end-to-end tests that only
+    read its outputs or dry-run against it."""
+
+    def run(workdir: Path) -> None:
+        run_workflow(workdir, TINY_CONFIG)
+        run_workflow(workdir, TINY_CONFIG, extra=["--report", "results/report.html"])
+
+    return made_once(tmp_path_factory, "tiny", run)
 
 
 def unreadable(monkeypatch, matches, error: OSError | None = None):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
+
 import check_oldest_versions as tool
 import pytest
 
@@ -44,3 +47,16 @@ def test_an_environment_it_did_not_make_is_not_wiped(tmp_path, capsys):
     assert stop.value.code == 2
     assert "was not made by this script" in capsys.readouterr().err
     assert (own / "bin").is_dir()
+
+
+def test_pytest_and_its_plugins_are_installed_beside_the_oldest_releases():
+    """pyproject's addopts start pytest-xdist's workers (-n): an environment without the
+    plugin cannot even start the suite."""
+    test_extra = tomllib.loads((tool.PROJECT_ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["test"]
+    pytest_packages = {
+        re.match(r"pytest[\w-]*", d).group(0) for d in test_extra if d.startswith("pytest")
+    }
+    assert "pytest-xdist" in pytest_packages
+    assert pytest_packages <= set(tool.TEST_TOOLS)

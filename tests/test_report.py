@@ -24,14 +24,6 @@ def planned_rules(workdir: Path, *configs: Path) -> list[str]:
     return re.findall(r"^(?:local)?rule (\S+):$", result.stdout + result.stderr, re.MULTILINE)
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tiny_run) -> Path:
-    """The shared complete tiny run (tests/conftest.py), then its report as one HTML file."""
-    if not (tiny_run / "results" / "report.html").exists():
-        run_workflow(tiny_run, TINY_CONFIG, extra=["--report", "results/report.html"])
-    return tiny_run
-
-
 def test_report_holds_summary_plots_and_captions(tiny_run):
     html = (tiny_run / "results" / "report.html").read_text()
     for name in [
