@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT / "tools"))  # the benchmark scripts and their helpers
@@ -87,6 +89,39 @@ def run_workflow(
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
     return result
+
+
+def planned_jobs(workdir: Path, *configs: Path, extra=()) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job a dry run plans, from Snakemake's own plan."""
+    result = run_workflow(workdir, *configs, extra=["--dry-run", *extra])
+    jobs, rule = [], None
+    for line in (result.stdout + result.stderr).splitlines():
+        match = re.match(r"^(?:local)?rule (\S+):$", line.strip())
+        if match:
+            rule = match.group(1)
+            jobs.append((rule, ""))
+        elif rule and line.strip().startswith("wildcards:"):
+            jobs[-1] = (rule, line.strip().removeprefix("wildcards:").strip())
+    return jobs
+
+
+def planned_job_details(workdir: Path, *configs: Path, extra=()) -> list[dict[str, str]]:
+    """Every job a dry run plans, as the fields Snakemake prints for it (rule, input,
+    output, log, benchmark, wildcards, ...), each as printed, comma-separated."""
+    result = run_workflow(workdir, *configs, extra=["--dry-run", *extra])
+    jobs = []
+    for line in (result.stdout + result.stderr).splitlines():
+        line = line.strip()
+        if match := re.match(r"^(?:local)?rule (\S+):$", line):
+            jobs.append({"rule": match.group(1)})
+        elif jobs and (field := re.match(r"^(\w+): (.*)$", line)):
+            jobs[-1].setdefault(field.group(1), field.group(2))
+    return jobs
+
+
+def write_config(path: Path, settings: dict) -> Path:
+    path.write_text(yaml.safe_dump(settings))
+    return path
 
 
 @pytest.fixture(scope="session", autouse=True)

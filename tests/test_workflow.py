@@ -1,10 +1,11 @@
-"""End-to-end: the real Snakemake workflow on tiny datasets (marked slow; CI runs them)."""
+"""End-to-end: the real Snakemake workflow on the tiny generated dataset, what a changed
+setting reruns, and the jobs it plans (marked slow; CI runs them). Other datasets:
+tests/test_workflow_data.py."""
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import io
 import itertools
 import json
 import math
@@ -12,15 +13,20 @@ import os
 import re
 import shutil
 import subprocess
-import tarfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import soundfile as sf
 import yaml
-from conftest import PROJECT_ROOT, TINY_CONFIG, run_workflow, snakemake_command
+from conftest import (
+    PROJECT_ROOT,
+    TINY_CONFIG,
+    planned_job_details,
+    planned_jobs,
+    run_workflow,
+    snakemake_command,
+    write_config,
+)
 
 TINY_EXTRA = PROJECT_ROOT / "tests" / "configs" / "tiny_extra.yaml"
 
@@ -38,39 +44,6 @@ SUMMARY_COLUMNS = [
     "fit_seconds",
     "reference_test_accuracy",
 ]
-
-
-def planned_jobs(workdir: Path, *configs: Path, extra=()) -> list[tuple[str, str]]:
-    """(rule, wildcards) of every job a dry run plans, from Snakemake's own plan."""
-    result = run_workflow(workdir, *configs, extra=["--dry-run", *extra])
-    jobs, rule = [], None
-    for line in (result.stdout + result.stderr).splitlines():
-        match = re.match(r"^(?:local)?rule (\S+):$", line.strip())
-        if match:
-            rule = match.group(1)
-            jobs.append((rule, ""))
-        elif rule and line.strip().startswith("wildcards:"):
-            jobs[-1] = (rule, line.strip().removeprefix("wildcards:").strip())
-    return jobs
-
-
-def planned_job_details(workdir: Path, *configs: Path, extra=()) -> list[dict[str, str]]:
-    """Every job a dry run plans, as the fields Snakemake prints for it (rule, input,
-    output, log, benchmark, wildcards, ...), each as printed, comma-separated."""
-    result = run_workflow(workdir, *configs, extra=["--dry-run", *extra])
-    jobs = []
-    for line in (result.stdout + result.stderr).splitlines():
-        line = line.strip()
-        if match := re.match(r"^(?:local)?rule (\S+):$", line):
-            jobs.append({"rule": match.group(1)})
-        elif jobs and (field := re.match(r"^(\w+): (.*)$", line)):
-            jobs[-1].setdefault(field.group(1), field.group(2))
-    return jobs
-
-
-def write_config(path: Path, settings: dict) -> Path:
-    path.write_text(yaml.safe_dump(settings))
-    return path
 
 
 def test_tiny_run_writes_summary_with_reference_models(tiny_run):
@@ -439,68 +412,6 @@ def test_the_same_settings_in_another_key_order_rerun_nothing(tiny_run):
     }
 
 
-def write_bad_files(genres: Path) -> None:
-    """A corrupt file (text named .wav) and a truncated clip, as found in real copies."""
-    (genres / "jazz" / "jazz.00054.wav").write_text("this is not audio\n")
-    y, sr = sf.read(genres / "rock" / "rock.00000.wav", dtype="float32")
-    sf.write(genres / "rock" / "rock.00099.wav", y[: sr // 2], sr, subtype="PCM_16")
-    data = (genres / "blues" / "blues.00000.wav").read_bytes()
-    (genres / "blues" / "blues.00098.wav").write_bytes(data[: len(data) // 8])
-
-
-def test_corrupt_and_truncated_files_are_reported_and_skipped(tmp_path):
-    from genrepipe.synthetic import write_dataset
-
-    write_dataset(tmp_path / "data", n_per_genre=4, duration=3.0, seed=1)
-    genres = tmp_path / "data" / "genres"
-    write_bad_files(genres)
-    override = write_config(
-        tmp_path / "gtzan.yaml",
-        {
-            "dataset": {"kind": "gtzan", "gtzan": {"root": str(genres)}},
-            "features": {"sets": ["seed87"]},
-            "run_models": ["gmm", "svm"],
-            "final_models": False,  # the tiny run covers them; these test the data
-            "split": {"scheme": "holdout", "holdout": {"test_size": 0.25, "seed": 0}},
-        },
-    )
-    run_workflow(tmp_path, TINY_CONFIG, override)
-    failed = pd.read_csv(tmp_path / "results" / "failed_tracks.tsv", sep="\t")
-    assert set(failed["track"]) == {"jazz.00054", "rock.00099", "blues.00098"}
-    reasons = dict(zip(failed["track"], failed["reason"], strict=True))
-    assert "jazz.00054.wav" in reasons["jazz.00054"] and "decode" in reasons["jazz.00054"]
-    assert "shorter than min_duration" in reasons["rock.00099"]
-    tracks = pd.read_csv(tmp_path / "results" / "tracks.tsv", sep="\t")
-    assert len(tracks) == 40
-    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
-    assert list(summary["model"]) == ["gmm", "svm"]
-    assert (summary["n_train"] + summary["n_test"] == 40).all()
-    # A stray file listed the next run retrains nothing: it changes no track.
-    (genres / "blues" / "notes.txt").write_text("tempo by ear\n")
-    assert planned_jobs(tmp_path, TINY_CONFIG, override) == [
-        ("list_failed_tracks", ""),
-        ("all", ""),
-    ]
-    # The same folder written relative to the working directory names the same clips,
-    # and is one spelling in the config the run record keeps: only the stray file's
-    # list reruns.
-    relative = write_config(
-        tmp_path / "relative.yaml",
-        {"dataset": {"kind": "gtzan", "gtzan": {"root": "data/genres"}}},
-    )
-    assert sorted(planned_jobs(tmp_path, TINY_CONFIG, override, relative)) == [
-        ("all", ""),
-        ("list_failed_tracks", ""),
-    ]
-    # A rock clip copied into pop/ is a pop clip: the console says so before any job.
-    shutil.copy(genres / "rock" / "rock.00000.wav", genres / "pop" / "rock.00077.wav")
-    plan = run_workflow(tmp_path, TINY_CONFIG, override, extra=["--dry-run"])
-    assert (
-        "dataset: 1 clip(s) named for another genre than their folder's are labelled by the "
-        "folder: pop/rock.00077.wav"
-    ) in plan.stdout + plan.stderr
-
-
 def test_snakemake_lint_finds_nothing(tmp_path):
     """The standards' `snakemake --lint` stays clean (a folder param hard-coding the
     download's output prefix slipped through unnoticed)."""
@@ -562,186 +473,6 @@ def test_every_job_has_one_log_and_one_benchmark(kfold_plan):
         if job["rule"] != "all":
             assert "," not in job.get("log", ","), (job["rule"], job.get("log"))
             assert "," not in job.get("benchmark", ","), (job["rule"], job.get("benchmark"))
-
-
-def test_a_download_keeps_the_dataset_already_there(tmp_path):
-    """Snakemake deletes a job's outputs before running it: with the genres folder as the
-    download's output, a rerun (another url or md5, a lost benchmark file, a copy put
-    there by hand) deleted a good dataset before failing to fetch the new archive."""
-    genres = tmp_path / "resources" / "gtzan" / "genres"
-    for genre in ("blues", "jazz"):
-        (genres / genre).mkdir(parents=True)
-        for i in range(5):
-            (genres / genre / f"{genre}.{i:05d}.wav").write_bytes(b"RIFF")
-    before = sorted(p.relative_to(genres) for p in genres.rglob("*"))
-    moved = (tmp_path / "moved.tar.gz").as_uri()  # nothing there: a download would fail
-    override = write_config(
-        tmp_path / "download.yaml",
-        {"dataset": {"kind": "gtzan", "download": {"url": moved, "md5": "0" * 32}}},
-    )
-    run_workflow(tmp_path, TINY_CONFIG, override, extra=["download_gtzan"], cores=1)
-    kept = [p.relative_to(genres) for p in genres.rglob("*") if p.name != ".download.json"]
-    assert sorted(kept) == before
-    record = json.loads((genres / ".download.json").read_text())
-    assert record["downloaded"] is False and record["files"] == 10
-    # Gone, the folder is fetched: a failed download says so in one line...
-    shutil.rmtree(genres)
-    result = run_workflow(
-        tmp_path, TINY_CONFIG, override, extra=["download_gtzan"], cores=1, check=False
-    )
-    assert result.returncode != 0 and not genres.exists()
-    log = (tmp_path / "logs" / "download_gtzan.log").read_text()
-    assert f"job failed: cannot download {moved}" in log and "Traceback" not in log
-    # ... and a good archive is unpacked and recorded.
-    archive = tmp_path / "mirror" / "genres.tar.gz"
-    archive.parent.mkdir()
-    with tarfile.open(archive, "w:gz") as tar:
-        for i in range(3):
-            info = tarfile.TarInfo(f"genres/rock/rock.{i:05d}.wav")
-            info.size = 4
-            tar.addfile(info, io.BytesIO(b"RIFF"))
-    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
-    override = write_config(
-        tmp_path / "download.yaml",
-        {"dataset": {"kind": "gtzan", "download": {"url": archive.as_uri(), "md5": md5}}},
-    )
-    run_workflow(tmp_path, TINY_CONFIG, override, extra=["download_gtzan"], cores=1)
-    assert sorted(p.name for p in genres.rglob("*.wav")) == [f"rock.{i:05d}.wav" for i in range(3)]
-    record = json.loads((genres / ".download.json").read_text())
-    assert record["downloaded"] is True and record["md5"] == md5 and record["files"] == 3
-
-
-def copy_first_clips(gtzan_mini_dir: Path, genres: Path, n_per_genre: int) -> None:
-    """The first ``n_per_genre`` real clips of every genre, copied to ``genres``."""
-    for genre_dir in sorted(gtzan_mini_dir.iterdir()):
-        (genres / genre_dir.name).mkdir(parents=True)
-        for clip in sorted(genre_dir.glob("*.wav"))[:n_per_genre]:
-            shutil.copy(clip, genres / genre_dir.name / clip.name)
-
-
-def test_real_gtzan_clips(gtzan_mini_dir, tmp_path):
-    """A few real GTZAN clips (30 s, 22050 Hz) through the whole workflow."""
-    genres = tmp_path / "genres"
-    copy_first_clips(gtzan_mini_dir, genres, 4)
-    override = write_config(
-        tmp_path / "real.yaml",
-        {
-            "dataset": {
-                "kind": "gtzan",
-                "gtzan": {"root": str(genres)},
-                "min_duration": 20.0,
-                "max_duration": 31.0,
-            },
-            "features": {"sets": ["seed87"], "seed87": {"n_frames": 1400}},
-            "run_models": ["gmm", "svm"],
-            "final_models": False,  # the tiny run covers them; these test the data
-            "split": {"scheme": "holdout", "holdout": {"test_size": 0.25, "seed": 0}},
-        },
-    )
-    run_workflow(tmp_path, TINY_CONFIG, override)
-    table = tmp_path / "results" / "features" / "seed87.parquet"
-    from genrepipe.feature_table import read_feature_table
-
-    ids, found_genres, X = read_feature_table(table)
-    assert X.shape == (40, 87, 1400)
-    assert np.isfinite(X).all()
-    assert set(found_genres) == {d.name for d in gtzan_mini_dir.iterdir()}
-    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
-    assert (summary["n_test"] == 10).all() and (summary["n_train"] == 30).all()
-    assert (summary["dataset"] == "gtzan").all()
-
-
-def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_splits_dir, tmp_path):
-    """The filtered lists on the mini set: most listed clips are absent, counted, not fatal."""
-    # Copies: editing one must rerun the split (their paths alone are params).
-    (tmp_path / "lists").mkdir()
-    lists = {}
-    for subset in ("train", "valid", "test"):
-        lists[subset] = str(tmp_path / "lists" / f"{subset}.txt")
-        shutil.copy(kereliuk_splits_dir / f"{subset}_filtered.txt", lists[subset])
-    # The first 4 clips of each genre hold listed train, valid and test clips and two
-    # that no list names.
-    genres = tmp_path / "genres"
-    copy_first_clips(gtzan_mini_dir, genres, 4)
-    override = write_config(
-        tmp_path / "lists.yaml",
-        {
-            "dataset": {
-                "kind": "gtzan",
-                "gtzan": {"root": str(genres)},
-                "min_duration": 20.0,
-                "max_duration": 31.0,
-            },
-            "features": {"sets": ["stats"]},
-            "models": {
-                "svm_lists": {
-                    "estimator": "svm",
-                    "features": "stats",
-                    "input": "scaled",
-                    "params": {"C": 10.0},
-                },
-                "nn_lists": {
-                    "estimator": "nn",
-                    "features": "stats",
-                    "input": "scaled",
-                    "params": {
-                        "hidden_units": 8,
-                        "epochs": 200,
-                        "patience": 3,
-                        "validation_fraction": 0.0,
-                    },
-                },
-            },
-            "run_models": ["svm_lists", "nn_lists"],
-            "split": {"scheme": "lists", "lists": lists},
-        },
-    )
-    run_workflow(tmp_path, TINY_CONFIG, override)
-    listed = sum(len(Path(path).read_text().split()) for path in lists.values())
-    split = pd.read_csv(tmp_path / "results" / "splits" / "lists.tsv", sep="\t")
-    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
-    assert len(split) == 38 and {"hiphop.00001", "reggae.00003"}.isdisjoint(split["track"])
-    assert summary.loc[0, "listed_missing"] == listed - len(split) > 800
-    assert summary.loc[0, "n_test"] == (split["subset"] == "test").sum() > 0
-    assert summary.loc[0, "n_train"] == (split["subset"] == "train").sum()
-    predictions = pd.read_csv(
-        tmp_path / "results" / "models" / "svm_lists" / "lists" / "fold0" / "predictions.tsv",
-        sep="\t",
-    )
-    assert set(predictions["subset"]) == {"train", "valid", "test"}
-    # The final model learns from the listed clips alone, as the folds do: it learnt
-    # from the 2 unlisted ones too (a filtered split's faulty or repeated clips).
-    card = json.loads((tmp_path / "results" / "final" / "svm_lists" / "card.json").read_text())
-    assert card["n_train"] == len(split) == 38
-    # The fold network stopped early on the valid list; the final one, learning from
-    # those clips too and keeping no slice of its own, trains the epochs it kept
-    # rather than all 200.
-    from genrepipe.bundle import load_bundle
-
-    _, fold_nn, _ = load_bundle(
-        tmp_path / "results" / "models" / "nn_lists" / "lists" / "fold0" / "model"
-    )
-    _, final_nn, final_card = load_bundle(tmp_path / "results" / "final" / "nn_lists" / "model")
-    assert fold_nn.best_epoch_ < 200
-    assert final_card["params"]["epochs"] == len(final_nn.history_["loss"]) == fold_nn.best_epoch_
-    assert planned_jobs(tmp_path, TINY_CONFIG, override) == []
-    # The root and the lists, inside the working directory, written relative: the same
-    # files, so nothing reruns (the split and every model, and the cards, did).
-    relative = yaml.safe_load(override.read_text())
-    relative["dataset"]["gtzan"]["root"] = "genres"
-    relative["split"]["lists"] = {subset: f"lists/{subset}.txt" for subset in lists}
-    assert planned_jobs(tmp_path, TINY_CONFIG, write_config(override, relative)) == []
-    # Spelled with ./ and a trailing slash too (the split reran, and every model).
-    relative["dataset"]["gtzan"]["root"] = "./genres/"
-    relative["split"]["lists"] = {subset: f"./lists//{subset}.txt" for subset in lists}
-    assert planned_jobs(tmp_path, TINY_CONFIG, write_config(override, relative)) == []
-    # A list edited in place reruns the split and what follows, nothing before it.
-    train = Path(lists["train"])
-    train.write_text("".join(train.read_text().splitlines(keepends=True)[1:]))
-    planned = {rule for rule, _ in planned_jobs(tmp_path, TINY_CONFIG, override)}
-    assert "make_split" in planned and "train_model" in planned
-    before = ("check_audio", "extract_features", "merge_features", "list_tracks")
-    assert not [rule for rule in planned if rule.startswith(before)]
 
 
 def test_cluster_jobs_name_real_rules_ask_no_gpu_and_sum_no_chain(tmp_path):
