@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -27,8 +26,11 @@ TINY_CONFIG = PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"
 
 
 def pytest_xdist_auto_num_workers(config) -> int:
-    """Workers for ``-n auto``: one per core this process may use, at most 4, as each
-    end-to-end test runs Snakemake on 2 cores."""
+    """Workers for ``-n auto``: ``PYTEST_XDIST_AUTO_NUM_WORKERS`` if set, else one per core
+    this process may use, at most 4: each end-to-end test runs Snakemake on 2 cores, and
+    more workers would multiply the processes and memory on a machine's cores."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(cores or 1, 4))
 
@@ -126,9 +128,9 @@ def write_config(path: Path, settings: dict) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def tensorflow_on_one_thread() -> None:
-    """TensorFlow fixes its thread pools at its first op, for the whole process, and the
-    suite's in-process Keras fits ask for one thread: set before any test runs, so that
-    whichever test a pytest-xdist worker runs first, the fits after it get their thread."""
+    """TensorFlow fixes its thread pools at its first op, for the whole process: one
+    thread before any test, so that the in-process Keras fits that ask for one get it and
+    the others run on it too, whichever test a pytest-xdist worker runs first."""
     from genrepipe.models import set_tensorflow_threads
 
     set_tensorflow_threads(1)
@@ -157,18 +159,24 @@ def made_once(tmp_path_factory, name: str, make) -> Path:
 
     pytest-xdist's workers are processes with session fixtures of their own: the
     first to ask makes the folder under a lock in the base folder they share, the
-    others wait for it and read it. A folder a failed ``make`` left is made again.
+    others wait for it and read it. A failed ``make`` is not tried again: the
+    workers after it fail at once with its error.
     """
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent  # each worker's base folder sits in the session's
-    folder, done = root / name, root / f"{name}.done"
+    folder, done, failed = root / name, root / f"{name}.done", root / f"{name}.failed"
     with open(root / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if failed.exists():
+            pytest.fail(f"{name}, made by another worker, failed:\n{failed.read_text()}")
         if not done.exists():
-            shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
-            make(folder)
+            try:
+                make(folder)
+            except BaseException as error:
+                failed.write_text(str(error))
+                raise
             done.touch()
     return folder
 
@@ -177,7 +185,8 @@ def made_once(tmp_path_factory, name: str, make) -> Path:
 def tiny_run(tmp_path_factory) -> Path:
     """One complete run of the workflow on the tiny generated dataset, then its report as
     one HTML file (``results/report.html``), shared by the end-to-end tests that only
-    read its outputs or dry-run against it."""
+    read its outputs or dry-run against it. Made here, not by tests/test_report.py, as
+    those tests may be reading the run meanwhile; a failed report fails them all."""
 
     def run(workdir: Path) -> None:
         run_workflow(workdir, TINY_CONFIG)
