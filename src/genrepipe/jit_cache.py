@@ -17,15 +17,19 @@ the CPU too: a cluster node of another model fills its own under the lock.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows: filelock's lock (msvcrt) instead
+    fcntl = None
 
 logger = logging.getLogger("genrepipe")
 
@@ -69,22 +73,48 @@ def marker_path() -> Path:
     return cache_folder() / f"genrepipe-filled-{versions}-{digest}"
 
 
+def _acquire(lock: Path) -> Callable[[], None]:
+    """Wait for an exclusive lock on the file ``lock``; return what releases it.
+
+    Raises OSError where the file system has no locks. flock itself where there is
+    one: on NFS mounted without locks filelock's releases differ (3.x polls for ever
+    instead of failing).
+    """
+    if fcntl is None:
+        import filelock
+
+        held = filelock.FileLock(lock)
+        held.acquire()
+        return held.release
+    handle = open(lock, "a", encoding="utf-8")  # noqa: SIM115 - closed on release
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    except OSError:
+        handle.close()
+        raise
+
+    def release() -> None:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+    return release
+
+
 @contextlib.contextmanager
 def _exclusive(*locks: Path) -> Iterator[None]:
     """Hold the first of ``locks`` that can be locked, or none (with a warning)."""
     for lock in locks:
-        with open(lock, "a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-            except OSError as error:
-                # A network file system mounted without locks (NFS nolock): try the next.
-                logger.warning("cannot lock %s (%s)", lock, error.strerror)
-                continue
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-            return
+        try:
+            release = _acquire(lock)
+        except OSError as error:
+            # A network file system mounted without locks (NFS nolock): try the next.
+            logger.warning("cannot lock %s (%s)", lock, error.strerror)
+            continue
+        try:
+            yield
+        finally:
+            release()
+        return
     logger.warning("compiling without a lock")
     yield
 

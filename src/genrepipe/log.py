@@ -14,14 +14,15 @@ from pathlib import Path
 def log_to_file(path: str | os.PathLike, name: str = "genrepipe") -> logging.Logger:
     """Send log records, warnings and uncaught errors of this process to ``path``.
 
-    SIGTERM and SIGHUP then stop the process as an exception would, so its
-    half-done writes leave no temporary files behind.
+    SIGTERM and SIGHUP (which Windows lacks) then stop the process as an exception
+    would, so its half-done writes leave no temporary files behind.
 
     Returns the package logger. Tail the file (``tail -f logs/<rule>/...log``)
     to follow a running job.
     """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    stream = open(path, "w", buffering=1)  # noqa: SIM115 - lives as long as the job
+    # UTF-8 whatever the locale (Windows: a code page), as every file genrepipe writes.
+    stream = open(path, "w", buffering=1, encoding="utf-8")  # noqa: SIM115 - the job's life
     # Native libraries (TensorFlow, BLAS) write to file descriptor 2, and Keras's
     # progress (a model's `verbose` param) to 1: send both to the log too, so
     # nothing a job says is lost or interleaved on the terminal.
@@ -59,7 +60,9 @@ def log_to_file(path: str | os.PathLike, name: str = "genrepipe") -> logging.Log
         logging.getLogger(name).critical("job stopped by %s", signal.Signals(signum).name)
         raise SystemExit(128 + signum)
 
-    for stop in (signal.SIGTERM, signal.SIGHUP):
+    # Windows has no SIGHUP (its TerminateProcess cannot be caught anyway).
+    stops = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    for stop in stops:
         if signal.getsignal(stop) is not signal.SIG_IGN:  # `nohup snakemake`: keep ignoring
             signal.signal(stop, stop_on_signal)
     return logging.getLogger(name)
