@@ -51,7 +51,7 @@ try:
 except ConfigError as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
 # Snakemake leaves the values inside a --config mapping as strings ('5'): type them first.
-with open(workflow.source_path("../config/schema.yaml")) as schema_file:
+with open(workflow.source_path("../config/schema.yaml"), encoding="utf-8") as schema_file:
     type_command_line_values(config, yaml.safe_load(schema_file))
 drop_null_searches(config)
 try:
@@ -66,7 +66,7 @@ except (ConfigError, FileNotFoundError) as error:
 # Params are compared as text: the same settings in another key order (a --config
 # merge puts the keys it names first) must rerun nothing. The defaults' order is the
 # one runs of them always had, so their results stay current.
-with open(workflow.source_path("../config/config.yaml")) as defaults_file:
+with open(workflow.source_path("../config/config.yaml"), encoding="utf-8") as defaults_file:
     CONFIG_ORDER = yaml.safe_load(defaults_file)
 validate(CONFIG_ORDER, schema="../config/schema.yaml")  # adds the schema's defaults
 order_config_keys(config, CONFIG_ORDER)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import subprocess
@@ -10,6 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import filelock
 import pytest
 import yaml
 
@@ -122,7 +122,7 @@ def planned_job_details(workdir: Path, *configs: Path, extra=()) -> list[dict[st
 
 
 def write_config(path: Path, settings: dict) -> Path:
-    path.write_text(yaml.safe_dump(settings))
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
     return path
 
 
@@ -166,16 +166,16 @@ def made_once(tmp_path_factory, name: str, make) -> Path:
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent  # each worker's base folder sits in the session's
     folder, done, failed = root / name, root / f"{name}.done", root / f"{name}.failed"
-    with open(root / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with filelock.FileLock(root / f"{name}.lock"):
         if failed.exists():
-            pytest.fail(f"{name}, made by another worker, failed:\n{failed.read_text()}")
+            error = failed.read_text(encoding="utf-8")
+            pytest.fail(f"{name}, made by another worker, failed:\n{error}")
         if not done.exists():
             folder.mkdir()
             try:
                 make(folder)
             except BaseException as error:
-                failed.write_text(str(error))
+                failed.write_text(str(error), encoding="utf-8")
                 raise
             done.touch()
     return folder

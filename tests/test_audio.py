@@ -399,7 +399,9 @@ def test_empty_file(tmp_path):
 @pytest.mark.filterwarnings("ignore")  # librosa's audioread fallback warns on its way to failing
 def test_text_file_named_wav(tmp_path):
     path = tmp_path / "notes.wav"
-    path.write_text("this is not audio, just some text pretending to be a WAV file\n" * 20)
+    path.write_text(
+        "this is not audio, just some text pretending to be a WAV file\n" * 20, encoding="utf-8"
+    )
     error = _assert_audio_error_naming(path)
     assert "cannot decode" in str(error)
 

@@ -67,7 +67,7 @@ def _empty(path):
 
 
 def _text(path):
-    path.write_text("this is not audio, just text named .wav\n" * 20)
+    path.write_text("this is not audio, just text named .wav\n" * 20, encoding="utf-8")
 
 
 def _cut_in_header(path):
@@ -474,8 +474,8 @@ def _bad_dataset(root: Path) -> dict[str, dict[str, str]]:
     # Files and folders that are not tracks.
     (genres / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     (genres / "blues" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
-    (genres / "README.txt").write_text("GTZAN genre collection\n")
-    (genres / "blues" / "README.txt").write_text("blues clips\n")
+    (genres / "README.txt").write_text("GTZAN genre collection\n", encoding="utf-8")
+    (genres / "blues" / "README.txt").write_text("blues clips\n", encoding="utf-8")
     _wav(genres / "polka" / "polka.00000.wav", _music())
     (genres / "reggae").mkdir()
     (genres / "reggae" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
@@ -515,7 +515,8 @@ def test_every_bad_input_in_one_dataset(tmp_path):
                 "run_models": ["gmm", "svm"],
                 "final_models": False,  # the tiny run covers them; this tests the data
             }
-        )
+        ),
+        encoding="utf-8",
     )
     result = run_workflow(tmp_path, TINY_CONFIG, override)
     results = tmp_path / "results"
@@ -719,6 +720,6 @@ def test_extraction_report_gives_each_tracks_own_cpu_seconds(tmp_path, monkeypat
     monkeypatch.setattr(extraction.time, "process_time", lambda: next(ticks))
     report, _ = _extract(tmp_path, "plain", {}, clips)
     monkeypatch.undo()
-    header = (tmp_path / "report.tsv").read_text().splitlines()[0]
+    header = (tmp_path / "report.tsv").read_text(encoding="utf-8").splitlines()[0]
     assert header.split("\t") == ["track", "status", "reason", "cpu_seconds"]
     assert report["cpu_seconds"].tolist() == [0.25] * 3

@@ -49,7 +49,7 @@ def _refused_configfile(bench, tmp_path: Path, capsys, text: str) -> tuple[Path,
     """Run the benchmark with a --configfile holding ``text``; it must refuse it before
     any run (usage error, no working folder). Returns the file and stderr."""
     path = tmp_path / "override.yaml"
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     data, workdir = _genres_folder(tmp_path), tmp_path / "run"
     with pytest.raises(SystemExit) as stop:
         bench.main([str(data), "--configfile", str(path), "--workdir", str(workdir)])
@@ -288,7 +288,7 @@ def test_the_run_settings_file_holds_the_configfiles_too(bench, tmp_path, monkey
     # every model they touch retrained.
     data = _genres_folder(tmp_path)
     mine = tmp_path / "mine.yaml"
-    mine.write_text("models: {cnn: {params: {epochs: 3}}}\nthreads: {train: 1}\n")
+    mine.write_text("models: {cnn: {params: {epochs: 3}}}\nthreads: {train: 1}\n", encoding="utf-8")
     ran = []
 
     def run_workflow(workdir, configfiles, cores):
@@ -300,11 +300,13 @@ def test_the_run_settings_file_holds_the_configfiles_too(bench, tmp_path, monkey
         bench.main([str(data), "--configfile", str(mine), "--workdir", str(tmp_path / "run")])
     written = tmp_path / "run" / "benchmark_config.yaml"
     assert ran == [[written]]
-    settings = yaml.safe_load(written.read_text())
+    settings = yaml.safe_load(written.read_text(encoding="utf-8"))
     assert settings["models"]["cnn"]["params"] == {"epochs": 3}
     assert settings["threads"] == {"train": 1}
     assert settings["split"]["scheme"] == "kfold" and settings["run_models"][0] == "svm"
-    assert written.read_text().startswith(f"# {mine} and this benchmark's settings, merged")
+    assert written.read_text(encoding="utf-8").startswith(
+        f"# {mine} and this benchmark's settings, merged"
+    )
 
 
 def test_a_configfile_with_a_key_given_twice_is_refused(bench, tmp_path, capsys) -> None:
@@ -318,7 +320,7 @@ def test_a_configfile_with_a_key_given_twice_is_refused(bench, tmp_path, capsys)
 def test_missing_list_files_are_named_before_the_run(bench, tmp_path, capsys) -> None:
     data = _genres_folder(tmp_path)
     train = tmp_path / "train.txt"
-    train.write_text("rock/rock.00000.wav\n")
+    train.write_text("rock/rock.00000.wav\n", encoding="utf-8")
     with pytest.raises(SystemExit) as stop:
         bench.main(
             [str(data), "--lists", str(train), str(tmp_path / "nope.txt")]

@@ -175,10 +175,12 @@ def test_a_failed_run_shows_the_failed_jobs_logs(tmp_path):
     tool = _tool("benchmark_extraction")
     (tmp_path / "logs" / "list_tracks.log").parent.mkdir(parents=True)
     (tmp_path / "logs" / "list_tracks.log").write_text(
-        "CRITICAL genrepipe: job failed: no usable track: all 100 clips failed\n"
+        "CRITICAL genrepipe: job failed: no usable track: all 100 clips failed\n", encoding="utf-8"
     )
     (tmp_path / "logs" / "check_audio").mkdir()
-    (tmp_path / "logs" / "check_audio" / "batch0000.log").write_text("INFO 50 of 50 usable\n")
+    (tmp_path / "logs" / "check_audio" / "batch0000.log").write_text(
+        "INFO 50 of 50 usable\n", encoding="utf-8"
+    )
     shown = tool.failed_job_logs(tmp_path)
     assert "--- logs/list_tracks.log ---" in shown and "no usable track" in shown
     assert "batch0000" not in shown
@@ -243,7 +245,7 @@ def test_the_tools_import_this_checkouts_package(tmp_path):
     import sys
 
     (tmp_path / "genrepipe").mkdir()
-    (tmp_path / "genrepipe" / "__init__.py").write_text("")
+    (tmp_path / "genrepipe" / "__init__.py").write_text("", encoding="utf-8")
     code = "import workflow_command, genrepipe; print(genrepipe.__file__)"
     found = subprocess.run(
         [sys.executable, "-c", code],
@@ -270,7 +272,8 @@ def test_the_memory_each_job_declares_is_read_from_snakemakes_job_lines(tmp_path
         "rule b:\n    output: 'b.txt'\n    benchmark: 'benchmarks/b.tsv'\n"
         "    resources: mem_mb=250, gpu=0\n    shell: 'touch {output}'\n"
         "rule c:\n    output: 'c.txt'\n    benchmark: 'benchmarks/c.tsv'\n"
-        "    shell: 'touch {output}'\n"
+        "    shell: 'touch {output}'\n",
+        encoding="utf-8",
     )
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(tmp_path),
@@ -336,7 +339,7 @@ def test_fitting_on_longer_seed87_matrices_passes_them_to_the_workflow(
     overlays = []
 
     def snakemake(workdir, configs, cores, *targets):
-        overlays.append(yaml.safe_load(configs[-1].read_text()))
+        overlays.append(yaml.safe_load(configs[-1].read_text(encoding="utf-8")))
         return 12.0, output, 5000.0
 
     monkeypatch.setattr(tool, "snakemake", snakemake)
@@ -357,7 +360,7 @@ def test_the_fitting_targets_are_fold_jobs_of_the_workflow(tmp_path):
 
     tool = _tool("benchmark_workflow")
     overlay = tmp_path / "one_epoch.yaml"
-    overlay.write_text(yaml.safe_dump(tool.ONE_EPOCH))
+    overlay.write_text(yaml.safe_dump(tool.ONE_EPOCH), encoding="utf-8")
     result = run_workflow(tmp_path, TINY_CONFIG, overlay, extra=["--dry-run", *tool.FIT_TARGETS])
     planned = set(re.findall(r"wildcards: model=([^,\s]+), scheme=holdout, fold=0", result.stdout))
     assert planned == {"cnn", "cnn_logmel", "cnn_mfcc", "cnn_svm", "nn", "svm_stats"}

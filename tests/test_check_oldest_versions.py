@@ -52,9 +52,9 @@ def test_an_environment_it_did_not_make_is_not_wiped(tmp_path, capsys):
 def test_pytest_and_its_plugins_are_installed_beside_the_oldest_releases():
     """pyproject's addopts start pytest-xdist's workers (-n): an environment without the
     plugin cannot even start the suite."""
-    test_extra = tomllib.loads((tool.PROJECT_ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"
-    ]["test"]
+    test_extra = tomllib.loads((tool.PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
+        "project"
+    ]["optional-dependencies"]["test"]
     pytest_packages = {
         re.match(r"pytest[\w-]*", d).group(0) for d in test_extra if d.startswith("pytest")
     }

@@ -55,7 +55,7 @@ def run_on_cluster(workdir: Path, spool: Path, *extra: str) -> subprocess.Comple
     models = workdir / "cluster_models.yaml"
     # Only what the two models read; final models are the same kind of job as the folds'.
     settings = {"run_models": CLUSTER_MODELS, "features": {"sets": []}, "final_models": False}
-    models.write_text(yaml.safe_dump(settings))
+    models.write_text(yaml.safe_dump(settings), encoding="utf-8")
     return run_workflow(
         workdir, TINY_CONFIG, models, extra=[*cluster_args(spool), *extra], cores=None
     )
@@ -118,7 +118,9 @@ def test_every_job_was_submitted_through_the_script(cluster_run):
     # Each ran as its own process, and ended successfully.
     assert submitted["pid"].is_unique
     for job in submitted["id"]:
-        assert (spool / f"{job}.exit").read_text().strip() == "0", spool / f"{job}.log"
+        assert (spool / f"{job}.exit").read_text(encoding="utf-8").strip() == "0", (
+            spool / f"{job}.log"
+        )
     # Every job of the workflow ran: nothing is left to do.
     plan = run_on_cluster(workdir, spool, "--dry-run")
     assert "Nothing to be done" in plan.stdout + plan.stderr

@@ -55,14 +55,14 @@ def _merge(base: dict, override: dict) -> dict:
 
 def _config(override: dict | None = None) -> dict:
     """config/config.yaml, tests/configs/tiny.yaml and ``override``, merged as Snakemake does."""
-    config = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())
-    config = _merge(config, yaml.safe_load(TINY_CONFIG.read_text()))
+    config = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    config = _merge(config, yaml.safe_load(TINY_CONFIG.read_text(encoding="utf-8")))
     return _merge(config, override or {})
 
 
 def _dry_run(tmp_path: Path, override: dict) -> tuple[int, str]:
     override_file = tmp_path / "override.yaml"
-    override_file.write_text(yaml.safe_dump(override))
+    override_file.write_text(yaml.safe_dump(override), encoding="utf-8")
     result = run_workflow(
         tmp_path, TINY_CONFIG, override_file, extra=["--dry-run"], cores=1, check=False
     )
@@ -144,7 +144,9 @@ def test_a_key_given_twice_in_a_config_file_is_refused(tmp_path):
     # YAML keeps the last: a split block added at the end of a file dropped the first's
     # scheme without a word, and the run used holdout.
     override = tmp_path / "override.yaml"
-    override.write_text("split:\n  scheme: kfold\nseed: 1\nsplit:\n  kfold:\n    n_splits: 3\n")
+    override.write_text(
+        "split:\n  scheme: kfold\nseed: 1\nsplit:\n  kfold:\n    n_splits: 3\n", encoding="utf-8"
+    )
     result = run_workflow(tmp_path, TINY_CONFIG, override, extra=["-n"], cores=1, check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
@@ -158,33 +160,38 @@ def test_keys_given_twice_are_found_at_any_depth(tmp_path):
     from genrepipe.config import check_unique_keys
 
     nested = tmp_path / "nested.yaml"
-    nested.write_text("models:\n  svm:\n    params: {C: 2.0, C: 3.0}\n")
+    nested.write_text("models:\n  svm:\n    params: {C: 2.0, C: 3.0}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"nested\.yaml, line 3: 'C' is given twice"):
         check_unique_keys([nested])
     # The same key in two mappings, and the default config, are fine.
     apart = tmp_path / "apart.yaml"
-    apart.write_text("models:\n  svm: {params: {C: 2.0}}\n  gmm: {params: {C: 2.0}}\n")
+    apart.write_text(
+        "models:\n  svm: {params: {C: 2.0}}\n  gmm: {params: {C: 2.0}}\n", encoding="utf-8"
+    )
     check_unique_keys([apart, PROJECT_ROOT / "config" / "config.yaml", TINY_CONFIG])
     # YAML merge keys share settings (a key after them overrides the merged one), and
     # Snakemake reads JSON indented with tabs, which is no YAML: both were refused.
     shared = tmp_path / "shared.yaml"
     shared.write_text(
         "base: &net {epochs: 3, patience: 2}\n"
-        "models:\n  nn: {params: {<<: *net, epochs: 4}}\n  cnn: {params: {<<: *net}}\n"
+        "models:\n  nn: {params: {<<: *net, epochs: 4}}\n  cnn: {params: {<<: *net}}\n",
+        encoding="utf-8",
     )
     check_unique_keys([shared])
     json_file = tmp_path / "override.json"
-    json_file.write_text('{\n\t"seed": 3\n}\n')
+    json_file.write_text('{\n\t"seed": 3\n}\n', encoding="utf-8")
     check_unique_keys([json_file])
     merged_twice = tmp_path / "merged_twice.yaml"
-    merged_twice.write_text("base: &net {epochs: 3}\nnn: {<<: *net, patience: 1, patience: 2}\n")
+    merged_twice.write_text(
+        "base: &net {epochs: 3}\nnn: {<<: *net, patience: 1, patience: 2}\n", encoding="utf-8"
+    )
     with pytest.raises(ConfigError, match=r"line 2: 'patience' is given twice"):
         check_unique_keys([merged_twice])
 
 
 def test_a_count_written_as_a_whole_decimal_is_the_integer():
     # epochs: 10.0 was refused as not whole; the schema's integers read it as 10.
-    schema = yaml.safe_load(SCHEMA.read_text())
+    schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
     config = _config({"models": {"nn": {"params": {"epochs": 10.0}}}})
     config["models"]["gmm"]["params"]["n_components"] = 4.0
     type_command_line_values(config, schema)
@@ -258,12 +265,12 @@ def test_gtzan_before_its_download_plans_the_download_alone(tmp_path):
     # leaves it so when the download fails), it still plans the download...
     genres = tmp_path / "resources" / "gtzan" / "genres"
     genres.mkdir(parents=True)
-    (genres / ".download.json").write_text("{}")
+    (genres / ".download.json").write_text("{}", encoding="utf-8")
     returncode, output = _dry_run(tmp_path, {"dataset": {"kind": "gtzan"}})
     assert returncode == 0 and "download_gtzan" in output, output
     # ... while one holding anything else is read, here an error as holding no genre.
     # (Elsewhere a missing folder is an error too: BAD_CONFIGS.)
-    (genres / "notes.txt").write_text("to do\n")
+    (genres / "notes.txt").write_text("to do\n", encoding="utf-8")
     returncode, output = _dry_run(tmp_path, {"dataset": {"kind": "gtzan"}})
     assert returncode != 0 and "Invalid configuration: dataset.gtzan.root" in output, output
 
@@ -275,16 +282,16 @@ def test_split_lists_are_checked_against_the_dataset_before_any_job(tmp_path):
     genres = ("blues", "classical", "country", "disco", "hiphop")
     trained = [f"{genre}.{i:05d}" for genre in genres if genre != "disco" for i in range(6)]
     train = tmp_path / "train.txt"  # ids without an extension, as some lists have them
-    train.write_text("\n".join([*trained, "jazz.00099"]) + "\n")
+    train.write_text("\n".join([*trained, "jazz.00099"]) + "\n", encoding="utf-8")
     test = tmp_path / "test.txt"
-    test.write_text("".join(f"{genre}/{genre}.00006.wav\n" for genre in genres))
+    test.write_text("".join(f"{genre}/{genre}.00006.wav\n" for genre in genres), encoding="utf-8")
     lists = {"scheme": "lists", "lists": {"train": str(train), "test": str(test)}}
     returncode, output = _dry_run(tmp_path, {"split": lists})
     assert returncode == 0, output
     assert f"split.lists.train: 1 of the 25 tracks listed in {train} are not in" in output
     assert "split.lists: no training track of disco: their test tracks can only" in output
     # A list none of whose tracks the dataset holds: refused, naming it.
-    test.write_text("blues/blues.00099.wav\n")
+    test.write_text("blues/blues.00099.wav\n", encoding="utf-8")
     returncode, output = _dry_run(tmp_path, {"split": lists})
     assert returncode != 0, output
     lines = [line for line in output.splitlines() if "Invalid configuration" in line]
@@ -525,8 +532,12 @@ def test_the_schema_knows_every_feature_set():
     the code"); each one missed failed late, as a missing input or a KeyError."""
     from genrepipe.config import FEATURE_DEFAULTS
 
-    features = yaml.safe_load(SCHEMA.read_text())["properties"]["features"]["properties"]
-    model = yaml.safe_load(SCHEMA.read_text())["properties"]["models"]["additionalProperties"]
+    features = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))["properties"]["features"][
+        "properties"
+    ]
+    model = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))["properties"]["models"][
+        "additionalProperties"
+    ]
     assert set(features["sets"]["items"]["enum"]) == set(FEATURE_DEFAULTS)
     assert set(model["properties"]["features"]["enum"]) == set(FEATURE_DEFAULTS)
     assert set(FEATURE_DEFAULTS) <= set(features)  # each set's settings block
@@ -751,12 +762,12 @@ def test_the_default_run_extracts_no_feature_set_that_nothing_reads():
     features.sets while no default model, nor the map of tracks, read it."""
     from genrepipe.config import map_feature_set, model_feature_sets
 
-    defaults = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())
+    defaults = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
     validate(defaults, schema=str(SCHEMA))
     read = [s for model in defaults["run_models"] for s in model_feature_sets(defaults, model)]
     read.append(map_feature_set(defaults["features"]["sets"], read))
     assert set(defaults["features"]["sets"]) <= set(read)
-    schema = yaml.safe_load(SCHEMA.read_text())
+    schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
     sets_default = schema["properties"]["features"]["properties"]["sets"]["default"]
     assert sets_default == defaults["features"]["sets"]  # the schema's default agrees
 
@@ -804,7 +815,7 @@ def test_schema_errors_become_one_line_naming_the_key(override, message):
 def test_config_is_data_not_code(tmp_path):
     """A YAML tag that would run code is refused by the loader; nothing runs."""
     override = tmp_path / "evil.yaml"
-    override.write_text('seed: !!python/object/apply:os.system ["touch pwned"]\n')
+    override.write_text('seed: !!python/object/apply:os.system ["touch pwned"]\n', encoding="utf-8")
     result = run_workflow(
         tmp_path, TINY_CONFIG, override, extra=["--dry-run"], cores=1, check=False
     )
@@ -830,7 +841,7 @@ def _from_command_line(**entries: str) -> dict:
     """``--config KEY=VALUE ...`` over the tiny config, parsed as Snakemake parses mappings."""
     override = {key: yaml.load(value, Loader=yaml.BaseLoader) for key, value in entries.items()}
     config = _config(override)
-    type_command_line_values(config, yaml.safe_load(SCHEMA.read_text()))
+    type_command_line_values(config, yaml.safe_load(SCHEMA.read_text(encoding="utf-8")))
     return config
 
 
@@ -894,7 +905,7 @@ def test_command_line_typing_leaves_typed_and_unreadable_values_alone():
         {"split": {"kfold": {"n_splits": "five"}}, "models": {"svm": {"params": {"C": 2}}}}
     )
     before = copy.deepcopy(config)
-    type_command_line_values(config, yaml.safe_load(SCHEMA.read_text()))
+    type_command_line_values(config, yaml.safe_load(SCHEMA.read_text(encoding="utf-8")))
     assert config == before
     with pytest.raises(Exception, match="five") as info:
         validate(config, schema=str(SCHEMA))
@@ -1077,12 +1088,12 @@ def test_what_the_new_checks_refuse_has_a_valid_spelling():
     # From the command line, null arrives as text.
     config = _config(run | override)
     config["models"]["svm_segments"]["vote"] = "null"
-    type_command_line_values(config, yaml.safe_load(SCHEMA.read_text()))
+    type_command_line_values(config, yaml.safe_load(SCHEMA.read_text(encoding="utf-8")))
     assert config["models"]["svm_segments"]["vote"] is None
 
 
 def test_whole_numbers_take_the_type_the_schema_asks_for():
-    schema = yaml.safe_load(SCHEMA.read_text())
+    schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
     config = _config(
         {
             "features": {"stats": {"n_mfcc": 13.0}, "mfcc": {"n_mels": "64.0"}},
@@ -1191,13 +1202,15 @@ def test_a_feature_block_deleted_from_the_defaults_uses_the_feature_functions_de
     for part in ("Snakefile", "rules", "workflow", "config", "report", "envs", "profiles", "src"):
         source = PROJECT_ROOT / part
         (shutil.copytree if source.is_dir() else shutil.copy)(source, project / part)
-    defaults = yaml.safe_load((project / "config" / "config.yaml").read_text())
+    defaults = yaml.safe_load((project / "config" / "config.yaml").read_text(encoding="utf-8"))
     del defaults["features"]["rich"]
-    (project / "config" / "config.yaml").write_text(yaml.safe_dump(defaults, sort_keys=False))
+    (project / "config" / "config.yaml").write_text(
+        yaml.safe_dump(defaults, sort_keys=False), encoding="utf-8"
+    )
     override = tmp_path / "override.yaml"
     # Clips of 7 s: the default 3 s windows of rich fit but once in the tiny 3 s clips.
     longer = {"dataset": {"synthetic": {"duration": 7.0}, "max_duration": 8.0}}
-    override.write_text(yaml.safe_dump({"run_models": ["logreg_rich"]} | longer))
+    override.write_text(yaml.safe_dump({"run_models": ["logreg_rich"]} | longer), encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--snakefile",
          str(project / "Snakefile"), "--directory", str(tmp_path),
@@ -1211,7 +1224,9 @@ def test_a_feature_block_deleted_from_the_defaults_uses_the_feature_functions_de
 def test_the_schema_knows_every_estimator():
     from genrepipe.estimators import ESTIMATOR_NAMES, ESTIMATOR_PARAMS
 
-    model = yaml.safe_load(SCHEMA.read_text())["properties"]["models"]["additionalProperties"]
+    model = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))["properties"]["models"][
+        "additionalProperties"
+    ]
     assert set(model["properties"]["estimator"]["enum"]) == {*ESTIMATOR_NAMES, "ensemble"}
     assert set(ESTIMATOR_PARAMS) == set(ESTIMATOR_NAMES)
 

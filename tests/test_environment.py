@@ -29,7 +29,7 @@ def _imported_modules(folders):
     modules = set()
     for folder in folders:
         for path in folder.rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
                 if isinstance(node, ast.Import):
                     modules |= {alias.name.partition(".")[0] for alias in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.level == 0:
@@ -55,7 +55,9 @@ def test_every_imported_package_is_a_declared_dependency(folders, extras):
     """An import that works here only because another package pulled it in (numba by
     librosa, threadpoolctl by scikit-learn) breaks when that package stops needing it,
     and escapes the lower bounds that tools/check_oldest_versions.py checks."""
-    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
+        "project"
+    ]
     declared = _distribution_names(project["dependencies"])
     for extra in extras:
         declared |= _distribution_names(project["optional-dependencies"][extra])
@@ -71,8 +73,8 @@ def test_every_imported_package_is_a_declared_dependency(folders, extras):
 def test_conda_environment_holds_exactly_the_package_dependencies():
     """`--sdm conda` installs what pip installs for the package, bounds included; no path to
     the project, which Snakemake's copy under .snakemake/conda/ would resolve elsewhere."""
-    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
-    env = yaml.safe_load(ENV_FILE.read_text())
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    env = yaml.safe_load(ENV_FILE.read_text(encoding="utf-8"))
     (pip,) = [entry["pip"] for entry in env["dependencies"] if isinstance(entry, dict)]
     assert pip == pyproject["project"]["dependencies"]
     assert not [line for line in pip if line.startswith(("-e", ".", "/"))]
@@ -97,9 +99,11 @@ def test_jobs_run_the_checkouts_package_whatever_the_environment_holds(tmp_path)
     )
     # The dependencies by a plain path line (so without the editable install's .pth file
     # among them), and a decoy genrepipe of the environment's own.
-    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
     (site / "genrepipe").mkdir()
-    (site / "genrepipe" / "__init__.py").write_text('raise ImportError("the decoy genrepipe")\n')
+    (site / "genrepipe" / "__init__.py").write_text(
+        'raise ImportError("the decoy genrepipe")\n', encoding="utf-8"
+    )
     probe = subprocess.run([python, "-c", "import genrepipe"], capture_output=True, text=True)
     assert "the decoy genrepipe" in probe.stderr
     workdir = tmp_path / "run"
@@ -108,4 +112,4 @@ def test_jobs_run_the_checkouts_package_whatever_the_environment_holds(tmp_path)
     command[0] = str(python)
     result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
     assert result.returncode == 0, result.stderr[-4000:]
-    assert len((workdir / "results" / "tracks.tsv").read_text().splitlines()) == 81
+    assert len((workdir / "results" / "tracks.tsv").read_text(encoding="utf-8").splitlines()) == 81

@@ -317,7 +317,8 @@ def _metrics_file(path, n_train: float, n_test: float):
                 "test_macro_f1": 0.48,
                 "fit_seconds": 1.5,
             }
-        )
+        ),
+        encoding="utf-8",
     )
     return path
 
@@ -340,6 +341,6 @@ def test_summary_writes_track_counts_as_counts(tmp_path):
         dataset="gtzan",
         scheme="kfold",
     )
-    lines = output.read_text().splitlines()
+    lines = output.read_text(encoding="utf-8").splitlines()
     assert lines[1].startswith("svm,gtzan,kfold,seed87,10,90,10,1.0000,0.5000,"), lines[1]
     assert lines[2].startswith("gmm,gtzan,kfold,seed87,10,899.1,99.9,1.0000,"), lines[2]

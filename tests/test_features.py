@@ -224,7 +224,7 @@ def test_every_feature_set_is_registered_everywhere_the_workflow_looks() -> None
 
     from genrepipe.config import FEATURE_DEFAULTS
 
-    schema = yaml.safe_load((PROJECT_ROOT / "config" / "schema.yaml").read_text())
+    schema = yaml.safe_load((PROJECT_ROOT / "config" / "schema.yaml").read_text(encoding="utf-8"))
     features = schema["properties"]["features"]["properties"]
     registries = {
         "FEATURE_SETS": set(F.FEATURE_SETS),

@@ -80,10 +80,10 @@ def test_runs_of_the_same_settings_on_other_split_lists_show_the_difference(tmp_
     every model, and the two entries' configs were the same, the accuracies not."""
     latest = tmp_path / "history" / "latest.txt"
     tracks = tmp_path / "tracks.tsv"
-    tracks.write_text("track\tgenre\nrock.00000\trock\n")
+    tracks.write_text("track\tgenre\nrock.00000\trock\n", encoding="utf-8")
     for i, test_track in enumerate(["classical.00004", "classical.00005"]):
         split = tmp_path / f"split{i}.tsv"
-        split.write_text(f"fold\ttrack\tsubset\n0\t{test_track}\ttest\n")
+        split.write_text(f"fold\ttrack\tsubset\n0\t{test_track}\ttest\n", encoding="utf-8")
         summary = write_summary(tmp_path / f"{i}.csv", {"svm": 0.5 + i / 10})
         record_run(
             summary,
@@ -101,7 +101,9 @@ def test_runs_of_the_same_settings_on_other_split_lists_show_the_difference(tmp_
     assert list(table.loc["inputs.split"]) == [first, second] and first != second
     assert "inputs.tracks" not in table.index  # the same clips: not a difference
     # A run recorded before the digests were: shown as absent, not an error.
-    (list_runs(latest.parent)[0] / "run.json").write_text(json.dumps({"date": "2024"}))
+    (list_runs(latest.parent)[0] / "run.json").write_text(
+        json.dumps({"date": "2024"}), encoding="utf-8"
+    )
     table = compare_runs([load_run(entry) for entry in list_runs(latest.parent)])
     assert list(table.loc["inputs.tracks"]) == [ABSENT, runs[1].info["inputs"]["tracks"][:12]]
 
@@ -110,7 +112,7 @@ def test_record_run_writes_an_entry(two_runs):
     entries = list_runs(two_runs)
     assert [e.name[:17] for e in entries] == ["20250102T030405Z-", "20250103T000000Z-"]
     assert entries[0].name.endswith(config_hash(BASE_CONFIG))
-    assert (two_runs / "latest.txt").read_text().strip() == entries[1].name
+    assert (two_runs / "latest.txt").read_text(encoding="utf-8").strip() == entries[1].name
     run = load_run(entries[0])
     assert run.config == BASE_CONFIG
     assert run.info["git_revision"] == "unknown" and run.info["git_dirty"] is None
@@ -146,7 +148,7 @@ def test_an_unchanged_summary_gets_no_second_entry(two_runs, tmp_path, caplog):
     with caplog.at_level("INFO", logger="genrepipe"):
         entry = record_run(newest / "summary.csv", latest, config=config, repo=None)
     assert entry == newest and list_runs(two_runs)[-1] == newest
-    assert latest.read_text().strip() == newest.name
+    assert latest.read_text(encoding="utf-8").strip() == newest.name
     # The log says so, and only so (it went on to say the run was recorded).
     assert [r.getMessage() for r in caplog.records] == [
         f"summary unchanged since {newest.name}: no new history entry"
@@ -323,7 +325,7 @@ def test_compare_command_errors(tmp_path, capsys):
 )
 def test_a_damaged_entry_names_its_file(two_runs, name, text, reason, capsys):
     entry = list_runs(two_runs)[0]
-    (entry / name).write_text(text)
+    (entry / name).write_text(text, encoding="utf-8")
     assert main(["--history", str(two_runs)]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert f"{entry / name.split('.')[0]}" in line and reason in line
@@ -334,7 +336,7 @@ def test_a_model_without_accuracy_in_the_first_run_shows_the_later_value(tmp_pat
     # no change can be computed against it, so the later value is shown alone.
     latest = tmp_path / "h" / "latest.txt"
     first = tmp_path / "a.csv"
-    first.write_text("model,test_accuracy\ngmm,\nsvm,0.74\n")
+    first.write_text("model,test_accuracy\ngmm,\nsvm,0.74\n", encoding="utf-8")
     second = write_summary(tmp_path / "b.csv", {"gmm": 0.7, "svm": 0.75})
     for i, summary in enumerate((first, second)):
         record_run(summary, latest, config=BASE_CONFIG, repo=None, now=datetime(2025, 1, 1 + i))
@@ -364,22 +366,22 @@ def test_git_revision_and_dirty_flag(tmp_path):
         subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
 
     git("init", "-q")
-    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "code.py").write_text("x = 1\n", encoding="utf-8")
     git("add", "code.py")
     git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-q", "-m", "one")
     revision, dirty = git_revision(tmp_path)
     assert len(revision) == 40 and dirty is False
-    (tmp_path / "untracked.txt").write_text("not code\n")
+    (tmp_path / "untracked.txt").write_text("not code\n", encoding="utf-8")
     assert git_revision(tmp_path) == (revision, False)  # untracked files do not count
-    (tmp_path / "code.py").write_text("x = 2\n")
+    (tmp_path / "code.py").write_text("x = 2\n", encoding="utf-8")
     assert git_revision(tmp_path) == (revision, True)
 
     latest = tmp_path / "results" / "history" / "latest.txt"
     summary = write_summary(tmp_path / "s.csv", {"gmm": 0.5})
     entry = record_run(summary, latest, config=BASE_CONFIG, repo=tmp_path)
-    info = json.loads((entry / "run.json").read_text())
+    info = json.loads((entry / "run.json").read_text(encoding="utf-8"))
     assert info["git_revision"] == revision and info["git_dirty"] is True
-    assert yaml.safe_load((entry / "config.yaml").read_text()) == BASE_CONFIG
+    assert yaml.safe_load((entry / "config.yaml").read_text(encoding="utf-8")) == BASE_CONFIG
 
 
 def test_settings_a_run_did_not_use_are_left_out_unless_asked(tmp_path):

@@ -151,9 +151,9 @@ def test_killed_npy_write_leaves_the_previous_file(tmp_path):
 
 def test_killed_table_write_leaves_the_previous_file(tmp_path):
     target = tmp_path / "tracks.tsv"
-    target.write_text("track\tgenre\nrock.00000\trock\n")
+    target.write_text("track\tgenre\nrock.00000\trock\n", encoding="utf-8")
     _kill_during_write("tsv", target)
-    assert target.read_text() == "track\tgenre\nrock.00000\trock\n"
+    assert target.read_text(encoding="utf-8") == "track\tgenre\nrock.00000\trock\n"
     assert _visible(tmp_path) == ["tracks.tsv"]
 
 
@@ -211,7 +211,7 @@ def _run(workdir: Path, config: Path, *extra: str) -> subprocess.CompletedProces
 
 def _kill_when(workdir: Path, config: Path, ready, timeout: float = 600) -> None:
     """Start the workflow; SIGKILL its whole process group once ``ready()`` is true."""
-    log = open(workdir / f"run{time.monotonic_ns()}.log", "w")  # noqa: SIM115
+    log = open(workdir / f"run{time.monotonic_ns()}.log", "w", encoding="utf-8")  # noqa: SIM115
     process = subprocess.Popen(
         _command(workdir, config),
         cwd=workdir,
@@ -244,12 +244,12 @@ def _check_nothing_looks_complete_but_is_not(results: Path) -> int:
         elif path.suffix in (".tsv", ".csv"):
             pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
         elif path.suffix == ".json":
-            json.loads(path.read_text())
+            json.loads(path.read_text(encoding="utf-8"))
         elif path.suffix in (".skops", ".keras"):
             with zipfile.ZipFile(path) as archive:
                 assert archive.testzip() is None, path
         elif path.is_dir() and path.name == "model":
-            card = json.loads((path / "card.json").read_text())
+            card = json.loads((path / "card.json").read_text(encoding="utf-8"))
             assert (path / card["estimator_file"]).is_file(), path
             assert (path / "transform.skops").is_file(), path
         else:
@@ -266,7 +266,7 @@ def _summary(workdir: Path) -> pd.DataFrame:
 @pytest.mark.slow
 def test_killed_runs_resume_to_the_same_summary(tmp_path, tiny_run):
     config = tmp_path / "settings.yaml"
-    config.write_text(yaml.safe_dump(SETTINGS))
+    config.write_text(yaml.safe_dump(SETTINGS), encoding="utf-8")
     interrupted = tmp_path / "interrupted"
     interrupted.mkdir()
     results = interrupted / "results"

@@ -26,7 +26,7 @@ def mode(path) -> int:
 def test_atomic_file_gets_the_umask_permissions(tmp_path, umask):
     # tempfile makes its files owner-only (0600): a shared results folder could not be read.
     with atomic_path(tmp_path / "summary.csv") as tmp:
-        tmp.write_text("model,test_accuracy\n")
+        tmp.write_text("model,test_accuracy\n", encoding="utf-8")
     save_npy(tmp_path / "features" / "blues.00000.npy", np.zeros(3))
     for path in (tmp_path / "summary.csv", tmp_path / "features" / "blues.00000.npy"):
         assert mode(path) == 0o666 & ~umask
@@ -35,7 +35,7 @@ def test_atomic_file_gets_the_umask_permissions(tmp_path, umask):
 
 def test_staged_folder_gets_the_umask_permissions(tmp_path, umask):
     with staged_folder(tmp_path / "model") as tmp:
-        (tmp / "card.json").write_text("{}")
+        (tmp / "card.json").write_text("{}", encoding="utf-8")
     assert mode(tmp_path / "model") == 0o777 & ~umask
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
@@ -43,14 +43,14 @@ def test_staged_folder_gets_the_umask_permissions(tmp_path, umask):
 def test_staged_folder_replaces_whole_or_not_at_all(tmp_path):
     folder = tmp_path / "model"
     with staged_folder(folder) as tmp:
-        (tmp / "old.txt").write_text("old")
+        (tmp / "old.txt").write_text("old", encoding="utf-8")
     with pytest.raises(RuntimeError), staged_folder(folder) as tmp:
-        (tmp / "new.txt").write_text("half")
+        (tmp / "new.txt").write_text("half", encoding="utf-8")
         raise RuntimeError("killed mid-write")
     assert [p.name for p in folder.iterdir()] == ["old.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary folder left
     with staged_folder(folder) as tmp:
-        (tmp / "new.txt").write_text("new")
+        (tmp / "new.txt").write_text("new", encoding="utf-8")
     assert [p.name for p in folder.iterdir()] == ["new.txt"]
 
 
@@ -191,8 +191,8 @@ def test_a_damaged_npy_is_named_with_what_to_do(tmp_path):
 
 def test_a_damaged_json_is_named(tmp_path):
     path = tmp_path / "kfold.json"
-    path.write_text('{"test_accuracy": 0.75, "fold_test_accuracy": [0.5, 1.0]}')
+    path.write_text('{"test_accuracy": 0.75, "fold_test_accuracy": [0.5, 1.0]}', encoding="utf-8")
     assert read_json(path)["fold_test_accuracy"] == [0.5, 1.0]
-    path.write_text('{"test_accuracy": 0.75, "fold_te')
+    path.write_text('{"test_accuracy": 0.75, "fold_te', encoding="utf-8")
     with pytest.raises(ValueError, match=rf"^{path}: damaged, not a whole JSON document \("):
         read_json(path)

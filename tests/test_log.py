@@ -20,7 +20,7 @@ def _fail(tmp_path, raise_statement: str) -> str:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 1, result.stderr  # still a failed job for Snakemake
     assert result.stderr == ""  # everything went to the log
-    return log.read_text()
+    return log.read_text(encoding="utf-8")
 
 
 def test_an_unexpected_error_is_logged_once_with_its_traceback(tmp_path):
@@ -55,7 +55,7 @@ def test_a_stop_signal_mid_write_leaves_no_temporary_file(tmp_path, stop):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 128 + getattr(signal, stop), result.stderr
     assert list(target.parent.iterdir()) == []  # neither the table nor its temporary file
-    assert f"CRITICAL genrepipe: job stopped by {stop}" in log.read_text()
+    assert f"CRITICAL genrepipe: job stopped by {stop}" in log.read_text(encoding="utf-8")
 
 
 def test_a_job_of_a_nohup_run_keeps_ignoring_sighup(tmp_path):
@@ -74,7 +74,9 @@ def test_a_job_of_a_nohup_run_keeps_ignoring_sighup(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert target.read_text() == "whole table" and "stopped" not in log.read_text()
+    assert target.read_text(encoding="utf-8") == "whole table" and "stopped" not in log.read_text(
+        encoding="utf-8"
+    )
 
 
 def test_what_a_job_prints_reaches_its_log_not_the_terminal(tmp_path):
@@ -90,7 +92,11 @@ def test_what_a_job_prints_reaches_its_log_not_the_terminal(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout == result.stderr == ""
-    assert log.read_text().splitlines() == ["epoch 1/3", "native out", "native err"]
+    assert log.read_text(encoding="utf-8").splitlines() == [
+        "epoch 1/3",
+        "native out",
+        "native err",
+    ]
 
 
 def test_ctrl_c_is_one_line_not_a_traceback(tmp_path):
@@ -103,7 +109,7 @@ def test_ctrl_c_is_one_line_not_a_traceback(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0 and result.stderr == ""
-    (line,) = log.read_text().splitlines()
+    (line,) = log.read_text(encoding="utf-8").splitlines()
     assert line.endswith("CRITICAL genrepipe: job stopped by Ctrl-C (SIGINT)")
 
 

@@ -488,7 +488,7 @@ def test_load_refuses_untrusted_types(tmp_path):
 
 def test_load_rejects_foreign_files(tmp_path):
     text = tmp_path / "notes.txt"
-    text.write_text("not a model")
+    text.write_text("not a model", encoding="utf-8")
     with pytest.raises(ValueError, match="not a model file"):
         load_model(text)
     archive = tmp_path / "other.zip"

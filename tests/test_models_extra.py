@@ -583,7 +583,9 @@ def _member_predictions(path, proba: np.ndarray, tracks: list[str], fit_seconds:
     path.mkdir()
     write_table(table, path / "predictions.tsv")
     (path / "model").mkdir()
-    (path / "model" / "card.json").write_text(json.dumps({"fit_seconds": fit_seconds}))
+    (path / "model" / "card.json").write_text(
+        json.dumps({"fit_seconds": fit_seconds}), encoding="utf-8"
+    )
     return path / "predictions.tsv", path / "model"
 
 
@@ -608,7 +610,7 @@ def test_ensemble_averages_its_members(tmp_path) -> None:
     np.testing.assert_allclose(written[["proba_blues", "proba_jazz", "proba_rock"]], mean)
     # Soft voting: blues.1 goes to jazz (0.5 > 0.4) though member a said blues.
     assert list(written["predicted"]) == ["jazz", "jazz", "rock"] == list(out["predicted"])
-    card = json.loads((tmp_path / "ensemble" / "model" / "card.json").read_text())
+    card = json.loads((tmp_path / "ensemble" / "model" / "card.json").read_text(encoding="utf-8"))
     assert card["members"] == ["a", "b"] and card["fit_seconds"] == 5.5
     assert card["classes"] == ["blues", "jazz", "rock"] and card["n_train"] == 1
 
@@ -648,7 +650,7 @@ def _config(**models) -> dict:
     import yaml
     from conftest import PROJECT_ROOT
 
-    config = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())
+    config = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
     config["models"].update(models)
     config["final_models"] = False
     return config

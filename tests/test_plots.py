@@ -263,7 +263,9 @@ def _evaluate_folds(folder, folds: list[pd.DataFrame], title: str = "svm (kfold)
         models.append(folder / f"model{fold}")
         models[-1].mkdir()
         classes = sorted({g for rows in folds for g in rows["genre"] if isinstance(g, str)})
-        (models[-1] / "card.json").write_text(json.dumps({"fit_seconds": 1.0, "classes": classes}))
+        (models[-1] / "card.json").write_text(
+            json.dumps({"fit_seconds": 1.0, "classes": classes}), encoding="utf-8"
+        )
     outputs = [folder / name for name in ("m.json", "g.csv", "c.csv", "c.png")]
     return evaluate_model(tables, models, *outputs, title=title), outputs
 
@@ -393,7 +395,7 @@ def test_summary_table_shows_fit_seconds_under_one_tenth(tmp_path):
         }
     )
     plots.summary_html(summary, tmp_path / "summary.html")
-    cells = re.findall(r"<td>([^<]*)</td>", (tmp_path / "summary.html").read_text())
+    cells = re.findall(r"<td>([^<]*)</td>", (tmp_path / "summary.html").read_text(encoding="utf-8"))
     assert cells[1::2] == ["0.025", "1234.6", "", "1.0", "0.00005"]
 
 
@@ -483,6 +485,6 @@ def test_the_summary_table_rounds_an_accuracy_as_the_figures_do(tmp_path):
     # in this table (Python's format rounds a half to the even digit).
     summary = pd.DataFrame({"model": ["cnn", "svm"], "test_accuracy": [0.0625, np.nan]})
     plots.summary_html(summary, tmp_path / "summary.html")
-    cells = re.findall(r"<td>([^<]*)</td>", (tmp_path / "summary.html").read_text())
+    cells = re.findall(r"<td>([^<]*)</td>", (tmp_path / "summary.html").read_text(encoding="utf-8"))
     assert cells == ["cnn", "0.063", "svm", ""]
     assert plots.percent(0.0625) == "6.3%" and plots.rounded(0.4375, 3) == "0.438"

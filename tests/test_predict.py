@@ -405,7 +405,7 @@ def test_stereo_44k_wav_and_flac(svm_bundle, clips, tmp_path, capsys):
 def test_corrupt_file_is_one_error_line_others_answered(svm_bundle, clips, tmp_path, capsys):
     folder, _, _ = svm_bundle
     bad = tmp_path / "broken.wav"
-    bad.write_text("this is not audio\n")
+    bad.write_text("this is not audio\n", encoding="utf-8")
     status, out, err = run([folder, clips[0], bad, clips[1], tmp_path / "absent.mp3"], capsys)
     assert status == 1
     errors = err.splitlines()
@@ -523,7 +523,7 @@ def test_usage_errors_exit_2(clips, tmp_path, capsys):
     final = tmp_path / "final"
     for name in ("svm", "gmm"):
         (final / name / "model").mkdir(parents=True)
-        (final / name / "model" / "card.json").write_text("{}")
+        (final / name / "model" / "card.json").write_text("{}", encoding="utf-8")
     status, _, err = run([final, clips[0]], capsys)
     assert status == 2 and "it holds the bundles gmm, svm: pass one" in err
     with pytest.raises(SystemExit) as exit_info:
@@ -650,7 +650,7 @@ def test_progress_bar_on_a_terminal_leaves_stdout_to_the_answers(svm_bundle, cli
 def test_answers_that_cannot_be_written_are_one_error_line(svm_bundle, clips):
     script = Path(sys.executable).parent / "genrepipe-predict"
     for output in ("text", "csv", "json"):
-        with open("/dev/full", "w") as full:
+        with open("/dev/full", "w", encoding="utf-8") as full:
             result = subprocess.run(
                 [str(script), str(svm_bundle[0]), str(clips[0]), "-q", "--format", output],
                 stdout=full,
@@ -775,10 +775,10 @@ def test_window_cnn_bundles_predict_like_their_training(estimator, params, clips
     import keras
 
     card_path = tmp_path / "final" / "model" / "card.json"
-    card = json.loads(card_path.read_text())
+    card = json.loads(card_path.read_text(encoding="utf-8"))
     assert card["versions"]["keras"] == keras.__version__
     card["versions"]["keras"] = "2.15.0"
-    card_path.write_text(json.dumps(card))
+    card_path.write_text(json.dumps(card), encoding="utf-8")
     _, _, err = run([tmp_path / "final", clips[0]], capsys)
     assert f"trained with keras 2.15.0, this environment has keras {keras.__version__}" in err
     if estimator == "cnn_svm":  # its archive holds the CNN's: a damaged one named once
@@ -858,9 +858,9 @@ def test_card_without_sample_rate_warns(svm_bundle, clips, tmp_path, capsys):
     folder = tmp_path / "fold0" / "model"
     shutil.copytree(svm_bundle[0], folder)
     card_path = folder / "card.json"
-    card = json.loads(card_path.read_text())
+    card = json.loads(card_path.read_text(encoding="utf-8"))
     del card["sample_rate"], card["max_duration"]
-    card_path.write_text(json.dumps(card))
+    card_path.write_text(json.dumps(card), encoding="utf-8")
     status, out, err = run([folder, clips[0]], capsys)
     assert status == 0 and out.strip()
     assert "records no sample rate" in err and f"{SR} Hz" in err
@@ -903,7 +903,7 @@ def test_bundles_trained_with_other_library_releases_warn_once(
     folder = tmp_path / "model"
     shutil.copytree(svm_bundle[0], folder)
     card_path = folder / "card.json"
-    card = json.loads(card_path.read_text())
+    card = json.loads(card_path.read_text(encoding="utf-8"))
     assert card["versions"]["librosa"] == librosa.__version__
     assert "keras" not in card["versions"]  # no network in it: Keras's release is no matter
     status, _, err = run([folder, clips[0]], capsys)
@@ -912,11 +912,11 @@ def test_bundles_trained_with_other_library_releases_warn_once(
     major, minor, *_ = card["versions"]["librosa"].split(".")
     patch_only = f"{major}.{minor}.99"
     card["versions"]["librosa"] = patch_only
-    card_path.write_text(json.dumps(card))
+    card_path.write_text(json.dumps(card), encoding="utf-8")
     assert run([folder, clips[0]], capsys)[2] == ""  # a patch release changes no result
 
     card["versions"] |= {"librosa": "0.8.1", "scikit-learn": "0.24.2"}
-    card_path.write_text(json.dumps(card))
+    card_path.write_text(json.dumps(card), encoding="utf-8")
     status, out, err = run([folder, clips[0]], capsys)
     assert status == 0 and clips[0].name in out  # still answered
     assert err.count("warning") == 1
@@ -930,7 +930,7 @@ def test_bundles_trained_with_other_library_releases_warn_once(
     assert status == 0 and err.count("trained with") == 1 and "librosa 0.8.1" in err
 
     del card["versions"]  # a bundle from before cards recorded versions
-    card_path.write_text(json.dumps(card))
+    card_path.write_text(json.dumps(card), encoding="utf-8")
     assert run([folder, clips[0]], capsys)[2] == ""
 
 
@@ -940,7 +940,9 @@ def test_model_trained_on_generated_data_warns(gmm_bundle, clips, tmp_path, caps
     shutil.copytree(gmm_bundle, folder / "model")
 
     def model_card(**card) -> None:
-        (folder / "card.json").write_text(json.dumps({"model": "gmm_stats", **card}))
+        (folder / "card.json").write_text(
+            json.dumps({"model": "gmm_stats", **card}), encoding="utf-8"
+        )
 
     model_card(bundle="model", dataset={"kind": "synthetic", "n_per_genre": 4})
     (tmp_path / "link").symlink_to(folder / "model")
@@ -967,7 +969,8 @@ def test_fold_bundle_of_a_run_on_generated_data_warns(gmm_bundle, clips, tmp_pat
 
     def summary(dataset: str) -> None:
         (results / "summary.csv").write_text(
-            f"model,dataset,split\nsvm,gtzan,holdout\ngmm_stats,{dataset},holdout\n"
+            f"model,dataset,split\nsvm,gtzan,holdout\ngmm_stats,{dataset},holdout\n",
+            encoding="utf-8",
         )
 
     summary("synthetic")
@@ -977,7 +980,9 @@ def test_fold_bundle_of_a_run_on_generated_data_warns(gmm_bundle, clips, tmp_pat
     summary("gtzan")
     assert run([folder, clips[0]], capsys)[2] == ""
     # A summary of another split is a later run's: it says nothing of this bundle.
-    (results / "summary.csv").write_text("model,dataset,split\ngmm_stats,synthetic,kfold\n")
+    (results / "summary.csv").write_text(
+        "model,dataset,split\ngmm_stats,synthetic,kfold\n", encoding="utf-8"
+    )
     assert run([folder, clips[0]], capsys)[2] == ""
 
 
@@ -1138,8 +1143,8 @@ def test_a_segment_model_votes_over_windows_as_its_card_says(segment_bundle, cli
 
     folder = tmp_path / "majority"
     shutil.copytree(segment_bundle / "model", folder)
-    card = json.loads((folder / "card.json").read_text())
-    (folder / "card.json").write_text(json.dumps(card | {"vote": "majority"}))
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    (folder / "card.json").write_text(json.dumps(card | {"vote": "majority"}), encoding="utf-8")
     classifier = Classifier.load(folder)
     for clip in clips[::5]:
         F = classifier.features(load_audio(clip, sr=SR, max_duration=MAX_DURATION))
@@ -1159,8 +1164,8 @@ def test_a_card_value_of_the_wrong_type_is_one_bundle_error(
     # A hand-edited or damaged card ended in a TypeError's traceback, exit 1.
     folder = tmp_path / "model"
     shutil.copytree(gmm_bundle, folder)
-    card = json.loads((folder / "card.json").read_text())
-    (folder / "card.json").write_text(json.dumps(card | {key: value}))
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    (folder / "card.json").write_text(json.dumps(card | {key: value}), encoding="utf-8")
     status, out, err = run([folder, clips[0]], capsys)
     assert status == 2 and out == "" and err.count("\n") == 1
     assert err.startswith(f"genrepipe-predict: error: {folder / 'card.json'}: ")
@@ -1213,7 +1218,7 @@ def test_model_folder_mistakes_are_named(svm_bundle, clips, tmp_path, capsys):
     # A damaged card is named as the file at fault.
     broken = tmp_path / "broken"
     shutil.copytree(folder, broken)
-    (broken / "card.json").write_text('{"features": "seed87",')
+    (broken / "card.json").write_text('{"features": "seed87",', encoding="utf-8")
     status, _, err = run([broken, clips[0]], capsys)
     assert status == 2 and f"{broken / 'card.json'}: not valid JSON" in err
 
@@ -1261,8 +1266,8 @@ def test_a_card_value_that_cannot_be_right_is_one_bundle_error(
     # error repeated for every file without naming the card.
     folder = tmp_path / "model"
     shutil.copytree(svm_bundle[0], folder)
-    card = json.loads((folder / "card.json").read_text())
-    (folder / "card.json").write_text(json.dumps(card | {key: value}))
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    (folder / "card.json").write_text(json.dumps(card | {key: value}), encoding="utf-8")
     status, out, err = run([folder, clips[0], clips[1]], capsys)
     assert status == 2 and out == ""
     assert err.strip() == f"genrepipe-predict: error: {folder / 'card.json'}: {message}"
@@ -1276,9 +1281,9 @@ def test_features_of_another_layout_than_the_transform_is_one_bundle_error(
     for name, bundle in (("svm", svm_bundle[0]), ("gmm", gmm_bundle)):
         folder = tmp_path / name / "model"
         shutil.copytree(bundle, folder)
-        card = json.loads((folder / "card.json").read_text())
+        card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
         card["feature_settings"] = card["feature_settings"] | {"n_mfcc": 17}
-        (folder / "card.json").write_text(json.dumps(card))
+        (folder / "card.json").write_text(json.dumps(card), encoding="utf-8")
         status, out, err = run([folder, clips[0], clips[1]], capsys)
         assert status == 2 and out == "" and err.count("\n") == 1
         assert f"genrepipe-predict: error: {folder}: card.json's {card['features']} settings" in err
@@ -1292,9 +1297,9 @@ def test_feature_settings_this_genrepipe_does_not_know_are_one_bundle_error(
     # "unknown parameter(s)", each blamed on the audio file, exit 1.
     folder = tmp_path / "model"
     shutil.copytree(svm_bundle[0], folder)
-    card = json.loads((folder / "card.json").read_text())
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     card["feature_settings"] = card["feature_settings"] | {"center": True}
-    (folder / "card.json").write_text(json.dumps(card))
+    (folder / "card.json").write_text(json.dumps(card), encoding="utf-8")
     status, out, err = run([folder, clips[0], clips[1]], capsys)
     assert status == 2 and out == "" and err.count("\n") == 1
     assert f"error: {folder / 'card.json'}: seed87 settings ['center'] are unknown" in err
@@ -1352,9 +1357,9 @@ def test_image_bundles_of_another_layout_are_one_bundle_error(clips, tmp_path, c
     ):
         folder = tmp_path / setting
         shutil.copytree(bundle, folder)
-        card = json.loads((folder / "card.json").read_text())
+        card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
         card["feature_settings"] = card["feature_settings"] | {setting: value}
-        (folder / "card.json").write_text(json.dumps(card))
+        (folder / "card.json").write_text(json.dumps(card), encoding="utf-8")
         status, out, err = run([folder, clips[0], clips[1]], capsys)
         assert status == 2 and out == "" and err.count("\n") == 1, err
         assert f"error: {folder}: card.json's seed87 settings give" in err and what in err
@@ -1362,9 +1367,9 @@ def test_image_bundles_of_another_layout_are_one_bundle_error(clips, tmp_path, c
     # file, as before the check: not a traceback.
     folder = tmp_path / "no_number"
     shutil.copytree(bundle, folder)
-    card = json.loads((folder / "card.json").read_text())
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     card["feature_settings"] = card["feature_settings"] | {"n_frames": "abc"}
-    (folder / "card.json").write_text(json.dumps(card))
+    (folder / "card.json").write_text(json.dumps(card), encoding="utf-8")
     status, out, err = run([folder, clips[0]], capsys)
     assert status == 1 and "n_frames must be a positive integer" in err and "Traceback" not in err
     # A damaged member of the Keras archive is named in it, not by the card, nor by the
@@ -1382,7 +1387,9 @@ def test_image_bundles_of_another_layout_are_one_bundle_error(clips, tmp_path, c
 def test_a_model_card_naming_no_dataset_mapping_is_ignored(gmm_bundle, clips, tmp_path, capsys):
     folder = tmp_path / "final" / "gmm_stats"
     shutil.copytree(gmm_bundle, folder / "model")
-    (folder / "card.json").write_text(json.dumps({"bundle": "model", "dataset": "gtzan"}))
+    (folder / "card.json").write_text(
+        json.dumps({"bundle": "model", "dataset": "gtzan"}), encoding="utf-8"
+    )
     status, out, err = run([folder, clips[0]], capsys)
     assert status == 0 and out.startswith(str(clips[0])) and err == ""
 
@@ -1394,9 +1401,9 @@ def test_fold_bundle_takes_the_clip_length_of_its_run(gmm_bundle, clips, nine_se
     results = nine_seconds.parent / "results"
     folder = results / "models" / "gmm_stats" / "holdout" / "fold0" / "model"
     shutil.copytree(gmm_bundle, folder)
-    card = json.loads((folder / "card.json").read_text())
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     del card["clip_seconds"]
-    (folder / "card.json").write_text(json.dumps(card))
+    (folder / "card.json").write_text(json.dumps(card), encoding="utf-8")
     final = run([gmm_bundle, nine_seconds, "--format", "json"], capsys)[1]
     assert json.loads(final)["files"][0]["windows"] == 3
 
@@ -1422,7 +1429,7 @@ def test_fold_bundle_takes_the_clip_length_of_its_run(gmm_bundle, clips, nine_se
     assert later["files"][0]["windows"] == 3
     # A bundle of 30 s clips (crop 31 s), the list rewritten by a later run on 3 s clips:
     # the list is not this bundle's, so a 9 s file is one clip, not three.
-    (folder / "card.json").write_text(json.dumps(card | {"max_duration": 31.0}))
+    (folder / "card.json").write_text(json.dumps(card | {"max_duration": 31.0}), encoding="utf-8")
     track_list(3.0, 3.0, before_the_bundle=False)
     later = json.loads(run([folder, nine_seconds, "--format", "json"], capsys)[1])
     assert later["files"][0]["windows"] == 1
@@ -1432,7 +1439,7 @@ def test_an_ensembles_fold_folders_point_to_its_final_bundle(clips, tmp_path, ca
     fold = tmp_path / "models" / "ensemble" / "holdout" / "fold0" / "model"
     fold.mkdir(parents=True)
     card = {"estimator": "ensemble", "members": ["svm"], "classes": GENRES}
-    (fold / "card.json").write_text(json.dumps(card))
+    (fold / "card.json").write_text(json.dumps(card), encoding="utf-8")
     # The fold's model folder, the fold, the scheme's folder, the model's.
     for model_dir in (fold, fold.parent, fold.parent.parent, tmp_path / "models" / "ensemble"):
         status, _, err = run([model_dir, clips[0]], capsys)
@@ -1444,8 +1451,8 @@ def test_a_final_folder_whose_bundle_is_gone_is_named_so(svm_bundle, clips, tmp_
     # that card was read as a bundle's ("no such file ... transform.skops").
     final = tmp_path / "final" / "svm"
     final.mkdir(parents=True)
-    card = json.loads((svm_bundle[0] / "card.json").read_text())
-    (final / "card.json").write_text(json.dumps(card | {"bundle": "model"}))
+    card = json.loads((svm_bundle[0] / "card.json").read_text(encoding="utf-8"))
+    (final / "card.json").write_text(json.dumps(card | {"bundle": "model"}), encoding="utf-8")
     status, out, err = run([final, clips[0]], capsys)
     assert status == 2 and out == ""
     assert (
@@ -1456,7 +1463,7 @@ def test_a_final_folder_whose_bundle_is_gone_is_named_so(svm_bundle, clips, tmp_
     ensemble = tmp_path / "final" / "ensemble" / "model"
     ensemble.mkdir(parents=True)
     card = {"estimator": "ensemble", "members": ["svm"], "classes": GENRES}
-    (ensemble / "card.json").write_text(json.dumps(card))
+    (ensemble / "card.json").write_text(json.dumps(card), encoding="utf-8")
     for folder in (ensemble, ensemble.parent):
         status, out, err = run([folder, clips[0]], capsys)
         assert status == 2 and out == "" and "fold folders" not in err

@@ -25,7 +25,7 @@ def planned_rules(workdir: Path, *configs: Path) -> list[str]:
 
 
 def test_report_holds_summary_plots_and_captions(tiny_run):
-    html = (tiny_run / "results" / "report.html").read_text()
+    html = (tiny_run / "results" / "report.html").read_text(encoding="utf-8")
     for name in [
         "results/summary.csv",
         "results/plots/summary.html",
@@ -60,7 +60,7 @@ def test_plots_are_pngs_and_the_table_has_every_model(tiny_run):
     plots = tiny_run / "results" / "plots"
     for name in ("accuracy.png", "per_genre_f1.png", "feature_map.png"):
         assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    table = (plots / "summary.html").read_text()
+    table = (plots / "summary.html").read_text(encoding="utf-8")
     first_cells = re.findall(r"<tr>\s*<td>([^<]*)</td>", table)
     assert first_cells == MODELS
 
@@ -83,7 +83,7 @@ def test_final_models_trained_on_every_track_with_cards(tiny_run):
     summary = pd.read_csv(tiny_run / "results" / "summary.csv").set_index("model")
     for model in MODELS:
         final = tiny_run / "results" / "final" / model
-        card = json.loads((final / "card.json").read_text())
+        card = json.loads((final / "card.json").read_text(encoding="utf-8"))
         assert card["model"] == model
         assert card["n_train"] == 80  # all usable tracks; each fold model had 64
         assert card["evaluation"]["test_accuracy"] == pytest.approx(
@@ -141,13 +141,13 @@ def test_final_model_classifies_a_clip(tiny_run, capsys):
 def test_run_recorded_once(tiny_run, capsys):
     history = tiny_run / "results" / "history"
     (entry,) = [p for p in history.iterdir() if p.is_dir()]
-    assert (history / "latest.txt").read_text().strip() == entry.name
+    assert (history / "latest.txt").read_text(encoding="utf-8").strip() == entry.name
     assert (entry / "summary.csv").read_bytes() == (
         tiny_run / "results" / "summary.csv"
     ).read_bytes()
-    config = yaml.safe_load((entry / "config.yaml").read_text())
+    config = yaml.safe_load((entry / "config.yaml").read_text(encoding="utf-8"))
     assert config["dataset"]["synthetic"]["n_per_genre"] == 8  # tiny.yaml merged in
-    info = json.loads((entry / "run.json").read_text())
+    info = json.loads((entry / "run.json").read_text(encoding="utf-8"))
     assert info["git_revision"] == "unknown" or len(info["git_revision"]) == 40
     # Nothing to do: nothing runs, nothing is recorded.
     assert planned_rules(tiny_run, TINY_CONFIG) == []
@@ -162,7 +162,7 @@ def test_run_recorded_once(tiny_run, capsys):
 
 def test_final_models_switch(tmp_path):
     off = tmp_path / "off.yaml"
-    off.write_text(yaml.safe_dump({"final_models": False}))
+    off.write_text(yaml.safe_dump({"final_models": False}), encoding="utf-8")
     assert "train_final_model" in planned_rules(tmp_path, TINY_CONFIG)
     rules = planned_rules(tmp_path, TINY_CONFIG, off)
     assert "train_final_model" not in rules and "write_model_card" not in rules
@@ -178,7 +178,7 @@ def test_a_confusion_caption_says_when_its_model_is_not_in_the_summary(model, in
     import jinja2
     from conftest import PROJECT_ROOT
 
-    template = (PROJECT_ROOT / "report" / "confusion.rst").read_text()
+    template = (PROJECT_ROOT / "report" / "confusion.rst").read_text(encoding="utf-8")
     snakemake = SimpleNamespace(
         wildcards=SimpleNamespace(model=model, scheme="kfold"),
         config={"run_models": ["svm", "ensemble"]},

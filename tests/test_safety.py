@@ -152,7 +152,7 @@ def test_the_scan_passes_safe_calls(snippet):
 
 @pytest.mark.parametrize("path", PYTHON_SOURCES, ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
 def test_package_and_scripts_never_deserialize_code(path):
-    found = unsafe_calls(path.read_text())
+    found = unsafe_calls(path.read_text(encoding="utf-8"))
     if path.name == "models.py":  # load_model: skops behind the allow-list (tested below)
         found = [problem for problem in found if not problem.endswith(": sio.load")]
     assert found == [], path
@@ -165,19 +165,21 @@ def test_the_duplicate_key_loader_is_a_safe_loader(tmp_path):
 
     assert issubclass(_UniqueKeyLoader, yaml.SafeLoader)
     config = tmp_path / "config.yaml"
-    config.write_text("seed: !!python/object/apply:os.system ['echo pwned']\n")
+    config.write_text("seed: !!python/object/apply:os.system ['echo pwned']\n", encoding="utf-8")
     with pytest.raises(yaml.constructor.ConstructorError):
-        yaml.load(config.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506
+        yaml.load(config.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
     check_unique_keys([config])  # refused as no YAML it reads: Snakemake's load refuses it
 
 
 def test_skops_is_loaded_only_behind_the_allow_list():
     """``skops.io.load`` appears once, in genrepipe.models, right after the type audit."""
     users = [
-        p for p in PYTHON_SOURCES if re.search(r"\bsio\.load\(|skops\.io\.load\(", p.read_text())
+        p
+        for p in PYTHON_SOURCES
+        if re.search(r"\bsio\.load\(|skops\.io\.load\(", p.read_text(encoding="utf-8"))
     ]
     assert [p.name for p in users] == ["models.py"]
-    text = users[0].read_text()
+    text = users[0].read_text(encoding="utf-8")
     load = text.index("sio.load(")
     assert text.rfind("get_untrusted_types", 0, load) != -1
     assert text.rfind("raise UntrustedModelError", 0, load) != -1
@@ -186,7 +188,7 @@ def test_skops_is_loaded_only_behind_the_allow_list():
 @pytest.mark.parametrize("path", WORKFLOW_SOURCES, ids=lambda p: p.name)
 def test_rules_run_no_shell_commands(path):
     """Every rule runs a script that reads paths from the snakemake object: no shell, no eval."""
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     assert not re.search(r"^\s*shell:", text, re.MULTILINE), path
     assert not re.search(r"\b(eval|exec|pickle\.loads?|os\.system)\(", text), path
 
@@ -345,7 +347,8 @@ def test_shell_metacharacters_in_file_names_run_nothing(tmp_path):
                 "final_models": False,  # file names are the point, not the final bundle
                 "split": {"holdout": {"test_size": 0.25, "seed": 0}},
             }
-        )
+        ),
+        encoding="utf-8",
     )
     run_workflow(tmp_path, TINY_CONFIG, override)
 

@@ -316,7 +316,7 @@ def test_a_clip_the_workflow_leaves_out_is_left_out_of_the_screen(tool, tmp_path
     import yaml
     from conftest import PROJECT_ROOT
 
-    config = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())
+    config = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
     (tmp_path / "rock").mkdir()
     for i, seconds in ((1, 25.0), (2, 5.0)):
         tone = 0.3 * np.sin(2 * np.pi * 220.0 * np.arange(int(seconds * 22050)) / 22050)

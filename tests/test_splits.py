@@ -191,7 +191,7 @@ def test_kfold_needs_two_splits(collection):
 
 
 def _write_list(path: Path, lines: list[str]) -> Path:
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
@@ -263,7 +263,7 @@ def test_make_split_names_the_usable_tracks_in_no_list(tmp_path, small_collectio
     }
     with caplog.at_level("INFO", logger="genrepipe"):
         make_split("lists", lists, tmp_path / "tracks.tsv", tmp_path / "s.tsv", tmp_path / "s.json")
-    report = json.loads((tmp_path / "s.json").read_text())
+    report = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
     assert report["unlisted"] == ["blues.00004", "classical.00004"]
     assert report["listed_missing"] == {"train": 0, "test": 1}
     assert (
@@ -278,7 +278,7 @@ def test_make_split_names_the_usable_tracks_in_no_list(tmp_path, small_collectio
         tmp_path / "h.tsv",
         tmp_path / "h.json",
     )
-    assert json.loads((tmp_path / "h.json").read_text())["unlisted"] == []
+    assert json.loads((tmp_path / "h.json").read_text(encoding="utf-8"))["unlisted"] == []
 
 
 @pytest.mark.parametrize(
@@ -458,7 +458,9 @@ def test_filtered_lists_on_gtzan_mini(kereliuk_splits_dir, gtzan_mini_dir):
     n_assigned = split["subset"].value_counts().to_dict()
     total_listed = 0
     for subset, path in files.items():
-        entries = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        entries = [
+            line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
         total_listed += len(entries)
         listed_ids = [Path(e).stem for e in entries]
         # Every listed entry is either assigned or counted as absent.

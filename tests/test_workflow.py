@@ -64,7 +64,7 @@ def test_tiny_run_writes_summary_with_reference_models(tiny_run):
         metrics = tiny_run / "results" / "metrics" / model
         confusion = pd.read_csv(metrics / "holdout_confusion.csv", index_col=0)
         assert confusion.to_numpy().sum() == 16
-        per_genre = (metrics / "holdout_per_genre.csv").read_text().splitlines()
+        per_genre = (metrics / "holdout_per_genre.csv").read_text(encoding="utf-8").splitlines()
         assert per_genre[0] == "genre,precision,recall,f1,support,predicted"
         for column in (-2, -1):  # counts: 2, not 2.0000, of the clips and of the answers
             assert sum(int(line.split(",")[column]) for line in per_genre[1:]) == 16
@@ -76,7 +76,7 @@ def test_tiny_run_writes_summary_with_reference_models(tiny_run):
         assert (predictions["subset"] == "test").sum() == 16
         # The fold bundle records how its audio was read, for genrepipe-predict.
         fold_model = tiny_run / "results" / "models" / model / "holdout" / "fold0" / "model"
-        card = json.loads((fold_model / "card.json").read_text())
+        card = json.loads((fold_model / "card.json").read_text(encoding="utf-8"))
         assert (card["sample_rate"], card["max_duration"]) == (22050, 4.0)
     # One cached file per track; stats is extracted though no model reads it.
     assert len(list((tiny_run / "results" / "features" / "seed87").glob("*/*.npy"))) == 80
@@ -232,7 +232,7 @@ def test_a_seed_taking_the_place_of_the_fold_or_thread_count_still_retrains(tiny
     # The target first: --forcerun takes every value after it, and a target there
     # becomes another name to force, leaving the default target (every model) to run.
     run_workflow(workdir, TINY_CONFIG, seed0, extra=[nn_fold, "--forcerun", "train_model"])
-    card = json.loads((workdir / nn_fold / "card.json").read_text())
+    card = json.loads((workdir / nn_fold / "card.json").read_text(encoding="utf-8"))
     assert card["seed"] == 0  # tiny trains on one thread: the recorded values were {0, 1}
     seed1 = write_config(tmp_path / "seed1.yaml", {"seed": 1})
     jobs = planned_jobs(workdir, TINY_CONFIG, seed1)
@@ -388,8 +388,8 @@ def test_a_moved_checkout_reruns_nothing_and_records_its_revision(tiny_run, tmp_
         ["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
     )
     history = tiny_run / "results" / "history"
-    entry = history / (history / "latest.txt").read_text().strip()
-    recorded = json.loads((entry / "run.json").read_text())
+    entry = history / (history / "latest.txt").read_text(encoding="utf-8").strip()
+    recorded = json.loads((entry / "run.json").read_text(encoding="utf-8"))
     assert recorded["git_revision"] == (head.stdout.strip() if head.returncode == 0 else "unknown")
     # And the track list and split it ran on, which no setting names (a split's lists).
     results = tiny_run / "results"
@@ -429,7 +429,7 @@ def test_scripts_take_their_settings_from_params_not_the_config():
             continue
         reads = [
             node.lineno
-            for node in ast.walk(ast.parse(path.read_text()))
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
             if isinstance(node, ast.Attribute)
             and node.attr == "config"
             and isinstance(node.value, ast.Name)
@@ -482,7 +482,9 @@ def test_cluster_jobs_name_real_rules_ask_no_gpu_and_sum_no_chain(tmp_path):
     listed = run_workflow(tmp_path, TINY_CONFIG, extra=["--list-rules"], cores=None)
     rules = set(listed.stdout.split())
     for profile in ("slurm", "kubernetes"):
-        settings = yaml.safe_load((PROJECT_ROOT / "profiles" / profile / "config.yaml").read_text())
+        settings = yaml.safe_load(
+            (PROJECT_ROOT / "profiles" / profile / "config.yaml").read_text(encoding="utf-8")
+        )
         assert set(settings["set-resources"]) <= rules, profile
     # The SLURM profile's resources as its executor gets them (the local one plans alike).
     override = write_config(tmp_path / "override.yaml", {"run_models": ["cnn", "svm"]})
@@ -528,7 +530,9 @@ def test_training_jobs_ask_for_cores_a_gpu_and_memory_by_estimator_not_by_name(t
     Memory: 4000 MB for a job holding a matrix set's values whole (a CNN's images, a
     matrix set scaled), 1500 for one reading a PCA's components or vectors (asking all
     for 4000 ran two SVMs side by side under --resources mem_mb=8000 where eight fit)."""
-    defaults = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())["models"]
+    defaults = yaml.safe_load(
+        (PROJECT_ROOT / "config" / "config.yaml").read_text(encoding="utf-8")
+    )["models"]
     override = write_config(
         tmp_path / "override.yaml",
         {
@@ -662,7 +666,8 @@ def test_a_job_retried_after_a_kill_asks_for_more_memory(tiny_run, tmp_path):
         f"    marker = os.path.join({str(tmp_path)!r}, 'killed_' + script)\n"
         "    if sys.argv[0].endswith(script) and not os.path.exists(marker):\n"
         "        open(marker, 'w').close()\n"
-        "        os._exit(137)\n"
+        "        os._exit(137)\n",
+        encoding="utf-8",
     )
     profile = ["--profile", str(PROJECT_ROOT / "profiles" / "slurm"), "--executor", "local"]
     target = "results/preprocessed/stats-scaled/holdout/fold0/transform.skops"

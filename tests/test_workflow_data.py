@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 def write_bad_files(genres: Path) -> None:
     """A corrupt file (text named .wav) and a truncated clip, as found in real copies."""
-    (genres / "jazz" / "jazz.00054.wav").write_text("this is not audio\n")
+    (genres / "jazz" / "jazz.00054.wav").write_text("this is not audio\n", encoding="utf-8")
     y, sr = sf.read(genres / "rock" / "rock.00000.wav", dtype="float32")
     sf.write(genres / "rock" / "rock.00099.wav", y[: sr // 2], sr, subtype="PCM_16")
     data = (genres / "blues" / "blues.00000.wav").read_bytes()
@@ -57,7 +57,7 @@ def test_corrupt_and_truncated_files_are_reported_and_skipped(tmp_path):
     assert list(summary["model"]) == ["gmm", "svm"]
     assert (summary["n_train"] + summary["n_test"] == 40).all()
     # A stray file listed the next run retrains nothing: it changes no track.
-    (genres / "blues" / "notes.txt").write_text("tempo by ear\n")
+    (genres / "blues" / "notes.txt").write_text("tempo by ear\n", encoding="utf-8")
     assert planned_jobs(tmp_path, TINY_CONFIG, override) == [
         ("list_failed_tracks", ""),
         ("all", ""),
@@ -100,7 +100,7 @@ def test_a_download_keeps_the_dataset_already_there(tmp_path):
     run_workflow(tmp_path, TINY_CONFIG, override, extra=["download_gtzan"], cores=1)
     kept = [p.relative_to(genres) for p in genres.rglob("*") if p.name != ".download.json"]
     assert sorted(kept) == before
-    record = json.loads((genres / ".download.json").read_text())
+    record = json.loads((genres / ".download.json").read_text(encoding="utf-8"))
     assert record["downloaded"] is False and record["files"] == 10
     # Gone, the folder is fetched: a failed download says so in one line...
     shutil.rmtree(genres)
@@ -108,7 +108,7 @@ def test_a_download_keeps_the_dataset_already_there(tmp_path):
         tmp_path, TINY_CONFIG, override, extra=["download_gtzan"], cores=1, check=False
     )
     assert result.returncode != 0 and not genres.exists()
-    log = (tmp_path / "logs" / "download_gtzan.log").read_text()
+    log = (tmp_path / "logs" / "download_gtzan.log").read_text(encoding="utf-8")
     assert f"job failed: cannot download {moved}" in log and "Traceback" not in log
     # ... and a good archive is unpacked and recorded.
     archive = tmp_path / "mirror" / "genres.tar.gz"
@@ -125,7 +125,7 @@ def test_a_download_keeps_the_dataset_already_there(tmp_path):
     )
     run_workflow(tmp_path, TINY_CONFIG, override, extra=["download_gtzan"], cores=1)
     assert sorted(p.name for p in genres.rglob("*.wav")) == [f"rock.{i:05d}.wav" for i in range(3)]
-    record = json.loads((genres / ".download.json").read_text())
+    record = json.loads((genres / ".download.json").read_text(encoding="utf-8"))
     assert record["downloaded"] is True and record["md5"] == md5 and record["files"] == 3
 
 
@@ -215,7 +215,7 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
         },
     )
     run_workflow(tmp_path, TINY_CONFIG, override)
-    listed = sum(len(Path(path).read_text().split()) for path in lists.values())
+    listed = sum(len(Path(path).read_text(encoding="utf-8").split()) for path in lists.values())
     split = pd.read_csv(tmp_path / "results" / "splits" / "lists.tsv", sep="\t")
     summary = pd.read_csv(tmp_path / "results" / "summary.csv")
     assert len(split) == 38 and {"hiphop.00001", "reggae.00003"}.isdisjoint(split["track"])
@@ -229,7 +229,9 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
     assert set(predictions["subset"]) == {"train", "valid", "test"}
     # The final model learns from the listed clips alone, as the folds do: it learnt
     # from the 2 unlisted ones too (a filtered split's faulty or repeated clips).
-    card = json.loads((tmp_path / "results" / "final" / "svm_lists" / "card.json").read_text())
+    card = json.loads(
+        (tmp_path / "results" / "final" / "svm_lists" / "card.json").read_text(encoding="utf-8")
+    )
     assert card["n_train"] == len(split) == 38
     # The fold network stopped early on the valid list; the final one, learning from
     # those clips too and keeping no slice of its own, trains the epochs it kept
@@ -245,7 +247,7 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
     assert planned_jobs(tmp_path, TINY_CONFIG, override) == []
     # The root and the lists, inside the working directory, written relative: the same
     # files, so nothing reruns (the split and every model, and the cards, did).
-    relative = yaml.safe_load(override.read_text())
+    relative = yaml.safe_load(override.read_text(encoding="utf-8"))
     relative["dataset"]["gtzan"]["root"] = "genres"
     relative["split"]["lists"] = {subset: f"lists/{subset}.txt" for subset in lists}
     assert planned_jobs(tmp_path, TINY_CONFIG, write_config(override, relative)) == []
@@ -255,7 +257,10 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
     assert planned_jobs(tmp_path, TINY_CONFIG, write_config(override, relative)) == []
     # A list edited in place reruns the split and what follows, nothing before it.
     train = Path(lists["train"])
-    train.write_text("".join(train.read_text().splitlines(keepends=True)[1:]))
+    train.write_text(
+        "".join(train.read_text(encoding="utf-8").splitlines(keepends=True)[1:]),
+        encoding="utf-8",
+    )
     planned = {rule for rule, _ in planned_jobs(tmp_path, TINY_CONFIG, override)}
     assert "make_split" in planned and "train_model" in planned
     before = ("check_audio", "extract_features", "merge_features", "list_tracks")

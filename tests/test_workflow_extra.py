@@ -43,7 +43,7 @@ def snakemake(workdir: Path, *configs: Path, extra=(), targets=("results/summary
 def trained_models(workdir: Path, override: dict) -> set[str]:
     """Models whose training a dry run plans after layering ``override`` on the configs."""
     path = workdir / "override.yaml"
-    path.write_text(yaml.safe_dump(override))
+    path.write_text(yaml.safe_dump(override), encoding="utf-8")
     output = snakemake(workdir, *CONFIGS, path, extra=["--dry-run"])
     models, rule = set(), None
     for line in output.splitlines():
@@ -110,7 +110,9 @@ def test_ensemble_is_the_mean_of_its_members(extra_run) -> None:
 
 def test_cnn_heads_reuse_the_fold_cnn(extra_run) -> None:
     for head in ("cnn_svm", "cnn_gmm"):
-        log = (extra_run / "logs" / "train_model" / head / "holdout" / "fold0.log").read_text()
+        log = (extra_run / "logs" / "train_model" / head / "holdout" / "fold0.log").read_text(
+            encoding="utf-8"
+        )
         assert "reusing the fitted CNN of results/models/cnn_logmel/holdout/fold0/model" in log
         assert "epoch 1/" not in log  # no CNN training of its own
 
@@ -153,7 +155,7 @@ def test_final_cnn_heads_and_ensemble_bundles_classify_audio(extra_run) -> None:
     ]
     snakemake(extra_run, *CONFIGS, targets=cards)
     for head in ("cnn_svm", "cnn_gmm"):  # reuse the base's final CNN, as the fold heads do
-        log = (extra_run / "logs" / "train_final_model" / f"{head}.log").read_text()
+        log = (extra_run / "logs" / "train_final_model" / f"{head}.log").read_text(encoding="utf-8")
         assert "reusing the fitted CNN of results/final/cnn_logmel/model" in log
         assert "epoch 1/" not in log
     # tiny_extra.yaml's cnn_gmm reads the pooled maps; its cnn_mfcc pools by mean and std.
@@ -169,7 +171,7 @@ def test_final_cnn_heads_and_ensemble_bundles_classify_audio(extra_run) -> None:
     members = [Classifier.load(final / name) for name in ("svm_rich", "cnn_logmel")]
     expected = np.mean([m.predict_file(clip).proba for m in members], axis=0)
     np.testing.assert_allclose(ensemble.predict_file(clip).proba, expected, atol=1e-6)
-    card = json.loads((final / "ensemble" / "card.json").read_text())
+    card = json.loads((final / "ensemble" / "card.json").read_text(encoding="utf-8"))
     assert card["estimator"] == "ensemble" and card["features"] == "rich+logmel"
     assert card["evaluation"]["test_accuracy"] == pytest.approx(
         pd.read_csv(extra_run / "results" / "summary.csv")

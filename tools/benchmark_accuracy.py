@@ -373,7 +373,9 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as error:
             parser.error(f"--configfile {error}")
         # Its split or models would make the run another than the one the table reads.
-        if taken := taken_settings(settings, yaml.safe_load(path.read_text()) or {}):
+        if taken := taken_settings(
+            settings, yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        ):
             parser.error(
                 f"--configfile {path} sets {', '.join(taken)}, which this benchmark sets "
                 "itself: use the data argument, --models, --n-splits, --n-repeats, --seed "
@@ -393,12 +395,12 @@ def main(argv: list[str] | None = None) -> int:
 
     layered: dict = {}
     for path in args.configfile:
-        update_config(layered, yaml.safe_load(path.read_text()) or {})
+        update_config(layered, yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     update_config(layered, settings)
     override = workdir / "benchmark_config.yaml"
     sources = ", ".join(str(path.resolve()) for path in args.configfile)
     header = f"# {sources} and this benchmark's settings, merged\n" if sources else ""
-    override.write_text(header + yaml.safe_dump(layered))
+    override.write_text(header + yaml.safe_dump(layered), encoding="utf-8")
     wall = run_workflow(workdir, [override], args.cores)
     scheme = "lists" if args.lists else "kfold"
     table = accuracy_table(workdir, models, scheme)

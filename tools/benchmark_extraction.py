@@ -47,7 +47,7 @@ TARGET_CPU_RATIO = 2.0
 
 def workflow_config() -> dict:
     """The workflow's default settings (config/config.yaml)."""
-    return yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())
+    return yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
 
 
 def select_tracks(data: Path, limit: int | None):
@@ -112,7 +112,8 @@ def extraction_command(root: Path, feature_set: str, cores: int, workdir: Path, 
     """The Snakemake command :func:`run_workflow` times (its config written in ``workdir``)."""
     config = workdir / "benchmark.yaml"
     config.write_text(
-        yaml.safe_dump({"dataset": {"kind": "gtzan", "gtzan": {"root": str(root.resolve())}}})
+        yaml.safe_dump({"dataset": {"kind": "gtzan", "gtzan": {"root": str(root.resolve())}}}),
+        encoding="utf-8",
     )
     targets = extraction_targets(root, feature_set)
     return snakemake_command(
@@ -138,7 +139,7 @@ def run_workflow(root: Path, feature_set: str, cores: int, workdir: Path) -> tup
             f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
             f"{failed_job_logs(workdir)}"
         )
-    (workdir / "started").write_text(repr(start))
+    (workdir / "started").write_text(repr(start), encoding="utf-8")
     return wall, children_cpu() - cpu
 
 
@@ -146,7 +147,7 @@ def failed_job_logs(workdir: Path, tail: int = 3000) -> str:
     """The end of every job log under ``workdir/logs`` that says the job failed."""
     reports = []
     for log in sorted((workdir / "logs").rglob("*.log")):
-        text = log.read_text(errors="replace")
+        text = log.read_text(errors="replace", encoding="utf-8")
         if "job failed" in text or "job stopped" in text:
             reports.append(f"\n--- {log.relative_to(workdir)} ---\n{text[-tail:]}")
     return "".join(reports)
@@ -164,7 +165,7 @@ def timeline(workdir: Path, feature_set: str) -> str:
     """When each job ran, seconds after Snakemake started (from its benchmark files)."""
     import pandas as pd
 
-    started = float((workdir / "started").read_text())
+    started = float((workdir / "started").read_text(encoding="utf-8"))
     spans = []
     for path in sorted((workdir / "benchmarks" / "extract_features" / feature_set).glob("*.tsv")):
         seconds = float(pd.read_csv(path, sep="\t").iloc[0]["s"])

@@ -181,7 +181,7 @@ def main(argv=None) -> int:
         parser.error(
             f"--sets {' '.join(unknown)}: not a feature set ({', '.join(FEATURE_DEFAULTS)})"
         )
-    defaults = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())
+    defaults = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
     if problem := split_problem(defaults, [g for g in GENRES for _ in range(args.n_per_genre)]):
         parser.error(f"--n-per-genre {args.n_per_genre}: the workflow would refuse it: {problem}")
 
@@ -207,10 +207,10 @@ def measure(args: argparse.Namespace, tmp: Path) -> int:
             "min_duration": min(1.0, args.duration / 2),
         }
     }
-    config.write_text(yaml.safe_dump(settings))
-    tracks_per_job = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())[
-        "features"
-    ]["tracks_per_job"]
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    tracks_per_job = yaml.safe_load(
+        (PROJECT_ROOT / "config" / "config.yaml").read_text(encoding="utf-8")
+    )["features"]["tracks_per_job"]
     targets = [f"results/features/{name}.parquet" for name in args.sets]
     ok = True
 
@@ -303,7 +303,7 @@ def measure_fitting(
     settings = dict(ONE_EPOCH)
     if seed87_frames:
         settings["features"] = {"seed87": {"n_frames": seed87_frames}}
-    one_epoch.write_text(yaml.safe_dump(settings))
+    one_epoch.write_text(yaml.safe_dump(settings), encoding="utf-8")
     wall, output, largest = snakemake(workdir, [config, one_epoch], cores, *FIT_TARGETS)
     declared = {
         job: mb

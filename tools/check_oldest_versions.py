@@ -48,7 +48,7 @@ def oldest_pin(requirement: str) -> str:
 
 def oldest_pins(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> list[str]:
     """The pins of every runtime dependency of the project."""
-    dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    dependencies = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
     return [oldest_pin(requirement) for requirement in dependencies]
 
 
@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     # Anew each time: releases left from an earlier run (another Snakemake's PuLP, say)
     # would otherwise stay and be tested instead of what pip resolves for these pins.
     venv.create(args.venv, with_pip=True, clear=True)
-    marker.write_text("made by tools/check_oldest_versions.py, which may wipe it\n")
+    marker.write_text(
+        "made by tools/check_oldest_versions.py, which may wipe it\n", encoding="utf-8"
+    )
     python = str(args.venv / "bin" / "python")
     pip = [python, "-m", "pip", "install", "-q"]
     for step in (

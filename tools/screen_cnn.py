@@ -64,7 +64,7 @@ def cepstra(logmel_db: np.ndarray, n_mfcc: int) -> np.ndarray:
 
 def read_config() -> dict:
     """The project's ``config/config.yaml``: the settings the workflow runs by default."""
-    return yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text())
+    return yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
 
 
 def network_params(config: dict, overrides: dict, *, input_kind: str, untrained: bool) -> dict:

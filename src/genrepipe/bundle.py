@@ -72,7 +72,7 @@ def save_bundle(
             "estimator_file": estimator_path.name,
             "versions": library_versions(keras=estimator_path.suffix == ".keras"),
         }
-        (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True))
+        (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True), encoding="utf-8")
 
 
 def save_ensemble_bundle(
@@ -93,7 +93,7 @@ def save_ensemble_bundle(
             "members": list(members),
             "versions": library_versions(keras=False),  # each member's card has its own
         }
-        (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True))
+        (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True), encoding="utf-8")
 
 
 def load_bundle(folder: str | os.PathLike) -> tuple[Any, Any, dict[str, Any]]:
@@ -102,7 +102,7 @@ def load_bundle(folder: str | os.PathLike) -> tuple[Any, Any, dict[str, Any]]:
     card_path = folder / "card.json"
     if not card_path.is_file():
         raise FileNotFoundError(f"{folder} is not a model bundle (no card.json)")
-    card = json.loads(card_path.read_text())
+    card = json.loads(card_path.read_text(encoding="utf-8"))
     transform = load_model(folder / "transform.skops")
     model = load_model(folder / card["estimator_file"])
     return transform, model, card

@@ -67,7 +67,7 @@ def extract_features(
             save_npy(output, features)
             rows.append((track, status, reason, round(time.process_time() - start, 4)))
             progress.step()
-    with atomic_path(report) as tmp, open(tmp, "w", newline="") as f:
+    with atomic_path(report) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, delimiter="\t", lineterminator="\n")
         writer.writerow(["track", "status", "reason", "cpu_seconds"])
         writer.writerows(rows)

@@ -146,7 +146,7 @@ def record_run(
         # a model not in run_models): the newest entry already records this summary.
         logger.info("summary unchanged since %s: no new history entry", previous[-1].name)
         with atomic_path(latest_out) as out:
-            out.write_text(previous[-1].name + "\n")
+            out.write_text(previous[-1].name + "\n", encoding="utf-8")
         return previous[-1]
     now = (now or datetime.now(UTC)).astimezone(UTC)
     digest = config_hash(config)
@@ -168,10 +168,12 @@ def record_run(
     }
     with staged_folder(entry) as tmp:
         shutil.copyfile(summary_csv, tmp / "summary.csv")
-        (tmp / "config.yaml").write_text(yaml.safe_dump(_plain(config), sort_keys=False))
-        (tmp / "run.json").write_text(json.dumps(info, indent=2))
+        (tmp / "config.yaml").write_text(
+            yaml.safe_dump(_plain(config), sort_keys=False), encoding="utf-8"
+        )
+        (tmp / "run.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
     with atomic_path(latest_out) as out:
-        out.write_text(entry.name + "\n")
+        out.write_text(entry.name + "\n", encoding="utf-8")
     logger.info("recorded this run in %s", entry)
     return entry
 
@@ -234,9 +236,9 @@ def load_run(path: str | os.PathLike) -> Run:
         if not (path / name).is_file():
             raise FileNotFoundError(f"{path} is not a recorded run (no {name})")
     readers = {
-        "config.yaml": lambda file: yaml.safe_load(file.read_text()) or {},
+        "config.yaml": lambda file: yaml.safe_load(file.read_text(encoding="utf-8")) or {},
         "summary.csv": pd.read_csv,
-        "run.json": lambda file: json.loads(file.read_text()),
+        "run.json": lambda file: json.loads(file.read_text(encoding="utf-8")),
     }
     parts = {}
     for name, read in readers.items():
@@ -462,7 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = compare_runs(runs, every_setting=args.all, changes=args.format == "text")
     try:
         if args.format == "csv":
-            table.rename_axis("setting").to_csv(sys.stdout)
+            table.rename_axis("setting").to_csv(sys.stdout, lineterminator="\n")
         else:
             print(_text_table(table))
         sys.stdout.flush()  # here, where a closed pipe can still be caught

@@ -342,7 +342,7 @@ train accuracies on each fold's training tracks, which the model learned from.</
 </body></html>
 """
     with atomic_path(path) as tmp:
-        tmp.write_text(page)
+        tmp.write_text(page, encoding="utf-8")
 
 
 def plot_f1_heatmap(

@@ -640,7 +640,9 @@ class EnsembleClassifier(Classifier):
     @classmethod
     def load(cls, model_dir: str | Path, *, quiet_native: bool = False) -> EnsembleClassifier:
         folder = Path(model_dir)
-        card = json.loads((folder / "card.json").read_text())  # read by Classifier.load
+        card = json.loads(
+            (folder / "card.json").read_text(encoding="utf-8")
+        )  # read by Classifier.load
         names = card.get("members")
         if not names:
             raise BundleError(f"{folder / 'card.json'}: an ensemble without members")
@@ -720,7 +722,7 @@ def _training_dataset(folder: Path) -> dict[str, Any]:
     """
     folder = folder.resolve()  # given as `.`, or through a link, its parent is elsewhere
     try:
-        card = json.loads((folder.parent / "card.json").read_text())
+        card = json.loads((folder.parent / "card.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return _fold_dataset(folder)
     if not isinstance(card, dict) or card.get("bundle") != folder.name:
@@ -767,7 +769,7 @@ def _fold_clip_seconds(folder: Path) -> float | None:
     try:
         if listed.stat().st_mtime > (folder / "card.json").stat().st_mtime:
             return None
-        with listed.open(newline="") as handle:
+        with listed.open(newline="", encoding="utf-8") as handle:
             durations = [float(row["duration"]) for row in csv.DictReader(handle, delimiter="\t")]
     except (OSError, ValueError, KeyError, TypeError, csv.Error):
         return None
@@ -783,7 +785,7 @@ def _fold_dataset(folder: Path) -> dict[str, Any]:
         return {}
     model, scheme, summary = run[1], run[2], run[0] / "summary.csv"
     try:
-        with summary.open(newline="") as handle:
+        with summary.open(newline="", encoding="utf-8") as handle:
             rows = [
                 row
                 for row in csv.DictReader(handle)
@@ -797,7 +799,7 @@ def _fold_dataset(folder: Path) -> dict[str, Any]:
 def _card_estimator(folder: Path) -> str | None:
     """The ``estimator`` of a bundle's card, or None when it has no readable card."""
     try:
-        return json.loads((folder / "card.json").read_text()).get("estimator")
+        return json.loads((folder / "card.json").read_text(encoding="utf-8")).get("estimator")
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -806,7 +808,7 @@ def _is_model_card(folder: Path) -> bool:
     """Whether ``folder/card.json`` is a final model's card (``results/final/<model>/``),
     which names its bundle folder, not a bundle's own card."""
     try:
-        card = json.loads((folder / "card.json").read_text())
+        card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(card, dict) and "bundle" in card
@@ -838,7 +840,7 @@ def _native_stderr_silenced(active: bool) -> Iterator[None]:
     sys.stderr.flush()
     saved = os.dup(2)
     try:
-        with open(os.devnull, "w") as null:
+        with open(os.devnull, "w", encoding="utf-8") as null:
             os.dup2(null.fileno(), 2)
         yield
     finally:

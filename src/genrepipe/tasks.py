@@ -33,7 +33,7 @@ logger = logging.getLogger("genrepipe")
 def write_table(frame: pd.DataFrame, path, **kwargs) -> None:
     """Write a tab-separated table atomically."""
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, sep="\t", index=False, **kwargs)
+        frame.to_csv(tmp, sep="\t", index=False, lineterminator="\n", **kwargs)
 
 
 #: Columns of names, read as text: a track "001" or a genre folder "07" is not a number.
@@ -172,7 +172,7 @@ def download_dataset(url: str, md5: str, destination, record_out) -> None:
         "files": sum(1 for path in folder.rglob("[!.]*") if path.is_file()),  # not hidden
     }
     with atomic_path(record_out) as tmp:
-        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 # -- features ------------------------------------------------------------------------------------
@@ -315,7 +315,7 @@ def make_split(
         "unlisted": unlisted,
     }
     with atomic_path(report) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
+        tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return split
 
 
@@ -1150,7 +1150,7 @@ def write_model_card(
         "genrepipe_version": __version__,
     }
     with atomic_path(card_out) as tmp:
-        tmp.write_text(json.dumps(card, indent=2))
+        tmp.write_text(json.dumps(card, indent=2), encoding="utf-8")
     logger.info(
         "%s: final model on %d tracks, held-out test accuracy %.3f",
         model,
@@ -1239,7 +1239,7 @@ def combine_ensemble(
         "fit_seconds": round(sum(float(c["fit_seconds"]) for c in cards), 3),
     }
     with staged_folder(model_dir) as tmp:
-        (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True))
+        (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True), encoding="utf-8")
     write_table(predictions, predictions_out)
     return predictions
 
@@ -1283,15 +1283,15 @@ def evaluate_model(
     metrics = evaluate_predictions(predictions, classes)
     metrics["fit_seconds"] = float(np.mean([card["fit_seconds"] for card in cards]))
     with atomic_path(metrics_out) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2))
+        tmp.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     per_genre = pd.DataFrame(metrics["per_genre"]).T.rename_axis("genre").reset_index()
     for count in ("support", "predicted"):  # the transpose made them floats
         per_genre[count] = per_genre[count].astype(int)
     with atomic_path(per_genre_out) as tmp:
-        per_genre.to_csv(tmp, index=False, float_format="%.4f")
+        per_genre.to_csv(tmp, index=False, float_format="%.4f", lineterminator="\n")
     confusion = pd.DataFrame(metrics["confusion"], index=classes, columns=classes)
     with atomic_path(confusion_out) as tmp:
-        confusion.rename_axis("true\\predicted").to_csv(tmp)
+        confusion.rename_axis("true\\predicted").to_csv(tmp, lineterminator="\n")
     # Repeated k-fold tests every clip once per repeat: say that the cells count each clip so.
     tested = predictions.loc[predictions["subset"] == "test", "track"].value_counts()
     repeats = int(tested.iloc[0]) if len(tested) and tested.min() == tested.max() else 1
@@ -1370,6 +1370,6 @@ def summarize_results(
         # (metrics files written before track_count hold 144.0).
         summary[column] = pd.Series([track_count(v) for v in summary[column]], dtype=object)
     with atomic_path(output) as tmp:
-        summary.to_csv(tmp, index=False, float_format="%.4f")
+        summary.to_csv(tmp, index=False, float_format="%.4f", lineterminator="\n")
     logger.info("summary:\n%s", summary.to_string(index=False))
     return summary
