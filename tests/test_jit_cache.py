@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from genrepipe import jit_cache
+
 _CHILD = """
 import logging, sys
 logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
@@ -56,22 +58,34 @@ def test_the_marker_names_the_cpu_model_numba_compiles_for(monkeypatch):
     marker left by the first, skipped the lock and compiled beside its neighbours."""
     import numba
 
-    from genrepipe import jit_cache
-
     here = jit_cache.marker_path()
     monkeypatch.setattr(numba.config, "CPU_NAME", "another-cpu")
     assert jit_cache.marker_path() != here
     assert jit_cache.marker_path().parent == here.parent
 
 
+def test_a_lock_file_that_cannot_be_opened_is_passed_over(tmp_path, caplog):
+    """Another user's lock file in a shared temporary folder, not writable by this one,
+    stopped every extraction job with a PermissionError (a folder stands in for it
+    here: it cannot be opened as a file either); the next lock is taken instead."""
+    import filelock
+
+    theirs, mine = tmp_path / "theirs.lock", tmp_path / "mine.lock"
+    theirs.mkdir()
+    with caplog.at_level("WARNING", logger="genrepipe"), jit_cache._exclusive(theirs, mine):
+        with pytest.raises(filelock.Timeout):  # held: no other process may take it
+            filelock.FileLock(mine).acquire(timeout=0)
+    assert f"cannot lock {theirs}" in caplog.text
+    filelock.FileLock(mine).acquire(timeout=0)  # and released after
+
+
+@pytest.mark.skipif(jit_cache.fcntl is None, reason="no fcntl (Windows): the lock is filelock's")
 def test_a_file_system_without_locks_still_fills_the_cache(monkeypatch, tmp_path, caplog):
     """NFS mounted without locks: flock fails with ENOLCK, which failed every extraction.
     The jobs of one machine then serialize on a lock in its temporary folder, so that
     a local run does not bring back the crash the lock prevents; with no lock at all,
     the cache is filled unlocked."""
     import errno
-
-    from genrepipe import jit_cache
 
     cache, local = tmp_path / "cache", tmp_path / "local"
     cache.mkdir()
@@ -111,8 +125,6 @@ def test_a_read_only_librosa_puts_the_marker_where_numba_caches(monkeypatch):
     import numba
     from numba.misc.appdirs import AppDirs
 
-    from genrepipe import jit_cache
-
     monkeypatch.setattr(numba.config, "CACHE_DIR", "")
     monkeypatch.setattr(jit_cache.os, "access", lambda path, mode: False)
     user_cache = AppDirs(appname="numba", appauthor=False).user_cache_dir
@@ -123,8 +135,6 @@ def test_a_job_that_waited_for_the_lock_does_not_compile_again(monkeypatch, tmp_
     """Jobs started together queue on the lock: those after the first find the marker
     the first left and must not compile (and race on the cache files) again."""
     import contextlib
-
-    from genrepipe import jit_cache
 
     marker = tmp_path / "genrepipe-filled-test"
     runs = []

@@ -28,7 +28,7 @@ import numpy as np
 
 try:
     import fcntl
-except ImportError:  # Windows: filelock's lock (msvcrt) instead
+except ImportError:  # Windows: filelock's lock instead
     fcntl = None
 
 logger = logging.getLogger("genrepipe")
@@ -76,9 +76,9 @@ def marker_path() -> Path:
 def _acquire(lock: Path) -> Callable[[], None]:
     """Wait for an exclusive lock on the file ``lock``; return what releases it.
 
-    Raises OSError where the file system has no locks. flock itself where there is
-    one: on NFS mounted without locks filelock's releases differ (3.x polls for ever
-    instead of failing).
+    Raises OSError where the file cannot be opened (another user's lock file in a
+    shared temporary folder) or locked (NFS mounted without locks). flock itself where
+    there is one: there filelock's releases differ (3.x polls for ever instead of failing).
     """
     if fcntl is None:
         import filelock
@@ -89,13 +89,15 @@ def _acquire(lock: Path) -> Callable[[], None]:
     handle = open(lock, "a", encoding="utf-8")  # noqa: SIM115 - closed on release
     try:
         fcntl.flock(handle, fcntl.LOCK_EX)
-    except OSError:
+    except BaseException:  # also Ctrl-C or a stop signal while waiting
         handle.close()
         raise
 
     def release() -> None:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+        try:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            handle.close()
 
     return release
 
@@ -107,7 +109,8 @@ def _exclusive(*locks: Path) -> Iterator[None]:
         try:
             release = _acquire(lock)
         except OSError as error:
-            # A network file system mounted without locks (NFS nolock): try the next.
+            # A network file system mounted without locks (NFS nolock), or a lock file
+            # of another user: try the next.
             logger.warning("cannot lock %s (%s)", lock, error.strerror)
             continue
         try:
