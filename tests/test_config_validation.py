@@ -1178,9 +1178,27 @@ def test_checking_the_default_config_does_not_import_sklearn():
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-@pytest.mark.parametrize("name", ["svm/c10", "svm{c}", "a\\b", "..", "", 123])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "svm/c10",
+        "svm{c}",
+        "a\\b",
+        "..",
+        "",
+        123,
+        "svm:c10",
+        "svm?",
+        "svm\t2",
+        "svm.",
+        "nul",
+        "Com1.b",
+    ],
+)
 def test_model_names_that_cannot_name_a_folder_are_errors(name):
     # svm/c10 ran inside svm's folders; svm{c} failed in rule all as a WildcardError.
+    # svm:c10 made on Linux a folder Windows cannot hold (its results copied there, or
+    # a run there: an NTFS stream), as nul made a device's name.
     config = _validated(
         {"models": {name: {"estimator": "svm", "features": "stats", "input": "scaled"}}}
     )

@@ -58,8 +58,28 @@ class ConfigError(ValueError):
     """A setting that cannot work; the message names the key."""
 
 
-#: Characters a model name may not hold: path separators and Snakemake's wildcard braces.
-MODEL_NAME_FORBIDDEN = frozenset("/\\{}")
+#: Characters a model name may not hold: path separators, Snakemake's wildcard braces,
+#: and those Windows refuses in a file name (a run's results may be copied there).
+MODEL_NAME_FORBIDDEN = frozenset('/\\{}<>:"|?*')
+#: Names Windows keeps for devices, with any extension: it makes no folder ``con``.
+WINDOWS_DEVICE_NAMES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", *(f"{port}{i}" for port in ("COM", "LPT") for i in range(1, 10))]
+)
+
+
+def model_name_problem(name: str) -> str | None:
+    """What a model name may not be, where ``name`` is that, else None: it names folders
+    under results/ on any system and is a Snakemake wildcard value."""
+    bad = sorted({repr(c)[1:-1] for c in name if c in MODEL_NAME_FORBIDDEN or c < " "})
+    if bad:
+        return f"hold {' '.join(bad)}"
+    if not name.strip("."):
+        return "be empty, . or .."
+    if name != name.rstrip(". "):
+        return "end in a dot or a space (Windows drops them from folder names)"
+    if name.split(".")[0].upper() in WINDOWS_DEVICE_NAMES:
+        return f"be {name.split('.')[0]} (Windows keeps the name for a device)"
+    return None
 
 
 def check_config(config: Mapping[str, Any]) -> None:
@@ -70,11 +90,9 @@ def check_config(config: Mapping[str, Any]) -> None:
         if not isinstance(name, str):
             raise ConfigError(f"models: a model name must be text, got {name!r} (quote it)")
         # A name is a folder (results/models/<name>/) and a wildcard value.
-        bad = sorted({c for c in name if c in MODEL_NAME_FORBIDDEN})
-        if bad or not name.strip("."):
-            held = f"hold {' '.join(bad)}" if bad else "be empty, . or .."
+        if problem := model_name_problem(name):
             raise ConfigError(
-                f"models.{name}: a model name may not {held} (it names folders under "
+                f"models.{name}: a model name may not {problem} (it names folders under "
                 "results/ and is a Snakemake wildcard value); use letters, digits, _ or -"
             )
     for name in config["run_models"]:
