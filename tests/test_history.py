@@ -271,6 +271,24 @@ def test_compare_command_text_csv_and_last(two_runs, capsys):
     assert capsys.readouterr().out.splitlines()[0].split() == [names[1], names[0]]
 
 
+def test_compare_escapes_what_the_console_cannot_print(tmp_path, monkeypatch):
+    """A run on GTZAN in a folder named in Cyrillic, compared into a file on Windows (a
+    code page) or on an ASCII terminal (LC_ALL=C): genrepipe-compare stopped with a
+    UnicodeEncodeError; it prints the name with backslash escapes instead."""
+    latest = tmp_path / "history" / "latest.txt"
+    for i, root in enumerate(["~/gtzan", "~/музыка/gtzan"]):
+        config = changed(BASE_CONFIG, **{"dataset.kind": "gtzan", "dataset.gtzan.root": root})
+        summary = write_summary(tmp_path / f"{i}.csv", {"svm": 0.7 + i / 10})
+        record_run(
+            summary, latest, config=config, repo=None, now=datetime(2025, 1, 2 + i, tzinfo=UTC)
+        )
+    console = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr("sys.stdout", console)
+    assert main(["--history", str(latest.parent)]) == 0
+    console.seek(0)
+    assert "~/\\u043c\\u0443\\u0437\\u044b\\u043a\\u0430/gtzan" in console.read()
+
+
 def test_compare_csv_gives_the_summarys_accuracies_unrounded(tmp_path, capsys):
     # 9 of 32 clips: rounded to 0.281 in the text table, a script reads 0.28125.
     latest = tmp_path / "history" / "latest.txt"

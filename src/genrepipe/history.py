@@ -44,7 +44,12 @@ import yaml
 
 from genrepipe.config import config_hash
 from genrepipe.config import plain_config as _plain
-from genrepipe.io import atomic_path, staged_folder, stdout_closed_by_reader
+from genrepipe.io import (
+    atomic_path,
+    staged_folder,
+    stdout_closed_by_reader,
+    tolerate_unprintable,
+)
 from genrepipe.plots import rounded
 
 logger = logging.getLogger("genrepipe")
@@ -88,14 +93,16 @@ def git_revision(repo: str | os.PathLike | None) -> tuple[str, bool | None]:
         revision = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "HEAD"],
             capture_output=True,
-            text=True,
+            encoding="utf-8",  # git's own; the locale's on Windows is a code page
+            errors="replace",
             check=True,
             timeout=30,
         ).stdout.strip()
         status = subprocess.run(
             ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors="replace",
             check=True,
             timeout=30,
         ).stdout
@@ -462,6 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"genrepipe-compare: error: {error}", file=sys.stderr)
         return 2
     table = compare_runs(runs, every_setting=args.all, changes=args.format == "text")
+    tolerate_unprintable(sys.stdout)  # a folder named in Cyrillic on a Windows console
     try:
         if args.format == "csv":
             table.rename_axis("setting").to_csv(sys.stdout, lineterminator="\n")

@@ -115,6 +115,18 @@ def _first_sentence(error: BaseException) -> str:
     return str(error).split(". ")[0].rstrip(".") or type(error).__name__
 
 
+def tolerate_unprintable(stream: Any) -> None:
+    """Print what the stream cannot encode with backslash escapes, not a traceback.
+
+    A file name with bytes undecodable in the file-system encoding (Latin-1 on
+    UTF-8) holds surrogates no codec writes; a non-ASCII name meets an ASCII
+    terminal (``LC_ALL=C``) or, on Windows, output redirected in a code page.
+    """
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
+
+
 def stdout_closed_by_reader() -> int:
     """After a ``BrokenPipeError`` on stdout (``| head`` stopped reading): point stdout
     at ``/dev/null``, so Python's flush at exit fails no more, and return 141, the

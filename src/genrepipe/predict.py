@@ -83,7 +83,7 @@ from typing import Any
 import numpy as np
 
 from genrepipe import SAMPLE_RATE
-from genrepipe.io import stdout_closed_by_reader
+from genrepipe.io import stdout_closed_by_reader, tolerate_unprintable
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -1331,18 +1331,6 @@ def _timeline_warnings(classifier: Classifier, window: float, hop: float) -> lis
     return warnings_
 
 
-def _tolerate_unprintable(stream: Any) -> None:
-    """Print a name the stream cannot encode with backslash escapes, not a traceback.
-
-    A file name with bytes undecodable in the file-system encoding (Latin-1 on
-    UTF-8) holds surrogates no codec writes; a non-ASCII name meets an ASCII
-    terminal (``LC_ALL=C``).
-    """
-    reconfigure = getattr(stream, "reconfigure", None)
-    if reconfigure is not None:
-        reconfigure(errors="backslashreplace")
-
-
 def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -1351,7 +1339,7 @@ def _main(argv: Sequence[str] | None) -> int:
             parser.error(f"--{option} needs --timeline")
     if args.long is not None and args.timeline:
         parser.error("--long has no effect with --timeline, whose windows cover the whole file")
-    _tolerate_unprintable(sys.stdout)
+    tolerate_unprintable(sys.stdout)
 
     def warn(message: str) -> None:
         if not args.quiet:
