@@ -18,6 +18,7 @@ on a new venv, then the suite.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     marker.write_text(
         "made by tools/check_oldest_versions.py, which may wipe it\n", encoding="utf-8"
     )
-    python = str(args.venv / "bin" / "python")
+    python = str(args.venv / ("Scripts" if os.name == "nt" else "bin") / "python")
     pip = [python, "-m", "pip", "install", "-q"]
     for step in (
         [*pip, *pins, *TEST_TOOLS],
