@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -662,6 +663,29 @@ def test_answers_that_cannot_be_written_are_one_error_line(svm_bundle, clips):
         assert result.stderr == (
             "genrepipe-predict: error: cannot write the answers: No space left on device\n"
         )
+
+
+class _PipeWithoutReader(io.StringIO):
+    """stdout whose reader exited, as Windows reports it: EINVAL, not BrokenPipeError
+    (python/cpython#79935)."""
+
+    def write(self, text):
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+
+def test_a_reader_gone_on_windows_ends_quietly_too(monkeypatch):
+    """`genrepipe-predict ... | more`, ended early on Windows: the closed pipe raised
+    EINVAL, and the tool said "cannot write the answers" and exited 74."""
+    from genrepipe import predict
+    from genrepipe.io import reader_gone
+
+    monkeypatch.setattr("sys.stdout", _PipeWithoutReader())
+    with pytest.raises(predict.AnswersUnwritable):  # elsewhere EINVAL is a real error
+        predict._write_answer("blues")
+    monkeypatch.setattr("sys.platform", "win32")
+    with pytest.raises(BrokenPipeError):  # what main answers with exit 141, quietly
+        predict._write_answer("blues")
+    assert reader_gone(BrokenPipeError()) and not reader_gone(OSError(errno.ENOSPC, "full"))
 
 
 def test_answers_on_the_progress_bars_terminal_are_never_broken(svm_bundle, clips, tmp_path):

@@ -46,6 +46,7 @@ from genrepipe.config import config_hash
 from genrepipe.config import plain_config as _plain
 from genrepipe.io import (
     atomic_path,
+    reader_gone,
     staged_folder,
     stdout_closed_by_reader,
     tolerate_unprintable,
@@ -476,7 +477,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(_text_table(table))
         sys.stdout.flush()  # here, where a closed pipe can still be caught
-    except BrokenPipeError:  # `genrepipe-compare --all | head`
+    except OSError as error:
+        if not reader_gone(error):  # `genrepipe-compare --all | head`
+            raise
         return stdout_closed_by_reader()
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import sys
@@ -125,6 +126,14 @@ def tolerate_unprintable(stream: Any) -> None:
     reconfigure = getattr(stream, "reconfigure", None)
     if reconfigure is not None:
         reconfigure(errors="backslashreplace")
+
+
+def reader_gone(error: OSError) -> bool:
+    """Whether a write error on stdout means its reader stopped reading (``| head``):
+    ``BrokenPipeError``, or on Windows ``EINVAL``, which CPython raises there for a pipe
+    whose reader exited (python/cpython#79935)."""
+    windows_pipe = sys.platform == "win32" and error.errno == errno.EINVAL
+    return isinstance(error, BrokenPipeError) or windows_pipe
 
 
 def stdout_closed_by_reader() -> int:

@@ -69,6 +69,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import errno
 import io
 import json
 import math
@@ -83,7 +84,7 @@ from typing import Any
 import numpy as np
 
 from genrepipe import SAMPLE_RATE
-from genrepipe.io import stdout_closed_by_reader, tolerate_unprintable
+from genrepipe.io import reader_gone, stdout_closed_by_reader, tolerate_unprintable
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -1142,6 +1143,8 @@ def _write_answer(text: str) -> None:
     except BrokenPipeError:
         raise
     except OSError as error:
+        if reader_gone(error):  # Windows' word for it
+            raise BrokenPipeError(errno.EPIPE, error.strerror) from error
         raise AnswersUnwritable(error.strerror or str(error)) from None
 
 
