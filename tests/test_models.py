@@ -308,12 +308,15 @@ def test_validation_slice_early_stopping_and_epoch_log():
     assert lines[0].startswith("epoch 1/60 loss ")
     assert " acc " in lines[0] and " val_loss " in lines[0] and " val_acc " in lines[0]
     # The network holds the best epoch's weights, not the last one's: its loss on the
-    # validation slice is the lowest val_loss of the history.
+    # validation slice is the lowest val_loss of the history, nearer it than any other
+    # epoch's (Keras 3.0.5 logged it 0.04% off this mean, Keras 3.1x within 1e-8).
     _, _, X_val, y_val = model._split(X.astype(np.float32), y)
     proba = model.predict_proba(X_val)
     loss = -np.mean(np.log(proba[np.arange(len(y_val)), y_val]))
-    np.testing.assert_allclose(loss, min(history["val_loss"]), rtol=1e-4)
-    assert loss < history["val_loss"][-1]
+    val_loss = np.asarray(history["val_loss"])
+    assert np.argmin(np.abs(val_loss - loss)) == model.best_epoch_ - 1
+    np.testing.assert_allclose(loss, val_loss.min(), rtol=1e-3)
+    assert loss < val_loss[-1]
 
 
 def test_validation_slice_is_a_stratified_share_of_the_training_rows():
