@@ -1208,6 +1208,24 @@ def test_model_names_that_cannot_name_a_folder_are_errors(name):
     check_config(config)
 
 
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("a\\b", "hold \\ ("),
+        ("svm\t2", "hold \\t ("),
+        ("svm:c<10>", "hold : < > ("),
+        ("nul .txt", "be nul .txt (Windows keeps nul for a device, with any extension)"),
+        ("com\u00b9", "be com\u00b9 (Windows keeps"),
+    ],
+)
+def test_a_refused_model_name_is_told_what_is_wrong_with_it(name, problem):
+    config = _validated(
+        {"models": {name: {"estimator": "svm", "features": "stats", "input": "scaled"}}}
+    )
+    with pytest.raises(ConfigError, match=f"a model name may not {re.escape(problem)}"):
+        check_config(config)
+
+
 @pytest.mark.slow
 def test_a_feature_block_deleted_from_the_defaults_uses_the_feature_functions_defaults(tmp_path):
     """Removing `rich:` from config/config.yaml failed with KeyError: 'rich' in merge_features."""

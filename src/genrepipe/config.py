@@ -63,22 +63,25 @@ class ConfigError(ValueError):
 MODEL_NAME_FORBIDDEN = frozenset('/\\{}<>:"|?*')
 #: Names Windows keeps for devices, with any extension: it makes no folder ``con``.
 WINDOWS_DEVICE_NAMES = frozenset(
-    ["CON", "PRN", "AUX", "NUL", *(f"{port}{i}" for port in ("COM", "LPT") for i in range(1, 10))]
+    ["CON", "PRN", "AUX", "NUL"]
+    + [f"{port}{digit}" for port in ("COM", "LPT") for digit in "123456789\u00b9\u00b2\u00b3"]
 )
 
 
 def model_name_problem(name: str) -> str | None:
     """What a model name may not be, where ``name`` is that, else None: it names folders
     under results/ on any system and is a Snakemake wildcard value."""
-    bad = sorted({repr(c)[1:-1] for c in name if c in MODEL_NAME_FORBIDDEN or c < " "})
+    # A control character as Python writes it (\\t), the others as they are.
+    bad = {c if c >= " " else repr(c)[1:-1] for c in name if c in MODEL_NAME_FORBIDDEN or c < " "}
     if bad:
-        return f"hold {' '.join(bad)}"
+        return f"hold {' '.join(sorted(bad))}"
     if not name.strip("."):
         return "be empty, . or .."
     if name != name.rstrip(". "):
         return "end in a dot or a space (Windows drops them from folder names)"
-    if name.split(".")[0].upper() in WINDOWS_DEVICE_NAMES:
-        return f"be {name.split('.')[0]} (Windows keeps the name for a device)"
+    device = name.partition(".")[0].rstrip(" ")  # as Windows compares it
+    if device.upper() in WINDOWS_DEVICE_NAMES:
+        return f"be {name} (Windows keeps {device} for a device, with any extension)"
     return None
 
 
