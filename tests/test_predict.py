@@ -680,12 +680,33 @@ def test_a_reader_gone_on_windows_ends_quietly_too(monkeypatch):
     from genrepipe.io import reader_gone
 
     monkeypatch.setattr("sys.stdout", _PipeWithoutReader())
+    monkeypatch.setattr("genrepipe.io.stdout_is_pipe", lambda: True)
     with pytest.raises(predict.AnswersUnwritable):  # elsewhere EINVAL is a real error
         predict._write_answer("blues")
     monkeypatch.setattr("sys.platform", "win32")
     with pytest.raises(BrokenPipeError):  # what main answers with exit 141, quietly
         predict._write_answer("blues")
+    monkeypatch.setattr("genrepipe.io.stdout_is_pipe", lambda: False)
+    with pytest.raises(predict.AnswersUnwritable):  # on a file, a failed write
+        predict._write_answer("blues")
     assert reader_gone(BrokenPipeError()) and not reader_gone(OSError(errno.ENOSPC, "full"))
+
+
+def test_stdout_is_a_pipe_only_when_it_is_one(monkeypatch, tmp_path):
+    from genrepipe.io import stdout_is_pipe
+
+    read, write = os.pipe()
+    with (
+        open(write, "w", encoding="utf-8") as pipe,
+        open(tmp_path / "f", "w", encoding="utf-8") as file,
+    ):
+        monkeypatch.setattr("sys.stdout", pipe)
+        assert stdout_is_pipe()
+        monkeypatch.setattr("sys.stdout", file)
+        assert not stdout_is_pipe()
+    monkeypatch.setattr("sys.stdout", io.StringIO())  # no file descriptor
+    assert not stdout_is_pipe()
+    os.close(read)
 
 
 def test_answers_on_the_progress_bars_terminal_are_never_broken(svm_bundle, clips, tmp_path):

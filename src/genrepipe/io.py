@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -130,10 +131,20 @@ def tolerate_unprintable(stream: Any) -> None:
 
 def reader_gone(error: OSError) -> bool:
     """Whether a write error on stdout means its reader stopped reading (``| head``):
-    ``BrokenPipeError``, or on Windows ``EINVAL``, which CPython raises there for a pipe
-    whose reader exited (python/cpython#79935)."""
-    windows_pipe = sys.platform == "win32" and error.errno == errno.EINVAL
-    return isinstance(error, BrokenPipeError) or windows_pipe
+    ``BrokenPipeError``, or on Windows ``EINVAL`` on a pipe, which CPython raises there
+    when the pipe's reader exited (python/cpython#79935). Windows gives EINVAL for other
+    failed writes too: on a file it stays an error."""
+    if isinstance(error, BrokenPipeError):
+        return True
+    return sys.platform == "win32" and error.errno == errno.EINVAL and stdout_is_pipe()
+
+
+def stdout_is_pipe() -> bool:
+    """Whether stdout is a pipe (``| head``), not a file, a terminal or nothing."""
+    try:
+        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):  # closed, or no file descriptor
+        return False
 
 
 def stdout_closed_by_reader() -> int:

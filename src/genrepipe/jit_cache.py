@@ -84,7 +84,9 @@ def _acquire(lock: Path) -> Callable[[], None]:
         import filelock
 
         held = filelock.FileLock(lock)
-        held.acquire()
+        # filelock 3.x retries a lock file it may not open for ever: give up after
+        # ten minutes, far more than a compilation takes (its Timeout is an OSError).
+        held.acquire(timeout=600)
         return held.release
     handle = open(lock, "a", encoding="utf-8")  # noqa: SIM115 - closed on release
     try:
