@@ -35,6 +35,16 @@ def pytest_xdist_auto_num_workers(config) -> int:
     return max(1, min(cores or 1, 4))
 
 
+def pytest_sessionstart(session) -> None:
+    """Fill librosa's numba cache before any test, in each process (under its lock):
+    tests call librosa, some directly, in several workers at once, and processes
+    compiling the same functions side by side crash (a segmentation fault in peak_pick,
+    seen in CI's fresh environment). A filled cache costs one file check."""
+    from genrepipe import jit_cache
+
+    jit_cache.ensure_filled()
+
+
 def pytest_collection_modifyitems(items) -> None:
     """The modules with the most slow end-to-end tests first, each module's tests in their
     own order: pytest-xdist hands modules out in this order (pyproject.toml), so the

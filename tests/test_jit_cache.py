@@ -7,26 +7,30 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from genrepipe import jit_cache
+from genrepipe.features import FEATURE_SETS
 
 _CHILD = """
 import logging, sys
 logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
 import numpy as np
-from genrepipe.features import extract
+from genrepipe.features import extract, seed87
 y = (0.1 * np.random.default_rng(1).standard_normal(22050 * 3)).astype(np.float32)
+if sys.argv[1] == "direct":  # a feature function called as a library, as tools and tests do
+    seed87(y, 22050, n_frames=64)
 extract("seed87", y, 22050, {"n_frames": 64})
 extract("stats", y, 22050)
 print("done")
 """
 
 
-def _start(cache_dir):
+def _start(cache_dir, how="extract"):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
     return subprocess.Popen(
-        [sys.executable, "-c", _CHILD],
+        [sys.executable, "-c", _CHILD, how],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -38,8 +42,9 @@ def _start(cache_dir):
 def test_jobs_starting_together_on_an_empty_cache_all_survive(tmp_path):
     """Six processes on an empty numba cache (as the first `snakemake --cores 8` after
     `pip install`): without the lock some died of a segmentation fault loading a
-    half-written cache file; each must finish, one of them compiling for all."""
-    processes = [_start(tmp_path) for _ in range(6)]
+    half-written cache file; each must finish, one of them compiling for all, whether
+    it calls extract or a feature function itself."""
+    processes = [_start(tmp_path, how) for how in ("extract", "direct") * 3]
     outputs = [p.communicate(timeout=600)[0] for p in processes]
     assert [p.returncode for p in processes] == [0] * 6, outputs
     assert all(out.rstrip().endswith("done") for out in outputs)
@@ -51,6 +56,26 @@ def test_jobs_starting_together_on_an_empty_cache_all_survive(tmp_path):
     later = _start(tmp_path)
     out = later.communicate(timeout=600)[0]
     assert later.returncode == 0 and "compiling" not in out
+
+
+class _Filled(Exception):
+    """Raised by a stand-in ensure_filled: the function asked for the cache first."""
+
+
+@pytest.mark.parametrize("name", [*FEATURE_SETS, "seed87_reference"])
+def test_every_feature_function_fills_the_cache_before_its_work(name, monkeypatch):
+    """A test worker calling seed87 itself (as tools/benchmark_extraction.py does) beside
+    another filling the cache compiled librosa's functions unlocked and died of a
+    segmentation fault in peak_pick (CI, a fresh environment): only extract filled it."""
+    from genrepipe import features
+
+    def filled():
+        raise _Filled
+
+    monkeypatch.setattr(jit_cache, "ensure_filled", filled)
+    y = (0.1 * np.random.default_rng(0).standard_normal(22050 * 4)).astype(np.float32)
+    with pytest.raises(_Filled):
+        getattr(features, name)(y, 22050)
 
 
 def test_the_marker_names_the_cpu_model_numba_compiles_for(monkeypatch):

@@ -55,6 +55,7 @@ The sharing in :func:`seed87` relies on these details of librosa 0.11:
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -99,6 +100,20 @@ _TUNING_HOP = _TUNING_N_FFT // 4
 
 
 # --------------------------------------------------------------------------- validation
+
+
+def _cache_filled_first(func: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """``func``, filling librosa's numba cache first (once per environment, under a
+    lock): librosa compiles and caches its functions on first use, and processes doing
+    that side by side crash (a test worker calling seed87 beside one running extract
+    died of a segmentation fault in librosa's peak_pick)."""
+
+    @functools.wraps(func)
+    def filled_first(*args: Any, **kwargs: Any) -> np.ndarray:
+        jit_cache.ensure_filled()
+        return func(*args, **kwargs)
+
+    return filled_first
 
 
 def _check_positive_int(name: str, value: Any) -> int:
@@ -210,6 +225,7 @@ def seed87_row_names(n_mfcc: int = 20, n_mels: int = 20) -> list[str]:
 SEED87_ROWS: tuple[str, ...] = tuple(seed87_row_names())
 
 
+@_cache_filled_first
 def seed87_reference(
     y: np.ndarray,
     sr: int,
@@ -301,6 +317,7 @@ def _shared_cqt(y: np.ndarray, sr: float, hop_length: int, tuning: float | None)
         )
 
 
+@_cache_filled_first
 def seed87(
     y: np.ndarray,
     sr: int,
@@ -435,6 +452,7 @@ def stats_feature_names(n_mfcc: int = 20) -> list[str]:
     return [f"{r}_mean" for r in rows] + [f"{r}_std" for r in rows] + ["tempo"]
 
 
+@_cache_filled_first
 def stats(
     y: np.ndarray,
     sr: int,
@@ -554,6 +572,7 @@ def segment_starts(n_frames: int, window_frames: int, n_windows: int) -> np.ndar
     return np.round(np.linspace(0, n_frames - window_frames, n_windows)).astype(int)
 
 
+@_cache_filled_first
 def segment_stats(
     y: np.ndarray,
     sr: int,
@@ -690,6 +709,7 @@ def window_summary(frames: np.ndarray, window_frames: int) -> np.ndarray:
     return np.concatenate([mean.std(axis=1), std.mean(axis=1)])
 
 
+@_cache_filled_first
 def rich(
     y: np.ndarray,
     sr: int,
@@ -810,6 +830,7 @@ def rich(
 _LOGMEL_AMIN = 1e-10
 
 
+@_cache_filled_first
 def logmel(
     y: np.ndarray,
     sr: int,
@@ -880,6 +901,7 @@ def logmel(
 # --------------------------------------------------------------------------- mfcc
 
 
+@_cache_filled_first
 def mfcc(
     y: np.ndarray,
     sr: int,
@@ -1014,7 +1036,6 @@ def extract(
     """
     func = _lookup(feature_set)
     params = dict(params or {})
-    jit_cache.ensure_filled()  # before parallel jobs would fill librosa's numba cache at once
     accepted = _keyword_params(func)
     unknown = sorted(set(params) - accepted)
     if unknown:
