@@ -78,6 +78,21 @@ def test_every_feature_function_fills_the_cache_before_its_work(name, monkeypatc
         getattr(features, name)(y, 22050)
 
 
+def test_decoding_through_librosa_fills_the_cache_first(monkeypatch, tmp_path):
+    """A clip libsndfile cannot read falls back to librosa.load, whose modules compile
+    numba code as they load, in check_audio jobs running side by side."""
+    from genrepipe.audio import AudioError, load_audio
+
+    def filled():
+        raise _Filled
+
+    monkeypatch.setattr(jit_cache, "ensure_filled", filled)
+    clip = tmp_path / "song.mp3"
+    clip.write_bytes(b"not audio" * 100)
+    with pytest.raises(AudioError, match="_Filled"):  # load_audio names what failed
+        load_audio(clip, sr=22050)
+
+
 def test_the_marker_names_the_cpu_model_numba_compiles_for(monkeypatch):
     """numba keeps one cache per CPU model: a cluster node of another model, finding a
     marker left by the first, skipped the lock and compiled beside its neighbours."""

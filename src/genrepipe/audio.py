@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from genrepipe import SAMPLE_RATE
+from genrepipe import SAMPLE_RATE, jit_cache
 
 
 class AudioError(ValueError):
@@ -159,6 +159,9 @@ def _decode(path: Path, max_duration: float | None) -> tuple[np.ndarray, int]:
                 filled += len(block)
             return y[:filled], f.samplerate
     except sf.LibsndfileError as sndfile_error:
+        # librosa compiles numba code as its modules load: under the cache's lock, as
+        # the feature functions do, since jobs decode side by side.
+        jit_cache.ensure_filled()
         try:
             import librosa
 
