@@ -62,31 +62,33 @@ class _Filled(Exception):
     """Raised by a stand-in ensure_filled: the function asked for the cache first."""
 
 
+@pytest.fixture()
+def filling_raises(monkeypatch) -> None:
+    """ensure_filled replaced by one raising :class:`_Filled`."""
+
+    def filled():
+        raise _Filled
+
+    monkeypatch.setattr(jit_cache, "ensure_filled", filled)
+
+
 @pytest.mark.parametrize("name", [*FEATURE_SETS, "seed87_reference"])
-def test_every_feature_function_fills_the_cache_before_its_work(name, monkeypatch):
+def test_every_feature_function_fills_the_cache_before_its_work(name, filling_raises):
     """A test worker calling seed87 itself (as tools/benchmark_extraction.py does) beside
     another filling the cache compiled librosa's functions unlocked and died of a
     segmentation fault in peak_pick (CI, a fresh environment): only extract filled it."""
     from genrepipe import features
 
-    def filled():
-        raise _Filled
-
-    monkeypatch.setattr(jit_cache, "ensure_filled", filled)
     y = (0.1 * np.random.default_rng(0).standard_normal(22050 * 4)).astype(np.float32)
     with pytest.raises(_Filled):
         getattr(features, name)(y, 22050)
 
 
-def test_decoding_through_librosa_fills_the_cache_first(monkeypatch, tmp_path):
+def test_decoding_through_librosa_fills_the_cache_first(filling_raises, tmp_path):
     """A clip libsndfile cannot read falls back to librosa.load, whose modules compile
     numba code as they load, in check_audio jobs running side by side."""
     from genrepipe.audio import AudioError, load_audio
 
-    def filled():
-        raise _Filled
-
-    monkeypatch.setattr(jit_cache, "ensure_filled", filled)
     clip = tmp_path / "song.mp3"
     clip.write_bytes(b"not audio" * 100)
     with pytest.raises(AudioError, match="_Filled"):  # load_audio names what failed

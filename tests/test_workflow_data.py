@@ -137,6 +137,16 @@ def copy_first_clips(gtzan_mini_dir: Path, genres: Path, n_per_genre: int) -> No
             shutil.copy(clip, genres / genre_dir.name / clip.name)
 
 
+def gtzan_dataset(genres: Path) -> dict:
+    """The config's dataset block for GTZAN clips in ``genres``, at GTZAN's clip bounds."""
+    return {
+        "kind": "gtzan",
+        "gtzan": {"root": str(genres)},
+        "min_duration": 20.0,
+        "max_duration": 31.0,
+    }
+
+
 def test_real_gtzan_clips(gtzan_mini_dir, tmp_path):
     """A few real GTZAN clips (30 s, 22050 Hz) through the whole workflow."""
     genres = tmp_path / "genres"
@@ -144,12 +154,7 @@ def test_real_gtzan_clips(gtzan_mini_dir, tmp_path):
     override = write_config(
         tmp_path / "real.yaml",
         {
-            "dataset": {
-                "kind": "gtzan",
-                "gtzan": {"root": str(genres)},
-                "min_duration": 20.0,
-                "max_duration": 31.0,
-            },
+            "dataset": gtzan_dataset(genres),
             "features": {"sets": ["seed87"], "seed87": {"n_frames": 1400}},
             "run_models": ["gmm", "svm"],
             "final_models": False,  # the tiny run covers them; these test the data
@@ -184,12 +189,7 @@ def test_lists_split_on_real_clips_counts_missing(gtzan_mini_dir, kereliuk_split
     override = write_config(
         tmp_path / "lists.yaml",
         {
-            "dataset": {
-                "kind": "gtzan",
-                "gtzan": {"root": str(genres)},
-                "min_duration": 20.0,
-                "max_duration": 31.0,
-            },
+            "dataset": gtzan_dataset(genres),
             "features": {"sets": ["stats"]},
             "models": {
                 "svm_lists": {
