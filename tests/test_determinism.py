@@ -5,7 +5,7 @@ Fits go through ``genrepipe.tasks.fit_and_predict``, the function the
 parameter into numpy, scikit-learn (GMM initialisation, SVM calibration folds,
 inner cross-validation folds) and TensorFlow (weights, shuffling, deterministic
 ops). The whole workflow twice with one config is
-``tests/test_workflow.py::test_same_config_gives_same_summary``.
+``tests/test_workflow.py::test_same_config_gives_same_summary_on_any_number_of_cores``.
 """
 
 from __future__ import annotations
