@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from genrepipe.download import (
+    COPIES_SECTION,
     ArchiveError,
     ChecksumError,
     DownloadError,
@@ -175,11 +176,19 @@ def test_unreachable_archive_says_where_to_put_it(tmp_path, served, where):
     assert message.startswith(f"cannot download {url} (")
     assert f"put it at {destination.parent / 'genres.tar.gz'}" in message
     assert "dataset.gtzan.root" in message
+    assert "(README.md, 'Running on real GTZAN', says where copies are)" in message
     assert not destination.exists() and list(destination.parent.iterdir()) == []
 
     elsewhere.rename(destination.parent / "genres.tar.gz")
     download_and_unpack(url, _md5(destination.parent / "genres.tar.gz"), destination)
     assert _files_under(destination) == {name.removeprefix("genres/") for name in MEMBERS}
+
+
+def test_the_readme_section_a_failed_download_names_says_where_copies_are():
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"\n## {COPIES_SECTION}\n" in readme, f"README.md has no section {COPIES_SECTION!r}"
+    section = readme.split(f"\n## {COPIES_SECTION}\n", 1)[1].split("\n## ", 1)[0]
+    assert "marsyas/gtzan" in section and "dataset.download.md5" in section
 
 
 def test_unreachable_url_names_a_wrong_archive_put_there_by_hand(tmp_path):

@@ -21,6 +21,10 @@ logger = logging.getLogger(__name__)
 _CHUNK = 1 << 20
 
 
+#: The README section on GTZAN's unreachable original host and the copies in circulation.
+COPIES_SECTION = "Running on real GTZAN"
+
+
 class ChecksumError(ValueError):
     """A downloaded file whose MD5 is not the expected one."""
 
@@ -155,6 +159,7 @@ def download_and_unpack(url: str, md5: str, destination: str | os.PathLike) -> P
                 f"cannot download {url} ({reason})"
                 + (f"; {mismatch}" if present is not None else "")
                 + f". Without access to it from here, fetch the archive elsewhere and put it at "
-                f"{archive} (its MD5 is checked), or set dataset.gtzan.root to an unpacked copy"
+                f"{archive} (its MD5 is checked), or set dataset.gtzan.root to an unpacked copy "
+                f"(README.md, {COPIES_SECTION!r}, says where copies are)"
             ) from None
     return unpack_genres(archive, destination)
