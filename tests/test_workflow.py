@@ -93,10 +93,10 @@ def test_fold_bundles_link_their_folds_transform(tiny_run):
 
 def test_same_config_gives_same_summary_on_any_number_of_cores(tiny_run, tmp_path):
     """A second run from nothing repeats every probability, on one core where the tiny run
-    had two: --cores 1 grants its 2-thread training jobs one thread, and the thread count
-    of the fits that depend on it (PCA's BLAS, TensorFlow, k-means' OpenMP in the GMM,
-    scikit-learn's n_jobs in the inner grid search and window statistics) must come
-    from the config, not the grant."""
+    had two. Of the tiny run's models only nn's training job asks for `threads.train`
+    cores (the others, and the scaler and PCA, take one under either count): --cores 1
+    grants it one, and TensorFlow's thread count must come from the config, not the
+    grant."""
     assert yaml.safe_load(TINY_CONFIG.read_text(encoding="utf-8"))["threads"]["train"] > 1
     # Up to the summary only: the final models do not feed it.
     run_workflow(tmp_path, TINY_CONFIG, extra=["results/summary.csv"], cores=1)
@@ -208,7 +208,8 @@ def test_changing_the_seed_refits_no_preprocessing(tiny_run, tmp_path):
 def test_a_seed_taking_the_place_of_the_fold_or_thread_count_still_retrains(tiny_run, tmp_path):
     """Snakemake compares a job's params as a set of values, names left out: nn's fold 0
     trained with seed 0 on one thread recorded {0, 1}, and seed 1 gave {0, 1} again, so
-    the fold kept its seed-0 model while the final model and its card took seed 1."""
+    the fold kept its seed-0 model while the final model and its card took seed 1. On
+    the tiny run's two threads, seeds 0 and 2 both give {0, 2}."""
     threads = yaml.safe_load(TINY_CONFIG.read_text(encoding="utf-8"))["threads"]["train"]
     workdir = tmp_path / "run"
     shutil.copytree(tiny_run, workdir, symlinks=True)

@@ -174,7 +174,7 @@ def check_config(config: Mapping[str, Any]) -> None:
             raise ConfigError(
                 f"dataset.gtzan.root: folder {root} does not exist (relative paths start at the "
                 f"working directory{where}; `snakemake --cores 1 download_gtzan` fills "
-                f"{GTZAN_DOWNLOAD_ROOT})"
+                f"{GTZAN_DOWNLOAD_ROOT}, from a URL README.md says is gone)"
             )
     synthetic_duration = (dataset.get("synthetic") or {}).get("duration", 30.0)
     if dataset["kind"] == "synthetic" and synthetic_duration < dataset.get("min_duration", 0.0):

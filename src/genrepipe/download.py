@@ -158,8 +158,8 @@ def download_and_unpack(url: str, md5: str, destination: str | os.PathLike) -> P
             raise DownloadError(
                 f"cannot download {url} ({reason})"
                 + (f"; {mismatch}" if present is not None else "")
-                + f". Without access to it from here, fetch the archive elsewhere and put it at "
-                f"{archive} (its MD5 is checked), or set dataset.gtzan.root to an unpacked copy "
-                f"(README.md, {COPIES_SECTION!r}, says where copies are)"
+                + f". Put a copy of the archive at {archive} (its MD5 is checked), or set "
+                f"dataset.gtzan.root to an unpacked copy: README.md, section {COPIES_SECTION!r}, "
+                "says where copies are"
             ) from None
     return unpack_genres(archive, destination)
