@@ -237,6 +237,15 @@ def test_unpack_replaces_an_existing_destination(tmp_path):
     assert [p.name for p in destination.parent.iterdir()] == ["genres"]
 
 
+def test_unpack_removes_what_a_killed_unpack_left(tmp_path):
+    destination = tmp_path / "out" / "genres"
+    killed = destination.parent / ".genres.x7_k2q9a.tmp"
+    (killed / "genres" / "blues").mkdir(parents=True)
+    (killed / "genres" / "blues" / "blues.00000.wav").write_bytes(b"RIFF half")
+    unpack_genres(_make_tar(tmp_path / "one.tar.gz", MEMBERS), destination)
+    assert [p.name for p in destination.parent.iterdir()] == ["genres"]
+
+
 def test_archive_without_genres_folder(tmp_path):
     source = _make_tar(tmp_path / "other.tar.gz", {"music/blues/blues.00000.wav": b"RIFF"})
     destination = tmp_path / "out" / "genres"

@@ -180,6 +180,29 @@ def test_killed_bundle_write_leaves_no_folder(tmp_path):
     assert _visible(tmp_path) == []
 
 
+@pytest.mark.parametrize("case, name", [("npy", "blues.00001.npy"), ("bundle", "model")])
+def test_the_next_write_removes_what_a_killed_one_left(tmp_path, case, name):
+    """SIGKILL (the out-of-memory killer) leaves the temporary file or folder; the rerun
+    that writes the same output removes it."""
+    _kill_during_write(case, tmp_path / name)
+    [leftover] = [p for p in tmp_path.iterdir() if p.name.startswith(f".{name}.")]
+    _kill_during_write(case, tmp_path / name)  # another killed write: the first one's goes
+    [second] = [p for p in tmp_path.iterdir() if p.name.startswith(f".{name}.")]
+    assert second != leftover and not leftover.exists()
+    if case == "npy":
+        save_npy(tmp_path / name, np.ones(3, dtype=np.float32))
+    else:
+        from sklearn.preprocessing import StandardScaler
+
+        from genrepipe.bundle import save_bundle
+        from genrepipe.models import GaussianMixtureClassifier
+
+        X, y = np.random.default_rng(0).normal(size=(20, 2)), ["a", "b"] * 10
+        model = GaussianMixtureClassifier().fit(X, y)
+        save_bundle(tmp_path / name, transform=StandardScaler().fit(X), model=model, card={})
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
 # -- the whole workflow killed twice --------------------------------------------------------------
 
 #: The tiny run's dataset, split and models (the uninterrupted reference is the shared

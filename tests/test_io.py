@@ -63,6 +63,50 @@ def test_temporary_names_match_the_pattern_the_readme_gives_for_leftovers(tmp_pa
     assert all(fnmatch.fnmatch(name, ".*.tmp*") for name in names), names
 
 
+def test_a_write_removes_what_killed_writes_of_its_path_left_and_nothing_else(tmp_path, caplog):
+    killed_file = tmp_path / ".a.npy.k1ll_3d0.tmp.npy"
+    killed_folder = tmp_path / ".model.abcd1234.tmp"
+    others = [
+        ".a.npy.abcd123.tmp.npy",  # not 8 random characters
+        ".ab.npy.abcd1234.tmp.npy",  # another file's
+        ".a.npy.abcd1234.tmp.npy.part",
+        ".model.abcd1234.tmp.npy",  # a file model.npy's, not the folder's
+        "a.npy.abcd1234.tmp.npy",  # not hidden
+    ]
+    for name in [killed_file.name, *others]:
+        (tmp_path / name).write_bytes(b"half")
+    (killed_folder / "sub").mkdir(parents=True)
+    (killed_folder / "sub" / "estimator.skops").write_bytes(b"half")
+    with caplog.at_level("INFO", logger="genrepipe"):
+        save_npy(tmp_path / "a.npy", np.arange(3))
+        with staged_folder(tmp_path / "model") as tmp:
+            (tmp / "card.json").write_text("{}", encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*others, "a.npy", "model"])
+    assert f"removed {killed_file}, left by a write of {tmp_path / 'a.npy'} that was killed" in (
+        caplog.messages
+    )
+    assert any(message.startswith(f"removed {killed_folder},") for message in caplog.messages)
+
+
+def test_a_leftover_that_cannot_be_removed_only_warns(tmp_path, monkeypatch, caplog):
+    leftover = tmp_path / ".a.npy.abcd1234.tmp.npy"
+    leftover.write_bytes(b"half")
+    real_unlink = os.unlink
+
+    def refusing_unlink(path, *args, **kwargs):
+        if os.fspath(path) == str(leftover):
+            raise PermissionError(13, "Permission denied")
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", refusing_unlink)
+    save_npy(tmp_path / "a.npy", np.arange(3))
+    np.testing.assert_array_equal(load_npy(tmp_path / "a.npy"), np.arange(3))
+    assert leftover.exists()
+    assert f"cannot remove {leftover}, left by a killed write: [Errno 13] Permission denied" in (
+        caplog.messages
+    )
+
+
 def test_a_bundle_links_the_transform_it_was_loaded_from(tmp_path, monkeypatch):
     """A fold's PCA is hundreds of MB on GTZAN: each model's bundle links it, and copies
     it where no link can be made, but never writes it anew."""

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from genrepipe.io import atomic_path
+from genrepipe.io import atomic_path, remove_killed_writes
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ def unpack_genres(archive: str | os.PathLike, destination: str | os.PathLike) ->
             f"{destination.parent}) or use a newer Python"
         )
     destination.parent.mkdir(parents=True, exist_ok=True)
+    remove_killed_writes(destination)  # a killed unpack's 1.2 GB
     tmp = Path(
         tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
+import re
 import shutil
 import stat
 import sys
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 
 def _umask_mode(mode: int) -> int:
@@ -25,6 +29,40 @@ def _umask_mode(mode: int) -> int:
     return mode & ~umask
 
 
+def remove_killed_writes(path: str | os.PathLike, suffix: str = ".tmp") -> None:
+    """Remove what killed writers of ``path`` left beside it: temporary files or folders
+    named as :func:`atomic_path` and :func:`staged_folder` name them,
+    ``.<name>.<8 random characters><suffix>``.
+
+    A write killed outright (SIGKILL, the kernel's out-of-memory killer, a lost machine)
+    cannot remove its own, and a model's PCA on full GTZAN is 441 MB. Each output has
+    one writer at a time (one Snakemake job), so the writer of ``path`` may take any
+    such name of ``path`` for a dead one's.
+    """
+    path = Path(path)
+    prefix = f".{path.name}."
+    # tempfile's names: 8 characters from a-z, 0-9 and "_".
+    killed = re.compile(re.escape(prefix) + "[a-z0-9_]{8}" + re.escape(suffix))
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:  # no folder yet, or one that cannot be listed: nothing to remove
+        return
+    for entry in entries:
+        if not (entry.name.startswith(prefix) and killed.fullmatch(entry.name)):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except FileNotFoundError:
+            continue
+        except OSError as error:  # never the reason a write fails
+            logger.warning("cannot remove %s, left by a killed write: %s", entry.path, error)
+            continue
+        logger.info("removed %s, left by a write of %s that was killed", entry.path, path)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -33,10 +71,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     is atomic on POSIX file systems. On an exception the temporary file is
     removed and ``path`` is left untouched. The file gets the permissions the
     umask gives a new file (``tempfile`` makes it owner-only), so colleagues
-    sharing a results folder can read it.
+    sharing a results folder can read it. What a killed earlier write of ``path`` left
+    is removed first (:func:`remove_killed_writes`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_killed_writes(path, ".tmp" + path.suffix)
     fd, tmp = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent
     )
@@ -57,10 +97,12 @@ def staged_folder(folder: str | os.PathLike) -> Iterator[Path]:
 
     A reader never sees a half-written folder; on an exception the temporary
     folder is removed and ``folder`` is left as it was. Like :func:`atomic_path`,
-    the folder gets the permissions the umask gives a new one.
+    the folder gets the permissions the umask gives a new one, and what a killed
+    earlier write of ``folder`` left goes first.
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    remove_killed_writes(folder)
     # ".<name>.<random>.tmp": the pattern the README gives for leftovers of a killed job.
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
