@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -70,7 +73,7 @@ def test_a_write_removes_what_killed_writes_of_its_path_left_and_nothing_else(tm
         ".a.npy.abcd123.tmp.npy",  # not 8 random characters
         ".ab.npy.abcd1234.tmp.npy",  # another file's
         ".a.npy.abcd1234.tmp.npy.part",
-        ".model.abcd1234.tmp.npy",  # a file model.npy's, not the folder's
+        ".model.abcd1234.tmp.npy",  # a look-alike: the folder's have no .npy
         "a.npy.abcd1234.tmp.npy",  # not hidden
     ]
     for name in [killed_file.name, *others]:
@@ -86,6 +89,54 @@ def test_a_write_removes_what_killed_writes_of_its_path_left_and_nothing_else(tm
         caplog.messages
     )
     assert any(message.startswith(f"removed {killed_folder},") for message in caplog.messages)
+
+
+#: A writer that holds its temporary file or folder open until told to finish.
+_LIVE_WRITER = r"""
+import sys, time
+from pathlib import Path
+
+from genrepipe.io import atomic_path, staged_folder
+
+kind, target, ready, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
+with (atomic_path if kind == "file" else staged_folder)(target) as tmp:
+    (tmp if kind == "file" else tmp / "card.json").write_bytes(b"the live writer's")
+    ready.touch()
+    deadline = time.monotonic() + 60
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+"""
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_a_live_writers_temporary_stays(tmp_path, kind):
+    """A job outliving its run (a second Snakemake after --unlock, a resubmitted cluster
+    job) writes the same output as the new one: neither may break the other's write."""
+    target = tmp_path / ("a.npy" if kind == "file" else "model")
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    ready, go = signals / "ready", signals / "go"
+    command = [sys.executable, "-c", _LIVE_WRITER, kind, str(target), str(ready), str(go)]
+    child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert child.poll() is None and time.monotonic() < deadline, "no live writer"
+            time.sleep(0.01)
+        [live] = [p for p in tmp_path.iterdir() if p.name.startswith(f".{target.name}.")]
+        if kind == "file":
+            save_npy(target, np.arange(3))
+        else:
+            with staged_folder(target) as tmp:
+                (tmp / "card.json").write_bytes(b"mine")
+        assert live.exists()
+    finally:
+        go.touch()
+        _, errors = child.communicate(timeout=60)
+    assert child.returncode == 0, errors
+    written = target if kind == "file" else target / "card.json"
+    assert written.read_bytes() == b"the live writer's"  # it finished last
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, "signals"])
 
 
 def test_a_leftover_that_cannot_be_removed_only_warns(tmp_path, monkeypatch, caplog):

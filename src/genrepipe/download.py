@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from genrepipe.io import atomic_path, remove_killed_writes
+from genrepipe.io import atomic_path, held_while_written, remove_killed_writes
 
 logger = logging.getLogger(__name__)
 
@@ -112,21 +112,24 @@ def unpack_genres(archive: str | os.PathLike, destination: str | os.PathLike) ->
         tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
     )
     try:
-        try:
-            with tarfile.open(archive) as tar:
-                tar.extractall(tmp, filter="data")
-        except tarfile.FilterError as error:
-            raise ArchiveError(f"{archive}: refused to unpack an unsafe member: {error}") from None
-        except tarfile.TarError as error:
-            raise ArchiveError(f"{archive} is not a readable tar archive ({error})") from None
-        except OSError as error:  # a full disk
-            raise ArchiveError(f"cannot unpack {archive}: {error}") from None
-        found = [p for p in tmp.rglob("genres") if p.is_dir()]
-        if not found:
-            raise ArchiveError(f"{archive} holds no 'genres' folder")
-        if destination.exists():
-            shutil.rmtree(destination)
-        os.replace(found[0], destination)
+        with held_while_written(tmp):
+            try:
+                with tarfile.open(archive) as tar:
+                    tar.extractall(tmp, filter="data")
+            except tarfile.FilterError as error:
+                raise ArchiveError(
+                    f"{archive}: refused to unpack an unsafe member: {error}"
+                ) from None
+            except tarfile.TarError as error:
+                raise ArchiveError(f"{archive} is not a readable tar archive ({error})") from None
+            except OSError as error:  # a full disk
+                raise ArchiveError(f"cannot unpack {archive}: {error}") from None
+            found = [p for p in tmp.rglob("genres") if p.is_dir()]
+            if not found:
+                raise ArchiveError(f"{archive} holds no 'genres' folder")
+            if destination.exists():
+                shutil.rmtree(destination)
+            os.replace(found[0], destination)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return destination

@@ -17,6 +17,11 @@ from typing import Any
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows: a file another process holds open cannot be deleted there
+    fcntl = None
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,15 +34,59 @@ def _umask_mode(mode: int) -> int:
     return mode & ~umask
 
 
+@contextlib.contextmanager
+def held_while_written(tmp: str | os.PathLike) -> Iterator[None]:
+    """Hold a lock on the temporary file or folder ``tmp`` while it is written, so that
+    :func:`remove_killed_writes` in another process leaves it alone.
+
+    Outputs have one writer at a time (one Snakemake job each), but a job can outlive
+    its run: a second Snakemake started after ``--unlock`` while the first still ran,
+    or a cluster job resubmitted while its first attempt still wrote. Where the file
+    system takes no such lock (NFS emulates it with locks on writable files only),
+    nothing tells the writer is alive, and the premise of one writer stands alone.
+    """
+    fd = None
+    if fcntl is not None:  # (Windows: as said at the import)
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a file system without locks: unguarded, never a failed write
+            pass
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _held_by_a_writer(tmp: str) -> bool:
+    """Whether a live process holds the lock of :func:`held_while_written` on ``tmp``.
+    Raises OSError where ``tmp`` cannot be opened."""
+    if fcntl is None:
+        return False
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:  # no such locks here (NFS wants a writable file): no writer told
+        return False
+    finally:
+        os.close(fd)
+    return False
+
+
 def remove_killed_writes(path: str | os.PathLike, suffix: str = ".tmp") -> None:
     """Remove what killed writers of ``path`` left beside it: temporary files or folders
     named as :func:`atomic_path` and :func:`staged_folder` name them,
-    ``.<name>.<8 random characters><suffix>``.
+    ``.<name>.<8 random characters><suffix>``, ``suffix`` being the one the writer gave
+    :mod:`tempfile` (``".tmp" + path.suffix`` for :func:`atomic_path`).
 
     A write killed outright (SIGKILL, the kernel's out-of-memory killer, a lost machine)
-    cannot remove its own, and a model's PCA on full GTZAN is 441 MB. Each output has
-    one writer at a time (one Snakemake job), so the writer of ``path`` may take any
-    such name of ``path`` for a dead one's.
+    cannot remove its own, and a model's PCA on full GTZAN is 441 MB. One whose writer
+    still holds its lock (:func:`held_while_written`) stays; so do links, which no
+    writer makes. Anything else of that name is a dead writer's: each output has one
+    writer at a time (one Snakemake job).
     """
     path = Path(path)
     prefix = f".{path.name}."
@@ -51,6 +100,11 @@ def remove_killed_writes(path: str | os.PathLike, suffix: str = ".tmp") -> None:
         if not (entry.name.startswith(prefix) and killed.fullmatch(entry.name)):
             continue
         try:
+            if entry.is_symlink():
+                continue
+            if _held_by_a_writer(entry.path):
+                logger.info("left %s: a live process is writing it", entry.path)
+                continue
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path)
             else:
@@ -80,12 +134,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent
     )
-    os.close(fd)
+    os.close(fd)  # Windows renames no file a handle holds open
     tmp_path = Path(tmp)
     try:
-        tmp_path.chmod(_umask_mode(0o666))
-        yield tmp_path
-        os.replace(tmp_path, path)
+        with held_while_written(tmp_path):
+            tmp_path.chmod(_umask_mode(0o666))
+            yield tmp_path
+            os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -106,11 +161,12 @@ def staged_folder(folder: str | os.PathLike) -> Iterator[Path]:
     # ".<name>.<random>.tmp": the pattern the README gives for leftovers of a killed job.
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
-        tmp.chmod(_umask_mode(0o777))
-        yield tmp
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
+        with held_while_written(tmp):
+            tmp.chmod(_umask_mode(0o777))
+            yield tmp
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
