@@ -121,7 +121,9 @@ def test_a_live_writers_temporary_stays(tmp_path, kind):
     try:
         deadline = time.monotonic() + 60
         while not ready.exists():
-            assert child.poll() is None and time.monotonic() < deadline, "no live writer"
+            if child.poll() is not None or time.monotonic() > deadline:
+                child.kill()
+                pytest.fail(f"no live writer: {child.communicate()[1][-2000:]}")
             time.sleep(0.01)
         [live] = [p for p in tmp_path.iterdir() if p.name.startswith(f".{target.name}.")]
         if kind == "file":
@@ -132,7 +134,10 @@ def test_a_live_writers_temporary_stays(tmp_path, kind):
         assert live.exists()
     finally:
         go.touch()
-        _, errors = child.communicate(timeout=60)
+        try:
+            _, errors = child.communicate(timeout=60)
+        finally:
+            child.kill()  # no-op once it has ended
     assert child.returncode == 0, errors
     written = target if kind == "file" else target / "card.json"
     assert written.read_bytes() == b"the live writer's"  # it finished last

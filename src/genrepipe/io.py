@@ -19,7 +19,7 @@ import numpy as np
 
 try:
     import fcntl
-except ImportError:  # Windows: a file another process holds open cannot be deleted there
+except ImportError:  # Windows: no flock, so nothing tells a live writer there (as before)
     fcntl = None
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ def held_while_written(tmp: str | os.PathLike) -> Iterator[None]:
     its run: a second Snakemake started after ``--unlock`` while the first still ran,
     or a cluster job resubmitted while its first attempt still wrote. Where the file
     system takes no such lock (NFS emulates it with locks on writable files only),
-    nothing tells the writer is alive, and the premise of one writer stands alone.
+    nothing tells the writer is alive, and the premise of one writer stands alone. So it
+    does in the microseconds between the temporary's creation and its lock.
     """
     fd = None
     if fcntl is not None:  # (Windows: as said at the import)
@@ -60,11 +61,13 @@ def held_while_written(tmp: str | os.PathLike) -> Iterator[None]:
 
 
 def _held_by_a_writer(tmp: str) -> bool:
-    """Whether a live process holds the lock of :func:`held_while_written` on ``tmp``.
-    Raises OSError where ``tmp`` cannot be opened."""
+    """Whether a live process holds the lock of :func:`held_while_written` on ``tmp``."""
     if fcntl is None:
         return False
-    fd = os.open(tmp, os.O_RDONLY)
+    try:  # O_NONBLOCK: never waiting on a FIFO of that name
+        fd = os.open(tmp, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except PermissionError:  # a colleague's file: no writer told, as without locks
+        return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
