@@ -28,7 +28,12 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Test tools are not runtime dependencies: the current ones run the old releases' code.
-TEST_TOOLS = ["pytest", "pytest-xdist", "snakemake-executor-plugin-cluster-generic"]
+TEST_TOOLS = [
+    "pytest",
+    "pytest-timeout",
+    "pytest-xdist",
+    "snakemake-executor-plugin-cluster-generic",
+]
 # Left in the environments this script makes, which it alone may wipe (not your .venv).
 MARKER = ".check-oldest-versions"
 
