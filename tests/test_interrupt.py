@@ -250,6 +250,8 @@ def _kill_when(workdir: Path, config: Path, ready, timeout: float = 600) -> None
             time.sleep(0.02)
         os.killpg(process.pid, signal.SIGKILL)
     finally:
+        if process.poll() is None:  # a failed wait (or the suite's timeout) stops the run too
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         log.close()
 

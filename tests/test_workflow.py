@@ -499,9 +499,10 @@ def test_cluster_jobs_name_real_rules_ask_no_gpu_and_sum_no_chain(tmp_path):
         elif line.startswith("wildcards:") and (found := re.search(r"model=([^,\s]+)", line)):
             model = found.group(1)
         elif line.startswith("resources:") and rule in ("train_model", "train_final_model"):
-            resources = dict(item.split("=", 1) for item in line[len("resources:") :].split(","))
-            resources = {name.strip(): value.strip() for name, value in resources.items()}
-            memory[rule, model], gpu[rule, model] = resources["mem_mb"], resources.get("gpu")
+            # "name=value, name=value": a value may hold commas (slurm_extra), never ", name=".
+            items = re.split(r", (?=\w+=)", line[len("resources:") :].strip())
+            resources = dict(item.split("=", 1) for item in items)
+            memory[rule, model], gpu[rule, model] = resources.get("mem_mb"), resources.get("gpu")
     # The memory is the rules' own (a profile's 8000 for every job reserved 8 GB for SVMs).
     # (The profile's own values: test_a_job_retried_after_a_kill_asks_for_more_memory.)
     assert memory == {
