@@ -12,10 +12,13 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genrepipe.io import staged_folder
 from genrepipe.models import load_model, save_model
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
 
 #: The libraries whose versions change what a bundle answers: librosa computes its
 #: features, scikit-learn (read back by skops) its transform and estimator, and Keras
@@ -42,8 +45,8 @@ def library_versions(*, keras: bool = True) -> dict[str, str]:
 def save_bundle(
     folder: str | os.PathLike,
     *,
-    transform,
-    model,
+    transform: BaseEstimator | None,
+    model: BaseEstimator,
     card: dict[str, Any],
     transform_file: str | os.PathLike | None = None,
 ) -> None:

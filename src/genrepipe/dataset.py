@@ -189,7 +189,9 @@ def _one_clip_per_id(found: Sequence[Track], skipped: list[tuple[str, str]]) -> 
 
 
 def discover_tracks(
-    root: str | os.PathLike, genres: Sequence[str] = GENRES, extensions=AUDIO_EXTENSIONS
+    root: str | os.PathLike,
+    genres: Sequence[str] = GENRES,
+    extensions: Sequence[str] = AUDIO_EXTENSIONS,
 ) -> Discovery:
     """Scan a GTZAN-style folder for audio clips.
 

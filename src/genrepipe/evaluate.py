@@ -8,6 +8,7 @@ and one ``proba_<class>`` column per class.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -60,7 +61,11 @@ def track_count(mean: float) -> int | float:
     return int(mean) if float(mean).is_integer() else round(float(mean), 1)
 
 
-def macro_f1(truth, predicted, classes: Sequence[str]) -> float:
+def macro_f1(
+    truth: Sequence[str] | np.ndarray | pd.Series,
+    predicted: Sequence[str] | np.ndarray | pd.Series,
+    classes: Sequence[str],
+) -> float:
     """Mean F1 of the ``classes`` that occur in ``truth`` or ``predicted``.
 
     A genre with no test clip that no clip was called has no F1 to speak of:
@@ -151,7 +156,7 @@ def evaluate_predictions(predictions: pd.DataFrame, classes: Sequence[str]) -> d
 def plot_confusion(
     confusion: np.ndarray,
     classes: Sequence[str],
-    path,
+    path: str | os.PathLike,
     title: str = "",
     *,
     unit: str = "test clips",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,7 +31,7 @@ def extract_features(
     paths: Sequence[str],
     tracks: Sequence[str],
     outputs: Sequence[str],
-    report,
+    report: str | os.PathLike,
     *,
     sr: int,
     max_duration: float,

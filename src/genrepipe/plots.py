@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -49,7 +49,7 @@ def _save(fig, path: str | os.PathLike) -> None:
     plt.close(fig)
 
 
-def genre_order(genres) -> list[str]:
+def genre_order(genres: Iterable[str]) -> list[str]:
     """The GTZAN genres present, in the collection's order, then any others sorted."""
     present = {str(g) for g in genres}
     return [g for g in GENRES if g in present] + sorted(present - set(GENRES))

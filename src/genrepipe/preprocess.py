@@ -94,7 +94,7 @@ def make_preprocessor(
     n_features: int,
     *,
     pca_components: int | None,
-):
+) -> RowStandardizer | StandardScaler | Pipeline:
     """An unfitted transformer for one model input.
 
     Parameters

@@ -14,9 +14,9 @@ import json
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,10 +27,13 @@ from genrepipe.estimators import SINGLE_THREADED_ESTIMATORS, TENSORFLOW_ESTIMATO
 from genrepipe.io import atomic_path, load_npy, read_json, staged_folder
 from genrepipe.log import Progress
 
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+
 logger = logging.getLogger("genrepipe")
 
 
-def write_table(frame: pd.DataFrame, path, **kwargs) -> None:
+def write_table(frame: pd.DataFrame, path: str | Path, **kwargs) -> None:
     """Write a tab-separated table atomically."""
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=False, lineterminator="\n", **kwargs)
@@ -40,7 +43,7 @@ def write_table(frame: pd.DataFrame, path, **kwargs) -> None:
 _TEXT_COLUMNS = ("track", "genre", "predicted", "subset", "path", "status", "reason")
 
 
-def read_table(path) -> pd.DataFrame:
+def read_table(path: str | Path) -> pd.DataFrame:
     """Read a tab-separated table written by :func:`write_table`."""
     return pd.read_csv(
         path,
@@ -76,7 +79,7 @@ def check_audio(
     paths: Sequence[str],
     tracks: Sequence[str],
     genres: Sequence[str],
-    output,
+    output: str | Path,
     *,
     sr: int,
     min_duration: float,
@@ -114,7 +117,7 @@ def _batch_checks(batch_tables: Sequence[str]) -> pd.DataFrame:
     return table.sort_values("track", kind="stable")
 
 
-def list_tracks(batch_tables: Sequence[str], tracks_out) -> None:
+def list_tracks(batch_tables: Sequence[str], tracks_out: str | Path) -> None:
     """Join the batch checks into the table of usable tracks."""
     table = _batch_checks(batch_tables)
     ok = table[table["status"] == "ok"]
@@ -129,7 +132,7 @@ def list_tracks(batch_tables: Sequence[str], tracks_out) -> None:
 
 
 def list_failed_tracks(
-    batch_tables: Sequence[str], skipped: Sequence[Sequence[str]], failed_out
+    batch_tables: Sequence[str], skipped: Sequence[Sequence[str]], failed_out: str | Path
 ) -> None:
     """The clips that failed the audio check, and the files and folders the dataset
     scan left out (``skipped``: ``(path, reason)``, e.g. not audio, unknown genre),
@@ -144,7 +147,7 @@ def list_failed_tracks(
     logger.info("%d clips failed, %d files or folders skipped", len(failed), len(scan))
 
 
-def download_dataset(url: str, md5: str, destination, record_out) -> None:
+def download_dataset(url: str, md5: str, destination: str | Path, record_out: str | Path) -> None:
     """Download the GTZAN archive, verify its checksum and unpack its ``genres`` folder
     to ``destination``; ``record_out`` says what was unpacked from where.
 
@@ -184,8 +187,8 @@ def merge_features(
     paths: Sequence[str],
     tracks: Sequence[str],
     genres: Sequence[str],
-    table_out,
-    failed_out,
+    table_out: str | Path,
+    failed_out: str | Path,
     reports: Sequence[str] = (),
     usable_tracks: str | Path | None = None,
 ) -> None:
@@ -247,7 +250,11 @@ def merge_features(
 
 
 def make_split(
-    scheme: str, settings: Mapping[str, Any], tracks_table, output, report
+    scheme: str,
+    settings: Mapping[str, Any],
+    tracks_table: str | Path,
+    output: str | Path,
+    report: str | Path,
 ) -> pd.DataFrame:
     """Split the usable tracks by the configured scheme.
 
@@ -319,7 +326,7 @@ def make_split(
     return split
 
 
-def fold_rows(split_table, fold: int, available: Sequence[str]) -> pd.DataFrame:
+def fold_rows(split_table: str | Path, fold: int, available: Sequence[str]) -> pd.DataFrame:
     """The rows of one fold whose tracks have features; logs the tracks left out."""
     split = read_table(split_table)
     rows = split[split["fold"] == fold]
@@ -340,12 +347,12 @@ def fold_rows(split_table, fold: int, available: Sequence[str]) -> pd.DataFrame:
 
 
 def fit_preprocessing(
-    features_table,
-    split_table,
+    features_table: str | Path,
+    split_table: str | Path,
     fold: int,
     preprocessing: str,
-    transform_out,
-    features_out,
+    transform_out: str | Path,
+    features_out: str | Path,
     *,
     pca_components: int | None,
 ) -> None:
@@ -375,14 +382,14 @@ def fit_preprocessing(
 
 
 def fit_final_preprocessing(
-    features_table,
-    tracks_table,
+    features_table: str | Path,
+    tracks_table: str | Path,
     preprocessing: str,
-    transform_out,
-    features_out,
+    transform_out: str | Path,
+    features_out: str | Path,
     *,
     pca_components: int | None,
-    lists_split_table=None,
+    lists_split_table: str | Path | None = None,
 ) -> None:
     """Fit standardization (and PCA) on the final models' tracks; transform them.
 
@@ -413,7 +420,11 @@ def fit_final_preprocessing(
     )
 
 
-def final_rows(features_table, tracks_table, lists_split_table=None) -> tuple[pd.DataFrame, str]:
+def final_rows(
+    features_table: str | Path,
+    tracks_table: str | Path,
+    lists_split_table: str | Path | None = None,
+) -> tuple[pd.DataFrame, str]:
     """The ``results/tracks.tsv`` rows a final model trains on, and which they are.
 
     Every usable track (one with features in ``features_table``); with the
@@ -523,12 +534,12 @@ def fit_and_predict(
     train: np.ndarray,
     *,
     valid: np.ndarray | None = None,
-    base_model=None,
-    base_transform=None,
+    base_model: BaseEstimator | None = None,
+    base_transform: BaseEstimator | None = None,
     seed: int,
     threads: int,
     fit_threads: int | None = None,
-):
+) -> tuple[BaseEstimator, BaseEstimator | None, np.ndarray, dict[str, Any]]:
     """Fit one configured model on the ``train`` rows of ``X``; predict every row.
 
     Parameters
@@ -742,14 +753,14 @@ def _inner_search(model, search: Mapping[str, Any], X, y, groups, seed: int, tra
 def train_model(
     spec: Mapping[str, Any],
     feature_settings: Mapping[str, Any],
-    features_table,
-    split_table,
+    features_table: str | Path,
+    split_table: str | Path,
     fold: int,
-    model_dir,
-    predictions_out,
+    model_dir: str | Path,
+    predictions_out: str | Path,
     *,
-    transform_path=None,
-    base_dir=None,
+    transform_path: str | Path | None = None,
+    base_dir: str | Path | None = None,
     seed: int,
     threads: int,
     fit_threads: int | None = None,
@@ -836,7 +847,7 @@ def train_model(
     write_table(predictions, predictions_out)
 
 
-def train_tracks_digest(tracks) -> str:
+def train_tracks_digest(tracks: Iterable[str]) -> str:
     """SHA-256 of a fold's training track ids, sorted: which tracks a fold model saw."""
     import hashlib
 
@@ -890,19 +901,19 @@ def bundle_card(
 def train_final_model(
     spec: Mapping[str, Any],
     feature_settings: Mapping[str, Any],
-    features_table,
-    tracks_table,
-    model_dir,
+    features_table: str | Path,
+    tracks_table: str | Path,
+    model_dir: str | Path,
     *,
-    transform_path=None,
+    transform_path: str | Path | None = None,
     seed: int,
     threads: int,
     fit_threads: int | None = None,
     sample_rate: int,
     max_duration: float | None,
-    base_model_dir=None,
-    lists_split_table=None,
-    fold_model_dir=None,
+    base_model_dir: str | Path | None = None,
+    lists_split_table: str | Path | None = None,
+    fold_model_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Fit one model on every usable track (every listed one with
     ``lists_split_table``); save the bundle.
@@ -1047,7 +1058,7 @@ def network_validation_fraction(spec: Mapping[str, Any]) -> float:
     return float(model.validation_fraction or 0.0)  # null is 0, as the estimators read it
 
 
-def kept_epochs(fold_model_dir) -> int:
+def kept_epochs(fold_model_dir: str | Path) -> int:
     """The epochs a saved fold network kept: its best epoch when it stopped early."""
     from genrepipe.models import load_model
 
@@ -1060,7 +1071,9 @@ def kept_epochs(fold_model_dir) -> int:
     return int(network.best_epoch_)
 
 
-def combine_final_ensemble(member_dirs: Sequence[str], members: Sequence[str], model_dir) -> dict:
+def combine_final_ensemble(
+    member_dirs: Sequence[str], members: Sequence[str], model_dir: str | Path
+) -> dict:
     """The final bundle of a soft-voting ensemble: copies of its members' final bundles.
 
     Fits nothing, as the fold ensembles fit nothing; :mod:`genrepipe.predict`
@@ -1092,9 +1105,9 @@ def combine_final_ensemble(member_dirs: Sequence[str], members: Sequence[str], m
 
 
 def write_model_card(
-    model_dir,
-    metrics_file,
-    card_out,
+    model_dir: str | Path,
+    metrics_file: str | Path,
+    card_out: str | Path,
     *,
     model: str,
     spec: Mapping[str, Any],
@@ -1165,8 +1178,8 @@ def combine_ensemble(
     member_tables: Sequence[str],
     member_dirs: Sequence[str],
     fold: int,
-    model_dir,
-    predictions_out,
+    model_dir: str | Path,
+    predictions_out: str | Path,
     *,
     seed: int,
 ) -> pd.DataFrame:
@@ -1250,10 +1263,10 @@ def combine_ensemble(
 def evaluate_model(
     prediction_tables: Sequence[str],
     model_dirs: Sequence[str],
-    metrics_out,
-    per_genre_out,
-    confusion_out,
-    confusion_plot,
+    metrics_out: str | Path,
+    per_genre_out: str | Path,
+    confusion_out: str | Path,
+    confusion_plot: str | Path,
     *,
     title: str,
 ) -> dict:
@@ -1323,11 +1336,11 @@ def summarize_results(
     models: Sequence[str],
     features: Sequence[str],
     references: Sequence[float | None],
-    output,
+    output: str | Path,
     *,
     dataset: str,
     scheme: str,
-    split_report=None,
+    split_report: str | Path | None = None,
 ) -> pd.DataFrame:
     """One row per model: accuracy, uncertainty, fit time, and the reference's accuracy.
 
