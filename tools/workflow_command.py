@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -11,6 +10,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # not another genrepipe installed in the environment (another clone's editable install).
 if sys.path[:1] != [str(PROJECT_ROOT / "src")]:
     sys.path.insert(0, str(PROJECT_ROOT / "src"))
+
+# The argparse type of the tools' counts (cores, tracks, repeats): genrepipe-predict's --jobs'.
+from genrepipe.predict import positive_int as positive_int  # noqa: E402
 
 
 def snakemake_command(
@@ -35,17 +37,6 @@ def snakemake_command(
         "--configfile",
         *map(str, configfiles),
     ]
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1 (cores, tracks, repeats)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
 
 
 def split_problem(config: dict, genres: list[str]) -> str | None:

@@ -1077,7 +1077,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-j",
         "--jobs",
-        type=positive_count,
+        type=positive_int,
         default=1,
         metavar="N",
         help="classify N files at a time, each in a process of its own that loads the model "
@@ -1089,14 +1089,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def positive_count(text: str) -> int:
-    """argparse type: a whole number of at least 1."""
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (--jobs here; cores, tracks and
+    repeats in the benchmark tools)."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
     return value
 
 
