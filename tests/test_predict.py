@@ -1631,6 +1631,81 @@ def test_ctrl_c_with_jobs_keeps_the_answers_so_far_and_stops_the_workers(
     assert multiprocessing.active_children() == []
 
 
+def test_a_terminals_ctrl_c_with_jobs_is_one_line_and_leaves_no_process(svm_bundle, clips):
+    """The terminal sends SIGINT to the whole process group, workers included, while the
+    command waits for an answer: one line on stderr, no traceback from a worker or from
+    the executor's thread, and nothing left running in the group."""
+    import signal
+    import time
+
+    folder, _, _ = svm_bundle
+    command = [sys.executable, "-m", "genrepipe.predict", "-q", "-j", "2", str(folder)]
+    process = subprocess.Popen(
+        [*command, *map(str, clips * 20)],  # 320 files: most still queued at the Ctrl-C
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        first = process.stdout.readline()  # an answer: the workers are running
+        os.killpg(process.pid, signal.SIGINT)
+        rest, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert first.startswith(str(clips[0]))
+    assert process.returncode == 130
+    assert err == "genrepipe-predict: interrupted\n"
+    assert len(rest.splitlines()) < 319
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)  # a process of the group still there?
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("worker processes outlived the command")
+
+
+def test_a_worker_runs_one_thread_per_pool_and_reports_a_bundle_it_cannot_load(
+    svm_bundle, clips, tmp_path
+):
+    """What _start_worker leaves in a fresh process, as a spawned worker is: every thread
+    pool at one thread, those of the libraries the bundle loads too; and a bundle gone
+    since the command loaded it is an error per file naming it, not a traceback."""
+    folder, _, _ = svm_bundle
+    probe = (
+        "import json, sys\n"
+        "from genrepipe import predict\n"
+        "predict._start_worker(sys.argv[1])\n"
+        "result, problem = predict._predict_in_worker(predict.Path(sys.argv[2]), 'average', None)\n"
+        "from threadpoolctl import threadpool_info\n"
+        "print(json.dumps([[p['internal_api'], p['num_threads']] for p in threadpool_info()]))\n"
+        "print(json.dumps(problem))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe, str(folder), str(clips[0])],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pools, problem = (json.loads(line) for line in found.stdout.splitlines())
+    assert problem is None
+    assert {api for api, _ in pools} >= {"openblas"} and {n for _, n in pools} == {1}
+    missing = tmp_path / "gone"
+    found = subprocess.run(
+        [sys.executable, "-c", probe, str(missing), str(clips[0])],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    problem = json.loads(found.stdout.splitlines()[1])
+    assert problem.startswith(f"{clips[0]}: a worker process of --jobs could not load {missing}")
+    assert "Traceback" not in found.stderr
+
+
 def test_a_worker_killed_fails_the_files_left_by_name_and_stops_the_others(svm_bundle, clips):
     """A worker killed outright (the out-of-memory killer) breaks the pool: every file
     not yet answered is an error naming it, in order, and no process is left behind."""
@@ -1686,7 +1761,7 @@ def test_one_process_classifies_on_one_blas_thread(svm_bundle, clips, capsys, mo
         return predict_file(self, path, **kwargs)
 
     monkeypatch.setattr(Classifier, "predict_file", recording)
+    before = [pool["num_threads"] for pool in threadpool_info()]
     assert run([folder, *clips[:2]], capsys)[0] == 0
     assert seen == [{1}, {1}]
-    if os.cpu_count() > 1:
-        assert any(pool["num_threads"] > 1 for pool in threadpool_info())
+    assert [pool["num_threads"] for pool in threadpool_info()] == before  # restored

@@ -1081,7 +1081,8 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="classify N files at a time, each in a process of its own that loads the model "
-        "(N times its memory); the answers keep the files' order (default: %(default)s)",
+        "(with this one's, N+1 times its memory); the answers keep the files' order "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no warnings on stderr"
@@ -1406,6 +1407,8 @@ def _outcomes(
                 yield path, result, None
         return
     import multiprocessing
+    import signal
+    from collections import deque
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -1417,9 +1420,23 @@ def _outcomes(
         initargs=(str(model_dir),),
     )
     try:
-        answers = executor.map(
-            _predict_in_worker, readable, [long] * len(readable), [timeline] * len(readable)
-        )
+        # The workers start as the files are submitted. SIGINT is blocked meanwhile, a
+        # mask they inherit: a Ctrl-C to the terminal's process group then reaches this
+        # process alone (once unblocked, below), not workers still importing, which
+        # would each print a traceback. Not on Windows, which has no such mask.
+        blocking = hasattr(signal, "pthread_sigmask")
+        if blocking:
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            # Futures of our own, awaited in order: executor.map's iterator cancels the
+            # rest when interrupted, and the executor's thread then raised
+            # InvalidStateError on the cancelled futures (Python 3.11).
+            answers = deque(
+                executor.submit(_predict_in_worker, path, long, timeline) for path in readable
+            )
+        finally:
+            if blocking:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         broken = None
         for path, problem in files:
             on_start(path)
@@ -1428,7 +1445,7 @@ def _outcomes(
                 continue
             if broken is None:
                 try:
-                    result, problem = next(answers)
+                    result, problem = answers.popleft().result()  # its answer, then freed
                 except BrokenProcessPool:
                     broken = "not classified: a worker process of --jobs stopped (out of memory?)"
             if broken is not None:
@@ -1438,34 +1455,41 @@ def _outcomes(
     finally:
         # Done, or closed early (Ctrl-C, a reader gone): stop the workers rather than wait
         # for a running file, the files queued, or their interpreters' teardown (seconds).
-        # They ignore SIGINT, which is ours to handle. The executor has no public way to
-        # stop a running task: its own process table. Stopped first, then shut down, so its
-        # manager thread fails the queued files' futures itself (cancelling them first
-        # made it raise InvalidStateError on Python 3.11).
+        # The executor has no public way to stop a running task (Python 3.14 adds
+        # terminate_workers): its own process table. Stopped first, then shut down, so
+        # its thread fails the queued files' futures itself.
         for worker in dict(getattr(executor, "_processes", None) or {}).values():
             worker.terminate()
             worker.join()
         executor.shutdown()
 
 
-#: The bundle a --jobs worker process classifies with, loaded once by _start_worker.
+#: The bundle a --jobs worker process classifies with, loaded once by _start_worker,
+#: or why it could not be loaded there.
 _worker_classifier: Classifier | None = None
+_worker_load_error: str | None = None
 
 
 def _start_worker(model_dir: str) -> None:
     """Initializer of a --jobs worker process: one thread each (the processes are the
     parallelism), Ctrl-C left to the main process, the main process's quiet warnings."""
-    global _worker_classifier
+    global _worker_classifier, _worker_load_error
     import signal
 
     from threadpoolctl import threadpool_limits
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     warnings.simplefilter("ignore")
-    # Read when TensorFlow starts, which a Keras bundle's load does below.
+    # Read as each library loads: scipy's OpenBLAS, scikit-learn's OpenMP and TensorFlow
+    # load with the bundle below (numpy's pool is loaded already: threadpool_limits).
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
     os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    threadpool_limits(limits=1)
-    _worker_classifier = Classifier.load(model_dir, quiet_native=True)
+    try:
+        _worker_classifier = Classifier.load(model_dir, quiet_native=True)
+    except Exception as error:  # said per file, by the main process, not as a traceback here
+        _worker_load_error = f"a worker process of --jobs could not load {model_dir}: {error}"
+    threadpool_limits(limits=1)  # every pool loaded by now
 
 
 def _predict_in_worker(
@@ -1473,7 +1497,8 @@ def _predict_in_worker(
 ) -> tuple[FilePrediction | None, str | None]:
     """One file's prediction in a --jobs worker, or its error message (an exception of
     any type might not survive the trip back to the main process)."""
-    assert _worker_classifier is not None, "_start_worker loads the bundle first"
+    if _worker_classifier is None:
+        return None, f"{path}: {_worker_load_error}"
     try:
         return _worker_classifier.predict_file(path, long=long, timeline=timeline), None
     except Exception as error:
