@@ -1639,7 +1639,15 @@ def test_a_terminals_ctrl_c_with_jobs_is_one_line_and_leaves_no_process(svm_bund
     import time
 
     folder, _, _ = svm_bundle
-    command = [sys.executable, "-m", "genrepipe.predict", "-q", "-j", "2", str(folder)]
+    # Python leaves SIGINT ignored when it starts so (a suite run in the background by a
+    # shell): the command's own default handler, as a terminal's shell gives it.
+    program = (
+        "import signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "from genrepipe.predict import main\n"
+        "sys.exit(main())\n"
+    )
+    command = [sys.executable, "-c", program, "-q", "-j", "2", str(folder)]
     process = subprocess.Popen(
         [*command, *map(str, clips * 20)],  # 320 files: most still queued at the Ctrl-C
         stdout=subprocess.PIPE,
