@@ -26,6 +26,7 @@ from genrepipe.config import (
     feature_rows,
     frame_count_warnings,
     gtzan_download_pending,
+    installed_release,
     matrix_megabytes,
     model_feature_sets,
     models_in_use,
@@ -94,6 +95,9 @@ elif not DISCOVERY.tracks:
 TRACKS = DISCOVERY.tracks
 BATCHES = assign_batches(TRACKS, config["features"]["tracks_per_job"])
 FEATURE_SETS = list(FEATURE_DEFAULTS)
+# Each extraction job's param: features cached under another librosa release (one
+# upgrade away) may be computed differently, and would otherwise be merged with new ones.
+LIBROSA_RELEASE = installed_release("librosa")
 SCHEME = config["split"]["scheme"]
 # Too few tracks for the split is known now; clips failing the audio check can still
 # make it fail later, in make_split.

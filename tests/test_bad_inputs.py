@@ -197,7 +197,7 @@ def test_ten_minute_file_is_cropped_and_decoding_stops_early(tmp_path):
     assert peak < whole_file_bytes / 20, f"decoding held {peak / 1e6:.1f} MB"
 
 
-def _extract(tmp_path, feature_set, settings, clips: dict[str, Path]):
+def _extract(tmp_path, feature_set, settings, clips: dict[str, Path], **options):
     outputs = [tmp_path / "out" / f"{track}.npy" for track in clips]
     extract_features(
         feature_set,
@@ -208,9 +208,29 @@ def _extract(tmp_path, feature_set, settings, clips: dict[str, Path]):
         tmp_path / "report.tsv",
         sr=SR,
         max_duration=MAX_DURATION,
+        **options,
     )
     report = pd.read_csv(tmp_path / "report.tsv", sep="\t", keep_default_na=False)
     return report.set_index("track"), {t: load_npy(o) for t, o in zip(clips, outputs, strict=True)}
+
+
+def test_extraction_names_its_librosa_and_a_release_apart_from_the_plans(tmp_path, caplog):
+    """The workflow re-extracts when Snakemake's librosa changes release (its param); a job
+    run in another environment (a conda one) computes with its own, and says so."""
+    import librosa
+
+    clips = {"blues.00000": _wav(tmp_path / "blues.00000.wav", _music())}
+    planned = ".".join(librosa.__version__.split(".")[:2])
+    with caplog.at_level("INFO", logger="genrepipe"):
+        _extract(tmp_path, "stats", {}, clips, librosa_release=planned)
+    assert f"with librosa {librosa.__version__}" in caplog.text
+    assert not [record for record in caplog.records if record.levelname == "WARNING"]
+    caplog.clear()
+    with caplog.at_level("INFO", logger="genrepipe"):
+        _extract(tmp_path, "stats", {}, clips, librosa_release="0.1")
+    (warning,) = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert f"runs librosa {librosa.__version__}" in warning.getMessage()
+    assert "librosa 0.1:" in warning.getMessage()
 
 
 @pytest.mark.parametrize(

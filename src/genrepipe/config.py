@@ -621,6 +621,22 @@ def plain_config(value: Any) -> Any:
     return value
 
 
+def release(version: str) -> str:
+    """A version's major and minor numbers ("0.11" of "0.11.0"): a library's patch
+    releases fix bugs without changing what it computes, its minor releases may not."""
+    return ".".join(version.split(".")[:2])
+
+
+def installed_release(distribution: str) -> str | None:
+    """The installed ``distribution``'s :func:`release`, or None where it is missing."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return release(version(distribution))
+    except PackageNotFoundError:
+        return None
+
+
 def config_hash(config: Mapping[str, Any]) -> str:
     """First 8 hex digits of the SHA-256 of the config as sorted YAML: the same
     settings in any key order give the same hash."""

@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
+from importlib.metadata import version
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ def extract_features(
     *,
     sr: int,
     max_duration: float,
+    librosa_release: str | None = None,
 ) -> None:
     """Extract one feature set for a batch of tracks: one ``.npy`` per track.
 
@@ -43,10 +45,26 @@ def extract_features(
     than ``dataset.min_duration`` are extracted too: the merge leaves out the
     tracks that the audio check refused, so that changing that setting
     re-extracts nothing.
+
+    ``librosa_release``: the release the workflow planned with (its rerun trigger); a
+    job running another (a conda environment apart from Snakemake's) says so.
     """
     from threadpoolctl import threadpool_limits
 
+    from genrepipe.config import release
     from genrepipe.features import extract
+
+    librosa_version = version("librosa")
+    logger.info(
+        "%s features of %d tracks with librosa %s", feature_set, len(paths), librosa_version
+    )
+    if librosa_release is not None and release(librosa_version) != librosa_release:
+        logger.warning(
+            "this job runs librosa %s, Snakemake's environment librosa %s: features are "
+            "extracted again when the latter changes release, not when this job's does",
+            librosa_version,
+            librosa_release,
+        )
 
     rows = []
     progress = Progress(len(paths), f"{feature_set} features", logger)

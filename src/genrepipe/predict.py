@@ -1215,6 +1215,7 @@ def _version_warnings(classifier: Classifier) -> list[str]:
     answers may not be those the run's accuracy was measured on.
     """
     from genrepipe.bundle import RECORDED_LIBRARIES, library_versions
+    from genrepipe.config import release
 
     installed = library_versions()
     messages: dict[tuple, str] = {}  # an ensemble's members trained alike: one line
@@ -1227,7 +1228,7 @@ def _version_warnings(classifier: Classifier) -> list[str]:
             for name in RECORDED_LIBRARIES
             if name in recorded
             and name in installed
-            and _release(str(recorded[name])) != _release(installed[name])
+            and release(str(recorded[name])) != release(installed[name])
         ]
         if differ and tuple(differ) not in messages:
             then = " and ".join(f"{name} {was}" for name, was, _ in differ)
@@ -1239,11 +1240,6 @@ def _version_warnings(classifier: Classifier) -> list[str]:
                 f"those its accuracy was measured on; pip install {pins} to match"
             )
     return list(messages.values())
-
-
-def _release(version: str) -> tuple[str, ...]:
-    """A version's major and minor numbers: patch releases do not change results."""
-    return tuple(version.split(".")[:2])
 
 
 def _silent_files_warning(silent_files: Sequence[Path]) -> str:
