@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -1714,19 +1715,12 @@ def test_a_worker_runs_one_thread_per_pool_and_reports_a_bundle_it_cannot_load(
     assert "Traceback" not in found.stderr
 
 
-def test_a_worker_killed_fails_the_files_left_by_name_and_stops_the_others(svm_bundle, clips):
-    """A worker killed outright (the out-of-memory killer) breaks the pool: every file
-    not yet answered is an error naming it, in order, and no process is left behind."""
-    import multiprocessing
-    import signal
-
+def _outcomes_in_two_workers(folder: Path, files: list) -> Iterator:
+    """genrepipe-predict's outcomes of ``files`` from two worker processes, as -j 2 makes them."""
     from genrepipe.predict import _outcomes
 
-    folder, _, _ = svm_bundle
-    classifier = Classifier.load(folder)
-    files = [(path, None) for path in clips * 10]  # 160 files: most still queued at the kill
-    outcomes = _outcomes(
-        classifier,
+    return _outcomes(
+        Classifier.load(folder),
         files,
         jobs=2,
         model_dir=folder,
@@ -1735,6 +1729,16 @@ def test_a_worker_killed_fails_the_files_left_by_name_and_stops_the_others(svm_b
         on_start=lambda path: None,
         on_window=lambda name, done, total: None,
     )
+
+
+def test_a_worker_killed_fails_the_files_left_by_name_and_stops_the_others(svm_bundle, clips):
+    """A worker killed outright (the out-of-memory killer) breaks the pool: every file
+    not yet answered is an error naming it, in order, and no process is left behind."""
+    import multiprocessing
+    import signal
+
+    files = [(path, None) for path in clips * 10]  # 160 files: most still queued at the kill
+    outcomes = _outcomes_in_two_workers(svm_bundle[0], files)
     first = next(outcomes)
     assert first[0] == clips[0] and first[1] is not None
     os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
@@ -1745,6 +1749,44 @@ def test_a_worker_killed_fails_the_files_left_by_name_and_stops_the_others(svm_b
     assert all("a worker process of --jobs stopped" in problem for problem in failures)
     assert all(result is None for _, result, _ in rest[len(rest) - len(failures) :])
     assert multiprocessing.active_children() == []
+
+
+def test_a_second_ctrl_c_while_the_workers_stop_waits_until_all_have(
+    svm_bundle, clips, monkeypatch
+):
+    """A Ctrl-C raised halfway through stopping the workers left those after the first to
+    classify their whole queue; it is raised once all are stopped instead."""
+    import multiprocessing
+    import signal
+    from multiprocessing.process import BaseProcess
+
+    folder, _, _ = svm_bundle
+    terminate = BaseProcess.terminate
+    interrupted = []
+
+    def ctrl_c_at_the_first(process):
+        if not interrupted:
+            interrupted.append(process.pid)
+            os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C again
+        terminate(process)
+
+    # Python's handler, as a terminal's shell gives it (a background shell ignores SIGINT).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        # 160 files: most still queued when closed
+        outcomes = _outcomes_in_two_workers(folder, [(path, None) for path in clips * 10])
+        assert next(outcomes)[1] is not None
+        assert len(multiprocessing.active_children()) == 2
+        monkeypatch.setattr(BaseProcess, "terminate", ctrl_c_at_the_first)
+        with pytest.raises(KeyboardInterrupt):
+            outcomes.close()
+        assert interrupted
+        left = multiprocessing.active_children()
+        assert left == [], f"{len(left)} worker(s) left running their queue"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for process in multiprocessing.active_children():
+            process.kill()
 
 
 def test_jobs_must_be_a_whole_number_of_at_least_one(svm_bundle, clips, capsys):

@@ -1454,10 +1454,44 @@ def _outcomes(
         # The executor has no public way to stop a running task (Python 3.14 adds
         # terminate_workers): its own process table. Stopped first, then shut down, so
         # its thread fails the queued files' futures itself.
-        for worker in dict(getattr(executor, "_processes", None) or {}).values():
-            worker.terminate()
-            worker.join()
-        executor.shutdown()
+        with _interrupts_deferred():
+            workers = list(dict(getattr(executor, "_processes", None) or {}).values())
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.join(timeout=10)
+                if worker.exitcode is None:  # caught SIGTERM, or stuck in native code
+                    worker.kill()
+                    worker.join()
+            executor.shutdown()
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C back until the block ends, then raise it as Python would have.
+
+    Raised halfway through stopping the --jobs workers, a second Ctrl-C left those not yet
+    stopped to classify their whole queue. Python's handler, not a signal mask: the
+    kernel gives a signal that the main thread blocks to another of its threads (a BLAS
+    pool's), whose C handler still has the main thread raise it. Outside the main thread,
+    where no handler can be set, or under a handler set outside Python, which could not be
+    put back, the block runs as it is.
+    """
+    import signal
+    import threading
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[tuple[int, Any]] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):  # Python's default raises KeyboardInterrupt
+            previous(*caught[0])
 
 
 #: The bundle a --jobs worker process classifies with, loaded once by _start_worker,
