@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -165,7 +166,14 @@ def _decode(path: Path, max_duration: float | None) -> tuple[np.ndarray, int]:
         try:
             import librosa
 
-            y, native_sr = librosa.load(path, sr=None, mono=True, duration=max_duration)
+            with warnings.catch_warnings():
+                # librosa's notes that libsndfile failed and that audioread is deprecated,
+                # and audioread's imports of deprecated modules (aifc, sunau): this
+                # fallback is the point, and a failure is said below, naming the file.
+                warnings.filterwarnings("ignore", "PySoundFile failed", UserWarning)
+                warnings.simplefilter("ignore", FutureWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                y, native_sr = librosa.load(path, sr=None, mono=True, duration=max_duration)
         except Exception:
             reason = str(sndfile_error)
             if "does not exist" in reason:
