@@ -1590,11 +1590,16 @@ def test_a_hop_too_fine_to_mean_anything_is_a_usage_error(gmm_bundle, clips, cap
 # -- --jobs: files classified in worker processes ---------------------------------------------
 
 
-def test_jobs_give_the_same_answers_errors_and_order(svm_bundle, clips, tmp_path, capsys):
+def test_jobs_give_the_same_answers_errors_and_order(
+    svm_bundle, clips, tmp_path, capsys, monkeypatch
+):
     """Worker processes each load the bundle and classify whole files; the answers come
     back in the files' order, byte for byte those of one process, as do the error lines."""
     import multiprocessing
 
+    from genrepipe import predict
+
+    monkeypatch.setattr(predict, "_usable_cpus", lambda: 4)  # no warning on a 1-CPU machine
     folder, _, _ = svm_bundle
     bad = tmp_path / "broken.wav"
     bad.write_text("this is not audio\n", encoding="utf-8")
@@ -1787,6 +1792,34 @@ def test_a_second_ctrl_c_while_the_workers_stop_waits_until_all_have(
         signal.signal(signal.SIGINT, previous)
         for process in multiprocessing.active_children():
             process.kill()
+
+
+def test_jobs_past_the_cpus_run_one_worker_per_cpu_and_say_so(
+    svm_bundle, clips, capsys, monkeypatch
+):
+    """Each worker holds a copy of the model: -j 64 on two CPUs held 64 copies for the
+    speed of two (a Keras bundle's, TensorFlow in each, ran out of memory)."""
+    from genrepipe import predict
+
+    outcomes = predict._outcomes
+    asked = []
+
+    def counting(*args, jobs, **kwargs):
+        asked.append(jobs)
+        return outcomes(*args, jobs=jobs, **kwargs)
+
+    monkeypatch.setattr(predict, "_outcomes", counting)
+    monkeypatch.setattr(predict, "_usable_cpus", lambda: 2)
+    folder, _, _ = svm_bundle
+    status, out, err = run([folder, "--jobs", "64", *clips[:3]], capsys)
+    assert status == 0 and len(out.splitlines()) == 3
+    assert asked == [2]
+    assert "warning: --jobs 64 is more than the 2 CPUs this command may use: 2 at a time" in err
+    status, out, err = run([folder, "--jobs", "2", *clips[:3]], capsys)
+    assert asked == [2, 2] and "warning" not in err
+    # -q: no warning, the same cap
+    status, out, err = run([folder, "-q", "--jobs", "3", *clips[:3]], capsys)
+    assert asked == [2, 2, 2] and err == ""
 
 
 def test_jobs_must_be_a_whole_number_of_at_least_one(svm_bundle, clips, capsys):

@@ -1494,6 +1494,14 @@ def _interrupts_deferred() -> Iterator[None]:
             previous(*caught[0])
 
 
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity: a cluster job's share, not the
+    node's), or all of them where the system does not say."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 #: The bundle a --jobs worker process classifies with, loaded once by _start_worker,
 #: or why it could not be loaded there.
 _worker_classifier: Classifier | None = None
@@ -1561,6 +1569,11 @@ def _main(argv: Sequence[str] | None) -> int:
                 "repeat each other's features (a feature frame is about 23 ms), and a minute "
                 f"of audio would take {60 / timeline[1]:,.0f} of them"
             )
+    jobs = args.jobs
+    if jobs > (cpus := _usable_cpus()):
+        # Each worker holds a copy of the model: past one per CPU, memory with no speed.
+        warn(f"--jobs {jobs} is more than the {cpus} CPUs this command may use: {cpus} at a time")
+        jobs = cpus
     try:
         classifier = Classifier.load(args.model_dir, quiet_native=True)
     except BundleError as error:
@@ -1641,7 +1654,7 @@ def _main(argv: Sequence[str] | None) -> int:
         outcomes = _outcomes(
             classifier,
             files,
-            jobs=args.jobs,
+            jobs=jobs,
             model_dir=args.model_dir,
             long=args.long or "average",
             timeline=timeline,
