@@ -1794,6 +1794,31 @@ def test_a_second_ctrl_c_while_the_workers_stop_waits_until_all_have(
             process.kill()
 
 
+def test_a_deferred_ctrl_c_is_raised_after_the_block_as_the_handler_before_says():
+    """Python's handler: KeyboardInterrupt once the block is done, not inside it; an
+    ignored SIGINT stays ignored; the handler before is put back either way."""
+    import signal
+
+    from genrepipe.predict import _interrupts_deferred
+
+    previous = signal.getsignal(signal.SIGINT)
+    done = []
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with pytest.raises(KeyboardInterrupt):
+            with _interrupts_deferred():
+                signal.raise_signal(signal.SIGINT)
+                done.append("after the signal")
+        assert done == ["after the signal"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with _interrupts_deferred():
+            signal.raise_signal(signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_jobs_past_the_cpus_run_one_worker_per_cpu_and_say_so(
     svm_bundle, clips, capsys, monkeypatch
 ):

@@ -1492,6 +1492,8 @@ def _interrupts_deferred() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
         if caught and callable(previous):  # Python's default raises KeyboardInterrupt
             previous(*caught[0])
+        elif caught and previous == signal.SIG_DFL:  # the system's: the process ends
+            signal.raise_signal(signal.SIGINT)
 
 
 def _usable_cpus() -> int:
