@@ -25,8 +25,9 @@ for _batch, _tracks in BATCHES.items():
             # check's call, applied by the merge, so changing it re-extracts nothing.
             max_duration=config["dataset"]["max_duration"],
             # A new librosa release re-extracts every batch, as a new conda environment
-            # would: features of two releases never meet in one table.
-            librosa_release=LIBROSA_RELEASE,
+            # would: features of two releases never meet in one table. Named, so that
+            # `snakemake -n` says "now: {'librosa': '0.11'}", not a bare '0.11'.
+            libraries={"librosa": LIBROSA_RELEASE},
         log:
             f"logs/extract_features/{{feature_set}}/{_batch}.log",
         benchmark:

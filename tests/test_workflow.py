@@ -285,28 +285,32 @@ def test_a_new_librosa_release_reextracts_every_feature_set(tiny_run, tmp_path, 
     # early on PYTHONPATH stands in for an upgrade, the real librosa still imported.
     major, minor = importlib.metadata.version("librosa").split(".")[:2]
 
-    def plan_with_librosa(version: str) -> list[tuple[str, str]]:
+    def plan_with_librosa(version: str) -> list[dict[str, str]]:
         info = tmp_path / version / f"librosa-{version}.dist-info"
         info.mkdir(parents=True)
         metadata = f"Metadata-Version: 2.1\nName: librosa\nVersion: {version}\n"
         (info / "METADATA").write_text(metadata, encoding="utf-8")
         path = [str(info.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
         monkeypatch.setenv("PYTHONPATH", os.pathsep.join(path))
-        return planned_jobs(tiny_run, TINY_CONFIG)
+        return planned_job_details(tiny_run, TINY_CONFIG)
 
     # A patch release computes the same features: nothing to redo.
     assert plan_with_librosa(f"{major}.{minor}.999") == []
-    jobs = plan_with_librosa(f"{major}.{int(minor) + 1}.0")
-    extracted = sorted((rule, wildcards) for rule, wildcards in jobs if "extract" in rule)
-    batches = sorted({rule for rule, _ in extracted})
-    feature_sets = sorted({wildcards for _, wildcards in extracted})
+    newer = f"{major}.{int(minor) + 1}"
+    jobs = plan_with_librosa(f"{newer}.0")
+    extracted = [job for job in jobs if job["rule"].startswith("extract_features")]
+    batches = {job["rule"] for job in extracted}
+    feature_sets = sorted({job["wildcards"] for job in extracted})
     assert len(batches) == 2 and len(feature_sets) >= 3, extracted
     assert len(extracted) == len(batches) * len(feature_sets)  # every batch of every set
-    merged = sorted(wildcards for rule, wildcards in jobs if rule == "merge_features")
+    for job in extracted:  # the reason names the library, not a bare number
+        assert f"now: {{'librosa': '{newer}'}}" in job["reason"], job["reason"]
+    merged = sorted(job["wildcards"] for job in jobs if job["rule"] == "merge_features")
     assert merged == feature_sets
     # and all that reads features, but neither the clips nor their check
-    assert {"train_model", "train_final_model", "summarize_results"} <= {r for r, _ in jobs}
-    assert not [rule for rule, _ in jobs if rule.startswith(("generate", "check"))]
+    rules = {job["rule"] for job in jobs}
+    assert {"train_model", "train_final_model", "summarize_results"} <= rules
+    assert not [rule for rule in rules if rule.startswith(("generate", "check"))]
 
 
 def test_changing_the_split_seed_resplits_but_reextracts_nothing(tiny_run, tmp_path):

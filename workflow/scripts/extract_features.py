@@ -13,5 +13,5 @@ extract_features(
     snakemake.output.report,
     sr=snakemake.params.sample_rate,
     max_duration=snakemake.params.max_duration,
-    librosa_release=snakemake.params.librosa_release,
+    librosa_release=snakemake.params.libraries["librosa"],
 )
