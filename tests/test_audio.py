@@ -370,6 +370,22 @@ def test_a_read_error_past_the_header_is_an_os_error_too(tmp_path, monkeypatch):
         load_audio(path)
 
 
+def test_a_decoder_failing_with_another_error_on_an_unreadable_file_is_an_os_error(
+    tmp_path, monkeypatch
+):
+    # Decoders fail on a disk error with exceptions of any type, not only libsndfile's:
+    # the file's own read then tells a disk's problem from a bad clip, which is cached.
+    path = _write(tmp_path / "flaky.wav", _sine(440, 1.0, SAMPLE_RATE), SAMPLE_RATE)
+
+    def failing_decoder(path, max_duration):
+        raise RuntimeError("a decoder's own failure")
+
+    monkeypatch.setattr(genrepipe.audio, "_decode", failing_decoder)
+    _unreadable(monkeypatch, path, OSError(5, "Input/output error"))
+    with pytest.raises(OSError, match=r"flaky\.wav: cannot read the file \(Input/output error\)"):
+        load_audio(path)
+
+
 def test_the_audio_check_fails_on_an_unreadable_clip_instead_of_listing_it(tmp_path, monkeypatch):
     from genrepipe.tasks import check_audio
 

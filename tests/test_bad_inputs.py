@@ -231,6 +231,12 @@ def test_extraction_names_its_librosa_and_a_release_apart_from_the_plans(tmp_pat
     (warning,) = [record for record in caplog.records if record.levelname == "WARNING"]
     assert f"runs librosa {librosa.__version__}" in warning.getMessage()
     assert "librosa 0.1:" in warning.getMessage()
+    # Called with no plan (a benchmark tool, a script of the user's): nothing to compare,
+    # so no warning naming a release "None".
+    caplog.clear()
+    with caplog.at_level("INFO", logger="genrepipe"):
+        _extract(tmp_path, "stats", {}, clips)
+    assert not [record for record in caplog.records if record.levelname == "WARNING"]
 
 
 @pytest.mark.parametrize(

@@ -486,17 +486,22 @@ def test_rich_dimension_follows_its_feature_names(n_mfcc, tempo_bands):
     assert feature_dimension(config, "rich") == len(rich_feature_names(n_mfcc, tempo_bands))
 
 
-@pytest.mark.parametrize("duration", [3.0, 30.0])
-def test_matrix_megabytes_are_those_of_the_extracted_arrays(duration):
+@pytest.mark.parametrize(("duration", "sample_rate"), [(3.0, 22050), (30.0, 22050), (3.0, 16000)])
+def test_matrix_megabytes_are_those_of_the_extracted_arrays(duration, sample_rate):
     """The memory a fitting or training job asks for grows with this size: without
-    n_frames, the frames of a clip as long as the longest read."""
+    n_frames, the frames of a clip as long as the longest read, at audio.sample_rate."""
     from genrepipe import features
 
-    config = _config({"dataset": {"synthetic": {"duration": duration}, "max_duration": 31.0}})
+    config = _config(
+        {
+            "dataset": {"synthetic": {"duration": duration}, "max_duration": 31.0},
+            "audio": {"sample_rate": sample_rate},
+        }
+    )
     config["features"]["logmel"]["n_frames"] = config["features"]["mfcc"]["n_frames"] = None
-    y = np.random.default_rng(0).normal(0, 0.1, int(duration * 22050)).astype(np.float32)
+    y = np.random.default_rng(0).normal(0, 0.1, int(duration * sample_rate)).astype(np.float32)
     for name in ("logmel", "mfcc", "seed87"):
-        array = features.extract(name, y, 22050, config["features"][name])
+        array = features.extract(name, y, sample_rate, config["features"][name])
         assert matrix_megabytes(config, name, 25) == pytest.approx(25 * array.nbytes / 1e6), name
     assert matrix_megabytes(config, "stats", 25) is None
 
@@ -1191,6 +1196,7 @@ def test_checking_the_default_config_does_not_import_sklearn():
         "svm?",
         "svm\t2",
         "svm.",
+        "svm ",
         "nul",
         "Com1.b",
     ],
@@ -1215,6 +1221,7 @@ def test_model_names_that_cannot_name_a_folder_are_errors(name):
         ("svm\t2", "hold \\t ("),
         ("svm:c<10>", "hold : < > ("),
         ("nul .txt", "be nul .txt (Windows keeps nul for a device, with any extension)"),
+        ("svm ", "end in a dot or a space (Windows drops them from folder names)"),
         ("com\u00b9", "be com\u00b9 (Windows keeps"),
     ],
 )

@@ -246,6 +246,24 @@ def test_unpack_removes_what_a_killed_unpack_left(tmp_path):
     assert [p.name for p in destination.parent.iterdir()] == ["genres"]
 
 
+def test_an_unpack_still_writing_is_left_to_its_writer(tmp_path, monkeypatch):
+    """A second unpack of the same folder (a job outliving its run) removes what killed
+    unpacks left, never the folder a live one is still filling: that one would then find
+    no 'genres' folder in it, or lose files."""
+    from genrepipe.io import remove_killed_writes
+
+    destination = tmp_path / "out" / "genres"
+    extractall = tarfile.TarFile.extractall
+
+    def another_unpack_starting_meanwhile(self, *args, **kwargs):
+        extractall(self, *args, **kwargs)
+        remove_killed_writes(destination)  # what another unpack_genres does first
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", another_unpack_starting_meanwhile)
+    unpack_genres(_make_tar(tmp_path / "one.tar.gz", MEMBERS), destination)
+    assert _files_under(destination) == {name.removeprefix("genres/") for name in MEMBERS}
+
+
 def test_archive_without_genres_folder(tmp_path):
     source = _make_tar(tmp_path / "other.tar.gz", {"music/blues/blues.00000.wav": b"RIFF"})
     destination = tmp_path / "out" / "genres"

@@ -299,3 +299,65 @@ def test_a_damaged_json_is_named(tmp_path):
     path.write_text('{"test_accuracy": 0.75, "fold_te', encoding="utf-8")
     with pytest.raises(ValueError, match=rf"^{path}: damaged, not a whole JSON document \("):
         read_json(path)
+
+
+def test_a_leftover_another_write_removed_first_is_no_error(tmp_path, monkeypatch):
+    """Two jobs clearing what the same killed write left: the one that finds it gone
+    (removed by the other between the listing and its own removal) still writes."""
+    leftover = tmp_path / ".a.npy.abcd1234.tmp.npy"
+    leftover.write_bytes(b"half")
+    real_unlink = os.unlink
+
+    def removed_by_another_job_first(path, *args, **kwargs):
+        if os.fspath(path) == str(leftover):
+            real_unlink(path)  # the other job's removal
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", removed_by_another_job_first)
+    save_npy(tmp_path / "a.npy", np.arange(3))
+    np.testing.assert_array_equal(load_npy(tmp_path / "a.npy"), np.arange(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_named_like_a_leftover_never_blocks_a_write(tmp_path):
+    """Opened to test its lock, a FIFO waits for a writer that never comes: the job
+    would hang before writing its output."""
+    import threading
+
+    fifo = tmp_path / ".a.npy.abcd1234.tmp.npy"
+    os.mkfifo(fifo)
+    errors = []
+
+    def write():
+        try:
+            save_npy(tmp_path / "a.npy", np.arange(3))
+        except BaseException as error:
+            errors.append(error)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    writer.join(timeout=10)  # at once, unless the open blocks
+    if writer.is_alive():
+        # A writer end lets the blocked open return, so that the thread ends.
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        writer.join(timeout=30)
+        pytest.fail("the write blocked on a named pipe beside its output")
+    assert errors == []
+    np.testing.assert_array_equal(load_npy(tmp_path / "a.npy"), np.arange(3))
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/fd"), reason="lists /dev/fd")
+def test_writes_leave_no_file_descriptor_open(tmp_path):
+    """An extraction job writes a .npy per track (1000 on GTZAN): a descriptor kept by
+    each write (its lock's) would run into the open-file limit."""
+    save_npy(tmp_path / "first.npy", np.arange(3))  # whatever opens once, lazily
+    with staged_folder(tmp_path / "first") as tmp:
+        (tmp / "card.json").write_text("{}", encoding="utf-8")
+    before = len(os.listdir("/dev/fd"))
+    for i in range(10):
+        save_npy(tmp_path / f"{i}.npy", np.arange(3))
+        with staged_folder(tmp_path / f"model{i}") as tmp:
+            (tmp / "card.json").write_text("{}", encoding="utf-8")
+    assert len(os.listdir("/dev/fd")) == before

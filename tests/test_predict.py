@@ -707,6 +707,10 @@ def test_stdout_is_a_pipe_only_when_it_is_one(monkeypatch, tmp_path):
         assert not stdout_is_pipe()
     monkeypatch.setattr("sys.stdout", io.StringIO())  # no file descriptor
     assert not stdout_is_pipe()
+    # A character device, as a terminal is: on Windows, EINVAL there is a failed write.
+    with open(os.devnull, "w", encoding="utf-8") as null:
+        monkeypatch.setattr("sys.stdout", null)
+        assert not stdout_is_pipe()
     os.close(read)
 
 
@@ -1687,13 +1691,16 @@ def test_a_worker_runs_one_thread_per_pool_and_reports_a_bundle_it_cannot_load(
     svm_bundle, clips, tmp_path
 ):
     """What _start_worker leaves in a fresh process, as a spawned worker is: every thread
-    pool at one thread, those of the libraries the bundle loads too; and a bundle gone
-    since the command loaded it is an error per file naming it, not a traceback."""
+    pool at one thread, those of the libraries the bundle loads too, and warnings
+    silenced; and a bundle gone since the command loaded it is an error per file naming
+    it, not a traceback."""
     folder, _, _ = svm_bundle
     probe = (
         "import json, sys\n"
         "from genrepipe import predict\n"
         "predict._start_worker(sys.argv[1])\n"
+        "import warnings\n"
+        "warnings.warn('a library warning')\n"
         "result, problem = predict._predict_in_worker(predict.Path(sys.argv[2]), 'average', None)\n"
         "from threadpoolctl import threadpool_info\n"
         "print(json.dumps([[p['internal_api'], p['num_threads']] for p in threadpool_info()]))\n"
@@ -1707,6 +1714,9 @@ def test_a_worker_runs_one_thread_per_pool_and_reports_a_bundle_it_cannot_load(
     )
     pools, problem = (json.loads(line) for line in found.stdout.splitlines())
     assert problem is None
+    # The command ignores warnings (its own one-line ones say what matters): so do its
+    # workers, whose stderr is the command's.
+    assert "a library warning" not in found.stderr
     assert {api for api, _ in pools} >= {"openblas"} and {n for _, n in pools} == {1}
     missing = tmp_path / "gone"
     found = subprocess.run(
@@ -1752,6 +1762,8 @@ def test_a_worker_killed_fails_the_files_left_by_name_and_stops_the_others(svm_b
     failures = [problem for _, result, problem in rest if result is None]
     assert failures, "every file was answered although a worker was killed"
     assert all("a worker process of --jobs stopped" in problem for problem in failures)
+    # Each line names its own file: a bare "not classified" left the user to guess which.
+    assert all(problem.startswith(f"{path}: ") for path, result, problem in rest if result is None)
     assert all(result is None for _, result, _ in rest[len(rest) - len(failures) :])
     assert multiprocessing.active_children() == []
 
@@ -1853,6 +1865,109 @@ def test_jobs_must_be_a_whole_number_of_at_least_one(svm_bundle, clips, capsys):
             main([str(svm_bundle[0]), "--jobs", value, str(clips[0])])
         assert exit_info.value.code == 2
         assert "--jobs" in capsys.readouterr().err
+
+
+def test_jobs_classify_with_the_commands_long_and_timeline_options(
+    svm_bundle, nine_seconds, tmp_path, capsys, monkeypatch
+):
+    """The workers answer as the command was asked (--long first, --timeline's windows),
+    not with the defaults: the same answers as one process, options and all."""
+    from genrepipe import predict
+
+    monkeypatch.setattr(predict, "_usable_cpus", lambda: 4)
+    folder, _, _ = svm_bundle
+    files = [nine_seconds, shutil.copy(nine_seconds, tmp_path / "again.wav")]
+    plain = run([folder, "-q", "--format", "json", *files], capsys)
+    for options in (["--long", "first"], ["--timeline", "--window", "3"]):
+        one = run([folder, "-q", "--format", "json", *options, *files], capsys)
+        two = run([folder, "-q", "--format", "json", "--jobs", "2", *options, *files], capsys)
+        assert one[0] == 0 and one != plain, options  # the option changes the answers
+        assert two == one, options
+
+
+def test_jobs_start_no_worker_process_for_one_readable_file_or_one_job(
+    svm_bundle, clips, tmp_path, capsys, monkeypatch
+):
+    """A worker loads the bundle again (seconds for a network, TensorFlow included): with
+    one file to classify, or --jobs 1, the command classifies by itself."""
+    import concurrent.futures
+
+    from genrepipe import predict
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a pool of worker processes was started")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(predict, "_usable_cpus", lambda: 4)
+    folder, _, _ = svm_bundle
+    absent = tmp_path / "absent.wav"
+    status, out, err = run([folder, "-q", "--jobs", "3", clips[0], absent], capsys)
+    assert status == 1 and out.startswith(f"{clips[0]}: ") and str(absent) in err
+    status, out, _ = run([folder, "-q", "--jobs", "1", *clips[:3]], capsys)
+    assert status == 0 and len(out.splitlines()) == 3
+
+
+def test_closing_the_outcomes_early_terminates_the_workers_and_gives_ctrl_c_back(svm_bundle, clips):
+    """Closed early (Ctrl-C, a reader gone), the workers are stopped at once, not left to
+    classify their whole queue and then killed (seconds, minutes with a network); and
+    Ctrl-C, held back while they stop, works again after (else every later one is lost)."""
+    import multiprocessing
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        # 160 files: most still queued when closed
+        outcomes = _outcomes_in_two_workers(svm_bundle[0], [(path, None) for path in clips * 10])
+        assert next(outcomes)[1] is not None
+        workers = multiprocessing.active_children()
+        assert len(workers) == 2
+        outcomes.close()
+        assert [worker.exitcode for worker in workers] == [-signal.SIGTERM] * 2
+        assert signal.getsignal(signal.SIGINT) is before
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
+def test_workers_start_with_ctrl_c_blocked_and_the_command_without(svm_bundle, clips):
+    """A terminal's Ctrl-C reaches the whole process group: workers still importing when
+    it came each printed a traceback. They inherit SIGINT blocked from the pool's start;
+    the command itself must have it back, to stop on it."""
+    import multiprocessing
+    import re
+    import signal
+
+    outcomes = _outcomes_in_two_workers(svm_bundle[0], [(path, None) for path in clips[:4]])
+    try:
+        assert next(outcomes)[1] is not None
+        workers = multiprocessing.active_children()
+        assert len(workers) == 2
+        for worker in workers:
+            status = Path(f"/proc/{worker.pid}/status").read_text(encoding="utf-8")
+            blocked = int(re.search(r"^SigBlk:\s*([0-9a-f]+)$", status, re.MULTILINE)[1], 16)
+            assert blocked & (1 << (signal.SIGINT - 1)), f"worker {worker.pid} takes Ctrl-C"
+        assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    finally:
+        outcomes.close()
+
+
+def test_an_unexpected_error_in_one_file_names_its_type_and_the_file(
+    svm_bundle, clips, capsys, monkeypatch
+):
+    """Not an audio or feature error (a library's KeyError, a bug): the line gives its type,
+    where a bare "'proba'" told nothing, and the other files are still answered."""
+    predict_file = Classifier.predict_file
+
+    def failing_on_the_second(self, path, **kwargs):
+        if path == clips[1]:
+            raise KeyError("proba")
+        return predict_file(self, path, **kwargs)
+
+    monkeypatch.setattr(Classifier, "predict_file", failing_on_the_second)
+    folder, _, _ = svm_bundle
+    status, out, err = run([folder, "-q", *clips[:3]], capsys)
+    assert status == 1 and len(out.splitlines()) == 2
+    assert err == f"genrepipe-predict: error: {clips[1]}: KeyError('proba')\n"
 
 
 def test_one_process_classifies_on_one_blas_thread(svm_bundle, clips, capsys, monkeypatch):
