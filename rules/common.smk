@@ -98,6 +98,12 @@ FEATURE_SETS = list(FEATURE_DEFAULTS)
 # Each extraction job's param: features cached under another librosa release (one
 # upgrade away) may be computed differently, and would otherwise be merged with new ones.
 LIBROSA_RELEASE = installed_release("librosa")
+if LIBROSA_RELEASE is None:
+    logging.getLogger("snakemake").warning(
+        "librosa is not installed where Snakemake runs (jobs in conda environments?): "
+        "a new librosa release in the jobs' environment will not re-extract the features "
+        "by itself (README.md, Changing the code)"
+    )
 SCHEME = config["split"]["scheme"]
 # Too few tracks for the split is known now; clips failing the audio check can still
 # make it fail later, in make_split.

@@ -1482,3 +1482,16 @@ def test_frame_counts_that_keep_little_of_the_clips_warn():
         "clip's: the rest of every clip goes unheard (frames count samples: scale n_frames, or "
         "hop_length, with the rate)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [("0.11.0", "0.11"), ("0.11.0.post1", "0.11"), ("0.11+local", "0.11"), ("1.0rc1", "1.0")],
+)
+def test_a_release_is_a_versions_major_and_minor_numbers(version, expected):
+    """The extraction jobs' rerun trigger: a local build or a post-release of the same
+    release re-extracts nothing."""
+    from genrepipe.config import installed_release, release
+
+    assert release(version) == expected
+    assert installed_release("no-such-distribution-here") is None

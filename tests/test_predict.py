@@ -23,7 +23,7 @@ from genrepipe.audio import load_audio
 from genrepipe.bundle import save_bundle
 from genrepipe.features import extract
 from genrepipe.models import make_model
-from genrepipe.predict import Classifier, main, window_spans
+from genrepipe.predict import Classifier, _usable_cpus, main, window_spans
 from genrepipe.preprocess import flatten, make_preprocessor
 from genrepipe.synthetic import write_dataset
 
@@ -1626,6 +1626,7 @@ def test_ctrl_c_with_jobs_keeps_the_answers_so_far_and_stops_the_workers(
 
     from genrepipe import predict
 
+    monkeypatch.setattr(predict, "_usable_cpus", lambda: 4)  # workers on a 1-CPU machine too
     folder, _, _ = svm_bundle
     text_lines = predict._text_lines
 
@@ -1641,6 +1642,9 @@ def test_ctrl_c_with_jobs_keeps_the_answers_so_far_and_stops_the_workers(
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.skipif(
+    _usable_cpus() < 2, reason="-j 2 runs one process on one CPU: no workers to interrupt"
+)
 def test_a_terminals_ctrl_c_with_jobs_is_one_line_and_leaves_no_process(svm_bundle, clips):
     """The terminal sends SIGINT to the whole process group, workers included, while the
     command waits for an answer: one line on stderr, no traceback from a worker or from
@@ -1823,12 +1827,39 @@ def test_a_deferred_ctrl_c_is_raised_after_the_block_as_the_handler_before_says(
                 done.append("after the signal")
         assert done == ["after the signal"]
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        # Pressed twice: the second is raised at once, a hung stop no trap.
+        with pytest.raises(KeyboardInterrupt):
+            with _interrupts_deferred():
+                signal.raise_signal(signal.SIGINT)
+                signal.raise_signal(signal.SIGINT)
+                done.append("after the second")
+        assert done == ["after the signal"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         with _interrupts_deferred():
             signal.raise_signal(signal.SIGINT)
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGINT to raise on Windows")
+def test_a_deferred_ctrl_c_under_the_systems_handler_ends_the_process():
+    """SIG_DFL: the process ends on Ctrl-C, once the block is done, not dropped."""
+    import signal
+
+    program = (
+        "import signal\n"
+        "from genrepipe.predict import _interrupts_deferred\n"
+        "signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
+        "with _interrupts_deferred():\n"
+        "    signal.raise_signal(signal.SIGINT)\n"
+        "    print('the block ran on', flush=True)\n"
+        "print('the signal was dropped', flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == -signal.SIGINT, done.stderr
+    assert done.stdout == "the block ran on\n"
 
 
 def test_jobs_past_the_cpus_run_one_worker_per_cpu_and_say_so(
@@ -1852,11 +1883,16 @@ def test_jobs_past_the_cpus_run_one_worker_per_cpu_and_say_so(
     assert status == 0 and len(out.splitlines()) == 3
     assert asked == [2]
     assert "warning: --jobs 64 is more than the 2 CPUs this command may use: 2 at a time" in err
+    monkeypatch.setattr(predict, "_usable_cpus", lambda: 1)
     status, out, err = run([folder, "--jobs", "2", *clips[:3]], capsys)
-    assert asked == [2, 2] and "warning" not in err
+    assert "warning: --jobs 2 is more than the 1 CPU this command may use: 1 at a time" in err
+    assert asked == [2, 1]
+    monkeypatch.setattr(predict, "_usable_cpus", lambda: 2)
+    status, out, err = run([folder, "--jobs", "2", *clips[:3]], capsys)
+    assert asked == [2, 1, 2] and "warning" not in err
     # -q: no warning, the same cap
     status, out, err = run([folder, "-q", "--jobs", "3", *clips[:3]], capsys)
-    assert asked == [2, 2, 2] and err == ""
+    assert asked == [2, 1, 2, 2] and err == ""
 
 
 def test_jobs_must_be_a_whole_number_of_at_least_one(svm_bundle, clips, capsys):

@@ -283,7 +283,9 @@ def test_a_new_librosa_release_reextracts_every_feature_set(tiny_run, tmp_path, 
     # release as a param, a run after an upgrade merged old and new tracks' features into
     # one table. Its release is what Snakemake's environment reports: a metadata folder
     # early on PYTHONPATH stands in for an upgrade, the real librosa still imported.
-    major, minor = importlib.metadata.version("librosa").split(".")[:2]
+    from genrepipe.config import release
+
+    major, minor = release(importlib.metadata.version("librosa")).split(".")
 
     def plan_with_librosa(version: str) -> list[dict[str, str]]:
         info = tmp_path / version / f"librosa-{version}.dist-info"

@@ -170,6 +170,8 @@ def _decode(path: Path, max_duration: float | None) -> tuple[np.ndarray, int]:
                 # librosa's notes that libsndfile failed and that audioread is deprecated,
                 # and audioread's imports of deprecated modules (aifc, sunau): this
                 # fallback is the point, and a failure is said below, naming the file.
+                # (Also silent where it succeeds: librosa 1.0 drops audioread, and such
+                # a file then fails with that error.)
                 warnings.filterwarnings("ignore", "PySoundFile failed", UserWarning)
                 warnings.simplefilter("ignore", FutureWarning)
                 warnings.simplefilter("ignore", DeprecationWarning)

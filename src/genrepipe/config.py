@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -622,9 +623,11 @@ def plain_config(value: Any) -> Any:
 
 
 def release(version: str) -> str:
-    """A version's major and minor numbers ("0.11" of "0.11.0"): a library's patch
-    releases fix bugs without changing what it computes, its minor releases may not."""
-    return ".".join(version.split(".")[:2])
+    """A version's major and minor numbers ("0.11" of "0.11.0", of "0.11.0.post1" and of
+    "0.11+local"): a library's patch releases fix bugs without changing what it
+    computes, its minor releases may not."""
+    match = re.match(r"\d+(?:\.\d+)?", version)
+    return match.group(0) if match else version
 
 
 def installed_release(distribution: str) -> str | None:

@@ -11,7 +11,6 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
-from importlib.metadata import version
 from typing import Any
 
 import numpy as np
@@ -46,15 +45,18 @@ def extract_features(
     tracks that the audio check refused, so that changing that setting
     re-extracts nothing.
 
-    ``librosa_release``: the release the workflow planned with (its rerun trigger); a
-    job running another (a conda environment apart from Snakemake's) says so.
+    ``librosa_release``: the release the workflow's rerun trigger holds, that of the
+    environment parsing the workflow for this job; a job running another (a conda
+    environment apart from Snakemake's) says so. A cluster job parses the workflow
+    again where it runs, so there the two agree and the warning stays silent.
     """
+    import librosa
     from threadpoolctl import threadpool_limits
 
     from genrepipe.config import release
     from genrepipe.features import extract
 
-    librosa_version = version("librosa")
+    librosa_version = librosa.__version__  # what computes, whatever metadata is installed
     logger.info(
         "%s features of %d tracks with librosa %s", feature_set, len(paths), librosa_version
     )

@@ -75,6 +75,7 @@ import json
 import math
 import os
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -1458,11 +1459,12 @@ def _outcomes(
             workers = list(dict(getattr(executor, "_processes", None) or {}).values())
             for worker in workers:
                 worker.terminate()
+            deadline = time.monotonic() + 10
             for worker in workers:
-                worker.join(timeout=10)
-                if worker.exitcode is None:  # caught SIGTERM, or stuck in native code
+                worker.join(timeout=max(0.0, deadline - time.monotonic()))
+                if worker.exitcode is None:  # a library's own SIGTERM handler held it
                     worker.kill()
-                    worker.join()
+                    worker.join(timeout=5)  # a process stuck in the kernel outlives even that
             executor.shutdown()
 
 
@@ -1471,11 +1473,12 @@ def _interrupts_deferred() -> Iterator[None]:
     """Hold a Ctrl-C back until the block ends, then raise it as Python would have.
 
     Raised halfway through stopping the --jobs workers, a second Ctrl-C left those not yet
-    stopped to classify their whole queue. Python's handler, not a signal mask: the
-    kernel gives a signal that the main thread blocks to another of its threads (a BLAS
-    pool's), whose C handler still has the main thread raise it. Outside the main thread,
-    where no handler can be set, or under a handler set outside Python, which could not be
-    put back, the block runs as it is.
+    stopped to classify their whole queue. One more during the block is raised at once:
+    a stop that hangs (a worker stuck on a dead network mount) still lets the user out.
+    Python's handler, not a signal mask: the kernel gives a signal that the main thread
+    blocks to another of its threads (a BLAS pool's), whose C handler still has the main
+    thread raise it. Outside the main thread, where no handler can be set, or under a
+    handler set outside Python, which could not be put back, the block runs as it is.
     """
     import signal
     import threading
@@ -1485,20 +1488,34 @@ def _interrupts_deferred() -> Iterator[None]:
         yield
         return
     caught: list[tuple[int, Any]] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: caught.append((signum, frame)))
+
+    def deliver(signum: int, frame: Any) -> None:
+        """The signal as the handler before would have had it."""
+        signal.signal(signal.SIGINT, previous)
+        caught.clear()
+        if callable(previous):  # Python's default raises KeyboardInterrupt
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:  # the system's: the process ends
+            signal.raise_signal(signal.SIGINT)
+
+    def hold(signum: int, frame: Any) -> None:
+        caught.append((signum, frame))
+        if len(caught) > 1:  # pressed again: the user means it
+            deliver(signum, frame)
+
+    signal.signal(signal.SIGINT, hold)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-        if caught and callable(previous):  # Python's default raises KeyboardInterrupt
-            previous(*caught[0])
-        elif caught and previous == signal.SIG_DFL:  # the system's: the process ends
-            signal.raise_signal(signal.SIGINT)
+        if caught:
+            deliver(*caught[0])
 
 
 def _usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity: a cluster job's share, not the
-    node's), or all of them where the system does not say."""
+    """The CPUs this process may run on (its affinity: a Slurm job's cpuset, not the node's;
+    a container's CPU quota does not show here), or all of them where the system does not
+    say."""
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
@@ -1574,7 +1591,8 @@ def _main(argv: Sequence[str] | None) -> int:
     jobs = args.jobs
     if jobs > (cpus := _usable_cpus()):
         # Each worker holds a copy of the model: past one per CPU, memory with no speed.
-        warn(f"--jobs {jobs} is more than the {cpus} CPUs this command may use: {cpus} at a time")
+        cpu_count = f"{cpus} CPU" + ("s" if cpus > 1 else "")
+        warn(f"--jobs {jobs} is more than the {cpu_count} this command may use: {cpus} at a time")
         jobs = cpus
     try:
         classifier = Classifier.load(args.model_dir, quiet_native=True)
