@@ -133,6 +133,34 @@ def test_changing_a_model_setting_reruns_only_that_model(tiny_run, tmp_path):
             assert re.search(r"model=([^,\s]+)", wildcards).group(1) == "svm", wildcards
 
 
+def test_the_readmes_python_example_runs_in_a_finished_run(tiny_run, tmp_path, monkeypatch, capsys):
+    # The README's "From Python" block, as written, in a folder holding the tiny run's results
+    # and a clip of it as my_audio/song.wav: a renamed function or argument fails it here.
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n### From Python\n", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "results").symlink_to(tiny_run / "results")
+    (tmp_path / "my_audio").mkdir()
+    clip = tiny_run / "results" / "synthetic" / "genres" / "jazz" / "jazz.00000.wav"
+    shutil.copy(clip, tmp_path / "my_audio" / "song.wav")
+    monkeypatch.chdir(tmp_path)
+
+    namespace: dict = {}
+    exec(compile(example, "README.md, From Python", "exec"), namespace)
+
+    classifier, result = namespace["classifier"], namespace["result"]
+    top = ast.literal_eval(capsys.readouterr().out.splitlines()[0])
+    assert [genre for genre, _ in top] == [genre for genre, _ in classifier.top(result.proba)]
+    assert len(top) == 3 and set(dict(top)) <= set(classifier.classes)
+    np.testing.assert_allclose(namespace["proba"], result.proba, rtol=1e-6)
+    # The model of one's own saw the split's training clips with their genres, no test clip.
+    train, test = namespace["train"], namespace["test"]
+    assert list(namespace["genres_train"]) == list(train["genre"])
+    assert list(namespace["genres_test"]) == list(test["genre"])
+    assert len(namespace["X_train"]) == 64 and len(namespace["X_test"]) == 16
+    assert set(train["track"]).isdisjoint(test["track"])
+
+
 def test_every_final_bundle_built_gets_its_card(tiny_run, tmp_path):
     """An ensemble's member outside run_models has a final bundle (the ensemble's holds
     a copy): it had no card, or kept the card of its earlier settings beside a new model."""
