@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 
 import check_oldest_versions as tool
@@ -60,3 +61,28 @@ def test_pytest_and_its_plugins_are_installed_beside_the_oldest_releases():
     }
     assert "pytest-xdist" in pytest_packages
     assert pytest_packages <= set(tool.TEST_TOOLS)
+
+
+def test_the_oldest_python_is_read_from_requires_python(tmp_path):
+    assert tool.oldest_python() == (3, 11)
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nrequires-python = ">=3.12.1"\n', encoding="utf-8")
+    assert tool.oldest_python(pyproject) == (3, 12)
+    pyproject.write_text('[project]\nrequires-python = "~=3.11"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="no single lower bound"):
+        tool.oldest_python(pyproject)
+
+
+def test_another_python_is_refused_before_anything_is_made(tmp_path, capsys, monkeypatch):
+    # numba 0.58.1, the oldest allowed, has no build for Python 3.12 or newer: there pip
+    # failed minutes into the installs. Said at once, and no environment made.
+    this = sys.version_info[:2]
+    monkeypatch.setattr(tool, "oldest_python", lambda: (this[0], this[1] - 1))
+    target = tmp_path / ".venv-oldest"
+    with pytest.raises(SystemExit) as stop:
+        tool.main(["--venv", str(target)])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err
+    assert f"run it with Python {this[0]}.{this[1] - 1}, the oldest pyproject.toml allows" in error
+    assert f"(this is {this[0]}.{this[1]})" in error
+    assert not target.exists()

@@ -11,8 +11,8 @@ upgrade anything, and runs pytest there (arguments after ``--`` go to pytest).
     python tools/check_oldest_versions.py                 # venv in .venv-oldest, whole suite
     python tools/check_oldest_versions.py -- -m "not slow"
 
-Needs the package index (to install the old releases); about 3 minutes of installs
-on a new venv, then the suite.
+Needs the package index (to install the old releases) and the oldest Python
+requires-python allows; about 3 minutes of installs on a new venv, then the suite.
 """
 
 from __future__ import annotations
@@ -58,6 +58,15 @@ def oldest_pins(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> list[str]:
     return [oldest_pin(requirement) for requirement in dependencies]
 
 
+def oldest_python(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> tuple[int, int]:
+    """The oldest Python the project allows (``requires-python = ">=3.11"``: ``(3, 11)``)."""
+    requires = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["requires-python"]
+    match = re.fullmatch(r"\s*>=\s*(\d+)\.(\d+)[.\d]*\s*", requires)
+    if not match:
+        raise ValueError(f"no single lower bound in requires-python {requires!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -73,6 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     marker = args.venv / MARKER
     if args.venv.exists() and not marker.exists():
         parser.error(f"{args.venv} exists and was not made by this script; it would be wiped")
+    # The oldest releases are those of the oldest Python: on a newer one some have no
+    # build at all (numba 0.58.1 stops at 3.11), and pip fails minutes in.
+    floor = oldest_python()
+    if sys.version_info[:2] != floor:
+        parser.error(
+            f"run it with Python {floor[0]}.{floor[1]}, the oldest pyproject.toml allows "
+            f"(this is {sys.version_info[0]}.{sys.version_info[1]}): the oldest releases are "
+            f"those that install there, and some have no build for a newer Python"
+        )
     pins = oldest_pins()
     print("oldest allowed releases:", " ".join(pins), flush=True)
     # Anew each time: releases left from an earlier run (another Snakemake's PuLP, say)
