@@ -1964,6 +1964,28 @@ def test_closing_the_outcomes_early_terminates_the_workers_and_gives_ctrl_c_back
         signal.signal(signal.SIGINT, before)
 
 
+def test_workers_that_outlive_sigterm_are_killed_after_the_deadline(svm_bundle, clips, monkeypatch):
+    """A worker that does not end on SIGTERM (a library's own handler; here stopped, so
+    the signal waits) is killed once the shared deadline passes: closing does not hang on
+    it, and no process is left behind."""
+    import multiprocessing
+    import signal
+
+    from genrepipe import predict
+
+    monkeypatch.setattr(predict, "_WORKER_STOP_SECONDS", 0.5)
+    # 160 files: most still queued when closed
+    outcomes = _outcomes_in_two_workers(svm_bundle[0], [(path, None) for path in clips * 10])
+    assert next(outcomes)[1] is not None
+    workers = multiprocessing.active_children()
+    assert len(workers) == 2
+    for worker in workers:
+        os.kill(worker.pid, signal.SIGSTOP)
+    outcomes.close()
+    assert [worker.exitcode for worker in workers] == [-signal.SIGKILL] * 2
+    assert multiprocessing.active_children() == []
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
 def test_workers_start_with_ctrl_c_blocked_and_the_command_without(svm_bundle, clips):
     """A terminal's Ctrl-C reaches the whole process group: workers still importing when

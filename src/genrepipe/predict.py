@@ -122,6 +122,8 @@ MIN_HOP_SECONDS = 0.05
 SILENT_PEAK = 10 ** (-60 / 20)
 #: Assumed training clip length when the card does not say (GTZAN's 30 s).
 DEFAULT_CLIP_SECONDS = 30.0
+#: Seconds the --jobs workers, sent SIGTERM together, are given to end before SIGKILL.
+_WORKER_STOP_SECONDS = 10.0
 _PROG = "genrepipe-predict"
 
 
@@ -1459,7 +1461,7 @@ def _outcomes(
             workers = list(dict(getattr(executor, "_processes", None) or {}).values())
             for worker in workers:
                 worker.terminate()
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + _WORKER_STOP_SECONDS
             for worker in workers:
                 worker.join(timeout=max(0.0, deadline - time.monotonic()))
                 if worker.exitcode is None:  # a library's own SIGTERM handler held it
