@@ -63,14 +63,24 @@ def test_pytest_and_its_plugins_are_installed_beside_the_oldest_releases():
     assert pytest_packages <= set(tool.TEST_TOOLS)
 
 
-def test_the_oldest_python_is_read_from_requires_python(tmp_path):
-    assert tool.oldest_python() == (3, 11)
+@pytest.mark.parametrize(
+    ("requires", "oldest"), [(">=3.11", (3, 11)), (">= 3.12.1", (3, 12)), (">=3.11,<3.14", (3, 11))]
+)
+def test_the_oldest_python_is_read_from_requires_python(tmp_path, requires, oldest):
     pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text('[project]\nrequires-python = ">=3.12.1"\n', encoding="utf-8")
-    assert tool.oldest_python(pyproject) == (3, 12)
-    pyproject.write_text('[project]\nrequires-python = "~=3.11"\n', encoding="utf-8")
-    with pytest.raises(ValueError, match="no single lower bound"):
+    pyproject.write_text(f'[project]\nrequires-python = "{requires}"\n', encoding="utf-8")
+    assert tool.oldest_python(pyproject) == oldest
+
+
+def test_requires_python_without_a_lower_bound_is_refused(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nrequires-python = "<3.14"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="no lower bound"):
         tool.oldest_python(pyproject)
+
+
+def test_the_projects_oldest_python_is_the_one_its_environment_file_allows_first():
+    assert tool.oldest_python() == (3, 11)
 
 
 def test_another_python_is_refused_before_anything_is_made(tmp_path, capsys, monkeypatch):
@@ -86,3 +96,18 @@ def test_another_python_is_refused_before_anything_is_made(tmp_path, capsys, mon
     assert f"run it with Python {this[0]}.{this[1] - 1}, the oldest pyproject.toml allows" in error
     assert f"(this is {this[0]}.{this[1]})" in error
     assert not target.exists()
+
+
+def test_the_oldest_python_goes_on_to_make_the_environment(tmp_path, monkeypatch):
+    this = sys.version_info[:2]
+    monkeypatch.setattr(tool, "oldest_python", lambda: this)
+
+    class Made(Exception):
+        pass
+
+    def made(*args, **kwargs):
+        raise Made
+
+    monkeypatch.setattr(tool.venv, "create", made)
+    with pytest.raises(Made):
+        tool.main(["--venv", str(tmp_path / ".venv-oldest")])

@@ -61,10 +61,9 @@ def oldest_pins(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> list[str]:
 def oldest_python(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> tuple[int, int]:
     """The oldest Python the project allows (``requires-python = ">=3.11"``: ``(3, 11)``)."""
     requires = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["requires-python"]
-    match = re.fullmatch(r"\s*>=\s*(\d+)\.(\d+)[.\d]*\s*", requires)
-    if not match:
-        raise ValueError(f"no single lower bound in requires-python {requires!r}")
-    return int(match.group(1)), int(match.group(2))
+    version = oldest_pin(f"python{requires}").split("==", 1)[1]  # "3.11.*", "3.11.4"
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
 
 
 def main(argv: list[str] | None = None) -> int:
