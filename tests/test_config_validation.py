@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -1495,3 +1496,51 @@ def test_a_release_is_a_versions_major_and_minor_numbers(version, expected):
 
     assert release(version) == expected
     assert installed_release("no-such-distribution-here") is None
+
+
+def _readme_config_commands() -> list[str]:
+    """The README's ``snakemake ... --config ...`` commands, from its bash blocks, each
+    one line (continuations joined)."""
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.startswith("snakemake ") and " --config " in line:
+                commands.append(line)
+    return commands
+
+
+README_CONFIG_COMMANDS = _readme_config_commands()
+
+
+def test_the_readme_has_config_commands_to_check():
+    assert len(README_CONFIG_COMMANDS) >= 5, README_CONFIG_COMMANDS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "command", README_CONFIG_COMMANDS, ids=[f"line{i}" for i in range(len(README_CONFIG_COMMANDS))]
+)
+def test_the_readmes_config_commands_are_accepted(command, tmp_path, request):
+    """Each ``--config`` the README tells a user to type, dry-run as given: a renamed
+    setting or value (the schema refuses unknown keys) fails here, not for the reader.
+    Its paths into ../shared and its placeholder dataset are the mini set's (skipped
+    without ../shared, as are the split lists')."""
+    if "../shared/" in command or "path/to/genres" in command:
+        mini = request.getfixturevalue("gtzan_mini_dir")
+        if "gtzan_splits" in command:
+            request.getfixturevalue("kereliuk_splits_dir")
+        command = command.replace("../shared/data/", f"{mini.parents[1]}/")
+        command = command.replace("path/to/genres", str(mini))
+    words = shlex.split(command, comments=True)
+    start = words.index("--config") + 1
+    stop = next((i for i in range(start, len(words)) if words[i].startswith("-")), len(words))
+    override = tmp_path / "none.yaml"
+    override.write_text("{}\n", encoding="utf-8")
+    result = run_workflow(
+        tmp_path, override, extra=["--dry-run", "--config", *words[start:stop]], check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "Invalid configuration" not in output
+    assert "Job stats:" in output  # a plan, not an early exit
