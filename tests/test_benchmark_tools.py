@@ -1,5 +1,6 @@
 """tools/benchmark_extraction.py and tools/benchmark_workflow.py: what they refuse, and what
-they leave behind (their measurements run the workflow for minutes: not here)."""
+they leave behind (their measurements run the workflow for minutes: not here); and every
+tool command the README quotes still parses."""
 
 from __future__ import annotations
 
@@ -365,3 +366,62 @@ def test_the_fitting_targets_are_fold_jobs_of_the_workflow(tmp_path):
     planned = set(re.findall(r"wildcards: model=([^,\s]+), scheme=holdout, fold=0", result.stdout))
     assert planned == {"cnn", "cnn_logmel", "cnn_mfcc", "cnn_svm", "nn", "svm_stats"}
     assert "feature_set=seed87, preprocessing=pca, scheme=holdout, fold=0" in result.stdout
+
+
+def _readme_tool_commands() -> list[list[str]]:
+    """The README's commands of tools/*.py, as words from the script on: the lines of its
+    bash blocks (continuations joined) and its inline code spans, elided ones (...) left out.
+    """
+    import shlex
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    lines = [
+        line
+        for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+        for line in block.replace("\\\n", " ").splitlines()
+        if not line.lstrip().startswith("#")
+    ]
+    lines += re.findall(r"`([^`\n]*tools/\w+\.py[^`\n]*)`", readme)
+    commands = []
+    for line in lines:
+        words = shlex.split(line, comments=True)
+        scripts = [i for i, word in enumerate(words) if re.fullmatch(r"tools/\w+\.py", word)]
+        # A bare name in the prose is a mention; with arguments or after python, a command.
+        if scripts and "..." not in words and (scripts[0] or len(words) > 1):
+            commands.append(words[scripts[0] :])
+    return commands
+
+
+README_TOOL_COMMANDS = _readme_tool_commands()
+
+
+def test_the_readme_has_tool_commands_to_check():
+    scripts = {words[0] for words in README_TOOL_COMMANDS}
+    assert {"tools/benchmark_accuracy.py", "tools/benchmark_workflow.py"} <= scripts
+    assert len(README_TOOL_COMMANDS) >= 8
+
+
+class _Parsed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("words", README_TOOL_COMMANDS, ids=" ".join)
+def test_the_readmes_tool_commands_parse(words, monkeypatch):
+    """Each tool command the README gives (measurements are quoted with the command that
+    made them) still parses: a renamed option fails here, not for the reader. The tool stops
+    right after parsing, before any work; model names must be config/config.yaml's."""
+    import argparse
+
+    parse_args = argparse.ArgumentParser.parse_args
+
+    def parse_then_stop(self, args=None, namespace=None):
+        raise _Parsed(parse_args(self, args, namespace))
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_then_stop)
+    tool = _tool(Path(words[0]).stem)
+    with pytest.raises(_Parsed) as parsed:
+        tool.main(words[1:])
+    config = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    args = vars(parsed.value.args[0])
+    named = [*(args.get("models") or []), *([args["model"]] if args.get("model") else [])]
+    assert set(named) <= set(config["models"]), named
