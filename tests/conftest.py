@@ -131,6 +131,21 @@ def planned_job_details(workdir: Path, *configs: Path, extra=()) -> list[dict[st
     return jobs
 
 
+def readme_code() -> list[str]:
+    """The README's code, for the tests that check the commands it tells users to type:
+    each line of its code blocks (continuations joined, a leading ``$ `` dropped), then
+    each inline code span of its prose (one broken over two lines joined)."""
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```\w*\n(.*?)```", readme, flags=re.S)
+    lines = [
+        line.removeprefix("$ ")
+        for block in blocks
+        for line in block.replace("\\\n", " ").splitlines()
+    ]
+    prose = re.sub(r"```.*?```", "", readme, flags=re.S)
+    return lines + [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", prose)]
+
+
 def write_config(path: Path, settings: dict) -> Path:
     path.write_text(yaml.safe_dump(settings), encoding="utf-8")
     return path

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, readme_code
 
 
 def _count_cpu_tracks(tool, monkeypatch) -> list[int]:
@@ -369,21 +369,14 @@ def test_the_fitting_targets_are_fold_jobs_of_the_workflow(tmp_path):
 
 
 def _readme_tool_commands() -> list[list[str]]:
-    """The README's commands of tools/*.py, as words from the script on: the lines of its
-    bash blocks (continuations joined) and its inline code spans, elided ones (...) left out.
-    """
+    """The README's commands of tools/*.py, as words from the script on; elided ones (...)
+    and the prose's bare mentions of a script left out."""
     import shlex
 
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    lines = [
-        line
-        for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
-        for line in block.replace("\\\n", " ").splitlines()
-        if not line.lstrip().startswith("#")
-    ]
-    lines += re.findall(r"`([^`\n]*tools/\w+\.py[^`\n]*)`", readme)
     commands = []
-    for line in lines:
+    for line in readme_code():
+        if line.lstrip().startswith("#") or not re.search(r"tools/\w+\.py", line):
+            continue
         words = shlex.split(line, comments=True)
         scripts = [i for i, word in enumerate(words) if re.fullmatch(r"tools/\w+\.py", word)]
         # A bare name in the prose is a mention; with arguments or after python, a command.

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import PROJECT_ROOT, TINY_CONFIG, run_workflow
+from conftest import PROJECT_ROOT, TINY_CONFIG, readme_code, run_workflow
 from snakemake.utils import validate
 
 from genrepipe.config import (
@@ -1499,15 +1499,8 @@ def test_a_release_is_a_versions_major_and_minor_numbers(version, expected):
 
 
 def _readme_config_commands() -> list[str]:
-    """The README's ``snakemake ... --config ...`` commands, from its bash blocks, each
-    one line (continuations joined)."""
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    commands = []
-    for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            if line.startswith("snakemake ") and " --config " in line:
-                commands.append(line)
-    return commands
+    """The README's ``snakemake ... --config ...`` commands."""
+    return [line for line in readme_code() if re.match(r"snakemake .*--config ", line)]
 
 
 README_CONFIG_COMMANDS = _readme_config_commands()
