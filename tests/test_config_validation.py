@@ -1537,3 +1537,55 @@ def test_the_readmes_config_commands_are_accepted(command, tmp_path, request):
     assert result.returncode == 0, output[-3000:]
     assert "Invalid configuration" not in output
     assert "Job stats:" in output  # a plan, not an early exit
+
+
+#: Snakemake options the README's commands use that take one value, and those that take
+#: every value up to the next option (their rules, for the three that name rules).
+_ONE_VALUE = {
+    "--cores",
+    "-c",
+    "--jobs",
+    "-j",
+    "--directory",
+    "-d",
+    "--profile",
+    "--report",
+    "--executor",
+    "--cluster-generic-submit-cmd",
+    "--cluster-generic-status-cmd",
+}
+_VALUES = {"--config", "--configfile", "--resources", "--forcerun", "--until", "--omit-from"}
+_RULE_OPTIONS = {"--forcerun", "--until", "--omit-from"}
+
+
+def _rules_named(words: list[str]) -> list[str]:
+    """The rules a snakemake command line names: its targets that are no file (no path or
+    suffix) and the values of --forcerun, --until and --omit-from."""
+    named, option, index = [], None, 0
+    while index < len(words):
+        word = words[index]
+        if word.startswith("-"):
+            option = word if word in _VALUES else None
+            index += 2 if word in _ONE_VALUE else 1
+            continue
+        if (option is None or option in _RULE_OPTIONS) and word.isidentifier():
+            named.append(word)
+        index += 1
+    return named
+
+
+@pytest.mark.slow
+def test_the_rules_the_readmes_commands_name_exist(tmp_path):
+    """Targets and --forcerun/--until rules of the README's snakemake commands are rules of
+    the workflow (``snakemake --list-rules``): a renamed rule fails here, not for a reader
+    whose command then stops on "No rule to produce train_model"."""
+    named = []
+    for line in readme_code():
+        for command in re.split(r"&&|;", line):
+            found = re.search(r"\bsnakemake ", command)
+            if found and "#" not in command[: found.start()]:
+                named += _rules_named(shlex.split(command[found.end() :], comments=True))
+    assert {"download_gtzan", "train_model", "train_final_model"} <= set(named), named
+    result = run_workflow(tmp_path, TINY_CONFIG, extra=["--list-rules"], cores=None)
+    rules = set(result.stdout.split())
+    assert set(named) <= rules, sorted(set(named) - rules)
