@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections import Counter
@@ -131,19 +132,41 @@ def planned_job_details(workdir: Path, *configs: Path, extra=()) -> list[dict[st
     return jobs
 
 
-def readme_code() -> list[str]:
-    """The README's code, for the tests that check the commands it tells users to type:
-    each line of its code blocks (continuations joined, a leading ``$ `` dropped), then
-    each inline code span of its prose (one broken over two lines joined)."""
+def _readme_code() -> list[tuple[str, bool]]:
+    """The README's code as ``(text, in_a_block)``: each line of its code blocks
+    (continuations joined; in a block of ``$ `` prompts, the prompt lines alone, without
+    the ``$ ``, the rest being output), then each inline code span of its prose (one
+    broken over two lines joined)."""
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```\w*\n(.*?)```", readme, flags=re.S)
-    lines = [
-        line.removeprefix("$ ")
-        for block in blocks
-        for line in block.replace("\\\n", " ").splitlines()
-    ]
+    code = []
+    for block in re.findall(r"```\w*\n(.*?)```", readme, flags=re.S):
+        lines = block.replace("\\\n", " ").splitlines()
+        if any(line.startswith("$ ") for line in lines):
+            lines = [line[2:] for line in lines if line.startswith("$ ")]
+        code += [(line, True) for line in lines]
     prose = re.sub(r"```.*?```", "", readme, flags=re.S)
-    return lines + [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", prose)]
+    return code + [(" ".join(span.split()), False) for span in re.findall(r"`([^`]+)`", prose)]
+
+
+def readme_commands(program: str) -> list[list[str]]:
+    """The README's command lines of ``program`` (a regular expression), as words from the
+    program on, for the tests that check what it tells users to type: whatever comes
+    before it (``.venv/bin/``, ``time``, ``cd DIR &&``) left out, and what follows a
+    ``&&``, ``;`` or ``|`` after it (another command). A span of the prose that is the
+    program's name alone mentions it; a comment's words are none."""
+    commands = []
+    for text, in_block in _readme_code():
+        lexer = shlex.shlex(text, posix=True, punctuation_chars="&;|")
+        lexer.whitespace_split = True
+        words = list(lexer)
+        for start, word in enumerate(words):
+            if not re.fullmatch(rf"(\S*/)?{program}", word):
+                continue
+            ends = [i for i in range(start, len(words)) if words[i] in ("&&", ";", "|", "||")]
+            command = words[start : ends[0] if ends else len(words)]
+            if in_block or len(words) > 1:
+                commands.append(command)
+    return commands
 
 
 def write_config(path: Path, settings: dict) -> Path:

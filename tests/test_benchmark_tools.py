@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PROJECT_ROOT, readme_code
+from conftest import PROJECT_ROOT, readme_commands
 
 
 def _count_cpu_tracks(tool, monkeypatch) -> list[int]:
@@ -368,24 +368,7 @@ def test_the_fitting_targets_are_fold_jobs_of_the_workflow(tmp_path):
     assert "feature_set=seed87, preprocessing=pca, scheme=holdout, fold=0" in result.stdout
 
 
-def _readme_tool_commands() -> list[list[str]]:
-    """The README's commands of tools/*.py, as words from the script on; elided ones (...)
-    and the prose's bare mentions of a script left out."""
-    import shlex
-
-    commands = []
-    for line in readme_code():
-        if line.lstrip().startswith("#") or not re.search(r"tools/\w+\.py", line):
-            continue
-        words = shlex.split(line, comments=True)
-        scripts = [i for i, word in enumerate(words) if re.fullmatch(r"tools/\w+\.py", word)]
-        # A bare name in the prose is a mention; with arguments or after python, a command.
-        if scripts and "..." not in words and (scripts[0] or len(words) > 1):
-            commands.append(words[scripts[0] :])
-    return commands
-
-
-README_TOOL_COMMANDS = _readme_tool_commands()
+README_TOOL_COMMANDS = readme_commands(r"tools/\w+\.py")
 
 
 def test_the_readme_has_tool_commands_to_check():

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import copy
 import re
-import shlex
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from conftest import PROJECT_ROOT, TINY_CONFIG, readme_code, run_workflow
+from conftest import PROJECT_ROOT, SHARED_DATA, TINY_CONFIG, readme_commands, run_workflow
 from snakemake.utils import validate
 
 from genrepipe.config import (
@@ -1498,41 +1497,40 @@ def test_a_release_is_a_versions_major_and_minor_numbers(version, expected):
     assert installed_release("no-such-distribution-here") is None
 
 
-def _readme_config_commands() -> list[str]:
-    """The README's ``snakemake ... --config ...`` commands."""
-    return [line for line in readme_code() if re.match(r"snakemake .*--config ", line)]
+def _config_values(words: list[str]) -> list[str]:
+    """The values of a snakemake command line's --config: every word up to the next option."""
+    start = words.index("--config") + 1
+    stop = next((i for i in range(start, len(words)) if words[i].startswith("-")), len(words))
+    return words[start:stop]
 
 
-README_CONFIG_COMMANDS = _readme_config_commands()
+README_CONFIG_VALUES = [
+    _config_values(words) for words in readme_commands("snakemake") if "--config" in words
+]
 
 
 def test_the_readme_has_config_commands_to_check():
-    assert len(README_CONFIG_COMMANDS) >= 5, README_CONFIG_COMMANDS
+    assert len(README_CONFIG_VALUES) >= 5, README_CONFIG_VALUES
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "command", README_CONFIG_COMMANDS, ids=[f"line{i}" for i in range(len(README_CONFIG_COMMANDS))]
-)
-def test_the_readmes_config_commands_are_accepted(command, tmp_path, request):
+@pytest.mark.parametrize("values", README_CONFIG_VALUES, ids=" ".join)
+def test_the_readmes_config_commands_are_accepted(values, tmp_path, request):
     """Each ``--config`` the README tells a user to type, dry-run as given: a renamed
     setting or value (the schema refuses unknown keys) fails here, not for the reader.
     Its paths into ../shared and its placeholder dataset are the mini set's (skipped
     without ../shared, as are the split lists')."""
-    if "../shared/" in command or "path/to/genres" in command:
+    text = " ".join(values)
+    if "../shared/" in text or "path/to/genres" in text:
         mini = request.getfixturevalue("gtzan_mini_dir")
-        if "gtzan_splits" in command:
+        if "gtzan_splits" in text:
             request.getfixturevalue("kereliuk_splits_dir")
-        command = command.replace("../shared/data/", f"{mini.parents[1]}/")
-        command = command.replace("path/to/genres", str(mini))
-    words = shlex.split(command, comments=True)
-    start = words.index("--config") + 1
-    stop = next((i for i in range(start, len(words)) if words[i].startswith("-")), len(words))
-    override = tmp_path / "none.yaml"
-    override.write_text("{}\n", encoding="utf-8")
-    result = run_workflow(
-        tmp_path, override, extra=["--dry-run", "--config", *words[start:stop]], check=False
-    )
+        values = [
+            value.replace("../shared/data/", f"{SHARED_DATA}/").replace("path/to/genres", str(mini))
+            for value in values
+        ]
+    defaults = PROJECT_ROOT / "config" / "config.yaml"  # the runner adds a --configfile
+    result = run_workflow(tmp_path, defaults, extra=["--dry-run", "--config", *values], check=False)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "Invalid configuration" not in output
@@ -1579,12 +1577,7 @@ def test_the_rules_the_readmes_commands_name_exist(tmp_path):
     """Targets and --forcerun/--until rules of the README's snakemake commands are rules of
     the workflow (``snakemake --list-rules``): a renamed rule fails here, not for a reader
     whose command then stops on "No rule to produce train_model"."""
-    named = []
-    for line in readme_code():
-        for command in re.split(r"&&|;", line):
-            found = re.search(r"\bsnakemake ", command)
-            if found and "#" not in command[: found.start()]:
-                named += _rules_named(shlex.split(command[found.end() :], comments=True))
+    named = [rule for words in readme_commands("snakemake") for rule in _rules_named(words[1:])]
     assert {"download_gtzan", "train_model", "train_final_model"} <= set(named), named
     result = run_workflow(tmp_path, TINY_CONFIG, extra=["--list-rules"], cores=None)
     rules = set(result.stdout.split())

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-from conftest import readme_code, train_final_model, unreadable
+from conftest import readme_commands, train_final_model, unreadable
 
 from genrepipe.audio import load_audio
 from genrepipe.bundle import save_bundle
@@ -2058,22 +2058,11 @@ def test_one_process_classifies_on_one_blas_thread(svm_bundle, clips, capsys, mo
     assert [pool["num_threads"] for pool in threadpool_info()] == before  # restored
 
 
-def _readme_command_lines() -> list[list[str]]:
-    """The README's genrepipe-predict and genrepipe-compare commands, as words from the
-    command on (a span may start with /usr/bin/time); ``-j N`` as a number."""
-    import re
-    import shlex
-
-    commands = []
-    for text in readme_code():
-        found = re.search(r"\bgenrepipe-(predict|compare) ", text)
-        if found and "#" not in text[: found.start()]:  # not in a code block's comment
-            command = text[found.start() :].replace(" -j N ", " -j 2 ")
-            commands.append(shlex.split(command, comments=True))
-    return commands
-
-
-README_COMMANDS = _readme_command_lines()
+# -j N's placeholder as a number.
+README_COMMANDS = [
+    ["2" if word == "N" else word for word in words]
+    for words in readme_commands(r"genrepipe-(predict|compare)")
+]
 
 
 def test_the_readme_has_predict_and_compare_commands_to_check():
@@ -2083,8 +2072,9 @@ def test_the_readme_has_predict_and_compare_commands_to_check():
 
 @pytest.mark.parametrize("words", README_COMMANDS, ids=" ".join)
 def test_the_readmes_predict_and_compare_commands_parse(words):
-    """A renamed option fails here, not for the README's reader."""
+    """A renamed option, or one the command refuses beside another, fails here, not for
+    the README's reader."""
     from genrepipe import history, predict
 
-    parser = {"genrepipe-predict": predict._parser, "genrepipe-compare": history._parser}
-    parser[words[0]]().parse_args(words[1:])
+    usage = {"genrepipe-predict": predict._usage, "genrepipe-compare": history._usage}
+    usage[words[0]](words[1:])  # parsed and checked (--window without --timeline, ...)

@@ -448,12 +448,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``genrepipe-compare``; returns the exit status (2: nothing to compare)."""
+def _usage(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line, parsed and checked (a usage error exits with status 2)."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.last is not None and args.last < 1:
         parser.error(f"--last must be at least 1, got {args.last}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``genrepipe-compare``; returns the exit status (2: nothing to compare)."""
+    args = _usage(argv)
     history = Path(args.history)
     if args.runs:
         paths = [Path(r) if Path(r).is_dir() else history / r for r in args.runs]

@@ -1564,7 +1564,11 @@ def _predict_in_worker(
         return None, _failure_message(path, error)
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _usage(
+    argv: Sequence[str] | None,
+) -> tuple[argparse.ArgumentParser, argparse.Namespace, tuple[float, float] | None]:
+    """The parser, the command line parsed and checked, and its ``(window, hop)`` with
+    --timeline: options wrong whatever the model exit with status 2 before it loads."""
     parser = _parser()
     args = parser.parse_args(argv)
     for option in ("window", "hop"):
@@ -1572,13 +1576,6 @@ def _main(argv: Sequence[str] | None) -> int:
             parser.error(f"--{option} needs --timeline")
     if args.long is not None and args.timeline:
         parser.error("--long has no effect with --timeline, whose windows cover the whole file")
-    tolerate_unprintable(sys.stdout)
-
-    def warn(message: str) -> None:
-        if not args.quiet:
-            print(f"{_PROG}: warning: {message}", file=sys.stderr)
-
-    # Settings wrong whatever the model: said before seconds of loading it.
     timeline = None
     if args.timeline:
         window = args.window or DEFAULT_WINDOW_SECONDS
@@ -1590,6 +1587,17 @@ def _main(argv: Sequence[str] | None) -> int:
                 "repeat each other's features (a feature frame is about 23 ms), and a minute "
                 f"of audio would take {60 / timeline[1]:,.0f} of them"
             )
+    return parser, args, timeline
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser, args, timeline = _usage(argv)
+    tolerate_unprintable(sys.stdout)
+
+    def warn(message: str) -> None:
+        if not args.quiet:
+            print(f"{_PROG}: warning: {message}", file=sys.stderr)
+
     jobs = args.jobs
     if jobs > (cpus := _usable_cpus()):
         # Each worker holds a copy of the model: past one per CPU, memory with no speed.
