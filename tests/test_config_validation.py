@@ -1499,6 +1499,23 @@ def test_a_release_is_a_versions_major_and_minor_numbers(version, expected):
     assert installed_release("no-such-distribution-here") is None
 
 
+@pytest.mark.parametrize(
+    ("scheme", "settings"),
+    [
+        ("holdout", {"test_size": 0.1, "seed": 42}),
+        ("kfold", {"n_splits": 10, "n_repeats": 1, "seed": 42}),
+    ],
+)
+def test_a_split_without_its_settings_block_splits_with_the_schemas_defaults(scheme, settings):
+    """make_split passes split.<scheme> as it is, and the split functions' own seed is 0:
+    a config file without the block (only ``scheme``) must still split as the schema says,
+    the block filled in when the config is checked."""
+    config = _config()
+    config["split"] = {"scheme": scheme}
+    validate(config, schema=str(SCHEMA))
+    assert config["split"][scheme] == settings
+
+
 def _config_values(words: list[str]) -> list[str]:
     """The values of a snakemake command line's --config: every word up to the next option."""
     start = words.index("--config") + 1
