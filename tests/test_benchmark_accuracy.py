@@ -12,6 +12,8 @@ import pytest
 import yaml
 from conftest import PROJECT_ROOT
 
+from genrepipe import plots
+
 
 @pytest.fixture(scope="module")
 def bench():
@@ -148,6 +150,25 @@ def test_targets_compare_new_rows_with_the_reference_rows(bench) -> None:
     assert checks["cnn_svm"][1] is True
     table.loc[table["model"] == "svm_segments", "accuracy"] = 0.87  # under 88 %
     assert bench.check_targets(table)[0][2] is False
+
+
+def test_percentages_round_halves_up_as_the_accuracy_chart_does(bench) -> None:
+    # 13 of 16 clips, 81.25 %: the chart of the same run (plots.percent) reads 81.3 %, and
+    # Python's format gave 81.2 here; a difference of one clip in 16 reads +6.3 alike.
+    row = {"features": "stats", "n_folds": 1, "std": np.nan, "fit_seconds": 1.0}
+    row |= {"ci95_low": np.nan, "ci95_high": np.nan}
+    table = pd.DataFrame(
+        [
+            row | {"model": "svm", "accuracy": 0.75, "difference": 0.0},
+            row | {"model": "svm_stats", "accuracy": 0.8125, "difference": 0.0625},
+        ]
+    )
+    table["difference_ci95_low"], table["difference_ci95_high"] = -0.0625, 0.1875
+    (line,) = [line for line in bench.format_table(table).splitlines() if "svm_stats" in line]
+    assert f"{plots.percent(0.8125)[:-1]} %" in line and "81.2" not in line
+    assert "   +6.3  [  -6.3,  +18.8]" in line
+    measured = bench.check_targets(table.drop(columns="difference"))[0][1]
+    assert measured.startswith("svm_stats 81.3 % (+6.3 vs svm;")
 
 
 def test_targets_met_exactly_hold_whatever_the_float_sums_give(bench) -> None:

@@ -167,6 +167,15 @@ def test_f1_heatmap_says_n_a_for_a_genre_without_test_clips(saved_figures):
     assert ax.get_title().endswith("\ngtzan data, holdout split")
 
 
+def test_f1_heatmap_rounds_as_the_summary_table_does(saved_figures):
+    # An F1 of 0.625 (5/8) is 0.63 in the summary's per-genre table (rounded, halves up);
+    # Python's format wrote 0.62 on the heat map beside it.
+    scores = pd.DataFrame({"genre": ["blues", "jazz"], "f1": [0.625, 0.375], "support": [4, 4]})
+    plots.plot_f1_heatmap({"svm": scores}, "unused.png")
+    (ax, _) = saved_figures[0].axes
+    assert [text.get_text() for text in ax.texts] == ["0.63", "0.38"]
+
+
 def test_confusion_title_of_a_long_model_name_stays_in_the_figure(saved_figures):
     plot_confusion(
         np.eye(3, dtype=int),

@@ -23,7 +23,6 @@ the run (rerunning with the same settings only redoes what changed); by default 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import subprocess
 import sys
@@ -222,6 +221,8 @@ def check_targets(table: pd.DataFrame) -> list[tuple[str, str, bool]]:
     reference ``svm`` and at least 88 %; every CNN row beyond the reference (a model
     named ``cnn_*``) at least 25 points above the reference ``cnn`` and ``nn`` rows.
     """
+    from genrepipe.plots import rounded
+
     accuracy = table.set_index("model")["accuracy"]
     new = accuracy.drop([m for m in REFERENCE_MODELS if m in accuracy.index])
     checks = []
@@ -232,7 +233,8 @@ def check_targets(table: pd.DataFrame) -> list[tuple[str, str, bool]]:
             (
                 "best new model >= svm + 10 points and >= 88 %",
                 # The best of several by this very table: a little optimistic.
-                f"{best} {100 * best_accuracy:.1f} % ({100 * above:+.1f} vs svm; "
+                f"{best} {rounded(100 * best_accuracy, 1)} % "
+                f"({rounded(100 * above, 1, plus=True)} vs svm; "
                 f"best of {len(new)} by this table)",
                 _at_least(above, 0.10) and _at_least(best_accuracy, 0.88),
             )
@@ -245,7 +247,7 @@ def check_targets(table: pd.DataFrame) -> list[tuple[str, str, bool]]:
         checks.append(
             (
                 f"{model} >= {' and '.join(baselines)} + 25 points",
-                ", ".join(f"{100 * d:+.1f} vs {b}" for b, d in margins.items()),
+                ", ".join(f"{rounded(100 * d, 1, plus=True)} vs {b}" for b, d in margins.items()),
                 _at_least(min(margins.values()), 0.25),
             )
         )
@@ -281,10 +283,11 @@ def plot_table(table: pd.DataFrame, path: Path, title: str) -> None:
 
 
 def format_table(table: pd.DataFrame) -> str:
-    """The table as aligned text, accuracies in percent."""
+    """The table as aligned text, accuracies in percent, rounded as the figures round."""
+    from genrepipe.plots import rounded
 
-    def pct(value: float, sign: str = "") -> str:
-        return "   nan" if math.isnan(value) else f"{100 * value:{sign}6.1f}"
+    def pct(value: float, plus: bool = False) -> str:
+        return f"{rounded(100 * value, 1, nan='nan', plus=plus):>6}"
 
     # An ensemble's features name every member's set: widen the column to fit.
     wide = max([14, *(len(str(name)) for name in table["features"])])
@@ -297,8 +300,8 @@ def format_table(table: pd.DataFrame) -> str:
             f"{row.model:<14} {row.features:<{wide}} {row.n_folds:>5}  "
             f"{pct(row.accuracy)} % ± {pct(row.std).strip():>5} %   "
             f"[{pct(row.ci95_low)}, {pct(row.ci95_high)}]  "
-            f"{100 * row.difference:+7.1f}  "
-            f"[{pct(row.difference_ci95_low, '+')}, {pct(row.difference_ci95_high, '+')}]  "
+            f"{pct(row.difference, plus=True):>7}  "
+            f"[{pct(row.difference_ci95_low, True)}, {pct(row.difference_ci95_high, True)}]  "
             f"{row.fit_seconds:7.1f}"
         )
     return "\n".join(lines)

@@ -55,17 +55,18 @@ def genre_order(genres: Iterable[str]) -> list[str]:
     return [g for g in GENRES if g in present] + sorted(present - set(GENRES))
 
 
-def rounded(value: float, places: int, nan: str = "n/a") -> str:
+def rounded(value: float, places: int, nan: str = "n/a", *, plus: bool = False) -> str:
     """``value`` with ``places`` decimals, halves rounded up: 0.0625 (one clip of 16)
     reads 0.063, as 0.4375 reads 0.438 (Python's format rounds a half to the even
     digit: 0.062 beside 0.438). Every figure, table and comparison rounds so, and
-    reads one accuracy alike."""
+    reads one accuracy alike; ``plus`` writes a difference's "+" as ``{:+}`` does."""
     from decimal import ROUND_HALF_UP, Decimal
 
     if np.isnan(value):
         return nan
     # repr's shortest decimal (0.4375), not the binary expansion of the float.
-    return str(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
+    number = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    return f"{number:+}" if plus else str(number)
 
 
 def percent(value: float) -> str:
@@ -388,7 +389,7 @@ def plot_f1_heatmap(
     for (i, j), value in np.ndenumerate(f1):
         if not np.isnan(value):
             color = "black" if value > 0.6 else "white"
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", color=color, fontsize=8)
+            ax.text(j, i, rounded(value, 2), ha="center", va="center", color=color, fontsize=8)
         else:  # no test clip of that genre nor one called it, or a genre the table lacks
             ax.text(j, i, "n/a", ha="center", va="center", color="tab:gray", fontsize=8)
     title = "F1 per genre on the test clips"
