@@ -3,7 +3,9 @@
 
 
 if config["dataset"]["kind"] == "synthetic":
-    # One generation job per extraction batch: adding clips generates only the new ones.
+    # One generation job per extraction batch: adding clips generates the new ones, and
+    # at most the clips of one neighbouring batch again (assign_batches merges a sparse
+    # block into the one before it).
     for _batch, _tracks in BATCHES.items():
 
         rule:

@@ -3,7 +3,8 @@
 
 from genrepipe.config import map_feature_set
 
-# The feature set drawn on the map of tracks: stats if extracted, else another track-level set.
+# The feature set drawn on the map of tracks: stats if extracted, else seed87, rich or
+# segment_stats (the first of them extracted), else the first extracted set by name.
 MAP_FEATURE_SET = map_feature_set(
     config["features"]["sets"],
     [feature_set for model in RUN_MODELS for feature_set in model_feature_sets(config, model)],

@@ -491,7 +491,7 @@ def test_final_network_of_a_lists_split_trains_the_epochs_its_fold_model_kept(tm
 
 def test_a_final_model_refuses_features_its_transform_does_not_come_with(tmp_path):
     """Scaled or PCA features come with the transform fitted on them, for the bundle;
-    an image input fits its own standardizer and takes none."""
+    an image input's standardizer is fitted with it (or is its base's): it takes none."""
     from genrepipe.tasks import train_final_model as train
 
     X, y, _ = _tracks(n_tracks=12)
@@ -502,6 +502,6 @@ def test_a_final_model_refuses_features_its_transform_does_not_come_with(tmp_pat
     with pytest.raises(ValueError, match="a scaled input needs transform_path"):
         train(spec, {}, *tables, **options)
     image = spec | {"input": "image", "estimator": "cnn"}
-    with pytest.raises(ValueError, match="an image input fits its own standardizer"):
+    with pytest.raises(ValueError, match="an image input's standardizer is fitted here"):
         train(image, {}, *tables, transform_path=tmp_path / "transform.skops", **options)
     assert not (tmp_path / "model").exists()

@@ -59,6 +59,8 @@ def load_audio(
     OSError
         If the file cannot be read at all (no permission, an I/O error): not a
         property of the clip, so the workflow's jobs fail rather than list it.
+    ValueError
+        If ``sr`` is not positive.
     """
     return load_audio_and_rate(path, sr=sr, min_duration=min_duration, max_duration=max_duration)[0]
 

@@ -52,11 +52,12 @@ def save_bundle(
 ) -> None:
     """Write the bundle into a temporary folder, then rename it onto ``folder``.
 
-    ``transform_file``: where ``transform`` was loaded from, unchanged, to link into
-    the bundle rather than write again. A fold's PCA fitted on GTZAN's 121,800
-    seed87 values of 900 tracks is 441 MB (float32): written anew into each model's
-    bundle of each fold, it cost seconds per job and 13 GB over three models and 10 folds. A
-    hard link takes no space; where none can be made (another file system), a copy.
+    ``transform_file``: the fitted transform's file, unchanged, to link into the
+    bundle rather than write again; ``transform`` is then ignored (it may be None,
+    as the callers pass it). A fold's PCA fitted on GTZAN's 121,800 seed87 values of
+    900 tracks is 441 MB (float32): written anew into each model's bundle of each
+    fold, it cost seconds per job and 13 GB over three models and 10 folds. A hard
+    link takes no space; where none can be made (another file system), a copy.
     The source is replaced, never rewritten, when refitted, so the link keeps the
     transform this model was trained with.
     """

@@ -207,7 +207,9 @@ def discover_tracks(
     Returns
     -------
     Discovery
-        Tracks sorted by genre then id, and the skipped paths with reasons.
+        Tracks in scan order, and the skipped paths with reasons. Genre folders
+        come as their names sort on disk (case-sensitive, though the genre is the
+        lower-cased name), then the files of each as their file names sort.
 
     Raises
     ------
@@ -300,17 +302,18 @@ def assign_batches(
 
     A job pays a fixed start-up cost (Python, librosa, numba), so tracks are
     extracted in batches. Block ``k`` holds clip numbers ``[k * w, (k + 1) * w)``
-    of every genre, ``w = tracks_per_job // n_genres``, so a block holds about
-    ``tracks_per_job`` tracks of a balanced collection. A track's block depends
+    of every genre, ``w = max(1, tracks_per_job // n_genres)``, so a block holds
+    about ``tracks_per_job`` tracks of a balanced collection. A track's block depends
     only on its own clip number, never on which other tracks exist: adding clips
     changes only the blocks they fall in, and every other batch's cached
     features stay valid.
 
-    A block holding less than a quarter of ``tracks_per_job`` (a few stray clip
-    numbers past the others, as jazz 11 and 12 of the GTZAN mini set) joins the
-    block before it when that one is not small itself: as a job of its own it
-    would pay the whole start-up for a few tracks and, run last, leave the other
-    cores idle. So adding clips re-extracts at most the batch they join as well.
+    A block holding less than a quarter of a full block (``w * n_genres / 4``
+    tracks: a few stray clip numbers past the others, as jazz 11 and 12 of the
+    GTZAN mini set) joins the block before it when that one is not small itself:
+    as a job of its own it would pay the whole start-up for a few tracks and, run
+    last, leave the other cores idle. So adding clips re-extracts at most the batch
+    they join as well.
 
     Returns
     -------

@@ -20,7 +20,8 @@ TENSORFLOW_ESTIMATORS: frozenset[str] = frozenset(
     {"nn", "cnn", "cnn_windows", "cnn_svm", "cnn_gmm"}
 )
 #: The estimators that train or run a CNN, which a GPU speeds up: their training jobs
-#: ask for one (the `gpu` resource; a cluster profile may set it to 0).
+#: ask for one (the `gpu` resource; a cluster profile may turn it off with `gpu: None`,
+#: not 0, since a Kubernetes pod with any `gpu` resource gets the GPU toleration).
 CNN_ESTIMATORS: frozenset[str] = frozenset({"cnn", "cnn_windows", "cnn_svm", "cnn_gmm"})
 #: The estimators that always train on one thread: the reference CNN, whose oneDNN
 #: 2-D convolutions over the 87 x 1400 image add in a run-dependent order on more
@@ -37,10 +38,11 @@ THREAD_DEPENDENT_ESTIMATORS: frozenset[str] = (
 ) - SINGLE_THREADED_ESTIMATORS
 
 # Settings of the estimators' constructors a config may set: everything but the
-# seed and what the workflow fixes itself (SVC's probability, the window CNN's
-# architecture and thread count, the networks' `log`, which it points at the job's
-# log), and what does nothing (logistic regression's deprecated `penalty`, and its
-# `n_jobs`, without effect since scikit-learn 1.8: `threads.train` sets its BLAS threads).
+# seed, what the workflow fixes itself (the window CNN's architecture and thread
+# count, the networks' `log`, which it points at the job's log), SVC's deprecated
+# `probability` (CalibratedSVC gives the probabilities), and what does nothing (logistic
+# regression's deprecated `penalty`, and its `n_jobs`, without effect since scikit-learn
+# 1.8: `threads.train` sets its BLAS threads).
 _GMM = frozenset({"covariance_type", "max_iter", "n_components", "reg_covar", "use_priors"})
 _SVM = frozenset(
     {

@@ -98,9 +98,9 @@ def evaluate_predictions(predictions: pd.DataFrame, classes: Sequence[str]) -> d
         there are several, see :func:`mean_interval`, else Wilson on the test
         clips), ``test_macro_f1`` (see :func:`macro_f1`) and ``per_genre`` (precision, recall, F1,
         support, and ``predicted``: how many test clips were called that genre) and
-        ``confusion`` on the test rows pooled over folds,
-        ``fold_test_accuracy``, ``n_folds``, and the mean ``n_train`` and
-        ``n_test`` per fold (see :func:`track_count`).
+        ``confusion`` on the test rows pooled over folds, ``classes`` (the order
+        of ``confusion``'s rows and columns), ``fold_test_accuracy``, ``n_folds``,
+        and the mean ``n_train`` and ``n_test`` per fold (see :func:`track_count`).
     """
     classes = list(classes)
     required = {"fold", "track", "genre", "subset", "predicted"}

@@ -33,6 +33,21 @@ def write_feature_table(
     """Stream ``(track, genre, array)`` rows into a parquet table, atomically.
 
     Every array must have the shape of the first. Returns the number of rows.
+
+    Parameters
+    ----------
+    feature_set
+        Name of the feature set, stored in the schema metadata.
+    feature_names
+        Names of the entries of a track's array, stored in the schema metadata
+        (an empty list if not given).
+    rows_per_group
+        Tracks per parquet row group: memory holds one group of them at a time.
+
+    Raises
+    ------
+    ValueError
+        If ``rows`` is empty, or an array's shape differs from the first's.
     """
     writer = None
     shape: tuple[int, ...] | None = None

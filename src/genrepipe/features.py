@@ -1,8 +1,10 @@
 """Audio feature extraction: waveform in, numpy array out.
 
 Every function here is a pure computation on a mono waveform (a 1-D floating
-numpy array) and a sample rate; none reads or writes files. The feature sets,
-registered by name in :data:`FEATURE_SETS` and dispatched by :func:`extract`:
+numpy array) and a sample rate; none reads or writes data files. The first call
+in a fresh environment fills librosa's numba cache on disk, under a file lock
+(:func:`genrepipe.jit_cache.ensure_filled`). The feature sets, registered by name
+in :data:`FEATURE_SETS` and dispatched by :func:`extract`:
 
 ``seed87``
     The reference study's per-track stack of 87 frame-level feature rows
@@ -591,11 +593,27 @@ def segment_stats(
     length). Used by segment mode: a model trains on windows and predicts a
     track by combining its windows' probabilities.
 
+    Parameters
+    ----------
+    y, sr
+        As for :func:`stats`.
+    window : float
+        Window length in seconds (positive).
+    n_windows : int
+        Number of windows.
+    n_fft, hop_length, n_mfcc
+        As for :func:`stats`.
+
     Returns
     -------
     numpy.ndarray
         float32 array of shape ``(n_windows, len(stats_feature_names(n_mfcc)))``;
         each window's tempo is estimated from its own onset envelope.
+
+    Raises
+    ------
+    ValueError
+        On an invalid waveform or setting, or audio shorter than one window.
     """
     n_windows = _check_positive_int("n_windows", n_windows)
     if not window > 0:

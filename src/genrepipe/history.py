@@ -435,7 +435,12 @@ def _parser() -> argparse.ArgumentParser:
         default=str(HISTORY_DIR),
         help="history folder (default: %(default)s, relative to the working directory)",
     )
-    parser.add_argument("--last", type=int, metavar="N", help="only the N most recent runs")
+    parser.add_argument(
+        "--last",
+        type=int,
+        metavar="N",
+        help="only the last N of the RUNs given, or without RUNs the N most recent runs",
+    )
     parser.add_argument(
         "--all",
         action="store_true",

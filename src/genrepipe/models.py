@@ -13,8 +13,10 @@ only, so a workflow config dict maps one to one onto a model (see
     A scikit-learn :class:`~sklearn.svm.SVC` with Platt-scaled probabilities.
     scikit-learn 1.9 deprecates ``SVC(probability=True)`` (removal in 1.11) and
     names ``CalibratedClassifierCV(SVC(), ensemble=False)`` as its replacement:
-    the same sigmoid calibration fitted on 5-fold cross-validated decision
-    values, then one SVC refitted on all rows. The factory builds that.
+    the same sigmoid calibration fitted on cross-validated decision values, then
+    one SVC refitted on all rows. The factory builds that as :class:`CalibratedSVC`
+    with :class:`CalibrationFolds`: 2 to 5 stratified folds (fewer when a class
+    has fewer rows), grouped by track for windows.
 ``nn`` and ``cnn``
     :class:`KerasClassifier`, a small dense network on feature vectors or a
     small convolutional network on feature images.
@@ -254,7 +256,8 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
 
 # ------------------------------------------------------------------------- Keras
 
-#: Parameters stored as tuples that JSON turns into lists.
+#: Integer tuple parameters that JSON turns into lists, made tuples again on load.
+#: Only these: WindowCNNClassifier's ``band_heights`` (floats) loads back as a list.
 _KERAS_TUPLE_PARAMS = ("filters", "kernel_size", "pool_size")
 #: Batches a network predicts in one call (bounds the copy Keras makes of its input).
 _PREDICT_BATCHES = 32
@@ -900,13 +903,16 @@ def make_model(
         :class:`genrepipe.windows.WindowCNNClassifier`; ``cnn_svm`` and
         ``cnn_gmm`` a :class:`genrepipe.windows.CnnEmbeddingClassifier` whose
         ``params`` are the head's (as for ``svm`` / ``gmm``) plus ``cnn``, a
-        mapping of the window CNN's settings.
+        mapping of the window CNN's settings, and ``embedding``, the layer the
+        head reads (``"penultimate"``, the default, or ``"global_pool"``).
     params : mapping or None
         Constructor arguments: of :class:`GaussianMixtureClassifier` for
         ``gmm``, of :class:`sklearn.svm.SVC` for ``svm`` (e.g. ``kernel``, ``C``,
         ``gamma``), of :class:`KerasClassifier` for ``nn``/``cnn`` (only those
-        the architecture uses). ``random_state``, ``n_threads``,
-        ``architecture`` and ``probability`` are set here, not from ``params``.
+        the architecture uses). ``random_state``, ``n_threads`` and
+        ``architecture`` are set here, not from ``params``. SVC's ``probability``
+        is not set: it keeps scikit-learn's default, and
+        :class:`CalibratedSVC` supplies the probabilities.
     random_state : int
         The workflow's seed.
     n_threads : int or None, default=None
@@ -918,9 +924,10 @@ def make_model(
     -------
     estimator
         ``GaussianMixtureClassifier`` for ``gmm``;
-        ``CalibratedClassifierCV(SVC(...), method="sigmoid", ensemble=False)``
-        for ``svm`` (scikit-learn 1.9's replacement of ``SVC(probability=True)``:
-        Platt scaling on 5-fold cross-validated decision values);
+        ``CalibratedSVC(SVC(...), method="sigmoid", cv=CalibrationFolds(5),
+        ensemble=False)`` for ``svm`` (scikit-learn 1.9's replacement of
+        ``SVC(probability=True)``: Platt scaling on decision values cross-validated
+        over 2 to 5 stratified folds, grouped by track for windows);
         ``KerasClassifier`` for ``nn`` and ``cnn``;
         :class:`sklearn.linear_model.LogisticRegression` for ``logreg``;
         :class:`genrepipe.windows.WindowCNNClassifier` for ``cnn_windows``;
@@ -1012,8 +1019,11 @@ def save_model(model: BaseEstimator, path: str | os.PathLike) -> None:
     scikit-learn estimators (including :class:`GaussianMixtureClassifier`) are
     written with ``skops.io.dump``. A :class:`KerasClassifier` is written as a
     zip archive of the native ``model.keras`` file and ``genrepipe_keras.json``
-    (format version, constructor parameters except ``log``, ``classes_``,
-    ``history_``, ``best_epoch_``, library versions). Either way the file
+    (format version, constructor parameters except ``log``, ``classes_`` and
+    their dtype, ``history_``, ``best_epoch_``, ``input_shape_``, library
+    versions). A :class:`genrepipe.windows.CnnEmbeddingClassifier` is written as
+    a composite archive of its CNN and head
+    (:func:`genrepipe.windows.save_embedding_classifier`). In every case the file
     appears at ``path`` only when complete.
 
     Parameters

@@ -234,8 +234,9 @@ def plot_accuracy(
 
 def protocol_text(summary: pd.DataFrame) -> str:
     """The dataset, split and test tracks behind a summary, as in ``"gtzan data,
-    kfold split, 10 folds, 10 test tracks per fold"``; parts that differ between rows
-    (or are not in the table) are left out."""
+    kfold split, 10-fold, 10 test tracks per fold"`` (with ``n_train`` and ``n_test``;
+    else ``"10 folds"``); parts that differ between rows (or are not in the table) are
+    left out."""
 
     parts = []
     if (dataset := _shared_value(summary, "dataset")) is not None:

@@ -24,13 +24,14 @@ come from the bundle's ``card.json`` and go through
 How a file becomes one answer
 -----------------------------
 A clip up to 1.5 times as long as the training clips (``clip_seconds`` in the
-card: the median training duration; for cards without it, the length of the
-fixed frame count of ``seed87``/``logmel``/``mfcc``, else 30 s) is read as training read
-its clips: cropped to the training ``max_duration``; ``seed87`` then keeps its
-first ``n_frames`` frames (32.5 s with the defaults at 22050 Hz), so the rest of a longer
-file would go unheard. A longer file is therefore cut into consecutive windows
-of ``clip_seconds`` (one more aligned to the end of the file when at least a
-quarter of a window is left over), each
+card: the median training duration; for a fold bundle, the median duration in its
+run's ``results/tracks.tsv``; for a bundle without either, the length of the fixed
+frame count of ``seed87``/``logmel``/``mfcc``, else 30 s; never more than the training
+``max_duration``) is read as training read its clips: cropped to the training
+``max_duration``; ``seed87`` then keeps its first ``n_frames`` frames (32.5 s with
+the defaults at 22050 Hz), so the rest of a longer file would go unheard. A longer
+file is therefore cut into consecutive windows of ``clip_seconds`` (one more aligned
+to the end of the file when at least a quarter of a window is left over), each
 classified like a training clip, and the window probabilities are averaged
 (``--long average``, the default): the answer reflects the whole file, and one
 unusual passage cannot veto the rest. ``--long first`` classifies only the
@@ -120,7 +121,9 @@ MIN_HOP_SECONDS = 0.05
 #: Peak amplitude under which a file counts as silent (-60 dBFS): its answer says
 #: nothing about genre, whatever probability the model gives it.
 SILENT_PEAK = 10 ** (-60 / 20)
-#: Assumed training clip length when the card does not say (GTZAN's 30 s).
+#: Assumed training clip length (GTZAN's 30 s) when neither the card nor, for a fold
+#: bundle, its run's ``results/tracks.tsv`` says and the features have no fixed frame
+#: count; capped at ``max_duration`` like any clip length.
 DEFAULT_CLIP_SECONDS = 30.0
 #: Seconds the --jobs workers, sent SIGTERM together, are given to end before SIGKILL.
 _WORKER_STOP_SECONDS = 10.0
@@ -1030,14 +1033,17 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=_PROG,
         description="Classify audio files by genre with a model trained by the genrepipe "
-        "workflow. Prints, per file, the predicted genre and its three most probable genres.",
+        "workflow. Prints, per file, the predicted genre and its three most probable genres; "
+        "with --timeline, the text and JSON output add those of each window (CSV gives the "
+        "window rows only).",
         epilog="Exit status: 0 all files answered, 1 some file failed, 2 usage error, "
         "74 the answers could not be written, 130 interrupted, 141 stdout closed by its reader.",
     )
     parser.add_argument(
         "model_dir",
         metavar="MODEL_DIR",
-        help="model bundle: results/final/<model>/model or results/final/<model>",
+        help="model bundle: results/final/<model>/model or results/final/<model>, or a "
+        "fold's results/models/<model>/<scheme>/fold<k>/model or its parent",
     )
     parser.add_argument(
         "paths",
@@ -1050,7 +1056,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeline",
         action="store_true",
-        help="print the genre of each window over time instead of one answer per file",
+        help="also print the genre of each window over time: text and JSON keep each "
+        "file's answer (the mean over its windows) and add the windows; CSV gives one row "
+        "per window only",
     )
     parser.add_argument(
         "--window",
@@ -1211,7 +1219,8 @@ def _members(classifier: Classifier) -> list[Classifier]:
 
 
 def _version_warnings(classifier: Classifier) -> list[str]:
-    """One line per bundle trained with another librosa or scikit-learn release.
+    """One line per bundle trained with another librosa, scikit-learn or Keras release;
+    members that differ alike share one line.
 
     Another minor release may compute features or read an estimator differently
     (the libraries' own warnings are silenced with the decoders' noise), so the

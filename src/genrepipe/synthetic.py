@@ -7,8 +7,8 @@ strings, organs, pads, brass, a formant-filtered "voice"), chord progressions,
 bass lines and melodies. Each genre has its own *distributions* of tempo,
 groove, instrumentation, harmony and production, and every clip draws from
 them at random, sometimes borrowing a component (its tempo, drums, bass line,
-chords, lead or mix) from a neighbouring genre, so that genres overlap the
-way real ones do: a simple classifier does clearly better than chance, but
+chords, comping, lead or mix) from a neighbouring genre, so that genres overlap
+the way real ones do: a simple classifier does clearly better than chance, but
 not perfectly.
 
 A clip is a pure function of ``(genre, index, seed, duration, sr)``: its
@@ -1772,7 +1772,8 @@ def clip_filename(genre: str, index: int) -> str:
     Raises
     ------
     ValueError
-        If ``genre`` is unknown or ``index`` is negative or not an integer.
+        If ``genre`` is unknown or ``index`` is negative, greater than 99999 or not
+        an integer.
     """
     _check_genre(genre)
     idx = _check_index(index)

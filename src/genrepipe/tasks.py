@@ -1,6 +1,7 @@
 """The work of each workflow step: read inputs, call the compute functions, write outputs.
 
-One function per rule (extraction's is in :mod:`genrepipe.extraction`). The rule
+One function per rule (extraction's is in :mod:`genrepipe.extraction`, plot_results'
+in :mod:`genrepipe.plots` and record_run's in :mod:`genrepipe.history`). The rule
 scripts in ``workflow/scripts`` only pass Snakemake's inputs, outputs and params
 to these; the computations themselves live in the other modules as functions of
 arrays, testable without files.
@@ -576,10 +577,10 @@ def fit_and_predict(
     -------
     model, transform, proba, info
         The fitted estimator; for an ``image`` input the row standardizer fitted
-        here on training tracks, else None (``pca`` and ``scaled`` inputs come
-        transformed); track-level probabilities of every row (columns in
-        ``model.classes_`` order); and a dict of details (fit seconds, chosen
-        hyperparameters).
+        here on training tracks, or ``base_transform`` as given (a CNN head with a
+        ``base``), else None (``pca`` and ``scaled`` inputs come transformed);
+        track-level probabilities of every row (columns in ``model.classes_``
+        order); and a dict of details (fit seconds, chosen hyperparameters).
     """
     from threadpoolctl import threadpool_limits
 
@@ -841,7 +842,8 @@ def train_model(
         "max_duration": max_duration,
     }
     # The fold's transform as fitted by fit_preprocessing: linked, not written again;
-    # image inputs' row standardizer was fitted here.
+    # an image input's row standardizer was fitted here, or is its base's (a CNN head
+    # with a `base`).
     linked = None if spec["input"] == "image" else transform_path
     save_bundle(model_dir, transform=transform, model=model, card=card, transform_file=linked)
     write_table(predictions, predictions_out)
@@ -962,7 +964,9 @@ def train_final_model(
     from genrepipe.feature_table import read_feature_table
 
     if spec["input"] == "image" and transform_path is not None:
-        raise ValueError("an image input fits its own standardizer: no transform_path")
+        raise ValueError(
+            "an image input's standardizer is fitted here, or is its base's: no transform_path"
+        )
     if spec["input"] != "image" and transform_path is None:
         raise ValueError(
             f"a {spec['input']} input needs transform_path, the transform of its features"

@@ -515,7 +515,7 @@ class WindowCNNClassifier(_WindowVoting, KerasClassifier):
         Convolution kernel.
     pool_size : int or (int, int), default=2
         Max-pooling window (mel bands, frames) after each block; an int (frames)
-        with ``convolution="time"``, as is ``kernel_size``.
+        with ``convolution="time"`` or ``"timbral"``, as is ``kernel_size``.
     global_pool : {"mean", "mean_max", "mean_std"}, default="mean"
         What the last block's maps pass on: their mean over the window, or
         their mean and their maximum or standard deviation (twice the features).
@@ -1134,11 +1134,26 @@ def fit_embedding_head(
     head
         ``svm`` or ``gmm``, built by :func:`genrepipe.models.make_model` with ``params``
         after a :class:`~sklearn.preprocessing.StandardScaler`.
+    params
+        The head's settings, as a config gives them for ``svm`` or ``gmm``; None for
+        the defaults.
     embeddings, labels, tracks
         One row per window: its embedding, its track's label and its track's index.
         An SVM's probability calibration folds keep a track's windows together
         (see :class:`~genrepipe.models.CalibratedSVC`): windows of a track on both
         sides would make its probabilities overconfident.
+    random_state
+        The head's seed, passed to :func:`~genrepipe.models.make_model`.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        The fitted pipeline: the ``scale`` step, then the ``head``.
+
+    Raises
+    ------
+    ValueError
+        If ``head`` is not ``svm`` or ``gmm``.
     """
     from genrepipe.models import make_model
 
