@@ -102,6 +102,19 @@ def test_accuracy_table_pairs_folds_with_the_reference(bench, tmp_path) -> None:
     assert len({line.index(" % ±") for line in lines[1:]}) == 1, lines
 
 
+def test_fold_accuracy_of_a_genre_named_na_counts_its_right_answers(bench, tmp_path) -> None:
+    # A genre folder "NA" read as a missing value: NaN == NaN is false, so every right
+    # answer counted as wrong.
+    folder = tmp_path / "results" / "models" / "svm" / "kfold" / "fold0"
+    folder.mkdir(parents=True)
+    table = pd.DataFrame(
+        {"fold": 0, "track": ["a", "b", "c", "d"], "genre": ["NA", "NA", "rock", "rock"]}
+    )
+    table["subset"], table["predicted"] = "test", ["NA", "NA", "rock", "NA"]
+    table.to_csv(folder / "predictions.tsv", sep="\t", index=False)
+    assert bench.fold_accuracies(tmp_path, "svm", [0]).tolist() == [0.75]
+
+
 def test_benchmark_config_runs_the_reference_first_with_kfold(bench, tmp_path) -> None:
     data, workdir = tmp_path / "genres", tmp_path / "benchmarks" / "genres"
     config = bench.benchmark_config(

@@ -342,5 +342,30 @@ def test_summary_writes_track_counts_as_counts(tmp_path):
         scheme="kfold",
     )
     lines = output.read_text(encoding="utf-8").splitlines()
-    assert lines[1].startswith("svm,gtzan,kfold,seed87,10,90,10,1.0000,0.5000,"), lines[1]
-    assert lines[2].startswith("gmm,gtzan,kfold,seed87,10,899.1,99.9,1.0000,"), lines[2]
+    assert lines[1].startswith("svm,gtzan,kfold,seed87,10,90,10,1,0.5,"), lines[1]
+    assert lines[2].startswith("gmm,gtzan,kfold,seed87,10,899.1,99.9,1,"), lines[2]
+
+
+def test_summary_keeps_the_digits_the_figures_round(tmp_path):
+    """6 of 11 clips: written as 0.5455, the chart, the HTML table and genrepipe-compare,
+    which read the summary, rounded it again to 54.6% and 0.546, where the confusion
+    title, from the metrics, said 54.5%."""
+    from genrepipe.plots import percent, rounded
+    from genrepipe.tasks import read_table, summarize_results
+
+    metrics = _metrics_file(tmp_path / "svm.json", 90.0, 11.0)
+    values = json.loads(metrics.read_text(encoding="utf-8")) | {"test_accuracy": 6 / 11}
+    metrics.write_text(json.dumps(values), encoding="utf-8")
+    output = tmp_path / "summary.csv"
+    summarize_results(
+        [metrics], ["svm"], ["stats"], [None], output, dataset="gtzan", scheme="holdout"
+    )
+    (accuracy,) = read_table(output, sep=",")["test_accuracy"]
+    assert (
+        (percent(accuracy), rounded(accuracy, 3))
+        == (percent(6 / 11), "0.545")
+        == (
+            "54.5%",
+            "0.545",
+        )
+    )

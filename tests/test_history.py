@@ -289,6 +289,19 @@ def test_compare_escapes_what_the_console_cannot_print(tmp_path, monkeypatch):
     assert "~/\\u043c\\u0443\\u0437\\u044b\\u043a\\u0430/gtzan" in console.read()
 
 
+def test_compare_keeps_model_names_that_read_as_numbers(tmp_path, capsys):
+    # Models "007" and "NA" (the config accepts both): read back as 7 and a missing value,
+    # genrepipe-compare named their rows test_accuracy.7 and test_accuracy.nan.
+    latest = tmp_path / "history" / "latest.txt"
+    for i, accuracy in enumerate((0.5, 0.75)):
+        summary = write_summary(tmp_path / f"{i}.csv", {"007": accuracy, "NA": 0.25})
+        record_run(summary, latest, config=BASE_CONFIG, repo=None, now=datetime(2025, 1, 1 + i))
+    assert main(["--history", str(latest.parent), "--format", "csv"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out), index_col=0, keep_default_na=False)
+    assert [float(v) for v in table.loc["test_accuracy.007"]] == [0.5, 0.75]
+    assert [float(v) for v in table.loc["test_accuracy.NA"]] == [0.25, 0.25]
+
+
 def test_compare_csv_gives_the_summarys_accuracies_unrounded(tmp_path, capsys):
     # 9 of 32 clips: rounded to 0.281 in the text table, a script reads 0.28125.
     latest = tmp_path / "history" / "latest.txt"

@@ -198,6 +198,10 @@ def test_percentages_round_halves_up():
         "100.0%",
     ]
     assert plots.percent(float("nan")) == "n/a"
+    # 23 of 80 clips: the float 0.2875 * 100 is 28.749999999999996, which read 28.7%
+    # beside 0.288 in the summary table.
+    assert [plots.percent(v) for v in (0.2875, 0.5125)] == ["28.8%", "51.3%"]
+    assert plots.rounded(0.2875, 3) == "0.288"
 
 
 def test_protocol_of_repeated_k_fold_says_k_and_the_repeats():
@@ -467,6 +471,41 @@ def test_accuracy_chart_marks_chance_from_the_genres_tested(tmp_path, saved_figu
     assert chance.get_label() == "chance (1 in 4 genres)"
     assert chance.get_xdata()[0] == pytest.approx(1 / 4)
     assert "chance (1 in 4 genres)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_results_of_genres_and_models_named_like_numbers_keep_their_names(tmp_path, saved_figures):
+    """Genre folders "07" and "NA" and a model "007" (all accepted): read back as 7, NaN
+    and 7.0, the heat map showed "n/a" for real scores and the chart labelled 7.0."""
+    summary = pd.DataFrame(
+        {
+            "model": ["007"],
+            "test_accuracy": [0.5],
+            "test_accuracy_ci95_low": [0.2],
+            "test_accuracy_ci95_high": [0.8],
+        }
+    )
+    summary.to_csv(tmp_path / "summary.csv", index=False)
+    per_genre = pd.DataFrame({"genre": ["07", "NA"], "f1": [0.75, 0.25], "support": [2, 2]})
+    per_genre.to_csv(tmp_path / "007_per_genre.csv", index=False)
+    write_feature_table(
+        tmp_path / "stats.parquet",
+        [(f"{g}.0000{i}", g, np.full(4, float(i))) for i, g in enumerate(["07", "NA", "07"])],
+        feature_set="stats",
+    )
+    outputs = [tmp_path / name for name in ("a.png", "f1.png", "map.png", "summary.html")]
+    plots.plot_results(
+        tmp_path / "summary.csv",
+        [tmp_path / "007_per_genre.csv"],
+        ["007"],
+        tmp_path / "stats.parquet",
+        *outputs,
+        feature_set="stats",
+    )
+    accuracy, (heat_map, _) = saved_figures[0].axes[0], saved_figures[1].axes
+    assert [label.get_text() for label in accuracy.get_yticklabels()] == ["007"]
+    assert [label.get_text() for label in heat_map.get_xticklabels()] == ["07", "NA"]
+    assert [text.get_text() for text in heat_map.texts] == ["0.75", "0.25"]
+    assert "<td>007</td>" in outputs[-1].read_text(encoding="utf-8")
 
 
 def test_confusion_title_of_unequal_folds_says_what_the_cells_pool_to(saved_figures, tmp_path):

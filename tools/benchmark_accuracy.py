@@ -139,17 +139,21 @@ def read_split(workdir: Path, scheme: str = "kfold") -> pd.DataFrame:
     A working directory kept between runs also holds the fold folders of earlier
     splits (3 repeats, then 1): only the current split's folds are read.
     """
-    return pd.read_csv(workdir / "results" / "splits" / f"{scheme}.tsv", sep="\t")
+    from genrepipe.tasks import read_table
+
+    return read_table(workdir / "results" / "splits" / f"{scheme}.tsv")
 
 
 def fold_accuracies(workdir: Path, model: str, folds, scheme: str = "kfold") -> pd.Series:
     """Test accuracy of each of ``folds`` of one model, from its predictions."""
+    from genrepipe.tasks import read_table
+
     accuracy = {}
     for fold in folds:
         path = workdir / "results" / "models" / model / scheme / f"fold{fold}" / "predictions.tsv"
         if not path.is_file():
             raise FileNotFoundError(f"no predictions of {model} for fold {fold}: {path}")
-        table = pd.read_csv(path, sep="\t")
+        table = read_table(path)
         test = table[table["subset"] == "test"]
         accuracy[int(fold)] = float((test["genre"] == test["predicted"]).mean())
     return pd.Series(accuracy).sort_index()
@@ -173,7 +177,9 @@ def interval(values: np.ndarray, ratio: float, level: float = 0.95) -> tuple[flo
 
 def accuracy_table(workdir: Path, models: list[str], scheme: str = "kfold") -> pd.DataFrame:
     """One row per model: accuracy over folds, and its paired difference from the reference."""
-    summary = pd.read_csv(workdir / "results" / "summary.csv").set_index("model")
+    from genrepipe.tasks import read_table
+
+    summary = read_table(workdir / "results" / "summary.csv", sep=",").set_index("model")
     split = read_split(workdir, scheme)
     folds, ratio = sorted(split["fold"].unique()), test_train_ratio(split)
     reference = fold_accuracies(workdir, REFERENCE, folds, scheme)
@@ -233,8 +239,8 @@ def check_targets(table: pd.DataFrame) -> list[tuple[str, str, bool]]:
             (
                 "best new model >= svm + 10 points and >= 88 %",
                 # The best of several by this very table: a little optimistic.
-                f"{best} {rounded(100 * best_accuracy, 1)} % "
-                f"({rounded(100 * above, 1, plus=True)} vs svm; "
+                f"{best} {rounded(best_accuracy, 1, scale=2)} % "
+                f"({rounded(above, 1, plus=True, scale=2)} vs svm; "
                 f"best of {len(new)} by this table)",
                 _at_least(above, 0.10) and _at_least(best_accuracy, 0.88),
             )
@@ -247,7 +253,9 @@ def check_targets(table: pd.DataFrame) -> list[tuple[str, str, bool]]:
         checks.append(
             (
                 f"{model} >= {' and '.join(baselines)} + 25 points",
-                ", ".join(f"{rounded(100 * d, 1, plus=True)} vs {b}" for b, d in margins.items()),
+                ", ".join(
+                    f"{rounded(d, 1, plus=True, scale=2)} vs {b}" for b, d in margins.items()
+                ),
                 _at_least(min(margins.values()), 0.25),
             )
         )
@@ -287,7 +295,7 @@ def format_table(table: pd.DataFrame) -> str:
     from genrepipe.plots import rounded
 
     def pct(value: float, plus: bool = False) -> str:
-        return f"{rounded(100 * value, 1, nan='nan', plus=plus):>6}"
+        return f"{rounded(value, 1, nan='nan', plus=plus, scale=2):>6}"
 
     # An ensemble's features name every member's set: widen the column to fit.
     wide = max([14, *(len(str(name)) for name in table["features"])])

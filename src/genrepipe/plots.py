@@ -55,17 +55,22 @@ def genre_order(genres: Iterable[str]) -> list[str]:
     return [g for g in GENRES if g in present] + sorted(present - set(GENRES))
 
 
-def rounded(value: float, places: int, nan: str = "n/a", *, plus: bool = False) -> str:
+def rounded(
+    value: float, places: int, nan: str = "n/a", *, plus: bool = False, scale: int = 0
+) -> str:
     """``value`` with ``places`` decimals, halves rounded up: 0.0625 (one clip of 16)
     reads 0.063, as 0.4375 reads 0.438 (Python's format rounds a half to the even
     digit: 0.062 beside 0.438). Every figure, table and comparison rounds so, and
-    reads one accuracy alike; ``plus`` writes a difference's "+" as ``{:+}`` does."""
+    reads one accuracy alike; ``plus`` writes a difference's "+" as ``{:+}`` does.
+    ``scale`` multiplies by that power of ten first, exactly (2: a percentage; the
+    float product 0.2875 * 100 is 28.749999999999996, which would read 28.7)."""
     from decimal import ROUND_HALF_UP, Decimal
 
     if np.isnan(value):
         return nan
     # repr's shortest decimal (0.4375), not the binary expansion of the float.
-    number = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    number = Decimal(repr(float(value))).scaleb(scale)
+    number = number.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
     return f"{number:+}" if plus else str(number)
 
 
@@ -74,7 +79,7 @@ def percent(value: float) -> str:
     :func:`rounded`): 6.25% of a 16-clip test set reads 6.3%; NaN reads "n/a"."""
     if np.isnan(value):
         return "n/a"
-    return f"{rounded(float(value) * 100, 1)}%"
+    return f"{rounded(value, 1, scale=2)}%"
 
 
 def wrap_name(name: str, width: int = 12) -> str:
@@ -492,15 +497,17 @@ def plot_results(
     summary as an HTML table.
     """
     from genrepipe.feature_table import read_feature_table
+    from genrepipe.tasks import read_table
 
-    summary = pd.read_csv(summary_csv)
+    summary = read_table(summary_csv, sep=",")
     summary_html(summary, summary_out)
     folds = {
         model: read_json(path).get("fold_test_accuracy", [])
         for model, path in zip(models, metrics_files or [], strict=metrics_files is not None)
     }
     per_genre = {
-        model: pd.read_csv(path) for model, path in zip(models, per_genre_files, strict=True)
+        model: read_table(path, sep=",")
+        for model, path in zip(models, per_genre_files, strict=True)
     }
     # Guessing among the classes a model may answer (a genre never tested is one).
     classes = {genre for table in per_genre.values() for genre in table["genre"]}

@@ -41,14 +41,24 @@ def write_table(frame: pd.DataFrame, path: str | Path, **kwargs) -> None:
 
 
 #: Columns of names, read as text: a track "001" or a genre folder "07" is not a number.
-_TEXT_COLUMNS = ("track", "genre", "predicted", "subset", "path", "status", "reason")
+_TEXT_COLUMNS = ("track", "genre", "predicted", "subset", "path", "status", "reason", "model")
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a tab-separated table written by :func:`write_table`."""
+#: Numbers of the summary and per-genre tables: ten significant digits, never rounded
+#: to a few decimals, since the figures and comparisons read them and round them (once):
+#: 6 of 11 written as 0.5455 read 0.546 there, beside 0.545 from the metrics.
+_FLOAT_FORMAT = "%.10g"
+
+
+def read_table(path: str | Path, *, sep: str = "\t") -> pd.DataFrame:
+    """Read a table written by :func:`write_table` (``sep=","``: a CSV of the workflow's).
+
+    Names stay text: a genre folder or model named ``07`` or ``NA`` is not the number 7
+    or a missing value; only empty cells are.
+    """
     return pd.read_csv(
         path,
-        sep="\t",
+        sep=sep,
         keep_default_na=False,
         na_values=[""],
         dtype=dict.fromkeys(_TEXT_COLUMNS, str),
@@ -1305,7 +1315,7 @@ def evaluate_model(
     for count in ("support", "predicted"):  # the transpose made them floats
         per_genre[count] = per_genre[count].astype(int)
     with atomic_path(per_genre_out) as tmp:
-        per_genre.to_csv(tmp, index=False, float_format="%.4f", lineterminator="\n")
+        per_genre.to_csv(tmp, index=False, float_format=_FLOAT_FORMAT, lineterminator="\n")
     confusion = pd.DataFrame(metrics["confusion"], index=classes, columns=classes)
     with atomic_path(confusion_out) as tmp:
         confusion.rename_axis("true\\predicted").to_csv(tmp, lineterminator="\n")
@@ -1387,6 +1397,6 @@ def summarize_results(
         # (metrics files written before track_count hold 144.0).
         summary[column] = pd.Series([track_count(v) for v in summary[column]], dtype=object)
     with atomic_path(output) as tmp:
-        summary.to_csv(tmp, index=False, float_format="%.4f", lineterminator="\n")
+        summary.to_csv(tmp, index=False, float_format=_FLOAT_FORMAT, lineterminator="\n")
     logger.info("summary:\n%s", summary.to_string(index=False))
     return summary
