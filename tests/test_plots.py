@@ -436,36 +436,43 @@ def test_accuracy_chart_without_intervals_draws_no_interval(saved_figures):
     assert [segment[:, 1].tolist() for segment in lines.get_segments()] == [[0.0, 0.0]]
 
 
-def test_accuracy_chart_marks_chance_from_the_genres_tested(tmp_path, saved_figures):
-    """Models below 10% on ten genres do worse than guessing: a line says where that is."""
+def _plot_results(tmp_path, model: str, accuracy: float, per_genre: pd.DataFrame) -> list:
+    """plot_results on the files a run of one ``model`` writes: its summary and per-genre
+    table as given, a feature table of two clips of each genre; it returns the HTML."""
     summary = pd.DataFrame(
         {
-            "model": ["svm"],
-            "test_accuracy": [0.05],
-            "test_accuracy_ci95_low": [0.0],
-            "test_accuracy_ci95_high": [0.2],
+            "model": [model],
+            "test_accuracy": [accuracy],
+            "test_accuracy_ci95_low": [accuracy / 2],
+            "test_accuracy_ci95_high": [(1 + accuracy) / 2],
         }
     )
     summary.to_csv(tmp_path / "summary.csv", index=False)
-    # Four genres, one never tested (support 0) but answerable: chance is one in four.
-    per_genre = pd.DataFrame(
-        {"genre": ["blues", "jazz", "pop", "rock"], "f1": 0.0, "support": [2, 2, 2, 0]}
-    )
-    per_genre.to_csv(tmp_path / "svm_per_genre.csv", index=False)
+    per_genre.to_csv(tmp_path / f"{model}_per_genre.csv", index=False)
     write_feature_table(
         tmp_path / "stats.parquet",
-        [(f"{g}.0000{i}", g, np.full(4, float(i))) for i, g in enumerate(["blues", "jazz", "pop"])],
+        [(f"{g}.0000{i}", g, np.full(4, float(i))) for i, g in enumerate([*per_genre.genre] * 2)],
         feature_set="stats",
     )
     outputs = [tmp_path / name for name in ("a.png", "f1.png", "map.png", "summary.html")]
     plots.plot_results(
         tmp_path / "summary.csv",
-        [tmp_path / "svm_per_genre.csv"],
-        ["svm"],
+        [tmp_path / f"{model}_per_genre.csv"],
+        [model],
         tmp_path / "stats.parquet",
         *outputs,
         feature_set="stats",
     )
+    return outputs[-1].read_text(encoding="utf-8")
+
+
+def test_accuracy_chart_marks_chance_from_the_genres_tested(tmp_path, saved_figures):
+    """Models below 10% on ten genres do worse than guessing: a line says where that is."""
+    # Four genres, one never tested (support 0) but answerable: chance is one in four.
+    per_genre = pd.DataFrame(
+        {"genre": ["blues", "jazz", "pop", "rock"], "f1": 0.0, "support": [2, 2, 2, 0]}
+    )
+    _plot_results(tmp_path, "svm", 0.05, per_genre)
     ax = saved_figures[0].axes[0]
     (chance,) = [line for line in ax.get_lines() if line.get_label().startswith("chance")]
     assert chance.get_label() == "chance (1 in 4 genres)"
@@ -476,36 +483,13 @@ def test_accuracy_chart_marks_chance_from_the_genres_tested(tmp_path, saved_figu
 def test_results_of_genres_and_models_named_like_numbers_keep_their_names(tmp_path, saved_figures):
     """Genre folders "07" and "NA" and a model "007" (all accepted): read back as 7, NaN
     and 7.0, the heat map showed "n/a" for real scores and the chart labelled 7.0."""
-    summary = pd.DataFrame(
-        {
-            "model": ["007"],
-            "test_accuracy": [0.5],
-            "test_accuracy_ci95_low": [0.2],
-            "test_accuracy_ci95_high": [0.8],
-        }
-    )
-    summary.to_csv(tmp_path / "summary.csv", index=False)
     per_genre = pd.DataFrame({"genre": ["07", "NA"], "f1": [0.75, 0.25], "support": [2, 2]})
-    per_genre.to_csv(tmp_path / "007_per_genre.csv", index=False)
-    write_feature_table(
-        tmp_path / "stats.parquet",
-        [(f"{g}.0000{i}", g, np.full(4, float(i))) for i, g in enumerate(["07", "NA", "07"])],
-        feature_set="stats",
-    )
-    outputs = [tmp_path / name for name in ("a.png", "f1.png", "map.png", "summary.html")]
-    plots.plot_results(
-        tmp_path / "summary.csv",
-        [tmp_path / "007_per_genre.csv"],
-        ["007"],
-        tmp_path / "stats.parquet",
-        *outputs,
-        feature_set="stats",
-    )
+    html = _plot_results(tmp_path, "007", 0.5, per_genre)
     accuracy, (heat_map, _) = saved_figures[0].axes[0], saved_figures[1].axes
     assert [label.get_text() for label in accuracy.get_yticklabels()] == ["007"]
     assert [label.get_text() for label in heat_map.get_xticklabels()] == ["07", "NA"]
     assert [text.get_text() for text in heat_map.texts] == ["0.75", "0.25"]
-    assert "<td>007</td>" in outputs[-1].read_text(encoding="utf-8")
+    assert "<td>007</td>" in html
 
 
 def test_confusion_title_of_unequal_folds_says_what_the_cells_pool_to(saved_figures, tmp_path):
