@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import string
 import zlib
 from pathlib import Path
 
@@ -372,9 +373,9 @@ def test_track_number_reads_the_trailing_number(track_id, number):
 def test_track_number_without_trailing_digits_is_a_stable_crc():
     for track_id in ("my_song", "blues.00042-live", "x"):
         number = track_number(track_id)
-        assert 0 <= number < 100_000
+        assert 0 <= number < 100  # GTZAN's numbers, so such clips batch as GTZAN's do
         assert number == track_number(track_id)
-        assert number == zlib.crc32(track_id.encode()) % 100_000
+        assert number == zlib.crc32(track_id.encode()) % 100
     assert track_number("my_song") != track_number("my_other_song")
 
 
@@ -516,12 +517,48 @@ def test_a_few_stray_clip_numbers_join_the_batch_before():
 
 
 def test_small_blocks_do_not_chain():
-    # Tracks of arbitrary names get scattered clip numbers: every block is small, and
-    # none swallows the next (which would make one batch's membership depend on many).
+    # 30 clips of arbitrary names spread over the 20 blocks of GTZAN's numbers: every
+    # block is small, and none swallows the next (which would make one batch's
+    # membership depend on many): each batch is one block.
     names = [f"song_{chr(97 + i)}{chr(97 + j)}" for i in range(5) for j in range(6)]
     tracks = [Track(track=name, genre="rock", path=f"genres/rock/{name}.wav") for name in names]
     batches = assign_batches(tracks, tracks_per_job=50)
-    assert max(len(batch) for batch in batches.values()) <= 2
+    assert len(batches) > 1
+    for batch in batches.values():
+        assert len({track_number(track.track) // 5 for track in batch}) == 1
+
+
+def test_clips_named_by_title_batch_as_gtzan_clips_do():
+    # 100 clips of each genre without a clip number: 20 jobs of about 50, not a job of
+    # one or two clips each (1000 jobs, each paying Python's and librosa's start-up).
+    rng = random.Random(0)
+    tracks = [
+        Track(track=name, genre=genre, path=f"genres/{genre}/{name}.wav")
+        for genre in GENRES
+        for name in ("".join(rng.choices(string.ascii_lowercase, k=8)) for _ in range(100))
+    ]
+    batches = assign_batches(tracks, tracks_per_job=50)
+    assert len(batches) <= 20
+    assert max(len(batch) for batch in batches.values()) < 2 * 50
+    # One more such clip changes the one batch it falls in.
+    extra = Track("another_title", "rock", "genres/rock/another_title.wav")
+    changed = _changed(
+        _membership(batches), _membership(assign_batches([*tracks, extra], tracks_per_job=50))
+    )
+    assert len(changed) == 1
+
+
+def test_a_stray_clip_leaves_a_batch_when_clips_come_between():
+    # Clips 0-4 of every genre and a stray jazz 12 (block 2): the stray clip has no
+    # block 1 to join, so it is a batch of its own. Adding clips 5-9 makes block 1,
+    # which it joins: batch0000 keeps its clips and is not extracted again (joining
+    # whichever block came before, it sat in batch0000 first and moved out).
+    old = [*_collection(n_per_genre=5), *_collection(n_per_genre=1, genres=("jazz",), start=12)]
+    before = _membership(assign_batches(old, tracks_per_job=50))
+    assert before["batch0002"] == {"jazz.00012"} and len(before["batch0000"]) == 50
+    after = _membership(assign_batches(old + _collection(n_per_genre=5, start=5), 50))
+    assert after["batch0000"] == before["batch0000"]
+    assert after["batch0001"] >= {"jazz.00012", "blues.00005"} and "batch0002" not in after
 
 
 def test_a_small_block_after_a_small_one_stays_a_batch_of_its_own():
