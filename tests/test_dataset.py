@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
 import string
 import zlib
@@ -244,6 +246,29 @@ def test_discover_refuses_braces_in_the_dataset_path(tmp_path):
     _touch(genres / "blues" / "blues.00000.wav")
     with pytest.raises(ValueError, match=r"GTZAN \{v2\}.*rename the folder"):
         discover_tracks(genres.parent)
+
+
+def test_file_names_that_are_not_utf8_are_skipped_and_shown_escaped(tmp_path):
+    """A Latin-1 name on a UTF-8 system ("café" as bytes 63 61 66 e9): kept as a track, its
+    path stopped Snakemake, which records every path as UTF-8, with a traceback naming
+    no file. Skipped with a reason instead; every skipped path is UTF-8 text."""
+    genres = tmp_path / "genres"
+    _touch(genres / "rock" / "rock.00000.wav")
+    latin1 = os.fsdecode(b"caf\xe9")
+    _touch(genres / "rock" / f"{latin1}.wav")
+    _touch(genres / "rock" / f"{latin1}.txt")
+    _touch(genres / f"{latin1} songs" / "x.wav")
+    found = discover_tracks(genres)
+    assert [track.track for track in found.tracks] == ["rock.00000"]
+    reasons = {Path(path).name: reason for path, reason in found.skipped}
+    assert reasons["caf\\xe9.wav"].startswith("file name is not UTF-8 text")
+    assert reasons["caf\\xe9.txt"].startswith("not an audio file extension")
+    assert reasons["caf\\xe9 songs"].startswith("unknown genre folder")
+    json.dumps(found.skipped).encode("utf-8")  # what Snakemake records of the params
+    # A dataset folder of such a name holds nothing Snakemake could use.
+    _touch(tmp_path / latin1 / "genres" / "rock" / "rock.00000.wav")
+    with pytest.raises(ValueError, match=r"caf\\xe9.*not UTF-8 text.*rename the folder"):
+        discover_tracks(tmp_path / latin1)
 
 
 def test_discover_restricted_genres_reports_the_others(dataset):

@@ -188,6 +188,21 @@ def _one_clip_per_id(found: Sequence[Track], skipped: list[tuple[str, str]]) -> 
     return [track for track in found if track.path in kept]
 
 
+def _utf8(name: str) -> bool:
+    """Whether a file name read from disk is UTF-8 text (undecodable bytes come as
+    surrogates, which Snakemake's UTF-8 records of every path cannot hold)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(path: str | os.PathLike) -> str:
+    """``path`` as UTF-8 text: bytes of another encoding as ``\\xe9`` escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def discover_tracks(
     root: str | os.PathLike,
     genres: Sequence[str] = GENRES,
@@ -216,7 +231,7 @@ def discover_tracks(
     FileNotFoundError
         If ``root`` does not exist or holds no genre folder.
     ValueError
-        If the path of the genre folders holds ``{`` or ``}``.
+        If the path of the genre folders holds ``{`` or ``}``, or is not UTF-8 text.
     """
     genre_root = find_genre_root(root)
     if "{" in str(genre_root) or "}" in str(genre_root):
@@ -224,6 +239,11 @@ def discover_tracks(
         raise ValueError(
             f"dataset folder {genre_root} has {{ or }} in its path, which Snakemake reads as a "
             "wildcard: rename the folder, or point to a link to it without braces"
+        )
+    if not _utf8(str(genre_root)):
+        raise ValueError(
+            f"dataset folder {_shown(genre_root)}: its path is not UTF-8 text, which Snakemake "
+            "cannot record: rename the folder, or point to a link to it with a UTF-8 name"
         )
     found: list[Track] = []  # every clip, in scan order: an id may come twice
     skipped: list[tuple[str, str]] = []
@@ -264,6 +284,15 @@ def discover_tracks(
                 # Snakemake reads braces in a path as a wildcard: one such name stops the run.
                 skipped.append((str(file), "file name holds { or }, which Snakemake cannot use"))
                 continue
+            if not _utf8(file.name):
+                # A Latin-1 name on a UTF-8 system: Snakemake stops the run on its path.
+                skipped.append(
+                    (
+                        str(file),
+                        "file name is not UTF-8 text, which Snakemake cannot record: rename it",
+                    )
+                )
+                continue
             found.append(Track(track=file.stem, genre=genre, path=str(file)))
     found = _without_file_manager_copies(found, skipped)
     tracks = _one_clip_per_id(found, skipped)
@@ -280,7 +309,8 @@ def discover_tracks(
     # in one line (a subset of a few genres would otherwise get a line for each other).
     if absent := [genre for genre in genres if genre not in present]:
         skipped.append((str(genre_root), f"no folder of {', '.join(absent)}: none of their clips"))
-    return Discovery(tracks=tracks, skipped=skipped)
+    # As text the run's records and logs can hold: any skipped name may be undecodable.
+    return Discovery(tracks=tracks, skipped=[(_shown(path), reason) for path, reason in skipped])
 
 
 def track_number(track_id: str) -> int:
