@@ -489,3 +489,20 @@ def test_non_finite_sample_in_one_channel_is_rejected(tmp_path):
     y[5, 1] = np.nan
     path = _write(tmp_path / "broken_stereo.wav", y, SAMPLE_RATE, "FLOAT")
     assert "NaN or infinite" in str(_assert_audio_error_naming(path))
+
+
+@pytest.mark.parametrize(("suffix", "offset", "layout"), [(".wav", 24, "<I"), (".au", 16, ">I")])
+def test_a_header_of_sample_rate_zero_is_an_audio_error(tmp_path, suffix, offset, layout):
+    """A header whose sample rate field is 0: genrepipe-predict, which reads without
+    max_duration, died of a ZeroDivisionError; the workflow refused the clip as holding
+    no samples. Both now say what is wrong with the file."""
+    import struct
+
+    path = tmp_path / f"rate0{suffix}"
+    sf.write(path, np.zeros(2205, dtype=np.float32), 22050, subtype="PCM_16")
+    header = bytearray(path.read_bytes())
+    struct.pack_into(layout, header, offset, 0)
+    path.write_bytes(bytes(header))
+    for max_duration in (None, 30.0):
+        with pytest.raises(AudioError, match=r"rate0.*a sample rate of 0 Hz"):
+            genrepipe.audio.load_audio_and_rate(path, max_duration=max_duration)

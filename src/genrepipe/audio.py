@@ -93,6 +93,10 @@ def load_audio_and_rate(
         check_readable(path)
         raise AudioError(f"{path}: cannot decode audio ({type(error).__name__}: {error})") from None
 
+    if native_sr <= 0:
+        # A header of rate 0 (libsndfile refuses it, audioread passes it on): resampling
+        # would divide by it.
+        raise AudioError(f"{path}: cannot decode audio (a sample rate of {native_sr} Hz)")
     if y.ndim == 2:
         y = y.mean(axis=1)
     if y.size == 0:
