@@ -295,6 +295,20 @@ def test_listed_track_drops_only_an_audio_extension(line):
     assert listed_track(line) == "blues.00003"
 
 
+def test_a_list_file_that_is_not_utf8_is_named_with_its_setting(tmp_path, small_collection):
+    # Saved as Notepad's "Unicode" (UTF-16): the check said only "'utf-8' codec can't
+    # decode byte 0xff in position 0", naming neither the file nor the setting.
+    tracks, genres = small_collection
+    train = _write_list(tmp_path / "train.txt", ["blues.00000", "classical.00000"])
+    test = tmp_path / "test.txt"
+    test.write_text("blues.00001\nclassical.00001\n", encoding="utf-16")
+    with pytest.raises(ValueError) as info:
+        lists_split(tracks, genres, {"train": train, "test": test})
+    assert str(info.value) == (
+        f"split.lists.test: list file {test} is not UTF-8 text (byte 0xff at 0): save it as UTF-8"
+    )
+
+
 def test_lists_naming_no_track_of_the_dataset_are_refused(tmp_path, small_collection):
     tracks, genres = small_collection
     train = _write_list(tmp_path / "train.txt", ["blues.00000", "classical.00000"])

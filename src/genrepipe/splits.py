@@ -116,7 +116,13 @@ def lists_split(
         list_file = Path(list_file)
         if not list_file.is_file():
             raise FileNotFoundError(f"split.lists.{subset}: list file {list_file} does not exist")
-        listed = read_list(list_file)
+        try:
+            listed = read_list(list_file)
+        except UnicodeDecodeError as error:  # Notepad's "Unicode" (UTF-16), say
+            raise ValueError(
+                f"split.lists.{subset}: list file {list_file} is not UTF-8 text (byte "
+                f"{error.object[error.start]:#04x} at {error.start}): save it as UTF-8"
+            ) from None
         listed_in[subset] = listed
         if repeated := [track for track, n in Counter(listed).items() if n > 1]:
             raise ValueError(
