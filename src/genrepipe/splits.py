@@ -215,6 +215,13 @@ def untrained_genres(split: pd.DataFrame) -> dict[int, list[str]]:
     return untrained
 
 
+def untested_genres(split: pd.DataFrame) -> list[str]:
+    """The genres of the split that no fold tests (a holdout of a genre of two tracks,
+    a genre listed for training only): the test accuracy says nothing of them."""
+    tested = set(split.loc[split["subset"] == "test", "genre"])
+    return sorted(set(split["genre"]) - tested)
+
+
 def check_split(split: pd.DataFrame) -> None:
     """Raise if the split is empty, or any fold puts one track in two subsets or
     lacks train or test rows."""

@@ -320,6 +320,12 @@ def make_split(
             fold,
             ", ".join(untrained),
         )
+    if untested := splits.untested_genres(split):
+        logger.warning(
+            "split %s: no test track of %s: the test accuracy and macro F1 leave them out",
+            scheme,
+            ", ".join(untested),
+        )
     write_table(split, output)
     counts = split.groupby(["fold", "subset"]).size().unstack("subset", fill_value=0)
     logger.info("split %s, tracks per fold:\n%s", scheme, counts.to_string())
