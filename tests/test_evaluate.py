@@ -351,7 +351,7 @@ def test_summary_keeps_the_digits_the_figures_round(tmp_path):
     which read the summary, rounded it again to 54.6% and 0.546, where the confusion
     title, from the metrics, said 54.5%."""
     from genrepipe.plots import percent, rounded
-    from genrepipe.tasks import read_table, summarize_results
+    from genrepipe.tasks import read_summary, summarize_results
 
     metrics = _metrics_file(tmp_path / "svm.json", 90.0, 11.0)
     values = json.loads(metrics.read_text(encoding="utf-8")) | {"test_accuracy": 6 / 11}
@@ -360,7 +360,7 @@ def test_summary_keeps_the_digits_the_figures_round(tmp_path):
     summarize_results(
         [metrics], ["svm"], ["stats"], [None], output, dataset="gtzan", scheme="holdout"
     )
-    (accuracy,) = read_table(output, sep=",")["test_accuracy"]
+    (accuracy,) = read_summary(output)["test_accuracy"]
     assert (
         (percent(accuracy), rounded(accuracy, 3))
         == (percent(6 / 11), "0.545")

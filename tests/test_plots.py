@@ -202,6 +202,10 @@ def test_percentages_round_halves_up():
     # beside 0.288 in the summary table.
     assert [plots.percent(v) for v in (0.2875, 0.5125)] == ["28.8%", "51.3%"]
     assert plots.rounded(0.2875, 3) == "0.288"
+    # Four folds of 20 clips, 13, 17, 18 and 19 right: 67/80 = 0.8375 pooled, but the
+    # float mean of the folds is 0.8374999999999999, which read 83.7%.
+    mean = float(np.mean([13 / 20, 17 / 20, 18 / 20, 19 / 20]))
+    assert mean < 0.8375 and plots.percent(mean) == plots.percent(67 / 80) == "83.8%"
 
 
 def test_protocol_of_repeated_k_fold_says_k_and_the_repeats():
@@ -470,9 +474,17 @@ def test_accuracy_chart_marks_chance_from_the_genres_tested(tmp_path, saved_figu
     """Models below 10% on ten genres do worse than guessing: a line says where that is."""
     # Four genres, one never tested (support 0) but answerable: chance is one in four.
     per_genre = pd.DataFrame(
-        {"genre": ["blues", "jazz", "pop", "rock"], "f1": 0.0, "support": [2, 2, 2, 0]}
+        {
+            "genre": ["blues", "jazz", "pop", "rock"],
+            "f1": 0.0,
+            "support": [2, 2, 2, 0],
+            "predicted": [3, 1, 2, 0],
+        }
     )
     _plot_results(tmp_path, "svm", 0.05, per_genre)
+    # Read from the file, the genre no clip was called and none tested has no F1 (a count
+    # of 0 read as the text "0" made it 0.00).
+    assert [text.get_text() for text in saved_figures[1].axes[0].texts][-1] == "n/a"
     ax = saved_figures[0].axes[0]
     (chance,) = [line for line in ax.get_lines() if line.get_label().startswith("chance")]
     assert chance.get_label() == "chance (1 in 4 genres)"

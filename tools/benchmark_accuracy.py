@@ -177,9 +177,9 @@ def interval(values: np.ndarray, ratio: float, level: float = 0.95) -> tuple[flo
 
 def accuracy_table(workdir: Path, models: list[str], scheme: str = "kfold") -> pd.DataFrame:
     """One row per model: accuracy over folds, and its paired difference from the reference."""
-    from genrepipe.tasks import read_table
+    from genrepipe.tasks import read_summary
 
-    summary = read_table(workdir / "results" / "summary.csv", sep=",").set_index("model")
+    summary = read_summary(workdir / "results" / "summary.csv").set_index("model")
     split = read_split(workdir, scheme)
     folds, ratio = sorted(split["fold"].unique()), test_train_ratio(split)
     reference = fold_accuracies(workdir, REFERENCE, folds, scheme)

@@ -243,11 +243,11 @@ def load_run(path: str | os.PathLike) -> Run:
     for name in ("summary.csv", "config.yaml", "run.json"):
         if not (path / name).is_file():
             raise FileNotFoundError(f"{path} is not a recorded run (no {name})")
-    from genrepipe.tasks import read_table
+    from genrepipe.tasks import read_summary
 
     readers = {
         "config.yaml": lambda file: yaml.safe_load(file.read_text(encoding="utf-8")) or {},
-        "summary.csv": lambda file: read_table(file, sep=","),
+        "summary.csv": read_summary,
         "run.json": lambda file: json.loads(file.read_text(encoding="utf-8")),
     }
     parts = {}

@@ -41,7 +41,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, **kwargs) -> None:
 
 
 #: Columns of names, read as text: a track "001" or a genre folder "07" is not a number.
-_TEXT_COLUMNS = ("track", "genre", "predicted", "subset", "path", "status", "reason", "model")
+_TEXT_COLUMNS = ("track", "genre", "predicted", "subset", "path", "status", "reason")
 
 
 #: Numbers of the summary and per-genre tables: ten significant digits, never rounded
@@ -50,19 +50,27 @@ _TEXT_COLUMNS = ("track", "genre", "predicted", "subset", "path", "status", "rea
 _FLOAT_FORMAT = "%.10g"
 
 
-def read_table(path: str | Path, *, sep: str = "\t") -> pd.DataFrame:
+def read_table(
+    path: str | Path, *, sep: str = "\t", text: Sequence[str] = _TEXT_COLUMNS
+) -> pd.DataFrame:
     """Read a table written by :func:`write_table` (``sep=","``: a CSV of the workflow's).
 
-    Names stay text: a genre folder or model named ``07`` or ``NA`` is not the number 7
-    or a missing value; only empty cells are.
+    Names stay text, those of the columns ``text``: a genre folder or model named ``07``
+    or ``NA`` is not the number 7 or a missing value; only empty cells are missing.
     """
     return pd.read_csv(
-        path,
-        sep=sep,
-        keep_default_na=False,
-        na_values=[""],
-        dtype=dict.fromkeys(_TEXT_COLUMNS, str),
+        path, sep=sep, keep_default_na=False, na_values=[""], dtype=dict.fromkeys(text, str)
     )
+
+
+def read_summary(path: str | Path) -> pd.DataFrame:
+    """``results/summary.csv``, its model names as text."""
+    return read_table(path, sep=",", text=("model", "dataset", "split", "feature_set"))
+
+
+def read_per_genre(path: str | Path) -> pd.DataFrame:
+    """A model's ``<scheme>_per_genre.csv``, its genres as text (``predicted`` is a count)."""
+    return read_table(path, sep=",", text=("genre",))
 
 
 # -- dataset -------------------------------------------------------------------------------------
