@@ -404,7 +404,7 @@ def test_a_holdout_leaving_genres_untested_says_so(tmp_path, caplog):
             tmp_path / "split.tsv",
             tmp_path / "split.json",
         )
-    assert "split holdout: no test track of jazz, metal: the test accuracy" in caplog.text
+    assert "split holdout: no test track of jazz, metal: the test accuracy says" in caplog.text
     assert untested_genres(kfold_split(tracks, table["genre"], n_splits=2, seed=0)) == []
 
 

@@ -199,7 +199,8 @@ def _utf8(name: str) -> bool:
 
 
 def _shown(path: str | os.PathLike) -> str:
-    """``path`` as UTF-8 text: bytes of another encoding as ``\\xe9`` escapes."""
+    """``path`` (or any text holding one) as UTF-8 text: bytes of another encoding as
+    ``\\xe9`` escapes."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
@@ -310,17 +311,21 @@ def discover_tracks(
     if absent := [genre for genre in genres if genre not in present]:
         skipped.append((str(genre_root), f"no folder of {', '.join(absent)}: none of their clips"))
     # As text the run's records and logs can hold: any skipped name may be undecodable.
-    return Discovery(tracks=tracks, skipped=[(_shown(path), reason) for path, reason in skipped])
+    # (A reason may hold a path too: the target of a broken link.)
+    shown = [(_shown(path), _shown(reason)) for path, reason in skipped]
+    return Discovery(tracks=tracks, skipped=shown)
 
 
 def track_number(track_id: str) -> int:
     """The clip number of a track id (``blues.00042`` -> 42).
 
     Ids without a trailing number get a stable number from a CRC of the id, so
-    every id has a fixed batch whatever else is in the dataset: one of GTZAN's
-    numbers, 0 to 99, so that clips named by title batch as GTZAN's do. Spread
-    over 0 to 99,999, 200 such clips made 199 extraction jobs of one or two clips,
-    each paying a job's start-up.
+    every id has a fixed block of :func:`assign_batches` whatever else is in the
+    dataset: one of GTZAN's numbers, 0 to 99, so that clips named by title batch as
+    GTZAN's do. Spread over 0 to 99,999, 200 such clips made 199 extraction jobs of
+    one or two clips, each paying a job's start-up. The price: such a collection
+    has at most ``100 / w`` blocks (20 at the default ``tracks_per_job``), however
+    large; a smaller ``tracks_per_job`` gives more.
     """
     match = _TRAILING_NUMBER.search(track_id)
     if match:

@@ -330,7 +330,7 @@ def make_split(
         )
     if untested := splits.untested_genres(split):
         logger.warning(
-            "split %s: no test track of %s: the test accuracy and macro F1 leave them out",
+            "split %s: no test track of %s: the test accuracy says nothing of them",
             scheme,
             ", ".join(untested),
         )
