@@ -534,6 +534,33 @@ def test_usage_errors_exit_2(clips, tmp_path, capsys):
     assert exit_info.value.code == 2
 
 
+def test_a_network_classifies_on_one_tensorflow_thread_as_the_workers_do(clips, tmp_path):
+    """-j 1 ran TensorFlow on its default threads, each --jobs worker on one: a CNN's
+    probabilities differed in their last digits between -j 1 and -j 2."""
+    folder = tmp_path / "model"
+    params = {"hidden_units": 8, "epochs": 1, "validation_fraction": 0.0}
+    build_bundle(
+        folder,
+        clips,
+        feature_set="seed87",
+        settings=SEED87,
+        estimator="nn",
+        params=params,
+        input_kind="pca",
+        card={"clip_seconds": 3.0},
+    )
+    probe = (
+        "import sys; from genrepipe.predict import main; "
+        f"status = main([{str(folder)!r}, {str(clips[2])!r}, '-q', '-j', '1']); "
+        "import tensorflow as tf; threading = tf.config.threading; "
+        "print(threading.get_intra_op_parallelism_threads(), "
+        "threading.get_inter_op_parallelism_threads()); sys.exit(status)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "1 1"
+
+
 def test_console_script_runs_without_tensorflow(svm_bundle, clips, tmp_path):
     """The installed command answers; a corrupt file costs one stderr line; no TensorFlow."""
     folder, _, _ = svm_bundle
@@ -1542,6 +1569,34 @@ def test_linked_folders_are_searched_and_broken_links_named(gmm_bundle, clips, t
     assert status == 1
     assert out.startswith(str(top / "linked" / "a.wav"))
     assert f"{top / 'broken.wav'}: a link to a missing file" in err
+
+
+def test_paths_given_that_cannot_be_looked_into_are_one_line_each(
+    gmm_bundle, clips, tmp_path, capsys, monkeypatch
+):
+    """A path inside a folder one may not enter (pathlib raises PermissionError there,
+    as for a name too long): a traceback, no answer for the other files, exit 1. As a
+    model folder: a traceback where a usage error exits 2."""
+    locked = tmp_path / "locked"
+    is_dir = Path.is_dir
+
+    def refusing_is_dir(path):
+        if locked in (path, *path.parents):
+            raise PermissionError(13, "Permission denied", str(path))
+        return is_dir(path)
+
+    monkeypatch.setattr(Path, "is_dir", refusing_is_dir)
+    status, out, err = run([gmm_bundle, clips[0], locked / "c.wav"], capsys)
+    assert status == 1
+    assert out.startswith(str(clips[0])) and len(out.splitlines()) == 1
+    assert err.splitlines() == [
+        f"genrepipe-predict: error: {locked / 'c.wav'}: cannot be read (Permission denied)"
+    ]
+    status, out, err = run([locked / "model", clips[0]], capsys)
+    assert status == 2 and not out
+    assert err.strip() == (
+        f"genrepipe-predict: error: {locked / 'model'}: cannot be read (Permission denied)"
+    )
 
 
 def test_unreadable_folders_and_files_are_named_and_fail(

@@ -40,6 +40,7 @@ import json
 import math
 import os
 import re
+import sys
 import tempfile
 import warnings
 import zipfile
@@ -263,14 +264,30 @@ _KERAS_TUPLE_PARAMS = ("filters", "kernel_size", "pool_size")
 _PREDICT_BATCHES = 32
 
 
+#: TensorFlow's threads as this module first imports it, before any op fixes them
+#: (None: its default, every core); see :func:`tensorflow_threads_on_import`.
+_threads_on_import: int | None = None
+
+
+def tensorflow_threads_on_import(n_threads: int | None) -> None:
+    """Give TensorFlow ``n_threads`` threads when a model first needs it, which
+    loading a bundle does before any code outside could ask: genrepipe-predict
+    classifies on one thread in every process, as its ``--jobs`` workers do."""
+    global _threads_on_import
+    _threads_on_import = n_threads
+
+
 def _import_keras() -> tuple[Any, Any]:
     """Import TensorFlow and Keras on first use (several seconds)."""
     # Keep TensorFlow's C++ INFO and WARNING chatter (the CPU-feature notice) out of logs.
     # The oneDNN notice comes before absl's logging starts, and no setting hides it.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    first = "tensorflow" not in sys.modules
     import keras
     import tensorflow as tf
 
+    if first and _threads_on_import is not None:
+        _configure_threads(tf, _threads_on_import)
     return keras, tf
 
 

@@ -292,12 +292,16 @@ class Classifier:
         from genrepipe.models import UntrustedModelError
 
         folder = Path(model_dir)
-        if folder.is_file():
+        try:  # pathlib raises where it cannot look: a folder on the way not ours, a long name
+            is_file, is_dir = folder.is_file(), folder.is_dir()
+        except OSError as error:
+            raise BundleError(f"{folder}: cannot be read ({error.strerror or error})") from None
+        if is_file:
             raise BundleError(
                 f"{folder}: a file, not a model folder (the model folder comes first, "
                 "then the audio files)"
             )
-        if not folder.is_dir():
+        if not is_dir:
             raise BundleError(f"{folder}: no such model folder")
         is_bundle = (folder / "transform.skops").is_file() or (folder / "members").is_dir()
         if not is_bundle and (folder / "model").is_dir():
@@ -889,7 +893,12 @@ def find_audio(paths: Sequence[str | Path]) -> Iterator[tuple[Path, str | None]]
     """
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        try:  # pathlib raises where it cannot look: a folder on the way not ours, a long name
+            is_dir, exists = path.is_dir(), path.exists()
+        except OSError as error:
+            yield path, f"{path}: cannot be read ({error.strerror or error})"
+            continue
+        if is_dir:
             unreadable: list[OSError] = []
             found = sorted(_audio_in(path, unreadable))
             for error in unreadable:
@@ -900,7 +909,7 @@ def find_audio(paths: Sequence[str | Path]) -> Iterator[tuple[Path, str | None]]
                 yield path, f"{path}: no audio files ({kinds}) in this folder"
             for file in found:
                 yield file, None if file.exists() else f"{file}: a link to a missing file"
-        elif path.exists():
+        elif exists:
             yield path, None
         else:
             yield path, f"{path}: no such file or folder"
@@ -1613,6 +1622,11 @@ def _main(argv: Sequence[str] | None) -> int:
         cpu_count = f"{cpus} CPU" + ("s" if cpus > 1 else "")
         warn(f"--jobs {jobs} is more than the {cpu_count} this command may use: {cpus} at a time")
         jobs = cpus
+    # One TensorFlow thread, as in each --jobs worker: -j 1 gave a CNN's probabilities
+    # other last digits than -j 2 on TensorFlow's default threads.
+    from genrepipe.models import tensorflow_threads_on_import
+
+    tensorflow_threads_on_import(1)
     try:
         classifier = Classifier.load(args.model_dir, quiet_native=True)
     except BundleError as error:
