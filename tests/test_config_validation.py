@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import inspect
 import re
 import shlex
 import shutil
@@ -1389,6 +1390,44 @@ def test_window_cnn_band_heights_are_checked_first(params, message):
     check_estimator_params(
         "cnn_windows", {"convolution": "timbral", "band_heights": [0.5]}, key="k"
     )
+
+
+@pytest.mark.parametrize(
+    ("estimator", "params", "message"),
+    [
+        # A one-number list: the 2-D networks' kernels and pools are pairs; it passed
+        # the check, then every training job failed in the network's builder.
+        ("cnn", {"kernel_size": [3]}, "kernel_size must be one number or a [bands, frames]"),
+        ("cnn", {"pool_size": [2]}, "pool_size must be one number or a [bands, frames]"),
+        ("cnn_windows", {"kernel_size": [3]}, "kernel_size must be one number or a [bands"),
+        # The default band_heights (two) want two maps of the first block: checked only
+        # when band_heights was written out.
+        ("cnn_windows", {"convolution": "timbral", "filters": [1, 8]}, "filters[0] (1) cannot"),
+    ],
+)
+def test_network_shapes_the_builders_refuse_are_refused_by_the_check(estimator, params, message):
+    from genrepipe.config import _TIMBRAL_BAND_HEIGHTS, check_estimator_params
+    from genrepipe.windows import WindowCNNClassifier
+
+    with pytest.raises(ConfigError, match=re.escape(f"k.{message}")):
+        check_estimator_params(estimator, params, key="k")
+    default = inspect.signature(WindowCNNClassifier).parameters["band_heights"].default
+    assert _TIMBRAL_BAND_HEIGHTS == tuple(default)
+    # Still accepted: a time convolution's one-number list, a pair for a 2-D one.
+    check_estimator_params("cnn_windows", {"convolution": "time", "kernel_size": [3]}, key="k")
+    check_estimator_params("cnn", {"kernel_size": [3, 5], "pool_size": 2}, key="k")
+
+
+def test_an_svm_may_run_without_an_iteration_limit():
+    """max_iter -1 is SVC's own default, no limit: refused as not positive."""
+    from genrepipe.config import check_estimator_params
+
+    for estimator in ("svm", "cnn_svm"):
+        check_estimator_params(estimator, {"max_iter": -1}, key="k")
+    with pytest.raises(ConfigError, match=r"k.max_iter must be positive \(or -1, no limit\)"):
+        check_estimator_params("svm", {"max_iter": 0}, key="k")
+    with pytest.raises(ConfigError, match=r"k.max_iter must be positive, got -1"):
+        check_estimator_params("gmm", {"max_iter": -1}, key="k")
 
 
 @pytest.mark.parametrize(("sr", "n_fft"), [(22050, 110), (22050, 111), (44100, 220), (16000, 80)])

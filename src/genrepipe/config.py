@@ -1004,6 +1004,17 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
                     f"{key}.{name} must be one number with convolution: "
                     f"{params['convolution']}, got {params[name]!r}"
                 )
+        if params.get("convolution") == "timbral" and "band_heights" not in params:
+            # The default band heights need a first block of as many maps.
+            _check_timbral_filters(params, _TIMBRAL_BAND_HEIGHTS, key)
+    elif estimator in ("cnn", "cnn_windows"):
+        # 2-D convolutions: a list is a [bands, frames] pair (one number is both).
+        for name in ("kernel_size", "pool_size"):
+            if isinstance(params.get(name), list) and len(params[name]) == 1:
+                raise ConfigError(
+                    f"{key}.{name} must be one number or a [bands, frames] pair, "
+                    f"got {params[name]!r}"
+                )
     for name, value in params.items():
         if isinstance(value, list) and key.endswith("param_grid"):
             for item in value:
@@ -1070,14 +1081,8 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
                 raise ConfigError(
                     f"{key}.band_heights must be shares of the bands in (0, 1], got {value!r}"
                 )
-            filters = params.get("filters", [16])  # WindowCNNClassifier's (16, 32, 64, 64)
-            first = filters[0] if isinstance(filters, list) and filters else filters
-            if params.get("convolution") == "timbral" and isinstance(first, int):
-                if first < len(heights):
-                    raise ConfigError(
-                        f"{key}.filters[0] ({first}) cannot give a map to each of the "
-                        f"{len(heights)} band_heights"
-                    )
+            if params.get("convolution") == "timbral":
+                _check_timbral_filters(params, heights, key)
             continue
         if name in ("filters", "kernel_size", "pool_size"):
             # filters: a count per block; kernel_size, pool_size: n, or [bands, frames].
@@ -1097,8 +1102,12 @@ def check_estimator_params(estimator: str, params: Mapping[str, Any], *, key: st
         if name in _POSITIVE | _FRACTIONS | _NON_NEGATIVE:
             if not is_number:  # also a grid's list written under params
                 raise ConfigError(f"{key}.{name} must be a number, got {value!r}")
+            unlimited = name == "max_iter" and _HEAD_OF.get(estimator, estimator) == "svm"
+            if unlimited and value == -1:
+                continue  # SVC's own default: no limit
             if name in _POSITIVE and value <= 0:
-                raise ConfigError(f"{key}.{name} must be positive, got {value}")
+                more = " (or -1, no limit)" if unlimited else ""
+                raise ConfigError(f"{key}.{name} must be positive{more}, got {value}")
             if name in _FRACTIONS and not 0 <= value < 1:
                 raise ConfigError(f"{key}.{name} must be in [0, 1), got {value}")
             if name in _NON_NEGATIVE and value < 0:
@@ -1229,6 +1238,21 @@ def _sklearn_constraints(head: str) -> Mapping[str, Any]:
     return getattr(
         getattr(importlib.import_module(module), class_name), "_parameter_constraints", {}
     )
+
+
+#: WindowCNNClassifier's default band_heights (tests/test_config_validation.py checks).
+_TIMBRAL_BAND_HEIGHTS = (0.4, 0.7)
+
+
+def _check_timbral_filters(params: Mapping[str, Any], heights: Sequence[float], key: str) -> None:
+    """A timbral first block gives a map to each band height: it needs as many filters."""
+    filters = params.get("filters", [16])  # WindowCNNClassifier's (16, 32, 64, 64)
+    first = filters[0] if isinstance(filters, list) and filters else filters
+    if isinstance(first, int) and first < len(heights):
+        raise ConfigError(
+            f"{key}.filters[0] ({first}) cannot give a map to each of the "
+            f"{len(heights)} band_heights"
+        )
 
 
 _POSITIVE = {
