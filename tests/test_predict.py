@@ -534,7 +534,7 @@ def test_usage_errors_exit_2(clips, tmp_path, capsys):
     assert exit_info.value.code == 2
 
 
-def test_a_network_classifies_on_one_tensorflow_thread_as_the_workers_do(clips, tmp_path):
+def test_a_network_classifies_on_one_tensorflow_thread_as_the_workers_do(clips, tmp_path, capsys):
     """-j 1 ran TensorFlow on its default threads, each --jobs worker on one: a CNN's
     probabilities differed in their last digits between -j 1 and -j 2."""
     folder = tmp_path / "model"
@@ -559,6 +559,11 @@ def test_a_network_classifies_on_one_tensorflow_thread_as_the_workers_do(clips, 
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "1 1"
+    # Asked only while the bundle loads: main() called from Python leaves the rest as it was.
+    from genrepipe import models
+
+    assert run([folder, clips[2]], capsys)[0] == 0
+    assert models._threads_on_import is None
 
 
 def test_console_script_runs_without_tensorflow(svm_bundle, clips, tmp_path):

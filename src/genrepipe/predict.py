@@ -1623,7 +1623,9 @@ def _main(argv: Sequence[str] | None) -> int:
         warn(f"--jobs {jobs} is more than the {cpu_count} this command may use: {cpus} at a time")
         jobs = cpus
     # One TensorFlow thread, as in each --jobs worker: -j 1 gave a CNN's probabilities
-    # other last digits than -j 2 on TensorFlow's default threads.
+    # other last digits than -j 2 on TensorFlow's default threads. Only while the bundle
+    # loads (its members too), where TensorFlow starts: main() called from Python leaves
+    # the rest of the process as it was.
     from genrepipe.models import tensorflow_threads_on_import
 
     tensorflow_threads_on_import(1)
@@ -1637,6 +1639,8 @@ def _main(argv: Sequence[str] | None) -> int:
             document = {"model": str(args.model_dir), "files": [], "errors": []}
             _write_answer(json.dumps(document | {"interrupted": True}, indent=2))
         raise
+    finally:
+        tensorflow_threads_on_import(None)
     if "sample_rate" not in classifier.card:
         # Bundles from before fold cards recorded it; a wrong rate gives wrong features.
         warn(
