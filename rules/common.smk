@@ -20,7 +20,7 @@ from genrepipe.config import (
     check_unique_keys,
     config_hash,
     dataset_tracks,
-    drop_null_searches,
+    drop_null_settings,
     expand_home_paths,
     extracted_feature_sets,
     feature_rows,
@@ -54,7 +54,7 @@ except ConfigError as error:
 # Snakemake leaves the values inside a --config mapping as strings ('5'): type them first.
 with open(workflow.source_path("../config/schema.yaml"), encoding="utf-8") as schema_file:
     type_command_line_values(config, yaml.safe_load(schema_file))
-drop_null_searches(config)
+drop_null_settings(config)
 try:
     validate(config, schema="../config/schema.yaml")
 except WorkflowError as error:  # its message is the whole schema: name the key instead

@@ -26,7 +26,7 @@ from genrepipe.config import (
     ConfigError,
     check_config,
     dataset_tracks,
-    drop_null_searches,
+    drop_null_settings,
     expand_home_paths,
     extracted_feature_sets,
     feature_dimension,
@@ -969,11 +969,32 @@ def test_a_fixed_setting_that_the_search_also_sets_is_an_error():
     # as null in a file or the string --config hands over.
     for null in (None, "null", "~"):
         config = _config(_merge(clash, {"models": {"svm_stats": {"search": null}}}))
-        drop_null_searches(config)
+        drop_null_settings(config)
         validate(config, schema=str(SCHEMA))
         check_config(config)
         assert "search" not in config["models"]["svm_stats"]
         assert config["models"]["svm_stats"]["params"]["C"] == 5.0
+
+
+def test_model_names_differing_only_in_case_are_refused():
+    # results/models/SVM and results/models/svm are one folder on macOS and Windows.
+    twin = {"models": {"SVM": {"estimator": "svm", "features": "stats", "input": "scaled"}}}
+    with pytest.raises(ConfigError, match=r"models\.svm and models\.SVM differ only in case"):
+        check_config(_validated(_merge(twin, {"run_models": ["svm", "SVM"]})))
+    check_config(_validated(_merge(twin, {"run_models": ["SVM", "gmm"]})))  # one in use
+
+
+def test_a_head_set_to_no_base_in_an_overlay_trains_a_cnn_of_its_own():
+    # An overlay cannot delete the defaults' base; null (or its text from --config) drops
+    # it, as null drops a search. The schema refused null and read "null" as a model name.
+    for null in (None, "null", "~"):
+        override = {"models": {"cnn_svm": {"base": null, "params": {"cnn": {"epochs": 3}}}}}
+        config = _config(_merge(override, {"run_models": ["cnn_svm"]}))
+        drop_null_settings(config)
+        validate(config, schema=str(SCHEMA))
+        check_config(config)
+        assert "base" not in config["models"]["cnn_svm"]
+        assert config["models"]["cnn_logmel"]["estimator"] == "cnn_windows"  # untouched
 
 
 @pytest.mark.parametrize(

@@ -116,6 +116,8 @@ def test_file_manager_copies_of_a_clip_are_skipped_naming_the_original(tmp_path)
     copies = {
         "blues/blues.00001 copy.wav": "blues.00001",  # macOS Finder
         "blues/blues.00001 copy 2.wav": "blues.00001",
+        "blues/blues.00001 2.wav": "blues.00001",  # Finder's "Keep Both"
+        "blues/blues.00002.au.wav": "blues.00002",  # converted, saved under the whole name
         "blues/blues.00002 - Copy.wav": "blues.00002",  # Windows Explorer
         "blues/blues.00002 - Copy (2).wav": "blues.00002",
         "jazz/jazz.00000 (1).wav": "jazz.00000",  # a second download
@@ -127,11 +129,15 @@ def test_file_manager_copies_of_a_clip_are_skipped_naming_the_original(tmp_path)
         _touch(genres / name)
     _touch(genres / "jazz" / "jazz.00007 (1).wav")  # its original is not there: a clip
     _touch(genres / "jazz" / "my copy.wav")  # "copy" in the name alone says nothing
+    _touch(genres / "jazz" / "Take 5.wav")  # nor a number, without "Take" beside it
+    _touch(genres / "jazz" / "jazz.00003.au.wav")  # nor an extension, without jazz.00003
     found = discover_tracks(genres)
     assert [t.track for t in found.tracks] == [
         "blues.00001",
         "blues.00002",
+        "Take 5",
         "jazz.00000",
+        "jazz.00003.au",
         "jazz.00007 (1)",
         "my copy",
     ]

@@ -46,6 +46,8 @@ IMAGE_ESTIMATORS = ("cnn", "cnn_windows", "cnn_svm", "cnn_gmm")
 #: Estimators on a window CNN's embeddings; their ``base`` may name a ``cnn_windows``
 #: entry whose fitted fold models they reuse instead of training their own CNN.
 EMBEDDING_ESTIMATORS = ("cnn_svm", "cnn_gmm")
+#: Model keys an overlay may set to null to drop them (it cannot delete a default's key).
+NULLABLE_MODEL_KEYS = ("search", "base")
 #: The soft-voting ensemble: averages its ``members``' test probabilities, fits nothing.
 ENSEMBLE = "ensemble"
 #: Where the ``download_gtzan`` rule unpacks GTZAN (the default ``dataset.gtzan.root``).
@@ -106,6 +108,14 @@ def check_config(config: Mapping[str, Any]) -> None:
                 f"(defined: {', '.join(models)})"
             )
     _check_references(config)
+    # macOS and Windows file systems ignore case: results/models/SVM/ would be svm/.
+    folded: dict[str, str] = {}
+    for name in models_in_use(config):
+        if (other := folded.setdefault(name.casefold(), name)) != name:
+            raise ConfigError(
+                f"models.{other} and models.{name} differ only in case: their folders under "
+                "results/ would be one on macOS and Windows; rename one"
+            )
     for name in models_in_use(config):
         spec = models[name]
         key = f"models.{name}"
@@ -721,21 +731,23 @@ def _real_param(name: str, value: Any) -> Any:
     return value
 
 
-def drop_null_searches(config: Mapping[str, Any]) -> None:
-    """Remove each model's ``search: null``: no search, as if it had none.
+def drop_null_settings(config: Mapping[str, Any]) -> None:
+    """Remove each model's ``search: null`` and ``base: null``, as if it had none.
 
     An overlay (``--configfile`` or ``--config``) merges into the defaults and
-    cannot delete their grid; null is how it turns a model's search off. Removed
+    cannot delete their keys; null is how it turns a model's grid search off, or
+    has a CNN head train a CNN of its own instead of reusing its base's. Removed
     before validation, whose defaults cannot be set on null; ``"null"`` (or ``"~"``)
     is how ``--config`` hands it over.
     """
     models = config.get("models")
     for spec in models.values() if isinstance(models, Mapping) else ():  # else the schema says
-        if not isinstance(spec, dict) or "search" not in spec:
+        if not isinstance(spec, dict):
             continue
-        search = spec["search"]
-        if search is None or (isinstance(search, str) and _read_scalar(search) is None):
-            del spec["search"]
+        for key in NULLABLE_MODEL_KEYS:
+            value = spec.get(key, False)
+            if value is None or (isinstance(value, str) and _read_scalar(value) is None):
+                del spec[key]
 
 
 def expand_home_paths(config: Mapping[str, Any]) -> None:

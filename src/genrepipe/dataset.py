@@ -134,14 +134,26 @@ def _accepted_genre_root(folder: Path) -> Path | None:
 
 
 #: The names file managers give a copy made beside its original: macOS Finder's
-#: ``x copy``, ``x copy 2``; Windows Explorer's ``x - Copy``, ``x - Copy (2)``;
-#: GNOME Files' ``x (copy)``, ``x (another copy)``, ``x (3rd copy)``; a browser's
-#: second download ``x (1)``.
+#: ``x copy``, ``x copy 2`` and, to keep both of two files, ``x 2``; Windows
+#: Explorer's ``x - Copy``, ``x - Copy (2)``; GNOME Files' ``x (copy)``,
+#: ``x (another copy)``, ``x (3rd copy)``; a browser's second download ``x (1)``.
 _FILE_MANAGER_COPY = re.compile(
-    r"^(?P<original>.+?)(?: copy(?: \d+)?| - copy(?: \(\d+\))?"
+    r"^(?P<original>.+?)(?: copy(?: \d+)?| - copy(?: \(\d+\))?| \d+"
     r"| \((?:copy|another copy|\d+(?:st|nd|rd|th) copy|\d+)\))$",
     re.IGNORECASE,
 )
+
+
+def _original_of_copy(track_id: str) -> str | None:
+    """The id ``track_id`` would have if it were a copy of another clip, else None.
+
+    A file manager's copy name (above), or a conversion saved beside its source
+    under the source's whole name (``blues.00000.au.wav``: id ``blues.00000.au``).
+    """
+    if match := _FILE_MANAGER_COPY.match(track_id):
+        return match["original"]
+    stem, suffix = os.path.splitext(track_id)
+    return stem if stem and suffix.lower() in AUDIO_EXTENSIONS else None
 
 
 def _without_file_manager_copies(found: Sequence[Track], skipped: list) -> list[Track]:
@@ -153,12 +165,12 @@ def _without_file_manager_copies(found: Sequence[Track], skipped: list) -> list[
     ids = {track.track for track in found}
     kept = []
     for track in found:
-        match = _FILE_MANAGER_COPY.match(track.track)
-        if match and match["original"] in ids:
+        original = _original_of_copy(track.track)
+        if original in ids:
             skipped.append(
                 (
                     track.path,
-                    f"named as a copy of {match['original']}, whose clip is kept: a copy "
+                    f"named as a copy of {original}, whose clip is kept: a copy "
                     "in training and its original in testing would score a clip the model "
                     "heard (rename it if it is another recording)",
                 )
