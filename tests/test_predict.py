@@ -2138,3 +2138,51 @@ def test_the_readmes_predict_and_compare_commands_parse(words):
 
     usage = {"genrepipe-predict": predict._usage, "genrepipe-compare": history._usage}
     usage[words[0]](words[1:])  # parsed and checked (--window without --timeline, ...)
+
+
+def test_an_ensembles_clip_statistics_warning_names_only_its_summarizing_members():
+    """Short timeline windows shift whole-clip statistics: the warning named every member's
+    set (stats+segment_stats), though segment_stats' windows were never whole clips."""
+    from types import SimpleNamespace
+
+    from genrepipe.predict import _timeline_warnings
+
+    def member(feature_set, summarizes):
+        return SimpleNamespace(
+            feature_set=feature_set,
+            summarizes_clips=summarizes,
+            pads_short_windows=False,
+            voted_window_frames=None,
+            heard_seconds=None,
+        )
+
+    members = [member("stats", True), member("segment_stats", False)]
+    ensemble = SimpleNamespace(
+        members=members,
+        feature_set="stats+segment_stats",
+        clip_seconds=30.0,
+        summarizes_clips=True,
+        pads_short_windows=False,
+    )
+    (warning,) = _timeline_warnings(ensemble, 3.0, 3.0)
+    assert "its stats features are statistics of a whole clip" in warning
+
+
+def test_links_that_loop_are_named_as_loops_not_as_missing(gmm_bundle, tmp_path, capsys):
+    # os.path.exists is False for a.wav -> b.wav -> a.wav; "no such file" sent one looking
+    # for a file that ls lists.
+    (tmp_path / "a.wav").symlink_to(tmp_path / "b.wav")
+    (tmp_path / "b.wav").symlink_to(tmp_path / "a.wav")
+    (tmp_path / "dead.wav").symlink_to(tmp_path / "gone.wav")
+    status, out, err = run([gmm_bundle, tmp_path / "a.wav", tmp_path / "dead.wav"], capsys)
+    assert status == 1 and out == ""
+    assert (
+        f"{tmp_path / 'a.wav'}: a link that leads back to itself (to {tmp_path / 'b.wav'})" in err
+    )
+    assert f"{tmp_path / 'dead.wav'}: a link to a missing file (to {tmp_path / 'gone.wav'})" in err
+    # Found in a folder alike; and as the model folder.
+    status, _, err = run([gmm_bundle, tmp_path], capsys)
+    assert status == 1 and f"{tmp_path / 'b.wav'}: a link that leads back to itself" in err
+    (tmp_path / "model").symlink_to(tmp_path / "model")
+    status, _, err = run([tmp_path / "model", tmp_path / "a.wav"], capsys)
+    assert status == 2 and f"{tmp_path / 'model'}: a link that leads back to itself" in err

@@ -302,7 +302,9 @@ class Classifier:
                 "then the audio files)"
             )
         if not is_dir:
-            raise BundleError(f"{folder}: no such model folder")
+            raise BundleError(
+                f"{folder}: {_broken_link(folder, 'folder') or 'no such model folder'}"
+            )
         is_bundle = (folder / "transform.skops").is_file() or (folder / "members").is_dir()
         if not is_bundle and (folder / "model").is_dir():
             folder = folder / "model"
@@ -908,11 +910,27 @@ def find_audio(paths: Sequence[str | Path]) -> Iterator[tuple[Path, str | None]]
                 kinds = ", ".join(s.lstrip(".") for s in AUDIO_SUFFIXES)
                 yield path, f"{path}: no audio files ({kinds}) in this folder"
             for file in found:
-                yield file, None if file.exists() else f"{file}: a link to a missing file"
+                yield file, None if file.exists() else f"{file}: {_broken_link(file)}"
         elif exists:
             yield path, None
         else:
-            yield path, f"{path}: no such file or folder"
+            yield path, f"{path}: {_broken_link(path) or 'no such file or folder'}"
+
+
+def _broken_link(path: Path, missing: str = "file") -> str | None:
+    """What is wrong with a link at ``path`` that leads nowhere, or None if it is no link:
+    a loop (a.wav -> b.wav -> a.wav) exists as little as a missing target, but saying
+    "missing" of a file one can list sends its owner looking in the wrong place."""
+    try:
+        target = os.readlink(path)
+    except OSError:
+        return None
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return f"a link that leads back to itself (to {target})"
+    return f"a link to a missing {missing} (to {target})"
 
 
 # -- output ----------------------------------------------------------------------------------------
@@ -1222,6 +1240,12 @@ def _padding_sets(classifier: Classifier) -> str:
     return "+".join(dict.fromkeys(sets))
 
 
+def _summarizing_sets(classifier: Classifier) -> str:
+    """The feature sets of a classifier (an ensemble's members) that summarize a whole clip."""
+    sets = [m.feature_set for m in _members(classifier) if m.summarizes_clips]
+    return "+".join(dict.fromkeys(sets))
+
+
 def _members(classifier: Classifier) -> list[Classifier]:
     """The bundles whose features a classifier computes: an ensemble's members, or itself."""
     return list(getattr(classifier, "members", [classifier]))
@@ -1332,7 +1356,7 @@ def _timeline_warnings(classifier: Classifier, window: float, hop: float) -> lis
     elif window < 0.9 * clip and classifier.summarizes_clips:
         warnings_.append(
             f"{window:g} s windows are shorter than the {clip:.1f} s clips the model was "
-            f"trained on; its {classifier.feature_set} features are statistics of a whole "
+            f"trained on; its {_summarizing_sets(classifier)} features are statistics of a whole "
             "clip, which shift on shorter audio, so window answers may mean little "
             f"(--window {clip:.1f} avoids it)"
         )
@@ -1361,7 +1385,7 @@ def _timeline_warnings(classifier: Classifier, window: float, hop: float) -> lis
     elif window > LONG_FILE_FACTOR * clip and classifier.summarizes_clips:
         warnings_.append(
             f"{window:g} s windows are longer than the {clip:.1f} s clips the model was "
-            f"trained on; its {classifier.feature_set} features are statistics of a whole "
+            f"trained on; its {_summarizing_sets(classifier)} features are statistics of a whole "
             "clip, which shift on longer audio, so window answers may mean little "
             f"(--window {clip:.1f} avoids it)"
         )
