@@ -26,6 +26,7 @@ from genrepipe.config import (
     feature_rows,
     frame_count_warnings,
     gtzan_download_pending,
+    inner_search_error,
     installed_release,
     matrix_megabytes,
     model_feature_sets,
@@ -105,14 +106,15 @@ if LIBROSA_RELEASE is None:
         "by itself (README.md, Changing the code)"
     )
 SCHEME = config["split"]["scheme"]
-# Too few tracks for the split is known now; clips failing the audio check can still
-# make it fail later, in make_split.
+# Too few tracks for the split, or for a search inside its folds, is known now; clips
+# failing the audio check can still make it fail later, in make_split or training.
+TRACK_GENRES = [track.genre for track in TRACKS]
 if problem := split_size_error(
-    SCHEME, config["split"].get(SCHEME) or {}, [track.genre for track in TRACKS]
-):
+    SCHEME, config["split"].get(SCHEME) or {}, TRACK_GENRES
+) or inner_search_error(config, TRACK_GENRES):
     raise WorkflowError(f"Invalid configuration: {problem}")
 try:  # settings that clash with each other or with the genres found
-    check_model_fits(config, [track.genre for track in TRACKS])
+    check_model_fits(config, TRACK_GENRES)
 except ConfigError as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
 if SCHEME == "lists" and TRACKS:
@@ -123,7 +125,7 @@ if SCHEME == "lists" and TRACKS:
     try:
         for message in lists_warnings(
             [track.track for track in TRACKS],
-            [track.genre for track in TRACKS],
+            TRACK_GENRES,
             config["split"]["lists"],
         ):
             logging.getLogger("snakemake").warning(message)

@@ -33,6 +33,7 @@ from genrepipe.config import (
     feature_rows,
     feature_settings,
     gtzan_download_pending,
+    inner_search_error,
     matrix_megabytes,
     min_clip_samples,
     order_config_keys,
@@ -128,6 +129,15 @@ BAD_CONFIGS = {
     "more folds than tracks of a genre": (
         {"dataset": {"synthetic": {"n_per_genre": 3}}, "split": {"scheme": "kfold"}},
         "split.kfold.n_splits=10 exceeds the 3 tracks",
+    ),
+    # Caught in every training job, after the extraction.
+    "too few training tracks for an inner search": (
+        {
+            "dataset": {"synthetic": {"n_per_genre": 2}},
+            "split": {"holdout": {"test_size": 0.5}},
+            "run_models": ["svm_stats"],
+        },
+        "models.svm_stats.search: an inner cross-validation needs two training tracks",
     ),
     "out-of-range test size": (
         {"split": {"holdout": {"test_size": 1.5}}},
@@ -974,6 +984,46 @@ def test_a_fixed_setting_that_the_search_also_sets_is_an_error():
         check_config(config)
         assert "search" not in config["models"]["svm_stats"]
         assert config["models"]["svm_stats"]["params"]["C"] == 5.0
+
+
+@pytest.mark.parametrize(
+    ("scheme", "settings", "per_genre", "refused"),
+    [
+        ("holdout", {"test_size": 0.5}, [2] * 10, True),
+        ("holdout", {"test_size": 0.5}, [3] * 10, False),
+        ("holdout", {"test_size": 0.5}, [2] * 9 + [4], False),  # one genre keeps two
+        ("kfold", {"n_splits": 2}, [2] * 10, True),
+        ("kfold", {"n_splits": 3}, [3] * 10, False),
+        ("kfold", {"n_splits": 2}, [2] * 9 + [4], False),
+    ],
+)
+def test_an_inner_search_without_training_tracks_is_refused_where_every_fold_must_fail(
+    scheme, settings, per_genre, refused
+):
+    from genrepipe.splits import holdout_split, kfold_split
+
+    genres = [f"g{k}" for k, count in enumerate(per_genre) for _ in range(count)]
+    tracks = [f"t{i}" for i in range(len(genres))]
+    config = _config({"run_models": ["svm_stats"], "split": {"scheme": scheme, scheme: settings}})
+    problem = inner_search_error(config, genres)
+    assert bool(problem) is refused
+    # The folds the job would get, over a few seeds: the job's own test
+    # (tasks._inner_search) fails a fold where no genre has two training tracks.
+    fails = []
+    for seed in range(5):
+        table = (holdout_split if scheme == "holdout" else kfold_split)(
+            tracks, genres, **settings, seed=seed
+        )
+        for _, fold in table[table["subset"] == "train"].groupby("fold"):
+            fails.append(fold["genre"].value_counts().max() < 2)
+    if problem:
+        assert all(fails), problem  # refused only where the job must fail
+        assert problem.startswith("models.svm_stats.search: an inner cross-validation")
+        assert f"split.{scheme}" in problem
+    else:
+        assert not all(fails)
+    config["run_models"] = ["svm"]  # no search: nothing to say
+    assert inner_search_error(config, genres) is None
 
 
 def test_model_names_differing_only_in_case_are_refused():

@@ -1469,6 +1469,40 @@ def split_size_error(scheme: str, settings: Mapping[str, Any], genres: Sequence[
     return None
 
 
+def inner_search_error(config: Mapping[str, Any], genres: Sequence[str]) -> str | None:
+    """Why the inner-CV search of a model in use cannot run in the configured split's
+    folds (every genre with fewer than two training tracks in a fold), or None.
+
+    Known when the workflow is parsed; the training jobs raise it only after the
+    extraction. A bound from the genres' counts alone (the folds are drawn later),
+    so it speaks only where every fold must fail.
+    """
+    searched = [name for name in models_in_use(config) if config["models"][name].get("search")]
+    counts = Counter(genres)
+    scheme = config["split"]["scheme"]
+    settings = config["split"].get(scheme) or {}
+    if not searched or len(counts) < 2 or scheme not in ("holdout", "kfold"):
+        return None
+    if scheme == "holdout":
+        # Stratified sampling gives each genre at least its share of the test tracks, rounded down.
+        test_size = settings.get("test_size", 0.1)
+        n = len(genres)
+        n_test = math.ceil(test_size * n)
+        most = max(count - count * n_test // n for count in counts.values())
+        split = f"split.holdout.test_size {test_size}"
+    else:
+        n_splits = settings.get("n_splits", 10)
+        most = max(count - count // n_splits for count in counts.values())
+        split = f"split.kfold.n_splits={n_splits}"
+    if most >= 2:
+        return None
+    return (
+        f"models.{searched[0]}.search: an inner cross-validation needs two training tracks of "
+        f"a genre, and {split} of {len(genres)} tracks leaves at most one of each in a fold "
+        f"(more clips, a smaller test share or fewer folds, or search: null)"
+    )
+
+
 def n_folds(config: Mapping[str, Any]) -> int:
     """How many folds the configured split scheme makes."""
     split = config["split"]
