@@ -162,6 +162,19 @@ def test_an_unchanged_summary_gets_no_second_entry(two_runs, tmp_path, caplog):
     assert [r.getMessage() for r in caplog.records] == [f"recorded this run in {entry}"]
 
 
+def test_a_newest_entry_without_its_summary_does_not_stop_the_next_record(
+    two_runs, tmp_path, caplog
+):
+    # Deleted by hand or half synced: filecmp raised, failing every later run's last job.
+    newest = list_runs(two_runs)[-1]
+    (newest / "summary.csv").unlink()
+    summary = write_summary(tmp_path / "c.csv", {"gmm": 0.71, "svm": 0.80})
+    with caplog.at_level("WARNING", logger="genrepipe"):
+        entry = record_run(summary, two_runs / "latest.txt", config=BASE_CONFIG, repo=None)
+    assert entry != newest and (entry / "summary.csv").read_bytes() == summary.read_bytes()
+    assert f"{newest / 'summary.csv'}: cannot be read" in caplog.text
+
+
 def test_folders_of_the_users_own_in_the_history_are_no_entries(two_runs, tmp_path, capsys):
     # An "old/" folder sorted after the dated entries: record_run took it for the newest
     # and failed on its missing summary.csv; genrepipe-compare --last 2 refused it.
@@ -352,6 +365,14 @@ def test_compare_command_errors(tmp_path, capsys):
         ("summary.csv", "", "summary.csv: cannot be read (No columns to parse"),
         ("summary.csv", "model,accuracy\nsvm,0.5\n", "summary.csv: no column test_accuracy"),
         ("config.yaml", "a: [", "config.yaml: cannot be read ("),
+        # Parsed, yet no settings: a traceback from deep in the comparison before.
+        ("config.yaml", "oops", "config.yaml: cannot be read (a str, not a mapping"),
+        ("run.json", "[]", "run.json: cannot be read (a list, not a mapping"),
+        (
+            "summary.csv",
+            "model,test_accuracy\nsvm,0.6\ngmm,n/a\n",
+            "summary.csv: test_accuracy holds 'n/a', not numbers",
+        ),
     ],
 )
 def test_a_damaged_entry_names_its_file(two_runs, name, text, reason, capsys):
@@ -452,3 +473,25 @@ def test_settings_a_run_did_not_use_are_left_out_unless_asked(tmp_path):
     table = compare_runs([load_run(p) for p in list_runs(latest.parent)])
     assert "models.cnn_logmel.params.epochs" in table.index
     assert list(table.loc["models.cnn_logmel.params.epochs"]) == ["20", "40"]
+
+
+def test_settings_of_a_model_named_with_a_dot_are_those_of_that_model(tmp_path):
+    """svm_c0.5 is a valid model name: its settings were read as those of a model
+    'svm_c0', not run, and left out, so its accuracy changed with no setting shown."""
+    config = {
+        "run_models": ["svm.rbf"],
+        "models": {
+            "svm.rbf": {"estimator": "svm", "params": {"C": 1.0}},
+            "svm": {"estimator": "svm", "params": {"C": 1.0}},  # defined, not run
+        },
+    }
+    latest = tmp_path / "h" / "latest.txt"
+    later = json.loads(json.dumps(config))
+    later["models"]["svm.rbf"]["params"]["C"] = 10.0
+    later["models"]["svm"]["params"]["C"] = 5.0
+    for i, run_config in enumerate([config, later]):
+        summary = write_summary(tmp_path / f"{i}.csv", {"svm.rbf": 0.5 + 0.2 * i})
+        record_run(summary, latest, config=run_config, repo=None, now=datetime(2025, 4, 1 + i))
+    table = compare_runs([load_run(p) for p in list_runs(latest.parent)])
+    assert list(table.loc["models.svm.rbf.params.C"]) == ["1.0", "10.0"]
+    assert "models.svm.params.C" not in table.index

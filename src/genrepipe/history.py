@@ -112,6 +112,21 @@ def git_revision(repo: str | os.PathLike | None) -> tuple[str, bool | None]:
     return revision or "unknown", bool(status.strip())
 
 
+def _same_summary(summary_csv: str | os.PathLike, entry: Path) -> bool:
+    """Whether ``entry`` records ``summary_csv``; False, said in the log, where the entry's
+    copy is gone or unreadable (deleted by hand, a partial sync): one damaged entry
+    must not fail every later run's last job."""
+    try:
+        return filecmp.cmp(summary_csv, entry / "summary.csv", shallow=False)
+    except OSError as error:
+        logger.warning(
+            "%s: cannot be read (%s): a new history entry is recorded beside it",
+            entry / "summary.csv",
+            error.strerror or error,
+        )
+        return False
+
+
 def record_run(
     summary_csv: str | os.PathLike,
     latest_out: str | os.PathLike,
@@ -149,7 +164,7 @@ def record_run(
     """
     history = Path(latest_out).parent
     previous = list_runs(history)
-    if previous and filecmp.cmp(summary_csv, previous[-1] / "summary.csv", shallow=False):
+    if previous and _same_summary(summary_csv, previous[-1]):
         # Nothing was rebuilt (a setting the results do not depend on changed, such as
         # a model not in run_models): the newest entry already records this summary.
         logger.info("summary unchanged since %s: no new history entry", previous[-1].name)
@@ -234,8 +249,9 @@ def load_run(path: str | os.PathLike) -> Run:
     FileNotFoundError
         Naming the entry when it does not exist or a file of it is missing.
     ValueError
-        Naming the file that cannot be read (damaged, or a summary without the
-        ``model`` and ``test_accuracy`` columns).
+        Naming the file that cannot be read (damaged, settings that are no
+        mapping, or a summary without the ``model`` and ``test_accuracy`` columns
+        or with an accuracy that is not a number).
     """
     path = Path(path)
     if not path.is_dir():
@@ -257,8 +273,24 @@ def load_run(path: str | os.PathLike) -> Run:
         except (ValueError, yaml.YAMLError, pd.errors.ParserError) as error:
             reason = " ".join(str(error).split())  # YAML's are several lines
             raise ValueError(f"{path / name}: cannot be read ({reason})") from None
-    if missing := {"model", "test_accuracy"} - set(parts["summary.csv"].columns):
+    for name in ("config.yaml", "run.json"):  # text or a list parses too
+        if not isinstance(parts[name], Mapping):
+            kind = type(parts[name]).__name__
+            raise ValueError(f"{path / name}: cannot be read (a {kind}, not a mapping of settings)")
+    summary = parts["summary.csv"]
+    if missing := {"model", "test_accuracy"} - set(summary.columns):
         raise ValueError(f"{path / 'summary.csv'}: no column {', '.join(sorted(missing))}")
+    # An edited cell (n/a) makes the column text, which no accuracy is.
+    accuracy = pd.to_numeric(summary["test_accuracy"], errors="coerce")
+    if bad := sorted(
+        set(
+            summary["test_accuracy"][accuracy.isna() & summary["test_accuracy"].notna()].astype(str)
+        )
+    ):
+        raise ValueError(
+            f"{path / 'summary.csv'}: test_accuracy holds {', '.join(map(repr, bad))}, not numbers"
+        )
+    summary["test_accuracy"] = accuracy
     return Run(
         name=path.name,
         config=parts["config.yaml"],
@@ -313,19 +345,21 @@ def used_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     used_sets = set(features.get("sets") or []) | {
         models[m]["features"] for m in used_models if (models[m] or {}).get("features")
     }
-    kept = {}
-    for key, value in flatten_config(config).items():
-        parts = key.split(".")
-        if parts[0] == "models" and len(parts) > 1 and parts[1] not in used_models:
-            continue
-        if (
-            parts[0] == "features"
-            and len(parts) > 2
-            and isinstance(features.get(parts[1]), Mapping)
-            and parts[1] not in used_sets
-        ):
-            continue
-        kept[key] = value
+    # Section by section: a model's name may hold a dot (svm_c0.5), so a dotted key
+    # alone does not say which model it belongs to.
+    kept: dict[str, Any] = {}
+    for key, value in config.items():
+        if key == "models" and isinstance(value, Mapping):
+            used = {name: spec for name, spec in value.items() if name in used_models}
+        elif key == "features" and isinstance(value, Mapping):
+            used = {
+                name: settings
+                for name, settings in value.items()
+                if not isinstance(settings, Mapping) or name in used_sets
+            }
+        else:
+            used = value
+        kept.update(flatten_config({key: used}))
     return kept
 
 
