@@ -28,8 +28,9 @@ def test_same_arguments_give_identical_clips():
 
 
 def test_same_seed_same_bytes_on_another_cpu_family():
-    """numpy's float32 exp2 rounded otherwise with AVX-512 than without: the glide notes of
-    five genres moved by up to 5 LSB, so a cluster of mixed CPUs made other clips."""
+    """numpy's float32 exp2 rounded otherwise with AVX-512 than without (the glide notes of
+    five genres moved by up to 5 LSB), and its float32 sin, exp and tanh otherwise without
+    AVX2 (every clip differed): a cluster of mixed CPUs made other clips."""
     import os
     import subprocess
     import sys
@@ -40,15 +41,15 @@ def test_same_seed_same_bytes_on_another_cpu_family():
         "[h.update(synthesize_clip(g, i, seed=7, duration=3.0).tobytes()) "
         "for g in GENRES for i in range(2)]; print(h.hexdigest())"
     )
-    off = "AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SPR X86_V4"
+    avx512 = "AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SPR X86_V4"
     hashes = []
-    for disabled in ("", off):
+    for disabled in ("", avx512, f"{avx512} AVX2 FMA3 X86_V3"):
         env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": disabled}
         result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True)
         if result.returncode != 0:
             pytest.skip(f"numpy refused NPY_DISABLE_CPU_FEATURES: {result.stderr[-300:]!r}")
         hashes.append(result.stdout.strip())
-    assert hashes[0] == hashes[1]
+    assert hashes[0] == hashes[1] == hashes[2]
 
 
 def test_crest_factor_alone_does_not_single_out_classical():

@@ -60,6 +60,33 @@ _MIN_SR = 8000
 _MAX_SR = 192000
 
 # --------------------------------------------------------------------------------------
+# CPU-independent float32 math
+# --------------------------------------------------------------------------------------
+
+
+def _in_float64(ufunc: np.ufunc):
+    """``ufunc`` computed in float64 and rounded back to float32 for float32 input.
+
+    numpy computes float32 sin, exp and tanh with code picked for the CPU's SIMD
+    instructions (AVX-512, AVX2, SSE), each rounding its own way: one seed made
+    other clips on a CPU without AVX2. Its float64 results differ between those by
+    an ulp at most, which the rounding to float32 takes away (tests/test_synthetic.py
+    checks three x86 levels).
+    """
+
+    def apply(x):
+        x = np.asarray(x)
+        if x.dtype != np.float32:
+            return ufunc(x)
+        return ufunc(x.astype(np.float64)).astype(np.float32)
+
+    return apply
+
+
+_sin, _exp, _tanh = _in_float64(np.sin), _in_float64(np.exp), _in_float64(np.tanh)
+
+
+# --------------------------------------------------------------------------------------
 # Wavetables
 # --------------------------------------------------------------------------------------
 
@@ -70,7 +97,7 @@ _TABLE_HARMONICS = (64, 32, 16, 8, 4, 2, 1)
 
 
 def _pluck_comb(k: np.ndarray, position: float) -> np.ndarray:
-    return np.abs(np.sin(np.pi * k * position)) + 0.05
+    return np.abs(_sin(np.pi * k * position)) + 0.05
 
 
 _TIMBRES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -91,7 +118,7 @@ _TIMBRES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "bass_bright": lambda k: (k > 1) / k**1.1,
     "strings": lambda k: 1.0 / k**1.15,
     "reed": lambda k: np.where(k % 2 == 1, 1.0, 0.35) / k**0.9,
-    "brass": lambda k: 1.0 / k**0.75 * np.exp(-k / 18.0),
+    "brass": lambda k: 1.0 / k**0.75 * _exp(-k / 18.0),
     "flute": lambda k: np.where(k == 1, 1.0, 0.35 / k**1.5),
     "voice": lambda k: 1.0 / k**1.05,
     "warm": lambda k: 1.0 / k**2.6,
@@ -418,11 +445,10 @@ class _Renderer:
             fr = np.ones(length, dtype=np.float32)
             if inst.vibrato:
                 ramp = np.minimum(t / 0.35, 1.0)
-                fr += inst.vibrato * ramp * np.sin((2 * np.pi * inst.vib_rate) * t)
+                fr += inst.vibrato * ramp * _sin((2 * np.pi * inst.vib_rate) * t)
             if glide:
-                # exp, not exp2: numpy's float32 exp2 rounds otherwise on AVX-512 than on
-                # AVX2, so the same seed gave other bytes on another CPU family.
-                fr *= np.exp(np.float32(-glide / 12.0 * math.log(2.0)) * np.exp(-t / 0.07))
+                # A glide from `glide` semitones below, 2 ** (-glide/12) at t = 0.
+                fr *= _exp(np.float32(-glide / 12.0 * math.log(2.0)) * _exp(-t / 0.07))
             phase = np.cumsum(fr, dtype=np.float64) * (f * _TABLE_SIZE / sr)
         else:
             phase = np.arange(length, dtype=np.float64) * (f * _TABLE_SIZE / sr)
@@ -430,15 +456,15 @@ class _Renderer:
         wave = table[idx]
         if inst.bright:
             bright = _table_for(inst.bright, f, sr)[idx]
-            wave += bright * np.exp(-t / inst.bright_decay)
+            wave += bright * _exp(-t / inst.bright_decay)
         if inst.breath:
             wave += inst.breath * self._noise(length)
         a, d, s, r = inst.attack, inst.decay, inst.sustain, inst.release
         dur_s = dur / sr
-        env = np.minimum(t / a, 1.0) * (s + (1.0 - s) * np.exp(-np.maximum(t - a, 0.0) / d))
-        env *= np.exp(-np.maximum(t - dur_s, 0.0) / r)
+        env = np.minimum(t / a, 1.0) * (s + (1.0 - s) * _exp(-np.maximum(t - a, 0.0) / d))
+        env *= _exp(-np.maximum(t - dur_s, 0.0) / r)
         if inst.tremolo:
-            env *= 1.0 - inst.tremolo * (0.5 + 0.5 * np.sin((2 * np.pi * 4.5) * t))
+            env *= 1.0 - inst.tremolo * (0.5 + 0.5 * _sin((2 * np.pi * 4.5) * t))
         y = (wave * env).astype(np.float32)
         if inst.formant:
             y = signal.sosfilt(_formant_sos(vowel % len(_VOWELS), sr), y).astype(np.float32)
@@ -482,20 +508,18 @@ def _add(buf: np.ndarray, start: int, y: np.ndarray, gain: float) -> None:
 def _kick(sr, noise, f0, f1, ptau, decay, click):
     length = int(min(5 * decay, 1.5) * sr)
     t = np.arange(length, dtype=np.float32) / sr
-    f = f1 + (f0 - f1) * np.exp(-t / ptau)
-    y = np.sin(2 * np.pi * np.cumsum(f) / sr) * np.exp(-t / decay)
+    f = f1 + (f0 - f1) * _exp(-t / ptau)
+    y = _sin(2 * np.pi * np.cumsum(f) / sr) * _exp(-t / decay)
     nc = int(0.006 * sr)
-    y[:nc] += click * _filt("highpass", noise[:nc], 2000.0, sr) * np.exp(-t[:nc] / 0.0015)
+    y[:nc] += click * _filt("highpass", noise[:nc], 2000.0, sr) * _exp(-t[:nc] / 0.0015)
     return y.astype(np.float32)
 
 
 def _snare(sr, noise, tone, ndecay, lo, hi, nlevel):
     length = int(min(5 * ndecay, 1.0) * sr)
     t = np.arange(length, dtype=np.float32) / sr
-    body = (np.sin(2 * np.pi * tone * t) + 0.5 * np.sin(2 * np.pi * 1.6 * tone * t)) * np.exp(
-        -t / 0.045
-    )
-    rattle = _filt("bandpass", noise[:length], (lo, hi), sr) * np.exp(-t / ndecay)
+    body = (_sin(2 * np.pi * tone * t) + 0.5 * _sin(2 * np.pi * 1.6 * tone * t)) * _exp(-t / 0.045)
+    rattle = _filt("bandpass", noise[:length], (lo, hi), sr) * _exp(-t / ndecay)
     return (0.6 * body + nlevel * 1.8 * rattle).astype(np.float32)
 
 
@@ -511,24 +535,24 @@ def _cymbal(sr, noise, base, decay, cut):
     length = min(int(5 * decay * sr), len(base))
     t = np.arange(length, dtype=np.float32) / sr
     y = base[:length] + 1.5 * noise[:length]
-    env = np.exp(-t / decay) * np.minimum((length - np.arange(length)) / (0.05 * sr), 1.0)
+    env = _exp(-t / decay) * np.minimum((length - np.arange(length)) / (0.05 * sr), 1.0)
     return (_filt("highpass", y, cut, sr) * env).astype(np.float32)
 
 
 def _rim(sr, noise, tone):
     length = int(0.12 * sr)
     t = np.arange(length, dtype=np.float32) / sr
-    y = np.sin(2 * np.pi * tone * t) * np.exp(-t / 0.02)
-    y += 2.0 * _filt("bandpass", noise[:length], (1800.0, 5500.0), sr) * np.exp(-t / 0.012)
+    y = _sin(2 * np.pi * tone * t) * _exp(-t / 0.02)
+    y += 2.0 * _filt("bandpass", noise[:length], (1800.0, 5500.0), sr) * _exp(-t / 0.012)
     return y.astype(np.float32)
 
 
 def _clap(sr, noise, decay):
     length = int(min(5 * decay, 0.6) * sr)
     t = np.arange(length, dtype=np.float32) / sr
-    env = np.exp(-t / decay)
+    env = _exp(-t / decay)
     for lag in (0.0, 0.009, 0.018):
-        env += 1.5 * np.where(t >= lag, np.exp(-(t - lag) / 0.004), 0.0)
+        env += 1.5 * np.where(t >= lag, _exp(-(t - lag) / 0.004), 0.0)
     return (2.5 * _filt("bandpass", noise[:length], (900.0, 3500.0), sr) * env).astype(np.float32)
 
 
@@ -1644,7 +1668,7 @@ def _distort(x: np.ndarray, drive: float, sr: int) -> np.ndarray:
     peak = float(np.max(np.abs(x))) if len(x) else 0.0
     if peak <= 0.0:
         return x
-    y = np.tanh(x * np.float32(drive / peak))
+    y = _tanh(x * np.float32(drive / peak))
     return _filt("lowpass", y, 4500.0, sr)
 
 
@@ -1660,7 +1684,7 @@ def _master(mix: np.ndarray, prod: dict[str, float], sr: int, rng) -> np.ndarray
         hop = max(1, sr // 20)
         n_ctrl = n // hop + 2
         period = rng.uniform(4.0, 12.0) * 20
-        curve = 1.0 + prod["swell"] * np.sin(
+        curve = 1.0 + prod["swell"] * _sin(
             2 * np.pi * np.arange(n_ctrl) / period + rng.uniform(0, 2 * np.pi)
         )
         mix *= np.repeat(curve.astype(np.float32), hop)[:n]
@@ -1669,7 +1693,7 @@ def _master(mix: np.ndarray, prod: dict[str, float], sr: int, rng) -> np.ndarray
         # The drive grows from 0: 0.25 + saturate made any saturation a hard knee at 4x
         # the RMS, and classical, the one genre without it, stood out by its crest factor.
         drive = np.float32(prod["saturate"])
-        mix = np.tanh(mix * drive) / drive
+        mix = _tanh(mix * drive) / drive
         mix = _normalize_rms(mix)
     # Notes starting in sine phase and waveshaped lopsided waves leave a DC offset and
     # energy below 20 Hz (4% of the RMS in metal) that no real master keeps.
