@@ -15,10 +15,13 @@ from genrepipe.windows import CnnEmbeddingClassifier, WindowCNNClassifier
 # (calibration is done by CalibratedSVC), the Keras wrappers' architecture, thread
 # count and log (the job's); and what does nothing: logistic regression's deprecated
 # `penalty`, and its `n_jobs` (no effect since scikit-learn 1.8; a config setting
-# it retrained the model for nothing).
+# it retrained the model for nothing); SVC's `break_ties` and `decision_function_shape`
+# (the calibrated probabilities decide, from one decision column per genre).
 FIXED_BY_WORKFLOW = {
     "random_state",
     "probability",
+    "break_ties",
+    "decision_function_shape",
     "penalty",
     "n_jobs",
     "architecture",

@@ -40,18 +40,18 @@ THREAD_DEPENDENT_ESTIMATORS: frozenset[str] = (
 # Settings of the estimators' constructors a config may set: everything but the
 # seed, what the workflow fixes itself (the window CNN's architecture and thread
 # count, the networks' `log`, which it points at the job's log), SVC's deprecated
-# `probability` (CalibratedSVC gives the probabilities), and what does nothing (logistic
-# regression's deprecated `penalty`, and its `n_jobs`, without effect since scikit-learn
-# 1.8: `threads.train` sets its BLAS threads).
+# `probability` (CalibratedSVC gives the probabilities), and what does nothing or harm:
+# logistic regression's deprecated `penalty`, and its `n_jobs`, without effect since
+# scikit-learn 1.8 (`threads.train` sets its BLAS threads); SVC's `break_ties`, as the
+# calibrated probabilities decide, and `decision_function_shape`, as calibration reads
+# one decision column per genre (ovo's pairwise columns were paired with the wrong genres).
 _GMM = frozenset({"covariance_type", "max_iter", "n_components", "reg_covar", "use_priors"})
 _SVM = frozenset(
     {
         "C",
-        "break_ties",
         "cache_size",
         "class_weight",
         "coef0",
-        "decision_function_shape",
         "degree",
         "gamma",
         "kernel",
