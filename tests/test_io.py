@@ -281,6 +281,8 @@ def test_a_damaged_npy_is_named_with_what_to_do(tmp_path):
         (whole[:40], ("",)),
         (b"garbage\n", ("no .npy header",)),
         (bytes(200), ("no .npy header",)),
+        # The header's end overwritten: numpy's header parser raised tokenize's TokenError.
+        (whole[:40] + bytes(88) + whole[128:], ("",)),
     ):
         path.write_bytes(damaged)
         with pytest.raises(ValueError) as info:

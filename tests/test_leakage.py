@@ -237,6 +237,17 @@ def test_inner_search_splits_whole_tracks():
         assert not set(tracks[fit_rows]) & set(tracks[score_rows])
 
 
+def test_an_inner_search_without_two_tracks_of_any_genre_names_what_helps():
+    # It named search.inner_folds, already at its least (2), which cannot help.
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    y, tracks = np.array([0, 0, 1, 1]), np.array(["a", "a", "b", "b"])  # one track each
+    model = make_model("logreg", {}, random_state=0)
+    search = {"inner_folds": 2, "param_grid": {"C": [1.0]}}
+    with pytest.raises(ValueError, match=r"^search: no genre has two training tracks") as error:
+        _inner_search(model, search, X, y, tracks, 0)
+    assert "inner_folds" not in str(error.value) and "search: null" in str(error.value)
+
+
 def test_validation_slice_takes_whole_tracks():
     X, y, tracks, _ = _windows()
     model = KerasClassifier("nn", validation_fraction=0.2, random_state=0)

@@ -81,6 +81,15 @@ def images() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 # ------------------------------------------------------------------- fitted models
 
 
+def test_an_unfitted_gmm_says_so_as_scikit_learn_estimators_do(blobs):
+    from sklearn.exceptions import NotFittedError
+
+    X = blobs[0]
+    for method in ("predict", "predict_proba"):
+        with pytest.raises(NotFittedError):  # predict raised AttributeError: no classes_
+            getattr(GaussianMixtureClassifier(), method)(X)
+
+
 @pytest.fixture(scope="module")
 def gmm_fit(blobs) -> GaussianMixtureClassifier:
     X, y, _, _ = blobs

@@ -11,6 +11,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -190,7 +191,8 @@ def load_npy(path: str | os.PathLike) -> np.ndarray:
     """
     try:
         return np.load(path, allow_pickle=False)
-    except (ValueError, EOFError) as error:
+    except (ValueError, EOFError, SyntaxError, tokenize.TokenError) as error:
+        # (A header whose end is overwritten stops numpy's parser of it in tokenize.)
         with open(path, "rb") as stream:
             magic = stream.read(6)
         # numpy reads bytes without its magic as a pickle: say what they are instead.

@@ -252,7 +252,8 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[np.argmax(self._joint_log_likelihood(X), axis=1)]
+        log_likelihood = self._joint_log_likelihood(X)  # NotFittedError before classes_
+        return self.classes_[np.argmax(log_likelihood, axis=1)]
 
 
 # ------------------------------------------------------------------------- Keras

@@ -48,7 +48,8 @@ def vote(proba: np.ndarray, track_index: np.ndarray, n_tracks: int, method: str)
         Number of tracks: rows of the result.
     method
         ``mean_log_proba``: softmax of the mean log-probability (the product of
-        window likelihoods, as independent evidence); ``majority``: the share of
+        window likelihoods, as independent evidence, each floored at 1e-12 so that
+        no one window vetoes a class); ``majority``: the share of
         windows voting for each class (ties go to the first class).
     """
     if method not in VOTES:

@@ -748,10 +748,11 @@ def _inner_search(model, search: Mapping[str, Any], X, y, groups, seed: int, tra
     inner_folds = int(search.get("inner_folds", 3))
     tracks_per_class = pd.Series(groups).groupby(np.asarray(y)).nunique()
     n_splits = min(inner_folds, max(2, int(tracks_per_class.min())))
-    if int(tracks_per_class.max()) < n_splits:
+    if int(tracks_per_class.max()) < n_splits:  # every genre one track: inner_folds is moot
         raise ValueError(
-            f"search.inner_folds: no genre has {n_splits} training tracks for an inner "
-            "cross-validation (use fewer outer folds or more clips)"
+            "search: no genre has two training tracks for an inner cross-validation "
+            "(more clips per genre in training, a smaller test share or fewer outer folds, "
+            "or search: null)"
         )
     if n_splits < inner_folds:
         logger.warning(
