@@ -345,6 +345,23 @@ def test_validation_slice_is_a_stratified_share_of_the_training_rows():
     assert len(model._split(X[:10], np.arange(10) % 2)[3]) == 3
 
 
+def test_an_unstratifiable_validation_slice_leaves_every_class_a_training_track():
+    # One track of class 0 in this fold: stratifying fails, and the random slice that
+    # replaced it took that track in 38 of 200 seeds, so the network never learnt class 0.
+    y = np.array([0] + [c for c in range(1, 10) for _ in range(10)])
+    for seed in range(40):
+        model = KerasClassifier("nn", validation_fraction=0.15, random_state=seed)
+        with pytest.warns(RuntimeWarning, match="leaves every class a training track"):
+            val = model._validation_tracks(y)
+        assert len(val) == 14 and 0 not in val  # ceil(0.15 * 91), none of them track 0
+        assert set(np.delete(y, val)) == set(range(10))
+    # Three classes of one track each and one of two: one track to spare, not ceil(0.4 * 5).
+    model = KerasClassifier("nn", validation_fraction=0.4, random_state=0)
+    with pytest.warns(RuntimeWarning, match="random slice of 1 that"):
+        val = model._validation_tracks(np.array([0, 1, 2, 3, 3]))
+    assert len(val) == 1 and val[0] in (3, 4)
+
+
 def test_validation_fraction_that_leaves_no_training_row_is_refused():
     # ceil(0.8 * 4) = 4 rows would validate and none train: say so, rather than fail
     # inside scikit-learn's splitter with its own message.

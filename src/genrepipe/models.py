@@ -592,13 +592,20 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
                 index, test_size=n_val, stratify=y, random_state=self.random_state
             )
         except ValueError:
+            # A plain random slice could take a class's only tracks, which the network
+            # would then never learn: one track of every class stays in training.
+            rng = np.random.default_rng(self.random_state)
+            order = rng.permutation(len(y))
+            _, kept = np.unique(y[order], return_index=True)
+            spare = np.setdiff1d(order, order[kept])
             warnings.warn(
                 f"cannot stratify {n_val} validation tracks over {len(np.unique(y))} classes; "
-                "using a random slice",
+                f"using a random slice of {min(n_val, len(spare))} that leaves every class "
+                "a training track",
                 RuntimeWarning,
                 stacklevel=3,
             )
-            _, val = train_test_split(index, test_size=n_val, random_state=self.random_state)
+            val = rng.choice(spare, size=min(n_val, len(spare)), replace=False)
         return np.sort(val)
 
     # -- estimator API -----------------------------------------------------------
