@@ -111,3 +111,24 @@ def test_the_oldest_python_goes_on_to_make_the_environment(tmp_path, monkeypatch
     monkeypatch.setattr(tool.venv, "create", made)
     with pytest.raises(Made):
         tool.main(["--venv", str(tmp_path / ".venv-oldest")])
+
+
+def test_an_environment_stopped_while_it_was_made_is_known_as_this_scripts(tmp_path, monkeypatch):
+    # venv.create(clear=True) ran before the marker was written, and wiped it on a rebuild:
+    # a Ctrl-C then left a folder every later run refused as "not made by this script".
+    this = sys.version_info[:2]
+    monkeypatch.setattr(tool, "oldest_python", lambda: this)
+    target = tmp_path / ".venv-oldest"
+    calls = []
+
+    def interrupted(path, **kwargs):
+        calls.append(path)
+        (path / "half-made").write_text("", encoding="utf-8")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tool.venv, "create", interrupted)
+    for _ in range(2):  # made, stopped; then wiped and made again
+        with pytest.raises(KeyboardInterrupt):
+            tool.main(["--venv", str(target)])
+        assert (target / tool.MARKER).is_file()
+    assert calls == [target, target]

@@ -179,6 +179,8 @@ def test_a_missing_dataset_folder_is_refused(tool, tmp_path, capsys) -> None:
     [
         (["--folds", "abc"], "--folds must be a range such as 0-9 or a list such as 0,3"),
         (["--folds", "3-1"], "--folds must name folds in 0-9, got '3-1'"),
+        (["--folds", "0,0,1"], "--folds must not repeat a fold, got '0,0,1'"),
+        (["--save-proba", "."], "--save-proba .: a folder; name the .npz file to write"),
         (["--n-fft", "0"], "--n-fft and --n-mels must be positive, got 0 and"),
         (["--input", "mfcc", "--n-mfcc", "999"], "--n-mfcc must be in [1, 96]"),
         (["--params", '{"nosuch": 1}'], "--params: unknown parameter(s) nosuch of cnn_windows"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -94,10 +95,15 @@ def main(argv: list[str] | None = None) -> int:
     print("oldest allowed releases:", " ".join(pins), flush=True)
     # Anew each time: releases left from an earlier run (another Snakemake's PuLP, say)
     # would otherwise stay and be tested instead of what pip resolves for these pins.
-    venv.create(args.venv, with_pip=True, clear=True)
+    # The marker first, so that a run stopped while the environment is made (Ctrl-C)
+    # leaves a folder the next run knows as its own.
+    if args.venv.exists():
+        shutil.rmtree(args.venv)
+    args.venv.mkdir(parents=True)
     marker.write_text(
         "made by tools/check_oldest_versions.py, which may wipe it\n", encoding="utf-8"
     )
+    venv.create(args.venv, with_pip=True)
     python = str(args.venv / ("Scripts" if os.name == "nt" else "bin") / "python")
     pip = [python, "-m", "pip", "install", "-q"]
     for step in (

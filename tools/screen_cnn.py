@@ -347,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not folds or min(folds) < 0 or max(folds) >= N_SPLITS:
         parser.error(f"--folds must name folds in 0-{N_SPLITS - 1}, got {args.folds!r}")
+    if len(set(folds)) != len(folds):  # a fold twice weighed twice in the mean
+        parser.error(f"--folds must not repeat a fold, got {args.folds!r}")
+    if args.save_proba and args.save_proba.is_dir():  # else a traceback after the screen
+        parser.error(f"--save-proba {args.save_proba}: a folder; name the .npz file to write")
     try:
         seeds = tuple(int(v) for v in args.seeds.split(","))
     except ValueError:
