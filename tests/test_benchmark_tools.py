@@ -288,6 +288,32 @@ def test_the_memory_each_job_declares_is_read_from_snakemakes_job_lines(tmp_path
     }
 
 
+def test_job_peaks_are_the_exact_ones_the_job_logs_end_with(tmp_path):
+    """Benchmark files sample every 0.5 s, then every 30 s: a CNN job peaking at 1626 MiB
+    read 651 and 1161 in two runs. A log's last line is the job's own exact peak."""
+    tool = _tool("benchmark_workflow")
+    for job, rss, log in (
+        ("train_model/cnn/holdout/fold0", "651.2", "epoch 1/1\n2026-12-07 INFO genrepipe: "),
+        ("train_model/svm.rbf/holdout/fold0", "300.0", None),  # no log: the file's
+        ("merge_features/stats", "-", "x INFO genrepipe: "),
+    ):
+        (tmp_path / "benchmarks" / job).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "benchmarks" / f"{job}.tsv").write_text(
+            f"s\tmax_rss\n1.0\t{rss}\n", encoding="utf-8"
+        )
+        if log is not None:
+            (tmp_path / "logs" / job).parent.mkdir(parents=True, exist_ok=True)
+            peak = 1626 if "cnn" in job else 147
+            (tmp_path / "logs" / f"{job}.log").write_text(
+                f"{log}job's peak memory: {peak} MiB\n", encoding="utf-8"
+            )
+    assert sorted(tool.peak_memory(tmp_path)) == [
+        (147.0, "merge_features/stats.tsv"),
+        (300.0, "train_model/svm.rbf/holdout/fold0.tsv"),
+        (1626.0, "train_model/cnn/holdout/fold0.tsv"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("cnn_peak", "largest", "holds"),
     [(3700.0, 3750.0, True), (3900.0, 3750.0, False), (3700.0, 3850.0, False)],

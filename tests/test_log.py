@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,10 +31,32 @@ def test_an_unexpected_error_is_logged_once_with_its_traceback(tmp_path):
     assert "CRITICAL genrepipe: job failed" in text
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no getrusage")
+def test_a_jobs_log_ends_with_its_exact_peak_memory(tmp_path):
+    """Snakemake's benchmark file samples a job's memory every 0.5 s, then every 30 s:
+    a short peak, which a cluster's limit would kill, read as a fraction of itself."""
+    log = tmp_path / "job.log"
+    code = (
+        "from genrepipe.log import log_to_file\n"
+        f"log_to_file({str(log)!r})\n"
+        "import numpy as np\n"
+        "peak = np.ones(300 * 2**20 // 8)\n"  # 300 MiB, gone before the job ends
+        "del peak\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    last = log.read_text(encoding="utf-8").splitlines()[-1]
+    match = re.search(r"INFO genrepipe: job's peak memory: (\d+) MiB$", last)
+    assert match and int(match[1]) >= 300, last
+    if Path("/proc/self/status").exists():  # its own peak, not this pytest worker's
+        assert int(match[1]) < 600, last
+    # A failed job's too, after its error.
+    assert "job's peak memory" in _fail(tmp_path, "raise ValueError('x')").splitlines()[-1]
+
+
 def test_the_packages_own_error_is_one_line(tmp_path):
     text = _fail(tmp_path, "raise DownloadError('cannot download it: put it there')")
     assert "CRITICAL genrepipe: job failed: cannot download it: put it there" in text
-    assert "Traceback" not in text and len(text.splitlines()) == 1
+    assert "Traceback" not in text and len(text.splitlines()) == 2  # and the peak memory
 
 
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
@@ -92,7 +116,7 @@ def test_what_a_job_prints_reaches_its_log_not_the_terminal(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout == result.stderr == ""
-    assert log.read_text(encoding="utf-8").splitlines() == [
+    assert log.read_text(encoding="utf-8").splitlines()[:-1] == [
         "epoch 1/3",
         "native out",
         "native err",
@@ -109,8 +133,9 @@ def test_ctrl_c_is_one_line_not_a_traceback(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0 and result.stderr == ""
-    (line,) = log.read_text(encoding="utf-8").splitlines()
+    line, peak = log.read_text(encoding="utf-8").splitlines()
     assert line.endswith("CRITICAL genrepipe: job stopped by Ctrl-C (SIGINT)")
+    assert "job's peak memory" in peak
 
 
 def test_progress_reports_every_interval_and_at_the_end(monkeypatch, caplog):

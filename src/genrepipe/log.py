@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import signal
@@ -9,6 +10,55 @@ import sys
 import time
 import warnings
 from pathlib import Path
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None
+
+#: How a job's log ends (:func:`log_to_file`); tools/benchmark_workflow.py reads it.
+PEAK_MEMORY_LINE = "job's peak memory: {:.0f} MiB"
+
+
+def peak_memory_mib() -> float | None:
+    """The peak resident memory of this process, or of its largest finished child, in MiB
+    (None on Windows, which has no getrusage).
+
+    Linux's getrusage keeps, across the exec that started a process, the peak of the
+    process it was spawned from (Snakemake, or a pytest worker): the process's own
+    high-water mark (VmHWM) is read from /proc instead.
+    """
+    if resource is None:
+        return None
+    kib = 1024 if sys.platform == "darwin" else 1  # ru_maxrss: bytes there, KiB elsewhere
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / kib
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            own = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError, IndexError):  # not Linux
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / kib
+    return max(own, children) / 1024
+
+
+#: Where the process's last log_to_file sends the exit line: (handler, logger name).
+_exit_report: tuple[logging.Handler, str] | None = None
+
+
+def _report_at_exit() -> None:
+    """End the job's log with its exact peak memory: Snakemake's benchmark file samples it
+    every 0.5 s, then every 30 s, and misses a short peak (a cluster's limit does not)."""
+    peak = peak_memory_mib()
+    if _exit_report is None or peak is None:
+        return
+    handler, name = _exit_report
+    record = logging.getLogger(name).makeRecord(
+        name, logging.INFO, __file__, 0, PEAK_MEMORY_LINE.format(peak), (), None
+    )
+    try:
+        handler.stream.write(handler.format(record) + "\n")
+        handler.stream.flush()
+    except (OSError, ValueError):  # the log is gone or closed: nothing to tell it
+        pass
 
 
 def log_to_file(path: str | os.PathLike, name: str = "genrepipe") -> logging.Logger:
@@ -34,6 +84,10 @@ def log_to_file(path: str | os.PathLike, name: str = "genrepipe") -> logging.Log
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    global _exit_report
+    if _exit_report is None:
+        atexit.register(_report_at_exit)
+    _exit_report = (handler, name)
     root.setLevel(logging.INFO)
     logging.captureWarnings(True)
     warnings.simplefilter("default")

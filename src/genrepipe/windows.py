@@ -256,8 +256,9 @@ def audio_frames(X: np.ndarray, window_frames: int) -> np.ndarray:
     column (the -100 dB floor, or its MFCC), which any per-band standardization keeps
     one column; audio gives no two equal columns but in digital silence, which holds no
     genre either. (``mfcc``'s deltas, computed after the padding, reach half their
-    ``delta_width`` into it: those frames count as audio.) Windows of the padding alone are one input for every short track,
-    one the network would learn, or vote with, as the track's genre.
+    ``delta_width`` into it: those frames count as audio.) Windows of the padding alone
+    are one input for every short track, one the network would learn, or vote with, as
+    the track's genre.
 
     Parameters
     ----------
