@@ -281,12 +281,9 @@ def load_run(path: str | os.PathLike) -> Run:
     if missing := {"model", "test_accuracy"} - set(summary.columns):
         raise ValueError(f"{path / 'summary.csv'}: no column {', '.join(sorted(missing))}")
     # An edited cell (n/a) makes the column text, which no accuracy is.
-    accuracy = pd.to_numeric(summary["test_accuracy"], errors="coerce")
-    if bad := sorted(
-        set(
-            summary["test_accuracy"][accuracy.isna() & summary["test_accuracy"].notna()].astype(str)
-        )
-    ):
+    written = summary["test_accuracy"]
+    accuracy = pd.to_numeric(written, errors="coerce")
+    if bad := sorted(set(written[accuracy.isna() & written.notna()].astype(str))):
         raise ValueError(
             f"{path / 'summary.csv'}: test_accuracy holds {', '.join(map(repr, bad))}, not numbers"
         )
