@@ -156,6 +156,8 @@ def readme_commands(program: str) -> list[list[str]]:
     program's name alone mentions it; a comment's words are none."""
     commands = []
     for text, in_block in _readme_code():
+        if not re.search(program, text):  # prose in code, such as `job's peak memory`
+            continue
         lexer = shlex.shlex(text, posix=True, punctuation_chars="&;|")
         lexer.whitespace_split = True
         words = list(lexer)

@@ -122,15 +122,14 @@ def peak_memory(workdir: Path) -> list[tuple[float, str]]:
     """
     import pandas as pd
 
-    from genrepipe.log import PEAK_MEMORY_LINE
+    from genrepipe.log import PEAK_MEMORY_PATTERN
 
-    logged = re.compile("^.* " + re.escape(PEAK_MEMORY_LINE).replace(r"\{:\.0f\}", r"(\d+)") + "$")
     peaks = []
     for path in sorted((workdir / "benchmarks").rglob("*.tsv")):
         job = str(path.relative_to(workdir / "benchmarks"))
         log = (workdir / "logs" / job).with_suffix(".log")
         lines = log.read_text(encoding="utf-8").splitlines() if log.is_file() else []
-        if lines and (match := logged.match(lines[-1])):
+        if lines and (match := PEAK_MEMORY_PATTERN.search(lines[-1])):
             peaks.append((float(match[1]), job))
             continue
         rss = pd.read_csv(path, sep="\t").iloc[0]["max_rss"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -16,8 +17,11 @@ try:
 except ImportError:  # Windows
     resource = None
 
-#: How a job's log ends (:func:`log_to_file`); tools/benchmark_workflow.py reads it.
-PEAK_MEMORY_LINE = "job's peak memory: {:.0f} MiB"
+#: How a job's log ends (:func:`log_to_file`): its peak memory where the system says it,
+#: and its CPU time. tools/benchmark_workflow.py reads the memory.
+PEAK_MEMORY_LINE = "job's peak memory: {peak:.0f} MiB, CPU time: {cpu:.1f} s"
+CPU_TIME_LINE = "job's CPU time: {cpu:.1f} s"
+PEAK_MEMORY_PATTERN = re.compile(r"job's peak memory: (\d+) MiB")
 
 
 def peak_memory_mib() -> float | None:
@@ -45,15 +49,21 @@ _exit_report: tuple[logging.Handler, str] | None = None
 
 
 def _report_at_exit() -> None:
-    """End the job's log with its exact peak memory: Snakemake's benchmark file samples it
-    every 0.5 s, then every 30 s, and misses a short peak (a cluster's limit does not)."""
-    peak = peak_memory_mib()
-    if _exit_report is None or peak is None:
+    """End the job's log with its exact peak memory and CPU time: Snakemake's benchmark
+    file samples both every 0.5 s, then every 30 s, and misses a short peak (a cluster's
+    limit does not) and the CPU time after its last sample."""
+    if _exit_report is None:
         return
-    handler, name = _exit_report
-    record = logging.getLogger(name).makeRecord(
-        name, logging.INFO, __file__, 0, PEAK_MEMORY_LINE.format(peak), (), None
+    times = os.times()  # this process and its finished children, as getrusage
+    cpu = times.user + times.system + times.children_user + times.children_system
+    peak = peak_memory_mib()
+    line = (
+        CPU_TIME_LINE.format(cpu=cpu)
+        if peak is None
+        else PEAK_MEMORY_LINE.format(peak=peak, cpu=cpu)
     )
+    handler, name = _exit_report
+    record = logging.getLogger(name).makeRecord(name, logging.INFO, __file__, 0, line, (), None)
     try:
         handler.stream.write(handler.format(record) + "\n")
         handler.stream.flush()
