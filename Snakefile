@@ -41,7 +41,9 @@ include: "rules/common.smk"
 wildcard_constraints:
     feature_set="|".join(FEATURE_SETS),
     preprocessing="pca|scaled",
-    scheme="holdout|kfold|lists",
+    # The configured split only: another scheme's files were planned with its folds
+    # (a kfold metrics file of one fold under a holdout config, silently).
+    scheme=SCHEME,
     fold=r"\d+",
     model=names_pattern(config["models"]),
     batch=r"batch\d+",

@@ -1696,6 +1696,18 @@ def _rules_named(arguments: argparse.Namespace) -> set[str]:
 
 
 @pytest.mark.slow
+def test_files_of_another_split_scheme_are_not_planned(tmp_path):
+    """Asked for results/metrics/svm/kfold.json under a holdout config, the workflow made
+    a 10-fold split and evaluated its fold 0 alone: a one-fold 'kfold' result, silently."""
+    other = run_workflow(
+        tmp_path, TINY_CONFIG, extra=["--dry-run", "results/metrics/svm/kfold.json"], check=False
+    )
+    assert other.returncode != 0
+    assert "results/metrics/svm/kfold.json" in other.stdout + other.stderr
+    run_workflow(tmp_path, TINY_CONFIG, extra=["--dry-run", "results/metrics/svm/holdout.json"])
+
+
+@pytest.mark.slow
 def test_the_readmes_snakemake_commands_parse_and_name_rules_that_exist(tmp_path):
     """Every snakemake command of the README is one Snakemake's parser accepts, and its
     targets and --forcerun/--until rules are rules of the workflow (``snakemake
