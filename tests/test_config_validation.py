@@ -992,6 +992,8 @@ def test_a_fixed_setting_that_the_search_also_sets_is_an_error():
         ("holdout", {"test_size": 0.5}, [2] * 10, True),
         ("holdout", {"test_size": 0.5}, [3] * 10, False),
         ("holdout", {"test_size": 0.5}, [2] * 9 + [4], False),  # one genre keeps two
+        # Nine genres' remainders outrank the tenth's: its 1.43 share rounds to 1 too.
+        ("holdout", {"test_size": 0.5}, [2] * 9 + [3], True),
         ("kfold", {"n_splits": 2}, [2] * 10, True),
         ("kfold", {"n_splits": 3}, [3] * 10, False),
         ("kfold", {"n_splits": 2}, [2] * 9 + [4], False),

@@ -135,7 +135,7 @@ def test_ctrl_c_is_one_line_not_a_traceback(tmp_path):
     assert result.returncode != 0 and result.stderr == ""
     line, peak = log.read_text(encoding="utf-8").splitlines()
     assert line.endswith("CRITICAL genrepipe: job stopped by Ctrl-C (SIGINT)")
-    assert "job's peak memory" in peak
+    assert "CPU time" in peak  # and the peak memory, where the system says it
 
 
 def test_progress_reports_every_interval_and_at_the_end(monkeypatch, caplog):

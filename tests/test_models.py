@@ -360,6 +360,9 @@ def test_an_unstratifiable_validation_slice_leaves_every_class_a_training_track(
     with pytest.warns(RuntimeWarning, match="random slice of 1 that"):
         val = model._validation_tracks(np.array([0, 1, 2, 3, 3]))
     assert len(val) == 1 and val[0] in (3, 4)
+    # No class of two tracks: none to spare, and it says there is no validation at all.
+    with pytest.warns(RuntimeWarning, match="training without a validation slice"):
+        assert len(model._validation_tracks(np.array([0, 1, 2]))) == 0
 
 
 def test_validation_fraction_that_leaves_no_training_row_is_refused():

@@ -219,7 +219,9 @@ def measure(args: argparse.Namespace, tmp: Path) -> int:
             "kind": "gtzan",
             "gtzan": {"root": str(root)},
             "min_duration": min(1.0, args.duration / 2),
-        }
+        },
+        # FIT_TARGETS are holdout files, which only a holdout config plans.
+        "split": {"scheme": "holdout"},
     }
     config.write_text(yaml.safe_dump(settings), encoding="utf-8")
     tracks_per_job = yaml.safe_load(

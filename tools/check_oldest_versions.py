@@ -97,9 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     # would otherwise stay and be tested instead of what pip resolves for these pins.
     # The marker first, so that a run stopped while the environment is made (Ctrl-C)
     # leaves a folder the next run knows as its own.
-    if args.venv.exists():
-        shutil.rmtree(args.venv)
-    args.venv.mkdir(parents=True)
+    args.venv.mkdir(parents=True, exist_ok=True)
+    for entry in args.venv.iterdir():  # all but the marker, which a Ctrl-C must not take
+        if entry.name == MARKER:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
     marker.write_text(
         "made by tools/check_oldest_versions.py, which may wipe it\n", encoding="utf-8"
     )

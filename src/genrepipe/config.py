@@ -1484,11 +1484,20 @@ def inner_search_error(config: Mapping[str, Any], genres: Sequence[str]) -> str 
     if not searched or len(counts) < 2 or scheme not in ("holdout", "kfold"):
         return None
     if scheme == "holdout":
-        # Stratified sampling gives each genre at least its share of the test tracks, rounded down.
+        # scikit-learn's stratified allocation of the training tracks (_approximate_mode):
+        # each genre its share rounded down, then one more for the genres of the largest
+        # remainders (ties drawn at random) until the training count is reached.
         test_size = settings.get("test_size", 0.1)
         n = len(genres)
-        n_test = math.ceil(test_size * n)
-        most = max(count - count * n_test // n for count in counts.values())
+        n_train = n - math.ceil(test_size * n)
+        share = {genre: count / n * n_train for genre, count in counts.items()}
+        left = {genre: value - math.floor(value) for genre, value in share.items()}
+        spare = n_train - sum(math.floor(value) for value in share.values())
+        most = max(
+            math.floor(share[genre])
+            + (left[genre] > 0 and sum(other > left[genre] for other in left.values()) < spare)
+            for genre in counts
+        )
         split = f"split.holdout.test_size {test_size}"
     else:
         n_splits = settings.get("n_splits", 10)

@@ -37,7 +37,7 @@ def peak_memory_mib() -> float | None:
     kib = 1024 if sys.platform == "darwin" else 1  # ru_maxrss: bytes there, KiB elsewhere
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / kib
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with open("/proc/self/status", encoding="utf-8", errors="replace") as status:
             own = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     except (OSError, StopIteration, ValueError, IndexError):  # not Linux
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / kib

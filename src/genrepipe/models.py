@@ -598,10 +598,15 @@ class KerasClassifier(ClassifierMixin, BaseEstimator):
             order = rng.permutation(len(y))
             _, kept = np.unique(y[order], return_index=True)
             spare = np.setdiff1d(order, order[kept])
+            what = (
+                f"using a random slice of {min(n_val, len(spare))} that leaves every class "
+                "a training track"
+                if len(spare)
+                else "no track to spare: training without a validation slice (no early stop)"
+            )
             warnings.warn(
                 f"cannot stratify {n_val} validation tracks over {len(np.unique(y))} classes; "
-                f"using a random slice of {min(n_val, len(spare))} that leaves every class "
-                "a training track",
+                + what,
                 RuntimeWarning,
                 stacklevel=3,
             )

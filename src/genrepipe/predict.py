@@ -929,7 +929,9 @@ def _broken_link(path: Path, missing: str = "file") -> str | None:
         os.stat(path)
     except OSError as error:
         if error.errno == errno.ELOOP:
-            return f"a link that leads back to itself (to {target})"
+            return f"a link that leads back to itself, or through too many links (to {target})"
+        if error.errno not in (errno.ENOENT, errno.ENOTDIR):  # a folder on the way not ours
+            return f"a link whose target cannot be reached (to {target}: {error.strerror})"
     return f"a link to a missing {missing} (to {target})"
 
 
