@@ -272,6 +272,8 @@ def test_clip_with_infinite_features_is_reported_and_the_batch_goes_on(tmp_path,
         report, arrays = _extract(tmp_path, feature_set, settings, clips)
     assert list(report["status"]) == ["ok", "failed", "ok"]
     assert "blues.00001.wav" in report.loc["blues.00001", "reason"]
+    assert f"features of '{feature_set}'" in report.loc["blues.00001", "reason"]
+    assert "scale the file to -1 to 1" in report.loc["blues.00001", "reason"]
     assert arrays["blues.00001"].size == 0
     for track in ("blues.00000", "blues.00002"):
         assert np.isfinite(arrays[track]).all() and arrays[track].size > 0

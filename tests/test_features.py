@@ -264,6 +264,17 @@ def test_extract_rejects_non_finite_features(monkeypatch, mixture) -> None:
         F.extract("broken", mixture, SR, {})
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("feature_set", sorted(F.FEATURE_SETS))
+def test_extract_names_the_set_and_the_peak_when_a_loud_float_clip_overflows(
+    mixture, feature_set
+) -> None:
+    """Finite samples of 1e30 overflow float32 inside librosa or scipy, whatever the set."""
+    params = {"n_windows": 2} if feature_set == "segment_stats" else {}
+    with pytest.raises(ValueError, match=rf"features of '{feature_set}'.*peak sample 1e\+30"):
+        F.extract(feature_set, mixture * np.float32(1e30) / np.abs(mixture).max(), SR, params)
+
+
 def test_extract_keeps_silence_finite() -> None:
     silence = np.zeros(SR, dtype=np.float32)
     with pytest.warns(UserWarning, match="tuning"):  # librosa: no pitch to estimate tuning from

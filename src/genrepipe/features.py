@@ -1063,17 +1063,34 @@ def extract(
         )
     try:
         out = np.asarray(func(y, sr, **params))
-    except librosa.util.exceptions.ParameterError as error:
+    except (librosa.util.exceptions.ParameterError, ValueError) as error:
         # librosa's own check (e.g. "Input must be finite" once a very loud float
-        # clip overflows float32 in the STFT) is not a ValueError: make it one.
-        raise ValueError(f"features of {feature_set!r} cannot be computed: {error}") from None
+        # clip overflows float32 in the STFT) is not a ValueError: make it one; and
+        # scipy's ("array must not contain infs or NaNs") names no feature set.
+        raise ValueError(
+            f"features of {feature_set!r} cannot be computed: {error}{_peak_hint(y)}"
+        ) from None
     n_bad = int(np.count_nonzero(~np.isfinite(out)))
     if n_bad:
         raise ValueError(
             f"features of {feature_set!r} are not finite: {n_bad} of {out.size} values "
-            "are NaN or inf"
+            f"are NaN or inf{_peak_hint(y)}"
         )
     return out
+
+
+def _peak_hint(y: Any) -> str:
+    """Name a float clip's peak far beyond full scale, the usual cause of overflow."""
+    try:
+        peak = float(np.max(np.abs(y)))
+    except (TypeError, ValueError):  # not an array of numbers: the error says enough
+        return ""
+    if not peak > 1e6:  # float audio is -1 to 1; overflow starts near 1e16
+        return ""
+    return (
+        f" (the clip's peak sample {peak:.3g} is far above full scale 1.0: its power "
+        "overflows float32; scale the file to -1 to 1)"
+    )
 
 
 def feature_names(feature_set: str, params: Mapping[str, Any] | None = None) -> list[str] | None:
