@@ -380,6 +380,25 @@ def test_a_missing_relative_root_is_named_with_where_it_was_looked_for(tmp_path,
     assert f"folder data/genres does not exist ({where}" in str(info.value)
 
 
+def test_a_split_list_that_is_a_folder_or_holds_braces_is_refused_by_name(tmp_path):
+    """A folder read as "does not exist"; braces failed the DAG with a WildcardError."""
+    braced = tmp_path / "lists {v2}" / "train.txt"
+    braced.parent.mkdir()
+    braced.write_text("blues.00000\n", encoding="utf-8")
+    test_list = tmp_path / "test.txt"
+    test_list.write_text("blues.00001\n", encoding="utf-8")
+    cases = {
+        str(tmp_path): f"split.lists.train: {tmp_path} is a folder, not a list file",
+        str(braced): f"split.lists.train: list file {braced} has {{ or }} in its path, which "
+        "Snakemake reads as a wildcard: rename it, or point to a link to it without braces",
+    }
+    for train, message in cases.items():
+        split = {"scheme": "lists", "lists": {"train": train, "test": str(test_list)}}
+        with pytest.raises(ConfigError) as info:
+            check_config(_config({"split": split}))
+        assert str(info.value) == message
+
+
 @pytest.mark.slow
 def test_good_config_passes_the_dry_run(tmp_path):
     """The baseline of the cases above: the tiny config itself is accepted."""

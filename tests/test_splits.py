@@ -413,6 +413,24 @@ def test_check_split_refuses_an_empty_split():
         check_split(pd.DataFrame(columns=COLUMNS))
 
 
+def test_lists_split_follows_the_dataset_order_not_the_lines(tmp_path, small_collection):
+    """Lists naming the same tracks in another order give the same table (and models)."""
+    tracks, genres = small_collection
+    train = [f"{g}/{g}.0000{i}.wav" for g in ("blues", "classical") for i in (0, 1, 2)]
+    test = ["blues/blues.00004.wav", "classical/classical.00003.wav"]
+    forward = {
+        "train": _write_list(tmp_path / "train.txt", train),
+        "test": _write_list(tmp_path / "test.txt", test),
+    }
+    backward = {  # lines reversed, and test given before train
+        "test": _write_list(tmp_path / "test_reversed.txt", test[::-1]),
+        "train": _write_list(tmp_path / "train_reversed.txt", train[::-1]),
+    }
+    split, _ = lists_split(tracks, genres, forward)
+    pd.testing.assert_frame_equal(lists_split(tracks, genres, backward)[0], split)
+    assert list(split["track"]) == [t for t in tracks if t in set(split["track"])]
+
+
 def test_lists_split_missing_list_file_is_named(tmp_path, small_collection):
     tracks, genres = small_collection
     train = _write_list(tmp_path / "train.txt", ["blues/blues.00000.wav"])

@@ -208,8 +208,17 @@ def check_config(config: Mapping[str, Any]) -> None:
                 "split.lists must give train and test list files when scheme is 'lists'"
             )
         for subset, list_file in lists.items():
+            if Path(list_file).is_dir():
+                raise ConfigError(f"split.lists.{subset}: {list_file} is a folder, not a list file")
             if not Path(list_file).is_file():
                 raise ConfigError(f"split.lists.{subset}: list file {list_file} does not exist")
+            if "{" in str(list_file) or "}" in str(list_file):
+                # The list is make_split's input, and Snakemake reads braces as a wildcard.
+                raise ConfigError(
+                    f"split.lists.{subset}: list file {list_file} has {{ or }} in its path, "
+                    "which Snakemake reads as a wildcard: rename it, or point to a link to it "
+                    "without braces"
+                )
 
     for set_name in FEATURE_DEFAULTS:
         settings = feature_settings(config, set_name)

@@ -108,12 +108,16 @@ def lists_split(
     """
     tracks, genres = _check_tracks(tracks, genres)
     genre_of = dict(zip(tracks, genres, strict=True))
-    rows, missing, listed_in = [], {}, {}
+    missing, listed_in, subset_of = {}, {}, {}
     train_found: list[tuple] = []
     for subset, list_file in list_files.items():
         if subset not in SUBSETS:
             raise ValueError(f"split.lists has unknown subset {subset!r} (known: {SUBSETS})")
         list_file = Path(list_file)
+        if list_file.is_dir():
+            raise IsADirectoryError(
+                f"split.lists.{subset}: {list_file} is a folder, not a list file"
+            )
         if not list_file.is_file():
             raise FileNotFoundError(f"split.lists.{subset}: list file {list_file} does not exist")
         try:
@@ -141,7 +145,7 @@ def lists_split(
             )
         if subset == "train":
             train_found = found
-        rows += found
+        subset_of.update((track, subset) for _, track, _, _ in found)
     # Every line counts, not only the clips this dataset has: lists that overlap are wrong
     # whatever subset of GTZAN they meet.
     subsets_of: dict[str, list[str]] = {}
@@ -155,7 +159,11 @@ def lists_split(
             f"split.lists.train: the {len(train_found)} tracks of {list_files['train']} in "
             f"{pool} are all of one genre, {train_found[0][2]}: a classifier needs two{pool_note}"
         )
-    return pd.DataFrame(rows, columns=["fold", "track", "genre", "subset"]), missing
+    # Rows in the dataset's order, as the other schemes: the order of a list's lines (or of
+    # the lists) must not reorder training rows, which moves inner folds and fits.
+    keep = np.array([track in subset_of for track in tracks], dtype=bool)
+    subsets = np.array([subset_of[track] for track in tracks[keep]], dtype=object)
+    return _frame(0, tracks[keep], genres[keep], subsets), missing
 
 
 def read_list(list_file: str | os.PathLike) -> list[str]:
