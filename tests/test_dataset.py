@@ -40,6 +40,7 @@ def dataset(tmp_path) -> Path:
     _touch(genres / "blues" / "blues.00002.WAV")  # upper-case extension is still audio
     _touch(genres / "blues" / ".DS_Store")  # hidden: ignored silently
     _touch(genres / "blues" / "README.txt")  # not audio: skipped with a reason
+    _touch(genres / "blues" / "blues.00004")  # its extension lost: ".00004" is no extension
     _touch(genres / "classical" / "classical.00000.au")
     _touch(genres / "classical" / "classical.00001.flac")
     _touch(genres / "classical" / "blues.00001.wav")  # same id as in blues: a duplicate
@@ -181,6 +182,9 @@ def test_discover_reports_what_it_skips_and_why(dataset):
     skipped = {Path(path).relative_to(dataset).as_posix(): reason for path, reason in found.skipped}
 
     assert "not an audio file extension (.txt)" == skipped["blues/README.txt"]
+    assert skipped["blues/blues.00004"] == (
+        "no file extension (audio is .wav, .au, .flac, .ogg or .mp3)"
+    )
     assert skipped["polka"].startswith("unknown genre folder")
     assert "blues" in skipped["polka"]  # names the known genres
     assert skipped["jazz"] == "genre folder holds no audio clips"
@@ -202,6 +206,7 @@ def test_discover_reports_what_it_skips_and_why(dataset):
     assert not any(".DS_Store" in path for path in skipped)
     assert set(skipped) == {
         "blues/README.txt",
+        "blues/blues.00004",
         "blues/blues.00000.wav",
         "blues/blues.00003.wav",
         "classical/blues.00001.wav",

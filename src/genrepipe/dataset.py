@@ -216,6 +216,15 @@ def _shown(path: str | os.PathLike) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+def _extension_problem(suffix: str, extensions: Sequence[str]) -> str:
+    """Why a file is not taken as audio: its extension, or none (``blues.00004``)."""
+    if suffix[1:].isdigit() or not suffix:  # GTZAN's number is no extension
+        known = sorted(set(extensions), key=list(extensions).index)
+        listed = " or ".join([", ".join(known[:-1]), known[-1]] if len(known) > 1 else known)
+        return f"no file extension (audio is {listed})"
+    return f"not an audio file extension ({suffix})"
+
+
 def discover_tracks(
     root: str | os.PathLike,
     genres: Sequence[str] = GENRES,
@@ -289,9 +298,7 @@ def discover_tracks(
                     skipped.append((str(file), "not a regular file"))
                 continue
             if file.suffix.lower() not in extensions:
-                skipped.append(
-                    (str(file), f"not an audio file extension ({file.suffix or 'none'})")
-                )
+                skipped.append((str(file), _extension_problem(file.suffix, extensions)))
                 continue
             if "{" in file.name or "}" in file.name:
                 # Snakemake reads braces in a path as a wildcard: one such name stops the run.
