@@ -94,8 +94,12 @@ def test_wrap_name_breaks_after_underscores():
         plots.wrap_name(LONG_NAME)
         == "svm_stats_\nrbf_C10_\ngamma_scale_\ninner_cv5_\nwith_\nsegments"
     )
-    assert plots.wrap_name("averyverylongnamewithoutbreaks") == "averyverylongnamewithoutbreaks"
     assert plots.wrap_name("svm-stats-rbf-C10") == "svm-stats-\nrbf-C10"
+    # Dots and blanks break too (model names may hold dots, titles blanks); a run longer
+    # than the width is cut, else it overflowed the figure.
+    assert plots.wrap_name("cnn.logmel.v2.mixup") == "cnn.logmel.\nv2.mixup"
+    assert plots.wrap_name("mean of 30 folds; the cells", 16) == "mean of 30\nfolds; the cells"
+    assert plots.wrap_name("averyverylongnamewithoutbreaks") == "averyverylon\ngnamewithout\nbreaks"
 
 
 def test_accuracy_bars_keep_their_room_with_long_names(saved_figures):
@@ -176,16 +180,54 @@ def test_f1_heatmap_rounds_as_the_summary_table_does(saved_figures):
     assert [text.get_text() for text in ax.texts] == ["0.63", "0.38"]
 
 
-def test_confusion_title_of_a_long_model_name_stays_in_the_figure(saved_figures):
-    plot_confusion(
-        np.eye(3, dtype=int),
-        ["blues", "jazz", "rock"],
-        "unused.png",
-        title=f"{LONG_NAME} (kfold): test accuracy 100.0%",
-    )
+DOTTED_NAME = "cnn.logmel.v2.with.mixup.and.specaugment.trained.forty.epochs"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        f"{LONG_NAME} (kfold): test accuracy 100.0%",
+        f"{DOTTED_NAME} (kfold): test accuracy 100.0%",
+        # Repeated folds of unequal size: the line evaluate_model writes had no _ or -.
+        "svm_segments (gtzan data, kfold split)\ntest accuracy 77.9% (mean of 30 folds; "
+        "the cells pool to 78.0%), each clip counted 3 times",
+    ],
+)
+def test_confusion_title_stays_in_the_figure(saved_figures, title):
+    plot_confusion(np.eye(3, dtype=int), ["blues", "jazz", "rock"], "unused.png", title=title)
     (fig,) = saved_figures
-    title = fig.axes[0].title.get_window_extent(fig.canvas.get_renderer())
-    assert fig.bbox.x0 <= title.x0 and title.x1 <= fig.bbox.x1
+    title_box = fig.axes[0].title.get_window_extent(fig.canvas.get_renderer())
+    assert fig.bbox.x0 <= title_box.x0 and title_box.x1 <= fig.bbox.x1
+    shown = fig.axes[0].get_title()
+    assert shown.replace("\n", "").replace(" ", "") == title.replace("\n", "").replace(" ", "")
+
+
+def test_f1_heatmap_title_of_few_genres_stays_in_the_figure(saved_figures):
+    scores = pd.DataFrame({"genre": ["blues", "jazz"], "f1": [0.5, 0.5], "support": [2, 2]})
+    protocol = "gtzan data, kfold split, 10-fold x 3 repeats, each clip counted 3 times"
+    plots.plot_f1_heatmap({"svm": scores}, "unused.png", protocol=protocol)
+    (fig,) = saved_figures
+    title_box = fig.axes[0].title.get_window_extent(fig.canvas.get_renderer())
+    assert fig.bbox.x0 <= title_box.x0 and title_box.x1 <= fig.bbox.x1
+
+
+def test_accuracy_values_stay_clear_of_the_legend_with_a_long_dotted_name(saved_figures):
+    summary = pd.DataFrame(
+        {
+            "model": [DOTTED_NAME, "svm"],
+            "test_accuracy": [0.5, 0.75],
+            "test_accuracy_ci95_low": [0.3, 0.6],
+            "test_accuracy_ci95_high": [0.7, 0.9],
+        }
+    )
+    plots.plot_accuracy(summary, "unused.png")
+    (fig,) = saved_figures
+    (ax,) = fig.axes
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    for text in ax.texts:
+        assert text.get_window_extent(renderer).x1 <= legend.x0, text.get_text()
+    assert ax.get_window_extent(renderer).width > 0.5 * fig.bbox.width
 
 
 def test_percentages_round_halves_up():

@@ -178,7 +178,8 @@ def plot_confusion(
     ax.set_xlabel("predicted genre")
     ax.set_ylabel("true genre")
     # A long model name breaks at its underscores rather than run off the figure.
-    ax.set_title("\n".join(wrap_name(line, 48) for line in title.splitlines()))
+    # About 64 characters fit over the axes (centred right of the genre names).
+    ax.set_title("\n".join(wrap_name(line, 64) for line in title.splitlines()))
     threshold = confusion.max() / 2 if confusion.size else 0
     for (i, j), count in np.ndenumerate(confusion):
         if count:

@@ -85,18 +85,22 @@ def percent(value: float) -> str:
 
 
 def wrap_name(name: str, width: int = 12) -> str:
-    """A model name over lines of about ``width`` characters, broken after ``_`` or ``-``.
+    """A name or title over lines of at most ``width`` characters.
 
-    Bar labels stay level and inside their bar's width: a rotated 50-character name
-    took most of the figure and squeezed the bars into a corner.
+    Lines break after ``_``, ``-``, ``.`` or a blank (the blank dropped), and a run
+    longer than ``width`` is cut. Bar labels stay level and inside their bar's width:
+    a rotated 50-character name took most of the figure and squeezed the bars into a
+    corner, and a line with no break overflowed the figure's edges.
     """
     lines: list[str] = []
-    for part in re.split(r"(?<=[_-])", name):
-        if lines and len(lines[-1]) + len(part) <= width:
-            lines[-1] += part
-        else:
-            lines.append(part)
-    return "\n".join(lines)
+    for part in re.split(r"(?<=[_.\- ])", name):
+        pieces = [part[i : i + width] for i in range(0, len(part), width)] or [part]
+        for piece in pieces:
+            if lines and len(lines[-1]) + len(piece.rstrip(" ")) <= width:
+                lines[-1] += piece
+            else:
+                lines.append(piece)
+    return "\n".join(line.rstrip(" ") for line in lines)
 
 
 #: Where the accuracy chart writes each model's value: past 100%, which no bar,
@@ -388,9 +392,8 @@ def plot_f1_heatmap(
         for j, genre in enumerate(genres):
             if genre in table.index and genre not in untested:
                 f1[i, j] = float(table.at[genre, "f1"])
-    fig, ax = plt.subplots(
-        figsize=(0.75 * len(genres) + 3, 0.45 * len(models) + 2), layout="constrained"
-    )
+    width = max(6.5, 0.75 * len(genres) + 3)  # few genres: room for the protocol line
+    fig, ax = plt.subplots(figsize=(width, 0.45 * len(models) + 2), layout="constrained")
     image = ax.imshow(f1, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(genres)), genres, rotation=45, ha="right")
     ax.set_yticks(range(len(models)), models)
@@ -401,7 +404,9 @@ def plot_f1_heatmap(
         else:  # no test clip of that genre nor one called it, or a genre the table lacks
             ax.text(j, i, "n/a", ha="center", va="center", color="tab:gray", fontsize=8)
     title = "F1 per genre on the test clips"
-    ax.set_title(f"{title}\n{protocol}" if protocol else title)
+    if protocol:  # about 8 characters an inch fit over the axes, left of the colour bar
+        title += "\n" + wrap_name(protocol, int(8 * width))
+    ax.set_title(title)
     fig.colorbar(image, ax=ax, label="F1")
     _save(fig, path)
 
