@@ -1066,10 +1066,13 @@ def extract(
     except (librosa.util.exceptions.ParameterError, ValueError) as error:
         # librosa's own check (e.g. "Input must be finite" once a very loud float
         # clip overflows float32 in the STFT) is not a ValueError: make it one; and
-        # scipy's ("array must not contain infs or NaNs") names no feature set.
-        raise ValueError(
-            f"features of {feature_set!r} cannot be computed: {error}{_peak_hint(y)}"
-        ) from None
+        # scipy's on an overflow ("array must not contain infs or NaNs") names no set.
+        hint = _peak_hint(y)
+        if isinstance(error, librosa.util.exceptions.ParameterError) or hint:
+            raise ValueError(
+                f"features of {feature_set!r} cannot be computed: {error}{hint}"
+            ) from None
+        raise  # a setting or a clip too short: the message says it
     n_bad = int(np.count_nonzero(~np.isfinite(out)))
     if n_bad:
         raise ValueError(
