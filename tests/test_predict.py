@@ -1477,7 +1477,9 @@ def test_a_model_card_naming_no_dataset_mapping_is_ignored(gmm_bundle, clips, tm
     assert status == 0 and out.startswith(str(clips[0])) and err == ""
 
 
-def test_fold_bundle_takes_the_clip_length_of_its_run(gmm_bundle, clips, nine_seconds, capsys):
+def test_fold_bundle_takes_the_clip_length_of_its_run(
+    gmm_bundle, clips, nine_seconds, capsys, monkeypatch
+):
     """Fold cards record no clip length: the run's track list gives it, so a file three
     times as long as the 3 s training clips is averaged over 3 s windows, as the final
     bundle does, instead of judged by its first seconds as if clips were 30 s long."""
@@ -1506,6 +1508,16 @@ def test_fold_bundle_takes_the_clip_length_of_its_run(gmm_bundle, clips, nine_se
     track_list(3.0, 3.0, 2.9, before_the_bundle=True)
     fold = json.loads(run([folder, nine_seconds, "--format", "json"], capsys)[1])
     assert fold["files"] == json.loads(final)["files"]
+    # The same folder through a link of another name, or as ".": the same run's clips
+    # (both were taken for some other folder, and files judged by windows of 4 s).
+    link = nine_seconds.parent / "fold_link"
+    link.symlink_to(folder, target_is_directory=True)
+    linked = json.loads(run([link, nine_seconds, "--format", "json"], capsys)[1])
+    assert linked["files"] == fold["files"]
+    with monkeypatch.context() as inside:
+        inside.chdir(folder)
+        here = json.loads(run([Path("."), nine_seconds, "--format", "json"], capsys)[1])
+    assert here["files"] == fold["files"]
     # A later run on 30 s clips rewrote the list: still no clip was read past 4 s.
     track_list(30.0, 30.0, before_the_bundle=False)
     later = json.loads(run([folder, nine_seconds, "--format", "json"], capsys)[1])
@@ -1518,7 +1530,7 @@ def test_fold_bundle_takes_the_clip_length_of_its_run(gmm_bundle, clips, nine_se
     assert later["files"][0]["windows"] == 1
 
 
-def test_an_ensembles_fold_folders_point_to_its_final_bundle(clips, tmp_path, capsys):
+def test_an_ensembles_fold_folders_point_to_its_final_bundle(clips, tmp_path, capsys, monkeypatch):
     fold = tmp_path / "models" / "ensemble" / "holdout" / "fold0" / "model"
     fold.mkdir(parents=True)
     card = {"estimator": "ensemble", "members": ["svm"], "classes": GENRES}
@@ -1527,6 +1539,9 @@ def test_an_ensembles_fold_folders_point_to_its_final_bundle(clips, tmp_path, ca
     for model_dir in (fold, fold.parent, fold.parent.parent, tmp_path / "models" / "ensemble"):
         status, _, err = run([model_dir, clips[0]], capsys)
         assert status == 2 and "results/final/ensemble" in err and "member bundle" not in err
+    monkeypatch.chdir(fold)  # "." in the fold's model folder: not "members: no such folder"
+    status, _, err = run([Path("."), clips[0]], capsys)
+    assert status == 2 and "results/final/ensemble" in err and "no such folder" not in err
 
 
 def test_a_final_folder_whose_bundle_is_gone_is_named_so(svm_bundle, clips, tmp_path, capsys):

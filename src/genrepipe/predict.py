@@ -328,7 +328,7 @@ class Classifier:
             # An ensemble's <model>/<scheme>/ or <model>/: only folds it cannot classify with.
             if bundles and all(_is_fold_ensemble(bundle) for bundle in bundles):
                 run = _fold_run(bundles[0])
-                raise _fold_ensemble_error(folder, run[1] if run else folder.name)
+                raise _fold_ensemble_error(folder, run[1] if run else folder.resolve().name)
             hint = f"; it holds the bundles {', '.join(inside)}: pass one" if inside else ""
             # results/models: every model's folds, one level further down.
             models = sorted({card.parts[-5] for card in folder.glob("*/*/*/model/card.json")})
@@ -764,8 +764,8 @@ def _card_number(
 def _fold_run(folder: Path) -> tuple[Path, str, str] | None:
     """``(results folder, model, scheme)`` of a fold bundle
     ``results/models/<model>/<scheme>/<fold>/model``, or None for another folder."""
-    parts = folder.resolve().parts
-    if len(parts) < 6 or parts[-5] != "models" or folder.name != "model":
+    parts = folder.resolve().parts  # "." or a link of another name: the folder itself
+    if len(parts) < 6 or parts[-5] != "models" or parts[-1] != "model":
         return None
     return Path(*parts[:-5]), parts[-4], parts[-3]
 
