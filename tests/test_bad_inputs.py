@@ -34,6 +34,7 @@ from genrepipe.feature_table import read_feature_table
 from genrepipe.io import load_npy
 from genrepipe.tasks import (
     check_audio,
+    fit_and_predict,
     list_failed_tracks,
     list_tracks,
     merge_features,
@@ -753,3 +754,18 @@ def test_extraction_report_gives_each_tracks_own_cpu_seconds(tmp_path, monkeypat
     header = (tmp_path / "report.tsv").read_text(encoding="utf-8").splitlines()[0]
     assert header.split("\t") == ["track", "status", "reason", "cpu_seconds"]
     assert report["cpu_seconds"].tolist() == [0.25] * 3
+
+
+def test_a_network_whose_training_diverged_fails_instead_of_voting_for_the_first_genre():
+    """NaN probabilities took argmax's index 0: every track 'blues', and no word of why."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(["blues", "jazz", "rock"], 20)
+    X = (rng.standard_normal((60, 8)) * 1e18).astype(np.float32)
+    spec = {
+        "estimator": "nn",
+        "features": "stats",
+        "input": "vector",
+        "params": {"hidden_units": 4, "epochs": 2, "learning_rate": 1e30},
+    }
+    with pytest.raises(ValueError, match=r"^nn: the fitted model's probabilities are NaN or inf"):
+        fit_and_predict(spec, X, y, np.ones(60, dtype=bool), seed=0, threads=1)

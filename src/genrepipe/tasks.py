@@ -665,6 +665,14 @@ def fit_and_predict(
         info["fit_seconds"] = time.perf_counter() - start
         logger.info("fitted in %.1f s", info["fit_seconds"])
         proba = model.predict_proba(X)
+    if not np.isfinite(proba).all():  # argmax would read NaN rows as the first genre
+        n_bad = int((~np.isfinite(proba)).any(axis=1).sum())
+        lower = "lower its params.learning_rate, or " * (spec["estimator"] in TENSORFLOW_ESTIMATORS)
+        raise ValueError(
+            f"{spec['estimator']}: the fitted model's probabilities are NaN or inf for "
+            f"{n_bad} of {len(proba)} rows: its training diverged ({lower}check the scale "
+            "of its features)"
+        )
     if segmented:
         proba = vote(proba, groups, n_tracks, spec.get("vote") or "mean_log_proba")
     return model, transform, proba, info
