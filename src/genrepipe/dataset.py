@@ -219,7 +219,7 @@ def _shown(path: str | os.PathLike) -> str:
 def _extension_problem(suffix: str, extensions: Sequence[str]) -> str:
     """Why a file is not taken as audio: its extension, or none (``blues.00004``)."""
     if suffix[1:].isdigit() or not suffix:  # GTZAN's number is no extension
-        known = sorted(set(extensions), key=list(extensions).index)
+        known = list(dict.fromkeys(extensions))
         listed = " or ".join([", ".join(known[:-1]), known[-1]] if len(known) > 1 else known)
         return f"no file extension (audio is {listed})"
     return f"not an audio file extension ({suffix})"

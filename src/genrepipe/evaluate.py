@@ -177,8 +177,8 @@ def plot_confusion(
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted genre")
     ax.set_ylabel("true genre")
-    # A long model name breaks at its underscores rather than run off the figure.
-    # About 64 characters fit over the axes (centred right of the genre names).
+    # Long lines break (at _ - . or blanks) rather than run off the figure: about 64
+    # characters fit over the axes, centred right of the genre names.
     ax.set_title("\n".join(wrap_name(line, 64) for line in title.splitlines()))
     threshold = confusion.max() / 2 if confusion.size else 0
     for (i, j), count in np.ndenumerate(confusion):
