@@ -433,3 +433,14 @@ def test_a_configfile_changing_a_reference_model_is_said(bench, tmp_path, monkey
         "(models.svm.params.C, preprocess.pca_components): the rows named gmm, svm, nn "
         "and cnn are not the study's" in err
     ), err
+
+
+def test_a_model_named_twice_is_refused_in_the_options_words(bench, tmp_path, capsys) -> None:
+    # The workflow refused it as "run_models", a setting the user never typed.
+    with pytest.raises(SystemExit) as stop:
+        bench.main(
+            [str(_genres_folder(tmp_path)), "--models", "gmm", "svm_stats", "gmm"]
+            + ["--workdir", str(tmp_path / "run")]
+        )
+    assert stop.value.code == 2
+    assert "--models names gmm more than once" in capsys.readouterr().err

@@ -385,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = workdir.resolve()
     if workdir.exists() and not workdir.is_dir():
         parser.error(f"--workdir {args.workdir}: a file, not a folder")
+    if repeated := sorted({m for m in args.models if args.models.count(m) > 1}):
+        parser.error(f"--models names {', '.join(repeated)} more than once")
     models = [REFERENCE] + [m for m in args.models if m != REFERENCE]
     settings = benchmark_config(
         args.data,
