@@ -384,6 +384,7 @@ def test_a_target_missed_by_a_hair_shows_the_digit_that_misses_it(bench) -> None
     assert measured.startswith("svm_segments 87.998 % (+38.0 vs svm;"), measured
     table.loc[1, "accuracy"] = 0.88  # met: one decimal, as before
     assert bench.check_targets(table)[0][1].startswith("svm_segments 88.0 % (")
+    assert bench._beside(float("nan"), 0.88) == "n/a"  # no float("n/a")
 
 
 def test_the_interval_of_a_difference_stays_within_100_points(bench, tmp_path) -> None:
@@ -430,8 +431,8 @@ def test_a_configfile_changing_a_reference_model_is_said(bench, tmp_path, monkey
     err = capsys.readouterr().err
     assert (
         f"note: --configfile {mine} changes the reference models' settings "
-        "(models.svm.params.C, preprocess.pca_components): the rows named gmm, svm, nn "
-        "and cnn are not the study's" in err
+        "(models.svm.params.C, preprocess.pca_components): not every row named gmm, svm, "
+        "nn or cnn is the study's" in err
     ), err
 
 

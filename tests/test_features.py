@@ -444,3 +444,11 @@ def test_segment_stats_summarizes_each_window_like_stats():
         ValueError, match=r"1\.00 s of audio is shorter than one 2 s segment window"
     ):
         F.segment_stats(y[:sr], sr, window=2.0, n_windows=4)
+
+
+def test_errors_of_a_loud_clip_that_does_not_overflow_keep_their_own_words() -> None:
+    """A short clip at 1e8 (finite, far from overflow) is short, not overflowing."""
+    short = (_sine(440.0, 0.02) * np.float32(1e8)).astype(np.float32)
+    with pytest.raises(ValueError) as info:
+        F.extract("stats", short, SR, {})
+    assert "overflows" not in str(info.value) and "shorter" in str(info.value)

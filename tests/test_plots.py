@@ -100,6 +100,12 @@ def test_wrap_name_breaks_after_underscores():
     assert plots.wrap_name("cnn.logmel.v2.mixup") == "cnn.logmel.\nv2.mixup"
     assert plots.wrap_name("mean of 30 folds; the cells", 16) == "mean of 30\nfolds; the cells"
     assert plots.wrap_name("averyverylongnamewithoutbreaks") == "averyverylon\ngnamewithout\nbreaks"
+    # A number's decimal point is no break (85.\n1%, C0.\n5), and blanks make no empty line.
+    assert plots.wrap_name("logreg_rich_balanced_C0.5", 24) == "logreg_rich_balanced_\nC0.5"
+    assert (
+        plots.wrap_name("the cells pool to 85.1%), each", 24) == "the cells pool to\n85.1%), each"
+    )
+    assert plots.wrap_name(" leading  and  double", 8) == "leading\nand\ndouble"
 
 
 def test_accuracy_bars_keep_their_room_with_long_names(saved_figures):

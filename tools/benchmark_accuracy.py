@@ -115,8 +115,9 @@ def taken_settings(benchmark: dict, user: dict) -> list[str]:
 
 def reference_settings(user: dict) -> list[str]:
     """The settings of ``user`` (a --configfile) that change a reference model: its own
-    entry, the preprocessing or the ``seed87`` features they read."""
-    prefixes = [f"models.{m}." for m in REFERENCE_MODELS] + ["preprocess.", "features.seed87."]
+    entry, the preprocessing, the ``seed87`` features or the audio they read."""
+    prefixes = [f"models.{m}." for m in REFERENCE_MODELS]
+    prefixes += ["preprocess.", "features.seed87.", "audio."]
     return sorted(key.rstrip(".") for key in _leaves(user) if key.startswith(tuple(prefixes)))
 
 
@@ -235,6 +236,8 @@ def _beside(value: float, threshold: float, *, plus: bool = False) -> str:
     as it takes."""
     from genrepipe.plots import rounded
 
+    if np.isnan(value):
+        return rounded(value, 1)
     holds = _at_least(value, threshold)
     for places in range(1, 7):
         text = rounded(value, places, plus=plus, scale=2)
@@ -384,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or PROJECT_ROOT / "benchmarks" / "accuracy" / dataset_name(args)
     workdir = workdir.resolve()
     if workdir.exists() and not workdir.is_dir():
-        parser.error(f"--workdir {args.workdir}: a file, not a folder")
+        parser.error(f"--workdir {workdir}: a file, not a folder")
     if repeated := sorted({m for m in args.models if args.models.count(m) > 1}):
         parser.error(f"--models names {', '.join(repeated)} more than once")
     models = [REFERENCE] + [m for m in args.models if m != REFERENCE]
@@ -417,8 +420,8 @@ def main(argv: list[str] | None = None) -> int:
         if changed := reference_settings(user):  # allowed, but "vs svm" means another svm
             print(
                 f"note: --configfile {path} changes the reference models' settings "
-                f"({', '.join(changed)}): the rows named {', '.join(REFERENCE_MODELS[:-1])} "
-                f"and {REFERENCE_MODELS[-1]} are not the study's",
+                f"({', '.join(changed)}): not every row named {', '.join(REFERENCE_MODELS[:-1])} "
+                f"or {REFERENCE_MODELS[-1]} is the study's",
                 file=sys.stderr,
             )
     from genrepipe.dataset import find_genre_root

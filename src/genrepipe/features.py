@@ -1088,7 +1088,8 @@ def _peak_hint(y: Any) -> str:
         peak = float(np.max(np.abs(y)))
     except (TypeError, ValueError):  # not an array of numbers: the error says enough
         return ""
-    if not peak > 1e6:  # float audio is -1 to 1; overflow starts near 1e16
+    # Float audio is -1 to 1; the stats sets overflowed from a peak of 1e18, not 1e16.
+    if not 1e15 < peak < np.inf:
         return ""
     return (
         f" (the clip's peak sample {peak:.3g} is far above full scale 1.0: its power "

@@ -87,18 +87,18 @@ def percent(value: float) -> str:
 def wrap_name(name: str, width: int = 12) -> str:
     """A name or title over lines of at most ``width`` characters.
 
-    Lines break after ``_``, ``-``, ``.`` or a blank (the blank dropped), and a run
-    longer than ``width`` is cut. Bar labels stay level and inside their bar's width:
-    a rotated 50-character name took most of the figure and squeezed the bars into a
-    corner, and a line with no break overflowed the figure's edges.
+    Lines break after ``_``, ``-``, a blank (dropped) or a ``.`` that is no decimal
+    point (``C0.5`` and ``85.1%`` stay whole), and a run longer than ``width`` is cut.
+    Bar labels stay level and inside their bar's width: a rotated 50-character name
+    took most of the figure and squeezed the bars into a corner, and a line with no
+    break overflowed the figure's edges.
     """
     lines: list[str] = []
-    for part in re.split(r"(?<=[_.\- ])", name):
-        pieces = [part[i : i + width] for i in range(0, len(part), width)] or [part]
-        for piece in pieces:
+    for part in re.split(r"(?<=[_\- ])|(?<=\.)(?!\d)", name):
+        for piece in [part[i : i + width] for i in range(0, len(part), width)]:
             if lines and len(lines[-1]) + len(piece.rstrip(" ")) <= width:
                 lines[-1] += piece
-            else:
+            elif piece.strip(" "):  # a blank alone starts no line
                 lines.append(piece)
     return "\n".join(line.rstrip(" ") for line in lines)
 

@@ -667,7 +667,10 @@ def fit_and_predict(
         proba = model.predict_proba(X)
     if not np.isfinite(proba).all():  # argmax would read NaN rows as the first genre
         n_bad = int((~np.isfinite(proba)).any(axis=1).sum())
-        lower = "lower its params.learning_rate, or " * (spec["estimator"] in TENSORFLOW_ESTIMATORS)
+        # A head's network has its learning_rate under params.cnn, or its base's entry.
+        lower = "lower the network's learning_rate, or " * (
+            spec["estimator"] in TENSORFLOW_ESTIMATORS
+        )
         raise ValueError(
             f"{spec['estimator']}: the fitted model's probabilities are NaN or inf for "
             f"{n_bad} of {len(proba)} rows: its training diverged ({lower}check the scale "
