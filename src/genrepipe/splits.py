@@ -109,7 +109,7 @@ def lists_split(
     tracks, genres = _check_tracks(tracks, genres)
     genre_of = dict(zip(tracks, genres, strict=True))
     missing, listed_in, subset_of = {}, {}, {}
-    train_found: list[tuple] = []
+    train_found: list[str] = []
     for subset, list_file in list_files.items():
         if subset not in SUBSETS:
             raise ValueError(f"split.lists has unknown subset {subset!r} (known: {SUBSETS})")
@@ -134,7 +134,7 @@ def lists_split(
                 f"{' and more' if len(repeated) > 5 else ''} more than once"
             )
         missing[subset] = sum(track not in genre_of for track in listed)
-        found = [(0, t, genre_of[t], subset) for t in listed if t in genre_of]
+        found = [track for track in listed if track in genre_of]
         if not found and subset in ("train", "test"):
             if not listed:
                 raise ValueError(f"split.lists.{subset}: {list_file} lists no track")
@@ -145,7 +145,7 @@ def lists_split(
             )
         if subset == "train":
             train_found = found
-        subset_of.update((track, subset) for _, track, _, _ in found)
+        subset_of.update(dict.fromkeys(found, subset))
     # Every line counts, not only the clips this dataset has: lists that overlap are wrong
     # whatever subset of GTZAN they meet.
     subsets_of: dict[str, list[str]] = {}
@@ -154,10 +154,11 @@ def lists_split(
             subsets_of.setdefault(track, []).append(subset)
     if named := [f"{t} ({' and '.join(s)})" for t, s in subsets_of.items() if len(s) > 1]:
         raise ValueError(f"tracks listed in more than one subset: {', '.join(named[:5])}")
-    if "train" in list_files and len({genre for _, _, genre, _ in train_found}) == 1:
+    if "train" in list_files and len({genre_of[track] for track in train_found}) == 1:
         raise ValueError(
             f"split.lists.train: the {len(train_found)} tracks of {list_files['train']} in "
-            f"{pool} are all of one genre, {train_found[0][2]}: a classifier needs two{pool_note}"
+            f"{pool} are all of one genre, {genre_of[train_found[0]]}: a classifier needs "
+            f"two{pool_note}"
         )
     # Rows in the dataset's order, as the other schemes: the order of a list's lines (or of
     # the lists) must not reorder training rows, which moves inner folds and fits.
