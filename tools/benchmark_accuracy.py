@@ -115,9 +115,10 @@ def taken_settings(benchmark: dict, user: dict) -> list[str]:
 
 def reference_settings(user: dict) -> list[str]:
     """The settings of ``user`` (a --configfile) that change a reference model: its own
-    entry, the preprocessing, the ``seed87`` features or the audio they read."""
+    entry, the preprocessing, the ``seed87`` features or the audio they read (its sample
+    rate, and how much of each clip: the crop)."""
     prefixes = [f"models.{m}." for m in REFERENCE_MODELS]
-    prefixes += ["preprocess.", "features.seed87.", "audio."]
+    prefixes += ["preprocess.", "features.seed87.", "audio.", "dataset.max_duration."]
     return sorted(key.rstrip(".") for key in _leaves(user) if key.startswith(tuple(prefixes)))
 
 
