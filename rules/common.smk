@@ -23,7 +23,6 @@ from genrepipe.config import (
     drop_null_settings,
     expand_home_paths,
     extracted_feature_sets,
-    feature_rows,
     frame_count_warnings,
     gtzan_download_pending,
     inner_search_error,

@@ -501,7 +501,7 @@ class WindowCNNClassifier(_WindowVoting, KerasClassifier):
 
     The ``Dense(dense_units)`` activations are the embedding
     (:meth:`window_embeddings`). With the defaults (96 mel bands, 128 frames)
-    the network has about 70,000 weights and trains on CPU.
+    the network has about 66,000 weights and trains on CPU.
 
     Parameters
     ----------
