@@ -27,6 +27,7 @@ from genrepipe.config import (
     gtzan_download_pending,
     inner_search_error,
     installed_release,
+    key_order,
     matrix_megabytes,
     model_feature_sets,
     models_in_use,
@@ -51,9 +52,10 @@ try:
     check_unique_keys(workflow.configfiles)
 except ConfigError as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
-# Snakemake leaves the values inside a --config mapping as strings ('5'): type them first.
 with open(workflow.source_path("../config/schema.yaml"), encoding="utf-8") as schema_file:
-    type_command_line_values(config, yaml.safe_load(schema_file))
+    SCHEMA = yaml.safe_load(schema_file)
+# Snakemake leaves the values inside a --config mapping as strings ('5'): type them first.
+type_command_line_values(config, SCHEMA)
 drop_null_settings(config)
 try:
     validate(config, schema="../config/schema.yaml")
@@ -65,12 +67,11 @@ try:
 except (ConfigError, FileNotFoundError) as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
 # Params are compared as text: the same settings in another key order (a --config
-# merge puts the keys it names first) must rerun nothing. The defaults' order is the
-# one runs of them always had, so their results stay current.
+# merge puts the keys it names first, an edit swaps two lines) must rerun nothing. The
+# order is the schema's, config/config.yaml's where the schema leaves keys free.
 with open(workflow.source_path("../config/config.yaml"), encoding="utf-8") as defaults_file:
-    CONFIG_ORDER = yaml.safe_load(defaults_file)
-validate(CONFIG_ORDER, schema="../config/schema.yaml")  # adds the schema's defaults
-order_config_keys(config, CONFIG_ORDER)
+    DEFAULT_CONFIG = yaml.safe_load(defaults_file)
+order_config_keys(config, key_order(SCHEMA, DEFAULT_CONFIG, config))
 
 try:
     DISCOVERY = dataset_tracks(config)

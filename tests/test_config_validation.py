@@ -34,6 +34,7 @@ from genrepipe.config import (
     feature_settings,
     gtzan_download_pending,
     inner_search_error,
+    key_order,
     matrix_megabytes,
     min_clip_samples,
     order_config_keys,
@@ -962,6 +963,60 @@ def test_order_config_keys_follows_the_defaults_then_sorts_the_rest():
     assert list(models["svm"]["params"]) == ["kernel", "C"]
     assert list(models["mine"]["params"]) == ["epochs", "filters"]
     assert models["mine"]["params"]["filters"] == [8, 4] and config["run_models"] == ["b", "a"]
+
+
+def _key_orders(node, path="config"):
+    """(path, keys in order) of every mapping in ``node``."""
+    if isinstance(node, dict):
+        yield path, list(node)
+        for key, child in node.items():
+            yield from _key_orders(child, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            yield from _key_orders(child, f"{path}[{index}]")
+
+
+def test_key_order_is_the_schemas_where_it_lists_keys_the_defaults_where_it_does_not():
+    """config/config.yaml is the file users edit: its lines swapped must not reorder the
+    jobs' params where the schema lists the keys; a model's params keep the defaults'."""
+    schema = {
+        "properties": {
+            "stats": {"properties": {"n_fft": {}, "hop_length": {}}},
+            "models": {
+                "additionalProperties": {
+                    "properties": {"estimator": {}, "vote": {}, "params": {"type": "object"}}
+                }
+            },
+        }
+    }
+    defaults = {
+        "models": {"svm": {"params": {"kernel": "rbf", "C": 1.0}, "estimator": "svm"}},
+        "stats": {"hop_length": 512, "n_fft": 2048},
+    }
+    config = copy.deepcopy(defaults)
+    config["models"]["mine"] = {"params": {"epochs": 3, "dropout": 0.5}, "vote": "majority"}
+    config["models"]["aaa"] = {"estimator": "nn"}
+    order_config_keys(config, key_order(schema, defaults, config))
+    assert list(config) == ["stats", "models"] and list(config["stats"]) == ["n_fft", "hop_length"]
+    # The defaults' entries first, then the user's, sorted; each as the schema lists keys.
+    assert list(config["models"]) == ["svm", "aaa", "mine"]
+    assert list(config["models"]["svm"]) == ["estimator", "params"]
+    assert list(config["models"]["mine"]) == ["vote", "params"]
+    # Keys the schema leaves free: the defaults' order, then sorted.
+    assert list(config["models"]["svm"]["params"]) == ["kernel", "C"]
+    assert list(config["models"]["mine"]["params"]) == ["dropout", "epochs"]
+
+
+def test_the_shipped_config_is_already_in_the_canonical_key_order():
+    """The schema lists its keys as config/config.yaml does: runs of the defaults keep the
+    params they had (a schema listing n_fft first reran every extraction of seed87,
+    which config/config.yaml lists after n_frames)."""
+    schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
+    shipped = yaml.safe_load((PROJECT_ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    validate(shipped, schema=str(SCHEMA))  # as the workflow does first: defaults added
+    ordered = copy.deepcopy(shipped)
+    order_config_keys(ordered, key_order(schema, shipped, ordered))
+    assert dict(_key_orders(ordered)) == dict(_key_orders(shipped))
 
 
 def test_a_clip_given_as_the_dataset_root_is_named_as_a_file(tmp_path):

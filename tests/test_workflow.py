@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -422,17 +423,22 @@ def test_a_lost_intermediate_is_made_again_with_what_reads_it(
     assert first_rules | {"summarize_results", "record_run"} <= planned, planned
 
 
-def test_a_moved_checkout_reruns_nothing_and_records_its_revision(tiny_run, tmp_path):
-    """No job's params hold the checkout's path: the same workflow elsewhere finds the
-    results up to date. The history entry still names the commit it ran."""
-    moved = tmp_path / "elsewhere"
+def _copy_checkout(folder: Path) -> Path:
+    """The workflow's files (Snakefile, rules, scripts, config, package) copied to ``folder``."""
     shutil.copytree(
         PROJECT_ROOT,
-        moved,
+        folder,
         ignore=shutil.ignore_patterns(
             ".*", "results", "logs", "benchmarks", "tests", "docs", "*.egg-info", "__pycache__"
         ),
     )
+    return folder
+
+
+def test_a_moved_checkout_reruns_nothing_and_records_its_revision(tiny_run, tmp_path):
+    """No job's params hold the checkout's path: the same workflow elsewhere finds the
+    results up to date. The history entry still names the commit it ran."""
+    moved = _copy_checkout(tmp_path / "elsewhere")
     command = snakemake_command(tiny_run, TINY_CONFIG, extra=["--dry-run"])
     command[command.index("--snakefile") + 1] = str(moved / "Snakefile")
     result = subprocess.run(command, capture_output=True, text=True, cwd=tiny_run)
@@ -451,6 +457,45 @@ def test_a_moved_checkout_reruns_nothing_and_records_its_revision(tiny_run, tmp_
         "tracks": hashlib.sha256((results / "tracks.tsv").read_bytes()).hexdigest(),
         "split": hashlib.sha256((results / "splits" / "holdout.tsv").read_bytes()).hexdigest(),
     }
+
+
+def test_config_yaml_edited_into_another_key_order_reruns_nothing(tiny_run, tmp_path):
+    """The canonical key order of the jobs' params comes from the schema, not from the
+    config/config.yaml a user edits: its lines swapped (a feature set's n_fft and
+    hop_length, a search's folds below its grid, an entry's vote below its params)
+    re-extracted and retrained everything they touched."""
+    copy = _copy_checkout(tmp_path / "checkout")
+    defaults = copy / "config" / "config.yaml"
+    text = defaults.read_text(encoding="utf-8")
+    for before, after in [
+        (
+            "  stats:    # mean and std of frame features: a compact vector for classic models\n"
+            "    n_fft: 2048\n    hop_length: 512\n",
+            "  stats:\n    hop_length: 512\n    n_fft: 2048\n",
+        ),
+        ("    window: 3.0\n    n_windows: 10\n", "    n_windows: 10\n    window: 3.0\n"),
+        (
+            "    search:\n      inner_folds: 3\n      param_grid:\n"
+            "        C: [1.0, 10.0, 100.0]\n        gamma: [scale, 0.001, 0.01]\n",
+            "    search:\n      param_grid:\n"
+            "        C: [1.0, 10.0, 100.0]\n        gamma: [scale, 0.001, 0.01]\n"
+            "      inner_folds: 3\n",
+        ),
+        (
+            "    vote: mean_log_proba\n    params:\n      kernel: rbf\n      C: 10.0\n"
+            "      gamma: scale\n",
+            "    params:\n      kernel: rbf\n      C: 10.0\n      gamma: scale\n"
+            "    vote: mean_log_proba\n",
+        ),
+    ]:
+        assert text.count(before) == 1, before
+        text = text.replace(before, after)
+    defaults.write_text(text, encoding="utf-8")
+    command = snakemake_command(tiny_run, TINY_CONFIG, extra=["--dry-run"])
+    command[command.index("--snakefile") + 1] = str(copy / "Snakefile")
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tiny_run)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-4000:]
 
 
 def test_the_same_settings_in_another_key_order_rerun_nothing(tiny_run):

@@ -614,8 +614,7 @@ def order_config_keys(node: Any, template: Any = None) -> None:
     key order shows: a ``--config models='{svm: {params: {C: 1.0}}}'`` merge puts
     ``C`` first, so the unchanged value would retrain the model, as would a
     config file listing the same settings in another order. The order is the
-    ``template``'s (the default config, validated: the order a run of it always
-    had, so its results stay current), then the keys it lacks, sorted. Lists keep
+    ``template``'s (:func:`key_order`), then the keys it lacks, sorted. Lists keep
     their order (``run_models``, ``members``, ``filters``: it means something).
     """
     if isinstance(node, dict):
@@ -630,6 +629,38 @@ def order_config_keys(node: Any, template: Any = None) -> None:
     elif isinstance(node, list):
         for child in node:
             order_config_keys(child)
+
+
+def key_order(schema: Mapping[str, Any], defaults: Any, config: Any) -> Any:
+    """The template :func:`order_config_keys` puts ``config`` in: the ``schema``'s order
+    of every mapping whose keys it lists, the ``defaults``' (config/config.yaml's) where
+    it leaves them free (a model's params, a search's grid).
+
+    The schema lists its keys as config/config.yaml does, so runs of the defaults keep
+    the order their params always had; but that file is the one users edit, and two of
+    its lines swapped (a feature set's ``n_fft`` below its ``hop_length``) must not
+    re-extract every clip. Mappings of keys the user names (``models``) give each entry
+    the order the schema gives any.
+    """
+    if not isinstance(schema, Mapping):
+        return defaults
+    listed, any_key = schema.get("properties"), schema.get("additionalProperties")
+    if listed is None and not isinstance(any_key, Mapping):
+        return defaults
+    defaults = defaults if isinstance(defaults, Mapping) else {}
+    config = config if isinstance(config, Mapping) else {}
+    template = {
+        key: key_order(entry, defaults.get(key), config.get(key))
+        for key, entry in (listed or {}).items()
+    }
+    if isinstance(any_key, Mapping):
+        named = [key for key in defaults if key not in template]
+        named += sorted(
+            (key for key in config if key not in template and key not in defaults), key=str
+        )
+        for key in named:
+            template[key] = key_order(any_key, defaults.get(key), config.get(key))
+    return template
 
 
 def plain_config(value: Any) -> Any:
