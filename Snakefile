@@ -42,9 +42,10 @@ wildcard_constraints:
     feature_set="|".join(FEATURE_SETS),
     preprocessing="pca|scaled",
     # The configured split only: another scheme's files were planned with its folds
-    # (a kfold metrics file of one fold under a holdout config, silently).
+    # (a kfold metrics file of one fold under a holdout config, silently), and a fold
+    # it lacks failed only when its preprocessing read the split table.
     scheme=SCHEME,
-    fold=r"\d+",
+    fold=names_pattern(map(str, FOLDS)),
     model=names_pattern(config["models"]),
     batch=r"batch\d+",
 

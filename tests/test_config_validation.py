@@ -1781,6 +1781,12 @@ def test_files_of_another_split_scheme_are_not_planned(tmp_path):
     assert other.returncode != 0
     assert "results/metrics/svm/kfold.json" in other.stdout + other.stderr
     run_workflow(tmp_path, TINY_CONFIG, extra=["--dry-run", "results/metrics/svm/holdout.json"])
+    # Nor a fold the split lacks: holdout's fold 1 was planned, then its preprocessing
+    # failed on "results/splits/holdout.tsv has no fold 1".
+    missing = "results/models/svm_stats/holdout/fold1/predictions.tsv"
+    other = run_workflow(tmp_path, TINY_CONFIG, extra=["--dry-run", missing], check=False)
+    assert other.returncode != 0 and "fit_preprocessing" not in other.stdout, other.stdout
+    assert missing in other.stdout + other.stderr
 
 
 @pytest.mark.slow
