@@ -913,6 +913,33 @@ def test_command_line_model_params_read_as_yaml_would():
     check_config(config)
 
 
+def test_command_line_words_read_as_the_config_file_reads_them():
+    # YAML 1.1's yes/no/on/off and an empty value: `final_models: no` in the file turned
+    # the final models off, `--config final_models=no` was refused as "'no' is not of
+    # type 'boolean'"; a model's `shrinking: off` reached SVC as the string 'off'.
+    schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
+    for word in ("yes", "no", "on", "off", "Yes", "NO", "On", "OFF", "True", "false"):
+        from_file = yaml.safe_load(f"value: {word}")["value"]
+        config = _config({"final_models": word})
+        config["models"]["svm"]["params"]["shrinking"] = word
+        type_command_line_values(config, schema)
+        assert config["final_models"] is from_file, word
+        assert config["models"]["svm"]["params"]["shrinking"] is from_file, word
+    config = _from_command_line(
+        features="{logmel: {fmax: }}", models="{svm: {params: {class_weight: }}}"
+    )
+    assert config["features"]["logmel"]["fmax"] is None
+    assert config["models"]["svm"]["params"]["class_weight"] is None
+    # Words YAML 1.1 keeps as words stay words: y and n, and a model's string settings.
+    config = _from_command_line(models="{svm: {params: {kernel: rbf, gamma: y, tol: n}}}")
+    assert config["models"]["svm"]["params"] == {
+        "kernel": "rbf",
+        "gamma": "y",
+        "tol": "n",
+        "C": 1.0,
+    }
+
+
 def test_command_line_model_params_keep_what_yaml_keeps():
     # YAML reads nan and inf as words, and 10.5 epochs stays 10.5 (for the estimator
     # check to refuse), not 10 trained without a word.

@@ -874,6 +874,11 @@ def _type_untyped(node: Any) -> Any:
     return _read_scalar(node) if isinstance(node, str) else node
 
 
+#: The words a config file's YAML (1.1, as PyYAML reads it) takes for booleans and null.
+_YAML_TRUE, _YAML_FALSE = ("true", "yes", "on"), ("false", "no", "off")
+_YAML_NULL = ("null", "~", "")
+
+
 def _read_scalar(text: str) -> Any:
     """``text`` as an int, float, bool or None if it reads as one (as YAML would), else itself."""
     for parse in (int, float):
@@ -883,9 +888,9 @@ def _read_scalar(text: str) -> Any:
             continue
         return number if math.isfinite(number) else text  # "nan" and "inf" stay words
     lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("null", "~"):
+    if lowered in _YAML_TRUE + _YAML_FALSE:
+        return lowered in _YAML_TRUE
+    if lowered in _YAML_NULL:
         return None
     return text
 
