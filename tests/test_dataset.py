@@ -58,6 +58,38 @@ def dataset(tmp_path) -> Path:
     return genres
 
 
+def test_different_recordings_named_alike_in_two_genre_folders_are_an_error(tmp_path):
+    # Numbered folder by folder (blues/01.wav, jazz/01.wav): every jazz clip was skipped
+    # as a "duplicate" of a blues one, and the run stopped on "clips of one genre only".
+    genres = tmp_path / "genres"
+    for genre, content in [("blues", b"RIFF blues"), ("jazz", b"RIFF jazz")]:
+        for number in ("01", "02"):
+            _touch(genres / genre / f"{number}.wav", content + number.encode())
+    with pytest.raises(ValueError) as error:
+        discover_tracks(genres)
+    assert str(error.value) == (
+        f"{genres / 'blues' / '01.wav'} and {genres / 'jazz' / '01.wav'} are different "
+        "recordings with one track id, 01 (and 1 more such pair): a clip's id is its file "
+        "name less the extension, and must be unique in the whole collection; rename them "
+        "as GTZAN names its clips (<genre>.000NN): blues.01.wav and jazz.01.wav, say"
+    )
+    # The same recording twice is a copy, left out as before; two formats of one clip in
+    # one folder are one track.
+    _touch(genres / "jazz" / "01.wav", b"RIFF blues01")
+    _touch(genres / "jazz" / "02.wav", b"RIFF blues02")
+    _touch(genres / "jazz" / "03.au", b"RIFF jazz 03")
+    _touch(genres / "jazz" / "03.wav", b"RIFF jazz 03, converted")
+    found = discover_tracks(genres)
+    assert [(t.genre, t.track) for t in found.tracks] == [
+        ("blues", "01"),
+        ("blues", "02"),
+        ("jazz", "03"),
+    ]
+    assert dict(found.skipped)[str(genres / "jazz" / "01.wav")] == (
+        f"duplicate track id 01 (also {genres / 'blues' / '01.wav'})"
+    )
+
+
 def test_discover_finds_audio_tracks_sorted_by_genre_then_id(dataset):
     found = discover_tracks(dataset)
 

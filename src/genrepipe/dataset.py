@@ -7,6 +7,7 @@ unique across the collection because the genre is part of it.
 
 from __future__ import annotations
 
+import filecmp
 import os
 import re
 import zlib
@@ -185,18 +186,43 @@ def _one_clip_per_id(found: Sequence[Track], skipped: list[tuple[str, str]]) -> 
 
     The clip in the folder its name gives (rock/rock.00000.wav over a copy in pop/,
     whichever folder sorts first), else the first found (sorted: .au before .wav).
+
+    Raises
+    ------
+    ValueError
+        If an id whose name gives no genre (``01``) names different recordings in two
+        genre folders: numbered folder by folder, a collection would lose all but one
+        genre's clips as "duplicates".
     """
     by_id: dict[str, list[Track]] = {}
     for track in found:
         by_id.setdefault(track.track, []).append(track)
-    kept = set()
+    kept, shared = set(), []
     for track_id, clips in by_id.items():
         named = [clip for clip in clips if track_id.split(".", 1)[0] == clip.genre]
         keep = (named or clips)[0]
         kept.add(keep.path)
         for clip in clips:
-            if clip is not keep:
-                skipped.append((clip.path, f"duplicate track id {track_id} (also {keep.path})"))
+            if clip is keep:
+                continue
+            if (
+                not named
+                and clip.genre != keep.genre
+                and not filecmp.cmp(keep.path, clip.path, shallow=False)
+            ):
+                shared.append((keep, clip))
+            skipped.append((clip.path, f"duplicate track id {track_id} (also {keep.path})"))
+    if shared:
+        keep, clip = shared[0]
+        others = len(shared) - 1
+        more = f" (and {others} more such pair{'s' if others > 1 else ''})" if others else ""
+        names = [f"{t.genre}.{t.track}{Path(t.path).suffix}" for t in (keep, clip)]
+        raise ValueError(
+            f"{keep.path} and {clip.path} are different recordings with one track id, "
+            f"{keep.track}{more}: a clip's id is its file name less the extension, and must "
+            f"be unique in the whole collection; rename them as GTZAN names its clips "
+            f"(<genre>.000NN): {names[0]} and {names[1]}, say"
+        )
     return [track for track in found if track.path in kept]
 
 
