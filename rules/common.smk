@@ -25,6 +25,7 @@ from genrepipe.config import (
     extracted_feature_sets,
     frame_count_warnings,
     gtzan_download_pending,
+    holdout_warnings,
     inner_search_error,
     installed_release,
     key_order,
@@ -113,6 +114,11 @@ if problem := split_size_error(
     SCHEME, config["split"].get(SCHEME) or {}, TRACK_GENRES
 ) or inner_search_error(config, TRACK_GENRES):
     raise WorkflowError(f"Invalid configuration: {problem}")
+if SCHEME == "holdout":  # a small genre's share of the test tracks can round to none
+    for message in holdout_warnings(
+        [track.track for track in TRACKS], TRACK_GENRES, config["split"]["holdout"]
+    ):
+        logging.getLogger("snakemake").warning(message)
 try:  # settings that clash with each other or with the genres found
     check_model_fits(config, TRACK_GENRES)
 except ConfigError as error:

@@ -22,6 +22,7 @@ import yaml
 from conftest import PROJECT_ROOT, SHARED_DATA, TINY_CONFIG, readme_commands, run_workflow
 from snakemake.utils import validate
 
+from genrepipe import GENRES
 from genrepipe.config import (
     ConfigError,
     check_config,
@@ -33,6 +34,7 @@ from genrepipe.config import (
     feature_rows,
     feature_settings,
     gtzan_download_pending,
+    holdout_warnings,
     inner_search_error,
     key_order,
     matrix_megabytes,
@@ -44,6 +46,7 @@ from genrepipe.config import (
     working_directory_path,
 )
 from genrepipe.features import stats_feature_names
+from genrepipe.splits import holdout_split
 
 SCHEMA = PROJECT_ROOT / "config" / "schema.yaml"
 
@@ -228,6 +231,37 @@ def test_bad_config_is_refused_before_any_job(tmp_path, case):
     assert key in lines[0], output  # the first line of the message names the key
     assert len(output) < 3000, output  # one message, not the whole schema
     assert not (tmp_path / "results").exists()
+
+
+def test_a_holdout_that_tests_no_clip_of_a_small_genre_is_said():
+    # Two blues clips beside 12 of metal: a 10 % holdout held out two metal clips, and
+    # every model scored 1.0 with blues untested, said only inside make_split's log.
+    tracks = [f"blues.{i:05d}" for i in range(2)] + [f"metal.{i:05d}" for i in range(12)]
+    genres = [track.split(".")[0] for track in tracks]
+    assert holdout_warnings(tracks, genres, {"test_size": 0.1, "seed": 42}) == [
+        "split.holdout: no test track of blues (blues 2 of 14 tracks; test_size 0.1 holds "
+        "out 2): the test accuracy will say nothing of them; raise "
+        "split.holdout.test_size, or use split.scheme: kfold"
+    ]
+    split = holdout_split(tracks, genres, test_size=0.1, seed=42)
+    assert set(split.loc[split["subset"] == "test", "genre"]) == {"metal"}
+    # A larger share tests both; so does a balanced set, whatever its size.
+    assert holdout_warnings(tracks, genres, {"test_size": 0.3, "seed": 42}) == []
+    balanced = [f"{genre}.{i:05d}" for genre in GENRES for i in range(10)]
+    assert holdout_warnings(balanced, [t.split(".")[0] for t in balanced], {}) == []
+
+
+@pytest.mark.slow
+def test_a_holdout_leaving_a_genre_untested_is_said_on_the_console(tmp_path):
+    genres = tmp_path / "genres"
+    for genre, n in [("blues", 2), ("metal", 12)]:
+        for i in range(n):
+            (genres / genre).mkdir(parents=True, exist_ok=True)
+            (genres / genre / f"{genre}.{i:05d}.wav").touch()  # a plan reads no audio
+    override = {"dataset": {"kind": "gtzan", "gtzan": {"root": str(genres)}}}
+    returncode, output = _dry_run(tmp_path, override)
+    assert returncode == 0, output
+    assert "split.holdout: no test track of blues (blues 2 of 14 tracks;" in output, output
 
 
 @pytest.mark.slow

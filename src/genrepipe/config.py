@@ -1472,6 +1472,37 @@ def working_directory_path(path: str | os.PathLike) -> str:
     return str(Path(path))
 
 
+def holdout_warnings(
+    tracks: Sequence[str], genres: Sequence[str], settings: Mapping[str, Any]
+) -> list[str]:
+    """What a user should hear of a holdout split of these tracks before the run: the
+    genres it tests no track of (a small genre's share of the test tracks can round to
+    none), which the test accuracy then says nothing of.
+
+    Every genre with at least ``len(genres) / n_test`` tracks gets a test track
+    (scikit-learn's stratified allocation); only where one has fewer is the split made
+    here, so that a parse loads scikit-learn for such datasets alone.
+    """
+    counts, n = Counter(genres), len(genres)
+    test_size, seed = settings.get("test_size", 0.1), settings.get("seed", 42)
+    n_test = math.ceil(test_size * n)
+    if split_size_error("holdout", settings, genres) or all(
+        count * n_test >= n for count in counts.values()
+    ):
+        return []
+    from genrepipe.splits import holdout_split, untested_genres
+
+    untested = untested_genres(holdout_split(tracks, genres, test_size=test_size, seed=seed))
+    if not untested:
+        return []
+    sizes = ", ".join(f"{genre} {counts[genre]}" for genre in untested)
+    return [
+        f"split.holdout: no test track of {', '.join(untested)} ({sizes} of {n} tracks; "
+        f"test_size {test_size:g} holds out {n_test}): the test accuracy will say nothing "
+        "of them; raise split.holdout.test_size, or use split.scheme: kfold"
+    ]
+
+
 def split_size_error(scheme: str, settings: Mapping[str, Any], genres: Sequence[str]) -> str | None:
     """Why ``scheme`` cannot split tracks of these ``genres`` (one per track), or None.
 
