@@ -452,6 +452,16 @@ def test_track_number_without_trailing_digits_is_a_stable_crc():
     assert track_number("my_song") != track_number("my_other_song")
 
 
+def test_a_recordings_time_is_no_clip_number():
+    # Named by the time of recording, 40 clips made 40 extraction jobs of one clip each.
+    ids = [f"REC_20240312_{101300 + 7 * i}" for i in range(40)]
+    for track_id in ids:
+        assert track_number(track_id) == zlib.crc32(track_id.encode()) % 100
+    assert track_number("clip_099999") == 99999 and track_number("take_000001") == 1
+    tracks = [Track(track=t, genre=GENRES[i % 2], path=f"{t}.wav") for i, t in enumerate(ids)]
+    assert len(assign_batches(tracks, tracks_per_job=50)) <= 100 // 5
+
+
 # --------------------------------------------------------------------------- assign_batches
 
 

@@ -370,10 +370,12 @@ def track_number(track_id: str) -> int:
     GTZAN's do. Spread over 0 to 99,999, 200 such clips made 199 extraction jobs of
     one or two clips, each paying a job's start-up. The price: such a collection
     has at most ``100 / w`` blocks (20 at the default ``tracks_per_job``), however
-    large; a smaller ``tracks_per_job`` gives more.
+    large; a smaller ``tracks_per_job`` gives more. A trailing number of 100,000 or
+    more (a recording's time, ``REC_20240312_101399``) is no clip number either:
+    read as one, 40 such clips made 40 jobs of one clip.
     """
     match = _TRAILING_NUMBER.search(track_id)
-    if match:
+    if match and int(match.group(1)) < 100_000:
         return int(match.group(1))
     return zlib.crc32(track_id.encode()) % 100
 
