@@ -413,6 +413,13 @@ def test_find_genre_root_without_genre_folders_is_named(tmp_path):
     assert "wrong_layout" in str(info.value)
     assert "holds no genre folder" in str(info.value)
     assert "point there" not in str(info.value)  # no sub-folder holds a known genre
+    # Its folders are named, and the names genre folders take: a collection of other
+    # genres ('hip-hop', 'r&b') heard only "expected e.g. .../blues/".
+    assert str(info.value).endswith(
+        "; its folders (genres, music) are no genre's: genre folders are named for GTZAN's "
+        "ten genres (blues, classical, country, disco, hiphop, jazz, metal, pop, reggae, "
+        "rock), in any case"
+    ), info.value
 
 
 def test_find_genre_root_rejects_a_file(tmp_path):

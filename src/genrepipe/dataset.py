@@ -114,7 +114,26 @@ def find_genre_root(root: str | os.PathLike) -> Path:
             f"dataset folder {root} is the folder of one genre; point at the folder "
             f"holding all ten, {root.parent}"
         )
+    elif folders := _folder_names(root):
+        # A collection of other genres ('hip-hop', 'r&b'): say which names are read.
+        shown = ", ".join(folders[:5]) + (
+            f" and {len(folders) - 5} more" if len(folders) > 5 else ""
+        )
+        message += (
+            f"; its folders ({shown}) are no genre's: genre folders are named for "
+            f"GTZAN's ten genres ({', '.join(GENRES)}), in any case"
+        )
     raise FileNotFoundError(message)
+
+
+def _folder_names(folder: Path) -> list[str]:
+    """The names of the sub-folders of ``folder`` (not hidden), sorted; none if unlisted."""
+    try:
+        return sorted(
+            sub.name for sub in folder.iterdir() if sub.is_dir() and not sub.name.startswith(".")
+        )
+    except OSError:
+        return []
 
 
 def genre_roots_inside(folder: Path) -> list[Path]:
