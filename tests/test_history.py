@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -159,6 +160,25 @@ def test_an_unchanged_summary_gets_no_second_entry(two_runs, tmp_path, caplog):
     with caplog.at_level("INFO", logger="genrepipe"):
         entry = record_run(other, latest, config=config, repo=None)
     assert entry != newest
+    assert [r.getMessage() for r in caplog.records] == [f"recorded this run in {entry}"]
+
+
+def test_a_rebuilt_summary_like_the_last_is_a_run_of_its_own(two_runs, tmp_path, caplog):
+    # A sweep of svm C (search off): C=90 retrained svm_stats, scored as C=80 did, in
+    # the same rounded fit time, and left no entry ("summary unchanged since ..."): the
+    # history went from C=80 to C=110, and latest.txt named the C=80 entry.
+    latest = two_runs / "latest.txt"
+    newest = list_runs(two_runs)[-1]
+    rebuilt = tmp_path / "rebuilt.csv"
+    shutil.copyfile(newest / "summary.csv", rebuilt)
+    later = (newest / "summary.csv").stat().st_mtime_ns + 1_000_000_000
+    os.utime(rebuilt, ns=(later, later))
+    config = changed(load_run(newest).config, **{"models.svm.params.C": 90.0})
+    with caplog.at_level("INFO", logger="genrepipe"):
+        entry = record_run(rebuilt, latest, config=config, repo=None)
+    assert entry != newest and list_runs(two_runs)[-1] == entry
+    assert load_run(entry).config["models"]["svm"]["params"]["C"] == 90.0
+    assert latest.read_text(encoding="utf-8").strip() == entry.name
     assert [r.getMessage() for r in caplog.records] == [f"recorded this run in {entry}"]
 
 

@@ -112,6 +112,16 @@ def git_revision(repo: str | os.PathLike | None) -> tuple[str, bool | None]:
     return revision or "unknown", bool(status.strip())
 
 
+def _rebuilt_since(summary_csv: str | os.PathLike, entry: Path) -> bool:
+    """Whether ``summary_csv`` was written after ``entry`` copied it: a retrained model
+    can give the same table (a C of 90 and of 100 scoring alike, fit times rounded to
+    the millisecond), and such a run is a run of its own, not "nothing rebuilt"."""
+    try:
+        return os.stat(summary_csv).st_mtime_ns > os.stat(entry / "summary.csv").st_mtime_ns
+    except OSError:  # said by _same_summary
+        return False
+
+
 def _same_summary(summary_csv: str | os.PathLike, entry: Path) -> bool:
     """Whether ``entry`` records ``summary_csv``; False, said in the log, where the entry's
     copy is gone or unreadable (deleted by hand, a partial sync): one damaged entry
@@ -164,7 +174,11 @@ def record_run(
     """
     history = Path(latest_out).parent
     previous = list_runs(history)
-    if previous and _same_summary(summary_csv, previous[-1]):
+    if (
+        previous
+        and not _rebuilt_since(summary_csv, previous[-1])
+        and _same_summary(summary_csv, previous[-1])
+    ):
         # Nothing was rebuilt (a setting the results do not depend on changed, such as
         # a model not in run_models): the newest entry already records this summary.
         logger.info("summary unchanged since %s: no new history entry", previous[-1].name)
