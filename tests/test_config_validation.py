@@ -1078,6 +1078,12 @@ def test_the_shipped_config_is_already_in_the_canonical_key_order():
     ordered = copy.deepcopy(shipped)
     order_config_keys(ordered, key_order(schema, shipped, ordered))
     assert dict(_key_orders(ordered)) == dict(_key_orders(shipped))
+    # Settings the shipped config lacks keep the order runs of them had: sorted (a lists
+    # split's make_split, and every model after it, reran on a new order).
+    lists = {"train": "a.txt", "valid": "b.txt", "test": "c.txt"}
+    ordered["split"]["lists"] = lists
+    order_config_keys(ordered, key_order(schema, shipped, ordered))
+    assert list(ordered["split"]["lists"]) == sorted(lists)
 
 
 def test_a_clip_given_as_the_dataset_root_is_named_as_a_file(tmp_path):
