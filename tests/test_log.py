@@ -59,6 +59,41 @@ def test_the_packages_own_error_is_one_line(tmp_path):
     assert "Traceback" not in text and len(text.splitlines()) == 2  # and the peak memory
 
 
+def test_problems_of_the_data_are_one_line(tmp_path):
+    """A collection the split or the audio check cannot use ends the job with its reason,
+    not a traceback the reason ends: "blues: one track" and "no usable track" came
+    under 20 lines of make_split's and list_tracks' frames."""
+    tracks = tmp_path / "tracks.tsv"
+    tracks.write_text(
+        "track\tgenre\tpath\tduration\n"
+        + "".join(
+            f"{t}\t{t[:-6]}\t{t}.wav\t30.0\n" for t in ["blues.00000", "rock.00000", "rock.00001"]
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "split"
+    text = _fail(
+        tmp_path,
+        "from genrepipe.tasks import make_split\n"
+        f"make_split('holdout', {{}}, {str(tracks)!r}, '{out}.tsv', '{out}.json')",
+    )
+    assert "CRITICAL genrepipe: job failed: blues: one track, and a stratified split" in text
+    assert "Traceback" not in text, text
+    checks = tmp_path / "checks.tsv"
+    checks.write_text(
+        "track\tgenre\tpath\tduration\tstatus\treason\n"
+        "blues.00000\tblues\tb.wav\t3.0\tfailed\tshorter than min_duration=20 s\n",
+        encoding="utf-8",
+    )
+    text = _fail(
+        tmp_path,
+        "from genrepipe.tasks import list_tracks\n"
+        f"list_tracks([{str(checks)!r}], {str(tmp_path / 'usable.tsv')!r})",
+    )
+    assert "job failed: no usable track: all 1 clips failed the audio check" in text
+    assert "Traceback" not in text, text
+
+
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
 def test_a_stop_signal_mid_write_leaves_no_temporary_file(tmp_path, stop):
     """A batch system's limit sends SIGTERM, a closed terminal or dropped ssh session

@@ -21,6 +21,13 @@ from genrepipe.config import split_size_error
 from genrepipe.dataset import AUDIO_EXTENSIONS
 
 SUBSETS = ("train", "valid", "test")
+
+
+class SplitError(ValueError):
+    """Tracks or settings the split cannot use (a genre of one track, a list naming none):
+    the message says which and what to do, so a job's log gives it without a traceback."""
+
+
 #: A comment of a list file: from a ``#`` that starts the line or follows a blank.
 _COMMENT = re.compile(r"(^|\s)#.*$")
 
@@ -41,10 +48,10 @@ def holdout_split(
     """
     tracks, genres = _check_tracks(tracks, genres)
     if not 0 < test_size < 1:
-        raise ValueError(f"split.holdout.test_size must be in (0, 1), got {test_size}")
+        raise SplitError(f"split.holdout.test_size must be in (0, 1), got {test_size}")
     # Say which setting to change rather than pass sklearn's error on.
     if problem := split_size_error("holdout", {"test_size": test_size}, list(genres)):
-        raise ValueError(problem)
+        raise SplitError(problem)
     from sklearn.model_selection import train_test_split  # ~1 s: not when parsing lists
 
     train, test = train_test_split(
@@ -71,9 +78,9 @@ def kfold_split(
     """
     tracks, genres = _check_tracks(tracks, genres)
     if n_splits < 2:
-        raise ValueError(f"split.kfold.n_splits must be at least 2, got {n_splits}")
+        raise SplitError(f"split.kfold.n_splits must be at least 2, got {n_splits}")
     if problem := split_size_error("kfold", {"n_splits": n_splits}, list(genres)):
-        raise ValueError(problem)
+        raise SplitError(problem)
     from sklearn.model_selection import RepeatedStratifiedKFold
 
     splitter = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
@@ -112,7 +119,7 @@ def lists_split(
     train_found: list[str] = []
     for subset, list_file in list_files.items():
         if subset not in SUBSETS:
-            raise ValueError(f"split.lists has unknown subset {subset!r} (known: {SUBSETS})")
+            raise SplitError(f"split.lists has unknown subset {subset!r} (known: {SUBSETS})")
         list_file = Path(list_file)
         if list_file.is_dir():
             raise IsADirectoryError(
@@ -123,13 +130,13 @@ def lists_split(
         try:
             listed = read_list(list_file)
         except UnicodeDecodeError as error:  # Notepad's "Unicode" (UTF-16), say
-            raise ValueError(
+            raise SplitError(
                 f"split.lists.{subset}: list file {list_file} is not UTF-8 text (byte "
                 f"{error.object[error.start]:#04x} at {error.start}): save it as UTF-8"
             ) from None
         listed_in[subset] = listed
         if repeated := [track for track, n in Counter(listed).items() if n > 1]:
-            raise ValueError(
+            raise SplitError(
                 f"split.lists.{subset}: {list_file} lists {', '.join(repeated[:5])}"
                 f"{' and more' if len(repeated) > 5 else ''} more than once"
             )
@@ -137,9 +144,9 @@ def lists_split(
         found = [track for track in listed if track in genre_of]
         if not found and subset in ("train", "test"):
             if not listed:
-                raise ValueError(f"split.lists.{subset}: {list_file} lists no track")
+                raise SplitError(f"split.lists.{subset}: {list_file} lists no track")
             example = f" (it lists {listed[0]!r}, {pool} has {tracks[0]!r})" if len(tracks) else ""
-            raise ValueError(
+            raise SplitError(
                 f"split.lists.{subset}: none of the {len(listed)} tracks listed in {list_file} "
                 f"is in {pool}{example}{pool_note}"
             )
@@ -153,9 +160,9 @@ def lists_split(
         for track in listed:
             subsets_of.setdefault(track, []).append(subset)
     if named := [f"{t} ({' and '.join(s)})" for t, s in subsets_of.items() if len(s) > 1]:
-        raise ValueError(f"tracks listed in more than one subset: {', '.join(named[:5])}")
+        raise SplitError(f"tracks listed in more than one subset: {', '.join(named[:5])}")
     if "train" in list_files and len({genre_of[track] for track in train_found}) == 1:
-        raise ValueError(
+        raise SplitError(
             f"split.lists.train: the {len(train_found)} tracks of {list_files['train']} in "
             f"{pool} are all of one genre, {genre_of[train_found[0]]}: a classifier needs "
             f"two{pool_note}"
@@ -235,21 +242,21 @@ def check_split(split: pd.DataFrame) -> None:
     """Raise if the split is empty, or any fold puts one track in two subsets or
     lacks train or test rows."""
     if split.empty:
-        raise ValueError("the split holds no track")
+        raise SplitError("the split holds no track")
     for fold, rows in split.groupby("fold"):
         if rows["track"].duplicated().any():
-            raise ValueError(f"fold {fold} lists a track twice")
+            raise SplitError(f"fold {fold} lists a track twice")
         for needed in ("train", "test"):
             if not (rows["subset"] == needed).any():
-                raise ValueError(f"fold {fold} has no {needed} tracks")
+                raise SplitError(f"fold {fold} has no {needed} tracks")
 
 
 def _check_tracks(tracks, genres) -> tuple[np.ndarray, np.ndarray]:
     tracks, genres = np.asarray(tracks, dtype=object), np.asarray(genres, dtype=object)
     if len(tracks) != len(genres):
-        raise ValueError(f"{len(tracks)} tracks but {len(genres)} genres")
+        raise SplitError(f"{len(tracks)} tracks but {len(genres)} genres")
     if len(set(tracks)) != len(tracks):
-        raise ValueError("track ids are not unique")
+        raise SplitError("track ids are not unique")
     return tracks, genres
 
 

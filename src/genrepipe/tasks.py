@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("genrepipe")
 
 
+class DataError(ValueError):
+    """The tracks a job was given cannot make its output (every clip failed the audio
+    check): the message says why, so the job's log gives it without a traceback."""
+
+
 def write_table(frame: pd.DataFrame, path: str | Path, **kwargs) -> None:
     """Write a tab-separated table atomically."""
     with atomic_path(path) as tmp:
@@ -142,7 +147,7 @@ def list_tracks(batch_tables: Sequence[str], tracks_out: str | Path) -> None:
     ok = table[table["status"] == "ok"]
     if ok.empty:  # say why here, before the split and the merges fail on nothing
         first = table.iloc[0]
-        raise ValueError(
+        raise DataError(
             f"no usable track: all {len(table)} clips failed the audio check, "
             f"e.g. {first['track']}: {first['reason']}"
         )
@@ -256,7 +261,7 @@ def merge_features(
         )
     except ValueError:
         if failed and len(failed) == len(paths):  # say why, not only that nothing is left
-            raise ValueError(
+            raise DataError(
                 f"no track has {feature_set} features: all {len(failed)} failed, "
                 f"e.g. {failed[0][0]}: {failed[0][2]}"
             ) from None
