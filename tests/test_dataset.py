@@ -215,7 +215,7 @@ def test_discover_reports_what_it_skips_and_why(dataset):
 
     assert "not an audio file extension (.txt)" == skipped["blues/README.txt"]
     assert skipped["blues/blues.00004"] == (
-        "no file extension (audio is .wav, .au, .flac, .ogg or .mp3)"
+        "no file extension (audio is .wav, .au, .flac, .ogg, .mp3, .aiff, .aif or .caf)"
     )
     assert skipped["polka"].startswith("unknown genre folder")
     assert "blues" in skipped["polka"]  # names the known genres
@@ -339,6 +339,11 @@ def test_discover_restricted_extensions(dataset):
 
 def test_default_extensions_cover_gtzan_formats():
     assert {".au", ".wav"} <= set(AUDIO_EXTENSIONS)
+    # What genrepipe-predict reads, a collection may hold: AIFF clips (a Mac's) were
+    # skipped as "not an audio file extension (.aiff)" that predict classified.
+    from genrepipe.predict import AUDIO_SUFFIXES
+
+    assert set(AUDIO_EXTENSIONS) == set(AUDIO_SUFFIXES)
     assert all(ext == ext.lower() and ext.startswith(".") for ext in AUDIO_EXTENSIONS)
 
 

@@ -19,7 +19,16 @@ from pathlib import Path
 from genrepipe import GENRES
 
 #: File extensions taken as audio when a dataset folder is scanned.
-AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".au", ".flac", ".ogg", ".mp3")
+AUDIO_EXTENSIONS: tuple[str, ...] = (
+    ".wav",
+    ".au",
+    ".flac",
+    ".ogg",
+    ".mp3",
+    ".aiff",
+    ".aif",
+    ".caf",
+)
 
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
 

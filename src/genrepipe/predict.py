@@ -86,6 +86,7 @@ from typing import Any
 import numpy as np
 
 from genrepipe import SAMPLE_RATE
+from genrepipe.dataset import AUDIO_EXTENSIONS
 from genrepipe.io import reader_gone, stdout_closed_by_reader, tolerate_unprintable
 
 __all__ = [
@@ -98,17 +99,8 @@ __all__ = [
     "window_spans",
 ]
 
-#: Extensions searched for in folders (case-insensitive).
-AUDIO_SUFFIXES: tuple[str, ...] = (
-    ".wav",
-    ".au",
-    ".flac",
-    ".ogg",
-    ".mp3",
-    ".aiff",
-    ".aif",
-    ".caf",
-)
+#: Extensions searched for in folders (case-insensitive): those of a dataset's clips.
+AUDIO_SUFFIXES: tuple[str, ...] = AUDIO_EXTENSIONS
 #: Files longer than this many training clips are averaged over clip-length windows.
 LONG_FILE_FACTOR = 1.5
 #: Files shorter than this fraction of the training clips get a warning: the model
