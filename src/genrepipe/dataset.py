@@ -141,17 +141,13 @@ def _folder_names(folder: Path) -> list[str]:
         return sorted(
             sub.name for sub in folder.iterdir() if sub.is_dir() and not sub.name.startswith(".")
         )
-    except OSError:
+    except OSError:  # a folder we may not list holds none we can read
         return []
 
 
 def genre_roots_inside(folder: Path) -> list[Path]:
     """The sub-folders of ``folder`` (not hidden) that :func:`find_genre_root` accepts."""
-    try:
-        subs = sorted(folder.iterdir())
-    except OSError:  # a folder we may not list holds none we can read
-        return []
-    return [sub for sub in subs if not sub.name.startswith(".") and _accepted_genre_root(sub)]
+    return [folder / name for name in _folder_names(folder) if _accepted_genre_root(folder / name)]
 
 
 def _accepted_genre_root(folder: Path) -> Path | None:
